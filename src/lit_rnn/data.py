@@ -1,0 +1,418 @@
+"""Byte-level corpora and char-rnn's train/validation/test split.
+
+The paper models *bytes*: a corpus is a file of bytes and its vocabulary is the
+sorted set of byte values that occur anywhere in it. The split is the one of
+char-rnn's ``CharSplitLMMinibatchLoader``: the text is cut into ``batch_size``
+contiguous rows, each row into ``seq_length``-long chunks, and a batch is one
+chunk from every row; the first 80% of batches train, the next 10% validate and
+the rest test. The test set is therefore 100 segments spread through the text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import tarfile
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from lit_rnn.errors import UserError
+from lit_rnn.store import atomic_write_bytes
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class KnownCorpus:
+    """A corpus the paper uses: where it lives in the data directory and how to get it."""
+
+    name: str
+    filename: str
+    n_bytes: int
+    sha256: str
+    how_to_obtain: str
+
+
+KNOWN_CORPORA = {
+    "warpeace": KnownCorpus(
+        name="warpeace",
+        filename="warpeace_input.txt",
+        n_bytes=3_258_246,
+        sha256="fb66ba999dafe24017cdd59e04c56d385a9c8466993d374fd4c6f08b2142985e",
+        how_to_obtain="run `lit-rnn data fetch warpeace` (downloads Project Gutenberg eBook #2600)",
+    ),
+    "linux": KnownCorpus(
+        name="linux",
+        filename="linux_input.txt",
+        n_bytes=6_206_996,
+        sha256="23bf5331767050f11daa148bf2845f3c038aecb9ea621ffb9f7ecf9738aa088f",
+        how_to_obtain=(
+            "install Debian's linux-source-6.1 and run `lit-rnn data build-linux "
+            "--source /usr/src/linux-source-6.1.tar.xz`"
+        ),
+    ),
+}
+
+
+def data_dir(directory: str | Path | None = None) -> Path:
+    """The data directory: the argument, else ``$LIT_RNN_DATA``, else ``./data``."""
+    return Path(directory or os.environ.get("LIT_RNN_DATA") or "data")
+
+
+def resolve_corpus_path(name_or_path: str | Path, directory: str | Path | None = None) -> Path:
+    """The file behind a registered corpus name or a user's path, with a clear error if absent."""
+    text = str(name_or_path)
+    known = KNOWN_CORPORA.get(text)
+    if known is not None:
+        path = data_dir(directory) / known.filename
+        if not path.exists():
+            raise UserError(
+                f"corpus {text!r} not found: searched {path.resolve()} "
+                f"(set LIT_RNN_DATA or --data-dir to the folder holding {known.filename}, or "
+                f"{known.how_to_obtain})"
+            )
+    else:
+        path = Path(text).expanduser()
+        if not path.exists() and not path.is_absolute():
+            in_data_dir = data_dir(directory) / text
+            path = in_data_dir if in_data_dir.exists() else path
+        if not path.exists():
+            looks_like_name = os.sep not in text and "." not in text
+            if looks_like_name:
+                raise UserError(
+                    f"unknown corpus {text!r}: known corpora are {', '.join(KNOWN_CORPORA)}, "
+                    "or give the path of a text file"
+                )
+            raise UserError(
+                f"corpus file {text!r} not found: searched {Path(text).resolve()} and "
+                f"{(data_dir(directory) / text).resolve()}"
+            )
+    if path.is_dir():
+        raise UserError(f"corpus {text!r} is a directory ({path}); give the path of a text file")
+    return path
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """A byte corpus: its bytes, its byte vocabulary and the ids of every byte in it."""
+
+    name: str
+    path: Path
+    data: np.ndarray  # uint8, the raw bytes
+
+    @cached_property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data.tobytes()).hexdigest()
+
+    @cached_property
+    def vocab(self) -> np.ndarray:
+        """Sorted distinct byte values; id ``k`` stands for byte ``vocab[k]``."""
+        return np.flatnonzero(np.bincount(self.data, minlength=256)).astype(np.uint8)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    @cached_property
+    def ids(self) -> np.ndarray:
+        """The corpus as vocabulary ids (uint8, since a vocabulary has at most 256 entries)."""
+        lookup = np.zeros(256, dtype=np.uint8)
+        lookup[self.vocab] = np.arange(self.vocab_size, dtype=np.uint8)
+        return lookup[self.data]
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def decode(self, ids: np.ndarray) -> bytes:
+        """The bytes that a sequence of vocabulary ids stands for."""
+        return self.vocab[np.asarray(ids)].tobytes()
+
+    def encode(self, text: bytes) -> np.ndarray:
+        """Vocabulary ids of ``text``; every byte must be in the vocabulary."""
+        raw = np.frombuffer(text, dtype=np.uint8)
+        missing = np.setdiff1d(raw, self.vocab)
+        if missing.size:
+            raise UserError(f"bytes {missing.tolist()} are not in the vocabulary of corpus {self.name!r}")
+        return np.searchsorted(self.vocab, raw).astype(np.uint8)
+
+    def batcher(self, batch_size: int = 100, seq_length: int = 100) -> Batcher:
+        return Batcher(self, batch_size, seq_length)
+
+
+def load_corpus(name_or_path: str | Path, directory: str | Path | None = None) -> Corpus:
+    """Read a registered corpus or any file as bytes."""
+    path = resolve_corpus_path(name_or_path, directory)
+    data = np.fromfile(path, dtype=np.uint8)
+    if data.size == 0:
+        raise UserError(f"corpus file {path} is empty; give a file with text in it")
+    name = str(name_or_path) if str(name_or_path) in KNOWN_CORPORA else path.stem
+    return Corpus(name=name, path=path, data=data)
+
+
+@dataclass(frozen=True)
+class Batcher:
+    """char-rnn's batches of a corpus and their train/val/test split.
+
+    Row ``r`` of the batch grid is the ``r``-th contiguous ``1/batch_size`` of the
+    trimmed text; batch ``b`` holds chunk ``b`` (``seq_length`` bytes) of every row.
+    Targets are the inputs shifted by one byte.
+    """
+
+    corpus: Corpus
+    batch_size: int = 100
+    seq_length: int = 100
+    train_fraction: float = 0.8
+    val_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.seq_length < 1:
+            raise UserError("batch size and sequence length must be positive")
+        if self.n_val < 1 or self.n_test < 1:
+            raise UserError(
+                f"corpus {self.corpus.name!r} has {len(self.corpus):,} bytes, too few for "
+                f"one validation and one test batch of {self.batch_size}x{self.seq_length}: "
+                f"it needs at least {self.min_bytes:,} bytes"
+            )
+
+    @property
+    def bytes_per_batch(self) -> int:
+        return self.batch_size * self.seq_length
+
+    @property
+    def min_bytes(self) -> int:
+        """The smallest corpus that leaves at least one batch in every split."""
+        n = 1
+        while not self._counts(n)[1] or not self._counts(n)[2]:
+            n += 1
+        return n * self.bytes_per_batch
+
+    def _counts(self, n_batches: int) -> tuple[int, int, int]:
+        n_train = int(np.floor(n_batches * self.train_fraction))
+        n_val = int(np.floor(n_batches * self.val_fraction))
+        return n_train, n_val, n_batches - n_train - n_val
+
+    @property
+    def n_batches(self) -> int:
+        return len(self.corpus) // self.bytes_per_batch
+
+    @property
+    def n_train(self) -> int:
+        return self._counts(self.n_batches)[0]
+
+    @property
+    def n_val(self) -> int:
+        return self._counts(self.n_batches)[1]
+
+    @property
+    def n_test(self) -> int:
+        return self._counts(self.n_batches)[2]
+
+    def batch_range(self, split: str) -> range:
+        """Indices of the batches that belong to ``split``."""
+        starts = {"train": 0, "val": self.n_train, "test": self.n_train + self.n_val}
+        sizes = {"train": self.n_train, "val": self.n_val, "test": self.n_test}
+        if split not in starts:
+            raise UserError(f"unknown split {split!r}: choose one of {', '.join(SPLITS)}")
+        return range(starts[split], starts[split] + sizes[split])
+
+    @property
+    def row_length(self) -> int:
+        return self.n_batches * self.seq_length
+
+    @cached_property
+    def grid(self) -> tuple[np.ndarray, np.ndarray]:
+        """Inputs and targets as ``(batch_size, row_length)`` id arrays."""
+        n = self.batch_size * self.row_length
+        ids = self.corpus.ids
+        # The byte after the trimmed text is its last target; char-rnn wraps to the first
+        # byte when nothing follows, and so do we.
+        following = ids[n : n + 1] if len(ids) > n else ids[:1]
+        targets = np.concatenate([ids[1:n], following])
+        return ids[:n].reshape(self.batch_size, -1), targets.reshape(self.batch_size, -1)
+
+    def batch(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Batch ``index``: inputs and targets of shape ``(batch_size, seq_length)``."""
+        cols = slice(index * self.seq_length, (index + 1) * self.seq_length)
+        inputs, targets = self.grid
+        return inputs[:, cols], targets[:, cols]
+
+    def batches(self, split: str, start: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The batches of ``split`` in order, from its ``start``-th batch on (for resuming)."""
+        for index in self.batch_range(split)[start:]:
+            yield self.batch(index)
+
+    def _columns(self, split: str) -> slice:
+        span = self.batch_range(split)
+        return slice(span.start * self.seq_length, span.stop * self.seq_length)
+
+    def split_inputs(self, split: str) -> np.ndarray:
+        """All inputs of ``split`` as ``(batch_size, n_split_batches * seq_length)``."""
+        return self.grid[0][:, self._columns(split)]
+
+    def split_targets(self, split: str) -> np.ndarray:
+        return self.grid[1][:, self._columns(split)]
+
+    def positions(self, split: str) -> np.ndarray:
+        """Offset in the corpus of every input of ``split``, same shape as ``split_inputs``.
+
+        Rows are contiguous and ordered, so ``positions(split).ravel()`` is increasing:
+        flattening any per-position array row by row puts it in the text's order.
+        """
+        rows = np.arange(self.batch_size)[:, None] * self.row_length
+        span = self.batch_range(split)
+        cols = np.arange(span.start * self.seq_length, span.stop * self.seq_length)[None, :]
+        return rows + cols
+
+    def split_bytes(self, split: str) -> int:
+        return len(self.batch_range(split)) * self.bytes_per_batch
+
+
+# -- Obtaining the reference corpora -------------------------------------------------------
+
+GUTENBERG_WAR_AND_PEACE = "https://www.gutenberg.org/cache/epub/2600/pg2600.txt"
+WAR_AND_PEACE_FIRST_LINE = '"Well, Prince, so Genoa and Lucca'
+WAR_AND_PEACE_LAST_WORDS = "conscious."
+
+
+def char_rnn_war_and_peace(gutenberg_text: bytes) -> bytes:
+    """The char-rnn form of Gutenberg's War and Peace: the novel's text alone, CRLF, with a BOM.
+
+    The title page, contents and Gutenberg licence are dropped: the text starts at
+    the first sentence of Book One and ends with the Second Epilogue's last word.
+    """
+    text = gutenberg_text.decode("utf-8-sig").replace("\r\n", "\n")
+    start = text.find(WAR_AND_PEACE_FIRST_LINE)
+    end_marker = text.find("*** END OF")
+    body_end = text.rfind(WAR_AND_PEACE_LAST_WORDS, 0, end_marker if end_marker >= 0 else None)
+    if start < 0 or body_end < 0:
+        raise UserError("the downloaded file does not look like Project Gutenberg's War and Peace")
+    body = text[start : body_end + len(WAR_AND_PEACE_LAST_WORDS)]
+    return "\ufeff".encode() + body.replace("\n", "\r\n").encode("utf-8")
+
+
+def fetch_war_and_peace(directory: str | Path | None = None, url: str = GUTENBERG_WAR_AND_PEACE) -> tuple[Path, bool]:
+    """Download War and Peace into the data directory; returns its path and whether it matches."""
+    known = KNOWN_CORPORA["warpeace"]
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            raw = response.read()
+    except OSError as error:
+        raise UserError(f"could not download {url}: {error}") from error
+    text = char_rnn_war_and_peace(raw)
+    path = data_dir(directory) / known.filename
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, text)
+    return path, hashlib.sha256(text).hexdigest() == known.sha256
+
+
+LINUX_SEED = 1506
+
+
+def _tree_root(names: list[str]) -> str:
+    """The top-level folder that a kernel tarball unpacks into ('' if it has none)."""
+    tops = {name.split("/", 1)[0] for name in names}
+    return tops.pop() + "/" if len(tops) == 1 and all("/" in n for n in names) else ""
+
+
+def linux_source_files(source: Path) -> tuple[list[str], Callable[[list[str]], dict[str, bytes]]]:
+    """The ``.c``/``.h`` regular files of a kernel tree or tarball, and a reader for them."""
+    source = Path(source)
+    if source.is_dir():
+        paths = [
+            str(path.relative_to(source))
+            for path in source.rglob("*")
+            if path.suffix in (".c", ".h") and path.is_file() and not path.is_symlink()
+        ]
+        return paths, lambda wanted: {p: (source / p).read_bytes() for p in wanted}
+    if not tarfile.is_tarfile(source):
+        raise UserError(f"{source} is neither a kernel source folder nor a tarball")
+    with tarfile.open(source) as tar:
+        members = [m for m in tar if m.isreg()]
+    root = _tree_root([m.name for m in members])
+    paths = [m.name[len(root) :] for m in members if m.name.endswith((".c", ".h"))]
+
+    def read(wanted: list[str]) -> dict[str, bytes]:
+        wanted_names = {root + p for p in wanted}
+        found = {}
+        with tarfile.open(source) as tar:
+            for member in tar:
+                if member.name in wanted_names:
+                    found[member.name[len(root) :]] = tar.extractfile(member).read()
+        return found
+
+    return paths, read
+
+
+def build_linux_corpus(source: str | Path, n_bytes: int = KNOWN_CORPORA["linux"].n_bytes, seed: int = LINUX_SEED) -> bytes:
+    """The paper's Linux corpus: shuffled ``.c``/``.h`` files concatenated and cut to ``n_bytes``.
+
+    Paths relative to the tree root are sorted as Python sorts strings, shuffled with
+    ``random.Random(seed)``, and whole files are appended until ``n_bytes`` is reached.
+    """
+    source = Path(source)
+    if not source.exists():
+        raise UserError(f"kernel source {source} not found; give a source folder or a .tar.xz")
+    paths, read = linux_source_files(source)
+    if not paths:
+        raise UserError(f"no .c or .h files found in {source}")
+    paths.sort()
+    random.Random(seed).shuffle(paths)
+    # Read only as many files as the corpus needs; sizes are unknown before reading, so read
+    # in growing rounds (a tarball is read sequentially, once per round).
+    chosen: list[str] = []
+    contents: dict[str, bytes] = {}
+    total, next_index, round_size = 0, 0, 512
+    while total < n_bytes and next_index < len(paths):
+        batch = paths[next_index : next_index + round_size]
+        contents.update(read(batch))
+        for path in batch:
+            chosen.append(path)
+            total += len(contents[path])
+            if total >= n_bytes:
+                break
+        next_index += len(batch)
+        round_size *= 4
+    corpus = b"".join(contents[p] for p in chosen)
+    if len(corpus) < n_bytes:
+        raise UserError(f"the source tree holds only {len(corpus):,} bytes of C; {n_bytes:,} are needed")
+    return corpus[:n_bytes]
+
+
+def write_linux_corpus(source: str | Path, directory: str | Path | None = None) -> tuple[Path, bool]:
+    """Build the Linux corpus into the data directory; returns its path and whether it matches."""
+    known = KNOWN_CORPORA["linux"]
+    corpus = build_linux_corpus(source)
+    path = data_dir(directory) / known.filename
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, corpus)
+    return path, hashlib.sha256(corpus).hexdigest() == known.sha256
+
+
+def byte_label(byte: int) -> str:
+    """A printable name for a byte value (for tables and figures)."""
+    names = {9: "\\t", 10: "\\n", 13: "\\r", 32: "space"}
+    if byte in names:
+        return names[byte]
+    return chr(byte) if 32 < byte < 127 else f"0x{byte:02x}"
+
+
+__all__ = [
+    "KNOWN_CORPORA",
+    "SPLITS",
+    "Batcher",
+    "Corpus",
+    "build_linux_corpus",
+    "byte_label",
+    "char_rnn_war_and_peace",
+    "data_dir",
+    "fetch_war_and_peace",
+    "load_corpus",
+    "resolve_corpus_path",
+    "write_linux_corpus",
+]

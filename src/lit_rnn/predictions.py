@@ -1,0 +1,77 @@
+"""One format for what any model predicts over a split, so every analysis takes any model.
+
+``probs[i]`` is the model's distribution over the corpus vocabulary for the byte that
+follows input position ``positions[i]``; ``targets[i]`` is that byte's id. Positions are in
+the text's order. Cross-entropy, the error mask and per-byte means all derive from these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from lit_rnn.errors import UserError
+from lit_rnn.store import atomic_save_npz
+
+ERROR_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """A model's next-byte distributions at every position of one split."""
+
+    probs: np.ndarray  # (n, vocab_size), float16 or float32, rows sum to 1
+    targets: np.ndarray  # (n,) vocabulary ids of the true next bytes
+    positions: np.ndarray  # (n,) corpus offsets of the inputs, increasing
+    model: str  # a name for tables and legends, e.g. "lstm-2x128" or "20-gram"
+    kind: str  # "rnn", "lstm", "gru", "nnn" or "ngram"
+    corpus_sha256: str
+    split: str
+
+    def __post_init__(self) -> None:
+        n = len(self.targets)
+        if self.probs.ndim != 2 or self.probs.shape[0] != n or len(self.positions) != n:
+            raise ValueError(
+                f"probs {self.probs.shape}, targets {self.targets.shape} and positions "
+                f"{self.positions.shape} do not describe the same positions"
+            )
+
+    @property
+    def vocab_size(self) -> int:
+        return self.probs.shape[1]
+
+    @cached_property
+    def target_probs(self) -> np.ndarray:
+        """Probability given to the byte that actually came next, as float64."""
+        return self.probs[np.arange(len(self.targets)), self.targets].astype(np.float64)
+
+    @property
+    def cross_entropy(self) -> float:
+        """Mean negative log-probability of the true next byte, in nats per byte."""
+        return float(-np.mean(np.log(np.maximum(self.target_probs, np.finfo(np.float32).tiny))))
+
+    @property
+    def errors(self) -> np.ndarray:
+        """The paper's error: the true next byte got probability below 0.5."""
+        return self.target_probs < ERROR_THRESHOLD
+
+    def save(self, path: str | Path) -> None:
+        atomic_save_npz(
+            path,
+            probs=self.probs,
+            targets=self.targets,
+            positions=self.positions,
+            meta=np.array([self.model, self.kind, self.corpus_sha256, self.split]),
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> Predictions:
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                model, kind, sha, split = (str(x) for x in stored["meta"])
+                return cls(stored["probs"], stored["targets"], stored["positions"], model, kind, sha, split)
+        except (OSError, ValueError, KeyError) as error:
+            raise UserError(f"cannot read predictions {path}: {error}; delete it to recompute") from error

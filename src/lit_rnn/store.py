@@ -1,0 +1,93 @@
+"""The artifacts folder: content-addressed directories and writes that never leave half a file.
+
+Everything expensive (trained runs, predictions, traces, n-gram binaries) lives under one
+root, ``$LIT_RNN_HOME`` or ``./artifacts``, in a folder named by a hash of the configuration
+that determines it, so a result is reused exactly when it would come out the same.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def artifacts_root(root: str | Path | None = None) -> Path:
+    """The artifacts root: the argument, else ``$LIT_RNN_HOME``, else ``./artifacts``."""
+    return Path(root or os.environ.get("LIT_RNN_HOME") or "artifacts")
+
+
+def canonical_json(value: Any) -> str:
+    """Stable JSON of a (nested) dataclass or plain value: sorted keys, no whitespace."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def config_hash(value: Any, length: int = 16) -> str:
+    """Short sha256 of ``canonical_json(value)``: the name of the folder that caches it."""
+    return hashlib.sha256(canonical_json(value).encode()).hexdigest()[:length]
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename, so readers never see half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_save_torch(obj: Any, path: str | Path) -> None:
+    """``torch.save`` through :func:`atomic_write_bytes`."""
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def atomic_save_npz(path: str | Path, **arrays: Any) -> None:
+    """``numpy.savez`` through :func:`atomic_write_bytes`."""
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def append_jsonl(path: str | Path, record: dict) -> None:
+    """Append one JSON line (metrics logs); a line is written whole or, after a crash, cut."""
+    with open(path, "a") as handle:
+        handle.write(json.dumps(record) + "\n")
+        handle.flush()
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    """The records of a JSON-lines file, skipping a last line cut short by a crash."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
