@@ -53,6 +53,54 @@ def _data_build_linux(args: argparse.Namespace) -> None:
     _report_written(*write_linux_corpus(args.source, args.data_dir), what="Linux corpus")
 
 
+def _options(args: argparse.Namespace):
+    from lit_rnn.train import TrainOptions
+
+    return TrainOptions(device=args.device, autocast_bf16=args.bf16)
+
+
+def _recipe_overrides(args: argparse.Namespace) -> dict:
+    return {k: v for k, v in (("epochs", args.epochs), ("max_steps", args.max_steps)) if v is not None}
+
+
+def _train(args: argparse.Namespace) -> None:
+    from lit_rnn.data import load_corpus
+    from lit_rnn.models import ModelConfig
+    from lit_rnn.presets import get_preset
+    from lit_rnn.train import RunConfig, get_or_train
+
+    corpus = load_corpus(args.corpus, args.data_dir)
+    preset = get_preset(args.preset, **_recipe_overrides(args))
+    model = ModelConfig(args.cell, args.layers, args.hidden, corpus.vocab_size, args.dropout)
+    config = RunConfig(corpus.sha256, model, preset.recipe, args.seed)
+    run = get_or_train(config, corpus, _options(args), args.artifacts)
+    print(f"{model.name}: best validation loss {run.result['best_val_loss']:.4f} nats/byte "
+          f"after {run.result['steps']} steps ({run.dir})")
+
+
+def _grid(args: argparse.Namespace) -> None:
+    from lit_rnn.data import load_corpus
+    from lit_rnn.grid import train_grid
+    from lit_rnn.presets import get_preset
+
+    corpus = load_corpus(args.corpus, args.data_dir)
+    preset = get_preset(args.preset, **_recipe_overrides(args))
+    for run in train_grid(preset, corpus, _options(args), args.artifacts, args.jobs):
+        model = run.config.model
+        print(f"{model.name:<16} dropout {model.dropout:<4} val {run.result['best_val_loss']:.4f}  {run.dir}")
+
+
+def _sample(args: argparse.Namespace) -> None:
+    from lit_rnn.data import load_corpus
+    from lit_rnn.evaluate import sample
+    from lit_rnn.models import load_model
+
+    corpus = load_corpus(args.corpus, args.data_dir)
+    model = load_model(args.checkpoint, vocab_size=corpus.vocab_size)
+    text = sample(model, corpus, args.prime.encode(), args.length, args.temperature, args.seed)
+    sys.stdout.buffer.write(args.prime.encode() + text + b"\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lit-rnn", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -71,7 +119,36 @@ def build_parser() -> argparse.ArgumentParser:
     linux = data.add_parser("build-linux", help="build the Linux corpus from a kernel tree or tarball")
     linux.add_argument("--source", required=True, help="kernel source folder or .tar.xz")
     linux.set_defaults(handler=_data_build_linux)
-    for sub in (info, fetch, linux):
+
+    train = commands.add_parser("train", help="train one model with a preset's recipe")
+    train.add_argument("--cell", choices=["rnn", "lstm", "gru"], default="lstm")
+    train.add_argument("--layers", type=int, default=2)
+    train.add_argument("--hidden", type=int, default=128)
+    train.add_argument("--dropout", type=float, default=0.0)
+    train.add_argument("--seed", type=int, default=0)
+    train.set_defaults(handler=_train)
+    grid = commands.add_parser("grid", help="train every model of a preset, skipping finished runs")
+    grid.add_argument("--jobs", type=int, default=1, help="trainings at once (useful on a GPU)")
+    grid.set_defaults(handler=_grid)
+    for sub in (train, grid):
+        sub.add_argument("--corpus", required=True, help="warpeace, linux or a file path")
+        sub.add_argument("--preset", default="small", help="tiny, small or paper")
+        sub.add_argument("--epochs", type=float, default=None, help="override the preset's epochs")
+        sub.add_argument("--max-steps", type=int, default=None, help="cap the optimisation steps")
+        sub.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+        sub.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU)")
+        sub.add_argument("--artifacts", default=None, help="artifacts root (default: $LIT_RNN_HOME or ./artifacts)")
+
+    sample = commands.add_parser("sample", help="sample text from a trained checkpoint")
+    sample.add_argument("checkpoint", help="a run's best.pt")
+    sample.add_argument("--corpus", required=True)
+    sample.add_argument("--prime", default="\n")
+    sample.add_argument("--length", type=int, default=500)
+    sample.add_argument("--temperature", type=float, default=1.0)
+    sample.add_argument("--seed", type=int, default=0)
+    sample.set_defaults(handler=_sample)
+
+    for sub in (info, fetch, linux, train, grid, sample):
         sub.add_argument("--data-dir", default=None, help="data directory (default: $LIT_RNN_DATA or ./data)")
     return parser
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 import random
 import tarfile
 import urllib.request
@@ -321,32 +322,45 @@ def _tree_root(names: list[str]) -> str:
 
 
 def linux_source_files(source: Path) -> tuple[list[str], Callable[[list[str]], dict[str, bytes]]]:
-    """The ``.c``/``.h`` regular files of a kernel tree or tarball, and a reader for them."""
+    """The ``.c``/``.h`` files of a kernel tree or tarball, and a reader for them.
+
+    A file is what ``Path.is_file()`` accepts in the unpacked tree, so a symbolic link to a
+    regular file counts (with its target's bytes); 13 such links are in Linux 6.1.
+    """
     source = Path(source)
     if source.is_dir():
-        paths = [
-            str(path.relative_to(source))
-            for path in source.rglob("*")
-            if path.suffix in (".c", ".h") and path.is_file() and not path.is_symlink()
-        ]
+        paths = [str(p.relative_to(source)) for p in source.rglob("*") if p.suffix in (".c", ".h") and p.is_file()]
         return paths, lambda wanted: {p: (source / p).read_bytes() for p in wanted}
     if not tarfile.is_tarfile(source):
         raise UserError(f"{source} is neither a kernel source folder nor a tarball")
     with tarfile.open(source) as tar:
-        members = [m for m in tar if m.isreg()]
-    root = _tree_root([m.name for m in members])
-    paths = [m.name[len(root) :] for m in members if m.name.endswith((".c", ".h"))]
+        members = {m.name: m for m in tar if m.isreg() or m.issym()}
+    root = _tree_root(list(members))
+
+    def target(name: str) -> str | None:
+        """The regular file a member stands for, following symbolic links inside the tree."""
+        for _ in range(40):
+            member = members.get(name)
+            if member is None or member.isreg():
+                return name if member is not None else None
+            name = posixpath.normpath(posixpath.join(posixpath.dirname(name), member.linkname))
+        return None
+
+    sources = {name[len(root) :]: target(name) for name in members if name.endswith((".c", ".h"))}
+    sources = {path: real for path, real in sources.items() if real is not None}
 
     def read(wanted: list[str]) -> dict[str, bytes]:
-        wanted_names = {root + p for p in wanted}
+        by_member: dict[str, list[str]] = {}
+        for path in wanted:
+            by_member.setdefault(sources[path], []).append(path)
         found = {}
         with tarfile.open(source) as tar:
             for member in tar:
-                if member.name in wanted_names:
-                    found[member.name[len(root) :]] = tar.extractfile(member).read()
+                for path in by_member.get(member.name, ()):
+                    found[path] = tar.extractfile(member).read()
         return found
 
-    return paths, read
+    return list(sources), read
 
 
 def build_linux_corpus(source: str | Path, n_bytes: int = KNOWN_CORPORA["linux"].n_bytes, seed: int = LINUX_SEED) -> bytes:

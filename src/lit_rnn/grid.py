@@ -1,0 +1,56 @@
+"""Training a preset's whole grid, several runs at once if asked, and choosing dropout on validation."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from lit_rnn.data import Corpus
+from lit_rnn.presets import Preset
+from lit_rnn.train import Run, RunConfig, TrainOptions, get_or_train
+
+
+def _train_one(config: RunConfig, corpus: Corpus, options: TrainOptions, root: str | None, threads: int) -> str:
+    torch.set_num_threads(threads)
+    return get_or_train(config, corpus, options, root).config.run_id
+
+
+def train_grid(
+    preset: Preset,
+    corpus: Corpus,
+    options: TrainOptions = TrainOptions(),
+    root: str | Path | None = None,
+    jobs: int = 1,
+) -> list[Run]:
+    """Every run of ``preset`` on ``corpus``, finished ones reused; ``jobs`` trainings at a time."""
+    options = replace(options, snapshot_steps=options.snapshot_steps or preset.snapshot_steps)
+    configs = preset.run_configs(corpus)
+    pending = [c for c in configs if not Run(c, root).is_finished]
+    if jobs <= 1 or len(pending) <= 1:
+        for config in pending:
+            get_or_train(config, corpus, options, root)
+    else:
+        threads = max(1, (os.cpu_count() or 1) // jobs) if options.device == "cpu" else 1
+        quiet = replace(options, progress=False)
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            futures = [pool.submit(_train_one, c, corpus, quiet, str(root) if root else None, threads) for c in pending]
+            for future in futures:
+                future.result()
+    return [Run(c, root) for c in configs]
+
+
+def choose_dropout(runs: list[Run]) -> list[Run]:
+    """Per model (type, depth, width), the run whose dropout gave the lowest validation loss."""
+    best: dict[tuple, Run] = {}
+    for run in runs:
+        model = run.config.model
+        key = (model.cell, model.n_layers, model.hidden_size)
+        if key not in best or run.result["best_val_loss"] < best[key].result["best_val_loss"]:
+            best[key] = run
+    return list(best.values())
