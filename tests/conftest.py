@@ -1,0 +1,41 @@
+"""Shared fixtures: the reference corpora, a small War and Peace slice and a private artifacts root."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lit_rnn.data import KNOWN_CORPORA, Corpus, data_dir, load_corpus
+
+
+@pytest.fixture(scope="session")
+def reference_data_dir() -> Path:
+    """The folder with the reference corpora; CI must have it, a fresh checkout may not."""
+    folder = data_dir()
+    if all((folder / known.filename).exists() for known in KNOWN_CORPORA.values()):
+        return folder
+    message = f"reference corpora not found in {folder.resolve()} (set LIT_RNN_DATA)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def warpeace(reference_data_dir) -> Corpus:
+    return load_corpus("warpeace", reference_data_dir)
+
+
+@pytest.fixture(scope="session")
+def wp_slice(warpeace) -> Corpus:
+    """The first 200,000 bytes of War and Peace: big enough to learn from in seconds."""
+    return Corpus("wp200k", warpeace.path, np.array(warpeace.data[:200_000]))
+
+
+@pytest.fixture
+def artifacts(tmp_path, monkeypatch) -> Path:
+    root = tmp_path / "artifacts"
+    monkeypatch.setenv("LIT_RNN_HOME", str(root))
+    return root

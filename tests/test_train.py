@@ -1,0 +1,118 @@
+import dataclasses
+import os
+import signal
+
+import numpy as np
+import pytest
+import torch
+
+from lit_rnn import evaluate
+from lit_rnn.grid import choose_dropout, train_grid
+from lit_rnn.models import ModelConfig
+from lit_rnn.presets import get_preset
+from lit_rnn.train import Recipe, Run, RunConfig, TrainingDiverged, TrainOptions, get_or_train, learning_rate, train
+
+QUIET = TrainOptions(progress=False)
+
+
+def _config(corpus, **recipe):
+    base = dict(batch_size=20, seq_length=50, epochs=5, eval_every=50, max_steps=150, learning_rate=1e-2)
+    return RunConfig(corpus.sha256, ModelConfig("lstm", 1, 64, corpus.vocab_size), Recipe(**{**base, **recipe}), seed=1)
+
+
+def test_training_beats_the_unigram_entropy(wp_slice, artifacts):
+    frequencies = np.bincount(wp_slice.ids) / len(wp_slice)
+    unigram = float(-(frequencies * np.log(frequencies)).sum())
+    run = get_or_train(_config(wp_slice), wp_slice, QUIET)
+    assert run.result["best_val_loss"] < unigram - 0.7
+    losses = [record["val_loss"] for record in run.metrics]
+    assert losses == sorted(losses, reverse=True)
+    predictions = evaluate.predictions(run, wp_slice, "val")
+    assert predictions.cross_entropy == pytest.approx(run.result["best_val_loss"], abs=2e-3)
+    np.testing.assert_allclose(predictions.probs.astype(np.float64).sum(1), 1, atol=1e-2)
+
+
+def _final_weights(run: Run):
+    return run.load_model(path=run.checkpoint_path).state_dict()
+
+
+@pytest.mark.parametrize("how", ["killed", "ctrl-c"])
+def test_resume_after_interruption_is_identical(wp_slice, tmp_path, how):
+    config = _config(wp_slice, max_steps=60, eval_every=20)
+    options = dataclasses.replace(QUIET, checkpoint_every=7, log_every=5, snapshot_steps=(10, 30))
+    whole = train(config, wp_slice, options, root=tmp_path / "whole")
+
+    def interrupt(record):
+        if record["step"] == 40:
+            if how == "killed":  # the process dies: only the last periodic checkpoint (step 35) survives
+                raise KeyboardInterrupt
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: a checkpoint is taken at the end of the step
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, wp_slice, options, root=tmp_path / "cut", on_eval=interrupt)
+    interrupted = Run(config, tmp_path / "cut")
+    assert not interrupted.is_finished
+    resumed = train(config, wp_slice, options, root=tmp_path / "cut")
+    assert resumed.result == whole.result
+    assert [r["val_loss"] for r in resumed.metrics] == [r["val_loss"] for r in whole.metrics]
+    assert [r["train_loss"] for r in resumed.metrics] == [r["train_loss"] for r in whole.metrics]
+    for name, tensor in _final_weights(whole).items():
+        assert torch.equal(tensor, _final_weights(resumed)[name]), name
+    assert sorted(resumed.snapshots()) == [10, 30]
+
+
+def test_config_hash_follows_result_determining_fields(wp_slice):
+    config = _config(wp_slice)
+    assert config.run_id == _config(wp_slice).run_id
+    changed = [
+        dataclasses.replace(config, seed=2),
+        dataclasses.replace(config, corpus_sha256="0" * 64),
+        dataclasses.replace(config, model=dataclasses.replace(config.model, dropout=0.25)),
+        dataclasses.replace(config, model=dataclasses.replace(config.model, hidden_size=65)),
+        dataclasses.replace(config, recipe=dataclasses.replace(config.recipe, learning_rate=2e-3)),
+        dataclasses.replace(config, recipe=dataclasses.replace(config.recipe, grad_clip=1.0)),
+    ]
+    assert len({c.run_id for c in changed} | {config.run_id}) == len(changed) + 1
+    # How a run is executed (device, checkpoint cadence, progress bar) is not part of its identity.
+    assert not {f.name for f in dataclasses.fields(TrainOptions)} & {f.name for f in dataclasses.fields(RunConfig)}
+
+
+def test_learning_rate_schedule_is_the_papers():
+    recipe = Recipe()
+    assert [learning_rate(recipe, e) for e in range(10)] == [2e-3] * 10  # the first 10 epochs
+    assert learning_rate(recipe, 10) == pytest.approx(2e-3 * 0.95)  # decayed after the 10th
+    assert learning_rate(recipe, 19) == pytest.approx(2e-3 * 0.95**10)
+
+
+def test_diverging_run_stops_with_a_clear_message(wp_slice, artifacts):
+    config = _config(wp_slice, learning_rate=float("inf"), max_steps=40)
+    with pytest.raises(TrainingDiverged, match="became nan"):
+        train(config, wp_slice, dataclasses.replace(QUIET, log_every=5))
+    assert not Run(config).is_finished
+
+
+def test_tiny_grid_trains_once_and_chooses_dropout(wp_slice, artifacts):
+    preset = dataclasses.replace(get_preset("tiny"), dropouts=(0.0, 0.3))
+    runs = train_grid(preset, wp_slice, QUIET)
+    assert len(runs) == 2 * len(preset.grid) and all(r.is_finished for r in runs)
+    mtimes = [r.result_path.stat().st_mtime for r in runs]
+    again = train_grid(preset, wp_slice, QUIET)
+    assert [r.result_path.stat().st_mtime for r in again] == mtimes  # reused, not retrained
+    chosen = choose_dropout(runs)
+    assert len(chosen) == len(preset.grid)
+    for run in chosen:
+        rivals = [r for r in runs if r.config.model.name == run.config.model.name]
+        assert run.result["best_val_loss"] == min(r.result["best_val_loss"] for r in rivals)
+
+
+def test_trace_of_a_split_is_streamed_to_disk_in_text_order(wp_slice, artifacts):
+    run = get_or_train(_config(wp_slice, max_steps=20, eval_every=10), wp_slice, QUIET)
+    trace = evaluate.trace(run, wp_slice, "test")
+    batcher = wp_slice.batcher(20, 50)
+    assert np.all(np.diff(trace.positions) > 0) and len(trace.positions) == batcher.split_bytes("test")
+    model = run.load_model()
+    inputs = torch.from_numpy(batcher.split_inputs("test").astype(np.int64))
+    with torch.no_grad():
+        hidden, _ = model.rnn(model.one_hot(inputs))
+    np.testing.assert_allclose(trace[0]["h"], hidden.reshape(-1, 64).numpy(), atol=1e-3)
+    assert trace[0]["c"].dtype == np.float16 and set(trace[0]) == set("ifgoch")
