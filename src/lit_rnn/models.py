@@ -18,6 +18,7 @@ from torch import nn
 from lit_rnn.errors import UserError
 
 CELL_TYPES = ("rnn", "lstm", "gru")
+MODEL_KINDS = (*CELL_TYPES, "nnn")  # "nnn": the n-NN baseline of lit_rnn.nnn
 GATES_PER_CELL = {"rnn": 1, "lstm": 4, "gru": 3}
 # Quantities that trace() records per layer, in PyTorch's gate order.
 TRACE_QUANTITIES = {
@@ -30,17 +31,20 @@ REFERENCE_LSTM_SIZES = (64, 128, 256, 512)  # the paper's 1-layer LSTM sizes tha
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """What a model is: cell type, depth, width, vocabulary and dropout."""
+    """What a model is: cell type, depth, width, vocabulary, dropout (and the n of an n-NN)."""
 
     cell: str
     n_layers: int
     hidden_size: int
     vocab_size: int
     dropout: float = 0.0
+    context: int = 0  # bytes an n-NN sees; 0 for recurrent models, which see everything
 
     def __post_init__(self) -> None:
-        if self.cell not in CELL_TYPES:
-            raise UserError(f"unknown cell type {self.cell!r}: choose one of {', '.join(CELL_TYPES)}")
+        if self.cell not in MODEL_KINDS:
+            raise UserError(f"unknown cell type {self.cell!r}: choose one of {', '.join(MODEL_KINDS)}")
+        if (self.cell == "nnn") != (self.context > 0):
+            raise UserError("an n-NN needs context >= 1 and a recurrent model context 0")
         if not 1 <= self.n_layers:
             raise UserError(f"n_layers must be at least 1, got {self.n_layers}")
         if not 0.0 <= self.dropout < 1.0:
@@ -48,6 +52,8 @@ class ModelConfig:
 
     @property
     def name(self) -> str:
+        if self.cell == "nnn":
+            return f"{self.context}-NN"
         return f"{self.cell}-{self.n_layers}x{self.hidden_size}"
 
 

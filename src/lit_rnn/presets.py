@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from lit_rnn.data import Corpus
 from lit_rnn.errors import UserError
 from lit_rnn.models import CELL_TYPES, REFERENCE_LSTM_SIZES, ModelConfig, matched_hidden_size, parameter_count
+from lit_rnn.nnn import nnn_config
 from lit_rnn.train import Recipe, RunConfig
 
 
@@ -54,6 +55,14 @@ class Preset:
                 seed=self.seed,
             )
             for entry in self.grid
+            for dropout in self.dropouts
+        ]
+
+    def nnn_run_configs(self, corpus: Corpus) -> list[RunConfig]:
+        """The n-NN baselines: one per order in ``nnn_orders`` and dropout, same recipe."""
+        return [
+            RunConfig(corpus.sha256, nnn_config(n, corpus.vocab_size, dropout), self.recipe, self.seed)
+            for n in self.nnn_orders
             for dropout in self.dropouts
         ]
 

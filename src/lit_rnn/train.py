@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from lit_rnn.data import Batcher, Corpus
 from lit_rnn.errors import UserError
 from lit_rnn.models import CharLM, ModelConfig, init_uniform, load_checkpoint
+from lit_rnn.nnn import NNN
 from lit_rnn.store import (
     append_jsonl,
     artifacts_root,
@@ -87,6 +88,11 @@ class TrainOptions:
     log_every: int = 50  # steps between host syncs for the progress bar and divergence check
 
 
+def build_model(config: ModelConfig) -> CharLM | NNN:
+    """The network a model config describes: a recurrent CharLM or an n-NN."""
+    return NNN(config) if config.cell == "nnn" else CharLM(config)
+
+
 class TrainingDiverged(UserError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
@@ -123,7 +129,7 @@ def state_from_list(tensors: list[torch.Tensor], cell: str):
 
 
 @torch.no_grad()
-def split_loss(model: CharLM, batcher: Batcher, split: str, device: torch.device, chunk: int = 1000) -> float:
+def split_loss(model: CharLM | NNN, batcher: Batcher, split: str, device: torch.device, chunk: int = 1000) -> float:
     """Mean cross-entropy (nats/byte) over a split, state carried across the whole of each row."""
     was_training = model.training
     model.eval()
@@ -173,10 +179,10 @@ class Run:
         folder = self.dir / "snapshots"
         return {int(p.stem[4:]): p for p in sorted(folder.glob("step*.pt"))} if folder.exists() else {}
 
-    def load_model(self, device: str | torch.device = "cpu", path: Path | None = None) -> CharLM:
+    def load_model(self, device: str | torch.device = "cpu", path: Path | None = None) -> CharLM | NNN:
         """The best model (or the weights at ``path``), on ``device``, in eval mode."""
         checkpoint = load_checkpoint(path or self.best_path, map_location=device)
-        model = CharLM(ModelConfig(**checkpoint["model_config"]))
+        model = build_model(ModelConfig(**checkpoint["model_config"]))
         model.load_state_dict(checkpoint["model"])
         return model.to(device).eval()
 
@@ -185,7 +191,7 @@ class Run:
         atomic_write_text(self.dir / "config.json", canonical_json(self.config))
 
 
-def _weights(model: CharLM) -> dict:
+def _weights(model: CharLM | NNN) -> dict:
     return {"model_config": dataclasses.asdict(model.config), "model": model.state_dict()}
 
 
@@ -216,7 +222,7 @@ def train(
     steps = total_steps(recipe, n_train)
 
     torch.manual_seed(config.seed)
-    model = CharLM(config.model)
+    model = build_model(config.model)
     init_uniform(model, recipe.init_range)
     model.to(device).train()
     optimizer = torch.optim.RMSprop(
