@@ -54,9 +54,10 @@ def _data_build_linux(args: argparse.Namespace) -> None:
 
 
 def _options(args: argparse.Namespace):
-    from lit_rnn.train import TrainOptions
+    from lit_rnn.train import TrainOptions, fast_bf16
 
-    return TrainOptions(device=args.device, autocast_bf16=args.bf16)
+    bf16 = fast_bf16(args.device) if args.precision == "auto" else args.precision == "bf16"
+    return TrainOptions(device=args.device, autocast_bf16=bf16)
 
 
 def _recipe_overrides(args: argparse.Namespace) -> dict:
@@ -101,6 +102,12 @@ def _sample(args: argparse.Namespace) -> None:
     sys.stdout.buffer.write(args.prime.encode() + text + b"\n")
 
 
+def _book(args: argparse.Namespace) -> None:
+    from lit_rnn.book import build_site
+
+    print(f"built {build_site()}/index.html")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lit-rnn", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -136,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--epochs", type=float, default=None, help="override the preset's epochs")
         sub.add_argument("--max-steps", type=int, default=None, help="cap the optimisation steps")
         sub.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
-        sub.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU)")
+        sub.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                         help="bf16 autocast; auto uses it where the hardware runs it natively")
         sub.add_argument("--artifacts", default=None, help="artifacts root (default: $LIT_RNN_HOME or ./artifacts)")
 
     sample = commands.add_parser("sample", help="sample text from a trained checkpoint")
@@ -148,7 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0)
     sample.set_defaults(handler=_sample)
 
-    for sub in (info, fetch, linux, train, grid, sample):
+    book = commands.add_parser("book", help="build the book's site")
+    book.add_argument("--preset", default="small")
+    book.set_defaults(handler=_book)
+
+    for sub in (info, fetch, linux, train, grid, sample, book):
         sub.add_argument("--data-dir", default=None, help="data directory (default: $LIT_RNN_DATA or ./data)")
     return parser
 

@@ -27,9 +27,19 @@ def train_grid(
     root: str | Path | None = None,
     jobs: int = 1,
 ) -> list[Run]:
-    """Every run of ``preset`` on ``corpus``, finished ones reused; ``jobs`` trainings at a time."""
+    """Every recurrent run of ``preset`` on ``corpus`` (see :func:`train_runs`)."""
     options = replace(options, snapshot_steps=options.snapshot_steps or preset.snapshot_steps)
-    configs = preset.run_configs(corpus)
+    return train_runs(preset.run_configs(corpus), corpus, options, root, jobs)
+
+
+def train_runs(
+    configs: list[RunConfig],
+    corpus: Corpus,
+    options: TrainOptions = TrainOptions(),
+    root: str | Path | None = None,
+    jobs: int = 1,
+) -> list[Run]:
+    """The finished runs of ``configs``, reusing finished ones; ``jobs`` trainings at a time."""
     pending = [c for c in configs if not Run(c, root).is_finished]
     if jobs <= 1 or len(pending) <= 1:
         for config in pending:

@@ -25,7 +25,7 @@ class NNN(nn.Module):
     """Concatenated one-hot window of n bytes → tanh hidden layer → next-byte logits.
 
     The first layer multiplies a one-hot vector, so it is computed as a sum of looked-up
-    columns (``hidden = b + Σ_j W_j[:, byte_{t-j}]``): the same function, without n·K-wide inputs.
+    rows (``hidden = tanh(b + Σ_j W_j[byte_{t-j}])``): the same function, without n·K-wide inputs.
     Before a row's start there is no byte; its one-hot vector is all zeros.
     """
 
@@ -37,7 +37,6 @@ class NNN(nn.Module):
         self.input_bias = nn.Parameter(torch.empty(hidden))
         self.drop = nn.Dropout(config.dropout)
         self.readout = nn.Linear(hidden, vocab)
-        self.register_buffer("offsets", torch.arange(n) * vocab, persistent=False)
         nn.init.uniform_(self.input_weight, -0.08, 0.08)  # the paper's init (training redoes it)
         nn.init.uniform_(self.input_bias, -0.08, 0.08)
 
@@ -47,12 +46,14 @@ class NNN(nn.Module):
 
     def forward(self, ids: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits (batch, time, vocab) for ids (batch, time); the state is the last n-1 ids."""
-        n = self.config.context
+        n, vocab, steps = self.config.context, self.config.vocab_size, ids.shape[1]
         if state is None:
             state = self.initial_state(ids.shape[0], ids.device)
         history = torch.cat([state, ids.long()], dim=1)  # (batch, n-1+time)
-        windows = history.unfold(1, n, 1).flip(-1)  # (batch, time, n): byte_t, byte_{t-1}, ...
-        present = (windows >= 0).to(self.input_weight.dtype)
-        rows = windows.clamp(min=0) + self.offsets
-        hidden = torch.tanh((F.embedding(rows, self.input_weight) * present[..., None]).sum(2) + self.input_bias)
+        pre_activation = self.input_bias
+        for offset in range(n):  # the byte `offset` steps back from each position
+            back = history[:, n - 1 - offset : n - 1 - offset + steps]
+            columns = F.embedding(back.clamp(min=0) + offset * vocab, self.input_weight)
+            pre_activation = pre_activation + columns.masked_fill((back < 0)[..., None], 0.0)
+        hidden = torch.tanh(pre_activation)
         return self.readout(self.drop(hidden)), history[:, history.shape[1] - (n - 1) :]

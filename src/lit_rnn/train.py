@@ -106,6 +106,19 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def fast_bf16(device: str | torch.device) -> bool:
+    """Whether bf16 autocast is native here: a bf16 GPU, or a CPU with AMX or AVX-512 bf16.
+
+    Measured on a 2-core AMX CPU (bench/train_throughput.py): bf16 trains LSTMs ~1.5-1.9x faster.
+    """
+    device = resolve_device(str(device))
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    cpuinfo = Path("/proc/cpuinfo")
+    flags = cpuinfo.read_text() if cpuinfo.exists() else ""
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
 def learning_rate(recipe: Recipe, epoch: int) -> float:
     """Learning rate during (0-based) ``epoch``: × ``lr_decay`` after each epoch from ``lr_decay_after``."""
     return recipe.learning_rate * recipe.lr_decay ** max(0, epoch - recipe.lr_decay_after + 1)
