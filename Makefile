@@ -4,13 +4,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 KENLM_STAMP := $(VENV)/.kenlm-order20
+KENLM_TOOLS_STAMP := $(VENV)/.kenlm-tools-order20
+KENLM_BUILD := $(VENV)/kenlm-build
 DATA ?= $(if $(LIT_RNN_DATA),$(LIT_RNN_DATA),data)
 PRESET ?= small
 JOBS ?= 2
 
 .PHONY: setup test book lab clean
 
-setup: $(STAMP) $(KENLM_STAMP)
+setup: $(STAMP) $(KENLM_STAMP) $(KENLM_TOOLS_STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +25,27 @@ $(STAMP): pyproject.toml
 $(KENLM_STAMP): $(STAMP)
 	MAX_ORDER=20 $(BIN)/pip install --quiet --no-cache-dir --no-binary kenlm kenlm==0.3.0
 	$(BIN)/python -c "import kenlm"
+	touch $@
+
+# KenLM's programs lmplz (estimation) and build_binary (binarisation) for lit_rnn.ngram, built for
+# 20-grams from the same kenlm==0.3.0 source as the Python module, into $(BIN). `--no-binary kenlm`
+# (not `:all:`, which would compile pip's build dependencies, cmake included, from source).
+KENLM_NEEDS = { echo "KenLM needs cmake, a C++ compiler, Boost, zlib, bzip2 and xz. Install them with"; \
+	echo "  sudo apt-get install g++ libboost-program-options-dev libboost-system-dev libboost-thread-dev libboost-test-dev zlib1g-dev libbz2-dev liblzma-dev cmake"; \
+	echo "or, in a conda environment,"; \
+	echo "  conda install -c conda-forge cxx-compiler boost-cpp zlib bzip2 xz cmake"; \
+	echo "then run make setup again."; exit 1; }
+$(KENLM_TOOLS_STAMP): $(STAMP)
+	@command -v cmake >/dev/null || $(KENLM_NEEDS)
+	rm -rf $(KENLM_BUILD) && mkdir -p $(KENLM_BUILD)
+	$(BIN)/pip download --quiet --no-deps --no-binary kenlm --no-cache-dir kenlm==0.3.0 -d $(KENLM_BUILD)
+	tar -xzf $(KENLM_BUILD)/kenlm-0.3.0.tar.gz -C $(KENLM_BUILD)
+	cmake -S $(KENLM_BUILD)/kenlm-0.3.0 -B $(KENLM_BUILD)/build -DKENLM_MAX_ORDER=20 \
+		-DCMAKE_BUILD_TYPE=Release >$(KENLM_BUILD)/cmake.log 2>&1 || { tail -n 15 $(KENLM_BUILD)/cmake.log; $(KENLM_NEEDS); }
+	$(MAKE) -C $(KENLM_BUILD)/build -j2 lmplz build_binary >$(KENLM_BUILD)/make.log 2>&1 \
+		|| { tail -n 15 $(KENLM_BUILD)/make.log; $(KENLM_NEEDS); }
+	install -m 755 $(KENLM_BUILD)/build/bin/lmplz $(KENLM_BUILD)/build/bin/build_binary $(BIN)/
+	rm -rf $(KENLM_BUILD)
 	touch $@
 
 test: setup

@@ -1,0 +1,42 @@
+"""Wall time of the KenLM n-gram baseline on War and Peace: estimation, then every test distribution.
+
+    LIT_RNN_DATA=/path/to/data .venv/bin/python bench/ngram_speed.py            # the 20-gram
+    LIT_RNN_DATA=/path/to/data .venv/bin/python bench/ngram_speed.py --order 9
+
+Both steps run in a fresh temporary artifacts root, so nothing is read from a cache:
+``train_ngram`` (lmplz piped into build_binary) and ``ngram_predictions`` over the test split
+(loading the binary, 330,000 positions x 87 bytes through KenLM, saving the predictions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+from lit_rnn.data import load_corpus
+from lit_rnn.ngram import ngram_predictions, train_ngram
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", default="warpeace")
+    parser.add_argument("--order", type=int, default=20)
+    args = parser.parse_args()
+
+    batcher = load_corpus(args.corpus).batcher()
+    with tempfile.TemporaryDirectory() as root:
+        start = time.perf_counter()
+        size = train_ngram(batcher, args.order, root).stat().st_size
+        estimated = time.perf_counter()
+        result = ngram_predictions(batcher, args.order, "test", root)
+        scored = time.perf_counter()
+    n, k = result.probs.shape
+    print(f"{args.order}-gram on {args.corpus} (train split {batcher.split_bytes('train'):,} bytes)")
+    print(f"estimation  {estimated - start:6.1f} s   lmplz | build_binary trie, binary {size / 2**20:.0f} MiB")
+    print(f"test pass   {scored - estimated:6.1f} s   {n:,} positions x {k} bytes, {n * k / (scored - estimated) / 1e6:.2f}M scores/s")
+    print(f"test cross-entropy {result.cross_entropy:.4f} nats/byte")
+
+
+if __name__ == "__main__":
+    main()

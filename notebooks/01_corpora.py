@@ -1,0 +1,76 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The corpora
+#
+# The paper studies two texts at opposite ends of a spectrum of structure: Tolstoy's *War and
+# Peace*, almost entirely English prose, and the source code of the Linux kernel, whose braces,
+# comments and indentation nest over hundreds of bytes. Both are modelled as **bytes**: the
+# vocabulary is the set of byte values that occur, so a UTF-8 character outside ASCII is two or
+# three symbols.
+
+# %% tags=["parameters"]
+corpus = "warpeace"  # a registered corpus (warpeace, linux) or the path of any text file
+preset = "small"  # tiny, small or paper
+device = "cpu"
+data_dir = None  # default: $LIT_RNN_DATA or ./data
+artifacts = None  # default: $LIT_RNN_HOME or ./artifacts
+
+# %%
+from IPython.display import Markdown
+
+from lit_rnn.data import byte_label, load_corpus
+from lit_rnn.presets import get_preset
+from lit_rnn.viz import figures
+
+figures.use_book_renderer()
+text = load_corpus(corpus, data_dir)
+recipe = get_preset(preset).recipe
+batcher = text.batcher(recipe.batch_size, recipe.seq_length)
+
+# %%
+Markdown(
+    f"**{text.name}** has {len(text):,} bytes and {text.vocab_size} distinct byte values "
+    f"(sha256 `{text.sha256[:16]}…`). Its first bytes:\n\n```\n"
+    + text.data[:400].tobytes().decode("utf-8", errors="replace").replace("\r", "")
+    + "\n```"
+)
+
+# %% [markdown]
+# ## The split
+#
+# The split follows char-rnn: the text is trimmed to a multiple of $B \times T$ bytes (batch
+# $B$ rows, $T$ steps), viewed as $B$ contiguous rows, and each row is cut into $T$-byte chunks. A
+# batch is one chunk from every row; the first 80% of batches train, the next 10% validate and
+# the rest test. The test set is therefore not one contiguous block but $B$ segments spread
+# evenly through the text, and a model carries each row's state from batch to batch.
+
+# %%
+sizes = {split: batcher.split_bytes(split) for split in ("train", "val", "test")}
+Markdown(
+    f"With $B={batcher.batch_size}$ and $T={batcher.seq_length}$ there are {batcher.n_batches} batches: "
+    f"{batcher.n_train} train ({sizes['train']:,} bytes), {batcher.n_val} validation "
+    f"({sizes['val']:,} bytes) and {batcher.n_test} test ({sizes['test']:,} bytes), "
+    f"in {batcher.batch_size} segments of {sizes['test'] // batcher.batch_size:,} bytes."
+)
+
+# %%
+figures.split_map(batcher)
+
+# %% [markdown]
+# ## Byte frequencies
+
+# %%
+figures.byte_frequencies(text)
+
+# %%
+counts = sorted(((int((text.data == b).sum()), byte_label(int(b))) for b in text.vocab), reverse=True)
+Markdown("The most frequent bytes: " + ", ".join(f"`{label}` ({n / len(text):.1%})" for n, label in counts[:8]) + ".")

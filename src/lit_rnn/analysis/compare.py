@@ -1,0 +1,70 @@
+"""Comparing models (the paper's Table 1 and Figure 2): test loss over the grid, agreement, t-SNE."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from lit_rnn.predictions import Predictions
+
+# The paper's best test cross-entropies (nats per byte), the only ones it states in the text.
+PAPER_BEST_LSTM = {"warpeace": 1.077, "linux": 0.84}
+
+
+def loss_table(predictions: list[Predictions], configs: list, corpus_name: str | None = None) -> pd.DataFrame:
+    """Table 1: one row per model (type, layers, hidden, parameters, dropout) with its test loss.
+
+    ``configs`` are the models' :class:`~lit_rnn.models.ModelConfig`, aligned with ``predictions``.
+    The ``paper`` column holds the paper's best LSTM loss on the best LSTM's row, where known.
+    """
+    from lit_rnn.models import parameter_count
+
+    rows = [
+        dict(
+            model=p.model,
+            cell=c.cell,
+            layers=c.n_layers,
+            hidden=c.hidden_size,
+            parameters=parameter_count(c.cell, c.n_layers, c.hidden_size, c.vocab_size),
+            dropout=c.dropout,
+            test_loss=p.cross_entropy,
+            error_rate=float(p.errors.mean()),
+        )
+        for p, c in zip(predictions, configs, strict=True)
+    ]
+    table = pd.DataFrame(rows).sort_values(["cell", "layers", "parameters"]).reset_index(drop=True)
+    table["paper"] = np.nan
+    lstm = table[table.cell == "lstm"]
+    if corpus_name in PAPER_BEST_LSTM and len(lstm):
+        table.loc[lstm.test_loss.idxmin(), "paper"] = PAPER_BEST_LSTM[corpus_name]
+    return table
+
+
+def agreement_matrix(predictions: list[Predictions]) -> pd.DataFrame:
+    """How often each pair of models agrees on the most likely next byte (fraction of positions)."""
+    _check_aligned(predictions)
+    top = np.stack([p.probs.argmax(axis=1) for p in predictions])
+    agree = (top[:, None, :] == top[None, :, :]).mean(axis=2)
+    names = [p.model for p in predictions]
+    return pd.DataFrame(agree, index=names, columns=names)
+
+
+def model_embedding(predictions: list[Predictions], seed: int = 0) -> pd.DataFrame:
+    """2-D t-SNE of models, each described by the probabilities it gives the test bytes (Figure 2 right)."""
+    from sklearn.manifold import TSNE
+
+    _check_aligned(predictions)
+    features = np.stack([p.target_probs for p in predictions])
+    if len(predictions) < 3:
+        raise ValueError("a t-SNE embedding needs at least 3 models")
+    perplexity = min(30.0, (len(predictions) - 1) / 3)
+    coords = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(features)
+    return pd.DataFrame({"model": [p.model for p in predictions], "kind": [p.kind for p in predictions],
+                         "x": coords[:, 0], "y": coords[:, 1]})
+
+
+def _check_aligned(predictions: list[Predictions]) -> None:
+    first = predictions[0]
+    for other in predictions[1:]:
+        if other.corpus_sha256 != first.corpus_sha256 or not np.array_equal(other.positions, first.positions):
+            raise ValueError(f"{other.model} and {first.model} predict different positions; compare on one split")

@@ -1,0 +1,76 @@
+"""One corpus at one preset: the trained runs and predictions that the chapters read.
+
+A Study is the only place that decides *which* runs a chapter needs; it trains what is missing
+(through the run store, so a second build reuses everything) and hands the analyses plain
+:class:`~lit_rnn.predictions.Predictions` and traces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+
+from lit_rnn import evaluate
+from lit_rnn.data import Corpus, load_corpus
+from lit_rnn.grid import choose_dropout, train_runs
+from lit_rnn.predictions import Predictions
+from lit_rnn.presets import Preset, get_preset
+from lit_rnn.train import Run, TrainOptions, fast_bf16
+
+
+@dataclass
+class Study:
+    corpus: Corpus
+    preset: Preset
+    root: Path | None = None
+    device: str = "cpu"
+    jobs: int = 1
+    progress: bool = True
+    _predictions: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def open(cls, corpus: str, preset: str = "small", data_dir: str | None = None, artifacts: str | None = None,
+             device: str = "cpu", jobs: int = 1, progress: bool = True) -> Study:
+        """A study of a registered corpus or any text file at a named preset."""
+        return cls(load_corpus(corpus, data_dir), get_preset(preset), Path(artifacts) if artifacts else None,
+                   device, jobs, progress)
+
+    @property
+    def options(self) -> TrainOptions:
+        return TrainOptions(device=self.device, autocast_bf16=fast_bf16(self.device), progress=self.progress,
+                            snapshot_steps=self.preset.snapshot_steps)
+
+    @cached_property
+    def all_runs(self) -> list[Run]:
+        """Every recurrent run of the preset (each dropout), trained if missing."""
+        return train_runs(self.preset.run_configs(self.corpus), self.corpus, self.options, self.root, self.jobs)
+
+    @cached_property
+    def runs(self) -> list[Run]:
+        """One run per model of the grid, its dropout chosen on validation."""
+        return choose_dropout(self.all_runs)
+
+    @cached_property
+    def nnn_runs(self) -> dict[int, Run]:
+        """The n-NN baselines by n (dropout chosen on validation)."""
+        runs = choose_dropout(train_runs(self.preset.nnn_run_configs(self.corpus), self.corpus,
+                                         replace(self.options, snapshot_steps=()), self.root, self.jobs))
+        return {run.config.model.context: run for run in sorted(runs, key=lambda r: r.config.model.context)}
+
+    def best(self, cell: str = "lstm") -> Run:
+        """The run of type ``cell`` with the lowest validation loss."""
+        return min((r for r in self.runs if r.config.model.cell == cell), key=lambda r: r.result["best_val_loss"])
+
+    def smallest(self, cell: str = "lstm") -> Run:
+        """The run of type ``cell`` with the fewest parameters."""
+        return min((r for r in self.runs if r.config.model.cell == cell), key=lambda r: r.result["parameters"])
+
+    def predictions(self, run: Run, split: str = "test") -> Predictions:
+        key = (run.config.run_id, split)
+        if key not in self._predictions:
+            self._predictions[key] = evaluate.predictions(run, self.corpus, split, self.device)
+        return self._predictions[key]
+
+    def trace(self, run: Run, split: str = "test") -> evaluate.Trace:
+        return evaluate.trace(run, self.corpus, split, self.device)

@@ -1,0 +1,1 @@
+"""Figures (plotly), text heatmaps (HTML) and explorers (ipywidgets) over the analyses' plain data."""

@@ -1,0 +1,117 @@
+"""Plotly figures for the book's chapters; each takes an analysis's plain data and returns a Figure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from lit_rnn.data import Batcher, Corpus, byte_label
+
+KIND_COLOURS = {"rnn": "#1f77b4", "lstm": "#d62728", "gru": "#2ca02c", "nnn": "#9467bd", "ngram": "#7f7f7f"}
+
+
+def use_book_renderer() -> None:
+    """Make figures survive into a Jupyter Book 1 page as well as render in JupyterLab.
+
+    plotly 7 in a kernel emits only its own MIME type, which Jupyter Book 1 drops.
+    """
+    import plotly.io as pio
+
+    pio.renderers.default = "plotly_mimetype+notebook"
+
+
+def byte_frequencies(corpus: Corpus, top: int | None = None) -> go.Figure:
+    """Bar chart of how often each byte value occurs, most frequent first."""
+    counts = np.bincount(corpus.data, minlength=256)[corpus.vocab]
+    order = np.argsort(-counts)[:top]
+    labels = [byte_label(int(corpus.vocab[i])) for i in order]
+    figure = go.Figure(go.Bar(x=labels, y=counts[order] / counts.sum()))
+    figure.update_layout(title=f"Byte frequencies in {corpus.name}", xaxis_title="byte", yaxis_title="fraction",
+                         xaxis_type="category")
+    return figure
+
+
+def split_map(batcher: Batcher) -> go.Figure:
+    """Where train, validation and test lie in the text: one horizontal bar per char-rnn row."""
+    figure = go.Figure()
+    for split, colour in (("train", "#c7d7ea"), ("val", "#f2b134"), ("test", "#d62728")):
+        positions = batcher.positions(split)
+        figure.add_bar(x=[positions.shape[1]] * batcher.batch_size, y=list(range(batcher.batch_size)),
+                       base=positions[:, 0], orientation="h", name=split, marker_color=colour)
+    figure.update_layout(title="Where each split lies in the text (one bar per row)", barmode="overlay",
+                         xaxis_title="byte offset", yaxis_title="row", height=420)
+    return figure
+
+
+def training_curves(metrics: dict[str, list[dict]]) -> go.Figure:
+    """Validation (solid) and training (dotted) loss against epochs, one colour per model."""
+    figure = go.Figure()
+    for i, (name, records) in enumerate(metrics.items()):
+        colour = f"hsl({(i * 47) % 360},65%,45%)"
+        epochs = [r["epoch"] for r in records]
+        figure.add_scatter(x=epochs, y=[r["val_loss"] for r in records], name=name, line_color=colour)
+        figure.add_scatter(x=epochs, y=[r["train_loss"] for r in records], name=f"{name} (train)",
+                           line=dict(color=colour, dash="dot"), showlegend=False)
+    figure.update_layout(title="Training curves", xaxis_title="epoch", yaxis_title="loss (nats/byte)")
+    return figure
+
+
+def loss_heatmap(table: pd.DataFrame) -> go.Figure:
+    """Table 1 as a heatmap: rows are type × depth, columns model sizes (parameters)."""
+    table = table.assign(row=table.cell.str.upper() + " " + table.layers.astype(str) + "L",
+                         size=table.groupby(["cell", "layers"]).parameters.rank(method="dense").astype(int))
+    best = table.loc[table.groupby(["row", "size"]).test_loss.idxmin()]
+    grid = best.pivot(index="row", columns="size", values="test_loss")
+    figure = go.Figure(go.Heatmap(z=grid.values, x=[f"size {c}" for c in grid.columns], y=list(grid.index),
+                                  colorscale="Viridis_r", texttemplate="%{z:.3f}", colorbar_title="nats/byte"))
+    figure.update_layout(title="Test cross-entropy by type, depth and size")
+    return figure
+
+
+def agreement_heatmap(matrix: pd.DataFrame) -> go.Figure:
+    figure = go.Figure(go.Heatmap(z=matrix.values, x=list(matrix.columns), y=list(matrix.index),
+                                  colorscale="Blues", zmin=float(matrix.values.min()), zmax=1.0,
+                                  texttemplate="%{z:.2f}"))
+    figure.update_layout(title="How often two models agree on the most likely next byte")
+    return figure
+
+
+def model_embedding(embedding: pd.DataFrame) -> go.Figure:
+    """The t-SNE of models (the paper's Figure 2 right), coloured by type."""
+    figure = go.Figure()
+    for kind, group in embedding.groupby("kind"):
+        figure.add_scatter(x=group.x, y=group.y, mode="markers+text", text=group.model, name=kind,
+                           textposition="top center", marker=dict(size=12, color=KIND_COLOURS.get(kind)))
+    figure.update_layout(title="Models embedded by the probabilities they give the test bytes (t-SNE)",
+                         xaxis_visible=False, yaxis_visible=False)
+    return figure
+
+
+def text_activation(text: bytes, values: np.ndarray, title: str = "", width: int = 80) -> go.Figure:
+    """A cell's activation over text as a plotly heatmap: one row per line, a tile per byte."""
+    z, labels = _wrap(text, np.asarray(values, dtype=float), width)
+    figure = go.Figure(go.Heatmap(z=z, text=labels, texttemplate="%{text}", colorscale="RdBu_r", zmid=0,
+                                  hovertemplate="%{text}: %{z:.3f}<extra></extra>", xgap=1, ygap=1))
+    figure.update_yaxes(autorange="reversed", visible=False)
+    figure.update_xaxes(visible=False)
+    figure.update_layout(title=title, height=40 + 22 * len(z))
+    return figure
+
+
+def _wrap(text: bytes, values: np.ndarray, width: int) -> tuple[list[list[float | None]], list[list[str]]]:
+    """Lay bytes out in lines (at newlines or ``width``), padding short lines with blanks."""
+    rows, labels, row, label = [], [], [], []
+    for byte, value in zip(text, values):
+        if byte == 13:
+            continue
+        row.append(float(value))
+        label.append("\u21b5" if byte == 10 else chr(byte) if 32 <= byte < 127 else "\u00b7")
+        if byte == 10 or len(row) == width:
+            rows.append(row)
+            labels.append(label)
+            row, label = [], []
+    if row:
+        rows.append(row)
+        labels.append(label)
+    return ([r + [None] * (width - len(r)) for r in rows], [lab + [""] * (width - len(lab)) for lab in labels])
