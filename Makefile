@@ -12,7 +12,9 @@ JOBS ?= 2
 
 .PHONY: setup test book lab clean
 
-setup: $(STAMP) $(KENLM_STAMP) $(KENLM_TOOLS_STAMP)
+WIDGETS_JS := book/_static/widgets/embed-amd.js
+
+setup: $(STAMP) $(KENLM_STAMP) $(KENLM_TOOLS_STAMP) $(WIDGETS_JS)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +49,17 @@ $(KENLM_TOOLS_STAMP): $(STAMP)
 	install -m 755 $(KENLM_BUILD)/build/bin/lmplz $(KENLM_BUILD)/build/bin/build_binary $(BIN)/
 	rm -rf $(KENLM_BUILD)
 	touch $@
+
+# The widget manager and RequireJS are served with the site, so widgets render offline.
+$(WIDGETS_JS):
+	@command -v npm >/dev/null || { echo "npm is needed once to fetch the widget JavaScript: install Node.js (Debian: sudo apt-get install npm)"; exit 1; }
+	rm -rf .npm-pack && mkdir -p .npm-pack book/_static/widgets
+	cd .npm-pack && npm pack --silent @jupyter-widgets/html-manager@1.0.15 requirejs@2.3.8 >/dev/null
+	tar -xzf .npm-pack/jupyter-widgets-html-manager-1.0.15.tgz -C .npm-pack
+	tar -xzf .npm-pack/requirejs-2.3.8.tgz -C .npm-pack --transform 's,^package,requirejs,'
+	cp .npm-pack/package/dist/embed-amd.js .npm-pack/package/dist/*.woff* .npm-pack/package/dist/*.ttf \
+	   .npm-pack/package/dist/*.eot .npm-pack/package/dist/*.svg .npm-pack/requirejs/require.js book/_static/widgets/
+	rm -rf .npm-pack
 
 test: setup
 	LIT_RNN_DATA=$(DATA) $(BIN)/python -m pytest

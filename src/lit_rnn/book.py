@@ -1,13 +1,101 @@
-"""Building the site: Jupyter Book 1.x over the executed notebooks, warnings as errors."""
+"""Building the book: train what a preset needs, execute every chapter with papermill, build the site.
+
+The jupytext ``.py`` notebooks are the source of truth: each is converted to ``.ipynb`` afresh,
+executed by papermill with the corpus and preset as parameters into ``book/<corpus>/``, and never
+synced back. Jupyter Book 1.x then builds the site with execution off and warnings as errors.
+"""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from lit_rnn.errors import UserError
+
+NOTEBOOKS = Path("notebooks")
+BOOK = Path("book")
+BOOK_CORPORA = ("warpeace", "linux")
+INTRO = "00_intro"
+
+
+@dataclass(frozen=True)
+class BookConfig:
+    preset: str = "small"
+    corpora: tuple[str, ...] = BOOK_CORPORA
+    device: str = "cpu"
+    jobs: int = 1
+    data_dir: str | None = None
+    artifacts: str | None = None
+
+
+def chapters(notebooks: Path = NOTEBOOKS) -> list[Path]:
+    """The chapter sources in reading order (``NN_name.py``), without the intro."""
+    return sorted(p for p in notebooks.glob("[0-9][0-9]_*.py") if p.stem != INTRO)
+
+
+def _step(message: str) -> float:
+    print(f"\n== {message}", flush=True)
+    return time.time()
+
+
+def _done(start: float) -> None:
+    print(f"   done in {time.time() - start:.0f} s", flush=True)
+
+
+def to_ipynb(source: Path, target: Path) -> Path:
+    """The notebook of a jupytext ``.py`` source (the ``.py`` is never written back)."""
+    import jupytext
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    jupytext.write(jupytext.read(source), target, fmt="ipynb")
+    return target
+
+
+def execute(source: Path, output: Path, parameters: dict, workdir: Path) -> None:
+    """Run one chapter with papermill; a failing cell fails the build with the chapter's name."""
+    import papermill
+
+    notebook = to_ipynb(source, workdir / f"{source.stem}.ipynb")
+    try:
+        papermill.execute_notebook(str(notebook), str(output), parameters=parameters, progress_bar=False,
+                                   kernel_name="python3", cwd=str(Path.cwd()))
+    except papermill.PapermillExecutionError as error:
+        raise UserError(f"chapter {source.stem} failed for {parameters.get('corpus')}: {error.ename}: "
+                        f"{error.evalue} (the executed notebook is {output})") from error
+
+
+def prepare(config: BookConfig) -> None:
+    """Train (or find in the run store) every model each corpus's chapters read."""
+    from lit_rnn.study import Study
+
+    for corpus in config.corpora:
+        start = _step(f"models for {corpus} at preset {config.preset}")
+        study = Study.open(corpus, config.preset, config.data_dir, config.artifacts, config.device, config.jobs)
+        study.prepare()
+        _done(start)
+
+
+def execute_chapters(config: BookConfig) -> None:
+    """Execute the intro once and every chapter once per corpus, into ``book/``."""
+    workdir = BOOK / ".sources"
+    shared = {"preset": config.preset, "device": config.device, "data_dir": config.data_dir,
+              "artifacts": config.artifacts}
+    for corpus in config.corpora:
+        folder = BOOK / corpus
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        for source in chapters():
+            start = _step(f"chapter {source.stem} on {corpus}")
+            execute(source, folder / f"{source.stem}.ipynb", {**shared, "corpus": corpus}, workdir)
+            _done(start)
+    start = _step("introduction")
+    execute(NOTEBOOKS / f"{INTRO}.py", BOOK / "intro.ipynb", {**shared, "corpora": list(config.corpora)}, workdir)
+    shutil.rmtree(workdir, ignore_errors=True)
+    _done(start)
 
 
 def build_site(project: Path = Path(".")) -> Path:
@@ -17,9 +105,23 @@ def build_site(project: Path = Path(".")) -> Path:
                "--warningiserror", "--nitpick", "--keep-going"]
     html = project / "_build" / "html"
     shutil.rmtree(project / "_build", ignore_errors=True)
+    start = _step("jupyter-book build")
     if subprocess.run(command).returncode != 0:
         raise UserError("jupyter-book build failed (see the warnings above)")
     pages = list(html.rglob("*.html"))
     if not (html / "index.html").exists() or len(pages) < 2:
         raise UserError(f"jupyter-book produced no pages in {html}")
+    _done(start)
+    return html
+
+
+def build_book(config: BookConfig) -> Path:
+    """The whole job behind ``make book``: prepare models, execute chapters, build the site."""
+    if not (NOTEBOOKS.is_dir() and Path("_toc.yml").exists()):
+        raise UserError("run `lit-rnn book` from the repository root (where _toc.yml and notebooks/ are)")
+    start = time.time()
+    prepare(config)
+    execute_chapters(config)
+    html = build_site()
+    print(f"\nbook built in {(time.time() - start) / 60:.1f} min: {html / 'index.html'}")
     return html

@@ -103,9 +103,9 @@ def _sample(args: argparse.Namespace) -> None:
 
 
 def _book(args: argparse.Namespace) -> None:
-    from lit_rnn.book import build_site
+    from lit_rnn.book import BookConfig, build_book
 
-    print(f"built {build_site()}/index.html")
+    build_book(BookConfig(args.preset, tuple(args.corpus), args.device, args.jobs, args.data_dir, args.artifacts))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,8 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0)
     sample.set_defaults(handler=_sample)
 
-    book = commands.add_parser("book", help="build the book's site")
+    book = commands.add_parser("book", help="train what a preset needs, execute every chapter, build the site")
     book.add_argument("--preset", default="small")
+    book.add_argument("--corpus", nargs="+", default=["warpeace", "linux"], help="corpora the chapters run on")
+    book.add_argument("--device", default="cpu")
+    book.add_argument("--jobs", type=int, default=1, help="trainings at once")
+    book.add_argument("--artifacts", default=None)
     book.set_defaults(handler=_book)
 
     for sub in (info, fetch, linux, train, grid, sample, book):

@@ -142,6 +142,10 @@ class Corpus:
             raise UserError(f"bytes {missing.tolist()} are not in the vocabulary of corpus {self.name!r}")
         return np.searchsorted(self.vocab, raw).astype(np.uint8)
 
+    def head(self, n_bytes: int) -> Corpus:
+        """The first ``n_bytes`` of the corpus as a corpus of its own (its own vocabulary and hash)."""
+        return Corpus(self.name, self.path, self.data[:n_bytes]) if n_bytes < len(self.data) else self
+
     def batcher(self, batch_size: int = 100, seq_length: int = 100) -> Batcher:
         return Batcher(self, batch_size, seq_length)
 

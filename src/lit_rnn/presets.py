@@ -38,6 +38,7 @@ class Preset:
     ngram_orders: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 20)
     nnn_orders: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 20)
     reference_sizes: tuple[int, ...] = field(default=REFERENCE_LSTM_SIZES)
+    max_bytes: int | None = None  # use only the corpus's first bytes (tiny: seconds per chapter)
 
     def hidden_size(self, entry: GridEntry, vocab_size: int) -> int:
         """Hidden size of ``entry`` matched to the 1-layer LSTM budget of its size index."""
@@ -79,8 +80,9 @@ PRESETS = {
         grid=(GridEntry("lstm", 1, 0), GridEntry("lstm", 2, 0), GridEntry("gru", 1, 0), GridEntry("rnn", 1, 0)),
         reference_sizes=(16, 32, 64, 128),
         snapshot_steps=(5, 10, 20),
-        ngram_orders=(1, 2, 3, 5),
+        ngram_orders=(1, 2, 3, 5, 9, 20),
         nnn_orders=(1, 2, 3),
+        max_bytes=120_000,
     ),
     "small": Preset(
         name="small",

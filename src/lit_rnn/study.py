@@ -33,8 +33,11 @@ class Study:
     def open(cls, corpus: str, preset: str = "small", data_dir: str | None = None, artifacts: str | None = None,
              device: str = "cpu", jobs: int = 1, progress: bool = True) -> Study:
         """A study of a registered corpus or any text file at a named preset."""
-        return cls(load_corpus(corpus, data_dir), get_preset(preset), Path(artifacts) if artifacts else None,
-                   device, jobs, progress)
+        preset_ = get_preset(preset)
+        text = load_corpus(corpus, data_dir)
+        if preset_.max_bytes is not None:
+            text = text.head(preset_.max_bytes)
+        return cls(text, preset_, Path(artifacts) if artifacts else None, device, jobs, progress)
 
     @property
     def options(self) -> TrainOptions:
