@@ -50,15 +50,16 @@ $(KENLM_TOOLS_STAMP): $(STAMP)
 	rm -rf $(KENLM_BUILD)
 	touch $@
 
-# The widget manager and RequireJS are served with the site, so widgets render offline.
+# The widget manager, RequireJS and MathJax are served with the site, so it works offline.
 $(WIDGETS_JS):
-	@command -v npm >/dev/null || { echo "npm is needed once to fetch the widget JavaScript: install Node.js (Debian: sudo apt-get install npm)"; exit 1; }
-	rm -rf .npm-pack && mkdir -p .npm-pack book/_static/widgets
-	cd .npm-pack && npm pack --silent @jupyter-widgets/html-manager@1.0.15 requirejs@2.3.8 >/dev/null
-	tar -xzf .npm-pack/jupyter-widgets-html-manager-1.0.15.tgz -C .npm-pack
-	tar -xzf .npm-pack/requirejs-2.3.8.tgz -C .npm-pack --transform 's,^package,requirejs,'
-	cp .npm-pack/package/dist/embed-amd.js .npm-pack/package/dist/*.woff* .npm-pack/package/dist/*.ttf \
-	   .npm-pack/package/dist/*.eot .npm-pack/package/dist/*.svg .npm-pack/requirejs/require.js book/_static/widgets/
+	@command -v npm >/dev/null || { echo "npm is needed once to fetch the site's JavaScript: install Node.js (Debian: sudo apt-get install npm)"; exit 1; }
+	rm -rf .npm-pack book/_static/widgets book/_static/mathjax && mkdir -p .npm-pack book/_static/widgets book/_static/mathjax/output/chtml/fonts
+	cd .npm-pack && npm pack --silent @jupyter-widgets/html-manager@1.0.15 requirejs@2.3.8 mathjax@3.2.2 >/dev/null
+	cd .npm-pack && for p in *.tgz; do mkdir -p $${p%.tgz} && tar -xzf $$p -C $${p%.tgz}; done
+	cp .npm-pack/jupyter-widgets-html-manager-1.0.15/package/dist/* .npm-pack/requirejs-2.3.8/package/require.js book/_static/widgets/
+	rm book/_static/widgets/*.map book/_static/widgets/embed.js book/_static/widgets/libembed-amd.js 2>/dev/null || true
+	cp .npm-pack/mathjax-3.2.2/package/es5/tex-chtml.js book/_static/mathjax/
+	cp -r .npm-pack/mathjax-3.2.2/package/es5/output/chtml/fonts/woff-v2 book/_static/mathjax/output/chtml/fonts/
 	rm -rf .npm-pack
 
 test: setup

@@ -16,8 +16,6 @@ from pathlib import Path
 
 from lit_rnn.errors import UserError
 
-NOTEBOOKS = Path("notebooks")
-BOOK = Path("book")
 BOOK_CORPORA = ("warpeace", "linux")
 INTRO = "00_intro"
 
@@ -30,9 +28,18 @@ class BookConfig:
     jobs: int = 1
     data_dir: str | None = None
     artifacts: str | None = None
+    project: Path = Path(".")  # the repository root: notebooks/, book/, _config.yml, _toc.yml
+
+    @property
+    def notebooks(self) -> Path:
+        return self.project / "notebooks"
+
+    @property
+    def book(self) -> Path:
+        return self.project / "book"
 
 
-def chapters(notebooks: Path = NOTEBOOKS) -> list[Path]:
+def chapters(notebooks: Path) -> list[Path]:
     """The chapter sources in reading order (``NN_name.py``), without the intro."""
     return sorted(p for p in notebooks.glob("[0-9][0-9]_*.py") if p.stem != INTRO)
 
@@ -81,19 +88,19 @@ def prepare(config: BookConfig) -> None:
 
 def execute_chapters(config: BookConfig) -> None:
     """Execute the intro once and every chapter once per corpus, into ``book/``."""
-    workdir = BOOK / ".sources"
+    workdir = config.book / ".sources"
     shared = {"preset": config.preset, "device": config.device, "data_dir": config.data_dir,
               "artifacts": config.artifacts}
     for corpus in config.corpora:
-        folder = BOOK / corpus
+        folder = config.book / corpus
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-        for source in chapters():
+        for source in chapters(config.notebooks):
             start = _step(f"chapter {source.stem} on {corpus}")
             execute(source, folder / f"{source.stem}.ipynb", {**shared, "corpus": corpus}, workdir)
             _done(start)
     start = _step("introduction")
-    execute(NOTEBOOKS / f"{INTRO}.py", BOOK / "intro.ipynb", {**shared, "corpora": list(config.corpora)}, workdir)
+    execute(config.notebooks / f"{INTRO}.py", config.book / "intro.ipynb", {**shared, "corpora": list(config.corpora)}, workdir)
     shutil.rmtree(workdir, ignore_errors=True)
     _done(start)
 
@@ -117,11 +124,11 @@ def build_site(project: Path = Path(".")) -> Path:
 
 def build_book(config: BookConfig) -> Path:
     """The whole job behind ``make book``: prepare models, execute chapters, build the site."""
-    if not (NOTEBOOKS.is_dir() and Path("_toc.yml").exists()):
+    if not (config.notebooks.is_dir() and (config.project / "_toc.yml").exists()):
         raise UserError("run `lit-rnn book` from the repository root (where _toc.yml and notebooks/ are)")
     start = time.time()
     prepare(config)
     execute_chapters(config)
-    html = build_site()
+    html = build_site(config.project)
     print(f"\nbook built in {(time.time() - start) / 60:.1f} min: {html / 'index.html'}")
     return html

@@ -61,6 +61,11 @@ class Study:
                                          replace(self.options, snapshot_steps=()), self.root, self.jobs))
         return {run.config.model.context: run for run in sorted(runs, key=lambda r: r.config.model.context)}
 
+    def prepare(self) -> None:
+        """Train and evaluate everything the chapters read, so executing them only reads the store."""
+        for run in self.runs:
+            self.predictions(run)
+
     def best(self, cell: str = "lstm") -> Run:
         """The run of type ``cell`` with the lowest validation loss."""
         return min((r for r in self.runs if r.config.model.cell == cell), key=lambda r: r.result["best_val_loss"])
