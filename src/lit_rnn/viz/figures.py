@@ -99,6 +99,30 @@ def text_activation(text: bytes, values: np.ndarray, title: str = "", width: int
     return figure
 
 
+def cell_selector(views: list[tuple[str, bytes, np.ndarray]], width: int = 80) -> go.Figure:
+    """Text heatmaps of several cells in one figure, with a menu to switch: explorable without a kernel.
+
+    ``views`` holds (label, text, values) per cell, e.g. the top-ranked cells of every signal.
+    """
+    figure = go.Figure()
+    heights = []
+    for index, (label, text, values) in enumerate(views):
+        z, labels = _wrap(text, np.asarray(values, dtype=float), width)
+        heights.append(len(z))
+        bound = float(np.nanmax(np.abs(np.asarray(values, dtype=float)))) or 1.0
+        figure.add_heatmap(z=z, text=labels, texttemplate="%{text}", colorscale="RdBu_r", zmin=-bound, zmax=bound,
+                           hovertemplate="%{text}: %{z:.3f}<extra></extra>", xgap=1, ygap=1, name=label,
+                           visible=index == 0, showscale=False)
+    buttons = [dict(label=label, method="update", args=[{"visible": [i == j for j in range(len(views))]},
+                                                        {"title": label}])
+               for i, (label, _, _) in enumerate(views)]
+    figure.update_layout(updatemenus=[dict(buttons=buttons, x=0, y=1.12, xanchor="left", showactive=True)],
+                         title=views[0][0] if views else "", height=120 + 22 * max(heights, default=1))
+    figure.update_yaxes(autorange="reversed", visible=False)
+    figure.update_xaxes(visible=False)
+    return figure
+
+
 def _wrap(text: bytes, values: np.ndarray, width: int) -> tuple[list[list[float | None]], list[list[str]]]:
     """Lay bytes out in lines (at newlines or ``width``), padding short lines with blanks."""
     rows, labels, row, label = [], [], [], []
