@@ -42,9 +42,10 @@ $(KENLM_TOOLS_STAMP): $(STAMP)
 	rm -rf $(KENLM_BUILD) && mkdir -p $(KENLM_BUILD)
 	$(BIN)/pip download --quiet --no-deps --no-binary kenlm --no-cache-dir kenlm==0.3.0 -d $(KENLM_BUILD)
 	tar -xzf $(KENLM_BUILD)/kenlm-0.3.0.tar.gz -C $(KENLM_BUILD)
-	cmake -S $(KENLM_BUILD)/kenlm-0.3.0 -B $(KENLM_BUILD)/build -DKENLM_MAX_ORDER=20 \
+	@echo "cmake -DKENLM_MAX_ORDER=20 && make -j2 lmplz build_binary (about a minute; logs in $(KENLM_BUILD))"
+	@cmake -S $(KENLM_BUILD)/kenlm-0.3.0 -B $(KENLM_BUILD)/build -DKENLM_MAX_ORDER=20 \
 		-DCMAKE_BUILD_TYPE=Release >$(KENLM_BUILD)/cmake.log 2>&1 || { tail -n 15 $(KENLM_BUILD)/cmake.log; $(KENLM_NEEDS); }
-	$(MAKE) -C $(KENLM_BUILD)/build -j2 lmplz build_binary >$(KENLM_BUILD)/make.log 2>&1 \
+	@$(MAKE) -C $(KENLM_BUILD)/build -j2 lmplz build_binary >$(KENLM_BUILD)/make.log 2>&1 \
 		|| { tail -n 15 $(KENLM_BUILD)/make.log; $(KENLM_NEEDS); }
 	install -m 755 $(KENLM_BUILD)/build/bin/lmplz $(KENLM_BUILD)/build/bin/build_binary $(BIN)/
 	rm -rf $(KENLM_BUILD)

@@ -32,9 +32,10 @@ def main() -> None:
         result = ngram_predictions(batcher, args.order, "test", root)
         scored = time.perf_counter()
     n, k = result.probs.shape
+    scoring = scored - estimated
     print(f"{args.order}-gram on {args.corpus} (train split {batcher.split_bytes('train'):,} bytes)")
-    print(f"estimation  {estimated - start:6.1f} s   lmplz | build_binary trie, binary {size / 2**20:.0f} MiB")
-    print(f"test pass   {scored - estimated:6.1f} s   {n:,} positions x {k} bytes, {n * k / (scored - estimated) / 1e6:.2f}M scores/s")
+    print(f"estimation {estimated - start:6.1f} s  lmplz | build_binary trie, binary {size / 2**20:.0f} MiB")
+    print(f"test pass  {scoring:6.1f} s  {n:,} positions x {k} bytes, {n * k / scoring / 1e6:.2f}M scores/s")
     print(f"test cross-entropy {result.cross_entropy:.4f} nats/byte")
 
 

@@ -91,6 +91,17 @@ def _grid(args: argparse.Namespace) -> None:
         print(f"{model.name:<16} dropout {model.dropout:<4} val {run.result['best_val_loss']:.4f}  {run.dir}")
 
 
+def _baselines(args: argparse.Namespace) -> None:
+    from lit_rnn.analysis.compare import finite_horizon_table
+    from lit_rnn.study import Study
+
+    study = Study.open(args.corpus, args.preset, args.data_dir, args.artifacts, args.device, args.jobs)
+    ngrams, nnns = study.baselines()
+    lstms = [run for run in study.finished_runs() if run.config.model.cell == "lstm"]
+    best = min(lstms, key=lambda run: run.result["best_val_loss"]) if lstms else None
+    print(finite_horizon_table(ngrams, nnns, study.predictions(best) if best else None).round(4).to_string())
+
+
 def _sample(args: argparse.Namespace) -> None:
     from lit_rnn.data import load_corpus
     from lit_rnn.evaluate import sample
@@ -147,6 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
                          help="bf16 autocast; auto uses it where the hardware runs it natively")
         sub.add_argument("--artifacts", default=None, help="artifacts root (default: $LIT_RNN_HOME or ./artifacts)")
 
+    baselines = commands.add_parser("baselines", help="Table 2: n-gram and n-NN baselines of a preset")
+    baselines.add_argument("--corpus", required=True)
+    baselines.add_argument("--preset", default="small")
+    baselines.add_argument("--device", default="cpu")
+    baselines.add_argument("--jobs", type=int, default=1)
+    baselines.add_argument("--artifacts", default=None)
+    baselines.set_defaults(handler=_baselines)
+
     sample = commands.add_parser("sample", help="sample text from a trained checkpoint")
     sample.add_argument("checkpoint", help="a run's best.pt")
     sample.add_argument("--corpus", required=True)
@@ -164,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument("--artifacts", default=None)
     book.set_defaults(handler=_book)
 
-    for sub in (info, fetch, linux, train, grid, sample, book):
+    for sub in (info, fetch, linux, train, grid, baselines, sample, book):
         sub.add_argument("--data-dir", default=None, help="data directory (default: $LIT_RNN_DATA or ./data)")
     return parser
 

@@ -34,18 +34,24 @@ def _check_corpus(run: Run, corpus: Corpus) -> None:
 def model_predictions(
     model: CharLM, batcher: Batcher, split: str, name: str, device: str = "cpu", chunk: int = 500
 ) -> Predictions:
-    """Next-byte distributions of ``model`` at every position of ``split`` (float16)."""
+    """Next-byte distributions of ``model`` at every position of ``split``."""
     device = resolve_device(device)
     model = model.to(device).eval()
     inputs, targets = _split_tensors(batcher, split, device)
+    target_ids = torch.from_numpy(targets.astype(np.int64)).to(device)
     rows, length = inputs.shape
     probs = np.empty((rows, length, model.config.vocab_size), dtype=np.float16)
+    target_log_probs = np.empty((rows, length), dtype=np.float32)
     state = None
     for start in range(0, length, chunk):
-        logits, state = model(inputs[:, start : start + chunk], state)
-        probs[:, start : start + chunk] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+        window = slice(start, start + chunk)
+        logits, state = model(inputs[:, window], state)
+        log_probs = torch.log_softmax(logits.float(), dim=-1)
+        probs[:, window] = log_probs.exp().cpu().numpy()
+        target_log_probs[:, window] = log_probs.gather(-1, target_ids[:, window, None])[..., 0].cpu().numpy()
     return Predictions(
         probs=probs.reshape(rows * length, -1),
+        target_log_probs=target_log_probs.reshape(-1),
         targets=targets.reshape(-1),
         positions=batcher.positions(split).reshape(-1),
         model=name,

@@ -2,7 +2,7 @@
 
 Each byte is one token. The training text is the train split, one KenLM sentence per char-rnn
 row, so a context never resets inside a row. ``lmplz`` estimates an unpruned model whose ARPA
-streams straight into ``build_binary`` (a 20-gram's ARPA is ~2.3 GB; only the binary is kept).
+streams straight into ``build_binary`` (a War and Peace 20-gram's ARPA is 1.9 GB; its trie, 0.3 GB).
 Evaluation walks each row of a split from the sentence start, carrying KenLM's state through
 the row as recurrent models carry theirs, and renormalises KenLM's probabilities over the
 corpus's bytes (KenLM's own distribution also covers ``</s>`` and ``<unk>``).
@@ -60,8 +60,12 @@ class NgramConfig:
         if not 1 <= order <= MAX_ORDER:
             raise UserError(f"n-gram order {order} is outside 1..{MAX_ORDER}; choose an order in that range")
         return cls(
-            batcher.corpus.sha256, batcher.batch_size, batcher.seq_length,
-            batcher.train_fraction, batcher.val_fraction, order,
+            batcher.corpus.sha256,
+            batcher.batch_size,
+            batcher.seq_length,
+            batcher.train_fraction,
+            batcher.val_fraction,
+            order,
         )
 
     def folder(self, root: str | Path | None = None) -> Path:
@@ -77,15 +81,16 @@ def tokens(corpus: Corpus) -> list[str]:
 
 
 def _kenlm():
+    """The kenlm module, imported when first needed so that the rest of lit_rnn works without it."""
     try:
         import kenlm
     except ImportError as error:
-        raise UserError(f"the kenlm Python module is missing; run `make setup` (or `{MODULE_FIX}`)") from error
+        raise UserError(f"the kenlm Python module is missing; run `make setup` or `{MODULE_FIX}`") from error
     return kenlm
 
 
 def _programs() -> tuple[str, str]:
-    """Paths of ``lmplz`` and ``build_binary``: beside this Python (where `make setup` puts them), else on PATH."""
+    """``lmplz`` and ``build_binary``: beside this Python (where `make setup` puts them), else on PATH."""
     search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     found = tuple(shutil.which(name, path=search) for name in ("lmplz", "build_binary"))
     if None in found:
@@ -122,11 +127,16 @@ def _estimate(programs: tuple[str, str], text: Path, order: int, out: Path, tmp:
     with open(text, "rb") as source, open(log, "wb") as binarize_log:
         estimate = subprocess.Popen(
             [lmplz, "-o", str(order), *LMPLZ_OPTIONS, "-S", SORT_MEMORY, "-T", str(tmp)],
-            stdin=source, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdin=source,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         binarize = subprocess.Popen(
             [build_binary, "-S", SORT_MEMORY, "-T", str(tmp / "sort"), BINARY_TYPE, "/dev/stdin", str(out)],
-            stdin=subprocess.PIPE if unigram else estimate.stdout, stdout=binarize_log, stderr=subprocess.STDOUT,
+            stdin=subprocess.PIPE if unigram else estimate.stdout,
+            stdout=binarize_log,
+            stderr=subprocess.STDOUT,
             text=True,
         )
         try:
@@ -134,7 +144,7 @@ def _estimate(programs: tuple[str, str], text: Path, order: int, out: Path, tmp:
                 lmplz_tail = _follow_lmplz(estimate.stderr, order)
                 binarize.communicate(_with_empty_bigrams(estimate.communicate()[0]))
             else:
-                estimate.stdout.close()  # build_binary alone reads the pipe: lmplz sees it close if build_binary dies
+                estimate.stdout.close()  # build_binary alone holds the pipe: lmplz stops if it dies
                 lmplz_tail = _follow_lmplz(estimate.stderr, order)
             estimate.wait()
             binarize.wait()
@@ -154,6 +164,7 @@ def _estimate(programs: tuple[str, str], text: Path, order: int, out: Path, tmp:
         raise RuntimeError(f"lmplz failed (exit {estimate.returncode}):\n{''.join(lmplz_tail)}")
     if binarize.returncode:
         raise RuntimeError(f"build_binary failed (exit {binarize.returncode}):\n{output[-2000:]}")
+
 
 def _with_empty_bigrams(arpa: str) -> str:
     """A unigram ARPA declared as a bigram model with no bigrams: the same distribution, loadable by KenLM."""
@@ -224,9 +235,9 @@ def train_ngram(batcher: Batcher, order: int, root: str | Path | None = None) ->
 
 
 def _row_probs(model, words: list[str], row: list[str], unseen: list[int]) -> np.ndarray:
-    """Next-byte distributions after each byte of ``row``, read from the sentence start with KenLM's state carried.
+    """Next-byte distributions after each byte of ``row``, carrying KenLM's state from the sentence start.
 
-    ``out[i, k]`` is KenLM's p(word k | <s> row[:i+1]); words the model never saw share its
+    Row ``i`` is KenLM's p(word k | <s> row[:i+1]); words the model never saw share its
     ``<unk>`` probability equally, then each row is renormalised over the vocabulary (no ``</s>``).
     """
     kenlm = _kenlm()
@@ -241,7 +252,7 @@ def _row_probs(model, words: list[str], row: list[str], unseen: list[int]) -> np
     if unseen:
         log10_probs[:, unseen] -= np.log10(len(unseen))
     probs = 10.0**log10_probs
-    return (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
+    return probs / probs.sum(axis=1, keepdims=True)
 
 
 def _split_probs(model, batcher: Batcher, split: str, desc: str) -> np.ndarray:
@@ -249,12 +260,13 @@ def _split_probs(model, batcher: Batcher, split: str, desc: str) -> np.ndarray:
     words = tokens(batcher.corpus)
     unseen = [k for k, word in enumerate(words) if word not in model]
     rows = np.array(words)[batcher.split_inputs(split)]
-    return np.concatenate([
-        _row_probs(model, words, row.tolist(), unseen) for row in tqdm(rows, desc=desc, unit="row", leave=False)
-    ])
+    bar = tqdm(rows, desc=desc, unit="row", leave=False)
+    return np.concatenate([_row_probs(model, words, row.tolist(), unseen) for row in bar])
 
 
-def ngram_predictions(batcher: Batcher, order: int, split: str = "test", root: str | Path | None = None) -> Predictions:
+def ngram_predictions(
+    batcher: Batcher, order: int, split: str = "test", root: str | Path | None = None
+) -> Predictions:
     """The ``order``-gram's next-byte distributions over ``split``, cached beside its binary."""
     config = NgramConfig.of(batcher, order)
     batcher.batch_range(split)  # a clear error for an unknown split, before any estimation
@@ -262,8 +274,8 @@ def ngram_predictions(batcher: Batcher, order: int, split: str = "test", root: s
     if path.exists():
         return Predictions.load(path)
     model = _load_model(train_ngram(batcher, order, root))
-    result = Predictions(
-        probs=_split_probs(model, batcher, split, desc=f"scoring {order}-gram on {split}"),
+    result = Predictions.from_log_probs(
+        np.log(_split_probs(model, batcher, split, desc=f"scoring {order}-gram on {split}")),
         targets=batcher.split_targets(split).reshape(-1),
         positions=batcher.positions(split).reshape(-1),
         model=f"{order}-gram",
@@ -276,17 +288,23 @@ def ngram_predictions(batcher: Batcher, order: int, split: str = "test", root: s
 
 
 def ngram_table(
-    batcher: Batcher, orders: Iterable[int] = TABLE_ORDERS, split: str = "test", root: str | Path | None = None
+    batcher: Batcher,
+    orders: Iterable[int] = TABLE_ORDERS,
+    split: str = "test",
+    root: str | Path | None = None,
 ) -> pd.DataFrame:
     """Table 2's n-gram row: cross-entropy (nats per byte) on ``split`` for each order."""
     orders = list(orders)
     for order in orders:
         NgramConfig.of(batcher, order)  # reject a bad order before hours of work on the good ones
-    rows = [
-        {"order": order, "model": f"{order}-gram", "cross_entropy": ngram_predictions(batcher, order, split, root).cross_entropy}
+    cross_entropies = [
+        ngram_predictions(batcher, order, split, root).cross_entropy
         for order in tqdm(orders, desc=f"n-gram table ({batcher.corpus.name})", unit="model")
     ]
-    return pd.DataFrame(rows).set_index("order")
+    return pd.DataFrame(
+        {"model": [f"{order}-gram" for order in orders], "cross_entropy": cross_entropies},
+        index=pd.Index(orders, name="order"),
+    )
 
 
 __all__ = [

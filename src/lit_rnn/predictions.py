@@ -2,7 +2,10 @@
 
 ``probs[i]`` is the model's distribution over the corpus vocabulary for the byte that
 follows input position ``positions[i]``; ``targets[i]`` is that byte's id. Positions are in
-the text's order. Cross-entropy, the error mask and per-byte means all derive from these.
+the text's order. Distributions are kept in float16 (enough to compare models); the true byte's
+log-probability is kept exactly, in float32, because float16 rounds probabilities under ~6e-8 to
+zero, which would wreck a cross-entropy. Cross-entropy, the error mask and per-byte means all
+derive from these.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ ERROR_THRESHOLD = 0.5
 class Predictions:
     """A model's next-byte distributions at every position of one split."""
 
-    probs: np.ndarray  # (n, vocab_size), float16 or float32, rows sum to 1
+    probs: np.ndarray  # (n, vocab_size) float16, rows sum to 1
+    target_log_probs: np.ndarray  # (n,) float32, natural log-probability of the true next byte
     targets: np.ndarray  # (n,) vocabulary ids of the true next bytes
     positions: np.ndarray  # (n,) corpus offsets of the inputs, increasing
     model: str  # a name for tables and legends, e.g. "lstm-2x128" or "20-gram"
@@ -33,11 +37,22 @@ class Predictions:
 
     def __post_init__(self) -> None:
         n = len(self.targets)
-        if self.probs.ndim != 2 or self.probs.shape[0] != n or len(self.positions) != n:
+        if self.probs.ndim != 2 or self.probs.shape[0] != n or len(self.positions) != n or len(
+            self.target_log_probs
+        ) != n:
             raise ValueError(
-                f"probs {self.probs.shape}, targets {self.targets.shape} and positions "
-                f"{self.positions.shape} do not describe the same positions"
+                f"probs {self.probs.shape}, target log-probs {self.target_log_probs.shape}, targets "
+                f"{self.targets.shape} and positions {self.positions.shape} do not describe the same positions"
             )
+
+    @classmethod
+    def from_log_probs(cls, log_probs: np.ndarray, targets: np.ndarray, positions: np.ndarray, model: str,
+                       kind: str, corpus_sha256: str, split: str) -> Predictions:
+        """Predictions from full (n, vocab) log-probabilities, keeping the target's exactly."""
+        targets = np.asarray(targets)
+        target_log_probs = log_probs[np.arange(len(targets)), targets].astype(np.float32)
+        return cls(np.exp(log_probs).astype(np.float16), target_log_probs, targets, positions, model, kind,
+                   corpus_sha256, split)
 
     @property
     def vocab_size(self) -> int:
@@ -46,12 +61,12 @@ class Predictions:
     @cached_property
     def target_probs(self) -> np.ndarray:
         """Probability given to the byte that actually came next, as float64."""
-        return self.probs[np.arange(len(self.targets)), self.targets].astype(np.float64)
+        return np.exp(self.target_log_probs.astype(np.float64))
 
     @property
     def cross_entropy(self) -> float:
         """Mean negative log-probability of the true next byte, in nats per byte."""
-        return float(-np.mean(np.log(np.maximum(self.target_probs, np.finfo(np.float32).tiny))))
+        return float(-np.mean(self.target_log_probs, dtype=np.float64))
 
     @property
     def errors(self) -> np.ndarray:
@@ -62,6 +77,7 @@ class Predictions:
         atomic_save_npz(
             path,
             probs=self.probs,
+            target_log_probs=self.target_log_probs,
             targets=self.targets,
             positions=self.positions,
             meta=np.array([self.model, self.kind, self.corpus_sha256, self.split]),
@@ -72,6 +88,7 @@ class Predictions:
         try:
             with np.load(path, allow_pickle=False) as stored:
                 model, kind, sha, split = (str(x) for x in stored["meta"])
-                return cls(stored["probs"], stored["targets"], stored["positions"], model, kind, sha, split)
+                return cls(stored["probs"], stored["target_log_probs"], stored["targets"], stored["positions"],
+                           model, kind, sha, split)
         except (OSError, ValueError, KeyError) as error:
             raise UserError(f"cannot read predictions {path}: {error}; delete it to recompute") from error

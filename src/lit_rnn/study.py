@@ -61,10 +61,35 @@ class Study:
                                          replace(self.options, snapshot_steps=()), self.root, self.jobs))
         return {run.config.model.context: run for run in sorted(runs, key=lambda r: r.config.model.context)}
 
+    @property
+    def batcher(self):
+        recipe = self.preset.recipe
+        return self.corpus.batcher(recipe.batch_size, recipe.seq_length)
+
+    def ngram(self, order: int, split: str = "test") -> Predictions:
+        """The KenLM ``order``-gram's predictions (estimated and cached on first use)."""
+        from lit_rnn.ngram import ngram_predictions
+
+        return ngram_predictions(self.batcher, order, split, self.root)
+
+    def baselines(self) -> tuple[dict[int, Predictions], dict[int, Predictions]]:
+        """Test predictions of every n-gram and every n-NN of the preset, by n."""
+        ngrams = {n: self.ngram(n) for n in self.preset.ngram_orders}
+        nnns = {n: self.predictions(run) for n, run in self.nnn_runs.items()}
+        return ngrams, nnns
+
     def prepare(self) -> None:
         """Train and evaluate everything the chapters read, so executing them only reads the store."""
         for run in self.runs:
             self.predictions(run)
+            if run.config.model.cell in ("lstm", "gru"):
+                self.trace(run)
+        self.baselines()
+
+    def finished_runs(self) -> list[Run]:
+        """The preset's recurrent runs already in the store (none trained), dropout chosen."""
+        return choose_dropout([run for config in self.preset.run_configs(self.corpus)
+                               if (run := Run(config, self.root)).is_finished])
 
     def best(self, cell: str = "lstm") -> Run:
         """The run of type ``cell`` with the lowest validation loss."""

@@ -40,6 +40,20 @@ def loss_table(predictions: list[Predictions], configs: list, corpus_name: str |
     return table
 
 
+def finite_horizon_table(ngrams: dict[int, Predictions], nnns: dict[int, Predictions],
+                         best: Predictions | None = None) -> pd.DataFrame:
+    """Table 2: test cross-entropy of the n-gram and n-NN models by n, beside the best recurrent model."""
+    orders = sorted(set(ngrams) | set(nnns))
+    table = pd.DataFrame({
+        "n": orders,
+        "n-gram": [ngrams[n].cross_entropy if n in ngrams else np.nan for n in orders],
+        "n-NN": [nnns[n].cross_entropy if n in nnns else np.nan for n in orders],
+    }).set_index("n")
+    if best is not None:
+        table[best.model] = best.cross_entropy
+    return table
+
+
 def agreement_matrix(predictions: list[Predictions]) -> pd.DataFrame:
     """How often each pair of models agrees on the most likely next byte (fraction of positions)."""
     _check_aligned(predictions)

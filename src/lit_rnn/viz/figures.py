@@ -69,6 +69,20 @@ def loss_heatmap(table: pd.DataFrame) -> go.Figure:
     return figure
 
 
+def finite_horizon(table: pd.DataFrame, recurrent: str) -> go.Figure:
+    """Table 2 as lines: n-gram and n-NN test loss against n, the recurrent model as a level."""
+    figure = go.Figure()
+    for column, colour in (("n-gram", KIND_COLOURS["ngram"]), ("n-NN", KIND_COLOURS["nnn"])):
+        figure.add_scatter(x=[str(n) for n in table.index], y=table[column], name=column, mode="lines+markers",
+                           line_color=colour)
+    if recurrent in table:
+        figure.add_hline(y=float(table[recurrent].iloc[0]), line_dash="dash", line_color=KIND_COLOURS["lstm"],
+                         annotation_text=recurrent)
+    figure.update_layout(title="Test cross-entropy of finite-horizon models", xaxis_title="n (bytes of context)",
+                         yaxis_title="nats/byte", xaxis_type="category")
+    return figure
+
+
 def agreement_heatmap(matrix: pd.DataFrame) -> go.Figure:
     figure = go.Figure(go.Heatmap(z=matrix.values, x=list(matrix.columns), y=list(matrix.index),
                                   colorscale="Blues", zmin=float(matrix.values.min()), zmax=1.0,
