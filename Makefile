@@ -69,5 +69,12 @@ test: setup
 book: setup
 	LIT_RNN_DATA=$(DATA) $(BIN)/lit-rnn book --preset $(PRESET)
 
+# JupyterLab with the chapters opening as notebooks (jupytext) and live widgets.
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+lab: setup
+	mkdir -p $(dir $(LAB_OVERRIDES))
+	echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"python": "Jupytext Notebook"}}}' > $(LAB_OVERRIDES)
+	LIT_RNN_DATA=$(DATA) $(BIN)/jupyter lab notebooks/
+
 clean:
 	rm -rf _build

@@ -1,7 +1,7 @@
 """Building the book: train what a preset needs, execute every chapter with papermill, build the site.
 
-The jupytext ``.py`` notebooks are the source of truth: each is converted to ``.ipynb`` afresh,
-executed by papermill with the corpus and preset as parameters into ``book/<corpus>/``, and never
+The jupytext ``.py`` notebooks are the source of truth: each is converted to its paired ``.ipynb``
+afresh (outputs empty), executed by papermill with the corpus and preset as parameters into ``book/<corpus>/``, and never
 synced back. Jupyter Book 1.x then builds the site with execution off and warnings as errors.
 """
 
@@ -53,20 +53,20 @@ def _done(start: float) -> None:
     print(f"   done in {time.time() - start:.0f} s", flush=True)
 
 
-def to_ipynb(source: Path, target: Path) -> Path:
-    """The notebook of a jupytext ``.py`` source (the ``.py`` is never written back)."""
+def to_ipynb(source: Path) -> Path:
+    """Write the ``.ipynb`` paired with a jupytext ``.py`` source (outputs empty; never synced back)."""
     import jupytext
 
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = source.with_suffix(".ipynb")
     jupytext.write(jupytext.read(source), target, fmt="ipynb")
     return target
 
 
-def execute(source: Path, output: Path, parameters: dict, workdir: Path) -> None:
+def execute(source: Path, output: Path, parameters: dict) -> None:
     """Run one chapter with papermill; a failing cell fails the build with the chapter's name."""
     import papermill
 
-    notebook = to_ipynb(source, workdir / f"{source.stem}.ipynb")
+    notebook = to_ipynb(source)
     try:
         papermill.execute_notebook(str(notebook), str(output), parameters=parameters, progress_bar=False,
                                    kernel_name="python3", cwd=str(Path.cwd()))
@@ -88,7 +88,6 @@ def prepare(config: BookConfig) -> None:
 
 def execute_chapters(config: BookConfig) -> None:
     """Execute the intro once and every chapter once per corpus, into ``book/``."""
-    workdir = config.book / ".sources"
     shared = {"preset": config.preset, "device": config.device, "data_dir": config.data_dir,
               "artifacts": config.artifacts}
     for corpus in config.corpora:
@@ -97,11 +96,10 @@ def execute_chapters(config: BookConfig) -> None:
         folder.mkdir(parents=True)
         for source in chapters(config.notebooks):
             start = _step(f"chapter {source.stem} on {corpus}")
-            execute(source, folder / f"{source.stem}.ipynb", {**shared, "corpus": corpus}, workdir)
+            execute(source, folder / f"{source.stem}.ipynb", {**shared, "corpus": corpus})
             _done(start)
     start = _step("introduction")
-    execute(config.notebooks / f"{INTRO}.py", config.book / "intro.ipynb", {**shared, "corpora": list(config.corpora)}, workdir)
-    shutil.rmtree(workdir, ignore_errors=True)
+    execute(config.notebooks / f"{INTRO}.py", config.book / "intro.ipynb", {**shared, "corpora": list(config.corpora)})
     _done(start)
 
 
