@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
 from pathlib import Path
 
 import torch
+from tqdm.auto import tqdm
 
 from lit_rnn.data import Corpus
 from lit_rnn.presets import Preset
@@ -50,7 +51,8 @@ def train_runs(
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
             futures = [pool.submit(_train_one, c, corpus, quiet, str(root) if root else None, threads) for c in pending]
-            for future in futures:
+            for future in tqdm(as_completed(futures), total=len(futures), desc=f"training on {corpus.name}",
+                               unit="run", disable=not options.progress):
                 future.result()
     return [Run(c, root) for c in configs]
 
