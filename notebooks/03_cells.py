@@ -42,9 +42,12 @@ figures.use_book_renderer()
 study = Study.open(corpus, preset, data_dir, artifacts, device)
 run = study.best("lstm")
 trace = study.trace(run)
-signals = reference_signals(study.corpus.data)
+all_signals = reference_signals(study.corpus.data)
+signals = {name: s for name, s in all_signals.items() if s.values[trace.positions].min() < s.values[trace.positions].max()}
+silent = sorted(set(all_signals) - set(signals))
 Markdown(f"We examine **{run.config.model.name}**, the best LSTM of this build, over the {len(trace.positions):,} "
-         f"bytes of the test split.")
+         f"bytes of the test split."
+         + (f" These signals never change in this test text and are left out: {', '.join(silent)}." if silent else ""))
 
 # %% [markdown]
 # ## Ranking the cells

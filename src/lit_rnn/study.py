@@ -82,9 +82,25 @@ class Study:
         """Train and evaluate everything the chapters read, so executing them only reads the store."""
         for run in self.runs:
             self.predictions(run)
-            if run.config.model.cell in ("lstm", "gru"):
-                self.trace(run)
+        for cell in ("lstm", "gru"):
+            if self.has(cell):
+                self.trace(self.deepest(cell))
+        self.trace(self.best("lstm"))
+        self.snapshot_predictions(self.best("lstm"))
         self.baselines()
+
+    def has(self, cell: str) -> bool:
+        return any(r.config.model.cell == cell for r in self.runs)
+
+    def deepest(self, cell: str = "lstm") -> Run:
+        """The run of type ``cell`` with the most layers (the best of those): the paper's Figure 3 model."""
+        return min((r for r in self.runs if r.config.model.cell == cell),
+                   key=lambda r: (-r.config.model.n_layers, r.result["best_val_loss"]))
+
+    def snapshot_predictions(self, run: Run, split: str = "test") -> list[tuple[int, Predictions]]:
+        """The run's predictions at each kept early checkpoint, by training step."""
+        return [(step, evaluate.predictions(run, self.corpus, split, self.device, checkpoint=path))
+                for step, path in run.snapshots().items()]
 
     def finished_runs(self) -> list[Run]:
         """The preset's recurrent runs already in the store (none trained), dropout chosen."""

@@ -7,6 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from lit_rnn.data import Batcher, Corpus, byte_label
+from lit_rnn.viz.heatmap import display_char
 
 KIND_COLOURS = {"rnn": "#1f77b4", "lstm": "#d62728", "gru": "#2ca02c", "nnn": "#9467bd", "ngram": "#7f7f7f"}
 
@@ -137,6 +138,92 @@ def cell_selector(views: list[tuple[str, bytes, np.ndarray]], width: int = 80) -
     return figure
 
 
+def gate_saturation(table: pd.DataFrame, title: str) -> go.Figure:
+    """The paper's Figure 3: per layer, each gate of each cell at (fraction left-, right-saturated)."""
+    from plotly.subplots import make_subplots
+
+    layers = sorted(table.layer.unique())
+    figure = make_subplots(rows=1, cols=len(layers), subplot_titles=[f"layer {l + 1}" for l in layers],
+                           shared_yaxes=True)
+    colours = {"i": "#1f77b4", "f": "#2ca02c", "o": "#d62728", "r": "#9467bd", "z": "#ff7f0e"}
+    names = {"i": "input gate", "f": "forget gate", "o": "output gate", "r": "reset gate", "z": "update gate"}
+    for column, layer in enumerate(layers, start=1):
+        for gate, group in table[table.layer == layer].groupby("gate", sort=False):
+            figure.add_scatter(x=group.left, y=group.right, mode="markers", name=names.get(gate, gate),
+                               legendgroup=gate, showlegend=column == 1, row=1, col=column,
+                               marker=dict(color=colours.get(gate), size=6, opacity=0.6),
+                               text=[f"cell {c}" for c in group.cell])
+        figure.add_scatter(x=[0, 1], y=[1, 0], mode="lines", line=dict(color="#bbb", dash="dot"), showlegend=False,
+                           row=1, col=column, hoverinfo="skip")
+        figure.update_xaxes(range=[0, 1], title_text="fraction left-saturated (< 0.1)", row=1, col=column)
+    figure.update_yaxes(range=[0, 1], title_text="fraction right-saturated (> 0.9)", row=1, col=1)
+    figure.update_layout(title=title, height=420)
+    return figure
+
+
+def error_overlap(table: pd.DataFrame) -> go.Figure:
+    """Errors made by exactly each combination of models (the paper's Figure 4 left, as bars)."""
+    figure = go.Figure(go.Bar(x=table["count"], y=table["models"], orientation="h",
+                              text=[f"{s:.1%}" for s in table["share"]], textposition="auto"))
+    figure.update_layout(title="Test errors by which models make them", xaxis_title="errors",
+                         yaxis=dict(autorange="reversed"), height=120 + 30 * len(table))
+    return figure
+
+
+def byte_advantage(table: pd.DataFrame, model: str, baseline: str, top: int = 15) -> go.Figure:
+    """Mean probability of the correct byte, for the bytes where ``model`` gains and loses most."""
+    shown = pd.concat([table.head(top), table.tail(top)]).drop_duplicates("byte")
+    figure = go.Figure()
+    for name, colour in ((model, KIND_COLOURS["lstm"]), (baseline, KIND_COLOURS["ngram"])):
+        figure.add_bar(x=shown.label, y=shown[name], name=name, marker_color=colour)
+    figure.update_layout(title=f"Mean probability of the correct byte: {model} against {baseline}",
+                         xaxis=dict(title="byte (sorted by advantage)", type="category"),
+                         yaxis_title="mean probability", barmode="group")
+    return figure
+
+
+def closer_by_distance(table: pd.DataFrame, models: list[str], closer: str) -> go.Figure:
+    """Mean probability of a closing byte by distance to its opener (the paper's Figure 5 left)."""
+    figure = go.Figure()
+    for i, name in enumerate(models):
+        figure.add_scatter(x=table.bucket, y=table[name], name=name, mode="lines+markers",
+                           line_color=[KIND_COLOURS["lstm"], KIND_COLOURS["ngram"], KIND_COLOURS["nnn"]][i % 3],
+                           text=[f"{c} closers" for c in table["count"]])
+    figure.update_layout(title=f"Probability of {closer} by distance back to its opener",
+                         xaxis=dict(title="distance (bytes)", type="category"), yaxis_title="mean probability")
+    return figure
+
+
+def training_dynamics(table: pd.DataFrame) -> go.Figure:
+    """Symmetric KL to each n-NN and the loss difference, along the LSTM's training (Figure 5 right)."""
+    from plotly.subplots import make_subplots
+
+    figure = make_subplots(rows=1, cols=2, subplot_titles=["symmetric KL to the n-NN", "Δ loss (n-NN − LSTM)"])
+    for i, (n, group) in enumerate(table.groupby("n")):
+        colour = f"hsl({(i * 55) % 360},65%,45%)"
+        figure.add_scatter(x=group.step, y=group.symmetric_kl, name=f"{n}-NN", line_color=colour, legendgroup=str(n),
+                           row=1, col=1)
+        figure.add_scatter(x=group.step, y=group.delta_loss, name=f"{n}-NN", line_color=colour, legendgroup=str(n),
+                           showlegend=False, row=1, col=2)
+    figure.add_hline(y=0, line_dash="dot", line_color="#999", row=1, col=2)
+    figure.update_xaxes(title_text="training step", type="log")
+    figure.update_layout(title="How the LSTM's predictions move through the n-NNs' during training")
+    return figure
+
+
+def error_breakdown(breakdowns: list) -> go.Figure:
+    """Share of each model's errors removed by each oracle, in the order applied (Figure 6 left)."""
+    figure = go.Figure()
+    steps = list(breakdowns[0].table.step)
+    for i, step in enumerate(steps):
+        figure.add_bar(y=[b.model for b in breakdowns],
+                       x=[int(b.table.set_index("step").errors.get(step, 0)) for b in breakdowns],
+                       name=step, orientation="h", marker_color=f"hsl({(i * 360 // len(steps))},55%,55%)")
+    figure.update_layout(barmode="stack", title="The model's errors, peeled by the oracles in order",
+                         xaxis_title="errors", height=160 + 60 * len(breakdowns))
+    return figure
+
+
 def _wrap(text: bytes, values: np.ndarray, width: int) -> tuple[list[list[float | None]], list[list[str]]]:
     """Lay bytes out in lines (at newlines or ``width``), padding short lines with blanks."""
     rows, labels, row, label = [], [], [], []
@@ -144,7 +231,7 @@ def _wrap(text: bytes, values: np.ndarray, width: int) -> tuple[list[list[float 
         if byte == 13:
             continue
         row.append(float(value))
-        label.append("\u21b5" if byte == 10 else chr(byte) if 32 <= byte < 127 else "\u00b7")
+        label.append(display_char(byte))
         if byte == 10 or len(row) == width:
             rows.append(row)
             labels.append(label)
