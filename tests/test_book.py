@@ -11,8 +11,8 @@ from urllib.parse import unquote, urlparse
 
 import numpy as np
 import pytest
-
 from browser import chromium, rendered_dom, screenshot
+
 from lit_rnn.book import BookConfig, build_book, chapters, execute
 
 REPO = Path(__file__).resolve().parent.parent

@@ -10,7 +10,16 @@ from lit_rnn import evaluate
 from lit_rnn.grid import choose_dropout, train_grid
 from lit_rnn.models import ModelConfig
 from lit_rnn.presets import get_preset
-from lit_rnn.train import Recipe, Run, RunConfig, TrainingDiverged, TrainOptions, get_or_train, learning_rate, train
+from lit_rnn.train import (
+    Recipe,
+    Run,
+    RunConfig,
+    TrainingDiverged,
+    TrainOptions,
+    get_or_train,
+    learning_rate,
+    train,
+)
 
 QUIET = TrainOptions(progress=False)
 

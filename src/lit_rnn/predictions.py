@@ -10,6 +10,7 @@ derive from these.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -92,3 +93,16 @@ class Predictions:
                            model, kind, sha, split)
         except (OSError, ValueError, KeyError) as error:
             raise UserError(f"cannot read predictions {path}: {error}; delete it to recompute") from error
+
+
+def check_aligned(predictions: Sequence[Predictions]) -> None:
+    """Raise unless all predictions cover the same positions and targets with the same vocabulary."""
+    if not predictions:
+        raise UserError("give the predictions of at least one model")
+    first = predictions[0]
+    for other in predictions[1:]:
+        if not (np.array_equal(first.positions, other.positions)
+                and np.array_equal(first.targets, other.targets)):
+            raise UserError(f"predictions of {first.model!r} and {other.model!r} cover different positions")
+        if first.vocab_size != other.vocab_size:
+            raise UserError(f"predictions of {first.model!r} and {other.model!r} use different vocabularies")

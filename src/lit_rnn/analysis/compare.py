@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lit_rnn.predictions import Predictions
+from lit_rnn.predictions import Predictions, check_aligned
 
 # The paper's best test cross-entropies (nats per byte), the only ones it states in the text.
 PAPER_BEST_LSTM = {"warpeace": 1.077, "linux": 0.84}
@@ -56,7 +56,7 @@ def finite_horizon_table(ngrams: dict[int, Predictions], nnns: dict[int, Predict
 
 def agreement_matrix(predictions: list[Predictions]) -> pd.DataFrame:
     """How often each pair of models agrees on the most likely next byte (fraction of positions)."""
-    _check_aligned(predictions)
+    check_aligned(predictions)
     top = np.stack([p.probs.argmax(axis=1) for p in predictions])
     agree = (top[:, None, :] == top[None, :, :]).mean(axis=2)
     names = [p.model for p in predictions]
@@ -67,7 +67,7 @@ def model_embedding(predictions: list[Predictions], seed: int = 0) -> pd.DataFra
     """2-D t-SNE of models, each described by the probabilities it gives the test bytes (Figure 2 right)."""
     from sklearn.manifold import TSNE
 
-    _check_aligned(predictions)
+    check_aligned(predictions)
     features = np.stack([p.target_probs for p in predictions])
     if len(predictions) < 3:
         raise ValueError("a t-SNE embedding needs at least 3 models")
@@ -75,10 +75,3 @@ def model_embedding(predictions: list[Predictions], seed: int = 0) -> pd.DataFra
     coords = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(features)
     return pd.DataFrame({"model": [p.model for p in predictions], "kind": [p.kind for p in predictions],
                          "x": coords[:, 0], "y": coords[:, 1]})
-
-
-def _check_aligned(predictions: list[Predictions]) -> None:
-    first = predictions[0]
-    for other in predictions[1:]:
-        if other.corpus_sha256 != first.corpus_sha256 or not np.array_equal(other.positions, first.positions):
-            raise ValueError(f"{other.model} and {first.model} predict different positions; compare on one split")

@@ -143,7 +143,7 @@ def gate_saturation(table: pd.DataFrame, title: str) -> go.Figure:
     from plotly.subplots import make_subplots
 
     layers = sorted(table.layer.unique())
-    figure = make_subplots(rows=1, cols=len(layers), subplot_titles=[f"layer {l + 1}" for l in layers],
+    figure = make_subplots(rows=1, cols=len(layers), subplot_titles=[f"layer {layer + 1}" for layer in layers],
                            shared_yaxes=True)
     colours = {"i": "#1f77b4", "f": "#2ca02c", "o": "#d62728", "r": "#9467bd", "z": "#ff7f0e"}
     names = {"i": "input gate", "f": "forget gate", "o": "output gate", "r": "reset gate", "z": "update gate"}

@@ -1,0 +1,217 @@
+"""Which cells track what: rank cells against reference signals and against a user's selection.
+
+A trace is ``{layer: {quantity: (positions, hidden) array}}`` in the text's order (see
+``lit_rnn.evaluate.Trace``). A cell is one column of one quantity (``c``, ``h``, a gate) of
+one layer. Signals are per-byte arrays over the corpus (``lit_rnn.analysis.signals``), read at
+the trace's ``positions``.
+
+Scores: a count signal is scored by the absolute Pearson correlation with the cell; a binary
+signal by the ROC AUC of the cell's activation as a detector of the "on" bytes, reported as
+``max(auc, 1 - auc)``, with ``direction`` +1 when the cell is higher where the signal is on and
+-1 when lower. A constant cell or signal scores chance (0 for correlation, 0.5 for AUC) with
+direction 0. AUCs are computed on activations rounded to float16, the precision traces are
+stored in, which turns ranking into a 65,536-bin histogram instead of a sort per cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from lit_rnn.analysis.signals import Signal
+from lit_rnn.errors import UserError
+
+TraceLike = Mapping[int, Mapping[str, np.ndarray]]  # or evaluate.Trace: indexable by layer 0..n-1
+
+_FLOAT16_KEYS = 1 << 16
+
+
+def _cells(trace: TraceLike, quantities: Sequence[str]) -> Iterable[tuple[int, str, np.ndarray]]:
+    """Every (layer, quantity, array) of ``trace`` whose quantity is in ``quantities``."""
+    for layer in range(len(trace)):
+        arrays = trace[layer]  # read once: a stored trace opens its files on each access
+        for quantity in quantities:
+            if quantity in arrays:
+                yield layer, quantity, arrays[quantity]
+
+
+def _aligned(signals: Iterable[Signal], positions: np.ndarray | None, n: int) -> list[Signal]:
+    """The signals read at ``positions`` (or as they are), checked to have one value per trace row."""
+    signals = list(signals)
+    if positions is not None:
+        signals = [Signal(s.name, s.kind, np.asarray(s.values)[positions]) for s in signals]
+    for signal in signals:
+        if len(signal.values) != n:
+            raise UserError(
+                f"signal {signal.name!r} has {len(signal.values):,} values for {n:,} trace positions; "
+                "compute it over the corpus and pass the trace's positions"
+            )
+    return signals
+
+
+def _float16_keys(x: np.ndarray) -> np.ndarray:
+    """An order-preserving uint16 for each value of ``x`` rounded to float16 (by integer ops)."""
+    bits = np.array(x, dtype=np.float16).view(np.uint16)  # a copy, safe to change
+    bits[bits == 0x8000] = 0  # -0 is 0
+    # Negative values: flip every bit (larger magnitude, smaller key); others: set the sign bit.
+    return bits ^ ((bits >> 15) * np.uint16(0x7FFF) | np.uint16(0x8000))
+
+
+def _correlations(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Pearson correlation of each column of ``x`` with each of ``y``, as (signals, cells); 0 if constant."""
+    # float32 products (BLAS) around float64 means, so a constant column centres to exact zeros
+    x = np.asarray(x, np.float32)
+    xc = x - x.mean(axis=0, dtype=np.float64).astype(np.float32)
+    yc = (y - y.mean(axis=0)).astype(np.float32)
+    norms = np.sqrt(np.outer((yc**2).sum(axis=0, dtype=np.float64), (xc**2).sum(axis=0, dtype=np.float64)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(norms > 0, (xc.T @ yc).T / norms, 0.0)  # x.T @ y: BLAS is slow at y.T @ x here
+
+
+def _aucs(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """ROC AUC of each column of ``x`` detecting each 0/1 column of ``y``: (signals, cells); 0.5 if undefined.
+
+    AUC is the Mann-Whitney statistic: the rank sum of the "on" rows, ranks taken from a
+    histogram of float16 values with ties at their mid-rank. Each signal sums over its
+    smaller side (on or off) and the other follows from the total.
+    """
+    n = len(y)
+    on = y.astype(bool)
+    positives = on.sum(axis=0)
+    smaller = [np.flatnonzero(col if count <= n / 2 else ~col) for col, count in zip(on.T, positives)]
+    keys = np.ascontiguousarray(_float16_keys(x).T)  # (cells, positions): one contiguous row per cell
+    rank_sums = np.empty((y.shape[1], len(keys)))
+    for cell, key in enumerate(keys):
+        counts = np.bincount(key, minlength=_FLOAT16_KEYS)
+        mid_rank = np.cumsum(counts) - (counts - 1) / 2
+        for signal, rows in enumerate(smaller):
+            rank_sums[signal, cell] = mid_rank[key[rows]].sum()
+    rank_sums = np.where((positives <= n / 2)[:, None], rank_sums, n * (n + 1) / 2 - rank_sums)
+    negatives = n - positives
+    with np.errstate(invalid="ignore", divide="ignore"):
+        auc = (rank_sums - (positives * (positives + 1) / 2)[:, None]) / (positives * negatives)[:, None]
+    return np.where(((positives > 0) & (negatives > 0))[:, None], auc, 0.5)
+
+
+def rank_cells(
+    trace: TraceLike,
+    signals: Iterable[Signal],
+    positions: np.ndarray | None = None,
+    quantities: Sequence[str] = ("c", "h"),
+    chunk: int = 32,
+) -> pd.DataFrame:
+    """Score every cell of ``quantities`` against every signal; best cells first within each signal.
+
+    ``positions`` are the corpus offsets of the trace rows (signals are over the whole corpus);
+    leave it out when the signals already have one value per trace row. Columns: signal, kind,
+    layer, quantity, cell, score, direction. Cells are read ``chunk`` columns at a time.
+    """
+    arrays = list(_cells(trace, quantities))
+    if not arrays:
+        raise UserError(f"the trace holds none of the quantities {list(quantities)}")
+    signals = _aligned(signals, positions, len(arrays[0][2]))
+    if not signals:
+        raise UserError("give at least one signal to rank cells against")
+    groups = [
+        (group, np.stack([np.asarray(s.values, np.float64) for s in group], axis=1), centred)
+        for kind, centred in (("count", _correlations), ("binary", lambda x, y: _aucs(x, y) - 0.5))
+        if (group := [s for s in signals if s.kind == kind])
+    ]
+    frames = []
+    for layer, quantity, array in arrays:
+        for start in range(0, array.shape[1], chunk):
+            x = np.ascontiguousarray(array[:, start : start + chunk])  # native dtype: no rounding for keys
+            for group, y, centred in groups:
+                # Correlation, or AUC - 0.5: either way 0 is chance and the sign is the direction.
+                for signal, row in zip(group, centred(x, y)):
+                    frames.append(pd.DataFrame({
+                        "signal": signal.name,
+                        "kind": signal.kind,
+                        "layer": layer,
+                        "quantity": quantity,
+                        "cell": np.arange(start, start + x.shape[1]),
+                        "score": np.abs(row) + (0.5 if signal.kind == "binary" else 0.0),
+                        "direction": np.sign(row).astype(np.int8),
+                    }))
+    table = pd.concat(frames, ignore_index=True)
+    table["signal"] = pd.Categorical(table["signal"], categories=[s.name for s in signals], ordered=True)
+    order = ["signal", "score", "layer", "quantity", "cell"]
+    table = table.sort_values(order, ascending=[True, False, True, True, True])
+    return table.reset_index(drop=True).astype({"signal": str})
+
+
+def span_mask(positions: np.ndarray, spans: Iterable[tuple[int, int]]) -> np.ndarray:
+    """Boolean mask over trace rows: True where the row's corpus offset lies in a ``[start, stop)`` span."""
+    positions = np.asarray(positions)
+    mask = np.zeros(len(positions), bool)
+    for start, stop in spans:
+        mask[np.searchsorted(positions, start) : np.searchsorted(positions, stop)] = True
+    return mask
+
+
+def _surroundings(on: np.ndarray, window: int) -> np.ndarray:
+    """Rows within ``window`` rows of an "on" row that are not "on" themselves."""
+    near = np.concatenate([[0], np.cumsum(on)])
+    index = np.arange(len(on))
+    lo, hi = np.maximum(index - window, 0), np.minimum(index + window + 1, len(on))
+    return (near[hi] - near[lo] > 0) & ~on
+
+
+def span_query(
+    trace: TraceLike,
+    on: np.ndarray,
+    window: int = 20,
+    quantities: Sequence[str] = ("c", "h"),
+    chunk: int = 32768,
+) -> pd.DataFrame:
+    """Cells high inside the selected rows and low around them (LSTMVis-style), best first.
+
+    ``on`` marks the selected trace rows (e.g. from ``span_mask``). The score is the mean
+    activation over the "on" rows minus the mean over their surroundings: the rows within
+    ``window`` rows of a selected row that are not selected. Columns: layer, quantity, cell,
+    inside, around, score.
+    """
+    on = np.asarray(on, bool)
+    around = _surroundings(on, window)
+    if not on.any() or not around.any():
+        raise UserError("the selection must mark some positions and leave some around them unmarked")
+    weights = np.stack([on / on.sum(), around / around.sum()], axis=1)  # (positions, 2): mean-taking columns
+    frames = []
+    for layer, quantity, array in _cells(trace, quantities):
+        if len(array) != len(on):
+            raise UserError(f"the selection has {len(on):,} positions, the trace {len(array):,}")
+        means = sum(
+            np.asarray(array[start : start + chunk], np.float64).T @ weights[start : start + chunk]
+            for start in range(0, len(array), chunk)
+        ).T
+        frames.append(pd.DataFrame({
+            "layer": layer, "quantity": quantity, "cell": np.arange(array.shape[1]),
+            "inside": means[0], "around": means[1], "score": means[0] - means[1],
+        }))
+    if not frames:
+        raise UserError(f"the trace holds none of the quantities {list(quantities)}")
+    table = pd.concat(frames, ignore_index=True)
+    return table.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def text_heatmap(
+    data: np.ndarray, positions: np.ndarray, values: np.ndarray, start: int, stop: int
+) -> pd.DataFrame:
+    """The bytes of corpus span ``[start, stop)`` with one value each (a cell's activation), for rendering.
+
+    ``values`` has one entry per trace row (e.g. ``trace[layer]["c"][:, cell]``); only bytes
+    whose offset is a trace position appear. Columns: offset, byte, char (``chr(byte)``, so a
+    renderer decoding UTF-8 must group a multi-byte character's rows), value.
+    """
+    positions = np.asarray(positions)
+    rows = np.arange(np.searchsorted(positions, start), np.searchsorted(positions, stop))
+    offsets = positions[rows]
+    raw = np.asarray(data, np.uint8)[offsets]
+    return pd.DataFrame({
+        "offset": offsets,
+        "byte": raw,
+        "char": [chr(b) for b in raw],
+        "value": np.asarray(values[rows], np.float64),
+    })

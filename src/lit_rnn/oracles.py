@@ -1,0 +1,225 @@
+"""The paper's error breakdown: peel a model's errors with oracles, in order, like an onion.
+
+An error is a test byte given probability below 0.5. Oracles are applied in the paper's
+order; each removes only the errors that earlier ones left:
+
+1. ``n-gram``: at least one of the given n-gram models (n = 1..9) predicts the byte correctly
+   (probability >= 0.5): short context alone would have fixed it.
+2. ``{n}-memory``, for each memory size ``n`` in increasing order: the byte lies in a word that
+   occurs as a substring of the ``n`` corpus bytes before the word starts, whether or not they
+   are in the split (the "yelled Mary ... Mary" failure: the history repeats and the model does
+   not copy it).
+3. ``{t}-train``, for each threshold ``t`` in increasing order: the byte lies in a word seen at
+   most ``t`` times in the training split (more data or pretraining might fix it).
+4. ``word``: the byte follows a space, a quote or a newline: the first byte of a word, where
+   the model must choose the next word.
+5. ``punctuation``: the byte is punctuation.
+6. ``boost-{a}``, for each amount ``a`` in increasing order: adding ``a`` to the probability of
+   the correct byte would make it no error.
+
+What is left is ``remaining``. A *word* is a maximal run of letters (ASCII letters, and bytes
+>= 0x80, which in UTF-8 text are the pieces of non-ASCII letters) possibly joined by single
+apostrophes between letters ("don't", "Mary's"); a quote before or after a word is not part of
+it, and words are case-sensitive. A byte is "in a word" when its offset lies inside one.
+"""
+
+from __future__ import annotations
+
+import string
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from lit_rnn.analysis.signals import as_bytes
+from lit_rnn.errors import UserError
+from lit_rnn.predictions import ERROR_THRESHOLD, Predictions, check_aligned
+
+NOT_AN_ERROR = ""
+REMAINING = "remaining"
+
+
+@dataclass(frozen=True)
+class OracleConfig:
+    """The oracles' parameters; every sequence is applied in increasing order."""
+
+    memory_sizes: tuple[int, ...] = (100, 500, 1000, 5000)
+    rare_thresholds: tuple[int, ...] = (0, 1, 2, 5)
+    boosts: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4)
+    word_start_after: bytes = b' "\n'
+    punctuation: bytes = string.punctuation.encode()
+
+    def __post_init__(self) -> None:
+        for name in ("memory_sizes", "rare_thresholds", "boosts"):
+            values = getattr(self, name)
+            if list(values) != sorted(set(values)) or (values and values[0] < 0):
+                raise UserError(f"oracle {name} must be distinct, non-negative and increasing, got {values}")
+
+
+@dataclass(frozen=True)
+class ErrorBreakdown:
+    """Which oracle removed each of a model's errors, and the totals per oracle step."""
+
+    model: str
+    table: pd.DataFrame  # step, category, errors (attributed to the step), share, remaining (after it)
+    labels: np.ndarray  # per prediction: the step that removed its error, "remaining", or "" (no error)
+    offsets: np.ndarray  # per prediction: corpus offset of the predicted byte (positions + 1)
+
+
+def word_spans(data: bytes | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``[start, stop)`` offsets of every word of ``data``, in order (see the module's definition)."""
+    data = as_bytes(data)
+    letter = np.zeros(256, bool)
+    letter[list(string.ascii_letters.encode())] = True
+    letter[0x80:] = True
+    is_letter = letter[data]
+    joined = np.zeros_like(is_letter)
+    joined[1:-1] = (data[1:-1] == ord("'")) & is_letter[:-2] & is_letter[2:]
+    inside = np.concatenate([[False], is_letter | joined, [False]]).astype(np.int8)
+    edges = np.diff(inside)
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
+def _word_of(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and stop of the word holding each offset, or -1 and -1 (an offset may be ``len(data)``)."""
+    starts, stops = (np.concatenate([[-1], s]) for s in word_spans(data))  # an empty word before the text
+    run = np.searchsorted(starts, offsets, side="right") - 1
+    inside = offsets < stops[run]
+    return np.where(inside, starts[run], -1), np.where(inside, stops[run], -1)
+
+
+def train_word_counts(data: bytes | np.ndarray, train_positions: np.ndarray) -> Counter[bytes]:
+    """How often each word occurs in the training split (its contiguous segments, each counted apart)."""
+    data = as_bytes(data)
+    positions = np.asarray(train_positions).ravel()
+    breaks = np.flatnonzero(np.diff(positions) != 1) + 1
+    text = b"\n".join(data[segment].tobytes() for segment in np.split(positions, breaks) if len(segment))
+    return Counter(text[a:b] for a, b in zip(*word_spans(text)))
+
+
+def _memory_lookback(text: bytes, starts: np.ndarray, stops: np.ndarray, horizon: int) -> np.ndarray:
+    """Bytes back from each word's start to its latest earlier occurrence (inf if none within ``horizon``).
+
+    One ``bytes.rfind`` per distinct word occurrence, each over a ``horizon``-byte window.
+    """
+    spans, inverse = np.unique(np.stack([starts, stops], axis=1), axis=0, return_inverse=True)
+    found = np.full(len(spans), np.inf)
+    for k, (start, stop) in enumerate(spans):
+        at = text.rfind(text[start:stop], max(0, start - horizon), start)
+        if at >= 0:
+            found[k] = start - at
+    return found[inverse.ravel()]
+
+
+def _oracle_steps(
+    model: Predictions,
+    ngrams: Sequence[Predictions],
+    data: np.ndarray,
+    counts: Counter[bytes],
+    config: OracleConfig,
+) -> list[tuple[str, str, np.ndarray]]:
+    """Every oracle step in order as (step, category, mask of predictions it could remove)."""
+    offsets = model.positions + 1
+    target = np.append(data, data[:1])[offsets]  # char-rnn's last target wraps to the first byte
+    # Word oracles look only at errors: per error word, one substring search and one count.
+    errors = np.flatnonzero(model.errors)
+    starts, stops = _word_of(data, offsets[errors])
+    errors, starts, stops = errors[starts >= 0], starts[starts >= 0], stops[starts >= 0]
+    text = data.tobytes()
+    lookback = np.full(len(offsets), np.inf)
+    if config.memory_sizes and len(errors):
+        lookback[errors] = _memory_lookback(text, starts, stops, config.memory_sizes[-1])
+    seen = np.full(len(offsets), np.inf)
+    seen[errors] = [counts.get(text[a:b], 0) for a, b in zip(starts, stops)]
+    correct_by_ngram = np.zeros(len(offsets), bool)
+    for ngram in ngrams:
+        correct_by_ngram |= ~ngram.errors
+    return [
+        ("n-gram", "n-gram", correct_by_ngram),
+        *((f"{n}-memory", "memory", lookback <= n) for n in config.memory_sizes),
+        *((f"{t}-train", "rare", seen <= t) for t in config.rare_thresholds),
+        ("word", "word", np.isin(data[model.positions], list(config.word_start_after))),
+        ("punctuation", "punctuation", np.isin(target, list(config.punctuation))),
+        *((f"boost-{a:g}", "boost", model.target_probs + a >= ERROR_THRESHOLD) for a in config.boosts),
+    ]
+
+
+def error_breakdown(
+    model: Predictions,
+    ngrams: Sequence[Predictions],
+    data: bytes | np.ndarray,
+    train_positions: np.ndarray,
+    config: OracleConfig = OracleConfig(),
+) -> ErrorBreakdown:
+    """Peel ``model``'s errors with the oracles in order (Figure 6 left).
+
+    ``ngrams`` are n-gram predictions over the same positions (n = 1..9 in the paper);
+    ``data`` is the corpus and ``train_positions`` its training split's offsets
+    (``Batcher.positions("train")``), whose words the rare-word oracle counts.
+    """
+    check_aligned([model, *ngrams])
+    data = as_bytes(data)
+    steps = _oracle_steps(model, ngrams, data, train_word_counts(data, train_positions), config)
+    left = model.errors.copy()
+    total = int(left.sum())
+    labels = np.full(len(left), NOT_AN_ERROR, dtype=object)
+    rows = []
+    for step, category, removable in steps:
+        removed = left & removable
+        labels[removed] = step
+        left &= ~removed
+        rows.append((step, category, int(removed.sum()), int(left.sum())))
+    labels[left] = REMAINING
+    rows.append((REMAINING, REMAINING, int(left.sum()), int(left.sum())))
+    table = pd.DataFrame(rows, columns=["step", "category", "errors", "remaining"])
+    table.insert(3, "share", table["errors"] / max(total, 1))
+    return ErrorBreakdown(model=model.model, table=table, labels=labels, offsets=model.positions + 1)
+
+
+def example_spans(
+    breakdown: ErrorBreakdown,
+    data: bytes | np.ndarray,
+    step: str,
+    k: int = 5,
+    context: int = 40,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Up to ``k`` errors of ``step`` (e.g. "500-memory", "remaining") with ``context`` bytes either side.
+
+    Columns: index (into the predictions), offset (of the mispredicted byte), start, stop (of
+    the span), text (the span's bytes), word_start, word_stop (the error's word, -1 if none).
+    """
+    if step not in set(breakdown.table["step"]):
+        raise UserError(f"unknown step {step!r}: choose one of {', '.join(breakdown.table['step'])}")
+    data = as_bytes(data)
+    candidates = np.flatnonzero(breakdown.labels == step)
+    rng = np.random.default_rng(seed)
+    index = np.sort(rng.choice(candidates, size=min(k, len(candidates)), replace=False))
+    offsets = breakdown.offsets[index]
+    starts, stops = np.maximum(offsets - context, 0), np.minimum(offsets + context + 1, len(data))
+    word_start, word_stop = _word_of(data, offsets)
+    return pd.DataFrame({
+        "index": index,
+        "offset": offsets,
+        "start": starts,
+        "stop": stops,
+        "text": [data[a:b].tobytes() for a, b in zip(starts, stops)],
+        "word_start": word_start,
+        "word_stop": word_stop,
+    })
+
+
+def side_by_side(*breakdowns: ErrorBreakdown) -> pd.DataFrame:
+    """Several models' breakdowns in one table: errors and share per step, one column pair per model."""
+    names = [b.model for b in breakdowns]
+    if len(set(names)) != len(names):
+        raise UserError(f"breakdowns need distinct model names, got {names}")
+    categories = {step: c for b in breakdowns for step, c in zip(b.table["step"], b.table["category"])}
+    table = pd.DataFrame({"step": list(categories), "category": list(categories.values())})
+    for b in breakdowns:
+        steps = b.table.set_index("step").reindex(table["step"])
+        table[f"{b.model} errors"] = steps["errors"].to_numpy()
+        table[f"{b.model} share"] = steps["share"].to_numpy()
+    return table
