@@ -67,7 +67,7 @@ test: setup
 	LIT_RNN_DATA=$(DATA) $(BIN)/python -m pytest
 
 book: setup
-	LIT_RNN_DATA=$(DATA) $(BIN)/lit-rnn book --preset $(PRESET)
+	LIT_RNN_DATA=$(DATA) $(BIN)/lit-rnn book --preset $(PRESET) --jobs $(JOBS)
 
 # JupyterLab with the chapters opening as notebooks (jupytext) and live widgets.
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
