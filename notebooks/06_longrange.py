@@ -61,7 +61,7 @@ figures.byte_advantage(advantage, lstm.model, ngram.model)
 
 # %%
 Markdown("The LSTM's largest advantages over the " + ngram.model + " are on "
-         + ", ".join(f"`{row.label}` (+{row.advantage:.3f})" for row in advantage.head(5).itertuples()) + ".")
+         + ", ".join(f"`{row.label}` ({row.advantage:+.3f})" for row in advantage.head(5).itertuples()) + ".")
 
 # %% [markdown]
 # ## Closing brackets and quotes

@@ -2,7 +2,7 @@
 
 - ``tiny``: CI and smoke tests, seconds per model; small batches so a ~10 KB text is enough.
 - ``small``: the default book on a 2-core CPU: full corpora, LSTMs of 1-3 layers and a 2-layer RNN
-  and GRU at the second budget (plus a small LSTM), 1,000 steps each (n-NN: 400).
+  and GRU at the second budget (plus a small LSTM), 1,000 steps each (n-NN too).
 - ``paper``: the exact recipe and the full 36-model grid per corpus, with dropout chosen on
   validation; meant for a GPU.
 """
@@ -39,7 +39,6 @@ class Preset:
     nnn_orders: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 20)
     reference_sizes: tuple[int, ...] = field(default=REFERENCE_LSTM_SIZES)
     max_bytes: int | None = None  # use only the corpus's first bytes (tiny: seconds per chapter)
-    nnn_recipe: Recipe | None = None  # the n-NN baselines' recipe, if not ``recipe``
 
     def hidden_size(self, entry: GridEntry, vocab_size: int) -> int:
         """Hidden size of ``entry`` matched to the 1-layer LSTM budget of its size index."""
@@ -64,8 +63,7 @@ class Preset:
     def nnn_run_configs(self, corpus: Corpus) -> list[RunConfig]:
         """The n-NN baselines: one per order in ``nnn_orders`` and dropout, same recipe."""
         return [
-            RunConfig(corpus.sha256, nnn_config(n, corpus.vocab_size, dropout), self.nnn_recipe or self.recipe,
-                      self.seed)
+            RunConfig(corpus.sha256, nnn_config(n, corpus.vocab_size, dropout), self.recipe, self.seed)
             for n in self.nnn_orders
             for dropout in self.dropouts
         ]
@@ -91,7 +89,6 @@ PRESETS = {
         # A fixed step budget rather than epochs, so both corpora cost the same: 1,000 steps are
         # 3.8 epochs of War and Peace and 2 of Linux.
         recipe=Recipe(epochs=50, max_steps=1000, eval_every=250, patience=3),
-        nnn_recipe=Recipe(epochs=50, max_steps=400, eval_every=200, patience=3),
         grid=(
             GridEntry("lstm", 1, 0),
             *(GridEntry("lstm", depth, 1) for depth in (1, 2, 3)),
