@@ -10,11 +10,11 @@ from lit_rnn.models import (
     ModelConfig,
     init_uniform,
     load_checkpoint,
-    load_model,
     parameter_count,
     parameter_matched_grid,
 )
 from lit_rnn.store import atomic_save_torch
+from lit_rnn.train import load_model
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 

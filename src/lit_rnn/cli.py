@@ -105,7 +105,7 @@ def _baselines(args: argparse.Namespace) -> None:
 def _sample(args: argparse.Namespace) -> None:
     from lit_rnn.data import load_corpus
     from lit_rnn.evaluate import sample
-    from lit_rnn.models import load_model
+    from lit_rnn.train import load_model
 
     corpus = load_corpus(args.corpus, args.data_dir)
     model = load_model(args.checkpoint, vocab_size=corpus.vocab_size)

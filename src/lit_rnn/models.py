@@ -202,20 +202,6 @@ def init_uniform(model: nn.Module, scale: float) -> None:
             parameter.uniform_(-scale, scale)
 
 
-def load_model(path: str | Path, map_location: str | torch.device = "cpu", vocab_size: int | None = None) -> CharLM:
-    """A CharLM from a checkpoint holding ``model_config`` and ``model`` (weights-only load)."""
-    checkpoint = load_checkpoint(path, map_location)
-    config = ModelConfig(**checkpoint["model_config"])
-    if vocab_size is not None and config.vocab_size != vocab_size:
-        raise UserError(
-            f"checkpoint {path} is for a vocabulary of {config.vocab_size} bytes, but this corpus "
-            f"has {vocab_size}: it was trained on another corpus"
-        )
-    model = CharLM(config)
-    model.load_state_dict(checkpoint["model"])
-    return model.to(map_location)
-
-
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
     """``torch.load(weights_only=True)`` with a clear error for a missing or damaged file."""
     try:

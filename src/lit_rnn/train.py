@@ -93,6 +93,21 @@ def build_model(config: ModelConfig) -> CharLM | NNN:
     return NNN(config) if config.cell == "nnn" else CharLM(config)
 
 
+def load_model(path: str | Path, map_location: str | torch.device = "cpu",
+               vocab_size: int | None = None) -> CharLM | NNN:
+    """The model in a checkpoint holding ``model_config`` and ``model`` (weights-only load), in eval mode."""
+    checkpoint = load_checkpoint(path, map_location)
+    config = ModelConfig(**checkpoint["model_config"])
+    if vocab_size is not None and config.vocab_size != vocab_size:
+        raise UserError(
+            f"checkpoint {path} is for a vocabulary of {config.vocab_size} bytes, but this corpus "
+            f"has {vocab_size}: it was trained on another corpus"
+        )
+    model = build_model(config)
+    model.load_state_dict(checkpoint["model"])
+    return model.to(map_location).eval()
+
+
 class TrainingDiverged(UserError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
@@ -194,10 +209,7 @@ class Run:
 
     def load_model(self, device: str | torch.device = "cpu", path: Path | None = None) -> CharLM | NNN:
         """The best model (or the weights at ``path``), on ``device``, in eval mode."""
-        checkpoint = load_checkpoint(path or self.best_path, map_location=device)
-        model = build_model(ModelConfig(**checkpoint["model_config"]))
-        model.load_state_dict(checkpoint["model"])
-        return model.to(device).eval()
+        return load_model(path or self.best_path, device)
 
     def write_config(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
