@@ -10,7 +10,7 @@ DATA ?= $(if $(LIT_RNN_DATA),$(LIT_RNN_DATA),data)
 PRESET ?= small
 JOBS ?= 2
 
-.PHONY: setup test book lab clean
+.PHONY: setup test test-fast book lab clean
 
 WIDGETS_JS := book/_static/widgets/embed-amd.js
 
@@ -63,8 +63,17 @@ $(WIDGETS_JS):
 	cp -r .npm-pack/mathjax-3.2.2/package/es5/output/chtml/fonts/woff-v2 book/_static/mathjax/output/chtml/fonts/
 	rm -rf .npm-pack
 
+LINT := $(BIN)/ruff check src tests bench notebooks/*.py
+
+# Everything, the book build in a real browser included (what CI runs).
 test: setup
+	$(LINT)
 	LIT_RNN_DATA=$(DATA) $(BIN)/python -m pytest
+
+# The same without the tests marked slow (the whole book at the tiny preset).
+test-fast: setup
+	$(LINT)
+	LIT_RNN_DATA=$(DATA) $(BIN)/python -m pytest -m "not slow"
 
 book: setup
 	LIT_RNN_DATA=$(DATA) $(BIN)/lit-rnn book --preset $(PRESET) --jobs $(JOBS)

@@ -30,7 +30,8 @@
 # %% tags=["parameters"]
 corpora = ["warpeace", "linux"]
 preset = "small"
-device = "cpu"
+device = "auto"
+precision = "auto"
 data_dir = None
 artifacts = None
 
@@ -38,21 +39,22 @@ artifacts = None
 from IPython.display import Markdown
 
 from lit_rnn.analysis.compare import PAPER_BEST_LSTM
-from lit_rnn.presets import get_preset
 from lit_rnn.study import Study
 
-studies = {name: Study.open(name, preset, data_dir, artifacts, device, progress=False) for name in corpora}
-recipe = get_preset(preset).recipe
+studies = {name: Study.open(corpus=name, preset=preset, device=device, precision=precision, data_dir=data_dir,
+                            artifacts=artifacts, progress=False) for name in corpora}
+chosen = next(iter(studies.values())).preset
+recipe = chosen.recipe
 
 # %% [markdown]
 # ## This build
 
 # %%
 Markdown(
-    f"Built with the **{preset}** preset: {len(get_preset(preset).grid)} recurrent models per corpus, "
+    f"Built with the **{preset}** preset: {len(chosen.grid)} recurrent models per corpus, "
     f"up to {recipe.epochs:g} epochs each"
     + (f" (at most {recipe.max_steps} steps)" if recipe.max_steps else "")
-    + (f", on the first {get_preset(preset).max_bytes:,} bytes of each corpus" if get_preset(preset).max_bytes else "")
+    + (f", on the first {chosen.max_bytes:,} bytes of each corpus" if chosen.max_bytes else "")
     + ". The paper trains the full 36-model grid per corpus for 50 epochs (the `paper` preset, meant for a GPU), "
     "so the absolute losses here are higher; the qualitative findings are what the chapters examine."
 )
@@ -60,7 +62,7 @@ Markdown(
 # %%
 rows = []
 for name, study in studies.items():
-    best = study.best("lstm")
+    best = study.cell_run
     loss = study.predictions(best).cross_entropy
     paper = PAPER_BEST_LSTM.get(name)
     rows.append(f"| {name} | {best.config.model.name} | {loss:.3f} | {paper if paper is not None else '—'} |")

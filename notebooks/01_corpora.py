@@ -20,26 +20,31 @@
 # %% tags=["parameters"]
 corpus = "warpeace"  # a registered corpus (warpeace, linux) or the path of any text file
 preset = "small"  # tiny, small or paper
-device = "cpu"
+device = "auto"  # auto, cpu, cuda or cuda:N
+precision = "auto"  # training precision: auto, fp32, tf32 or bf16
 data_dir = None  # default: $LIT_RNN_DATA or ./data
 artifacts = None  # default: $LIT_RNN_HOME or ./artifacts
 
 # %%
 from IPython.display import Markdown
 
-from lit_rnn.data import byte_label, load_corpus
-from lit_rnn.presets import get_preset
+from lit_rnn.data import byte_label
+from lit_rnn.settings import Settings
 from lit_rnn.viz import figures
 
 figures.use_book_renderer()
-text = load_corpus(corpus, data_dir)
-recipe = get_preset(preset).recipe
-batcher = text.batcher(recipe.batch_size, recipe.seq_length)
+settings = Settings.resolve(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
+                            artifacts=artifacts)
+text = settings.corpus
+batcher = settings.preset.recipe.batcher(text)
 
 # %%
 Markdown(
     f"**{text.name}** has {len(text):,} bytes and {text.vocab_size} distinct byte values "
-    f"(sha256 `{text.sha256[:16]}…`). Its first bytes:\n\n```\n"
+    f"(sha256 `{text.sha256[:16]}…`)"
+    + (f", the first {len(text):,} bytes of {text.path.name} (the {settings.preset.name} preset's limit)"
+       if settings.preset.max_bytes is not None and text.path.stat().st_size > len(text) else "")
+    + ". Its first bytes:\n\n```\n"
     + text.data[:400].tobytes().decode("utf-8", errors="replace").replace("\r", "")
     + "\n```"
 )

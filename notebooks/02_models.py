@@ -27,31 +27,48 @@
 # clipping at 5, learning-rate decay 0.95 per epoch after epoch 10, early stopping on validation.
 
 # %% tags=["parameters"]
-corpus = "warpeace"
-preset = "small"
-device = "cpu"
-data_dir = None
-artifacts = None
+corpus = "warpeace"  # a registered corpus (warpeace, linux) or the path of any text file
+preset = "small"  # tiny, small or paper
+device = "auto"  # auto, cpu, cuda or cuda:N
+precision = "auto"  # training precision: auto, fp32, tf32 or bf16
+data_dir = None  # default: $LIT_RNN_DATA or ./data
+artifacts = None  # default: $LIT_RNN_HOME or ./artifacts
 
 # %%
+import inspect
+
 import pandas as pd
-from IPython.display import Markdown
+from IPython.display import Markdown, display
 
 from lit_rnn.analysis import compare
 from lit_rnn.evaluate import sample
-from lit_rnn.models import parameter_matched_grid
+from lit_rnn.models import gru_step, lstm_step, parameter_matched_grid, rnn_step
 from lit_rnn.study import Study
 from lit_rnn.viz import figures
 
 figures.use_book_renderer()
-study = Study.open(corpus, preset, data_dir, artifacts, device)
+study = Study.open(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
+                   artifacts=artifacts)
+
+# %% [markdown]
+# ## The equations that run
+#
+# Training and evaluation use PyTorch's fused kernels (cuDNN on a GPU), which never expose a gate.
+# The analyses read gates from a *trace*: the same weights run through the equations above,
+# written out one time step at a time. These are the functions every trace in this book calls
+# (`lit_rnn.models`), shown from the library's source; `x_proj` is the input term
+# $W_{ih} x_t + b_{ih}$, computed for all steps at once, and a test checks them against the fused
+# kernel step by step.
+
+# %%
+Markdown("```python\n" + "\n\n".join(inspect.getsource(step) for step in (rnn_step, lstm_step, gru_step)) + "```")
 
 # %% [markdown]
 # ## The parameter-matched grid
 
 # %%
 grid = pd.DataFrame(parameter_matched_grid(study.corpus.vocab_size))
-grid.pivot_table(index=["cell", "n_layers"], columns="size", values=["hidden_size", "parameters"])
+grid.pivot_table(index=["architecture", "n_layers"], columns="size", values=["hidden_size", "parameters"])
 
 # %% [markdown]
 # ## Training
@@ -60,7 +77,7 @@ grid.pivot_table(index=["cell", "n_layers"], columns="size", values=["hidden_siz
 # run store under a hash of its configuration, so rebuilding the book reuses it.
 
 # %%
-runs = study.runs
+runs = study.grid_runs
 recipe = study.preset.recipe
 Markdown(
     f"Preset **{study.preset.name}**: {len(runs)} models, up to {recipe.epochs:g} epochs"
@@ -76,7 +93,8 @@ figures.training_curves({run.config.model.name: run.metrics for run in runs})
 
 # %%
 predictions = [study.predictions(run) for run in runs]
-table = compare.loss_table(predictions, [run.config.model for run in runs], study.corpus.name)
+table = compare.loss_table(predictions, [run.config.model for run in runs], [run.result.parameters for run in runs],
+                           study.corpus.name)
 table.round(4)
 
 # %%
@@ -84,11 +102,11 @@ figures.loss_heatmap(table)
 
 # %%
 best = table.loc[table.test_loss.idxmin()]
-by_cell = table.groupby("cell").test_loss.min()
+by_architecture = table.groupby("architecture").test_loss.min()
 paper = table.paper.dropna()
 Markdown(
     f"The best model is **{best.model}** at {best.test_loss:.3f} nats per byte; the best of each type: "
-    + ", ".join(f"{cell.upper()} {loss:.3f}" for cell, loss in by_cell.items()) + ". "
+    + ", ".join(f"{name.upper()} {loss:.3f}" for name, loss in by_architecture.items()) + ". "
     + (f"The paper's best LSTM reached {paper.iloc[0]:.3f} after 50 epochs of the full grid." if len(paper) else
        "The paper gives no reference value for this corpus.")
 )
@@ -109,6 +127,6 @@ figures.agreement_heatmap(compare.agreement_matrix(predictions))
 # ## Samples from the best model
 
 # %%
-best_run = study.best(best.cell)
-generated = sample(best_run.load_model(device), study.corpus, b"\n", 400, temperature=0.8)
+best_run = study.best(best.architecture)
+generated = sample(best_run.load_model(study.settings.device), study.corpus, b"\n", 400, temperature=0.8)
 Markdown("```\n" + generated.decode("utf-8", errors="replace").replace("\r", "") + "\n```")

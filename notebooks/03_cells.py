@@ -23,27 +23,29 @@
 # is computed on any corpus; one that never varies in a text simply ranks nothing.
 
 # %% tags=["parameters"]
-corpus = "warpeace"
-preset = "small"
-device = "cpu"
-data_dir = None
-artifacts = None
+corpus = "warpeace"  # a registered corpus (warpeace, linux) or the path of any text file
+preset = "small"  # tiny, small or paper
+device = "auto"  # auto, cpu, cuda or cuda:N
+precision = "auto"  # training precision: auto, fp32, tf32 or bf16
+data_dir = None  # default: $LIT_RNN_DATA or ./data
+artifacts = None  # default: $LIT_RNN_HOME or ./artifacts
 
 # %%
 from IPython.display import HTML, Markdown, display
 
-from lit_rnn.analysis.cells import rank_cells
-from lit_rnn.analysis.signals import reference_signals
+from lit_rnn.analysis.cells import rank_cells, signal_views, top_cells
+from lit_rnn.analysis.signals import reference_signals, varying
 from lit_rnn.study import Study
 from lit_rnn.viz import figures
-from lit_rnn.viz.explorer import CellExplorer, busiest_window, cell_view_html, cell_window, top_cells
+from lit_rnn.viz.explorer import CellExplorer, cell_view_html
 
 figures.use_book_renderer()
-study = Study.open(corpus, preset, data_dir, artifacts, device)
-run = study.best("lstm")
+study = Study.open(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
+                   artifacts=artifacts)
+run = study.cell_run
 trace = study.trace(run)
 all_signals = reference_signals(study.corpus.data)
-signals = {name: s for name, s in all_signals.items() if s.values[trace.positions].min() < s.values[trace.positions].max()}
+signals = varying(all_signals, trace.positions)
 silent = sorted(set(all_signals) - set(signals))
 Markdown(f"We examine **{run.config.model.name}**, the best LSTM of this build, over the {len(trace.positions):,} "
          f"bytes of the test split."
@@ -58,7 +60,7 @@ best_cells = top_cells(ranking, per_signal=3)
 best_cells.round(3)
 
 # %%
-leaders = best_cells.groupby("signal", sort=False).head(1)
+leaders = top_cells(ranking, per_signal=1)
 Markdown("The best cell for each signal: " + "; ".join(
     f"**{row.signal}** — layer {row.layer} `{row.quantity}[{row.cell}]` "
     f"({'|ρ|' if row.kind == 'count' else 'AUC'} = {row.score:.2f})" for row in leaders.itertuples()) + ".")
@@ -70,13 +72,8 @@ Markdown("The best cell for each signal: " + "; ".join(
 # (blue low, red high), with the activation curve underneath.
 
 # %%
-views = []
-for row in leaders.itertuples():
-    values_at_positions = signals[row.signal].values[trace.positions]
-    start = busiest_window(values_at_positions, 500)
-    text, values, _ = cell_window(study.corpus, trace, row.layer, row.quantity, row.cell, start, 500)
-    views.append((f"{row.signal}: layer {row.layer} {row.quantity}[{row.cell}] (score {row.score:.2f})", text, values))
-    display(HTML(cell_view_html(study.corpus, trace, row.layer, row.quantity, row.cell, start, 500, views[-1][0])))
+for view in signal_views(ranking, trace, study.corpus.data, signals, per_signal=1, length=500):
+    display(HTML(cell_view_html(view)))
 
 # %% [markdown]
 # ## Explore without a kernel
@@ -84,13 +81,7 @@ for row in leaders.itertuples():
 # The menu switches between the top cells of every signal.
 
 # %%
-top_views = []
-for row in best_cells.itertuples():
-    start = busiest_window(signals[row.signal].values[trace.positions], 400)
-    text, values, _ = cell_window(study.corpus, trace, row.layer, row.quantity, row.cell, start, 400)
-    top_views.append((f"{row.signal} #{len([v for v in top_views if v[0].startswith(row.signal)]) + 1}: "
-                      f"layer {row.layer} {row.quantity}[{row.cell}]", text, values))
-figures.cell_selector(top_views)
+figures.cell_selector(signal_views(ranking, trace, study.corpus.data, signals, per_signal=3, length=400))
 
 # %% [markdown]
 # ## The explorer

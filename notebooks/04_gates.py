@@ -20,23 +20,25 @@
 # $h_t = (1 - z)\odot\tilde h + z\odot h_{t-1}$ here, so the update gate $z$ plays the forget gate's role.
 
 # %% tags=["parameters"]
-corpus = "warpeace"
-preset = "small"
-device = "cpu"
-data_dir = None
-artifacts = None
+corpus = "warpeace"  # a registered corpus (warpeace, linux) or the path of any text file
+preset = "small"  # tiny, small or paper
+device = "auto"  # auto, cpu, cuda or cuda:N
+precision = "auto"  # training precision: auto, fp32, tf32 or bf16
+data_dir = None  # default: $LIT_RNN_DATA or ./data
+artifacts = None  # default: $LIT_RNN_HOME or ./artifacts
 
 # %%
-from IPython.display import Markdown
+from IPython.display import Markdown, display
 
-from lit_rnn.analysis.gates import gate_saturation, integrator_cells
+from lit_rnn.analysis.gates import gate_saturation, integrator_cells, unsaturated_fraction
 from lit_rnn.study import Study
 from lit_rnn.viz import figures
 
 figures.use_book_renderer()
-study = Study.open(corpus, preset, data_dir, artifacts, device)
-gated = {cell: study.deepest(cell) for cell in ("lstm", "gru") if study.has(cell)}
-saturation = {cell: gate_saturation(study.trace(run)) for cell, run in gated.items()}
+study = Study.open(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
+                   artifacts=artifacts)
+gated = study.gate_runs
+saturation = {architecture: gate_saturation(study.trace(run)) for architecture, run in gated.items()}
 
 # %% [markdown]
 # ## LSTM
@@ -49,12 +51,13 @@ if "lstm" in saturation:
     display(summary)
     integrators = integrator_cells(lstm, min_fraction=0.9)
     first, deeper = lstm[lstm.layer == 0], lstm[lstm.layer > 0]
-    spread = lambda t: float(((t.left < 0.1) & (t.right < 0.1)).mean())  # noqa: E731 - gates rarely saturated
     display(Markdown(
         f"{len(integrators)} cells have a forget gate right-saturated at least 90% of the time (integrators). "
-        f"In the first layer {spread(first):.0%} of the gates are saturated less than 10% of the time either way"
-        + ((f", against {spread(deeper):.0%} in the layers above: "
-            + ("as in the paper, the first layer's activations are the more diffuse." if spread(first) > spread(deeper)
+        f"In the first layer {unsaturated_fraction(first):.0%} of the gates are saturated less than 10% of the time "
+        "either way"
+        + ((f", against {unsaturated_fraction(deeper):.0%} in the layers above: "
+            + ("as in the paper, the first layer's activations are the more diffuse."
+               if unsaturated_fraction(first) > unsaturated_fraction(deeper)
                else "unlike the paper, the first layer is not the more diffuse here."))
            if len(deeper) else ".")
     ))
@@ -68,7 +71,8 @@ if "gru" in saturation:
     gru = saturation["gru"]
     first = gru[gru.layer == 0]
     display(Markdown(
-        f"In the GRU's first layer, reset gates are right-saturated on average {first[first.gate == 'r'].right.mean():.1%} "
+        "In the GRU's first layer, reset gates are right-saturated on average "
+        f"{first[first.gate == 'r'].right.mean():.1%} "
         f"of the time and update gates left-saturated {first[first.gate == 'z'].left.mean():.1%} of the time "
         "(the paper found both nearly never: a first layer that barely uses its previous state)."
     ))

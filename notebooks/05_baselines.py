@@ -23,14 +23,14 @@
 # give a full distribution over the corpus's bytes at every position.
 
 # %% tags=["parameters"]
-corpus = "warpeace"
-preset = "small"
-device = "cpu"
-data_dir = None
-artifacts = None
+corpus = "warpeace"  # a registered corpus (warpeace, linux) or the path of any text file
+preset = "small"  # tiny, small or paper
+device = "auto"  # auto, cpu, cuda or cuda:N
+precision = "auto"  # training precision: auto, fp32, tf32 or bf16
+data_dir = None  # default: $LIT_RNN_DATA or ./data
+artifacts = None  # default: $LIT_RNN_HOME or ./artifacts
 
 # %%
-import plotly.graph_objects as go
 from IPython.display import Markdown
 
 from lit_rnn.analysis.compare import finite_horizon_table
@@ -38,10 +38,10 @@ from lit_rnn.study import Study
 from lit_rnn.viz import figures
 
 figures.use_book_renderer()
-study = Study.open(corpus, preset, data_dir, artifacts, device)
+study = Study.open(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
+                   artifacts=artifacts)
 ngrams, nnns = study.baselines()
-best_run = study.best("lstm")
-best = study.predictions(best_run)
+best = study.predictions(study.best("lstm"))
 
 # %% [markdown]
 # ## Table 2
@@ -51,14 +51,14 @@ table = finite_horizon_table(ngrams, nnns, best)
 table.round(3)
 
 # %%
-figures.finite_horizon(table, best.model)
+figures.finite_horizon(table, best.name)
 
 # %%
 best_ngram = table["n-gram"].idxmin()
 best_nnn = table["n-NN"].idxmin()
 Markdown(
     f"The best n-gram is the {best_ngram}-gram at {table['n-gram'].min():.3f} nats per byte and the best n-NN the "
-    f"{best_nnn}-NN at {table['n-NN'].min():.3f}; the best LSTM of this build, {best.model}, reaches "
+    f"{best_nnn}-NN at {table['n-NN'].min():.3f}; the best LSTM of this build, {best.name}, reaches "
     f"{best.cross_entropy:.3f}. "
     + ("It beats every finite-horizon baseline here." if best.cross_entropy < table[["n-gram", "n-NN"]].min().min()
        else "At this preset it does not yet beat the best finite-horizon baseline: the paper's LSTMs trained "

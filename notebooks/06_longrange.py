@@ -18,23 +18,25 @@
 # LSTM's predictions move through those of the n-NNs while it trains.
 
 # %% tags=["parameters"]
-corpus = "warpeace"
-preset = "small"
-device = "cpu"
-data_dir = None
-artifacts = None
+corpus = "warpeace"  # a registered corpus (warpeace, linux) or the path of any text file
+preset = "small"  # tiny, small or paper
+device = "auto"  # auto, cpu, cuda or cuda:N
+precision = "auto"  # training precision: auto, fp32, tf32 or bf16
+data_dir = None  # default: $LIT_RNN_DATA or ./data
+artifacts = None  # default: $LIT_RNN_HOME or ./artifacts
 
 # %%
-from IPython.display import Markdown
+from IPython.display import Markdown, display
 
 from lit_rnn.analysis import longrange
 from lit_rnn.study import Study
 from lit_rnn.viz import figures
 
 figures.use_book_renderer()
-study = Study.open(corpus, preset, data_dir, artifacts, device)
+study = Study.open(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
+                   artifacts=artifacts)
 ngrams, nnns = study.baselines()
-lstm = study.predictions(study.best("lstm"))
+lstm = study.predictions(study.cell_run)
 top_order = max(ngrams)
 ngram = ngrams[top_order]
 nnn = min(nnns.values(), key=lambda p: p.cross_entropy)
@@ -47,8 +49,8 @@ overlap = longrange.error_overlap([lstm, nnn, ngram])
 figures.error_overlap(overlap)
 
 # %%
-shared = overlap[overlap[[lstm.model, nnn.model, ngram.model]].all(axis=1)]["share"].sum()
-only_lstm = overlap[overlap.models == lstm.model]["count"].sum()
+shared = overlap[overlap[[lstm.name, nnn.name, ngram.name]].all(axis=1)]["share"].sum()
+only_lstm = overlap[overlap.models == lstm.name]["count"].sum()
 Markdown(f"{shared:.0%} of the errors are made by all three models; {only_lstm:,} are the LSTM's alone.")
 
 # %% [markdown]
@@ -56,11 +58,11 @@ Markdown(f"{shared:.0%} of the errors are made by all three models; {only_lstm:,
 
 # %%
 per_byte = longrange.per_byte_probability([lstm, ngram], study.corpus.vocab)
-advantage = longrange.byte_advantage(per_byte, lstm.model, ngram.model)
-figures.byte_advantage(advantage, lstm.model, ngram.model)
+advantage = longrange.byte_advantage(per_byte, lstm.name, ngram.name)
+figures.byte_advantage(advantage, lstm.name, ngram.name)
 
 # %%
-Markdown("The LSTM's largest advantages over the " + ngram.model + " are on "
+Markdown("The LSTM's largest advantages over the " + ngram.name + " are on "
          + ", ".join(f"`{row.label}` ({row.advantage:+.3f})" for row in advantage.head(5).itertuples()) + ".")
 
 # %% [markdown]
@@ -75,7 +77,7 @@ Markdown("The LSTM's largest advantages over the " + ngram.model + " are on "
 for closer in (b"}", b")", b'"'):
     table = longrange.closer_probability_by_distance([lstm, ngram], study.corpus.data, closer)
     if table["count"].sum() >= 20:
-        display(figures.closer_by_distance(table, [lstm.model, ngram.model], closer.decode()))
+        display(figures.closer_by_distance(table, [lstm.name, ngram.name], closer.decode()))
 
 # %% [markdown]
 # ## Training dynamics
@@ -86,7 +88,7 @@ for closer in (b"}", b")", b'"'):
 # like the 2-NN, and so on: it learns short dependencies first.
 
 # %%
-dynamics = longrange.training_dynamics(study.snapshot_predictions(study.best("lstm")), nnns)
+dynamics = longrange.training_dynamics(study.snapshot_predictions(study.dynamics_run), nnns)
 figures.training_dynamics(dynamics)
 
 # %%

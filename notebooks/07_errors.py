@@ -25,28 +25,28 @@
 # but "words" are identifiers. Comparing a large and a small LSTM shows which errors scaling removes.
 
 # %% tags=["parameters"]
-corpus = "warpeace"
-preset = "small"
-device = "cpu"
-data_dir = None
-artifacts = None
+corpus = "warpeace"  # a registered corpus (warpeace, linux) or the path of any text file
+preset = "small"  # tiny, small or paper
+device = "auto"  # auto, cpu, cuda or cuda:N
+precision = "auto"  # training precision: auto, fp32, tf32 or bf16
+data_dir = None  # default: $LIT_RNN_DATA or ./data
+artifacts = None  # default: $LIT_RNN_HOME or ./artifacts
 
 # %%
-from IPython.display import HTML, Markdown
+from IPython.display import HTML, Markdown, display
 
-from lit_rnn.oracles import OracleConfig, error_breakdown, example_spans, side_by_side
+from lit_rnn.analysis.oracles import OracleConfig, error_breakdown, example_spans, side_by_side
 from lit_rnn.study import Study
 from lit_rnn.viz import figures
 from lit_rnn.viz.heatmap import error_examples_html
 
 figures.use_book_renderer()
-study = Study.open(corpus, preset, data_dir, artifacts, device)
-ngrams, _ = study.baselines()
-short_ngrams = [p for n, p in sorted(ngrams.items()) if n <= 9]
-large, small = study.best("lstm"), study.smallest("lstm")
-train_positions = study.batcher.positions("train").ravel()
-breakdowns = [error_breakdown(study.predictions(run), short_ngrams, study.corpus.data, train_positions, OracleConfig())
-              for run in dict.fromkeys([large, small])]
+study = Study.open(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
+                   artifacts=artifacts)
+oracle = OracleConfig()
+ngrams = study.oracle_ngrams(oracle)
+breakdowns = [error_breakdown(study.predictions(run), ngrams, study.corpus.data, study.train_positions(), oracle)
+              for run in study.error_runs]
 
 # %%
 figures.error_breakdown(breakdowns)
@@ -59,10 +59,11 @@ first = breakdowns[0]
 total = int(first.table.errors.sum())
 share = first.table.set_index("step").share
 Markdown(
-    f"{first.model} makes {total:,} errors on {len(first.labels):,} test bytes. The n-gram oracle removes "
+    f"{first.name} makes {total:,} errors on {len(first.labels):,} test bytes. The n-gram oracle removes "
     f"{share['n-gram']:.0%} of them; the word-model oracle {share['word']:.0%}; {share['remaining']:.0%} remain."
-    + (f" The smaller {breakdowns[1].model} makes {int(breakdowns[1].table.errors.sum()):,} errors, of which the "
-       f"n-gram oracle removes {breakdowns[1].table.set_index('step').share['n-gram']:.0%}." if len(breakdowns) > 1 else "")
+    + (f" The smaller {breakdowns[1].name} makes {int(breakdowns[1].table.errors.sum()):,} errors, of which the "
+       f"n-gram oracle removes {breakdowns[1].table.set_index('step').share['n-gram']:.0%}."
+       if len(breakdowns) > 1 else "")
 )
 
 # %% [markdown]

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lit_rnn.data import KNOWN_CORPORA, Corpus, data_dir, load_corpus
+from lit_rnn.data import KNOWN_CORPORA, Corpus, load_corpus, resolve_data_dir
 
 
 @pytest.fixture(scope="session")
 def reference_data_dir() -> Path:
     """The folder with the reference corpora; CI must have it, a fresh checkout may not."""
-    folder = data_dir()
+    folder = resolve_data_dir()
     if all((folder / known.filename).exists() for known in KNOWN_CORPORA.values()):
         return folder
     message = f"reference corpora not found in {folder.resolve()} (set LIT_RNN_DATA)"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from lit_rnn.analysis.cells import rank_cells, span_mask, span_query, text_heatmap
+from lit_rnn.analysis.cells import cell_window, rank_cells, span_mask, span_query
 from lit_rnn.analysis.gates import gate_saturation, integrator_cells
 from lit_rnn.analysis.longrange import (
     bracket_pairs,
@@ -185,14 +185,22 @@ def test_span_query_finds_the_cell_on_inside_the_selection(synthetic):
         span_query(trace, np.zeros(len(on), bool))
 
 
-def test_span_mask_and_text_heatmap_use_corpus_offsets():
+class _Trace(dict):
+    """A hand-made trace: layers of arrays with the corpus offsets of their rows."""
+
+    def __init__(self, layers, positions):
+        super().__init__(layers)
+        self.positions = positions
+
+
+def test_span_mask_and_cell_window_use_corpus_offsets():
     positions = np.arange(10, 20)
     assert span_mask(positions, [(12, 14), (18, 30)]).tolist() == [0, 0, 1, 1, 0, 0, 0, 0, 1, 1]
     data = np.frombuffer(b"0123456789abcdefghijkl", np.uint8)
-    heat = text_heatmap(data, positions, np.arange(10) / 10, 15, 25)
-    assert heat["offset"].tolist() == [15, 16, 17, 18, 19]
-    assert "".join(heat["char"]) == "fghij"
-    assert heat["value"].tolist() == pytest.approx([0.5, 0.6, 0.7, 0.8, 0.9])
+    trace = _Trace({0: {"c": np.stack([np.zeros(10), np.arange(10) / 10], axis=1)}}, positions)
+    text, values = cell_window(data, trace, 0, "c", 1, start=5, length=20)
+    assert text == b"fghij"
+    assert values.tolist() == pytest.approx([0.5, 0.6, 0.7, 0.8, 0.9])
 
 
 # -- Gates -------------------------------------------------------------------------------------

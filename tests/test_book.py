@@ -39,6 +39,7 @@ def _pages(site: Path) -> list[Path]:
     return [site / "book" / "intro.html", *sorted((site / "book").glob("*/*.html"))]
 
 
+@pytest.mark.slow
 def test_book_has_every_chapter_for_every_corpus(site):
     expected = {p.stem for p in chapters(REPO / "notebooks")}
     for corpus in ("warpeace", "linux"):
@@ -65,6 +66,7 @@ def _parse(page: Path) -> _Links:
     return links
 
 
+@pytest.mark.slow
 def test_no_broken_internal_links(site):
     broken = []
     for page in site.rglob("*.html"):
@@ -82,6 +84,7 @@ def test_no_broken_internal_links(site):
     assert not broken, broken
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(chromium() is None, reason="needs Debian's chromium (.ci/run installs it)")
 def test_every_page_renders_in_a_browser(site):
     problems = []
@@ -114,6 +117,7 @@ def test_committed_ipynb_files_match_their_py_sources():
         assert [(c.cell_type, c.source) for c in jupytext.read(paired).cells] == expected, paired.name
 
 
+@pytest.mark.slow
 def test_every_chapter_runs_on_a_users_text_file(tmp_path, reference_data_dir):
     """papermill with a corpus given as a file path (a generated text), as the README shows."""
     rng = np.random.default_rng(0)

@@ -11,7 +11,7 @@ import pytest
 from lit_rnn import ngram
 from lit_rnn.data import Corpus
 from lit_rnn.errors import UserError
-from lit_rnn.ngram import ngram_predictions, ngram_table, tokens, train_ngram
+from lit_rnn.ngram import ngram_predictions, tokens, train_ngram
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ def test_distributions_are_kenlms_renormalised_over_bytes(batcher, root, order):
     result = ngram_predictions(batcher, order, "test", root)
     n = batcher.split_inputs("test").size
     assert result.probs.shape == (n, batcher.corpus.vocab_size) and result.probs.dtype == np.float16
-    assert result.model == f"{order}-gram" and result.kind == "ngram" and result.split == "test"
+    assert result.name == f"{order}-gram" and result.kind == "ngram" and result.split == "test"
     np.testing.assert_array_equal(result.positions, batcher.positions("test").ravel())
     np.testing.assert_array_equal(result.targets, batcher.split_targets("test").ravel())
     assert np.all(np.isfinite(result.probs)) and np.all(result.target_probs > 0)
@@ -81,17 +81,19 @@ def test_higher_orders_fit_the_training_text_at_least_as_well(wp_slice, root):
     assert train[-1] < 0.5 * train[0]
 
 
-def test_table_has_a_cross_entropy_per_order_from_the_cache(batcher, root):
-    table = ngram_table(batcher, [1, 2], "test", root)
-    assert list(table.index) == [1, 2] and list(table["model"]) == ["1-gram", "2-gram"]
-    assert table.loc[2, "cross_entropy"] == ngram_predictions(batcher, 2, "test", root).cross_entropy
-    assert table.loc[2, "cross_entropy"] < table.loc[1, "cross_entropy"]
+def test_predictions_come_from_the_cache_the_second_time(batcher, root):
+    first = ngram_predictions(batcher, 2, "test", root)
+    cached = ngram.NgramConfig.of(batcher, 2).folder(root) / "predictions-test.npz"
+    stamp = cached.stat().st_mtime_ns
+    again = ngram_predictions(batcher, 2, "test", root)
+    assert cached.stat().st_mtime_ns == stamp and again.cross_entropy == first.cross_entropy
+    assert first.cross_entropy < ngram_predictions(batcher, 1, "test", root).cross_entropy
 
 
 @pytest.mark.parametrize("order", [0, 21])
 def test_an_order_outside_1_to_20_is_refused_before_any_work(batcher, tmp_path, order):
     with pytest.raises(UserError, match=r"outside 1\.\.20"):
-        ngram_table(batcher, [2, order], root=tmp_path)
+        ngram_predictions(batcher, order, "test", tmp_path)
     assert not (tmp_path / "ngram").exists()
 
 

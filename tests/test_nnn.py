@@ -4,8 +4,9 @@ import torch
 import torch.nn.functional as F
 
 from lit_rnn.data import Corpus
-from lit_rnn.nnn import NNN, nnn_config
-from lit_rnn.train import Recipe, RunConfig, TrainOptions, get_or_train
+from lit_rnn.models import NNN, nnn_config
+from lit_rnn.runs import Recipe, RunConfig
+from lit_rnn.train import TrainOptions, get_or_train
 
 
 def test_nnn_is_a_layer_over_concatenated_one_hot_windows():
@@ -45,6 +46,6 @@ def test_n_nn_learns_what_a_shorter_window_cannot(n, artifacts):
     losses = {}
     for context in (n - 1, n):
         config = RunConfig(corpus.sha256, nnn_config(context, corpus.vocab_size, hidden_size=32), recipe)
-        losses[context] = get_or_train(config, corpus, TrainOptions(progress=False)).result["best_val_loss"]
+        losses[context] = get_or_train(config, corpus, TrainOptions(progress=False)).result.best_val_loss
     assert losses[n] < 0.05
     assert losses[n - 1] > 0.3

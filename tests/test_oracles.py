@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lit_rnn.errors import UserError
-from lit_rnn.oracles import (
+from lit_rnn.analysis.oracles import (
     NOT_AN_ERROR,
     OracleConfig,
     error_breakdown,
@@ -15,6 +14,7 @@ from lit_rnn.oracles import (
     train_word_counts,
     word_spans,
 )
+from lit_rnn.errors import UserError
 from lit_rnn.predictions import Predictions
 
 TRAIN = b"gamma gamma gamma zeta. " + b"0" * 60 + b"\n"

@@ -7,19 +7,11 @@ import pytest
 import torch
 
 from lit_rnn import evaluate
-from lit_rnn.grid import choose_dropout, train_grid
+from lit_rnn.grid import choose_dropout, train_runs
 from lit_rnn.models import ModelConfig
 from lit_rnn.presets import get_preset
-from lit_rnn.train import (
-    Recipe,
-    Run,
-    RunConfig,
-    TrainingDiverged,
-    TrainOptions,
-    get_or_train,
-    learning_rate,
-    train,
-)
+from lit_rnn.runs import Recipe, Run, RunConfig
+from lit_rnn.train import TrainingDiverged, TrainOptions, get_or_train, learning_rate, train
 
 QUIET = TrainOptions(progress=False)
 
@@ -33,11 +25,11 @@ def test_training_beats_the_unigram_entropy(wp_slice, artifacts):
     frequencies = np.bincount(wp_slice.ids) / len(wp_slice)
     unigram = float(-(frequencies * np.log(frequencies)).sum())
     run = get_or_train(_config(wp_slice), wp_slice, QUIET)
-    assert run.result["best_val_loss"] < unigram - 0.7
+    assert run.result.best_val_loss < unigram - 0.7
     losses = [record["val_loss"] for record in run.metrics]
     assert losses == sorted(losses, reverse=True)
     predictions = evaluate.predictions(run, wp_slice, "val")
-    assert predictions.cross_entropy == pytest.approx(run.result["best_val_loss"], abs=2e-3)
+    assert predictions.cross_entropy == pytest.approx(run.result.best_val_loss, abs=2e-3)
     np.testing.assert_allclose(predictions.probs.astype(np.float64).sum(1), 1, atol=1e-2)
 
 
@@ -49,7 +41,7 @@ def _final_weights(run: Run):
 def test_resume_after_interruption_is_identical(wp_slice, tmp_path, how):
     config = _config(wp_slice, max_steps=60, eval_every=20)
     options = dataclasses.replace(QUIET, checkpoint_every=7, log_every=5, snapshot_steps=(10, 30))
-    whole = train(config, wp_slice, options, root=tmp_path / "whole")
+    whole = train(config, wp_slice, options, artifacts=tmp_path / "whole")
 
     def interrupt(record):
         if record["step"] == 40:
@@ -58,10 +50,10 @@ def test_resume_after_interruption_is_identical(wp_slice, tmp_path, how):
             os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: a checkpoint is taken at the end of the step
 
     with pytest.raises(KeyboardInterrupt):
-        train(config, wp_slice, options, root=tmp_path / "cut", on_eval=interrupt)
+        train(config, wp_slice, options, artifacts=tmp_path / "cut", on_eval=interrupt)
     interrupted = Run(config, tmp_path / "cut")
     assert not interrupted.is_finished
-    resumed = train(config, wp_slice, options, root=tmp_path / "cut")
+    resumed = train(config, wp_slice, options, artifacts=tmp_path / "cut")
     assert resumed.result == whole.result
     assert [r["val_loss"] for r in resumed.metrics] == [r["val_loss"] for r in whole.metrics]
     assert [r["train_loss"] for r in resumed.metrics] == [r["train_loss"] for r in whole.metrics]
@@ -102,16 +94,16 @@ def test_diverging_run_stops_with_a_clear_message(wp_slice, artifacts):
 
 def test_tiny_grid_trains_once_and_chooses_dropout(wp_slice, artifacts):
     preset = dataclasses.replace(get_preset("tiny"), dropouts=(0.0, 0.3))
-    runs = train_grid(preset, wp_slice, QUIET)
+    runs = train_runs(preset.run_configs(wp_slice), wp_slice, QUIET)
     assert len(runs) == 2 * len(preset.grid) and all(r.is_finished for r in runs)
     mtimes = [r.result_path.stat().st_mtime for r in runs]
-    again = train_grid(preset, wp_slice, QUIET)
+    again = train_runs(preset.run_configs(wp_slice), wp_slice, QUIET)
     assert [r.result_path.stat().st_mtime for r in again] == mtimes  # reused, not retrained
     chosen = choose_dropout(runs)
     assert len(chosen) == len(preset.grid)
     for run in chosen:
         rivals = [r for r in runs if r.config.model.name == run.config.model.name]
-        assert run.result["best_val_loss"] == min(r.result["best_val_loss"] for r in rivals)
+        assert run.result.best_val_loss == min(r.result.best_val_loss for r in rivals)
 
 
 def test_trace_of_a_split_is_streamed_to_disk_in_text_order(wp_slice, artifacts):

@@ -1,7 +1,8 @@
 """Building the book: train what a preset needs, execute every chapter with papermill, build the site.
 
 The jupytext ``.py`` notebooks are the source of truth: each is converted to its paired ``.ipynb``
-afresh (outputs empty), executed by papermill with the corpus and preset as parameters into ``book/<corpus>/``, and never
+afresh (outputs empty), executed by papermill with the corpus and preset as parameters into
+``book/<corpus>/``, and never
 synced back. Jupyter Book 1.x then builds the site with execution off and warnings as errors.
 """
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lit_rnn.errors import UserError
+from lit_rnn.presets import DEFAULT_PRESET
 
 BOOK_CORPORA = ("warpeace", "linux")
 INTRO = "00_intro"
@@ -22,9 +24,12 @@ INTRO = "00_intro"
 
 @dataclass(frozen=True)
 class BookConfig:
-    preset: str = "small"
+    """What a book build covers: the corpora, and the settings every chapter receives as parameters."""
+
     corpora: tuple[str, ...] = BOOK_CORPORA
-    device: str = "cpu"
+    preset: str = DEFAULT_PRESET
+    device: str = "auto"
+    precision: str = "auto"
     jobs: int = 1
     data_dir: str | None = None
     artifacts: str | None = None
@@ -37,6 +42,11 @@ class BookConfig:
     @property
     def book(self) -> Path:
         return self.project / "book"
+
+    def parameters(self, **extra) -> dict:
+        """The papermill parameters a chapter receives (the names of its parameters cell), with ``extra``."""
+        return {"preset": self.preset, "device": self.device, "precision": self.precision,
+                "data_dir": self.data_dir, "artifacts": self.artifacts, **extra}
 
 
 def chapters(notebooks: Path) -> list[Path]:
@@ -81,25 +91,23 @@ def prepare(config: BookConfig) -> None:
 
     for corpus in config.corpora:
         start = _step(f"models for {corpus} at preset {config.preset}")
-        study = Study.open(corpus, config.preset, config.data_dir, config.artifacts, config.device, config.jobs)
-        study.prepare()
+        Study.open(**config.parameters(corpus=corpus), jobs=config.jobs).prepare()
         _done(start)
 
 
 def execute_chapters(config: BookConfig) -> None:
     """Execute the intro once and every chapter once per corpus, into ``book/``."""
-    shared = {"preset": config.preset, "device": config.device, "data_dir": config.data_dir,
-              "artifacts": config.artifacts}
     for corpus in config.corpora:
         folder = config.book / corpus
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         for source in chapters(config.notebooks):
             start = _step(f"chapter {source.stem} on {corpus}")
-            execute(source, folder / f"{source.stem}.ipynb", {**shared, "corpus": corpus})
+            execute(source, folder / f"{source.stem}.ipynb", config.parameters(corpus=corpus))
             _done(start)
     start = _step("introduction")
-    execute(config.notebooks / f"{INTRO}.py", config.book / "intro.ipynb", {**shared, "corpora": list(config.corpora)})
+    execute(config.notebooks / f"{INTRO}.py", config.book / "intro.ipynb",
+            config.parameters(corpora=list(config.corpora)))
     _done(start)
 
 

@@ -61,17 +61,17 @@ KNOWN_CORPORA = {
 }
 
 
-def data_dir(directory: str | Path | None = None) -> Path:
+def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
     """The data directory: the argument, else ``$LIT_RNN_DATA``, else ``./data``."""
-    return Path(directory or os.environ.get("LIT_RNN_DATA") or "data")
+    return Path(data_dir or os.environ.get("LIT_RNN_DATA") or "data")
 
 
-def resolve_corpus_path(name_or_path: str | Path, directory: str | Path | None = None) -> Path:
+def resolve_corpus_path(name_or_path: str | Path, data_dir: str | Path | None = None) -> Path:
     """The file behind a registered corpus name or a user's path, with a clear error if absent."""
     text = str(name_or_path)
     known = KNOWN_CORPORA.get(text)
     if known is not None:
-        path = data_dir(directory) / known.filename
+        path = resolve_data_dir(data_dir) / known.filename
         if not path.exists():
             raise UserError(
                 f"corpus {text!r} not found: searched {path.resolve()} "
@@ -81,7 +81,7 @@ def resolve_corpus_path(name_or_path: str | Path, directory: str | Path | None =
     else:
         path = Path(text).expanduser()
         if not path.exists() and not path.is_absolute():
-            in_data_dir = data_dir(directory) / text
+            in_data_dir = resolve_data_dir(data_dir) / text
             path = in_data_dir if in_data_dir.exists() else path
         if not path.exists():
             looks_like_name = os.sep not in text and "." not in text
@@ -92,7 +92,7 @@ def resolve_corpus_path(name_or_path: str | Path, directory: str | Path | None =
                 )
             raise UserError(
                 f"corpus file {text!r} not found: searched {Path(text).resolve()} and "
-                f"{(data_dir(directory) / text).resolve()}"
+                f"{(resolve_data_dir(data_dir) / text).resolve()}"
             )
     if path.is_dir():
         raise UserError(f"corpus {text!r} is a directory ({path}); give the path of a text file")
@@ -150,9 +150,9 @@ class Corpus:
         return Batcher(self, batch_size, seq_length)
 
 
-def load_corpus(name_or_path: str | Path, directory: str | Path | None = None) -> Corpus:
+def load_corpus(name_or_path: str | Path, data_dir: str | Path | None = None) -> Corpus:
     """Read a registered corpus or any file as bytes."""
-    path = resolve_corpus_path(name_or_path, directory)
+    path = resolve_corpus_path(name_or_path, data_dir)
     data = np.fromfile(path, dtype=np.uint8)
     if data.size == 0:
         raise UserError(f"corpus file {path} is empty; give a file with text in it")
@@ -301,7 +301,7 @@ def char_rnn_war_and_peace(gutenberg_text: bytes) -> bytes:
     return "\ufeff".encode() + body.replace("\n", "\r\n").encode("utf-8")
 
 
-def fetch_war_and_peace(directory: str | Path | None = None, url: str = GUTENBERG_WAR_AND_PEACE) -> tuple[Path, bool]:
+def fetch_war_and_peace(data_dir: str | Path | None = None, url: str = GUTENBERG_WAR_AND_PEACE) -> tuple[Path, bool]:
     """Download War and Peace into the data directory; returns its path and whether it matches."""
     known = KNOWN_CORPORA["warpeace"]
     try:
@@ -310,7 +310,7 @@ def fetch_war_and_peace(directory: str | Path | None = None, url: str = GUTENBER
     except OSError as error:
         raise UserError(f"could not download {url}: {error}") from error
     text = char_rnn_war_and_peace(raw)
-    path = data_dir(directory) / known.filename
+    path = resolve_data_dir(data_dir) / known.filename
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, text)
     return path, hashlib.sha256(text).hexdigest() == known.sha256
@@ -367,7 +367,8 @@ def linux_source_files(source: Path) -> tuple[list[str], Callable[[list[str]], d
     return list(sources), read
 
 
-def build_linux_corpus(source: str | Path, n_bytes: int = KNOWN_CORPORA["linux"].n_bytes, seed: int = LINUX_SEED) -> bytes:
+def build_linux_corpus(source: str | Path, n_bytes: int = KNOWN_CORPORA["linux"].n_bytes,
+                       seed: int = LINUX_SEED) -> bytes:
     """The paper's Linux corpus: shuffled ``.c``/``.h`` files concatenated and cut to ``n_bytes``.
 
     Paths relative to the tree root are sorted as Python sorts strings, shuffled with
@@ -402,11 +403,11 @@ def build_linux_corpus(source: str | Path, n_bytes: int = KNOWN_CORPORA["linux"]
     return corpus[:n_bytes]
 
 
-def write_linux_corpus(source: str | Path, directory: str | Path | None = None) -> tuple[Path, bool]:
+def write_linux_corpus(source: str | Path, data_dir: str | Path | None = None) -> tuple[Path, bool]:
     """Build the Linux corpus into the data directory; returns its path and whether it matches."""
     known = KNOWN_CORPORA["linux"]
     corpus = build_linux_corpus(source)
-    path = data_dir(directory) / known.filename
+    path = resolve_data_dir(data_dir) / known.filename
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, corpus)
     return path, hashlib.sha256(corpus).hexdigest() == known.sha256
@@ -428,7 +429,7 @@ __all__ = [
     "build_linux_corpus",
     "byte_label",
     "char_rnn_war_and_peace",
-    "data_dir",
+    "resolve_data_dir",
     "fetch_war_and_peace",
     "load_corpus",
     "resolve_corpus_path",

@@ -1,28 +1,79 @@
-"""What a trained run predicts and what its cells do over a split, cached beside the run.
+"""What a trained model predicts and what its cells do over a split: one pass, three readings.
 
-Both passes carry each row's state across the whole split, exactly as training carries it
-from batch to batch, and return values in the text's order (rows are contiguous and ordered,
-so flattening row by row is text order).
+:func:`split_pass` walks a split as training walks its batches: every row carries its state
+from window to window across the whole split. The validation loss, the cached predictions and
+the gate traces are all read from it, in full fp32 (:func:`lit_rnn.devices.exact_fp32`), and
+returned in the text's order (rows are contiguous and ordered, so flattening row by row is text
+order).
 """
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from lit_rnn.data import Batcher, Corpus
+from lit_rnn.devices import exact_fp32
 from lit_rnn.errors import UserError
-from lit_rnn.models import TRACE_QUANTITIES, CharLM
+from lit_rnn.models import TRACE_QUANTITIES, CharLM, Model
 from lit_rnn.predictions import Predictions
-from lit_rnn.train import Run, resolve_device
+from lit_rnn.runs import Run
 
 
-def _split_tensors(batcher: Batcher, split: str, device: torch.device) -> tuple[torch.Tensor, np.ndarray]:
+def split_pass(step: Callable, batcher: Batcher, split: str, device: torch.device,
+               chunk: int) -> Iterator[tuple[slice, torch.Tensor, object]]:
+    """``step(ids, state) -> (output, state)`` over ``split`` in windows of ``chunk`` steps, state carried.
+
+    Yields ``(columns, targets, output)`` per window: the window's columns of the split's
+    ``(rows, length)`` grid, its targets (on ``device``) and what ``step`` returned for it.
+    """
     inputs = torch.from_numpy(batcher.split_inputs(split).astype(np.int64)).to(device)
-    return inputs, batcher.split_targets(split)
+    targets = torch.from_numpy(batcher.split_targets(split).astype(np.int64)).to(device)
+    state = None
+    for start in range(0, inputs.shape[1], chunk):
+        columns = slice(start, start + chunk)
+        with torch.no_grad(), exact_fp32():
+            output, state = step(inputs[:, columns], state)
+        yield columns, targets[:, columns], output
+
+
+def split_loss(model: Model, batcher: Batcher, split: str, device: torch.device, chunk: int = 1000) -> float:
+    """Mean cross-entropy (nats/byte) over a split."""
+    was_training = model.training
+    model.eval()
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    for _, targets, logits in split_pass(model, batcher, split, device, chunk):
+        total += nn.functional.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), reduction="sum").double()
+    model.train(was_training)
+    return float(total / batcher.split_bytes(split))
+
+
+def model_predictions(model: Model, batcher: Batcher, split: str, name: str, device: torch.device,
+                      chunk: int = 500) -> Predictions:
+    """Next-byte distributions of ``model`` at every position of ``split``."""
+    model = model.to(device).eval()
+    rows, length = batcher.split_inputs(split).shape
+    probs = np.empty((rows, length, model.config.vocab_size), dtype=np.float16)
+    target_log_probs = np.empty((rows, length), dtype=np.float32)
+    for columns, targets, logits in split_pass(model, batcher, split, device, chunk):
+        log_probs = torch.log_softmax(logits.float(), dim=-1)
+        probs[:, columns] = log_probs.exp().cpu().numpy()
+        target_log_probs[:, columns] = log_probs.gather(-1, targets[..., None])[..., 0].cpu().numpy()
+    return Predictions(
+        probs=probs.reshape(rows * length, -1),
+        target_log_probs=target_log_probs.reshape(-1),
+        targets=batcher.split_targets(split).reshape(-1),
+        positions=batcher.positions(split).reshape(-1),
+        name=name,
+        kind=model.config.architecture,
+        corpus_sha256=batcher.corpus.sha256,
+        split=split,
+    )
 
 
 def _check_corpus(run: Run, corpus: Corpus) -> None:
@@ -30,38 +81,7 @@ def _check_corpus(run: Run, corpus: Corpus) -> None:
         raise UserError(f"run {run.config.run_id} was trained on another corpus than {corpus.name!r}")
 
 
-@torch.no_grad()
-def model_predictions(
-    model: CharLM, batcher: Batcher, split: str, name: str, device: str = "cpu", chunk: int = 500
-) -> Predictions:
-    """Next-byte distributions of ``model`` at every position of ``split``."""
-    device = resolve_device(device)
-    model = model.to(device).eval()
-    inputs, targets = _split_tensors(batcher, split, device)
-    target_ids = torch.from_numpy(targets.astype(np.int64)).to(device)
-    rows, length = inputs.shape
-    probs = np.empty((rows, length, model.config.vocab_size), dtype=np.float16)
-    target_log_probs = np.empty((rows, length), dtype=np.float32)
-    state = None
-    for start in range(0, length, chunk):
-        window = slice(start, start + chunk)
-        logits, state = model(inputs[:, window], state)
-        log_probs = torch.log_softmax(logits.float(), dim=-1)
-        probs[:, window] = log_probs.exp().cpu().numpy()
-        target_log_probs[:, window] = log_probs.gather(-1, target_ids[:, window, None])[..., 0].cpu().numpy()
-    return Predictions(
-        probs=probs.reshape(rows * length, -1),
-        target_log_probs=target_log_probs.reshape(-1),
-        targets=targets.reshape(-1),
-        positions=batcher.positions(split).reshape(-1),
-        model=name,
-        kind=model.config.cell,
-        corpus_sha256=batcher.corpus.sha256,
-        split=split,
-    )
-
-
-def predictions(run: Run, corpus: Corpus, split: str = "test", device: str = "cpu",
+def predictions(run: Run, corpus: Corpus, split: str = "test", device: torch.device = torch.device("cpu"),
                 checkpoint: Path | None = None) -> Predictions:
     """The run's predictions over ``split`` (best weights, or ``checkpoint``), cached in the run folder."""
     _check_corpus(run, corpus)
@@ -69,25 +89,22 @@ def predictions(run: Run, corpus: Corpus, split: str = "test", device: str = "cp
     path = run.dir / "predictions" / f"{split}-{tag}.npz"
     if path.exists():
         return Predictions.load(path)
-    recipe = run.config.recipe
-    result = model_predictions(
-        run.load_model(device, checkpoint), corpus.batcher(recipe.batch_size, recipe.seq_length), split,
-        run.config.model.name, device,
-    )
+    result = model_predictions(run.load_model(device, checkpoint), run.config.batcher(corpus), split, run.name, device)
     path.parent.mkdir(parents=True, exist_ok=True)
     result.save(path)
     return result
 
 
-class Trace:
+class StoredTrace:
     """Per-layer gate, cell and hidden values over a split, as float16 arrays memory-mapped from disk.
 
     ``trace[layer][name]`` has shape (positions, hidden) in the text's order; names are
-    ``TRACE_QUANTITIES[cell]`` (``i f g o c h`` for the LSTM, ``r z n h`` for the GRU, ``h``).
+    ``TRACE_QUANTITIES[architecture]`` (``i f g o c h`` for the LSTM, ``r z n h`` for the GRU, ``h``).
+    It satisfies the analyses' trace contract (:class:`lit_rnn.analysis.cells.Trace`).
     """
 
-    def __init__(self, folder: Path, cell: str, n_layers: int):
-        self.folder, self.cell, self.n_layers = folder, cell, n_layers
+    def __init__(self, folder: Path, architecture: str, n_layers: int):
+        self.folder, self.architecture, self.n_layers = folder, architecture, n_layers
         self.positions = np.load(folder / "positions.npy", mmap_mode="r")
 
     def __len__(self) -> int:
@@ -97,27 +114,25 @@ class Trace:
         if not 0 <= layer < self.n_layers:
             raise IndexError(f"layer {layer} out of range: the model has {self.n_layers}")
         return {name: np.load(self.folder / f"layer{layer}_{name}.npy", mmap_mode="r")
-                for name in TRACE_QUANTITIES[self.cell]}
+                for name in TRACE_QUANTITIES[self.architecture]}
 
 
-@torch.no_grad()
 def write_trace(model: CharLM, batcher: Batcher, split: str, folder: Path, chunk: int = 250) -> None:
     """Stream ``model.trace`` over ``split`` into float16 ``.npy`` files (one per layer and quantity).
 
-    Each chunk of steps is written straight to its place in the files, so memory stays at one
-    chunk: a 3-layer 512 LSTM over a 330,000-byte split is 5.7 GiB on disk, not in RAM.
+    Each window of steps is written straight to its place in the files, so memory stays at one
+    window: a 3-layer 512 LSTM over a 330,000-byte split is 5.7 GiB on disk, not in RAM.
     """
     device = next(model.parameters()).device
-    inputs, _ = _split_tensors(batcher, split, device)
-    rows, length = inputs.shape
-    hidden, cell = model.config.hidden_size, model.config.cell
+    rows, length = batcher.split_inputs(split).shape
+    hidden, architecture = model.config.hidden_size, model.config.architecture
     partial = folder.with_name(folder.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     np.save(partial / "positions.npy", batcher.positions(split).reshape(-1))
     files, data_offset = {}, 0
     for layer in range(model.config.n_layers):
-        for name in TRACE_QUANTITIES[cell]:
+        for name in TRACE_QUANTITIES[architecture]:
             # (positions, hidden) in text order = (rows, length, hidden) flattened row by row.
             path = partial / f"layer{layer}_{name}.npy"
             header = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16, shape=(rows * length, hidden))
@@ -126,15 +141,13 @@ def write_trace(model: CharLM, batcher: Batcher, split: str, folder: Path, chunk
             files[layer, name] = open(path, "r+b")  # noqa: SIM115 - closed below
     row_bytes, value_bytes = length * hidden * 2, hidden * 2
     try:
-        state = None
-        for start in range(0, length, chunk):
-            layers, _, state = model.trace(inputs[:, start : start + chunk], state)
+        for columns, _, (layers, _) in split_pass(model.trace, batcher, split, device, chunk):
             for layer, values in enumerate(layers):
                 for name, value in values.items():
                     block = value.to(torch.float16).cpu().numpy()  # (rows, steps, hidden)
                     handle = files[layer, name]
                     for row in range(rows):
-                        handle.seek(data_offset + row * row_bytes + start * value_bytes)
+                        handle.seek(data_offset + row * row_bytes + columns.start * value_bytes)
                         handle.write(block[row].tobytes())
     finally:
         for handle in files.values():
@@ -143,20 +156,18 @@ def write_trace(model: CharLM, batcher: Batcher, split: str, folder: Path, chunk
     partial.rename(folder)
 
 
-def trace(run: Run, corpus: Corpus, split: str = "test", device: str = "cpu") -> Trace:
+def trace(run: Run, corpus: Corpus, split: str = "test", device: torch.device = torch.device("cpu")) -> StoredTrace:
     """The run's trace over ``split`` (best weights), computed once and memory-mapped after."""
     _check_corpus(run, corpus)
     folder = run.dir / f"trace-{split}"
-    config = run.config.model
+    model = run.config.model
     if not folder.exists():
-        recipe = run.config.recipe
-        write_trace(run.load_model(resolve_device(device)), corpus.batcher(recipe.batch_size, recipe.seq_length),
-                    split, folder)
-    return Trace(folder, config.cell, config.n_layers)
+        write_trace(run.load_model(device), run.config.batcher(corpus), split, folder)
+    return StoredTrace(folder, model.architecture, model.n_layers)
 
 
 @torch.no_grad()
-def sample(model: CharLM, corpus: Corpus, prime: bytes = b"\n", n: int = 200, temperature: float = 1.0,
+def sample(model: Model, corpus: Corpus, prime: bytes = b"\n", n: int = 200, temperature: float = 1.0,
            seed: int = 0) -> bytes:
     """``n`` bytes sampled from the model after feeding it ``prime``; lower temperature is greedier."""
     if temperature <= 0:
@@ -165,11 +176,12 @@ def sample(model: CharLM, corpus: Corpus, prime: bytes = b"\n", n: int = 200, te
     device = next(model.parameters()).device
     model.eval()
     ids = torch.from_numpy(corpus.encode(prime or b"\n").astype(np.int64))[None].to(device)
-    logits, state = model(ids)
-    out = []
-    for _ in range(n):
-        probs = torch.softmax(logits[0, -1].float().cpu() / temperature, dim=-1)
-        next_id = torch.multinomial(probs, 1, generator=generator)
-        out.append(int(next_id))
-        logits, state = model(next_id[None].to(device), state)
+    with exact_fp32():
+        logits, state = model(ids)
+        out = []
+        for _ in range(n):
+            probs = torch.softmax(logits[0, -1].float().cpu() / temperature, dim=-1)
+            next_id = torch.multinomial(probs, 1, generator=generator)
+            out.append(int(next_id))
+            logits, state = model(next_id[None].to(device), state)
     return corpus.decode(np.array(out))

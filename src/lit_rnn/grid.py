@@ -12,57 +12,46 @@ import torch
 from tqdm.auto import tqdm
 
 from lit_rnn.data import Corpus
-from lit_rnn.presets import Preset
-from lit_rnn.train import Run, RunConfig, TrainOptions, get_or_train
+from lit_rnn.runs import Run, RunConfig
+from lit_rnn.train import TrainOptions, get_or_train
 
 
-def _train_one(config: RunConfig, corpus: Corpus, options: TrainOptions, root: str | None, threads: int) -> str:
+def _train_one(config: RunConfig, corpus: Corpus, options: TrainOptions, artifacts: str | None, threads: int) -> str:
     torch.set_num_threads(threads)
-    return get_or_train(config, corpus, options, root).config.run_id
-
-
-def train_grid(
-    preset: Preset,
-    corpus: Corpus,
-    options: TrainOptions = TrainOptions(),
-    root: str | Path | None = None,
-    jobs: int = 1,
-) -> list[Run]:
-    """Every recurrent run of ``preset`` on ``corpus`` (see :func:`train_runs`)."""
-    options = replace(options, snapshot_steps=options.snapshot_steps or preset.snapshot_steps)
-    return train_runs(preset.run_configs(corpus), corpus, options, root, jobs)
+    return get_or_train(config, corpus, options, artifacts).config.run_id
 
 
 def train_runs(
     configs: list[RunConfig],
     corpus: Corpus,
     options: TrainOptions = TrainOptions(),
-    root: str | Path | None = None,
+    artifacts: str | Path | None = None,
     jobs: int = 1,
 ) -> list[Run]:
     """The finished runs of ``configs``, reusing finished ones; ``jobs`` trainings at a time."""
-    pending = [c for c in configs if not Run(c, root).is_finished]
+    pending = [c for c in configs if not Run(c, artifacts).is_finished]
     if jobs <= 1 or len(pending) <= 1:
         for config in pending:
-            get_or_train(config, corpus, options, root)
+            get_or_train(config, corpus, options, artifacts)
     else:
-        threads = max(1, (os.cpu_count() or 1) // jobs) if options.device == "cpu" else 1
+        threads = max(1, (os.cpu_count() or 1) // jobs) if options.device.type == "cpu" else 1
         quiet = replace(options, progress=False)
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            futures = [pool.submit(_train_one, c, corpus, quiet, str(root) if root else None, threads) for c in pending]
+            folder = str(artifacts) if artifacts else None
+            futures = [pool.submit(_train_one, c, corpus, quiet, folder, threads) for c in pending]
             for future in tqdm(as_completed(futures), total=len(futures), desc=f"training on {corpus.name}",
                                unit="run", disable=not options.progress):
                 future.result()
-    return [Run(c, root) for c in configs]
+    return [Run(c, artifacts) for c in configs]
 
 
 def choose_dropout(runs: list[Run]) -> list[Run]:
-    """Per model (type, depth, width), the run whose dropout gave the lowest validation loss."""
+    """Per model (architecture, depth, width), the run whose dropout gave the lowest validation loss."""
     best: dict[tuple, Run] = {}
     for run in runs:
         model = run.config.model
-        key = (model.cell, model.n_layers, model.hidden_size)
-        if key not in best or run.result["best_val_loss"] < best[key].result["best_val_loss"]:
+        key = (model.architecture, model.n_layers, model.hidden_size)
+        if key not in best or run.result.best_val_loss < best[key].result.best_val_loss:
             best[key] = run
     return list(best.values())

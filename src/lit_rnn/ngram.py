@@ -24,16 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from tqdm.auto import tqdm
 
 from lit_rnn.data import Batcher, Corpus
 from lit_rnn.errors import UserError
 from lit_rnn.predictions import Predictions
-from lit_rnn.store import artifacts_root, atomic_write_text, canonical_json, config_hash
+from lit_rnn.store import atomic_write_text, canonical_json, config_hash, resolve_artifacts
 
 MAX_ORDER = 20  # what `make setup` compiles lmplz, build_binary and the kenlm module for
-TABLE_ORDERS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 20)
 KENLM_VERSION = "0.3.0"
 LMPLZ_OPTIONS = ("--discount_fallback",)  # small or skewed counts: KenLM's fallback discounts
 BINARY_TYPE = "trie"
@@ -68,8 +66,8 @@ class NgramConfig:
             order,
         )
 
-    def folder(self, root: str | Path | None = None) -> Path:
-        return artifacts_root(root) / "ngram" / config_hash(self)
+    def folder(self, artifacts: str | Path | None = None) -> Path:
+        return resolve_artifacts(artifacts) / "ngram" / config_hash(self)
 
 
 def tokens(corpus: Corpus) -> list[str]:
@@ -206,14 +204,14 @@ def _write_training_text(batcher: Batcher, path: Path) -> None:
             handle.write(" ".join(words[row]) + "\n")
 
 
-def train_ngram(batcher: Batcher, order: int, root: str | Path | None = None) -> Path:
+def train_ngram(batcher: Batcher, order: int, artifacts: str | Path | None = None) -> Path:
     """The KenLM binary of an ``order``-gram on ``batcher``'s train split, estimated once and cached.
 
     The binary is built in a hidden temporary folder and renamed into place, so an
     interrupted build never leaves a ``model.bin`` that looks finished.
     """
     config = NgramConfig.of(batcher, order)
-    folder = config.folder(root)
+    folder = config.folder(artifacts)
     path = folder / "model.bin"
     if path.exists():
         return path
@@ -265,20 +263,20 @@ def _split_probs(model, batcher: Batcher, split: str, desc: str) -> np.ndarray:
 
 
 def ngram_predictions(
-    batcher: Batcher, order: int, split: str = "test", root: str | Path | None = None
+    batcher: Batcher, order: int, split: str = "test", artifacts: str | Path | None = None
 ) -> Predictions:
     """The ``order``-gram's next-byte distributions over ``split``, cached beside its binary."""
     config = NgramConfig.of(batcher, order)
     batcher.batch_range(split)  # a clear error for an unknown split, before any estimation
-    path = config.folder(root) / f"predictions-{split}.npz"
+    path = config.folder(artifacts) / f"predictions-{split}.npz"
     if path.exists():
         return Predictions.load(path)
-    model = _load_model(train_ngram(batcher, order, root))
+    model = _load_model(train_ngram(batcher, order, artifacts))
     result = Predictions.from_log_probs(
         np.log(_split_probs(model, batcher, split, desc=f"scoring {order}-gram on {split}")),
         targets=batcher.split_targets(split).reshape(-1),
         positions=batcher.positions(split).reshape(-1),
-        model=f"{order}-gram",
+        name=f"{order}-gram",
         kind="ngram",
         corpus_sha256=batcher.corpus.sha256,
         split=split,
@@ -287,32 +285,10 @@ def ngram_predictions(
     return result
 
 
-def ngram_table(
-    batcher: Batcher,
-    orders: Iterable[int] = TABLE_ORDERS,
-    split: str = "test",
-    root: str | Path | None = None,
-) -> pd.DataFrame:
-    """Table 2's n-gram row: cross-entropy (nats per byte) on ``split`` for each order."""
-    orders = list(orders)
-    for order in orders:
-        NgramConfig.of(batcher, order)  # reject a bad order before hours of work on the good ones
-    cross_entropies = [
-        ngram_predictions(batcher, order, split, root).cross_entropy
-        for order in tqdm(orders, desc=f"n-gram table ({batcher.corpus.name})", unit="model")
-    ]
-    return pd.DataFrame(
-        {"model": [f"{order}-gram" for order in orders], "cross_entropy": cross_entropies},
-        index=pd.Index(orders, name="order"),
-    )
-
-
 __all__ = [
     "MAX_ORDER",
-    "TABLE_ORDERS",
     "NgramConfig",
     "ngram_predictions",
-    "ngram_table",
     "tokens",
     "train_ngram",
 ]

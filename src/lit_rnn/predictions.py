@@ -31,7 +31,7 @@ class Predictions:
     target_log_probs: np.ndarray  # (n,) float32, natural log-probability of the true next byte
     targets: np.ndarray  # (n,) vocabulary ids of the true next bytes
     positions: np.ndarray  # (n,) corpus offsets of the inputs, increasing
-    model: str  # a name for tables and legends, e.g. "lstm-2x128" or "20-gram"
+    name: str  # the model's name for tables and legends, e.g. "lstm-2x128" or "20-gram"
     kind: str  # "rnn", "lstm", "gru", "nnn" or "ngram"
     corpus_sha256: str
     split: str
@@ -47,12 +47,12 @@ class Predictions:
             )
 
     @classmethod
-    def from_log_probs(cls, log_probs: np.ndarray, targets: np.ndarray, positions: np.ndarray, model: str,
+    def from_log_probs(cls, log_probs: np.ndarray, targets: np.ndarray, positions: np.ndarray, name: str,
                        kind: str, corpus_sha256: str, split: str) -> Predictions:
         """Predictions from full (n, vocab) log-probabilities, keeping the target's exactly."""
         targets = np.asarray(targets)
         target_log_probs = log_probs[np.arange(len(targets)), targets].astype(np.float32)
-        return cls(np.exp(log_probs).astype(np.float16), target_log_probs, targets, positions, model, kind,
+        return cls(np.exp(log_probs).astype(np.float16), target_log_probs, targets, positions, name, kind,
                    corpus_sha256, split)
 
     @property
@@ -81,16 +81,16 @@ class Predictions:
             target_log_probs=self.target_log_probs,
             targets=self.targets,
             positions=self.positions,
-            meta=np.array([self.model, self.kind, self.corpus_sha256, self.split]),
+            meta=np.array([self.name, self.kind, self.corpus_sha256, self.split]),
         )
 
     @classmethod
     def load(cls, path: str | Path) -> Predictions:
         try:
             with np.load(path, allow_pickle=False) as stored:
-                model, kind, sha, split = (str(x) for x in stored["meta"])
+                name, kind, sha, split = (str(x) for x in stored["meta"])
                 return cls(stored["probs"], stored["target_log_probs"], stored["targets"], stored["positions"],
-                           model, kind, sha, split)
+                           name, kind, sha, split)
         except (OSError, ValueError, KeyError) as error:
             raise UserError(f"cannot read predictions {path}: {error}; delete it to recompute") from error
 
@@ -103,6 +103,6 @@ def check_aligned(predictions: Sequence[Predictions]) -> None:
     for other in predictions[1:]:
         if not (np.array_equal(first.positions, other.positions)
                 and np.array_equal(first.targets, other.targets)):
-            raise UserError(f"predictions of {first.model!r} and {other.model!r} cover different positions")
+            raise UserError(f"predictions of {first.name!r} and {other.name!r} cover different positions")
         if first.vocab_size != other.vocab_size:
-            raise UserError(f"predictions of {first.model!r} and {other.model!r} use different vocabularies")
+            raise UserError(f"predictions of {first.name!r} and {other.name!r} use different vocabularies")

@@ -13,16 +13,15 @@ from dataclasses import dataclass, field, replace
 
 from lit_rnn.data import Corpus
 from lit_rnn.errors import UserError
-from lit_rnn.models import CELL_TYPES, REFERENCE_LSTM_SIZES, ModelConfig, matched_hidden_size, parameter_count
-from lit_rnn.nnn import nnn_config
-from lit_rnn.train import Recipe, RunConfig
+from lit_rnn.models import RECURRENT, REFERENCE_LSTM_SIZES, ModelConfig, budget, matched_hidden_size, nnn_config
+from lit_rnn.runs import Recipe, RunConfig
 
 
 @dataclass(frozen=True)
 class GridEntry:
-    """One model of a preset's grid, by type, depth and size index (0..3 = the paper's four budgets)."""
+    """One model of a preset's grid, by architecture, depth and size index (0..3 = the paper's four budgets)."""
 
-    cell: str
+    architecture: str
     n_layers: int
     size: int
 
@@ -42,8 +41,8 @@ class Preset:
 
     def hidden_size(self, entry: GridEntry, vocab_size: int) -> int:
         """Hidden size of ``entry`` matched to the 1-layer LSTM budget of its size index."""
-        budget = parameter_count("lstm", 1, self.reference_sizes[entry.size], vocab_size)
-        return matched_hidden_size(entry.cell, entry.n_layers, budget, vocab_size)
+        target = budget(entry.size, vocab_size, self.reference_sizes)
+        return matched_hidden_size(entry.architecture, entry.n_layers, target, vocab_size)
 
     def run_configs(self, corpus: Corpus) -> list[RunConfig]:
         """Every run the preset trains on ``corpus``: each grid entry at each dropout."""
@@ -51,7 +50,8 @@ class Preset:
             RunConfig(
                 corpus_sha256=corpus.sha256,
                 model=ModelConfig(
-                    entry.cell, entry.n_layers, self.hidden_size(entry, corpus.vocab_size), corpus.vocab_size, dropout
+                    entry.architecture, entry.n_layers, self.hidden_size(entry, corpus.vocab_size), corpus.vocab_size,
+                    dropout,
                 ),
                 recipe=self.recipe,
                 seed=self.seed,
@@ -69,8 +69,8 @@ class Preset:
         ]
 
 
-def full_grid(depths=(1, 2, 3), sizes=(0, 1, 2, 3), cells=CELL_TYPES) -> tuple[GridEntry, ...]:
-    return tuple(GridEntry(c, d, s) for c in cells for d in depths for s in sizes)
+def full_grid(depths=(1, 2, 3), sizes=(0, 1, 2, 3), architectures=RECURRENT) -> tuple[GridEntry, ...]:
+    return tuple(GridEntry(a, d, s) for a in architectures for d in depths for s in sizes)
 
 
 PRESETS = {
@@ -106,6 +106,9 @@ PRESETS = {
         snapshot_steps=(50, 100, 200, 400, 800, 1600, 3200),
     ),
 }
+
+
+DEFAULT_PRESET = "small"  # what `make book` builds
 
 
 def get_preset(name: str, **recipe_overrides) -> Preset:

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 
-def artifacts_root(root: str | Path | None = None) -> Path:
-    """The artifacts root: the argument, else ``$LIT_RNN_HOME``, else ``./artifacts``."""
-    return Path(root or os.environ.get("LIT_RNN_HOME") or "artifacts")
+def resolve_artifacts(artifacts: str | Path | None = None) -> Path:
+    """The artifacts folder: the argument, else ``$LIT_RNN_HOME``, else ``./artifacts``."""
+    return Path(artifacts or os.environ.get("LIT_RNN_HOME") or "artifacts")
 
 
 def canonical_json(value: Any) -> str:

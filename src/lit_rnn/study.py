@@ -1,8 +1,10 @@
-"""One corpus at one preset: the trained runs and predictions that the chapters read.
+"""One corpus at one preset: the runs every chapter reads, named in one place.
 
-A Study is the only place that decides *which* runs a chapter needs; it trains what is missing
-(through the run store, so a second build reuses everything) and hands the analyses plain
-:class:`~lit_rnn.predictions.Predictions` and traces.
+A Study is the only place that decides *which* runs a chapter analyses (:attr:`Study.cell_run`,
+:attr:`Study.gate_runs`, :attr:`Study.error_runs`, …). It trains what is missing through the run
+store, so a second build reuses everything, and hands the analyses plain
+:class:`~lit_rnn.predictions.Predictions` and traces. :meth:`Study.prepare` computes exactly what
+those properties name, so executing the chapters afterwards only reads the store.
 """
 
 from __future__ import annotations
@@ -11,66 +13,120 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
+import numpy as np
+
 from lit_rnn import evaluate
-from lit_rnn.data import Corpus, load_corpus
+from lit_rnn.analysis.oracles import OracleConfig
+from lit_rnn.data import Batcher, Corpus
 from lit_rnn.grid import choose_dropout, train_runs
 from lit_rnn.predictions import Predictions
-from lit_rnn.presets import Preset, get_preset
-from lit_rnn.train import Run, TrainOptions, fast_bf16
+from lit_rnn.presets import Preset
+from lit_rnn.runs import Run
+from lit_rnn.settings import Settings
 
 
 @dataclass
 class Study:
-    corpus: Corpus
-    preset: Preset
-    root: Path | None = None
-    device: str = "cpu"
-    jobs: int = 1
-    progress: bool = True
+    settings: Settings
     _predictions: dict = field(default_factory=dict, repr=False)
 
     @classmethod
-    def open(cls, corpus: str, preset: str = "small", data_dir: str | None = None, artifacts: str | None = None,
-             device: str = "cpu", jobs: int = 1, progress: bool = True) -> Study:
-        """A study of a registered corpus or any text file at a named preset."""
-        preset_ = get_preset(preset)
-        text = load_corpus(corpus, data_dir)
-        if preset_.max_bytes is not None:
-            text = text.head(preset_.max_bytes)
-        return cls(text, preset_, Path(artifacts) if artifacts else None, device, jobs, progress)
+    def open(cls, **parameters) -> Study:
+        """A study from a chapter's parameters (corpus, preset, device, precision, data_dir, artifacts)."""
+        return cls(Settings.resolve(**parameters))
 
     @property
-    def options(self) -> TrainOptions:
-        return TrainOptions(device=self.device, autocast_bf16=fast_bf16(self.device), progress=self.progress,
-                            snapshot_steps=self.preset.snapshot_steps)
+    def corpus(self) -> Corpus:
+        return self.settings.corpus
+
+    @property
+    def preset(self) -> Preset:
+        return self.settings.preset
+
+    @property
+    def artifacts(self) -> Path:
+        return self.settings.artifacts
+
+    @property
+    def batcher(self) -> Batcher:
+        return self.preset.recipe.batcher(self.corpus)
+
+    def _train(self, configs, snapshots: bool = True) -> list[Run]:
+        options = self.settings.train_options
+        options = options if snapshots else replace(options, snapshot_steps=())
+        return train_runs(configs, self.corpus, options, self.artifacts, self.settings.jobs)
+
+    # -- The runs, by the role they play in the chapters ----------------------------------------
 
     @cached_property
-    def all_runs(self) -> list[Run]:
-        """Every recurrent run of the preset (each dropout), trained if missing."""
-        return train_runs(self.preset.run_configs(self.corpus), self.corpus, self.options, self.root, self.jobs)
-
-    @cached_property
-    def runs(self) -> list[Run]:
-        """One run per model of the grid, its dropout chosen on validation."""
-        return choose_dropout(self.all_runs)
+    def grid_runs(self) -> list[Run]:
+        """One run per model of the grid (Table 1), its dropout chosen on validation."""
+        return choose_dropout(self._train(self.preset.run_configs(self.corpus)))
 
     @cached_property
     def nnn_runs(self) -> dict[int, Run]:
         """The n-NN baselines by n (dropout chosen on validation)."""
-        runs = choose_dropout(train_runs(self.preset.nnn_run_configs(self.corpus), self.corpus,
-                                         replace(self.options, snapshot_steps=()), self.root, self.jobs))
+        runs = choose_dropout(self._train(self.preset.nnn_run_configs(self.corpus), snapshots=False))
         return {run.config.model.context: run for run in sorted(runs, key=lambda r: r.config.model.context)}
 
+    def has(self, architecture: str) -> bool:
+        return any(r.config.model.architecture == architecture for r in self.grid_runs)
+
+    def best(self, architecture: str = "lstm") -> Run:
+        """The run of ``architecture`` with the lowest validation loss."""
+        return min(self._of(architecture), key=lambda r: r.result.best_val_loss)
+
+    def deepest(self, architecture: str = "lstm") -> Run:
+        """The run of ``architecture`` with the most layers (the best of those): the paper's Figure 3 model."""
+        return min(self._of(architecture), key=lambda r: (-r.config.model.n_layers, r.result.best_val_loss))
+
+    def smallest(self, architecture: str = "lstm") -> Run:
+        """The run of ``architecture`` with the fewest parameters."""
+        return min(self._of(architecture), key=lambda r: r.result.parameters)
+
+    def _of(self, architecture: str) -> list[Run]:
+        return [r for r in self.grid_runs if r.config.model.architecture == architecture]
+
     @property
-    def batcher(self):
-        recipe = self.preset.recipe
-        return self.corpus.batcher(recipe.batch_size, recipe.seq_length)
+    def cell_run(self) -> Run:
+        """The model whose cells chapter 3 ranks and shows."""
+        return self.best("lstm")
+
+    @property
+    def gate_runs(self) -> dict[str, Run]:
+        """The models whose gates chapter 4 measures, by architecture (LSTM and GRU, where present)."""
+        return {architecture: self.deepest(architecture) for architecture in ("lstm", "gru") if self.has(architecture)}
+
+    @property
+    def error_runs(self) -> list[Run]:
+        """The large and the small LSTM whose errors chapter 7 peels (one run if they coincide)."""
+        return list(dict.fromkeys([self.best("lstm"), self.smallest("lstm")]))
+
+    @property
+    def dynamics_run(self) -> Run:
+        """The LSTM whose early snapshots chapter 6 compares with the n-NNs."""
+        return self.best("lstm")
+
+    # -- What the chapters read ------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Train and evaluate everything the chapters read, so executing them only reads the store."""
+        for run in self.grid_runs:
+            self.predictions(run)
+        for run in {self.cell_run.dir: self.cell_run, **{r.dir: r for r in self.gate_runs.values()}}.values():
+            self.trace(run)
+        self.snapshot_predictions(self.dynamics_run)
+        self.baselines()
 
     def ngram(self, order: int, split: str = "test") -> Predictions:
         """The KenLM ``order``-gram's predictions (estimated and cached on first use)."""
         from lit_rnn.ngram import ngram_predictions
 
-        return ngram_predictions(self.batcher, order, split, self.root)
+        return ngram_predictions(self.batcher, order, split, self.artifacts)
+
+    def oracle_ngrams(self, oracle: OracleConfig) -> list[Predictions]:
+        """The preset's n-gram predictions among those the error oracle consults, by increasing order."""
+        return [self.ngram(order) for order in oracle.ngram_orders if order in self.preset.ngram_orders]
 
     def baselines(self) -> tuple[dict[int, Predictions], dict[int, Predictions]]:
         """Test predictions of every n-gram and every n-NN of the preset, by n."""
@@ -78,48 +134,20 @@ class Study:
         nnns = {n: self.predictions(run) for n, run in self.nnn_runs.items()}
         return ngrams, nnns
 
-    def prepare(self) -> None:
-        """Train and evaluate everything the chapters read, so executing them only reads the store."""
-        for run in self.runs:
-            self.predictions(run)
-        for cell in ("lstm", "gru"):
-            if self.has(cell):
-                self.trace(self.deepest(cell))
-        self.trace(self.best("lstm"))
-        self.snapshot_predictions(self.best("lstm"))
-        self.baselines()
-
-    def has(self, cell: str) -> bool:
-        return any(r.config.model.cell == cell for r in self.runs)
-
-    def deepest(self, cell: str = "lstm") -> Run:
-        """The run of type ``cell`` with the most layers (the best of those): the paper's Figure 3 model."""
-        return min((r for r in self.runs if r.config.model.cell == cell),
-                   key=lambda r: (-r.config.model.n_layers, r.result["best_val_loss"]))
-
-    def snapshot_predictions(self, run: Run, split: str = "test") -> list[tuple[int, Predictions]]:
-        """The run's predictions at each kept early checkpoint, by training step."""
-        return [(step, evaluate.predictions(run, self.corpus, split, self.device, checkpoint=path))
-                for step, path in run.snapshots().items()]
-
-    def finished_runs(self) -> list[Run]:
-        """The preset's recurrent runs already in the store (none trained), dropout chosen."""
-        return choose_dropout([run for config in self.preset.run_configs(self.corpus)
-                               if (run := Run(config, self.root)).is_finished])
-
-    def best(self, cell: str = "lstm") -> Run:
-        """The run of type ``cell`` with the lowest validation loss."""
-        return min((r for r in self.runs if r.config.model.cell == cell), key=lambda r: r.result["best_val_loss"])
-
-    def smallest(self, cell: str = "lstm") -> Run:
-        """The run of type ``cell`` with the fewest parameters."""
-        return min((r for r in self.runs if r.config.model.cell == cell), key=lambda r: r.result["parameters"])
-
     def predictions(self, run: Run, split: str = "test") -> Predictions:
         key = (run.config.run_id, split)
         if key not in self._predictions:
-            self._predictions[key] = evaluate.predictions(run, self.corpus, split, self.device)
+            self._predictions[key] = evaluate.predictions(run, self.corpus, split, self.settings.device)
         return self._predictions[key]
 
-    def trace(self, run: Run, split: str = "test") -> evaluate.Trace:
-        return evaluate.trace(run, self.corpus, split, self.device)
+    def snapshot_predictions(self, run: Run, split: str = "test") -> list[tuple[int, Predictions]]:
+        """The run's predictions at each kept early checkpoint, by training step."""
+        return [(step, evaluate.predictions(run, self.corpus, split, self.settings.device, checkpoint=path))
+                for step, path in run.snapshots().items()]
+
+    def trace(self, run: Run, split: str = "test") -> evaluate.StoredTrace:
+        return evaluate.trace(run, self.corpus, split, self.settings.device)
+
+    def train_positions(self) -> np.ndarray:
+        """Corpus offsets of the training split, in text order (what the rare-word oracle counts)."""
+        return self.batcher.positions("train").ravel()

@@ -1,9 +1,9 @@
 """Which cells track what: rank cells against reference signals and against a user's selection.
 
-A trace is ``{layer: {quantity: (positions, hidden) array}}`` in the text's order (see
-``lit_rnn.evaluate.Trace``). A cell is one column of one quantity (``c``, ``h``, a gate) of
-one layer. Signals are per-byte arrays over the corpus (``lit_rnn.analysis.signals``), read at
-the trace's ``positions``.
+A trace is ``{layer: {quantity: (positions, hidden) array}}`` in the text's order, with the
+corpus offset of every row in ``positions`` (:class:`Trace`; ``lit_rnn.evaluate.StoredTrace`` is
+one). A cell is one column of one quantity (``c``, ``h``, a gate) of one layer. Signals are
+per-byte arrays over the corpus (``lit_rnn.analysis.signals``), read at the trace's ``positions``.
 
 Scores: a count signal is scored by the absolute Pearson correlation with the cell; a binary
 signal by the ROC AUC of the cell's activation as a detector of the "on" bytes, reported as
@@ -16,6 +16,8 @@ stored in, which turns ranking into a 65,536-bin histogram instead of a sort per
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -23,7 +25,17 @@ import pandas as pd
 from lit_rnn.analysis.signals import Signal
 from lit_rnn.errors import UserError
 
-TraceLike = Mapping[int, Mapping[str, np.ndarray]]  # or evaluate.Trace: indexable by layer 0..n-1
+TraceLike = Mapping[int, Mapping[str, np.ndarray]]  # or a Trace: indexable by layer 0..n-1
+
+
+class Trace(Protocol):
+    """The trace contract the analyses and figures read: layers of named arrays and their corpus offsets."""
+
+    positions: np.ndarray  # (positions,) corpus offset of every row, increasing
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, layer: int) -> Mapping[str, np.ndarray]: ...
 
 _FLOAT16_KEYS = 1 << 16
 
@@ -196,22 +208,53 @@ def span_query(
     return table.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def text_heatmap(
-    data: np.ndarray, positions: np.ndarray, values: np.ndarray, start: int, stop: int
-) -> pd.DataFrame:
-    """The bytes of corpus span ``[start, stop)`` with one value each (a cell's activation), for rendering.
+@dataclass(frozen=True)
+class CellView:
+    """One cell over one window of the traced text: what a text heatmap draws."""
 
-    ``values`` has one entry per trace row (e.g. ``trace[layer]["c"][:, cell]``); only bytes
-    whose offset is a trace position appear. Columns: offset, byte, char (``chr(byte)``, so a
-    renderer decoding UTF-8 must group a multi-byte character's rows), value.
-    """
-    positions = np.asarray(positions)
-    rows = np.arange(np.searchsorted(positions, start), np.searchsorted(positions, stop))
-    offsets = positions[rows]
-    raw = np.asarray(data, np.uint8)[offsets]
-    return pd.DataFrame({
-        "offset": offsets,
-        "byte": raw,
-        "char": [chr(b) for b in raw],
-        "value": np.asarray(values[rows], np.float64),
-    })
+    label: str
+    layer: int
+    quantity: str
+    cell: int
+    start: int  # first trace row of the window
+    text: bytes
+    values: np.ndarray  # one activation per byte of ``text``
+
+
+def cell_window(data: np.ndarray, trace: Trace, layer: int, quantity: str, cell: int, start: int,
+                length: int) -> tuple[bytes, np.ndarray]:
+    """The bytes of trace rows ``[start, start + length)`` and one cell's values there."""
+    stop = min(start + length, len(trace.positions))
+    values = np.asarray(trace[layer][quantity][start:stop, cell], dtype=np.float64)
+    return np.asarray(data)[np.asarray(trace.positions[start:stop])].tobytes(), values
+
+
+def busiest_window(values: np.ndarray, length: int) -> int:
+    """Start of the ``length``-long window where a signal varies most: where its cells show most."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) <= length:
+        return 0
+    total = np.concatenate([[0.0], np.cumsum(values)])
+    squares = np.concatenate([[0.0], np.cumsum(values**2)])
+    mean = (total[length:] - total[:-length]) / length
+    variance = (squares[length:] - squares[:-length]) / length - mean**2
+    return int(np.argmax(variance))
+
+
+def top_cells(ranking: pd.DataFrame, per_signal: int = 3) -> pd.DataFrame:
+    """The best ``per_signal`` cells for each signal of a :func:`rank_cells` table."""
+    return ranking.groupby("signal", sort=False).head(per_signal).reset_index(drop=True)
+
+
+def signal_views(ranking: pd.DataFrame, trace: Trace, data: np.ndarray, signals: Mapping[str, Signal],
+                 per_signal: int = 1, length: int = 500) -> list[CellView]:
+    """The best ``per_signal`` cells of every signal, each over the window where its signal varies most."""
+    best = top_cells(ranking, per_signal)
+    views = []
+    for rank, row in zip(best.groupby("signal", sort=False).cumcount() + 1, best.itertuples()):
+        start = busiest_window(np.asarray(signals[row.signal].values)[trace.positions], length)
+        text, values = cell_window(data, trace, row.layer, row.quantity, row.cell, start, length)
+        score = "|ρ|" if row.kind == "count" else "AUC"
+        label = f"{row.signal} #{rank}: layer {row.layer} {row.quantity}[{row.cell}] ({score} {row.score:.2f})"
+        views.append(CellView(label, row.layer, row.quantity, row.cell, start, text, values))
+    return views

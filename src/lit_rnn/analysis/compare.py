@@ -11,30 +11,30 @@ from lit_rnn.predictions import Predictions, check_aligned
 PAPER_BEST_LSTM = {"warpeace": 1.077, "linux": 0.84}
 
 
-def loss_table(predictions: list[Predictions], configs: list, corpus_name: str | None = None) -> pd.DataFrame:
-    """Table 1: one row per model (type, layers, hidden, parameters, dropout) with its test loss.
+def loss_table(predictions: list[Predictions], configs: list, parameters: list[int],
+               corpus_name: str | None = None) -> pd.DataFrame:
+    """Table 1: one row per model (architecture, layers, hidden, parameters, dropout) with its test loss.
 
-    ``configs`` are the models' :class:`~lit_rnn.models.ModelConfig`, aligned with ``predictions``.
-    The ``paper`` column holds the paper's best LSTM loss on the best LSTM's row, where known.
+    ``configs`` are the models' :class:`~lit_rnn.models.ModelConfig` and ``parameters`` their
+    parameter counts (from the runs' results), aligned with ``predictions``. The ``paper`` column
+    holds the paper's best LSTM loss on the best LSTM's row, where known.
     """
-    from lit_rnn.models import parameter_count
-
     rows = [
         dict(
-            model=p.model,
-            cell=c.cell,
+            model=p.name,
+            architecture=c.architecture,
             layers=c.n_layers,
             hidden=c.hidden_size,
-            parameters=parameter_count(c.cell, c.n_layers, c.hidden_size, c.vocab_size),
+            parameters=count,
             dropout=c.dropout,
             test_loss=p.cross_entropy,
             error_rate=float(p.errors.mean()),
         )
-        for p, c in zip(predictions, configs, strict=True)
+        for p, c, count in zip(predictions, configs, parameters, strict=True)
     ]
-    table = pd.DataFrame(rows).sort_values(["cell", "layers", "parameters"]).reset_index(drop=True)
+    table = pd.DataFrame(rows).sort_values(["architecture", "layers", "parameters"]).reset_index(drop=True)
     table["paper"] = np.nan
-    lstm = table[table.cell == "lstm"]
+    lstm = table[table.architecture == "lstm"]
     if corpus_name in PAPER_BEST_LSTM and len(lstm):
         table.loc[lstm.test_loss.idxmin(), "paper"] = PAPER_BEST_LSTM[corpus_name]
     return table
@@ -50,7 +50,7 @@ def finite_horizon_table(ngrams: dict[int, Predictions], nnns: dict[int, Predict
         "n-NN": [nnns[n].cross_entropy if n in nnns else np.nan for n in orders],
     }).set_index("n")
     if best is not None:
-        table[best.model] = best.cross_entropy
+        table[best.name] = best.cross_entropy
     return table
 
 
@@ -59,7 +59,7 @@ def agreement_matrix(predictions: list[Predictions]) -> pd.DataFrame:
     check_aligned(predictions)
     top = np.stack([p.probs.argmax(axis=1) for p in predictions])
     agree = (top[:, None, :] == top[None, :, :]).mean(axis=2)
-    names = [p.model for p in predictions]
+    names = [p.name for p in predictions]
     return pd.DataFrame(agree, index=names, columns=names)
 
 
@@ -73,5 +73,5 @@ def model_embedding(predictions: list[Predictions], seed: int = 0) -> pd.DataFra
         raise ValueError("a t-SNE embedding needs at least 3 models")
     perplexity = min(30.0, (len(predictions) - 1) / 3)
     coords = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(features)
-    return pd.DataFrame({"model": [p.model for p in predictions], "kind": [p.kind for p in predictions],
+    return pd.DataFrame({"model": [p.name for p in predictions], "kind": [p.kind for p in predictions],
                          "x": coords[:, 0], "y": coords[:, 1]})

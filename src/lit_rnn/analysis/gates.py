@@ -56,3 +56,11 @@ def integrator_cells(saturation: pd.DataFrame, min_fraction: float = 0.9, gate: 
     """
     rows = saturation[(saturation["gate"] == gate) & (saturation["right"] >= min_fraction)]
     return rows.sort_values("right", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def unsaturated_fraction(saturation: pd.DataFrame, threshold: float = 0.1) -> float:
+    """Fraction of gates in ``gate_saturation``'s table saturated less than ``threshold`` of the time either way.
+
+    The paper's "diffuse" regime: such gates live mostly between 0.1 and 0.9.
+    """
+    return float(((saturation.left < threshold) & (saturation.right < threshold)).mean())

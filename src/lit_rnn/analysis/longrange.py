@@ -26,7 +26,7 @@ OPENERS = {b"}": b"{", b")": b"(", b"]": b"[", b'"': b'"'}
 def _check_names(predictions: Sequence[Predictions]) -> list[str]:
     """The models' names, which label columns and so must be distinct."""
     check_aligned(predictions)
-    names = [p.model for p in predictions]
+    names = [p.name for p in predictions]
     if len(set(names)) != len(names):
         raise UserError(f"model names must be distinct to label columns, got {names}")
     return names
@@ -67,7 +67,7 @@ def per_byte_probability(predictions: Sequence[Predictions], vocab: np.ndarray) 
     })
     for p in predictions:
         sums = np.bincount(targets, weights=p.target_probs, minlength=len(vocab))
-        table[p.model] = sums[present] / counts[present]
+        table[p.name] = sums[present] / counts[present]
     return table
 
 
@@ -136,7 +136,7 @@ def closer_probability_by_distance(
     })
     for p in predictions:
         sums = np.bincount(bucket[valid], weights=p.target_probs[valid], minlength=len(edges) - 1)
-        table[p.model] = sums[kept] / counts[kept]
+        table[p.name] = sums[kept] / counts[kept]
     return table
 
 

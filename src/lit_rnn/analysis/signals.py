@@ -180,3 +180,9 @@ def reference_signals(
         "indentation": lambda: indentation(data, tab_width),
     }
     return {name: Signal(name, SIGNAL_KINDS[name], compute[name]()) for name in names}
+
+
+def varying(signals: dict[str, Signal], positions: np.ndarray) -> dict[str, Signal]:
+    """The signals that change somewhere at ``positions``: one that never changes there ranks nothing."""
+    at = {name: np.asarray(signal.values)[np.asarray(positions)] for name, signal in signals.items()}
+    return {name: signal for name, signal in signals.items() if at[name].min() != at[name].max()}

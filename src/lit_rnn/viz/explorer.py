@@ -10,12 +10,10 @@ from collections.abc import Mapping
 
 import ipywidgets as widgets
 import numpy as np
-import pandas as pd
 
-from lit_rnn.analysis.cells import rank_cells, span_query
+from lit_rnn.analysis.cells import CellView, Trace, cell_window, rank_cells, span_query
 from lit_rnn.analysis.signals import reference_signals
 from lit_rnn.data import Corpus
-from lit_rnn.evaluate import Trace
 from lit_rnn.viz.heatmap import text_heatmap_html
 
 
@@ -33,29 +31,24 @@ def activation_curve_svg(values: np.ndarray, width: int = 900, height: int = 80)
             f"<text x='4' y='{height - 4}' font-size='10'>{low:+.2f}</text></svg>")
 
 
-def cell_window(corpus: Corpus, trace: Trace, layer: int, quantity: str, cell: int, start: int,
-                length: int) -> tuple[bytes, np.ndarray, tuple[float, float]]:
-    """Bytes of trace rows ``[start, start+length)``, one cell's values there, and a colour range."""
-    stop = min(start + length, len(trace.positions))
-    values = np.asarray(trace[layer][quantity][start:stop, cell], dtype=np.float64)
-    bounds = (0.0, 1.0) if quantity in "ifozr" else (-1.0, 1.0)
+def colour_bounds(quantity: str, values: np.ndarray) -> tuple[float, float]:
+    """The colour scale of a quantity: gates on [0, 1], hidden values on [-1, 1], cell states scaled to the window."""
     if quantity == "c":  # cell states are unbounded: scale to this window
         bound = float(np.abs(values).max()) or 1.0
-        bounds = (-bound, bound)
-    return corpus.data[np.asarray(trace.positions[start:stop])].tobytes(), values, bounds
+        return -bound, bound
+    return (0.0, 1.0) if quantity in "ifozr" else (-1.0, 1.0)
 
 
-def cell_view_html(corpus: Corpus, trace: Trace, layer: int, quantity: str, cell: int, start: int,
-                   length: int, title: str = "") -> str:
-    """The text of trace rows ``[start, start+length)`` coloured by one cell, with its curve below."""
-    text, values, (low, high) = cell_window(corpus, trace, layer, quantity, cell, start, length)
-    return text_heatmap_html(text, values, low, high, title) + activation_curve_svg(values)
+def cell_view_html(view: CellView) -> str:
+    """A cell's window of text coloured by its activation, with the activation curve below."""
+    low, high = colour_bounds(view.quantity, view.values)
+    return text_heatmap_html(view.text, view.values, low, high, view.label) + activation_curve_svg(view.values)
 
 
 class CellExplorer:
     """Widgets over one or more runs' traces; ``.widget`` is what a notebook displays.
 
-    ``traces`` maps a run's name to its test-split :class:`~lit_rnn.evaluate.Trace`.
+    ``traces`` maps a run's name to its test-split trace (:class:`~lit_rnn.analysis.cells.Trace`).
     """
 
     def __init__(self, corpus: Corpus, traces: Mapping[str, Trace], length: int = 600):
@@ -126,26 +119,7 @@ class CellExplorer:
         self.draw()
 
     def draw(self) -> None:
-        self.view.value = cell_view_html(
-            self.corpus, self.trace, self.layer.value, self.quantity.value, self.cell.value, self.start.value,
-            self.length, f"{self.run.value} · layer {self.layer.value} · {self.quantity.value}[{self.cell.value}]",
-        )
-
-
-def busiest_window(values: np.ndarray, length: int) -> int:
-    """Start of the ``length``-long window where a signal varies most: where its cells show most."""
-    values = np.asarray(values, dtype=np.float64)
-    if len(values) <= length:
-        return 0
-    total = np.concatenate([[0.0], np.cumsum(values)])
-    squares = np.concatenate([[0.0], np.cumsum(values**2)])
-    mean = (total[length:] - total[:-length]) / length
-    variance = (squares[length:] - squares[:-length]) / length - mean**2
-    return int(np.argmax(variance))
-
-
-def top_cells(ranking: pd.DataFrame, per_signal: int = 3) -> pd.DataFrame:
-    """The best ``per_signal`` cells for each signal of a :func:`rank_cells` table."""
-    return ranking.groupby("signal", sort=False).head(per_signal).reset_index(drop=True)
-
-
+        layer, quantity, cell, start = self.layer.value, self.quantity.value, self.cell.value, self.start.value
+        text, values = cell_window(self.corpus.data, self.trace, layer, quantity, cell, start, self.length)
+        label = f"{self.run.value} · layer {layer} · {quantity}[{cell}]"
+        self.view.value = cell_view_html(CellView(label, layer, quantity, cell, start, text, values))

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from lit_rnn.analysis.cells import CellView
 from lit_rnn.data import Batcher, Corpus, byte_label
 from lit_rnn.viz.heatmap import display_char
 
@@ -60,8 +61,8 @@ def training_curves(metrics: dict[str, list[dict]]) -> go.Figure:
 
 def loss_heatmap(table: pd.DataFrame) -> go.Figure:
     """Table 1 as a heatmap: rows are type × depth, columns model sizes (parameters)."""
-    table = table.assign(row=table.cell.str.upper() + " " + table.layers.astype(str) + "L",
-                         size=table.groupby(["cell", "layers"]).parameters.rank(method="dense").astype(int))
+    table = table.assign(row=table.architecture.str.upper() + " " + table.layers.astype(str) + "L",
+                         size=table.groupby(["architecture", "layers"]).parameters.rank(method="dense").astype(int))
     best = table.loc[table.groupby(["row", "size"]).test_loss.idxmin()]
     grid = best.pivot(index="row", columns="size", values="test_loss")
     figure = go.Figure(go.Heatmap(z=grid.values, x=[f"size {c}" for c in grid.columns], y=list(grid.index),
@@ -103,36 +104,25 @@ def model_embedding(embedding: pd.DataFrame) -> go.Figure:
     return figure
 
 
-def text_activation(text: bytes, values: np.ndarray, title: str = "", width: int = 80) -> go.Figure:
-    """A cell's activation over text as a plotly heatmap: one row per line, a tile per byte."""
-    z, labels = _wrap(text, np.asarray(values, dtype=float), width)
-    figure = go.Figure(go.Heatmap(z=z, text=labels, texttemplate="%{text}", colorscale="RdBu_r", zmid=0,
-                                  hovertemplate="%{text}: %{z:.3f}<extra></extra>", xgap=1, ygap=1))
-    figure.update_yaxes(autorange="reversed", visible=False)
-    figure.update_xaxes(visible=False)
-    figure.update_layout(title=title, height=40 + 22 * len(z))
-    return figure
-
-
-def cell_selector(views: list[tuple[str, bytes, np.ndarray]], width: int = 80) -> go.Figure:
+def cell_selector(views: list[CellView], width: int = 80) -> go.Figure:
     """Text heatmaps of several cells in one figure, with a menu to switch: explorable without a kernel.
 
-    ``views`` holds (label, text, values) per cell, e.g. the top-ranked cells of every signal.
+    ``views`` are e.g. the top-ranked cells of every signal (``analysis.cells.signal_views``).
     """
     figure = go.Figure()
     heights = []
-    for index, (label, text, values) in enumerate(views):
-        z, labels = _wrap(text, np.asarray(values, dtype=float), width)
+    for index, view in enumerate(views):
+        z, labels = _wrap(view.text, np.asarray(view.values, dtype=float), width)
         heights.append(len(z))
-        bound = float(np.nanmax(np.abs(np.asarray(values, dtype=float)))) or 1.0
+        bound = float(np.nanmax(np.abs(np.asarray(view.values, dtype=float)))) or 1.0
         figure.add_heatmap(z=z, text=labels, texttemplate="%{text}", colorscale="RdBu_r", zmin=-bound, zmax=bound,
-                           hovertemplate="%{text}: %{z:.3f}<extra></extra>", xgap=1, ygap=1, name=label,
+                           hovertemplate="%{text}: %{z:.3f}<extra></extra>", xgap=1, ygap=1, name=view.label,
                            visible=index == 0, showscale=False)
-    buttons = [dict(label=label, method="update", args=[{"visible": [i == j for j in range(len(views))]},
-                                                        {"title": label}])
-               for i, (label, _, _) in enumerate(views)]
+    buttons = [dict(label=view.label, method="update", args=[{"visible": [i == j for j in range(len(views))]},
+                                                             {"title": view.label}])
+               for i, view in enumerate(views)]
     figure.update_layout(updatemenus=[dict(buttons=buttons, x=0, y=1.12, xanchor="left", showactive=True)],
-                         title=views[0][0] if views else "", height=120 + 22 * max(heights, default=1))
+                         title=views[0].label if views else "", height=120 + 22 * max(heights, default=1))
     figure.update_yaxes(autorange="reversed", visible=False)
     figure.update_xaxes(visible=False)
     return figure
@@ -216,7 +206,7 @@ def error_breakdown(breakdowns: list) -> go.Figure:
     figure = go.Figure()
     steps = list(breakdowns[0].table.step)
     for i, step in enumerate(steps):
-        figure.add_bar(y=[b.model for b in breakdowns],
+        figure.add_bar(y=[b.name for b in breakdowns],
                        x=[int(b.table.set_index("step").errors.get(step, 0)) for b in breakdowns],
                        name=step, orientation="h", marker_color=f"hsl({(i * 360 // len(steps))},55%,55%)")
     figure.update_layout(barmode="stack", title="The model's errors, peeled by the oracles in order",

@@ -45,6 +45,7 @@ REMAINING = "remaining"
 class OracleConfig:
     """The oracles' parameters; every sequence is applied in increasing order."""
 
+    ngram_orders: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9)  # the n-gram models the first oracle consults
     memory_sizes: tuple[int, ...] = (100, 500, 1000, 5000)
     rare_thresholds: tuple[int, ...] = (0, 1, 2, 5)
     boosts: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4)
@@ -52,7 +53,7 @@ class OracleConfig:
     punctuation: bytes = string.punctuation.encode()
 
     def __post_init__(self) -> None:
-        for name in ("memory_sizes", "rare_thresholds", "boosts"):
+        for name in ("ngram_orders", "memory_sizes", "rare_thresholds", "boosts"):
             values = getattr(self, name)
             if list(values) != sorted(set(values)) or (values and values[0] < 0):
                 raise UserError(f"oracle {name} must be distinct, non-negative and increasing, got {values}")
@@ -62,7 +63,7 @@ class OracleConfig:
 class ErrorBreakdown:
     """Which oracle removed each of a model's errors, and the totals per oracle step."""
 
-    model: str
+    name: str  # the model's
     table: pd.DataFrame  # step, category, errors (attributed to the step), share, remaining (after it)
     labels: np.ndarray  # per prediction: the step that removed its error, "remaining", or "" (no error)
     offsets: np.ndarray  # per prediction: corpus offset of the predicted byte (positions + 1)
@@ -175,7 +176,7 @@ def error_breakdown(
     rows.append((REMAINING, REMAINING, int(left.sum()), int(left.sum())))
     table = pd.DataFrame(rows, columns=["step", "category", "errors", "remaining"])
     table.insert(3, "share", table["errors"] / max(total, 1))
-    return ErrorBreakdown(model=model.model, table=table, labels=labels, offsets=model.positions + 1)
+    return ErrorBreakdown(name=model.name, table=table, labels=labels, offsets=model.positions + 1)
 
 
 def example_spans(
@@ -213,13 +214,13 @@ def example_spans(
 
 def side_by_side(*breakdowns: ErrorBreakdown) -> pd.DataFrame:
     """Several models' breakdowns in one table: errors and share per step, one column pair per model."""
-    names = [b.model for b in breakdowns]
+    names = [b.name for b in breakdowns]
     if len(set(names)) != len(names):
         raise UserError(f"breakdowns need distinct model names, got {names}")
     categories = {step: c for b in breakdowns for step, c in zip(b.table["step"], b.table["category"])}
     table = pd.DataFrame({"step": list(categories), "category": list(categories.values())})
     for b in breakdowns:
         steps = b.table.set_index("step").reindex(table["step"])
-        table[f"{b.model} errors"] = steps["errors"].to_numpy()
-        table[f"{b.model} share"] = steps["share"].to_numpy()
+        table[f"{b.name} errors"] = steps["errors"].to_numpy()
+        table[f"{b.name} share"] = steps["share"].to_numpy()
     return table

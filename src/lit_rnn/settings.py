@@ -1,0 +1,79 @@
+"""Settings resolved once, at the door: the command line and the chapters' parameters build the same object.
+
+A :class:`Settings` holds the corpus already cut to the preset's byte limit, the preset (with any
+recipe override), a ``torch.device``, the training precision and the folders, so the same words
+mean the same runs whether they come from ``lit-rnn grid``, ``lit-rnn book`` or a notebook.
+Everything below takes it, or its parts, by keyword.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from lit_rnn.data import Corpus, load_corpus, resolve_data_dir
+from lit_rnn.devices import PRECISIONS, resolve_device, resolve_precision
+from lit_rnn.presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
+from lit_rnn.store import resolve_artifacts
+from lit_rnn.train import TrainOptions
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One corpus at one preset, on one device: what every command and chapter works from."""
+
+    corpus: Corpus  # cut to ``preset.max_bytes`` where the preset has one
+    preset: Preset
+    device: torch.device
+    precision: str  # the training precision, resolved: fp32, tf32 or bf16
+    data_dir: Path
+    artifacts: Path
+    jobs: int = 1  # trainings at once
+    progress: bool = True
+
+    @classmethod
+    def resolve(cls, *, corpus: str, preset: str = DEFAULT_PRESET, device: str = "auto", precision: str = "auto",
+                data_dir: str | None = None, artifacts: str | None = None, jobs: int = 1, progress: bool = True,
+                epochs: float | None = None, max_steps: int | None = None) -> Settings:
+        """Resolve user-facing values (names, ``auto``, ``None`` for defaults) into settings; bad values
+        raise a one-line :class:`~lit_rnn.errors.UserError`."""
+        overrides = {k: v for k, v in (("epochs", epochs), ("max_steps", max_steps)) if v is not None}
+        chosen = get_preset(preset, **overrides)
+        resolved_device = resolve_device(device)
+        text = load_corpus(corpus, data_dir)
+        if chosen.max_bytes is not None:
+            text = text.head(chosen.max_bytes)
+        return cls(text, chosen, resolved_device, resolve_precision(precision, resolved_device),
+                   resolve_data_dir(data_dir), resolve_artifacts(artifacts), jobs, progress)
+
+    @property
+    def train_options(self) -> TrainOptions:
+        return TrainOptions(device=self.device, precision=self.precision, progress=self.progress,
+                            snapshot_steps=self.preset.snapshot_steps)
+
+    def replace(self, **changes) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def settings_parser() -> argparse.ArgumentParser:
+    """The flags every training or analysing command shares (an argparse parent, so they are declared once)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--preset", default=DEFAULT_PRESET, help=f"which models and recipe: {', '.join(PRESETS)}")
+    parent.add_argument("--device", default="auto", help="auto (a GPU if there is one), cpu, cuda or cuda:N")
+    parent.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="training precision; auto is bf16 autocast where the hardware runs it natively")
+    parent.add_argument("--jobs", type=int, default=1, help="trainings at once (useful on a GPU)")
+    parent.add_argument("--data-dir", default=None, help="data directory (default: $LIT_RNN_DATA or ./data)")
+    parent.add_argument("--artifacts", default=None, help="artifacts artifacts (default: $LIT_RNN_HOME or ./artifacts)")
+    return parent
+
+
+def settings_from_args(args: argparse.Namespace, corpus: str | None = None) -> Settings:
+    """The settings a parsed command line describes (``corpus`` overrides ``args.corpus``)."""
+    return Settings.resolve(corpus=corpus or args.corpus, preset=args.preset, device=args.device,
+                            precision=args.precision, data_dir=args.data_dir, artifacts=args.artifacts, jobs=args.jobs,
+                            epochs=getattr(args, "epochs", None), max_steps=getattr(args, "max_steps", None))
