@@ -57,4 +57,4 @@ def test_study_names_each_chapters_runs(reference_data_dir, tmp_path):
     assert max(run.config.model.n_layers for run in lstms) == study.gate_runs["lstm"].config.model.n_layers
     large, *small = study.error_runs
     assert large == study.cell_run and all(run in lstms for run in small)
-    assert set(study.nnn_runs)
+    assert set(study.nnn_runs) == set(PRESETS["tiny"].nnn_orders)  # every n-NN is its own model

@@ -8,7 +8,7 @@ import torch
 
 from lit_rnn import evaluate
 from lit_rnn.grid import choose_dropout, train_runs
-from lit_rnn.models import ModelConfig
+from lit_rnn.models import ModelConfig, nnn_config
 from lit_rnn.presets import get_preset
 from lit_rnn.runs import Recipe, Run, RunConfig
 from lit_rnn.train import TrainingDiverged, TrainOptions, get_or_train, learning_rate, train
@@ -104,6 +104,14 @@ def test_tiny_grid_trains_once_and_chooses_dropout(wp_slice, artifacts):
     for run in chosen:
         rivals = [r for r in runs if r.config.model.name == run.config.model.name]
         assert run.result.best_val_loss == min(r.result.best_val_loss for r in rivals)
+
+
+def test_dropout_is_chosen_per_model_and_every_n_nn_is_a_model_of_its_own(wp_slice, artifacts):
+    recipe = Recipe(batch_size=20, seq_length=50, epochs=1, eval_every=20, max_steps=20)
+    configs = [RunConfig(wp_slice.sha256, nnn_config(n, wp_slice.vocab_size, dropout, hidden_size=16), recipe)
+               for n in (1, 2, 3) for dropout in (0.0, 0.5)]
+    chosen = choose_dropout(train_runs(configs, wp_slice, QUIET))
+    assert sorted(run.config.model.context for run in chosen) == [1, 2, 3]
 
 
 def test_trace_of_a_split_is_streamed_to_disk_in_text_order(wp_slice, artifacts):

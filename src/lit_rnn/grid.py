@@ -12,6 +12,7 @@ import torch
 from tqdm.auto import tqdm
 
 from lit_rnn.data import Corpus
+from lit_rnn.models import ModelConfig
 from lit_rnn.runs import Run, RunConfig
 from lit_rnn.train import TrainOptions, get_or_train
 
@@ -47,11 +48,11 @@ def train_runs(
 
 
 def choose_dropout(runs: list[Run]) -> list[Run]:
-    """Per model (architecture, depth, width), the run whose dropout gave the lowest validation loss."""
-    best: dict[tuple, Run] = {}
+    """Per model (its whole config but dropout: every n-NN is its own model), the run whose dropout gave the
+    lowest validation loss."""
+    best: dict[ModelConfig, Run] = {}
     for run in runs:
-        model = run.config.model
-        key = (model.architecture, model.n_layers, model.hidden_size)
+        key = replace(run.config.model, dropout=0.0)
         if key not in best or run.result.best_val_loss < best[key].result.best_val_loss:
             best[key] = run
     return list(best.values())
