@@ -40,6 +40,9 @@ from IPython.display import Markdown
 
 from lit_rnn.analysis.compare import PAPER_BEST_LSTM
 from lit_rnn.study import Study
+from lit_rnn.viz import notebook
+
+notebook.setup()
 
 studies = {name: Study.open(corpus=name, preset=preset, device=device, precision=precision, data_dir=data_dir,
                             artifacts=artifacts, progress=False) for name in corpora}

@@ -30,9 +30,9 @@ from IPython.display import Markdown
 
 from lit_rnn.data import byte_label
 from lit_rnn.settings import Settings
-from lit_rnn.viz import figures
+from lit_rnn.viz import figures, notebook
 
-figures.use_book_renderer()
+notebook.setup()
 settings = Settings.resolve(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
                             artifacts=artifacts)
 text = settings.corpus

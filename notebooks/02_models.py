@@ -44,9 +44,9 @@ from lit_rnn.analysis import compare
 from lit_rnn.evaluate import sample
 from lit_rnn.models import gru_step, lstm_step, parameter_matched_grid, rnn_step
 from lit_rnn.study import Study
-from lit_rnn.viz import figures
+from lit_rnn.viz import figures, notebook
 
-figures.use_book_renderer()
+notebook.setup()
 study = Study.open(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
                    artifacts=artifacts)
 

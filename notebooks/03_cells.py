@@ -36,10 +36,10 @@ from IPython.display import HTML, Markdown, display
 from lit_rnn.analysis.cells import rank_cells, signal_views, top_cells
 from lit_rnn.analysis.signals import reference_signals, varying
 from lit_rnn.study import Study
-from lit_rnn.viz import figures
+from lit_rnn.viz import figures, notebook
 from lit_rnn.viz.explorer import CellExplorer, cell_view_html
 
-figures.use_book_renderer()
+notebook.setup()
 study = Study.open(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
                    artifacts=artifacts)
 run = study.cell_run

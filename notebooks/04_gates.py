@@ -32,9 +32,9 @@ from IPython.display import Markdown, display
 
 from lit_rnn.analysis.gates import gate_saturation, integrator_cells, unsaturated_fraction
 from lit_rnn.study import Study
-from lit_rnn.viz import figures
+from lit_rnn.viz import figures, notebook
 
-figures.use_book_renderer()
+notebook.setup()
 study = Study.open(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
                    artifacts=artifacts)
 gated = study.gate_runs

@@ -35,9 +35,9 @@ from IPython.display import Markdown
 
 from lit_rnn.analysis.compare import finite_horizon_table
 from lit_rnn.study import Study
-from lit_rnn.viz import figures
+from lit_rnn.viz import figures, notebook
 
-figures.use_book_renderer()
+notebook.setup()
 study = Study.open(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
                    artifacts=artifacts)
 ngrams, nnns = study.baselines()

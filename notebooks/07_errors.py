@@ -37,10 +37,10 @@ from IPython.display import HTML, Markdown, display
 
 from lit_rnn.analysis.oracles import OracleConfig, error_breakdown, example_spans, side_by_side
 from lit_rnn.study import Study
-from lit_rnn.viz import figures
+from lit_rnn.viz import figures, notebook
 from lit_rnn.viz.heatmap import error_examples_html
 
-figures.use_book_renderer()
+notebook.setup()
 study = Study.open(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
                    artifacts=artifacts)
 oracle = OracleConfig()

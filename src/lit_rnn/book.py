@@ -17,6 +17,7 @@ from pathlib import Path
 
 from lit_rnn.errors import UserError
 from lit_rnn.presets import DEFAULT_PRESET
+from lit_rnn.viz.notebook import ERROR_PREFIX
 
 BOOK_CORPORA = ("warpeace", "linux")
 INTRO = "00_intro"
@@ -73,7 +74,7 @@ def to_ipynb(source: Path) -> Path:
 
 
 def execute(source: Path, output: Path, parameters: dict) -> None:
-    """Run one chapter with papermill; a failing cell fails the build with the chapter's name."""
+    """Run one chapter with papermill; a failing cell fails the build with the chapter's name and message."""
     import papermill
 
     notebook = to_ipynb(source)
@@ -81,8 +82,21 @@ def execute(source: Path, output: Path, parameters: dict) -> None:
         papermill.execute_notebook(str(notebook), str(output), parameters=parameters, progress_bar=False,
                                    kernel_name="python3", cwd=str(Path.cwd()))
     except papermill.PapermillExecutionError as error:
-        raise UserError(f"chapter {source.stem} failed for {parameters.get('corpus')}: {error.ename}: "
-                        f"{error.evalue} (the executed notebook is {output})") from error
+        message = f"{error.ename}: {error.evalue}" if error.ename else _one_line_error(output)
+        raise UserError(f"chapter {source.stem} failed for {parameters.get('corpus')}: {message} "
+                        f"(the executed notebook is {output})") from error
+
+
+def _one_line_error(executed: Path) -> str:
+    """The project's one-line message that a chapter printed (``viz.notebook``) before failing."""
+    import nbformat
+
+    for cell in nbformat.read(executed, as_version=4).cells:
+        for output in cell.get("outputs", []):
+            for line in "".join(output.get("text", "")).splitlines():
+                if line.startswith(ERROR_PREFIX):
+                    return line[len(ERROR_PREFIX):]
+    return "a cell failed"
 
 
 def prepare(config: BookConfig) -> None:
