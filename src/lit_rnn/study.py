@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from lit_rnn import evaluate
+from lit_rnn.analysis import scorecard
 from lit_rnn.analysis.oracles import OracleConfig
 from lit_rnn.data import Batcher, Corpus
 from lit_rnn.grid import choose_dropout, train_runs
@@ -117,6 +118,19 @@ class Study:
             self.trace(run)
         self.snapshot_predictions(self.dynamics_run)
         self.baselines()
+
+    # -- The scorecard ----------------------------------------------------------------------------
+
+    def claims_path(self, chapter: str) -> Path:
+        """Where a chapter's claims are kept for this corpus and preset (the introduction reads them all)."""
+        return self.artifacts / "scorecards" / f"{self.preset.name}-{self.corpus.sha256[:16]}" / f"{chapter}.json"
+
+    def save_claims(self, chapter: str, claims: list[scorecard.Claim]) -> None:
+        scorecard.save(claims, self.claims_path(chapter))
+
+    def claims(self, chapters: list[str]) -> list[scorecard.Claim]:
+        """Every claim the given chapters saved for this corpus and preset, in chapter order."""
+        return scorecard.load(self.claims_path(chapter) for chapter in chapters)
 
     def ngram(self, order: int, split: str = "test") -> Predictions:
         """The KenLM ``order``-gram's predictions (estimated and cached on first use)."""
