@@ -224,3 +224,29 @@ def side_by_side(*breakdowns: ErrorBreakdown) -> pd.DataFrame:
         table[f"{b.name} errors"] = steps["errors"].to_numpy()
         table[f"{b.name} share"] = steps["share"].to_numpy()
     return table
+
+
+def fixed_errors(breakdown: ErrorBreakdown, other: Predictions) -> pd.DataFrame:
+    """Per category of ``breakdown``'s errors: how many ``other`` (same positions) predicts correctly.
+
+    Columns: category, errors, fixed (``other`` gives the byte probability >= 0.5), fixed_share.
+    """
+    if len(other.targets) != len(breakdown.labels) or not np.array_equal(other.positions + 1, breakdown.offsets):
+        raise UserError(f"predictions of {other.name!r} cover other positions than the breakdown of {breakdown.name!r}")
+    categories = dict(zip(breakdown.table["step"], breakdown.table["category"]))
+    category = np.array([categories.get(step, step) for step in breakdown.labels], dtype=object)
+    rows = []
+    for name in dict.fromkeys(breakdown.table["category"]):
+        errors = category == name
+        fixed = int((errors & ~other.errors).sum())
+        rows.append((name, int(errors.sum()), fixed, fixed / max(int(errors.sum()), 1)))
+    return pd.DataFrame(rows, columns=["category", "errors", "fixed", "fixed_share"])
+
+
+def category_changes(before: ErrorBreakdown, after: ErrorBreakdown) -> pd.DataFrame:
+    """Errors per oracle category in two breakdowns of the same bytes, and the change (Figure 6 per category)."""
+    counts = [b.table.groupby("category", sort=False)["errors"].sum() for b in (before, after)]
+    table = pd.DataFrame({before.name: counts[0], after.name: counts[1]}).fillna(0).astype(int)
+    table["change"] = table[after.name] - table[before.name]
+    table["relative"] = table["change"] / table[before.name].where(table[before.name] > 0)
+    return table.rename_axis("category").reset_index()

@@ -1,0 +1,173 @@
+"""Are the interpretable cells used? Causal scores from ablations, the bytes each signal concerns, clamp values.
+
+A cell found for a signal (``cells.rank_cells``) correlates with it; ablating it (its value held at
+0, :mod:`lit_rnn.interventions`) shows whether the model *uses* it. The score of a cell is the change
+in mean loss on the bytes its signal concerns (:func:`target_mask`: closing quotes for the quote
+signal, line breaks for the line position, …), set against the changes that ablating random cells
+of the same layer gives: its z-score and empirical rank among them, with a bootstrap over the scored
+rows for the uncertainty of both.
+
+Every function here reads numbers (per-byte losses, signals, traces); none runs a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from lit_rnn.analysis.cells import Trace
+from lit_rnn.analysis.signals import Signal, as_bytes, reference_signals
+from lit_rnn.errors import UserError
+
+# What each signal's cell should help predict: the bytes of :func:`target_mask`.
+TARGETS = {
+    "line_position": "line breaks",
+    "in_quotes": "closing quotes",
+    "in_comment": "comment ends",
+    "paren_depth": "closing parentheses",
+    "bracket_depth": "closing brackets",
+    "brace_depth": "closing braces",
+    "indentation": "indentation",
+}
+
+
+def target_mask(signal: Signal, data: bytes | np.ndarray) -> np.ndarray:
+    """Per corpus byte: whether it is one of the bytes ``signal`` concerns (see :data:`TARGETS`).
+
+    Signals hold the state after reading each byte, so a byte that ends a span is where the signal
+    falls: a closing quote, the ``/`` of ``*/`` (or the newline after a ``//`` comment), a closing
+    bracket. A line ends at its line break: the newline, or the carriage return of a CRLF, which is
+    where the choice to end the line is made (the ``\\n`` after it is certain). Indentation concerns
+    the leading whitespace of each indented line and the byte that ends it.
+    """
+    if signal.name not in TARGETS:
+        raise UserError(f"no target bytes are defined for signal {signal.name!r}; choose one of {', '.join(TARGETS)}")
+    data = as_bytes(data)
+    values = np.asarray(signal.values).astype(np.int64)
+    if len(values) != len(data):
+        raise UserError(f"signal {signal.name!r} has {len(values):,} values for {len(data):,} bytes")
+    previous = np.concatenate([[0], values[:-1]])
+    if signal.name == "line_position":
+        newline = data == ord("\n")
+        after_cr = newline & (np.concatenate([[0], data[:-1]]) == ord("\r"))
+        return (newline & ~after_cr) | np.concatenate([after_cr[1:], [False]])
+    if signal.name == "indentation":
+        rises = values > previous
+        return rises | (np.concatenate([[False], rises[:-1]]) & ~rises & (values > 0))
+    return values < previous
+
+
+def _at_predicted(mask: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """``mask`` read at the byte each position predicts (the next one; char-rnn's last target wraps to byte 0)."""
+    return np.append(mask, mask[:1])[np.asarray(positions) + 1]
+
+
+@dataclass(frozen=True)
+class CausalScores:
+    """One row per tested cell (``table``) and, per signal, the loss changes of its random cells (``random``)."""
+
+    table: pd.DataFrame
+    random: dict[str, np.ndarray]
+
+
+def causal_scores(tested: pd.DataFrame, ablations: Mapping, signals: Mapping[str, Signal], data: bytes | np.ndarray,
+                  bootstrap: int = 1000, alpha: float = 0.05, seed: int = 0) -> CausalScores:
+    """Score each ``tested`` cell (rows of ``cells.top_cells``: signal, layer, quantity, cell, score) by ablation.
+
+    ``ablations`` maps a layer to its :class:`~lit_rnn.interventions.LayerAblations`, which must hold
+    the cell. Per cell, on its signal's target bytes among the scored ones: ``delta``, the change
+    in mean loss (nats/byte) when the cell is ablated; ``random_mean``, ``random_sd`` of the same
+    change over the layer's random cells; ``z``; ``rank_p``, the share of random cells (counting the
+    cell itself) that change it at least as much; 95% bootstrap intervals over the scored rows of
+    ``delta`` and of its ``excess`` over the random mean; ``delta_other``, the change on all other
+    bytes. A cell is ``causal`` when ``rank_p <= alpha`` and the excess's interval lies above 0.
+    """
+    data = as_bytes(data)
+    rng = np.random.default_rng(seed)
+    rows, random = [], {}
+    for cell in tested.itertuples():
+        if cell.layer not in ablations or cell.cell not in ablations[cell.layer].tested:
+            raise UserError(f"no ablation of layer {cell.layer} cell {cell.cell} was given")
+        ablated = ablations[cell.layer]
+        on = _at_predicted(target_mask(signals[cell.signal], data), ablated.positions)  # (rows, bytes)
+        own = ablated.tested_losses[list(ablated.tested).index(cell.cell)]
+        # Per row: loss change summed over target bytes, and over the other bytes, for the cell and each random cell.
+        change = np.concatenate([own[None], ablated.random_losses]) - ablated.plain  # (1 + d, rows, bytes)
+        on_sums, off_sums = (change * on).sum(axis=2), (change * ~on).sum(axis=2)
+        n_on, n_off = on.sum(axis=1), (~on).sum(axis=1)
+        deltas = on_sums.sum(axis=1) / max(n_on.sum(), 1)
+        weights = rng.multinomial(len(n_on), np.full(len(n_on), 1 / len(n_on)), size=bootstrap)  # rows resampled
+        with np.errstate(invalid="ignore", divide="ignore"):
+            resampled = (weights @ on_sums.T) / (weights @ n_on)[:, None]  # (bootstrap, 1 + d)
+        excess = resampled[:, 0] - resampled[:, 1:].mean(axis=1)
+        delta, others = deltas[0], deltas[1:]
+        sd = others.std(ddof=1) if len(others) > 1 else np.nan
+        rank_p = (1 + np.sum(others >= delta)) / (1 + len(others))
+        low, high = np.nanpercentile(resampled[:, 0], [2.5, 97.5]) if n_on.sum() else (np.nan, np.nan)
+        excess_low, excess_high = np.nanpercentile(excess, [2.5, 97.5]) if n_on.sum() else (np.nan, np.nan)
+        rows.append({
+            "signal": cell.signal, "target": TARGETS[cell.signal], "layer": cell.layer, "quantity": cell.quantity,
+            "cell": cell.cell, "score": cell.score, "targets": int(n_on.sum()),
+            "plain": float((ablated.plain * on).sum() / max(n_on.sum(), 1)),
+            "delta": float(delta), "delta_low": float(low), "delta_high": float(high),
+            "random_mean": float(others.mean()), "random_sd": float(sd),
+            "z": float((delta - others.mean()) / sd) if sd > 0 else np.nan, "rank_p": float(rank_p),
+            "excess_low": float(excess_low), "excess_high": float(excess_high),
+            "delta_other": float(off_sums[0].sum() / max(n_off.sum(), 1)),
+            "causal": bool(n_on.sum() > 0 and rank_p <= alpha and excess_low > 0),
+        })
+        random[cell.signal] = others
+    return CausalScores(pd.DataFrame(rows), random)
+
+
+def cells_to_ablate(tested: pd.DataFrame) -> dict[int, list[int]]:
+    """The cells to ablate per layer for a table of tested cells (e.g. ``cells.top_cells(ranking, 1)``)."""
+    return {int(layer): sorted(set(group.cell.astype(int))) for layer, group in tested.groupby("layer")}
+
+
+def clamp_values(trace: Trace, layer: int, quantity: str, cell: int, signal: Signal) -> tuple[float, float]:
+    """A cell's typical value where a binary ``signal`` is on and where it is off (medians over the trace)."""
+    if signal.kind != "binary":
+        raise UserError(f"clamp values need an on/off signal; {signal.name!r} is a {signal.kind} signal")
+    on = np.asarray(signal.values, bool)[trace.positions]
+    values = np.asarray(trace[layer][quantity][:, cell], dtype=np.float64)
+    if on.all() or not on.any():
+        raise UserError(f"signal {signal.name!r} is never {'off' if on.all() else 'on'} in the trace")
+    return float(np.median(values[on])), float(np.median(values[~on]))
+
+
+def quiet_prime(data: bytes | np.ndarray, signal: Signal, positions: np.ndarray, length: int = 200) -> bytes:
+    """``length`` bytes of text ending at the first line break among ``positions`` where ``signal`` is off.
+
+    A neutral start for samples whose measure is the signal (e.g. quotes), read from the sample's first byte.
+    """
+    data = as_bytes(data)
+    positions = np.asarray(positions).ravel()
+    quiet = positions[(np.asarray(signal.values)[positions] == 0) & (positions + 1 >= length)]
+    if not len(quiet):
+        raise UserError(f"signal {signal.name!r} is never off at the given positions")
+    breaks = quiet[data[quiet] == ord("\n")]
+    end = int(breaks[0] if len(breaks) else quiet[0])
+    return data[end + 1 - length : end + 1].tobytes()
+
+
+def signal_in_samples(samples: Mapping[str, Iterable[bytes]], name: str) -> pd.DataFrame:
+    """How a binary signal (e.g. ``in_quotes``) behaves in samples, per named set: read from each sample's start.
+
+    Columns: samples, bytes_on (share of bytes where it is on), open_at_end (share of samples that
+    end with it on: a quote never closed), switches (times it turns on or off, per 1,000 bytes).
+    """
+    rows = []
+    for label, texts in samples.items():
+        values = [np.asarray(reference_signals(text, [name])[name].values, bool) for text in texts if text]
+        if not values:
+            raise UserError(f"no non-empty samples under {label!r}")
+        joined = np.concatenate(values)
+        switches = sum(int(np.count_nonzero(np.diff(np.concatenate([[False], v]).astype(np.int8)))) for v in values)
+        rows.append({"samples": label, "count": len(values), "bytes_on": float(joined.mean()),
+                     "open_at_end": float(np.mean([v[-1] for v in values])),
+                     "switches_per_1000": 1000 * switches / len(joined)})
+    return pd.DataFrame(rows)

@@ -1,0 +1,166 @@
+"""Causal scores on hand-made losses, the bytes each signal concerns, and what samples under a clamp are measured by."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lit_rnn.analysis.causal import (
+    TARGETS,
+    causal_scores,
+    cells_to_ablate,
+    clamp_values,
+    quiet_prime,
+    signal_in_samples,
+    target_mask,
+)
+from lit_rnn.analysis.oracles import ErrorBreakdown, category_changes, fixed_errors
+from lit_rnn.analysis.signals import SIGNAL_KINDS, Signal, reference_signals
+from lit_rnn.errors import UserError
+from lit_rnn.interventions import LayerAblations
+from lit_rnn.predictions import Predictions
+
+
+def targets(text: bytes, name: str) -> str:
+    """The target bytes of signal ``name`` over ``text``, drawn as ^ under the text."""
+    mask = target_mask(reference_signals(text, [name])[name], text)
+    return "".join("^" if on else "." for on in mask)
+
+
+def test_every_signal_has_target_bytes():
+    assert set(TARGETS) == set(SIGNAL_KINDS)
+
+
+def test_closing_quotes_are_the_targets_of_the_quote_signal():
+    assert targets(b'a "bc" d "e"', "in_quotes") == ".....^.....^"
+
+
+def test_line_breaks_are_the_newline_or_the_carriage_return_of_a_crlf():
+    assert targets(b"ab\ncd\r\nef\n", "line_position") == "..^..^...^"
+
+
+def test_closers_and_comment_ends():
+    assert targets(b"f(a(b)) [x]", "paren_depth") == ".....^^...."
+    assert targets(b"f(a(b)) [x]", "bracket_depth") == "..........^"
+    assert targets(b"{ if { } }", "brace_depth") == ".......^.^"
+    assert targets(b"a /* b */ c // d\ne", "in_comment") == "........^.......^."
+
+
+def test_indentation_targets_are_the_leading_whitespace_and_the_byte_that_ends_it():
+    assert targets(b"a\n  b c\n\tx\ny", "indentation") == "..^^^...^^.."
+
+
+def test_targets_need_a_known_signal_of_the_texts_length():
+    with pytest.raises(UserError, match="no target bytes are defined"):
+        target_mask(Signal("mine", "binary", np.zeros(3, bool)), b"abc")
+    with pytest.raises(UserError, match="has 3 values for 4 bytes"):
+        target_mask(Signal("in_quotes", "binary", np.zeros(3, bool)), b"abcd")
+
+
+def _ablations(layer: int, tested: list[int], draws: int, rows: int = 8, length: int = 50, effect: float = 0.0,
+               seed: int = 0, data_length: int = 1000) -> tuple[LayerAblations, np.ndarray]:
+    """Losses where the first tested cell adds ``effect`` on the target bytes (every 5th byte) and noise elsewhere."""
+    rng = np.random.default_rng(seed)
+    positions = np.arange(rows)[:, None] * 100 + np.arange(length)[None, :]
+    on = np.zeros(data_length, bool)
+    on[::5] = True
+    predicted = on[positions + 1]
+    plain = rng.uniform(0.5, 2.0, (rows, length)).astype(np.float32)
+    noise = lambda n: plain + rng.normal(0, 0.01, (n, rows, length)).astype(np.float32)  # noqa: E731
+    tested_losses = noise(len(tested))
+    tested_losses[0] += effect * predicted
+    return LayerAblations(layer, np.array(tested), np.arange(100, 100 + draws), plain, tested_losses, noise(draws),
+                          positions), on
+
+
+def _signal(on: np.ndarray) -> dict[str, Signal]:
+    """A quote signal whose falls are the ``on`` bytes: on just before each of them."""
+    values = np.zeros(len(on), bool)
+    values[np.flatnonzero(on) - 1] = True
+    return {"in_quotes": Signal("in_quotes", "binary", values)}
+
+
+def test_a_cell_that_hurts_its_targets_is_causal_and_one_like_the_random_cells_is_not():
+    cells = pd.DataFrame({"signal": ["in_quotes"], "layer": [1], "quantity": ["c"], "cell": [7], "score": [0.9]})
+    data = np.zeros(1000, np.uint8)
+    for effect, causal in ((0.5, True), (0.0, False)):
+        ablated, on = _ablations(1, [7, 3], draws=40, effect=effect)
+        scores = causal_scores(cells, {1: ablated}, _signal(on), data, bootstrap=200)
+        row = scores.table.iloc[0]
+        assert row.targets == int(on[ablated.positions + 1].sum()) == 80
+        assert bool(row.causal) == causal
+        assert len(scores.random["in_quotes"]) == 40
+        if causal:
+            assert row.delta == pytest.approx(0.5, abs=0.01) and row.rank_p == pytest.approx(1 / 41)
+            assert row.z > 10 and row.delta_low < 0.5 < row.delta_high and row.excess_low > 0.45
+            assert abs(row.delta_other) < 0.01
+        else:
+            assert row.rank_p > 0.05 and abs(row.z) < 4
+
+
+def test_causal_scores_need_the_cells_ablations():
+    cells = pd.DataFrame({"signal": ["in_quotes"], "layer": [0], "quantity": ["h"], "cell": [5], "score": [0.8]})
+    ablated, on = _ablations(1, [7], draws=5)
+    with pytest.raises(UserError, match="no ablation of layer 0 cell 5"):
+        causal_scores(cells, {1: ablated}, _signal(on), np.zeros(1000, np.uint8))
+
+
+def test_the_cells_to_ablate_per_layer():
+    cells = pd.DataFrame({"layer": [2, 0, 2, 2], "cell": [5, 1, 3, 5]})
+    assert cells_to_ablate(cells) == {0: [1], 2: [3, 5]}
+
+
+class _Trace:
+    positions = np.arange(10, 20)
+
+    def __getitem__(self, layer):
+        return {"c": np.arange(20, dtype=np.float32).reshape(10, 2)}
+
+
+def test_clamp_values_are_the_cells_medians_where_the_signal_is_on_and_off():
+    values = np.zeros(30, bool)
+    values[12:15] = True  # trace rows 2, 3, 4
+    on, off = clamp_values(_Trace(), 0, "c", 1, Signal("in_quotes", "binary", values))
+    assert on == 7.0 and off == np.median([1, 3, 11, 13, 15, 17, 19])
+    with pytest.raises(UserError, match="on/off signal"):
+        clamp_values(_Trace(), 0, "c", 1, Signal("line_position", "count", np.zeros(30)))
+
+
+def test_quiet_prime_ends_at_a_line_break_outside_the_signal():
+    text = b'say "a\nb" ok\nnext "x\ny" z\n'
+    signal = reference_signals(text, ["in_quotes"])["in_quotes"]
+    assert quiet_prime(text, signal, np.arange(len(text)), length=5) == b'" ok\n'
+    assert quiet_prime(text, signal, np.arange(14, len(text)), length=5) == b'y" z\n'  # skips the break in quotes
+
+
+def test_samples_are_measured_by_the_signal_read_from_their_start():
+    measured = signal_in_samples({"plain": [b'a "b" c', b'"open'], "clamped": [b'xx "yy']}, "in_quotes")
+    plain, clamped = measured.iloc[0], measured.iloc[1]
+    assert plain["count"] == 2 and plain.open_at_end == 0.5
+    assert plain.bytes_on == pytest.approx((2 + 5) / 12)
+    assert plain.switches_per_1000 == pytest.approx(1000 * 3 / 12)
+    assert clamped.open_at_end == 1.0 and clamped.bytes_on == pytest.approx(3 / 6)
+
+
+def _predictions(probs_of_target: np.ndarray, name: str) -> Predictions:
+    n = len(probs_of_target)
+    return Predictions(np.zeros((n, 3), np.float16), np.log(probs_of_target).astype(np.float32), np.zeros(n, int),
+                       np.arange(n), name, "lstm", "sha", "test")
+
+
+def test_fixed_errors_and_category_changes_compare_two_evaluations_of_the_same_bytes():
+    labels = np.array(["1-memory", "1-memory", "n-gram", "", "remaining", ""], dtype=object)
+    table = pd.DataFrame({"step": ["n-gram", "1-memory", "remaining"], "category": ["n-gram", "memory", "remaining"],
+                          "errors": [1, 2, 1], "share": [0.25, 0.5, 0.25], "remaining": [3, 1, 1]})
+    before = ErrorBreakdown("plain", table, labels, np.arange(6) + 1)
+    after = _predictions(np.array([0.9, 0.2, 0.3, 0.4, 0.6, 0.9]), "dynamic")
+    fixed = fixed_errors(before, after).set_index("category")
+    assert fixed.loc["memory"].tolist() == [2, 1, 0.5]
+    assert fixed.loc["n-gram"].tolist() == [1, 0, 0.0] and fixed.loc["remaining"].tolist() == [1, 1, 1.0]
+    other = ErrorBreakdown("dynamic", table.assign(errors=[2, 1, 0]), labels, np.arange(6) + 1)
+    changes = category_changes(before, other).set_index("category")
+    assert changes.loc["memory"].tolist() == [2, 1, -1, -0.5]
+    assert changes.loc["n-gram", "change"] == 1
+    with pytest.raises(UserError, match="cover other positions"):
+        fixed_errors(before, _predictions(np.full(5, 0.5), "short"))
