@@ -15,7 +15,7 @@ from lit_rnn.analysis.causal import (
     signal_in_samples,
     target_mask,
 )
-from lit_rnn.analysis.oracles import ErrorBreakdown, category_changes, fixed_errors
+from lit_rnn.analysis.oracles import ErrorBreakdown, category_changes, fixed_errors, fixed_share
 from lit_rnn.analysis.signals import SIGNAL_KINDS, Signal, reference_signals
 from lit_rnn.errors import UserError
 from lit_rnn.interventions import LayerAblations
@@ -130,8 +130,9 @@ def test_clamp_values_are_the_cells_medians_where_the_signal_is_on_and_off():
 def test_quiet_prime_ends_at_a_line_break_outside_the_signal():
     text = b'say "a\nb" ok\nnext "x\ny" z\n'
     signal = reference_signals(text, ["in_quotes"])["in_quotes"]
-    assert quiet_prime(text, signal, np.arange(len(text)), length=5) == b'" ok\n'
-    assert quiet_prime(text, signal, np.arange(14, len(text)), length=5) == b'y" z\n'  # skips the break in quotes
+    assert quiet_prime(text, np.arange(len(text)), signal, length=5) == b'" ok\n'
+    assert quiet_prime(text, np.arange(14, len(text)), signal, length=5) == b'y" z\n'  # skips the break in quotes
+    assert quiet_prime(text, np.arange(14, len(text)), length=5) == b't "x\n'  # no signal: the first break
 
 
 def test_samples_are_measured_by_the_signal_read_from_their_start():
@@ -164,3 +165,9 @@ def test_fixed_errors_and_category_changes_compare_two_evaluations_of_the_same_b
     assert changes.loc["n-gram", "change"] == 1
     with pytest.raises(UserError, match="cover other positions"):
         fixed_errors(before, _predictions(np.full(5, 0.5), "short"))
+
+
+def test_fixed_share_of_a_category_against_the_rest():
+    fixes = pd.DataFrame({"category": ["n-gram", "memory", "word"], "errors": [10, 4, 6], "fixed": [1, 3, 2]})
+    assert fixed_share(fixes, "memory") == (0.75, 3 / 16)
+    assert np.isnan(fixed_share(fixes.assign(errors=[10, 0, 6]), "memory")[0])

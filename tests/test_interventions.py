@@ -18,12 +18,15 @@ from lit_rnn.interventions import (
     Clamp,
     Intervened,
     Intervention,
+    ablations,
     intervention_samples,
     layer_ablations,
     random_cells,
     scored_rows,
 )
-from lit_rnn.models import RECURRENT, CharLM, ModelConfig, init_uniform
+from lit_rnn.models import RECURRENT, CharLM, ModelConfig, init_uniform, weights
+from lit_rnn.runs import Recipe, Run, RunConfig
+from lit_rnn.store import atomic_save_torch
 
 WRITTEN_OUT_ATOL = 1e-5  # the written-out equations against the fused kernel on a CPU (see test_models)
 
@@ -188,3 +191,20 @@ def test_samples_side_by_side_and_under_the_empty_intervention_are_the_plain_sam
     assert drawn["plain"] == samples(model, corpus, prime, 60, count=4, temperature=0.9, seed=3)
     assert len(drawn["ablated"]) == 4 and all(len(text) == 60 for text in drawn["ablated"])
     assert drawn["ablated"] != drawn["plain"]
+
+
+def test_ablations_of_a_run_are_cached_by_their_configuration(tmp_path, monkeypatch):
+    corpus = _corpus()
+    model = _model("lstm", 2, vocab=corpus.vocab_size)
+    run = Run(RunConfig(corpus.sha256, model.config, Recipe(batch_size=6, seq_length=10)), tmp_path)
+    run.write_config()
+    atomic_save_torch(weights(model), run.best_path)
+    config = AblationConfig(rows=2, length=20, draws=3)
+    first = ablations(run, corpus, {1: [4], 0: [2, 9]}, config)
+    assert sorted(first) == [0, 1] and first[0].tested.tolist() == [2, 9] and first[1].tested.tolist() == [4]
+    monkeypatch.setattr("lit_rnn.interventions.layer_ablations", lambda *a, **k: pytest.fail("not cached"))
+    again = ablations(run, corpus, {1: [4], 0: [9, 2]}, config)
+    np.testing.assert_array_equal(again[0].random_losses, first[0].random_losses)
+    assert again[1].layer == 1 and np.array_equal(again[1].random, first[1].random)
+    with pytest.raises(pytest.fail.Exception, match="not cached"):  # another configuration is computed afresh
+        ablations(run, corpus, {1: [4]}, AblationConfig(rows=2, length=20, draws=3, seed=1))

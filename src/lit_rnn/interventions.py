@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -267,7 +267,7 @@ def ablations(run: Run, corpus: Corpus, cells: Mapping[int, Sequence[int]], conf
         raise UserError(f"run {run.config.run_id} was trained on another corpus than {corpus.name!r}")
     found, model = {}, None
     for layer, tested in sorted(cells.items()):
-        key = config_hash({"layer": int(layer), "tested": sorted(int(c) for c in tested), "config": config})
+        key = config_hash({"layer": int(layer), "tested": sorted(int(c) for c in tested), "config": asdict(config)})
         path = run.dir / "ablations" / f"{key}.npz"
         if not path.exists():
             if model is None:

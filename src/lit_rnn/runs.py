@@ -23,7 +23,7 @@ import torch
 
 from lit_rnn.data import Batcher, Corpus
 from lit_rnn.errors import UserError
-from lit_rnn.models import Model, ModelConfig, load_checkpoint, load_model
+from lit_rnn.models import REFERENCE_LSTM_SIZES, Model, ModelConfig, budget, load_checkpoint, load_model
 from lit_rnn.store import (
     atomic_save_torch,
     atomic_write_text,
@@ -104,6 +104,25 @@ class RunResult:
         if not self.complete:
             return f"cut short at epoch {self.epochs:g} of {recipe.epochs:g}"
         return f"early-stopped at epoch {self.epochs:.1f}" if self.stopped_early else f"{self.epochs:g} epochs"
+
+
+def paper_scale(run: Run) -> tuple[bool, str]:
+    """Whether a finished run is at the paper's scale (its recipe, trained to the end, as large as the paper's
+    largest models), and a sentence saying how it was trained, read from its config and result."""
+    result, recipe, model = run.result, run.config.recipe, run.config.model
+    largest = budget(len(REFERENCE_LSTM_SIZES) - 1, model.vocab_size)
+    shortfalls = []
+    if recipe != Recipe():
+        shortfalls.append(f"a shortened recipe ({result.steps:,} steps, {result.epochs:.1f} epochs; the paper's "
+                          f"runs {Recipe().epochs:g})")
+    elif not result.complete:
+        shortfalls.append(result.describe(recipe))
+    if result.parameters < 0.9 * largest:
+        shortfalls.append(f"{result.parameters:,} parameters (the paper's largest models: {largest:,})")
+    trained = f"{run.name}, {result.parameters:,} parameters, {result.describe(recipe)}"
+    if not shortfalls:
+        return True, f"{trained} with the paper's recipe: a model at the paper's scale."
+    return False, f"{trained}. It is not a paper-scale model: {'; '.join(shortfalls)}."
 
 
 class Run:

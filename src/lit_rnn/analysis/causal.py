@@ -139,16 +139,19 @@ def clamp_values(trace: Trace, layer: int, quantity: str, cell: int, signal: Sig
     return float(np.median(values[on])), float(np.median(values[~on]))
 
 
-def quiet_prime(data: bytes | np.ndarray, signal: Signal, positions: np.ndarray, length: int = 200) -> bytes:
-    """``length`` bytes of text ending at the first line break among ``positions`` where ``signal`` is off.
+def quiet_prime(data: bytes | np.ndarray, positions: np.ndarray, signal: Signal | None = None,
+                length: int = 200) -> bytes:
+    """``length`` bytes of text ending at the first line break among ``positions`` (where ``signal`` is off).
 
     A neutral start for samples whose measure is the signal (e.g. quotes), read from the sample's first byte.
     """
     data = as_bytes(data)
     positions = np.asarray(positions).ravel()
-    quiet = positions[(np.asarray(signal.values)[positions] == 0) & (positions + 1 >= length)]
+    off = np.ones(len(positions), bool) if signal is None else np.asarray(signal.values)[positions] == 0
+    quiet = positions[off & (positions + 1 >= length)]
     if not len(quiet):
-        raise UserError(f"signal {signal.name!r} is never off at the given positions")
+        raise UserError(f"no {length} bytes of text end at the given positions"
+                        + ("" if signal is None else f" with signal {signal.name!r} off"))
     breaks = quiet[data[quiet] == ord("\n")]
     end = int(breaks[0] if len(breaks) else quiet[0])
     return data[end + 1 - length : end + 1].tobytes()

@@ -250,3 +250,14 @@ def category_changes(before: ErrorBreakdown, after: ErrorBreakdown) -> pd.DataFr
     table["change"] = table[after.name] - table[before.name]
     table["relative"] = table["change"] / table[before.name].where(table[before.name] > 0)
     return table.rename_axis("category").reset_index()
+
+
+def fixed_share(fixes: pd.DataFrame, category: str) -> tuple[float, float]:
+    """The share of ``category``'s errors fixed, and of all other categories' errors together (``fixed_errors`` rows).
+
+    NaN where there are no such errors.
+    """
+    inside = fixes["category"] == category
+    shares = [fixes.loc[rows, "fixed"].sum() / fixes.loc[rows, "errors"].sum() if fixes.loc[rows, "errors"].sum()
+              else np.nan for rows in (inside, ~inside)]
+    return float(shares[0]), float(shares[1])
