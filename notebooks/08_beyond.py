@@ -22,6 +22,7 @@
 # lines. A change means little on its own (any cell removed costs something), so each cell is set
 # against many cells of the same layer drawn at random and ablated in the same way: its z-score and
 # its rank among them, with a bootstrap over the scored rows of the test split for the uncertainty.
+# Then we hold cells at a value (clamp them) while the model writes, and measure what it writes.
 #
 # **Does dynamic evaluation fix the "dynamic memory" errors?** The paper's error analysis finds
 # errors on words that occurred a few hundred bytes earlier ("yelled Mary … Mary") and suggests that
@@ -43,7 +44,14 @@ from IPython.display import HTML, Markdown, display
 
 from lit_rnn import interventions
 from lit_rnn.analysis import scorecard
-from lit_rnn.analysis.causal import causal_scores, cells_to_ablate, clamp_values, quiet_prime, signal_in_samples
+from lit_rnn.analysis.causal import (
+    causal_scores,
+    cells_to_ablate,
+    clamp_values,
+    line_lengths,
+    quiet_prime,
+    signal_in_samples,
+)
 from lit_rnn.analysis.cells import rank_cells, top_cells
 from lit_rnn.analysis.oracles import OracleConfig, category_changes, error_breakdown, fixed_errors, fixed_share
 from lit_rnn.analysis.signals import reference_signals, varying
@@ -92,39 +100,73 @@ scores.table.round(3)
 # %%
 causal_scores_figure(scores)
 
+# %% [markdown]
+# The test is two-sided. A cell the model uses can make its bytes *easier* to predict when it is
+# silenced: a line-length cell that holds back line breaks until the line is long enough, once
+# removed, leaves the model expecting a line break everywhere — the true ones included — at a cost on
+# every other byte (`delta_other`). A cell is counted as used when it ranks in the outer 5% of the
+# random cells and the bootstrap interval of its excess over them excludes zero; a signal with fewer
+# than 20 target bytes in the scored rows is not measured.
+
 # %%
-used = scores.table[scores.table.causal]
+measured = scores.table[scores.table.measured]
+used = measured[measured.causal]
 Markdown(
-    (f"**{len(used)} of {len(scores.table)}** tested cells are causally used (rank among the random cells "
-     f"p ≤ 0.05 and a bootstrap interval of the excess over them above 0): "
+    (f"**{len(used)} of {len(measured)}** measurable cells are causally used: "
      + "; ".join(f"{r.signal} — layer {r.layer} `{r.quantity}[{r.cell}]`: {r.delta:+.3f} nats/byte on the "
-                 f"{r.target} (random cells {r.random_mean:+.3f} ± {r.random_sd:.3f}, z = {r.z:.1f})"
-                 for r in used.itertuples())
-     + "." if len(used) else f"None of the {len(scores.table)} tested cells is causally used by that test.")
-    + " A loss change on the other bytes (`delta_other`) near zero means the cell serves its signal's bytes alone."
+                 f"{r.target} (random cells {r.random_mean:+.3f} ± {r.random_sd:.3f}, z = {r.z:.1f}), "
+                 f"{r.delta_other:+.3f} on the other bytes" for r in used.itertuples())
+     + "." if len(used) else f"None of the {len(measured)} measurable cells is causally used by that test.")
+    + (f" Not measured (too few target bytes): {', '.join(scores.table[~scores.table.measured].signal)}."
+       if len(measured) < len(scores.table) else "")
 )
 
 # %% [markdown]
-# ## Clamping the quote cell, and sampling
+# ## Clamping cells while the model writes
 #
-# Ablation silences a cell; clamping holds it at a value. The quote cell is clamped at its typical
-# value inside quotes ("on") and outside ("off": medians over the test text), and the model samples
-# from the same start (test text ending at a line break outside any quote) and the same seed. Each
-# set of samples is measured by the quote signal read from the sample's first byte: the share of
-# bytes inside quotes, the share of samples that end inside an unclosed quote, and how often quotes
-# open or close. Below, samples are coloured by the quote cell as the *unmodified* model reads them.
+# Ablation silences a cell; clamping holds it at a value. A cell is held at the value it takes when
+# its signal is high ("on": the 95th or 5th percentile of its values over the test text, whichever
+# side the signal puts it on) or low ("off"), or ablated, and the model samples 32 texts from the
+# same start (test text ending at a line break outside any quote) with the same seed under each.
+#
+# **The line-length cell.** If the model uses it to decide when a line ends, holding it at its
+# end-of-line value should break lines early, and at its start-of-line value let them run on.
 
 # %%
 prime = quiet_prime(study.corpus.data, trace.positions, signals.get("in_quotes"))
+if "line_position" in signals:
+    line = tested.set_index("signal").loc["line_position"]
+    late, early = clamp_values(trace, line.layer, line.quantity, line.cell, signals["line_position"])
+    lines = interventions.intervention_samples(model, study.corpus, {
+        "plain": Intervention(),
+        f"held at its end-of-line value ({late:+.2f})": Intervention.clamp(line.layer, [line.cell], late,
+                                                                           line.quantity),
+        f"held at its start-of-line value ({early:+.2f})": Intervention.clamp(line.layer, [line.cell], early,
+                                                                              line.quantity),
+        "ablated": Intervention.ablate(line.layer, [line.cell], line.quantity),
+    }, prime, n=600, count=32, seed=0)
+    display(line_lengths(lines).round(1))
+    display(HTML(sample_views_html(model, study.corpus, lines, (line.layer, line.quantity, line.cell), per_set=1)))
+else:
+    display(Markdown("This test text has no line breaks, so there is no line-length cell to clamp."))
+
+# %% [markdown]
+# **The quote cell.** Each set of samples is measured by the quote signal read from the sample's
+# first byte: the share of bytes inside quotes, the share of samples that end inside an unclosed
+# quote, and how often quotes open or close. Samples are coloured by the quote cell as the
+# *unmodified* model reads them.
+
+# %%
 if "in_quotes" in signals:
     quote = tested.set_index("signal").loc["in_quotes"]
     on, off = clamp_values(trace, quote.layer, quote.quantity, quote.cell, signals["in_quotes"])
-    settings = {"plain": Intervention(),
-                f"clamped on ({on:+.2f})": Intervention.clamp(quote.layer, [quote.cell], on, quote.quantity),
-                f"clamped off ({off:+.2f})": Intervention.clamp(quote.layer, [quote.cell], off, quote.quantity)}
-    drawn = interventions.intervention_samples(model, study.corpus, settings, prime, n=300, count=32, seed=0)
-    display(signal_in_samples(drawn, "in_quotes").round(3))
-    display(HTML(sample_views_html(model, study.corpus, drawn, (quote.layer, quote.quantity, quote.cell))))
+    quotes = interventions.intervention_samples(model, study.corpus, {
+        "plain": Intervention(),
+        f"clamped on ({on:+.2f})": Intervention.clamp(quote.layer, [quote.cell], on, quote.quantity),
+        f"clamped off ({off:+.2f})": Intervention.clamp(quote.layer, [quote.cell], off, quote.quantity),
+    }, prime, n=300, count=32, seed=0)
+    display(signal_in_samples(quotes, "in_quotes").round(3))
+    display(HTML(sample_views_html(model, study.corpus, quotes, (quote.layer, quote.quantity, quote.cell))))
 else:
     display(Markdown("Quotes never open and close in this test text, so there is no quote cell to clamp."))
 
@@ -202,11 +244,12 @@ claims = [
         chapter="Beyond the paper",
         claim="The interpretable cells are what the model uses for the bytes they track (the paper: the line-length "
               "cell 'seems particularly well-tuned' to predicting the carriage return)",
-        measured=f"{len(used)} of {len(scores.table)} top cells causally used on their target bytes against "
-                 f"{draws} random cells of their layer: "
+        measured=f"{len(used)} of {len(measured)} measurable top cells causally used on their target bytes "
+                 f"against {draws} random cells of their layer: "
                  + ", ".join(f"{r.signal} Δ{r.delta:+.3f} (z {r.z:.1f}, p {r.rank_p:.3f})"
-                             for r in scores.table.itertuples()),
-        verdict=scorecard.judge(bool(scores.table.causal.all()), partly=bool(scores.table.causal.any())),
+                             for r in measured.itertuples()),
+        verdict=scorecard.judge(bool(measured.causal.all()) if len(measured) else None,
+                                partly=bool(measured.causal.any())),
     ),
     scorecard.Claim(
         chapter="Beyond the paper",

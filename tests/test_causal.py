@@ -11,6 +11,7 @@ from lit_rnn.analysis.causal import (
     causal_scores,
     cells_to_ablate,
     clamp_values,
+    line_lengths,
     quiet_prime,
     signal_in_samples,
     target_mask,
@@ -81,22 +82,29 @@ def _signal(on: np.ndarray) -> dict[str, Signal]:
     return {"in_quotes": Signal("in_quotes", "binary", values)}
 
 
-def test_a_cell_that_hurts_its_targets_is_causal_and_one_like_the_random_cells_is_not():
+@pytest.mark.parametrize(("effect", "causal"), [(0.5, True), (-0.5, True), (0.0, False)])
+def test_a_cell_that_moves_its_targets_is_causal_and_one_like_the_random_cells_is_not(effect, causal):
     cells = pd.DataFrame({"signal": ["in_quotes"], "layer": [1], "quantity": ["c"], "cell": [7], "score": [0.9]})
-    data = np.zeros(1000, np.uint8)
-    for effect, causal in ((0.5, True), (0.0, False)):
-        ablated, on = _ablations(1, [7, 3], draws=40, effect=effect)
-        scores = causal_scores(cells, {1: ablated}, _signal(on), data, bootstrap=200)
-        row = scores.table.iloc[0]
-        assert row.targets == int(on[ablated.positions + 1].sum()) == 80
-        assert bool(row.causal) == causal
-        assert len(scores.random["in_quotes"]) == 40
-        if causal:
-            assert row.delta == pytest.approx(0.5, abs=0.01) and row.rank_p == pytest.approx(1 / 41)
-            assert row.z > 10 and row.delta_low < 0.5 < row.delta_high and row.excess_low > 0.45
-            assert abs(row.delta_other) < 0.01
-        else:
-            assert row.rank_p > 0.05 and abs(row.z) < 4
+    ablated, on = _ablations(1, [7, 3], draws=40, effect=effect)
+    scores = causal_scores(cells, {1: ablated}, _signal(on), np.zeros(1000, np.uint8), bootstrap=200)
+    row = scores.table.iloc[0]
+    assert row.targets == int(on[ablated.positions + 1].sum()) == 80 and row.measured
+    assert bool(row.causal) == causal
+    assert len(scores.random["in_quotes"]) == 40
+    if causal:
+        assert row.delta == pytest.approx(effect, abs=0.01) and row.rank_p == pytest.approx(1 / 41)
+        assert abs(row.z) > 10 and row.delta_low < effect < row.delta_high
+        assert (row.excess_low > 0.45) if effect > 0 else (row.excess_high < -0.45)
+        assert row.effect == ("hurts" if effect > 0 else "helps") and abs(row.delta_other) < 0.01
+    else:
+        assert row.rank_p > 0.05 and abs(row.z) < 4
+
+
+def test_a_cell_with_too_few_target_bytes_is_not_measured():
+    cells = pd.DataFrame({"signal": ["in_quotes"], "layer": [1], "quantity": ["c"], "cell": [7], "score": [0.9]})
+    ablated, on = _ablations(1, [7], draws=40, effect=0.5, rows=1)
+    row = causal_scores(cells, {1: ablated}, _signal(on), np.zeros(1000, np.uint8), min_targets=20).table.iloc[0]
+    assert row.targets == 10 and not row.measured and not row.causal
 
 
 def test_causal_scores_need_the_cells_ablations():
@@ -118,12 +126,16 @@ class _Trace:
         return {"c": np.arange(20, dtype=np.float32).reshape(10, 2)}
 
 
-def test_clamp_values_are_the_cells_medians_where_the_signal_is_on_and_off():
+def test_clamp_values_are_the_cells_extremes_on_the_side_the_signal_puts_it():
     values = np.zeros(30, bool)
-    values[12:15] = True  # trace rows 2, 3, 4
+    values[12:15] = True  # trace rows 2, 3, 4: the cell (1, 3, …, 19) reads 5, 7, 9 there, lower than elsewhere
     on, off = clamp_values(_Trace(), 0, "c", 1, Signal("in_quotes", "binary", values))
-    assert on == 7.0 and off == np.median([1, 3, 11, 13, 15, 17, 19])
-    with pytest.raises(UserError, match="on/off signal"):
+    assert (on, off) == pytest.approx((1.9, 18.1))
+    on, off = clamp_values(_Trace(), 0, "c", 1, Signal("in_quotes", "binary", ~values), percentile=10)
+    assert (on, off) == pytest.approx((17.2, 2.8))
+    falling = Signal("line_position", "count", np.arange(30)[::-1])  # a count the cell runs against
+    assert clamp_values(_Trace(), 0, "c", 1, falling) == pytest.approx((1.9, 18.1))
+    with pytest.raises(UserError, match="never changes"):
         clamp_values(_Trace(), 0, "c", 1, Signal("line_position", "count", np.zeros(30)))
 
 
@@ -171,3 +183,9 @@ def test_fixed_share_of_a_category_against_the_rest():
     fixes = pd.DataFrame({"category": ["n-gram", "memory", "word"], "errors": [10, 4, 6], "fixed": [1, 3, 2]})
     assert fixed_share(fixes, "memory") == (0.75, 3 / 16)
     assert np.isnan(fixed_share(fixes.assign(errors=[10, 0, 6]), "memory")[0])
+
+
+def test_line_lengths_count_complete_lines_without_the_carriage_return():
+    lengths = line_lengths({"a": [b"abc\r\nde\nf", b"\nxyz"], "b": [b"no break"]})
+    assert lengths.iloc[0].tolist() == ["a", 3, 5 / 3, 3]
+    assert lengths.iloc[1].lines == 0 and np.isnan(lengths.iloc[1].mean_length)

@@ -5,7 +5,9 @@ A cell found for a signal (``cells.rank_cells``) correlates with it; ablating it
 in mean loss on the bytes its signal concerns (:func:`target_mask`: closing quotes for the quote
 signal, line breaks for the line position, …), set against the changes that ablating random cells
 of the same layer gives: its z-score and empirical rank among them, with a bootstrap over the scored
-rows for the uncertainty of both.
+rows for the uncertainty of both. The test is two-sided: a cell the model uses may make its bytes
+*easier* when ablated (a line-length cell that holds back line breaks until a line is long: without
+it the model expects them everywhere, the true ones included), at a cost on every other byte.
 
 Every function here reads numbers (per-byte losses, signals, traces); none runs a model.
 """
@@ -74,16 +76,18 @@ class CausalScores:
 
 
 def causal_scores(tested: pd.DataFrame, ablations: Mapping, signals: Mapping[str, Signal], data: bytes | np.ndarray,
-                  bootstrap: int = 1000, alpha: float = 0.05, seed: int = 0) -> CausalScores:
+                  bootstrap: int = 1000, alpha: float = 0.05, min_targets: int = 20, seed: int = 0) -> CausalScores:
     """Score each ``tested`` cell (rows of ``cells.top_cells``: signal, layer, quantity, cell, score) by ablation.
 
     ``ablations`` maps a layer to its :class:`~lit_rnn.interventions.LayerAblations`, which must hold
     the cell. Per cell, on its signal's target bytes among the scored ones: ``delta``, the change
     in mean loss (nats/byte) when the cell is ablated; ``random_mean``, ``random_sd`` of the same
     change over the layer's random cells; ``z``; ``rank_p``, the share of random cells (counting the
-    cell itself) that change it at least as much; 95% bootstrap intervals over the scored rows of
-    ``delta`` and of its ``excess`` over the random mean; ``delta_other``, the change on all other
-    bytes. A cell is ``causal`` when ``rank_p <= alpha`` and the excess's interval lies above 0.
+    cell itself) at least as far from the random mean (two-sided); 95% bootstrap intervals over the
+    scored rows of ``delta`` and of its ``excess`` over the random mean; ``delta_other``, the change on
+    all other bytes. A cell is ``causal`` when it has at least ``min_targets`` target bytes
+    (``measured``), ``rank_p <= alpha`` and the excess's interval excludes 0; ``effect`` says whether
+    ablating it makes the target bytes harder ("hurts") or easier ("helps").
     """
     data = as_bytes(data)
     rng = np.random.default_rng(seed)
@@ -105,7 +109,7 @@ def causal_scores(tested: pd.DataFrame, ablations: Mapping, signals: Mapping[str
         excess = resampled[:, 0] - resampled[:, 1:].mean(axis=1)
         delta, others = deltas[0], deltas[1:]
         sd = others.std(ddof=1) if len(others) > 1 else np.nan
-        rank_p = (1 + np.sum(others >= delta)) / (1 + len(others))
+        rank_p = (1 + np.sum(np.abs(others - others.mean()) >= abs(delta - others.mean()))) / (1 + len(others))
         low, high = np.nanpercentile(resampled[:, 0], [2.5, 97.5]) if n_on.sum() else (np.nan, np.nan)
         excess_low, excess_high = np.nanpercentile(excess, [2.5, 97.5]) if n_on.sum() else (np.nan, np.nan)
         rows.append({
@@ -117,7 +121,9 @@ def causal_scores(tested: pd.DataFrame, ablations: Mapping, signals: Mapping[str
             "z": float((delta - others.mean()) / sd) if sd > 0 else np.nan, "rank_p": float(rank_p),
             "excess_low": float(excess_low), "excess_high": float(excess_high),
             "delta_other": float(off_sums[0].sum() / max(n_off.sum(), 1)),
-            "causal": bool(n_on.sum() > 0 and rank_p <= alpha and excess_low > 0),
+            "measured": bool(n_on.sum() >= min_targets),
+            "causal": bool(n_on.sum() >= min_targets and rank_p <= alpha and (excess_low > 0 or excess_high < 0)),
+            "effect": "hurts" if delta > others.mean() else "helps",
         })
         random[cell.signal] = others
     return CausalScores(pd.DataFrame(rows), random)
@@ -128,15 +134,24 @@ def cells_to_ablate(tested: pd.DataFrame) -> dict[int, list[int]]:
     return {int(layer): sorted(set(group.cell.astype(int))) for layer, group in tested.groupby("layer")}
 
 
-def clamp_values(trace: Trace, layer: int, quantity: str, cell: int, signal: Signal) -> tuple[float, float]:
-    """A cell's typical value where a binary ``signal`` is on and where it is off (medians over the trace)."""
-    if signal.kind != "binary":
-        raise UserError(f"clamp values need an on/off signal; {signal.name!r} is a {signal.kind} signal")
-    on = np.asarray(signal.values, bool)[trace.positions]
+def clamp_values(trace: Trace, layer: int, quantity: str, cell: int, signal: Signal,
+                 percentile: float = 5) -> tuple[float, float]:
+    """Values to hold a cell at to push its ``signal`` high (on) and low (off), in that order.
+
+    They are the cell's ``percentile``-th and ``100 - percentile``-th percentiles over the trace: first
+    the one on the side the cell takes while the signal is high (a binary signal on, by the medians; a
+    count, by the sign of the correlation).
+    """
+    at = np.asarray(signal.values, dtype=np.float64)[trace.positions]
     values = np.asarray(trace[layer][quantity][:, cell], dtype=np.float64)
-    if on.all() or not on.any():
-        raise UserError(f"signal {signal.name!r} is never {'off' if on.all() else 'on'} in the trace")
-    return float(np.median(values[on])), float(np.median(values[~on]))
+    if at.min() == at.max() or values.min() == values.max():
+        raise UserError(f"signal {signal.name!r} or layer {layer} {quantity}[{cell}] never changes in the trace")
+    if signal.kind == "binary":
+        rises = np.median(values[at > 0]) >= np.median(values[at == 0])
+    else:
+        rises = np.corrcoef(values, at)[0, 1] >= 0
+    low, high = (float(v) for v in np.percentile(values, [percentile, 100 - percentile]))
+    return (high, low) if rises else (low, high)
 
 
 def quiet_prime(data: bytes | np.ndarray, positions: np.ndarray, signal: Signal | None = None,
@@ -155,6 +170,19 @@ def quiet_prime(data: bytes | np.ndarray, positions: np.ndarray, signal: Signal 
     breaks = quiet[data[quiet] == ord("\n")]
     end = int(breaks[0] if len(breaks) else quiet[0])
     return data[end + 1 - length : end + 1].tobytes()
+
+
+def line_lengths(samples: Mapping[str, Iterable[bytes]]) -> pd.DataFrame:
+    """The lines of samples, per named set: how many end in a line break, their mean and longest length in bytes.
+
+    A carriage return before the newline is not counted in the length.
+    """
+    rows = []
+    for label, texts in samples.items():
+        lengths = [len(line.removesuffix(b"\r")) for text in texts for line in text.split(b"\n")[:-1]]
+        rows.append({"samples": label, "lines": len(lengths), "mean_length": float(np.mean(lengths)) if lengths
+                     else np.nan, "longest": max(lengths, default=0)})
+    return pd.DataFrame(rows)
 
 
 def signal_in_samples(samples: Mapping[str, Iterable[bytes]], name: str) -> pd.DataFrame:

@@ -80,7 +80,7 @@ class InterventionExplorer:
                    for r in cells.itertuples()]
         self.cell = widgets.Dropdown(options=options, description="cell")
         self.mode = widgets.ToggleButtons(options=["ablate", "clamp"], description="action")
-        self.value = widgets.FloatSlider(0.0, min=-3.0, max=3.0, step=0.05, description="clamp to",
+        self.value = widgets.FloatSlider(0.0, min=-5.0, max=5.0, step=0.05, description="clamp to",
                                          continuous_update=False)
         self.temperature = widgets.FloatSlider(1.0, min=0.2, max=1.5, step=0.1, description="temperature",
                                                continuous_update=False)
