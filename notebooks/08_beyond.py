@@ -78,9 +78,9 @@ Markdown(f"We examine the model chapter 3 reads: **{how_trained}**"
 #
 # The search ranks every cell of every layer against the reference signals that vary in the test
 # text (as in chapter 3); the first cell of each signal is put to the test. Ablations run the
-# model's own weights: the layers below the ablated one through the fused kernel, once for every
-# ablation, the ablated layer through the written-out step equations with the cell held at 0, and
-# the tested cell and all random cells of its layer side by side in one batch.
+# model's own weights: the layers below the ablated one through the fused kernel, once for all
+# ablations; the ablated layer through the written-out step equations with the cell held at 0; the
+# tested cells and all random cells of a layer side by side in one batch.
 
 # %%
 trace = study.trace(run)

@@ -185,7 +185,7 @@ def sample(model: Model, corpus: Corpus, prime: bytes = b"\n", n: int = 200, tem
 
 
 @torch.no_grad()
-def samples(model: Model | torch.nn.Module, corpus: Corpus, prime: bytes = b"\n", n: int = 200, count: int = 1,
+def samples(model: torch.nn.Module, corpus: Corpus, prime: bytes = b"\n", n: int = 200, count: int = 1,
             temperature: float = 1.0, seed: int = 0) -> list[bytes]:
     """``count`` samples of ``n`` bytes drawn side by side after ``prime`` (one generator, seeded by ``seed``).
 

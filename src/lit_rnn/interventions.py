@@ -213,7 +213,8 @@ def intervention_losses(model: CharLM, batcher: Batcher, split: str, interventio
     """
     intervened = Intervened(model.to(device).eval(), interventions)
     count, vocab = len(interventions), model.config.vocab_size
-    width = min(length or np.inf, batcher.split_inputs(split).shape[1])
+    full = batcher.split_inputs(split).shape[1]
+    width = full if length is None else min(length, full)
     losses = np.empty((count, len(rows), width), dtype=np.float32)
     for columns, targets, logits in split_pass(intervened, batcher, split, device, chunk, rows=rows, length=width):
         per_byte = F.cross_entropy(logits.float().reshape(-1, vocab), targets.repeat(count, 1).reshape(-1),
