@@ -185,11 +185,14 @@ explorer.widget
 # ## Dynamic evaluation
 #
 # The model reads the test split as evaluation does (every row in parallel, state carried) and,
-# after scoring each window of 50 bytes per row, takes one plain SGD step on that window's loss,
-# with a decay back to the trained weights: θ ← θ − η ∇L + λ (θ₀ − θ). All rows share the weights,
-# so each step learns from the window just scored in every row; no byte is ever scored after a step
-# that saw it. The step size η and decay λ are chosen on the validation split (on its first bytes
-# per row, to bound the cost), never on test.
+# after scoring each window of 50 bytes per row, takes one gradient step on that window's loss. The
+# step is Krause et al.'s RMS-normalised rule: each parameter's gradient is divided by its root mean
+# square over windows of the training split, and a decay pulls the weights back towards the trained
+# ones, θ ← θ − η ∇L / r + λ (θ₀ − θ) ⊙ r / r̄ (plain SGD, θ ← θ − η ∇L + λ (θ₀ − θ), is the other rule
+# the library offers). All rows share the weights, so each step learns from the window just scored
+# in every row — here 100 stretches of text far apart in the book — and no byte is ever scored after
+# a step that saw it. The step size η and the decay λ are chosen on the validation split (its first
+# bytes per row, to bound the cost), never on test.
 
 # %%
 dynamic = dynamic_evaluation(run, study.corpus, study.settings.device)
@@ -198,7 +201,8 @@ dynamic.validation.round(4)
 
 # %%
 Markdown(
-    f"Validation chose η = {dynamic.config.learning_rate:g}, λ = {dynamic.config.decay:g} (scored on the first "
+    f"Validation chose the {dynamic.config.rule} rule with η = {dynamic.config.learning_rate:g}, "
+    f"λ = {dynamic.config.decay:g} (scored on the first "
     f"{dynamic.validation_length or 'all'} bytes of each validation row). On test, the loss goes from "
     f"**{plain.cross_entropy:.3f}** to **{dynamic.predictions.cross_entropy:.3f}** nats/byte, and the errors "
     f"(p < 0.5) from {int(plain.errors.sum()):,} to {int(dynamic.predictions.errors.sum()):,}. It costs "

@@ -3,13 +3,17 @@
 The split is read as :func:`lit_rnn.evaluate.split_pass` reads it, in windows of ``window`` bytes
 of every row with the state carried. Each window is scored with the current weights first; then one
 gradient step is taken on that window's mean cross-entropy, and the next window is scored with the
-updated weights. The update is plain SGD with a decay back to the trained weights θ₀:
+updated weights. Two update rules, both with a decay λ back to the trained weights θ₀:
 
-    θ ← θ − η ∇L(window) + λ (θ₀ − θ)
+- ``rms`` (Krause et al.'s RMS-normalised rule, the default): each gradient is divided by the root
+  mean square of that parameter's gradient over windows of the training split (``r``, computed once
+  per run), and the decay is weighted by ``r`` relative to its mean over all parameters (at most 1/λ):
 
-(Krause et al.'s "SGD" variant with a global prior; their RMS-normalised update needs gradient
-statistics from the training set, which this project does not keep). η and λ are chosen on the
-validation split from a small grid (:data:`GRID`), never on test.
+      θ ← θ − η ∇L / max(r, 0.01 r̄) + λ (θ₀ − θ) ⊙ min(r / r̄, 1/λ)
+
+- ``sgd``: θ ← θ − η ∇L + λ (θ₀ − θ).
+
+The rule, η and λ are chosen on the validation split from a small grid (:data:`GRID`), never on test.
 
 char-rnn's split reads its rows in parallel (War and Peace: 100 rows of 3,300 test bytes, far apart
 in the book), and all rows share one set of weights: each step's gradient is the mean loss over the
@@ -34,71 +38,110 @@ from lit_rnn.data import Batcher, Corpus
 from lit_rnn.devices import exact_fp32
 from lit_rnn.errors import UserError
 from lit_rnn.evaluate import collect_predictions, model_predictions, split_loss, split_pass
-from lit_rnn.models import CharLM
+from lit_rnn.models import CharLM, load_checkpoint
 from lit_rnn.predictions import Predictions
 from lit_rnn.runs import Run
-from lit_rnn.store import atomic_write_text, config_hash
+from lit_rnn.store import atomic_save_torch, atomic_write_text, config_hash
+
+RULES = ("rms", "sgd")
+RMS_FLOOR = 0.01  # a gradient's RMS is taken as at least this share of the mean RMS (bytes rare in training)
+RMS_WINDOWS = 100  # training windows the gradient RMS is measured over
 
 
 @dataclass(frozen=True)
 class DynamicConfig:
-    """One dynamic evaluation: step size η, decay λ back to the trained weights, bytes per row between steps."""
+    """One dynamic evaluation: update rule, step size η, decay λ back to the trained weights, bytes per row
+    between steps."""
 
     learning_rate: float
     decay: float = 0.0
     window: int = 50
+    rule: str = "rms"
 
     def __post_init__(self) -> None:
-        if self.learning_rate < 0 or not 0 <= self.decay <= 1 or self.window < 1:
-            raise UserError(f"dynamic evaluation needs learning_rate >= 0, decay in [0, 1] and window >= 1, got {self}")
+        if self.learning_rate < 0 or not 0 <= self.decay <= 1 or self.window < 1 or self.rule not in RULES:
+            raise UserError(f"dynamic evaluation needs learning_rate >= 0, decay in [0, 1], window >= 1 and a rule "
+                            f"in {RULES}, got {self}")
 
 
-GRID = tuple(DynamicConfig(rate, decay) for rate in (0.1, 0.3, 1.0) for decay in (0.0, 0.01))
+GRID = tuple(DynamicConfig(rate, decay) for rate in (1e-4, 3e-4, 1e-3, 3e-3) for decay in (0.0, 0.01))
 
 
 def _detached(state):
     return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
 
 
-def dynamic_pass(model: CharLM, batcher: Batcher, split: str, device: torch.device, config: DynamicConfig,
-                 length: int | None = None) -> Iterator[tuple[slice, torch.Tensor, torch.Tensor]]:
-    """Like :func:`~lit_rnn.evaluate.split_pass` over ``model``, but adapting a copy of it after every window.
-
-    Yields ``(columns, targets, logits)`` per window, the logits computed with the weights of before
-    the step on that window. ``model`` itself is never changed. ``length`` scores only the first bytes of each row.
-    """
-    adapted = copy.deepcopy(model).to(device).eval()  # no dropout, as in evaluation
-    parameters = list(adapted.parameters())
-    trained = [p.detach().clone() for p in parameters]
+def _window_gradients(adapted: CharLM, batcher: Batcher, split: str, device: torch.device, window: int,
+                      length: int | None) -> Iterator[tuple[slice, torch.Tensor, torch.Tensor]]:
+    """``split_pass`` over ``adapted`` (state carried), leaving the gradient of each window's mean loss in its
+    parameters' ``.grad`` before yielding the window's logits."""
 
     def scored(ids, state):
         with torch.enable_grad():
             return adapted(ids, None if state is None else _detached(state))
 
-    for columns, targets, logits in split_pass(scored, batcher, split, device, config.window, length=length):
-        yield columns, targets, logits.detach()
+    for columns, targets, logits in split_pass(scored, batcher, split, device, window, length=length):
         with exact_fp32():
             adapted.zero_grad(set_to_none=True)
             F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten()).backward()
+        yield columns, targets, logits.detach()
+
+
+def gradient_rms(model: CharLM, batcher: Batcher, device: torch.device, window: int,
+                 windows: int = RMS_WINDOWS) -> list[torch.Tensor]:
+    """Root mean square of each parameter's gradient over the first ``windows`` windows of the training split."""
+    adapted = copy.deepcopy(model).to(device).eval()
+    squares, count = [torch.zeros_like(p) for p in adapted.parameters()], 0
+    for _ in _window_gradients(adapted, batcher, "train", device, window, window * windows):
+        for total, parameter in zip(squares, adapted.parameters()):
+            total += parameter.grad**2
+        count += 1
+    return [(total / count).sqrt() for total in squares]
+
+
+def dynamic_pass(model: CharLM, batcher: Batcher, split: str, device: torch.device, config: DynamicConfig,
+                 length: int | None = None,
+                 rms: list[torch.Tensor] | None = None) -> Iterator[tuple[slice, torch.Tensor, torch.Tensor]]:
+    """Like :func:`~lit_rnn.evaluate.split_pass` over ``model``, but adapting a copy of it after every window.
+
+    Yields ``(columns, targets, logits)`` per window, the logits computed with the weights of before
+    the step on that window. ``model`` itself is never changed. ``length`` scores only the first bytes
+    of each row. The ``rms`` rule needs the gradient RMS of every parameter (:func:`gradient_rms`).
+    """
+    adapted = copy.deepcopy(model).to(device).eval()  # no dropout, as in evaluation
+    parameters = list(adapted.parameters())
+    trained = [p.detach().clone() for p in parameters]
+    if config.rule == "rms":
+        if rms is None:
+            raise UserError("the rms rule of dynamic evaluation needs the gradient RMS (gradient_rms)")
+        mean = torch.cat([r.flatten() for r in rms]).mean()
+        divisors = [r.clamp(min=RMS_FLOOR * float(mean)) for r in rms]
+        pulls = [(r / mean).clamp(max=1 / config.decay) if config.decay else r for r in rms]
+    else:
+        divisors = pulls = [torch.ones((), device=device)] * len(parameters)
+    for columns, targets, logits in _window_gradients(adapted, batcher, split, device, config.window, length):
+        yield columns, targets, logits
         with torch.no_grad():
-            for parameter, start in zip(parameters, trained):
-                parameter.add_(config.decay * (start - parameter) - config.learning_rate * parameter.grad)
+            for parameter, start, divisor, pull in zip(parameters, trained, divisors, pulls):
+                step = config.learning_rate * parameter.grad / divisor
+                parameter.add_(config.decay * pull * (start - parameter) - step)
 
 
 def dynamic_loss(model: CharLM, batcher: Batcher, split: str, device: torch.device, config: DynamicConfig,
-                 length: int | None = None) -> float:
+                 length: int | None = None, rms: list[torch.Tensor] | None = None) -> float:
     """Mean cross-entropy (nats/byte) under dynamic evaluation over ``split`` (the first ``length`` bytes per row)."""
     total, count = 0.0, 0
-    for _, targets, logits in dynamic_pass(model, batcher, split, device, config, length):
+    for _, targets, logits in dynamic_pass(model, batcher, split, device, config, length, rms):
         total += float(F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), reduction="sum"))
         count += targets.numel()
     return total / count
 
 
 def dynamic_predictions(model: CharLM, batcher: Batcher, split: str, name: str, device: torch.device,
-                        config: DynamicConfig) -> Predictions:
+                        config: DynamicConfig, rms: list[torch.Tensor] | None = None) -> Predictions:
     """Next-byte distributions at every position of ``split`` under dynamic evaluation (same format as any model's)."""
-    return collect_predictions(dynamic_pass(model, batcher, split, device, config), batcher, split, name, model.config)
+    windows = dynamic_pass(model, batcher, split, device, config, rms=rms)
+    return collect_predictions(windows, batcher, split, name, model.config)
 
 
 @dataclass(frozen=True)
@@ -106,7 +149,7 @@ class DynamicResult:
     """Dynamic evaluation of one run: the configuration validation chose, and what it gave on test at what cost."""
 
     config: DynamicConfig
-    validation: pd.DataFrame  # learning_rate, decay, window, val_loss: every configuration tried (η = 0 is plain)
+    validation: pd.DataFrame  # learning_rate, decay, window, rule, val_loss: every configuration (η = 0: plain)
     predictions: Predictions  # on test, with the chosen configuration
     seconds: float  # wall time of the dynamic pass over test
     plain_seconds: float  # wall time of the plain pass over test, measured right before it on the same machine
@@ -119,10 +162,10 @@ class DynamicResult:
 
 def dynamic_evaluation(run: Run, corpus: Corpus, device: torch.device = torch.device("cpu"),
                        grid: Sequence[DynamicConfig] = GRID, validation_length: int | None = 1000) -> DynamicResult:
-    """Choose η and λ on validation (its first ``validation_length`` bytes per row), then evaluate test; cached.
+    """Choose a configuration on validation (its first ``validation_length`` bytes per row), then evaluate test.
 
-    Every configuration's validation loss is cached on its own, and the test result under a hash of
-    the grid and validation length, in the run folder's ``dynamic/``.
+    Cached in the run folder's ``dynamic/``: the gradient RMS per window length, every configuration's
+    validation loss, and the test result under a hash of the grid and validation length.
     """
     if run.config.corpus_sha256 != corpus.sha256:
         raise UserError(f"run {run.config.run_id} was trained on another corpus than {corpus.name!r}")
@@ -138,15 +181,19 @@ def dynamic_evaluation(run: Run, corpus: Corpus, device: torch.device = torch.de
                              Predictions.load(predictions_path), summary["seconds"], summary["plain_seconds"],
                              summary["validation_length"])
     model = run.load_model(device)
-    rows = [{**asdict(config), "val_loss": _validation_loss(run, model, batcher, device, config, validation_length)}
-            for config in (DynamicConfig(0.0, 0.0, grid[0].window), *grid)]
+    rms = {window: _gradient_rms(run, model, batcher, device, window)
+           for window in sorted({c.window for c in grid if c.rule == "rms"})}
+    rows = [{**asdict(config), "val_loss": _validation_loss(run, model, batcher, device, config, validation_length,
+                                                            rms.get(config.window))}
+            for config in (DynamicConfig(0.0, 0.0, grid[0].window, "sgd"), *grid)]
     validation = pd.DataFrame(rows)
     chosen = grid[int(validation["val_loss"].iloc[1:].to_numpy().argmin())]
     start = time.perf_counter()
     model_predictions(model, batcher, "test", run.name, device)
     plain_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    predictions = dynamic_predictions(model, batcher, "test", f"{run.name} + dynamic evaluation", device, chosen)
+    predictions = dynamic_predictions(model, batcher, "test", f"{run.name} + dynamic evaluation", device, chosen,
+                                      rms.get(chosen.window))
     seconds = time.perf_counter() - start
     predictions.save(predictions_path)
     atomic_write_text(summary_path, json.dumps({"config": asdict(chosen), "validation": rows, "seconds": seconds,
@@ -155,8 +202,16 @@ def dynamic_evaluation(run: Run, corpus: Corpus, device: torch.device = torch.de
     return DynamicResult(chosen, validation, predictions, seconds, plain_seconds, validation_length)
 
 
+def _gradient_rms(run: Run, model: CharLM, batcher: Batcher, device: torch.device, window: int) -> list[torch.Tensor]:
+    """:func:`gradient_rms` for ``window``, cached in the run folder."""
+    path = run.dir / "dynamic" / f"rms-{config_hash({'window': window, 'windows': RMS_WINDOWS})}.pt"
+    if not path.exists():
+        atomic_save_torch([r.cpu() for r in gradient_rms(model, batcher, device, window)], path)
+    return [r.to(device) for r in load_checkpoint(path)]
+
+
 def _validation_loss(run: Run, model: CharLM, batcher: Batcher, device: torch.device, config: DynamicConfig,
-                     length: int | None) -> float:
+                     length: int | None, rms: list[torch.Tensor] | None) -> float:
     """One configuration's validation loss (η = 0: the plain model's), cached in the run folder."""
     path = run.dir / "dynamic" / f"val-{config_hash({'config': asdict(config), 'length': length})}.json"
     if path.exists():
@@ -164,6 +219,6 @@ def _validation_loss(run: Run, model: CharLM, batcher: Batcher, device: torch.de
     if config.learning_rate == 0:
         loss = split_loss(model, batcher, "val", device, length=length)
     else:
-        loss = dynamic_loss(model, batcher, "val", device, config, length)
+        loss = dynamic_loss(model, batcher, "val", device, config, length, rms)
     atomic_write_text(path, json.dumps({"config": asdict(config), "length": length, "val_loss": loss}))
     return loss
