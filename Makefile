@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-KENLM_STAMP := $(VENV)/.kenlm-order20
-KENLM_TOOLS_STAMP := $(VENV)/.kenlm-tools-order20
+KENLM_ORDER := 21
+KENLM_STAMP := $(VENV)/.kenlm-order$(KENLM_ORDER)
+KENLM_TOOLS_STAMP := $(VENV)/.kenlm-tools-order$(KENLM_ORDER)
 KENLM_BUILD := $(VENV)/kenlm-build
 DATA ?= $(if $(LIT_RNN_DATA),$(LIT_RNN_DATA),data)
 PRESET ?= small
@@ -22,15 +23,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-# kenlm's Python module must be compiled for 20-grams; --no-cache-dir keeps pip from reusing
+# kenlm's Python module must be compiled for 21-grams (Table 2's n-gram with 20 bytes of context);
+# --no-cache-dir keeps pip from reusing
 # a cached default (order 6) wheel.
 $(KENLM_STAMP): $(STAMP)
-	MAX_ORDER=20 $(BIN)/pip install --quiet --no-cache-dir --no-binary kenlm kenlm==0.3.0
+	MAX_ORDER=$(KENLM_ORDER) $(BIN)/pip install --quiet --no-cache-dir --force-reinstall --no-deps --no-binary kenlm kenlm==0.3.0
 	$(BIN)/python -c "import kenlm"
 	touch $@
 
 # KenLM's programs lmplz (estimation) and build_binary (binarisation) for lit_rnn.ngram, built for
-# 20-grams from the same kenlm==0.3.0 source as the Python module, into $(BIN). `--no-binary kenlm`
+# 21-grams from the same kenlm==0.3.0 source as the Python module, into $(BIN). `--no-binary kenlm`
 # (not `:all:`, which would compile pip's build dependencies, cmake included, from source).
 KENLM_NEEDS = { echo "KenLM needs cmake, a C++ compiler, Boost, zlib, bzip2 and xz. Install them with"; \
 	echo "  sudo apt-get install g++ libboost-program-options-dev libboost-system-dev libboost-thread-dev libboost-test-dev zlib1g-dev libbz2-dev liblzma-dev cmake"; \
@@ -42,8 +44,8 @@ $(KENLM_TOOLS_STAMP): $(STAMP)
 	rm -rf $(KENLM_BUILD) && mkdir -p $(KENLM_BUILD)
 	$(BIN)/pip download --quiet --no-deps --no-binary kenlm --no-cache-dir kenlm==0.3.0 -d $(KENLM_BUILD)
 	tar -xzf $(KENLM_BUILD)/kenlm-0.3.0.tar.gz -C $(KENLM_BUILD)
-	@echo "cmake -DKENLM_MAX_ORDER=20 && make -j2 lmplz build_binary (about a minute; logs in $(KENLM_BUILD))"
-	@cmake -S $(KENLM_BUILD)/kenlm-0.3.0 -B $(KENLM_BUILD)/build -DKENLM_MAX_ORDER=20 \
+	@echo "cmake -DKENLM_MAX_ORDER=$(KENLM_ORDER) && make -j2 lmplz build_binary (about a minute; logs in $(KENLM_BUILD))"
+	@cmake -S $(KENLM_BUILD)/kenlm-0.3.0 -B $(KENLM_BUILD)/build -DKENLM_MAX_ORDER=$(KENLM_ORDER) \
 		-DCMAKE_BUILD_TYPE=Release >$(KENLM_BUILD)/cmake.log 2>&1 || { tail -n 15 $(KENLM_BUILD)/cmake.log; $(KENLM_NEEDS); }
 	@$(MAKE) -C $(KENLM_BUILD)/build -j2 lmplz build_binary >$(KENLM_BUILD)/make.log 2>&1 \
 		|| { tail -n 15 $(KENLM_BUILD)/make.log; $(KENLM_NEEDS); }

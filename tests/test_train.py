@@ -93,11 +93,12 @@ def test_diverging_run_stops_with_a_clear_message(wp_slice, artifacts):
 
 
 def test_tiny_grid_trains_once_and_chooses_dropout(wp_slice, artifacts):
-    preset = dataclasses.replace(get_preset("tiny"), dropouts=(0.0, 0.3))
-    runs = train_runs(preset.run_configs(wp_slice), wp_slice, QUIET)
+    tiny = get_preset("tiny")
+    preset = dataclasses.replace(tiny, grid=tuple(dataclasses.replace(spec, dropouts=(0.0, 0.3)) for spec in tiny.grid))
+    runs = train_runs(preset.grid_configs(wp_slice), wp_slice, QUIET)
     assert len(runs) == 2 * len(preset.grid) and all(r.is_finished for r in runs)
     mtimes = [r.result_path.stat().st_mtime for r in runs]
-    again = train_runs(preset.run_configs(wp_slice), wp_slice, QUIET)
+    again = train_runs(preset.grid_configs(wp_slice), wp_slice, QUIET)
     assert [r.result_path.stat().st_mtime for r in again] == mtimes  # reused, not retrained
     chosen = choose_dropout(runs)
     assert len(chosen) == len(preset.grid)

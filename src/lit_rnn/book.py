@@ -34,6 +34,7 @@ class BookConfig:
     jobs: int = 1
     data_dir: str | None = None
     artifacts: str | None = None
+    retrain: bool = False  # train every run rather than import those shipped in pretrained/
     project: Path = Path(".")  # the repository root: notebooks/, book/, _config.yml, _toc.yml
 
     @property
@@ -101,11 +102,16 @@ def _one_line_error(executed: Path) -> str:
 
 def prepare(config: BookConfig) -> None:
     """Train (or find in the run store) every model each corpus's chapters read."""
+    from lit_rnn.grid import train_runs
     from lit_rnn.study import Study
 
     for corpus in config.corpora:
         start = _step(f"models for {corpus} at preset {config.preset}")
-        Study.open(**config.parameters(corpus=corpus), jobs=config.jobs).prepare()
+        study = Study.open(**config.parameters(corpus=corpus), jobs=config.jobs, pretrained=not config.retrain)
+        if config.retrain:  # everything, so that the chapters find every run in the store
+            train_runs(study.preset.run_configs(study.corpus), study.corpus, study.settings.train_options,
+                       study.artifacts, config.jobs)
+        study.prepare()
         _done(start)
 
 

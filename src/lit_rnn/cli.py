@@ -74,7 +74,8 @@ def _grid(args: argparse.Namespace) -> None:
 
     settings = settings_from_args(args)
     configs = settings.preset.run_configs(settings.corpus)
-    for run in train_runs(configs, settings.corpus, settings.train_options, settings.artifacts, settings.jobs):
+    for run in train_runs(configs, settings.corpus, settings.train_options, settings.artifacts, settings.jobs,
+                          settings.shipped):
         model = run.config.model
         print(f"{model.name:<16} dropout {model.dropout:<4} val {run.result.best_val_loss:.4f}  {run.dir}")
 
@@ -92,6 +93,41 @@ def _baselines(args: argparse.Namespace) -> None:
     print(finite_horizon_table(ngrams, nnns, best).round(4).to_string())
 
 
+def _runs_list(args: argparse.Namespace) -> None:
+    from lit_rnn.runs import run_table
+    from lit_rnn.store import resolve_artifacts
+
+    table = run_table(resolve_artifacts(args.artifacts))
+    print(table.to_string(index=False) if len(table) else f"no runs in {resolve_artifacts(args.artifacts)}")
+
+
+def _runs_export(args: argparse.Namespace) -> None:
+    from lit_rnn.runs import Run, export_run, stored_runs
+
+    stored = {run.config.run_id: run for run in stored_runs(args.artifacts)}
+    missing = [run_id for run_id in args.run if run_id not in stored]
+    if missing:
+        raise UserError(f"no run {', '.join(missing)} in the store; `lit-rnn runs list` shows what it holds")
+    for run_id in args.run:
+        run: Run = stored[run_id]
+        print(f"exported {run.name} to {export_run(run, args.destination, half=args.fp16)}")
+
+
+def _runs_import(args: argparse.Namespace) -> None:
+    import json
+    from pathlib import Path
+
+    from lit_rnn.runs import import_run
+
+    try:
+        provenance = json.loads(Path(args.provenance).read_text()) if args.provenance else None
+    except (OSError, ValueError) as error:
+        raise UserError(f"cannot read the provenance file {args.provenance}: {error}") from error
+    for folder in args.path:
+        run, what = import_run(folder, args.artifacts, accept_incomplete=args.accept_incomplete, provenance=provenance)
+        print(f"{run.config.run_id} {run.name}: {what}")
+
+
 def _sample(args: argparse.Namespace) -> None:
     from lit_rnn.data import load_corpus
     from lit_rnn.devices import resolve_device
@@ -107,8 +143,8 @@ def _sample(args: argparse.Namespace) -> None:
 def _book(args: argparse.Namespace) -> None:
     from lit_rnn.book import BookConfig, build_book
 
-    build_book(BookConfig(corpora=tuple(args.corpus), preset=args.preset, device=args.device,
-                          precision=args.precision, jobs=args.jobs, data_dir=args.data_dir, artifacts=args.artifacts))
+    build_book(BookConfig(corpora=tuple(args.corpus), preset=args.preset, device=args.device, precision=args.precision,
+                          jobs=args.jobs, data_dir=args.data_dir, artifacts=args.artifacts, retrain=args.retrain))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,6 +191,26 @@ def build_parser() -> argparse.ArgumentParser:
                                     help="Table 2: n-gram and n-NN baselines of a preset")
     baselines.add_argument("--corpus", required=True, help="warpeace, linux or a file path")
     baselines.set_defaults(handler=_baselines)
+
+    artifacts = argparse.ArgumentParser(add_help=False)
+    artifacts.add_argument("--artifacts", default=None, help="artifacts folder (default: $LIT_RNN_HOME or ./artifacts)")
+    runs = commands.add_parser("runs", help="the run store: list, export, import").add_subparsers(
+        dest="runs_command", required=True)
+    listing = runs.add_parser("list", parents=[artifacts], help="every run in the store, with its losses")
+    listing.set_defaults(handler=_runs_list)
+    export = runs.add_parser("export", parents=[artifacts], help="copy finished runs out of the store")
+    export.add_argument("run", nargs="+", help="run ids (see `lit-rnn runs list`)")
+    export.add_argument("destination", help="folder to copy them into (one folder per run)")
+    export.add_argument("--fp16", action="store_true", help="store the weights in fp16 (half the size)")
+    export.set_defaults(handler=_runs_export)
+    imports = runs.add_parser("import", parents=[artifacts],
+                              help="bring run folders trained elsewhere into the store, after checking them")
+    imports.add_argument("path", nargs="+", help="run folders (named by their config hash)")
+    imports.add_argument("--accept-incomplete", action="store_true",
+                         help="import a run that stopped before its recipe ended, marked as cut short")
+    imports.add_argument("--provenance", default=None,
+                         help="a JSON file of facts about how the runs were trained, kept in provenance.json")
+    imports.set_defaults(handler=_runs_import)
 
     sample = commands.add_parser("sample", parents=[data_dir], help="sample text from a trained checkpoint")
     sample.add_argument("checkpoint", help="a run's best.pt")

@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from lit_rnn.data import Corpus
 from lit_rnn.models import ModelConfig
-from lit_rnn.runs import Run, RunConfig
+from lit_rnn.runs import Run, RunConfig, import_shipped
 from lit_rnn.train import TrainOptions, get_or_train
 
 
@@ -28,8 +28,12 @@ def train_runs(
     options: TrainOptions = TrainOptions(),
     artifacts: str | Path | None = None,
     jobs: int = 1,
+    shipped: Path | None = None,
 ) -> list[Run]:
-    """The finished runs of ``configs``, reusing finished ones; ``jobs`` trainings at a time."""
+    """The finished runs of ``configs``: from the store, imported from ``shipped`` (``pretrained/``) where a
+    run is there, trained otherwise, ``jobs`` trainings at a time."""
+    if shipped is not None:
+        import_shipped(configs, shipped, artifacts)
     pending = [c for c in configs if not Run(c, artifacts).is_finished]
     if jobs <= 1 or len(pending) <= 1:
         for config in pending:

@@ -45,7 +45,8 @@ REMAINING = "remaining"
 class OracleConfig:
     """The oracles' parameters; every sequence is applied in increasing order."""
 
-    ngram_orders: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9)  # the n-gram models the first oracle consults
+    ngram_contexts: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9)  # the n-grams the first oracle consults, by
+    # bytes of context (Table 2's rows; the one seeing n bytes has order n + 1)
     memory_sizes: tuple[int, ...] = (100, 500, 1000, 5000)
     rare_thresholds: tuple[int, ...] = (0, 1, 2, 5)
     boosts: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4)
@@ -53,7 +54,7 @@ class OracleConfig:
     punctuation: bytes = string.punctuation.encode()
 
     def __post_init__(self) -> None:
-        for name in ("ngram_orders", "memory_sizes", "rare_thresholds", "boosts"):
+        for name in ("ngram_contexts", "memory_sizes", "rare_thresholds", "boosts"):
             values = getattr(self, name)
             if list(values) != sorted(set(values)) or (values and values[0] < 0):
                 raise UserError(f"oracle {name} must be distinct, non-negative and increasing, got {values}")
