@@ -59,15 +59,17 @@ def training_curves(metrics: dict[str, list[dict]]) -> go.Figure:
     return figure
 
 
-def loss_heatmap(table: pd.DataFrame) -> go.Figure:
-    """Table 1 as a heatmap: rows are type × depth, columns model sizes (parameters)."""
-    table = table.assign(row=table.architecture.str.upper() + " " + table.layers.astype(str) + "L",
-                         size=table.groupby(["architecture", "layers"]).parameters.rank(method="dense").astype(int))
-    best = table.loc[table.groupby(["row", "size"]).test_loss.idxmin()]
-    grid = best.pivot(index="row", columns="size", values="test_loss")
-    figure = go.Figure(go.Heatmap(z=grid.values, x=[f"size {c}" for c in grid.columns], y=list(grid.index),
-                                  colorscale="Viridis_r", texttemplate="%{z:.3f}", colorbar_title="nats/byte"))
-    figure.update_layout(title="Test cross-entropy by type, depth and size")
+def loss_heatmap(table: pd.DataFrame, budgets: list[int]) -> go.Figure:
+    """The loss grid (the paper's Figure 1, left): rows architecture × depth, columns the four parameter
+    budgets; a cell holds the test loss of the model trained at that budget (blank where none was)."""
+    table = table.assign(row=table.architecture.str.upper() + " " + table.layers.astype(str) + "L")
+    best = table.loc[table.groupby(["row", "budget"]).test_loss.idxmin()]
+    grid = best.pivot(index="row", columns="budget", values="test_loss").reindex(columns=range(len(budgets)))
+    labels = [f"~{b / 1000:,.0f}K parameters" for b in budgets]
+    figure = go.Figure(go.Heatmap(z=grid.values, x=labels, y=list(grid.index), colorscale="Viridis_r",
+                                  texttemplate="%{z:.3f}", colorbar_title="nats/byte", hoverongaps=False))
+    figure.update_layout(title="Test cross-entropy by architecture, depth and budget (the paper's Figure 1, left)",
+                         xaxis=dict(type="category"))
     return figure
 
 
@@ -93,14 +95,20 @@ def agreement_heatmap(matrix: pd.DataFrame) -> go.Figure:
     return figure
 
 
-def model_embedding(embedding: pd.DataFrame) -> go.Figure:
-    """The t-SNE of models (the paper's Figure 2 right), coloured by type."""
+def model_embedding(embedding: pd.DataFrame, table: pd.DataFrame) -> go.Figure:
+    """The t-SNE of models from their agreement (the paper's Figure 1, right): colour the architecture,
+    size the parameter budget, marker the depth, as in the paper. ``table`` is the loss table of the models."""
+    rows = embedding.merge(table[["model", "architecture", "layers", "budget"]], on="model")
+    markers = {1: "circle", 2: "square", 3: "diamond"}
     figure = go.Figure()
-    for kind, group in embedding.groupby("kind"):
-        figure.add_scatter(x=group.x, y=group.y, mode="markers+text", text=group.model, name=kind,
-                           textposition="top center", marker=dict(size=12, color=KIND_COLOURS.get(kind)))
-    figure.update_layout(title="Models embedded by the probabilities they give the test bytes (t-SNE)",
-                         xaxis_visible=False, yaxis_visible=False)
+    for (architecture, layers), group in rows.groupby(["architecture", "layers"]):
+        figure.add_scatter(x=group.x, y=group.y, mode="markers", name=f"{architecture.upper()} {layers} layer(s)",
+                           text=group.model, hovertemplate="%{text}<extra></extra>",
+                           marker=dict(color=KIND_COLOURS.get(architecture), size=8 + 6 * group.budget,
+                                       symbol=markers.get(layers, "circle"), opacity=0.8,
+                                       line=dict(width=1, color="white")))
+    figure.update_layout(title="Models placed by how often they agree on the most likely next byte "
+                               "(t-SNE; the paper's Figure 1, right)", xaxis_visible=False, yaxis_visible=False)
     return figure
 
 
