@@ -269,3 +269,10 @@ def test_only_a_debian_package_is_unpacked(tmp_path):
     with pytest.raises(UserError, match="holds no usr/src/x"):
         obtain.extract_from_deb(package, "usr/src/x", tmp_path)
     assert obtain.extract_from_deb(package, "usr/bin/y", tmp_path).read_bytes() == b"y"
+
+
+def test_a_data_directory_that_cannot_be_written_is_named(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_bytes(b"not a folder")
+    with pytest.raises(UserError, match="cannot be written: .*point LIT_RNN_DATA or --data-dir at a folder you can"):
+        resolve_corpus_path("warpeace", blocker / "data")

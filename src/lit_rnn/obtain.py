@@ -18,6 +18,7 @@ transfer, and a finished download reused. Offline, the error names the files to 
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import sys
 import tarfile
@@ -110,6 +111,14 @@ def obtain(name: str, data_dir: str | Path | None = None) -> Path:
     """Put the registered corpus ``name`` into the data directory, its sha256 checked; returns its path."""
     known = KNOWN_CORPORA[name]
     folder = resolve_data_dir(data_dir)
+    try:
+        (folder / DOWNLOADS).mkdir(parents=True, exist_ok=True)
+        writable = os.access(folder, os.W_OK) and os.access(folder / DOWNLOADS, os.W_OK)
+    except OSError:
+        writable = False
+    if not writable:
+        raise UserError(f"corpus {name!r} is not in {folder.resolve()}, which cannot be written: "
+                        f"{by_hand(name, folder)}, or point LIT_RNN_DATA or --data-dir at a folder you can write")
     failures = []
     for way in WAYS[name]:
         try:
