@@ -30,27 +30,26 @@ def _data_info(args: argparse.Namespace) -> None:
         print(f"{split:<11} {len(span)} batches, {batcher.split_bytes(split):,} bytes")
 
 
-def _report_written(path, matches: bool, what: str) -> None:
-    print(f"wrote {path}")
+def _report_corpus(name: str, path, matches: bool) -> None:
     if matches:
-        print(f"sha256 matches the reference {what}")
+        print(f"{name}: {path} (sha256 matches the reference)")
     else:
-        print(f"WARNING: {path} differs from the reference {what} (sha256 mismatch); results will "
+        print(f"WARNING: {name}: {path} differs from the reference (sha256 mismatch); results will "
               "not be comparable to the paper's or this project's reference figures", file=sys.stderr)
 
 
 def _data_fetch(args: argparse.Namespace) -> None:
-    from lit_rnn.data import fetch_war_and_peace
+    from lit_rnn.data import KNOWN_CORPORA, load_corpus
 
-    if args.corpus != "warpeace":
-        raise UserError("only `warpeace` can be downloaded; build `linux` with `lit-rnn data build-linux`")
-    _report_written(*fetch_war_and_peace(args.data_dir), what="War and Peace")
+    for name in args.corpus:
+        corpus = load_corpus(name, args.data_dir)  # obtains it if the data directory lacks it
+        _report_corpus(name, corpus.path, corpus.sha256 == KNOWN_CORPORA[name].sha256)
 
 
 def _data_build_linux(args: argparse.Namespace) -> None:
     from lit_rnn.data import write_linux_corpus
 
-    _report_written(*write_linux_corpus(args.source, args.data_dir), what="Linux corpus")
+    _report_corpus("linux", *write_linux_corpus(args.source, args.data_dir))
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -148,6 +147,7 @@ def _book(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from lit_rnn.data import KNOWN_CORPORA
     from lit_rnn.settings import settings_parser
 
     parser = argparse.ArgumentParser(prog="lit-rnn", description=__doc__)
@@ -164,11 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--batch-size", type=int, default=100)
     info.add_argument("--seq-length", type=int, default=100)
     info.set_defaults(handler=_data_info)
-    fetch = data.add_parser("fetch", parents=[data_dir], help="download War and Peace from Project Gutenberg")
-    fetch.add_argument("corpus", choices=["warpeace"])
+    fetch = data.add_parser("fetch", parents=[data_dir],
+                            help="obtain the reference corpora now, as any command does on first use")
+    fetch.add_argument("corpus", nargs="+", choices=list(KNOWN_CORPORA))
     fetch.set_defaults(handler=_data_fetch)
     linux = data.add_parser("build-linux", parents=[data_dir],
-                            help="build the Linux corpus from a kernel tree or tarball")
+                            help="build the Linux corpus from any kernel tree or tarball (warns if it differs)")
     linux.add_argument("--source", required=True, help="kernel source folder or .tar.xz")
     linux.set_defaults(handler=_data_build_linux)
 
