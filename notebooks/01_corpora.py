@@ -19,24 +19,25 @@
 
 # %% tags=["parameters"]
 corpus = "warpeace"  # a registered corpus (warpeace, linux) or the path of any text file
-preset = "small"  # tiny, small or paper
+preset = "core"  # tiny, small, core or paper
 device = "auto"  # auto, cpu, cuda or cuda:N
 precision = "auto"  # training precision: auto, fp32, tf32 or bf16
 data_dir = None  # default: $LIT_RNN_DATA or ./data
 artifacts = None  # default: $LIT_RNN_HOME or ./artifacts
 
-# %%
+# %% tags=["hide-input"]
 from IPython.display import Markdown
 
+from lit_rnn.analysis import scorecard
+from lit_rnn.analysis.corpora import corpus_claim
 from lit_rnn.data import byte_label
-from lit_rnn.settings import Settings
+from lit_rnn.study import Study
 from lit_rnn.viz import figures, notebook
 
 notebook.setup()
-settings = Settings.resolve(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
-                            artifacts=artifacts)
-text = settings.corpus
-batcher = settings.preset.recipe.batcher(text)
+study = Study.open(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
+                   artifacts=artifacts)
+settings, text, batcher = study.settings, study.corpus, study.batcher
 
 # %%
 Markdown(
@@ -79,3 +80,11 @@ figures.byte_frequencies(text)
 # %%
 counts = sorted(((int((text.data == b).sum()), byte_label(int(b))) for b in text.vocab), reverse=True)
 Markdown("The most frequent bytes: " + ", ".join(f"`{label}` ({n / len(text):.1%})" for n, label in counts[:8]) + ".")
+
+# %% [markdown]
+# ## Against the paper
+
+# %%
+claims = [corpus_claim(text)]
+study.save_claims("01_corpora", claims)
+scorecard.table(claims)

@@ -64,6 +64,10 @@ def test_study_names_each_chapters_runs(reference_data_dir, tmp_path):
     assert study.dynamics_run is study.cell_run and sorted(study.cell_run.snapshots()) == list(preset.snapshot_steps)
     assert {run.config.run_id for run in study.recurrent_runs} == {run.config.run_id for run in study.grid_runs}
     assert study.notes == []
+    study.prepare()  # everything the chapters read, computed once
+    assert all((run.dir / "predictions" / "test-best.npz").exists() for run in study.recurrent_runs)
+    assert all((run.dir / "trace-test").is_dir() for run in study.gate_runs.values())
+    assert len(list((study.cell_run.dir / "predictions").glob("test-step*.npz"))) == len(preset.snapshot_steps)
 
 
 def test_a_missing_paper_scale_model_falls_back_to_the_grid_and_says_so(reference_data_dir, tmp_path):

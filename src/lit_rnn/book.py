@@ -86,6 +86,22 @@ def execute(source: Path, output: Path, parameters: dict) -> None:
         message = f"{error.ename}: {error.evalue}" if error.ename else _one_line_error(output)
         raise UserError(f"chapter {source.stem} failed for {parameters.get('corpus')}: {message} "
                         f"(the executed notebook is {output})") from error
+    _hide_plumbing(output)
+
+
+PLUMBING = {"parameters", "injected-parameters"}  # papermill's cells: the reader sees the page's values elsewhere
+
+
+def _hide_plumbing(executed: Path) -> None:
+    """Leave the parameters cells out of the page (Jupyter Book's ``remove-cell`` tag)."""
+    import nbformat
+
+    notebook = nbformat.read(executed, as_version=4)
+    for cell in notebook.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if PLUMBING & set(tags) and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    nbformat.write(notebook, executed)
 
 
 def _one_line_error(executed: Path) -> str:

@@ -37,7 +37,7 @@ from lit_rnn.store import (
 )
 
 PORTABLE_FILES = ("config.json", "metrics.jsonl", "result.json", "provenance.json", "best.pt")
-SHIPPED = Path(__file__).resolve().parents[2] / "pretrained"  # runs shipped with the repository (pretrained/)
+SHIPPED = Path(__file__).resolve().parents[2] / "pretrained" / "runs"  # runs shipped with the repository
 
 
 @dataclass(frozen=True)

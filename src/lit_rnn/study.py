@@ -20,7 +20,7 @@ from lit_rnn.analysis import scorecard
 from lit_rnn.analysis.oracles import OracleConfig
 from lit_rnn.data import Batcher, Corpus
 from lit_rnn.grid import choose_dropout, train_runs
-from lit_rnn.models import ModelConfig
+from lit_rnn.models import ModelConfig, budget
 from lit_rnn.predictions import Predictions
 from lit_rnn.presets import Preset
 from lit_rnn.runs import Run, RunConfig, import_shipped
@@ -53,6 +53,17 @@ class Study:
     @property
     def batcher(self) -> Batcher:
         return self.preset.recipe.batcher(self.corpus)
+
+    @property
+    def prose(self) -> bool:
+        """Whether the text is prose rather than code (no curly braces in it to speak of)."""
+        return np.count_nonzero(self.corpus.data == ord("{")) < 1e-4 * len(self.corpus)
+
+    @property
+    def budgets(self) -> list[int]:
+        """The paper's four parameter budgets for this corpus's vocabulary."""
+        return [budget(size, self.corpus.vocab_size, self.preset.reference_sizes)
+                for size in range(len(self.preset.reference_sizes))]
 
     def _runs(self, configs: list[RunConfig], train: bool = True) -> list[Run]:
         """The finished runs of ``configs``: from the store, imported from pretrained/, or (``train``) trained."""
@@ -149,6 +160,10 @@ class Study:
         return min((r for r in self.recurrent_runs if r.config.model.architecture == architecture),
                    key=lambda r: r.result.best_val_loss)
 
+    def best_recurrent(self) -> Run:
+        """The recurrent run of lowest validation loss, whatever its architecture."""
+        return min(self.recurrent_runs, key=lambda r: r.result.best_val_loss)
+
     def _grid_fallback(self, architecture: str, largest: bool) -> Run | None:
         """The grid's nearest stand-in: of ``architecture``, the deepest and largest (or the smallest) model."""
         candidates = [r for r in self.grid_runs if r.config.model.architecture == architecture]
@@ -177,6 +192,18 @@ class Study:
         dropout = run.config.model.dropout
         return f"{run.name} ({result.parameters:,} parameters, dropout {dropout:g}, {trained}{where}{precision})"
 
+    # -- What the chapters read ------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Train and evaluate everything the chapters read, so executing them only reads the store."""
+        for run in self.recurrent_runs:
+            self.predictions(run)
+        for run in {run.dir: run for run in [self.cell_run, *self.gate_runs.values()]}.values():
+            self.trace(run)
+        if self.dynamics_run is not None:
+            self.snapshot_predictions(self.dynamics_run)
+        self.baselines()
+
     # -- The scorecard ----------------------------------------------------------------------------
 
     def claims_path(self, chapter: str) -> Path:
@@ -186,9 +213,9 @@ class Study:
     def save_claims(self, chapter: str, claims: list[scorecard.Claim]) -> None:
         scorecard.save(claims, self.claims_path(chapter))
 
-    def claims(self, chapters: list[str]) -> list[scorecard.Claim]:
-        """Every claim the given chapters saved for this corpus and preset, in chapter order."""
-        return scorecard.load(self.claims_path(chapter) for chapter in chapters)
+    def claims(self) -> list[scorecard.Claim]:
+        """Every claim the chapters saved for this corpus and preset, in chapter order."""
+        return scorecard.load(sorted(self.claims_path("any").parent.glob("*.json")))
 
     def ngram(self, order: int, split: str = "test") -> Predictions:
         """The KenLM ``order``-gram's predictions (estimated and cached on first use)."""

@@ -144,7 +144,8 @@ def gate_saturation(table: pd.DataFrame, title: str) -> go.Figure:
     figure = make_subplots(rows=1, cols=len(layers), subplot_titles=[f"layer {layer + 1}" for layer in layers],
                            shared_yaxes=True)
     colours = {"i": "#1f77b4", "f": "#2ca02c", "o": "#d62728", "r": "#9467bd", "z": "#ff7f0e"}
-    names = {"i": "input gate", "f": "forget gate", "o": "output gate", "r": "reset gate", "z": "update gate"}
+    names = {"i": "input gate", "f": "forget gate", "o": "output gate", "r": "reset gate",
+             "z": "update gate (the paper's z)"}
     for column, layer in enumerate(layers, start=1):
         for gate, group in table[table.layer == layer].groupby("gate", sort=False):
             figure.add_scatter(x=group.left, y=group.right, mode="markers", name=names.get(gate, gate),
