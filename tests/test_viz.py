@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,8 @@ from lit_rnn.viz.explorer import CELL_NUMBER, MARKED_SPAN, RANKING, CellExplorer
 from lit_rnn.viz.figures import cell_selector
 from lit_rnn.viz.heatmap import _colour, colour_range
 
+REPO = Path(__file__).resolve().parent.parent
+STATIC = REPO / "book" / "_static"
 needs_chromium = pytest.mark.skipif(chromium() is None, reason="needs Debian's chromium (.ci/run installs it)")
 
 
@@ -205,3 +209,34 @@ def test_renderer_inlines_plotly_only_in_the_book_build(monkeypatch):
     monkeypatch.delenv(notebook.BOOK_ENV)
     notebook.setup()
     assert pio.renderers.default == "plotly_mimetype"
+
+
+@needs_chromium
+@pytest.mark.skipif(not (STATIC / "widgets" / "embed-amd.js").exists(),
+                    reason="needs the site's widget manager in book/_static (`make setup` fetches it)")
+def test_saved_explorer_renders_offline_as_the_book_serves_it(explorer, tmp_path):
+    """The widget state a chapter saves, on a page with the book's scripts only: the marked text is drawn."""
+    from ipywidgets.embed import embed_data
+
+    from lit_rnn.book import serve_widget_modules
+
+    static = tmp_path / "_static"
+    for name in ("widgets/require.js", "widgets/embed-amd.js", "widget-modules.js"):
+        (static / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(STATIC / name, static / name)
+    serve_widget_modules(static)
+    explorer.rank_by.value = "in_quotes"
+    explorer.text.span = [120, 130]
+    data = embed_data(views=[explorer.widget], drop_defaults=False)  # as a kernel sends it: _esm included
+    page = tmp_path / "chapter.html"
+    page.write_text(
+        "<html><head>" + "".join(f'<script src="_static/{name}"></script>' for name in
+                                 ("widgets/require.js", "widget-modules.js", "widgets/embed-amd.js"))
+        + f'<script type="application/vnd.jupyter.widget-state+json">{json.dumps(data["manager_state"])}</script>'
+        + '</head><body><script type="application/vnd.jupyter.widget-view+json">'
+        + json.dumps(data["view_specs"][0]) + "</script></body></html>")
+    with Page(page.resolve().as_uri()) as browser:
+        browser.wait_for("!!document.querySelector('.lit-rnn-text .lit-rnn-heatmap')", what="the explorer's text")
+        assert browser.evaluate("document.querySelectorAll('.lit-rnn-text [style*=box-shadow]').length") == 10
+        assert "best for in_quotes" in browser.evaluate("document.querySelector('.lit-rnn-explorer').innerText")
+        assert not browser.errors

@@ -146,6 +146,19 @@ def execute_chapters(config: BookConfig) -> None:
     _done(start)
 
 
+def serve_widget_modules(static: Path) -> None:
+    """Copy anywidget's front end (an AMD module in its Python package) where ``widget-modules.js`` points.
+
+    The explorer's text is an anywidget: this is what draws its saved state in the static pages
+    offline, the same version as the kernel's.
+    """
+    import anywidget
+
+    target = static / "widgets" / "anywidget.js"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(Path(anywidget.__file__).parent / "nbextension" / "index.js", target)
+
+
 def build_site(project: Path = Path(".")) -> Path:
     """Run ``jupyter-book build`` (no execution, warnings as errors); returns the HTML folder."""
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
@@ -153,6 +166,7 @@ def build_site(project: Path = Path(".")) -> Path:
                "--warningiserror", "--nitpick", "--keep-going"]
     html = project / "_build" / "html"
     shutil.rmtree(project / "_build", ignore_errors=True)
+    serve_widget_modules(project / "book" / "_static")
     start = _step("jupyter-book build")
     if subprocess.run(command).returncode != 0:
         raise UserError("jupyter-book build failed (see the warnings above)")

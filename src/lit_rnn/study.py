@@ -98,6 +98,11 @@ class Study:
         return {architecture: self.deepest(architecture) for architecture in ("lstm", "gru") if self.has(architecture)}
 
     @property
+    def traced_runs(self) -> list[Run]:
+        """Every run whose trace the chapters read (the cell run and the gate runs), each once: the explorer's."""
+        return list({run.dir: run for run in [self.cell_run, *self.gate_runs.values()]}.values())
+
+    @property
     def error_runs(self) -> list[Run]:
         """The large and the small LSTM whose errors chapter 7 peels (one run if they coincide)."""
         return list(dict.fromkeys([self.best("lstm"), self.smallest("lstm")]))
@@ -113,7 +118,7 @@ class Study:
         """Train and evaluate everything the chapters read, so executing them only reads the store."""
         for run in self.grid_runs:
             self.predictions(run)
-        for run in {self.cell_run.dir: self.cell_run, **{r.dir: r for r in self.gate_runs.values()}}.values():
+        for run in self.traced_runs:
             self.trace(run)
         self.snapshot_predictions(self.dynamics_run)
         self.baselines()
