@@ -50,7 +50,7 @@ class Page:
     def __init__(self, url: str, width: int = 1280, height: int = 1000, timeout: float = 60):
         import websocket
 
-        self._profile = tempfile.TemporaryDirectory()
+        self._profile = tempfile.TemporaryDirectory(ignore_cleanup_errors=True)  # chromium may still write there
         self._process = subprocess.Popen(
             [chromium(), *FLAGS, "--remote-debugging-port=0", "--remote-allow-origins=*",
              f"--user-data-dir={self._profile.name}", f"--window-size={width},{height}", url],
@@ -70,6 +70,8 @@ class Page:
         self._ids = itertools.count(1)
         self.errors: list[str] = []  # uncaught exceptions in the page
         self.send("Runtime.enable")
+        self.wait_for("location.href !== 'about:blank' && document.readyState === 'complete'", timeout,
+                      what=f"{url} to load")
 
     def send(self, method: str, **params) -> dict:
         """One DevTools command; its result (events that arrive meanwhile are read for page errors)."""
@@ -101,21 +103,26 @@ class Page:
             time.sleep(0.2)
         raise TimeoutError(f"waited {timeout:.0f} s for {what or expression}")
 
-    def centre(self, selector: str, index: int = 0) -> tuple[float, float]:
-        """The centre of the ``index``-th element matching ``selector``, in the viewport (scrolled into view)."""
+    def point(self, selector: str, index: int = 0, across: float = 0.5) -> tuple[float, float]:
+        """A point of the ``index``-th element matching ``selector`` (scrolled into view if it is not): halfway
+        down, ``across`` of its width from the left (0.5: the centre)."""
         box = self.evaluate(f"""(() => {{
             const e = document.querySelectorAll({json.dumps(selector)})[{index}];
-            e.scrollIntoView({{block: "center"}});
+            e.scrollIntoView({{block: "nearest"}});  // no scroll when it is in view already
             const r = e.getBoundingClientRect();
-            return [r.x + r.width / 2, r.y + r.height / 2];
+            return [r.x + r.width * {across}, r.y + r.height / 2];
         }})()""")
         return box[0], box[1]
 
     def _mouse(self, kind: str, x: float, y: float, buttons: int = 1) -> None:
-        self.send("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", buttons=buttons, clickCount=1)
+        """A mouse event with the left button (pressed when ``buttons`` is 1)."""
+        button = "left" if buttons or kind != "mouseMoved" else "none"
+        # whole pixels: with fractional ones headless Chromium clicks but does not start a text selection
+        self.send("Input.dispatchMouseEvent", type=kind, x=round(x), y=round(y), button=button, buttons=buttons,
+                  clickCount=1)
 
     def click(self, selector: str, index: int = 0) -> None:
-        x, y = self.centre(selector, index)
+        x, y = self.point(selector, index)
         self._mouse("mouseMoved", x, y, buttons=0)
         self._mouse("mousePressed", x, y)
         self._mouse("mouseReleased", x, y, buttons=0)

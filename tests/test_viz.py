@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +42,7 @@ class ListTrace(list):
 SPAN = (200, 240)  # trace rows where the planted input-gate cell is on
 
 
-@pytest.fixture
-def explorer() -> CellExplorer:
+def quoted_explorer() -> CellExplorer:
     """Two runs over a quoted prose text; planted cells: quotes (LSTM layer 1 c[5]), line position
     (LSTM layer 0 h[2], falling), the marked span (LSTM layer 1 i[6]); no braces in the text."""
     rng = np.random.default_rng(0)
@@ -59,6 +64,11 @@ def explorer() -> CellExplorer:
     gru = ListTrace([layer("rznh")], positions)
     return CellExplorer(Corpus("quoted", Path("quoted.txt"), data), {"lstm-2x8": lstm, "gru-1x8": gru},
                         length=300, signals=signals)
+
+
+@pytest.fixture
+def explorer() -> CellExplorer:
+    return quoted_explorer()
 
 
 def _shown_rows(explorer: CellExplorer) -> list[int]:
@@ -240,3 +250,91 @@ def test_saved_explorer_renders_offline_as_the_book_serves_it(explorer, tmp_path
         assert browser.evaluate("document.querySelectorAll('.lit-rnn-text [style*=box-shadow]').length") == 10
         assert "best for in_quotes" in browser.evaluate("document.querySelector('.lit-rnn-explorer').innerText")
         assert not browser.errors
+
+
+_CHOOSE = """(label, text) => {  // ipywidgets draws a menu's spaces as no-break spaces
+    const menu = [...document.querySelectorAll('.lit-rnn-explorer .widget-dropdown')]
+        .find(d => d.querySelector('label').textContent === label).querySelector('select');
+    menu.value = [...menu.options].find(o => o.textContent.replace(/\\u00a0/g, ' ') === text).value;
+    menu.dispatchEvent(new Event('change', {bubbles: true}));
+}"""
+
+
+def _lab(root: Path, port: int) -> subprocess.Popen:
+    """JupyterLab on ``root`` with its own settings, the app exposed to the page as ``window.jupyterapp``."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO / "tests")])}
+    for name in ("JUPYTER_CONFIG_DIR", "JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR", "JUPYTER_RUNTIME_DIR"):
+        env[name] = str(root / ".jupyter" / name.lower())
+    return subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+         "--allow-root", "--IdentityProvider.token=lit-rnn", "--LabApp.expose_app_in_browser=True",
+         f"--ServerApp.root_dir={root}"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@pytest.mark.slow
+@needs_chromium
+def test_explorer_live_in_jupyterlab(tmp_path):
+    """JupyterLab 4 offline in Chromium: run the notebook, then use every kind of control as a reader does."""
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "from test_viz import quoted_explorer\nexplorer = quoted_explorer()\nexplorer.widget")],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nbformat.write(notebook, tmp_path / "explorer.ipynb")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    lab = _lab(tmp_path, port)
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token=lit-rnn", timeout=5)
+                break
+            except OSError:
+                if time.time() > deadline or lab.poll() is not None:
+                    raise
+                time.sleep(0.5)
+        with Page(f"http://127.0.0.1:{port}/lab/tree/explorer.ipynb?token=lit-rnn", height=1400) as browser:
+            browser.wait_for("!!(window.jupyterapp && document.querySelector('.jp-Notebook .jp-Cell'))", 120,
+                             what="JupyterLab and the notebook")
+            browser.evaluate("jupyterapp.shell.currentWidget.sessionContext.ready"
+                             ".then(() => { jupyterapp.commands.execute('notebook:run-all-cells'); return true; })")
+            browser.wait_for("!!document.querySelector('.lit-rnn-explorer .lit-rnn-text .lit-rnn-heatmap')", 120,
+                             what="the explorer")
+
+            def choose(label: str, text: str, until: str) -> str:
+                browser.evaluate(f"({_CHOOSE})({json.dumps(label)}, {json.dumps(text)})")
+                return browser.wait_for(f"(() => {{ const t = document.querySelector('.lit-rnn-explorer').innerText;"
+                                        f" return t.includes({json.dumps(until)}) ? t : ''; }})()", 60, what=until)
+
+            choose("layer", "layer 1", "layer 1 · cell state · cell 0")
+            shown = choose("rank by", "in_quotes", "best for in_quotes (AUC): cell 5 (1.00")
+            assert "layer 1 · cell state · cell 5" in shown
+            assert browser.evaluate("[...document.querySelectorAll('.lit-rnn-explorer select')]"
+                                    ".find(s => s.selectedOptions[0].textContent.startsWith('5\\u00a0(1.00)')) != null")
+            shown = choose("quantity", "hidden state", "layer 1 · hidden state · cell")
+            assert "cell 5 (1.00" not in shown
+            browser.evaluate(f"({_CHOOSE})('rank by', '(cell number)')")
+            browser.wait_for("!document.querySelector('.lit-rnn-explorer').innerText.includes('best for')", 60,
+                             what="the ranking text to go")
+            choose("run", "gru-1x8", "gru-1x8 · layer 0 · hidden state")
+            choose("run", "lstm-2x8", "lstm-2x8 · layer 0")
+            choose("layer", "layer 1", "lstm-2x8 · layer 1")
+            choose("quantity", "input gate", "layer 1 · input gate")
+            choose("rank by", "marked span", "select text below")
+            first = browser.point(f'.lit-rnn-text [data-row="{SPAN[0]}"]', across=0.1)  # select with the mouse
+            browser.drag(first, browser.point(f'.lit-rnn-text [data-row="{SPAN[1] - 1}"]', across=0.9))
+            shown = browser.wait_for("(() => { const t = document.querySelector('.lit-rnn-explorer').innerText;"
+                                     " return t.includes('on inside the span') ? t : ''; })()", 60, what="the span")
+            assert "cell 6 (+0.80)" in shown and "input gate · cell 6" in shown
+            underlined = browser.evaluate("[...document.querySelectorAll('.lit-rnn-text [style*=box-shadow]')]"
+                                          ".map(e => Number(e.dataset.row))")
+            assert underlined == list(range(*SPAN))
+            browser.screenshot(Path(os.environ.get("LIT_RNN_TEST_ARTIFACTS", REPO / "test-artifacts"))
+                               / "screenshots" / "explorer_in_jupyterlab.png")
+            assert not browser.errors, browser.errors
+    finally:
+        lab.terminate()
+        lab.wait(timeout=30)

@@ -31,18 +31,17 @@ MARKED_SPAN = "marked span"
 RANKING = "<i>ranking…</i>"
 
 
-def activation_curve_svg(values: np.ndarray, low: float, high: float, width: int = 900, height: int = 80) -> str:
-    """Shown values as an inline SVG polyline on the fixed scale ``[low, high]`` (no JavaScript needed)."""
+def activation_curve_svg(values: np.ndarray, low: float, high: float, height: int = 80) -> str:
+    """Shown values as an inline SVG polyline, full width, on the fixed scale ``[low, high]`` (no JavaScript)."""
     values = np.clip(np.asarray(values, dtype=np.float64), low, high)
-    xs = np.linspace(0, width, len(values))
+    xs = np.linspace(0, 1000, len(values))
     ys = height - (values - low) / (high - low) * (height - 4) - 2
-    middle = height / 2
     points = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys))
-    return (f"<svg width='{width}' height='{height}' style='border:1px solid #ddd;margin-top:6px'>"
-            f"<line x1='0' x2='{width}' y1='{middle}' y2='{middle}' stroke='#ccc' stroke-dasharray='3,3'/>"
-            f"<polyline fill='none' stroke='#333' stroke-width='1.2' points='{points}'/>"
-            f"<text x='4' y='12' font-size='10'>{high:+g}</text>"
-            f"<text x='4' y='{height - 4}' font-size='10'>{low:+g}</text></svg>")
+    return (f"<svg viewBox='0 0 1000 {height}' preserveAspectRatio='none' "
+            f"style='width:100%;height:{height}px;border:1px solid #ddd;margin-top:6px'>"
+            f"<line x1='0' x2='1000' y1='{height / 2}' y2='{height / 2}' stroke='#ccc' stroke-dasharray='3,3' "
+            "vector-effect='non-scaling-stroke'/><polyline fill='none' stroke='#333' stroke-width='1.2' "
+            f"vector-effect='non-scaling-stroke' points='{points}'/></svg>")
 
 
 def cell_view_html(view: CellView, start: int | None = None, marked: tuple[int, int] | None = None) -> str:
@@ -53,8 +52,8 @@ def cell_view_html(view: CellView, start: int | None = None, marked: tuple[int, 
     """
     shown = shown_values(view.quantity, view.values)
     low, high = colour_range(view.quantity)
-    legend = (f"<div style='font-size:11px;color:#555'>colour: {shown_name(view.quantity)}, "
-              f"red {low:+g} · white {(low + high) / 2:+g} · blue {high:+g}</div>")
+    legend = (f"<div style='font-size:11px;color:#555'>colour and curve: {shown_name(view.quantity)}, "
+              f"red (bottom) {low:+g} · white (dashed) {(low + high) / 2:+g} · blue (top) {high:+g}</div>")
     return (text_heatmap_html(view.text, shown, low, high, view.label, start=start, marked=marked)
             + activation_curve_svg(shown, low, high) + legend)
 
