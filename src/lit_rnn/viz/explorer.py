@@ -127,9 +127,10 @@ class CellExplorer:
             control.observe(lambda _: self._unless_quiet(self.draw), names="value")
         self.text.observe(lambda _: self.rank() if self.rank_by.value == MARKED_SPAN else self.draw(), names="span")
         self.clear.on_click(lambda _: setattr(self.text, "span", []))
+        wrap = widgets.Layout(flex_flow="row wrap")  # controls flow onto a second line at the book's width
         self.widget = widgets.VBox([
-            widgets.HBox([self.run, self.layer, self.quantity, self.cell]),
-            widgets.HBox([self.rank_by, self.clear, self.ranking]),
+            widgets.HBox([self.run, self.layer, self.quantity, self.cell], layout=wrap),
+            widgets.HBox([self.rank_by, self.clear, self.ranking], layout=wrap),
             self.absent, self.start, self.text,
         ])
         self.widget.add_class("lit-rnn-explorer")
