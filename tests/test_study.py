@@ -55,6 +55,9 @@ def test_study_names_each_chapters_runs(reference_data_dir, tmp_path):
     assert study.cell_run in lstms
     assert set(study.gate_runs) == {"lstm", "gru"}
     assert max(run.config.model.n_layers for run in lstms) == study.gate_runs["lstm"].config.model.n_layers
+    traced = [run.dir for run in study.traced_runs]  # the explorer's runs: each traced run once
+    assert sorted(traced) == sorted({run.dir for run in [study.cell_run, *study.gate_runs.values()]})
+    assert len(traced) == len(set(traced)) and traced[0] == study.cell_run.dir
     large, *small = study.error_runs
     assert large == study.cell_run and all(run in lstms for run in small)
     assert set(study.nnn_runs) == set(PRESETS["tiny"].nnn_orders)  # every n-NN is its own model

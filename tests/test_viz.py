@@ -338,3 +338,20 @@ def test_explorer_live_in_jupyterlab(tmp_path):
     finally:
         lab.terminate()
         lab.wait(timeout=30)
+
+
+def test_the_book_build_runs_chapters_with_plotly_inlined_and_the_lab_without(tmp_path, monkeypatch):
+    """``book.execute`` (what ``lit-rnn book`` runs) sets the book's setting for the chapter's kernel only."""
+    import nbformat
+
+    from lit_rnn.book import execute
+
+    monkeypatch.delenv(notebook.BOOK_ENV, raising=False)
+    source = tmp_path / "chapter.py"
+    source.write_text("# %%\nimport plotly.io as pio\n\nfrom lit_rnn.viz import notebook\n\nnotebook.setup()\n"
+                      "print(pio.renderers.default)\n")
+    monkeypatch.setenv("PYTHONPATH", str(REPO / "src"))  # the kernel imports this checkout's library
+    execute(source, tmp_path / "executed.ipynb", parameters={})
+    printed = nbformat.read(tmp_path / "executed.ipynb", as_version=4).cells[-1].outputs[0]["text"]
+    assert printed.strip() == "plotly_mimetype+notebook"
+    assert notebook.BOOK_ENV not in os.environ  # the build's own process is left as it was
