@@ -79,8 +79,9 @@ Markdown("The best cell for each signal: " + "; ".join(
 # %% [markdown]
 # ## The best cell for each signal, on the text (the paper's Figure 2)
 #
-# Each view shows the stretch of test text where the signal changes most, coloured by the cell
-# (blue low, red high), with the activation curve underneath.
+# Each view shows the stretch of test text where the signal changes most, coloured by the cell as
+# in the paper — tanh(c) from red (−1) through white (0) to blue (+1), on that fixed scale — with
+# the activation curve underneath.
 
 # %%
 for view in signal_views(ranking, trace, study.corpus.data, signals, per_signal=1, length=500):
@@ -121,13 +122,17 @@ figures.cell_selector(signal_views(ranking, trace, study.corpus.data, signals, p
 # %% [markdown]
 # ## The explorer
 #
-# In JupyterLab (`make lab`) every control is live: choose a run, layer, quantity (cell state,
-# hidden state or a gate) and cell; slide through the test text; rank cells by a reference signal,
-# or mark a span with the second slider and rank the cells that are high inside it and low around
-# it (as LSTMVis does). In the static book the widget shows its last state.
+# In JupyterLab (`make lab`) every control is live: choose a run (every traced model of this
+# chapter and the next: the LSTM above and the LSTM and GRU whose gates chapter 4 measures), a
+# layer, a quantity (cell state, hidden state or a gate) and a cell; slide through the test text.
+# Rank the cells by a reference signal — only those that vary in this text are offered — or
+# select a stretch of the text with the mouse to mark it, then rank by the marked span: the cells
+# that are on inside it and off just around it come first (LSTMVis's select-and-match). Colours
+# are on fixed scales, as above: tanh(c) for cell states, 0…1 for gates. In the static book the
+# widget shows its last state.
 
 # %%
-explorer = CellExplorer(study.corpus, {run.name: trace})
+explorer = CellExplorer(study.corpus, {r.name: study.trace(r) for r in study.traced_runs}, signals=all_signals)
 explorer.rank_by.value = leaders.signal.iloc[0]
 explorer.widget
 

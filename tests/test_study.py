@@ -64,6 +64,9 @@ def test_study_names_each_chapters_runs(reference_data_dir, tmp_path):
     assert study.dynamics_run is study.cell_run and sorted(study.cell_run.snapshots()) == list(preset.snapshot_steps)
     assert {run.config.run_id for run in study.recurrent_runs} == {run.config.run_id for run in study.grid_runs}
     assert study.notes == []
+    traced = [run.dir for run in study.traced_runs]  # the explorer's runs: each traced run once
+    assert sorted(traced) == sorted({run.dir for run in [study.cell_run, *study.gate_runs.values()]})
+    assert len(traced) == len(set(traced)) and traced[0] == study.cell_run.dir
     study.prepare()  # everything the chapters read, computed once
     assert all((run.dir / "predictions" / "test-best.npz").exists() for run in study.recurrent_runs)
     assert all((run.dir / "trace-test").is_dir() for run in study.gate_runs.values())

@@ -145,6 +145,11 @@ class Study:
         return {a: run for a, run in self.large_runs.items() if a in ("lstm", "gru")}
 
     @property
+    def traced_runs(self) -> list[Run]:
+        """Every run whose trace the chapters read (the cell run and the gate runs), each once: the explorer's."""
+        return list({run.dir: run for run in [self.cell_run, *self.gate_runs.values()]}.values())
+
+    @property
     def error_runs(self) -> list[Run]:
         """The large and the small LSTM whose errors chapter 7 peels (one run if they coincide)."""
         return list(dict.fromkeys([self.cell_run, self.small_run]))
@@ -198,7 +203,7 @@ class Study:
         """Train and evaluate everything the chapters read, so executing them only reads the store."""
         for run in self.recurrent_runs:
             self.predictions(run)
-        for run in {run.dir: run for run in [self.cell_run, *self.gate_runs.values()]}.values():
+        for run in self.traced_runs:
             self.trace(run)
         if self.dynamics_run is not None:
             self.snapshot_predictions(self.dynamics_run)
