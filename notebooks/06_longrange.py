@@ -39,7 +39,7 @@ study = Study.open(corpus=corpus, preset=preset, device=device, precision=precis
 ngrams, nnns = study.baselines()
 lstm = study.predictions(study.cell_run)
 ngram = ngrams[max(ngrams)]
-nnn_run = min(study.nnn_runs.values(), key=lambda run: run.result.best_val_loss)
+nnn_run = study.best_nnn()
 nnn = nnns[nnn_run.config.model.context]
 Markdown(f"The LSTM: {study.about(study.cell_run)}. The n-NN of lowest validation loss: {study.about(nnn_run)}. "
          f"The n-gram: {ngram.name}, which sees {max(ngrams)} bytes." + "".join(f"\n\n*{n}*" for n in study.notes))
