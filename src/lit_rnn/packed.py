@@ -76,25 +76,20 @@ from lit_rnn.train import (
 WEIGHT_KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")  # a fused layer's tensors
 
 
-def pack_key(config: RunConfig) -> tuple:
+def _pack_key(config: RunConfig) -> tuple:
     """What runs trained in one pack share: corpus, recipe (so batches and learning rates), architecture,
     depth and vocabulary."""
     model = config.model
     return config.corpus_sha256, config.recipe, model.architecture, model.n_layers, model.vocab_size
 
 
-def pack_groups(configs: list[RunConfig], max_width: int | None = None) -> list[list[RunConfig]]:
-    """``configs`` in the groups that train as packs, in order of first appearance: same :func:`pack_key`;
-    an n-NN alone. With ``max_width``, a group is cut where its hidden units would pass it."""
-    groups: dict[object, list[list[RunConfig]]] = {}
+def pack_groups(configs: list[RunConfig]) -> list[list[RunConfig]]:
+    """``configs`` in the groups that train as packs, in order of first appearance: runs that share corpus,
+    recipe, architecture and depth (whatever their widths, dropouts and seeds); an n-NN alone."""
+    groups: dict[object, list[RunConfig]] = {}
     for config in configs:
-        key = config if config.model.architecture == "nnn" else pack_key(config)
-        parts = groups.setdefault(key, [[]])
-        width = sum(c.model.hidden_size for c in parts[-1])
-        if max_width is not None and parts[-1] and width + config.model.hidden_size > max_width:
-            parts.append([])
-        parts[-1].append(config)
-    return [part for parts in groups.values() for part in parts]
+        groups.setdefault(config if config.model.architecture == "nnn" else _pack_key(config), []).append(config)
+    return list(groups.values())
 
 
 class Pack(nn.Module):
@@ -373,7 +368,8 @@ def _train_pack(members: list[Member], batcher: Batcher, options: TrainOptions,
                     for member in itertools.compress(members, stopped):
                         member.progress.wall_s = time.time() - member.session_start
                         finish(member.run, member.model, member.optimizer, member.progress, member.state,
-                               member.generators, options, True, batcher.n_train, pack_size=len(members))
+                               member.generators, options, stopped_early=True, n_train=batcher.n_train,
+                               pack_size=len(members))
                     kept = torch.tensor([not s for s in stopped], device=device)
                     members = [m for m, s in zip(members, stopped) if not s]
                     running, window = running[kept], window[kept]
@@ -397,4 +393,4 @@ def _train_pack(members: list[Member], batcher: Batcher, options: TrainOptions,
     for member, loss_sum in zip(members, running.tolist()):
         member.progress.loss_sum, member.progress.wall_s = loss_sum, time.time() - member.session_start
         finish(member.run, member.model, member.optimizer, member.progress, member.state, member.generators, options,
-               False, batcher.n_train, pack_size=len(members))
+               stopped_early=False, n_train=batcher.n_train, pack_size=len(members))

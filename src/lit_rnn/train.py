@@ -8,7 +8,8 @@ to batch, element-wise gradient clipping at 5, learning rate × 0.95 after every
 ``checkpoint.pt`` holds all that training needs to continue (weights, optimiser, progress,
 carried state, random generators), so a killed run resumes and ends bit-identical on CPU.
 :func:`train` reads top to bottom: restore, then step / log / evaluate / checkpoint until the
-recipe ends, then write the result.
+recipe ends, then write the result. :mod:`lit_rnn.packed` trains many runs as one computation with
+the same pieces (``initialise``, ``restore``, ``record_validation``, ``save_checkpoint``, ``finish``).
 """
 
 from __future__ import annotations
@@ -196,7 +197,7 @@ def record_validation(run: Run, model: Model, batcher: Batcher, progress: Progre
 
 
 def finish(run: Run, model: Model, optimizer: torch.optim.Optimizer, progress: Progress, state,
-           generators: dict[str, torch.Generator], options: TrainOptions, stopped_early: bool, n_train: int,
+           generators: dict[str, torch.Generator], options: TrainOptions, *, stopped_early: bool, n_train: int,
            **provenance) -> None:
     """The last checkpoint, the provenance (how and where it trained, with any ``provenance`` facts) and the
     result: the run is finished."""
@@ -280,7 +281,8 @@ def train(config: RunConfig, corpus: Corpus, options: TrainOptions = TrainOption
                 raise KeyboardInterrupt
     bar.close()
     progress.loss_sum, progress.wall_s = float(running), time.time() - session_start
-    finish(run, model, optimizer, progress, state, generators, options, stopped_early, batcher.n_train)
+    finish(run, model, optimizer, progress, state, generators, options, stopped_early=stopped_early,
+           n_train=batcher.n_train)
     return run
 
 
