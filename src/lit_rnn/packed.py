@@ -15,8 +15,9 @@ How a packed run equals the run trained alone (:func:`lit_rnn.train.train`):
 - The weights outside the blocks are zero and stay zero: their gradients are masked to zero, and
   clipping and RMSProp act element by element, so nothing moves there. Inside the blocks every
   product with an outside weight is an exact zero, so each run computes its own function, summed in
-  another order (wider matrix products associate differently): losses and weights agree within fp32
-  reassociation, not bit for bit (tests/test_packed.py measures the bound).
+  another order (wider matrix products associate differently): losses and weights agree within the
+  rounding of the precision trained in, not bit for bit (in fp32 on a CPU, bench/packed_equality.py
+  measures it and tests/test_packed.py bounds it; oneDNN's LSTM even agrees bit for bit).
 - Each run is initialised by :func:`lit_rnn.train.initialise` with its own seed, sees the same
   batches in the same order at the same learning rate, and keeps its own early stopping, best
   weights, metrics, snapshots, checkpoint and result, written by the single-run trainer's own
