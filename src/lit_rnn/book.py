@@ -139,7 +139,7 @@ def _one_line_error(executed: Path) -> str:
 
 def prepare(config: BookConfig) -> None:
     """Train (or find in the run store) every model each corpus's chapters read."""
-    from lit_rnn.grid import train_runs
+    from lit_rnn.grid import packs_for, train_runs
     from lit_rnn.study import Study
 
     for corpus in config.corpora:
@@ -147,7 +147,7 @@ def prepare(config: BookConfig) -> None:
         study = Study.open(**config.parameters(corpus=corpus), jobs=config.jobs, pretrained=not config.retrain)
         if config.retrain:  # everything, so that the chapters find every run in the store
             train_runs(study.preset.run_configs(study.corpus), study.corpus, study.settings.train_options,
-                       study.artifacts, config.jobs)
+                       study.artifacts, config.jobs, packed=packs_for("auto", study.settings.device))
         study.prepare()
         _done(start)
 

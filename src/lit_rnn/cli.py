@@ -68,13 +68,13 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _grid(args: argparse.Namespace) -> None:
-    from lit_rnn.grid import train_runs
+    from lit_rnn.grid import packs_for, train_runs
     from lit_rnn.settings import settings_from_args
 
     settings = settings_from_args(args)
     configs = settings.preset.run_configs(settings.corpus)
     for run in train_runs(configs, settings.corpus, settings.train_options, settings.artifacts, settings.jobs,
-                          settings.shipped):
+                          shipped=settings.shipped, packed=packs_for(args.trainer, settings.device)):
         model = run.config.model
         print(f"{model.name:<16} dropout {model.dropout:<4} val {run.result.best_val_loss:.4f}  {run.dir}")
 
@@ -148,6 +148,7 @@ def _book(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from lit_rnn.data import KNOWN_CORPORA
+    from lit_rnn.grid import TRAINERS
     from lit_rnn.settings import settings_parser
 
     parser = argparse.ArgumentParser(prog="lit-rnn", description=__doc__)
@@ -186,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=_train)
     grid = commands.add_parser("grid", parents=[settings, recipe],
                                help="train every model of a preset, skipping finished runs")
+    grid.add_argument("--trainer", choices=TRAINERS, default="auto",
+                      help="packed: runs of one architecture and depth train together as one computation; per-run: "
+                           "one run per training (--jobs at a time); auto: packed on a GPU, per-run on a CPU")
     grid.set_defaults(handler=_grid)
 
     baselines = commands.add_parser("baselines", parents=[settings],

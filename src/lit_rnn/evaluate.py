@@ -44,13 +44,24 @@ def split_pass(step: Callable, batcher: Batcher, split: str, device: torch.devic
 
 def split_loss(model: Model, batcher: Batcher, split: str, device: torch.device, chunk: int = 1000) -> float:
     """Mean cross-entropy (nats/byte) over a split."""
+    return split_losses(model, batcher, split, device, chunk)[0]
+
+
+def split_losses(model: nn.Module, batcher: Batcher, split: str, device: torch.device,
+                 chunk: int = 1000) -> list[float]:
+    """Mean cross-entropy (nats/byte) over a split of each network ``model`` computes: one for a model, one per
+    run for a pack of runs (:class:`lit_rnn.packed.Pack`, whose forward returns a list of logits)."""
     was_training = model.training
     model.eval()
-    total = torch.zeros((), dtype=torch.float64, device=device)
-    for _, targets, logits in split_pass(model, batcher, split, device, chunk):
-        total += nn.functional.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), reduction="sum").double()
+    totals = None
+    for _, targets, output in split_pass(model, batcher, split, device, chunk):
+        sums = torch.stack([
+            nn.functional.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), reduction="sum").double()
+            for logits in (output if isinstance(output, list) else [output])
+        ])
+        totals = sums if totals is None else totals + sums
     model.train(was_training)
-    return float(total / batcher.split_bytes(split))
+    return (totals / batcher.split_bytes(split)).tolist()
 
 
 def model_predictions(model: Model, batcher: Batcher, split: str, name: str, device: torch.device,

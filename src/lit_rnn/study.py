@@ -19,7 +19,7 @@ from lit_rnn import evaluate
 from lit_rnn.analysis import scorecard
 from lit_rnn.analysis.oracles import OracleConfig
 from lit_rnn.data import Batcher, Corpus
-from lit_rnn.grid import choose_dropout, train_runs
+from lit_rnn.grid import choose_dropout, packs_for, train_runs
 from lit_rnn.models import ModelConfig, budget
 from lit_rnn.predictions import Predictions
 from lit_rnn.presets import Preset
@@ -72,7 +72,8 @@ class Study:
             if settings.shipped is not None:
                 import_shipped(configs, settings.shipped, self.artifacts)
             return [run for c in configs if (run := Run(c, self.artifacts)).is_finished]
-        return train_runs(configs, self.corpus, settings.train_options, self.artifacts, settings.jobs, settings.shipped)
+        return train_runs(configs, self.corpus, settings.train_options, self.artifacts, settings.jobs,
+                          shipped=settings.shipped, packed=packs_for("auto", settings.device))
 
     # -- The runs, by the role they play in the chapters ----------------------------------------
     # The grid trains on demand. The analysed models (large, small, n-NN, dynamics) train on demand
