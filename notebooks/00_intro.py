@@ -53,7 +53,7 @@ studies = {name: Study.open(corpus=name, preset=preset, device=device, precision
 # %% [markdown]
 # ## This build
 
-# %%
+# %% tags=["hide-input"]
 rows = []
 for name, study in studies.items():
     run = study.cell_run
@@ -68,7 +68,7 @@ display(Markdown(f"Built with the **{preset}** preset. The chapters analyse thes
                  "per byte, ± one bootstrap standard deviation over the test segments):"))
 pd.DataFrame(rows).set_index("corpus")
 
-# %%
+# %% tags=["hide-input"]
 notes = [f"{name}: {note}" for name, study in studies.items() for note in study.notes]
 Markdown("\n\n".join(f"*{note}*" for note in notes) if notes else "Every model the chapters need was found.")
 
@@ -79,11 +79,11 @@ Markdown("\n\n".join(f"*{note}*" for note in notes) if notes else "Every model t
 # numbers give (*reproduced*, *partly*, *not reproduced*, or *not measured* where this build lacks
 # what the claim needs). The thresholds behind each verdict are stated in its chapter.
 
-# %%
+# %% tags=["hide-input"]
 claims = pd.concat([scorecard.table(study.claims()).assign(corpus=name) for name, study in studies.items()])
 claims.pivot_table(index="corpus", columns="verdict", values="claim", aggfunc="count", fill_value=0)
 
-# %%
+# %% tags=["hide-input"]
 claims.set_index(["corpus", "chapter"])[["claim", "measured", "verdict"]]
 
 # %% [markdown]

@@ -39,7 +39,7 @@ study = Study.open(corpus=corpus, preset=preset, device=device, precision=precis
                    artifacts=artifacts)
 settings, text, batcher = study.settings, study.corpus, study.batcher
 
-# %%
+# %% tags=["hide-input"]
 Markdown(
     f"**{text.name}** has {len(text):,} bytes and {text.vocab_size} distinct byte values "
     f"(sha256 `{text.sha256[:16]}…`)"
@@ -59,7 +59,7 @@ Markdown(
 # the rest test. The test set is therefore not one contiguous block but $B$ segments spread
 # evenly through the text, and a model carries each row's state from batch to batch.
 
-# %%
+# %% tags=["hide-input"]
 sizes = {split: batcher.split_bytes(split) for split in ("train", "val", "test")}
 Markdown(
     f"With $B={batcher.batch_size}$ and $T={batcher.seq_length}$ there are {batcher.n_batches} batches: "
@@ -77,7 +77,7 @@ figures.split_map(batcher)
 # %%
 figures.byte_frequencies(text)
 
-# %%
+# %% tags=["hide-input"]
 counts = sorted(((int((text.data == b).sum()), byte_label(int(b))) for b in text.vocab), reverse=True)
 Markdown("The most frequent bytes: " + ", ".join(f"`{label}` ({n / len(text):.1%})" for n, label in counts[:8]) + ".")
 

@@ -72,7 +72,7 @@ study = Study.open(corpus=corpus, preset=preset, device=device, precision=precis
 # $W_{ih} x_t + b_{ih}$, computed for all steps at once. A test checks them against the fused
 # kernel one step at a time, from the kernel's own state.
 
-# %%
+# %% tags=["hide-input"]
 Markdown("```python\n" + "\n\n".join(inspect.getsource(step) for step in (rnn_step, lstm_step, gru_step)) + "```")
 
 # %% [markdown]
@@ -88,7 +88,7 @@ grid.pivot_table(index=["architecture", "n_layers"], columns="size", values=["hi
 # The preset decides which models are trained and how. Every run lives in the run store under a
 # hash of what determines its result (corpus, model, recipe, seed), so rebuilding reuses it.
 
-# %%
+# %% tags=["hide-input"]
 runs = study.recurrent_runs
 grid_ids = {run.config.run_id for run in study.grid_runs}
 Markdown(
@@ -118,7 +118,7 @@ table.round(4)
 # %%
 figures.loss_heatmap(table, study.budgets)
 
-# %%
+# %% tags=["hide-input"]
 best = table.loc[table.test_loss.idxmin()]
 by_architecture = table.groupby("architecture").test_loss.min()
 paper = compare.PAPER.get(study.corpus.name, {})

@@ -70,7 +70,7 @@ Markdown(f"We examine **{study.about(run)}** over the {len(trace.positions):,} b
 ranking = rank_cells(trace, signals.values(), trace.positions, quantities=("c", "h"))
 top_cells(ranking, per_signal=3).round(3)
 
-# %%
+# %% tags=["hide-input"]
 leaders = top_cells(ranking, per_signal=1)
 Markdown("The best cell for each signal: " + "; ".join(
     f"**{row.signal}** — layer {row.layer + 1} `{row.quantity}[{row.cell}]` "

@@ -50,7 +50,7 @@ notebook.setup()
 study = Study.open(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
                    artifacts=artifacts)
 
-# %%
+# %% tags=["hide-input"]
 gated = study.gate_runs
 saturation = {architecture: gate_saturation(study.trace(run)) for architecture, run in gated.items()}
 Markdown("Models: " + "; ".join(study.about(run) for run in gated.values()) + "."
@@ -64,7 +64,7 @@ lstm = saturation["lstm"]
 display(figures.gate_saturation(lstm, f"Gate saturation of {gated['lstm'].name} (the paper's Figure 3)"))
 lstm.groupby(["layer", "gate"])[["left", "right"]].mean().round(3)
 
-# %%
+# %% tags=["hide-input"]
 counts = {(gate, side): len(saturated_cells(lstm, gate, side)) for gate in "fo" for side in ("left", "right")}
 layers = sorted(lstm.layer.unique())
 Markdown(

@@ -51,7 +51,7 @@ Markdown(f"The LSTM: {study.about(study.cell_run)}. The n-NN of lowest validatio
 overlap = longrange.error_overlap([lstm, nnn, ngram])
 figures.error_overlap(overlap)
 
-# %%
+# %% tags=["hide-input"]
 shared = overlap[overlap[[lstm.name, nnn.name, ngram.name]].all(axis=1)]["share"].sum()
 only_lstm = overlap[overlap.models == lstm.name]["count"].sum()
 Markdown(f"{shared:.0%} of the errors are made by all three models; {only_lstm:,} are the LSTM's alone.")
@@ -64,7 +64,7 @@ per_byte = longrange.per_byte_probability([lstm, ngram], study.corpus.vocab)
 advantage = longrange.byte_advantage(per_byte, lstm.name, ngram.name)
 figures.byte_advantage(advantage, lstm.name, ngram.name)
 
-# %%
+# %% tags=["hide-input"]
 Markdown(f"The LSTM's largest advantages over the {ngram.name} are on "
          + ", ".join(f"`{row.label}` ({row.advantage:+.3f})" for row in advantage.head(5).itertuples()) + ".")
 

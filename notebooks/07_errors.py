@@ -58,7 +58,7 @@ notebook.setup()
 study = Study.open(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
                    artifacts=artifacts)
 
-# %%
+# %% tags=["hide-input"]
 oracle = OracleConfig()
 ngrams = study.oracle_ngrams(oracle)
 runs = study.error_runs
@@ -78,7 +78,7 @@ figures.error_breakdown(breakdowns)
 # %%
 side_by_side(*breakdowns).round(3)
 
-# %%
+# %% tags=["hide-input"]
 first = breakdowns[0]
 total = int(first.table.errors.sum())
 share = first.table.set_index("step").share

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import sys
 
+import pandas as pd
+
 from lit_rnn.errors import UserError
 from lit_rnn.viz import figures
 
@@ -24,8 +26,10 @@ def _one_line(shell, etype, value, tb, tb_offset=None) -> None:
 
 
 def setup() -> None:
-    """Set the figure renderer (book build or not) and show UserError as one line in this kernel (IPython only)."""
+    """Set the figure renderer (book build or not), let tables show whole sentences, and show UserError as one
+    line in this kernel (IPython only)."""
     figures.use_renderer(book=os.environ.get(BOOK_ENV) == "1")
+    pd.set_option("display.max_colwidth", None)  # the scorecard's and the run descriptions' text, uncut
     try:
         from IPython import get_ipython
     except ImportError:
