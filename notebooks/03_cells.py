@@ -68,7 +68,7 @@ Markdown(f"We examine **{study.about(run)}** over the {len(trace.positions):,} b
 
 # %%
 ranking = rank_cells(trace, signals.values(), trace.positions, quantities=("c", "h"))
-top_cells(ranking, per_signal=3).round(3)
+top_cells(ranking, per_signal=3).assign(layer=lambda table: table.layer + 1).round(3)  # layers counted from 1
 
 # %% tags=["hide-input"]
 leaders = top_cells(ranking, per_signal=1)

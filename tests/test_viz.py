@@ -89,7 +89,7 @@ def test_colours_are_the_papers_on_a_fixed_scale():
 
 def test_explorer_offers_every_run_layer_and_quantity_by_name(explorer):
     assert list(explorer.run.options) == ["lstm-2x8", "gru-1x8"]
-    assert [label for label, _ in explorer.layer.options] == ["layer 0", "layer 1"]
+    assert [label for label, _ in explorer.layer.options] == ["layer 1", "layer 2"]
     assert [label for label, _ in explorer.quantity.options] == [
         "input gate", "forget gate", "cell candidate", "output gate", "cell state", "hidden state"]
     assert explorer.quantity.value == "c"
@@ -97,7 +97,7 @@ def test_explorer_offers_every_run_layer_and_quantity_by_name(explorer):
     assert [value for _, value in explorer.layer.options] == [0]
     assert [label for label, _ in explorer.quantity.options] == ["reset gate", "update gate", "candidate",
                                                                  "hidden state"]
-    assert explorer.quantity.value == "h" and "gru-1x8 · layer 0 · hidden state" in explorer.text.html
+    assert explorer.quantity.value == "h" and "gru-1x8 · layer 1 · hidden state" in explorer.text.html
 
 
 def test_only_signals_that_vary_are_offered(explorer):
@@ -115,7 +115,7 @@ def test_ranking_text_menu_and_view_follow_every_control(explorer):
     assert shown[-2:] == [RANKING, explorer.ranking.value]  # "ranking…" first, then the result
     assert explorer.ranking.value.startswith("best for in_quotes (AUC): cell 5 (")
     assert explorer.cell.value == 5 and explorer.cell.options[0][1] == 5
-    assert "layer 1 · cell state · cell 5" in explorer.text.html
+    assert "layer 2 · cell state · cell 5" in explorer.text.html
 
     explorer.quantity.value = "h"  # another quantity: its own ranking, not the cell state's
     assert ("lstm-2x8", 1, "h", "in_quotes") in explorer.rankings
@@ -309,20 +309,20 @@ def test_explorer_live_in_jupyterlab(tmp_path):
                 return browser.wait_for(f"(() => {{ const t = document.querySelector('.lit-rnn-explorer').innerText;"
                                         f" return t.includes({json.dumps(until)}) ? t : ''; }})()", 60, what=until)
 
-            choose("layer", "layer 1", "layer 1 · cell state · cell 0")
+            choose("layer", "layer 2", "layer 2 · cell state · cell 0")
             shown = choose("rank by", "in_quotes", "best for in_quotes (AUC): cell 5 (1.00")
-            assert "layer 1 · cell state · cell 5" in shown
+            assert "layer 2 · cell state · cell 5" in shown
             assert browser.evaluate("[...document.querySelectorAll('.lit-rnn-explorer select')]"
                                     ".find(s => s.selectedOptions[0].textContent.startsWith('5\\u00a0(1.00)')) != null")
-            shown = choose("quantity", "hidden state", "layer 1 · hidden state · cell")
+            shown = choose("quantity", "hidden state", "layer 2 · hidden state · cell")
             assert "cell 5 (1.00" not in shown
             browser.evaluate(f"({_CHOOSE})('rank by', '(cell number)')")
             browser.wait_for("!document.querySelector('.lit-rnn-explorer').innerText.includes('best for')", 60,
                              what="the ranking text to go")
-            choose("run", "gru-1x8", "gru-1x8 · layer 0 · hidden state")
-            choose("run", "lstm-2x8", "lstm-2x8 · layer 0")
-            choose("layer", "layer 1", "lstm-2x8 · layer 1")
-            choose("quantity", "input gate", "layer 1 · input gate")
+            choose("run", "gru-1x8", "gru-1x8 · layer 1 · hidden state")
+            choose("run", "lstm-2x8", "lstm-2x8 · layer 1")
+            choose("layer", "layer 2", "lstm-2x8 · layer 2")
+            choose("quantity", "input gate", "layer 2 · input gate")
             choose("rank by", "marked span", "select text below")
             first = browser.point(f'.lit-rnn-text [data-row="{SPAN[0]}"]', across=0.1)  # select with the mouse
             browser.drag(first, browser.point(f'.lit-rnn-text [data-row="{SPAN[1] - 1}"]', across=0.9))

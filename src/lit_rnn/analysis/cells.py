@@ -256,7 +256,7 @@ def signal_views(ranking: pd.DataFrame, trace: Trace, data: np.ndarray, signals:
         start = busiest_window(np.asarray(signals[row.signal].values)[trace.positions], length)
         text, values = cell_window(data, trace, row.layer, row.quantity, row.cell, start, length)
         score = "|ρ|" if row.kind == "count" else "AUC"
-        label = f"{row.signal} #{rank}: layer {row.layer} {row.quantity}[{row.cell}] ({score} {row.score:.2f})"
+        label = f"{row.signal} #{rank}: layer {row.layer + 1} {row.quantity}[{row.cell}] ({score} {row.score:.2f})"
         views.append(CellView(label, row.layer, row.quantity, row.cell, start, text, values))
     return views
 

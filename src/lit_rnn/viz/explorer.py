@@ -164,7 +164,7 @@ class CellExplorer:
         quantities = list(trace[0])
         offered = varying(self.signals, trace.positions)
         with self._quietly():
-            _choose(self.layer, [(f"layer {k}", k) for k in range(len(trace))])
+            _choose(self.layer, [(f"layer {k + 1}", k) for k in range(len(trace))])
             _choose(self.quantity, [(QUANTITY_NAMES.get(q, q), q) for q in quantities],
                     "c" if "c" in quantities else "h")
             _choose(self.rank_by, [CELL_NUMBER, *offered, MARKED_SPAN])
@@ -213,7 +213,7 @@ class CellExplorer:
         """Draw the chosen cell over the window at the slider's position, the marked span underlined."""
         layer, quantity, cell, start = self.layer.value, self.quantity.value, self.cell.value, self.start.value
         text, values = cell_window(self.corpus.data, self.trace, layer, quantity, cell, start, self.length)
-        label = f"{self.run.value} · layer {layer} · {QUANTITY_NAMES.get(quantity, quantity)} · cell {cell}"
+        label = f"{self.run.value} · layer {layer + 1} · {QUANTITY_NAMES.get(quantity, quantity)} · cell {cell}"
         self.text.html = cell_view_html(CellView(label, layer, quantity, cell, start, text, values),
                                         start=start, marked=self.marked)
 
