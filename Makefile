@@ -3,11 +3,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-KENLM_STAMP := $(VENV)/.kenlm-order20
-KENLM_TOOLS_STAMP := $(VENV)/.kenlm-tools-order20
+SYSTEM_STAMP := $(VENV)/.system-packages
+KENLM_ORDER := 21
+KENLM_STAMP := $(VENV)/.kenlm-order$(KENLM_ORDER)
+KENLM_TOOLS_STAMP := $(VENV)/.kenlm-tools-order$(KENLM_ORDER)
 KENLM_BUILD := $(VENV)/kenlm-build
 DATA ?= $(if $(LIT_RNN_DATA),$(LIT_RNN_DATA),data)
-PRESET ?= small
+PRESET ?= core
 JOBS ?= 2
 
 .PHONY: setup test test-fast book lab clean
@@ -16,44 +18,43 @@ WIDGETS_JS := book/_static/widgets/embed-amd.js
 
 setup: $(STAMP) $(KENLM_STAMP) $(KENLM_TOOLS_STAMP) $(WIDGETS_JS)
 
-$(STAMP): pyproject.toml
+# The system packages the steps below need (scripts/debian-packages.txt, the list CI installs too):
+# checked on any system, installed with apt-get where no password is needed, else the command is printed.
+$(SYSTEM_STAMP): scripts/debian-packages.txt
+	$(PYTHON) scripts/system_packages.py
+	mkdir -p $(VENV) && touch $@
+
+$(STAMP): pyproject.toml | $(SYSTEM_STAMP)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-# kenlm's Python module must be compiled for 20-grams; --no-cache-dir keeps pip from reusing
-# a cached default (order 6) wheel.
+# kenlm's Python module must be compiled for 21-grams (Table 2's n-gram with 20 bytes of context);
+# --no-cache-dir keeps pip from reusing a cached default (order 6) wheel.
 $(KENLM_STAMP): $(STAMP)
-	MAX_ORDER=20 $(BIN)/pip install --quiet --no-cache-dir --no-binary kenlm kenlm==0.3.0
+	MAX_ORDER=$(KENLM_ORDER) $(BIN)/pip install --quiet --no-cache-dir --force-reinstall --no-deps --no-binary kenlm kenlm==0.3.0
 	$(BIN)/python -c "import kenlm"
 	touch $@
 
 # KenLM's programs lmplz (estimation) and build_binary (binarisation) for lit_rnn.ngram, built for
-# 20-grams from the same kenlm==0.3.0 source as the Python module, into $(BIN). `--no-binary kenlm`
+# 21-grams from the same kenlm==0.3.0 source as the Python module, into $(BIN). `--no-binary kenlm`
 # (not `:all:`, which would compile pip's build dependencies, cmake included, from source).
-KENLM_NEEDS = { echo "KenLM needs cmake, a C++ compiler, Boost, zlib, bzip2 and xz. Install them with"; \
-	echo "  sudo apt-get install g++ libboost-program-options-dev libboost-system-dev libboost-thread-dev libboost-test-dev zlib1g-dev libbz2-dev liblzma-dev cmake"; \
-	echo "or, in a conda environment,"; \
-	echo "  conda install -c conda-forge cxx-compiler boost-cpp zlib bzip2 xz cmake"; \
-	echo "then run make setup again."; exit 1; }
 $(KENLM_TOOLS_STAMP): $(STAMP)
-	@command -v cmake >/dev/null || $(KENLM_NEEDS)
 	rm -rf $(KENLM_BUILD) && mkdir -p $(KENLM_BUILD)
 	$(BIN)/pip download --quiet --no-deps --no-binary kenlm --no-cache-dir kenlm==0.3.0 -d $(KENLM_BUILD)
 	tar -xzf $(KENLM_BUILD)/kenlm-0.3.0.tar.gz -C $(KENLM_BUILD)
-	@echo "cmake -DKENLM_MAX_ORDER=20 && make -j2 lmplz build_binary (about a minute; logs in $(KENLM_BUILD))"
-	@cmake -S $(KENLM_BUILD)/kenlm-0.3.0 -B $(KENLM_BUILD)/build -DKENLM_MAX_ORDER=20 \
-		-DCMAKE_BUILD_TYPE=Release >$(KENLM_BUILD)/cmake.log 2>&1 || { tail -n 15 $(KENLM_BUILD)/cmake.log; $(KENLM_NEEDS); }
+	@echo "cmake -DKENLM_MAX_ORDER=$(KENLM_ORDER) && make -j2 lmplz build_binary (about a minute; logs in $(KENLM_BUILD))"
+	@cmake -S $(KENLM_BUILD)/kenlm-0.3.0 -B $(KENLM_BUILD)/build -DKENLM_MAX_ORDER=$(KENLM_ORDER) \
+		-DCMAKE_BUILD_TYPE=Release >$(KENLM_BUILD)/cmake.log 2>&1 || { tail -n 15 $(KENLM_BUILD)/cmake.log; exit 1; }
 	@$(MAKE) -C $(KENLM_BUILD)/build -j2 lmplz build_binary >$(KENLM_BUILD)/make.log 2>&1 \
-		|| { tail -n 15 $(KENLM_BUILD)/make.log; $(KENLM_NEEDS); }
+		|| { tail -n 15 $(KENLM_BUILD)/make.log; exit 1; }
 	install -m 755 $(KENLM_BUILD)/build/bin/lmplz $(KENLM_BUILD)/build/bin/build_binary $(BIN)/
 	rm -rf $(KENLM_BUILD)
 	touch $@
 
 # The widget manager, RequireJS and MathJax are served with the site, so it works offline.
-$(WIDGETS_JS):
-	@command -v npm >/dev/null || { echo "npm is needed once to fetch the site's JavaScript: install Node.js (Debian: sudo apt-get install npm)"; exit 1; }
+$(WIDGETS_JS): | $(SYSTEM_STAMP)
 	rm -rf .npm-pack book/_static/widgets book/_static/mathjax && mkdir -p .npm-pack book/_static/widgets book/_static/mathjax/output/chtml/fonts
 	cd .npm-pack && npm pack --silent @jupyter-widgets/html-manager@1.0.15 requirejs@2.3.8 mathjax@3.2.2 >/dev/null
 	cd .npm-pack && for p in *.tgz; do mkdir -p $${p%.tgz} && tar -xzf $$p -C $${p%.tgz}; done
@@ -63,7 +64,7 @@ $(WIDGETS_JS):
 	cp -r .npm-pack/mathjax-3.2.2/package/es5/output/chtml/fonts/woff-v2 book/_static/mathjax/output/chtml/fonts/
 	rm -rf .npm-pack
 
-LINT := $(BIN)/ruff check src tests bench notebooks/*.py
+LINT := $(BIN)/ruff check src tests bench scripts notebooks/*.py
 
 # Everything, the book build in a real browser included (what CI runs).
 test: setup
@@ -76,7 +77,7 @@ test-fast: setup
 	LIT_RNN_DATA=$(DATA) $(BIN)/python -m pytest -m "not slow"
 
 book: setup
-	LIT_RNN_DATA=$(DATA) $(BIN)/lit-rnn book --preset $(PRESET) --jobs $(JOBS)
+	LIT_RNN_DATA=$(DATA) $(BIN)/lit-rnn book --preset $(PRESET) --jobs $(JOBS) $(if $(RETRAIN),--retrain)
 
 # JupyterLab with the chapters opening as notebooks (jupytext) and live widgets.
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json

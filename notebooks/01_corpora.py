@@ -19,26 +19,27 @@
 
 # %% tags=["parameters"]
 corpus = "warpeace"  # a registered corpus (warpeace, linux) or the path of any text file
-preset = "small"  # tiny, small or paper
+preset = "core"  # tiny, small, core or paper
 device = "auto"  # auto, cpu, cuda or cuda:N
 precision = "auto"  # training precision: auto, fp32, tf32 or bf16
 data_dir = None  # default: $LIT_RNN_DATA or ./data
 artifacts = None  # default: $LIT_RNN_HOME or ./artifacts
 
-# %%
+# %% tags=["hide-input"]
 from IPython.display import Markdown
 
+from lit_rnn.analysis import scorecard
+from lit_rnn.analysis.corpora import corpus_claim
 from lit_rnn.data import byte_label
-from lit_rnn.settings import Settings
+from lit_rnn.study import Study
 from lit_rnn.viz import figures, notebook
 
 notebook.setup()
-settings = Settings.resolve(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
-                            artifacts=artifacts)
-text = settings.corpus
-batcher = settings.preset.recipe.batcher(text)
+study = Study.open(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
+                   artifacts=artifacts)
+settings, text, batcher = study.settings, study.corpus, study.batcher
 
-# %%
+# %% tags=["hide-input"]
 Markdown(
     f"**{text.name}** has {len(text):,} bytes and {text.vocab_size} distinct byte values "
     f"(sha256 `{text.sha256[:16]}…`)"
@@ -58,7 +59,7 @@ Markdown(
 # the rest test. The test set is therefore not one contiguous block but $B$ segments spread
 # evenly through the text, and a model carries each row's state from batch to batch.
 
-# %%
+# %% tags=["hide-input"]
 sizes = {split: batcher.split_bytes(split) for split in ("train", "val", "test")}
 Markdown(
     f"With $B={batcher.batch_size}$ and $T={batcher.seq_length}$ there are {batcher.n_batches} batches: "
@@ -76,6 +77,14 @@ figures.split_map(batcher)
 # %%
 figures.byte_frequencies(text)
 
-# %%
+# %% tags=["hide-input"]
 counts = sorted(((int((text.data == b).sum()), byte_label(int(b))) for b in text.vocab), reverse=True)
 Markdown("The most frequent bytes: " + ", ".join(f"`{label}` ({n / len(text):.1%})" for n, label in counts[:8]) + ".")
+
+# %% [markdown]
+# ## Against the paper
+
+# %%
+claims = [corpus_claim(text)]
+study.save_claims("01_corpora", claims)
+scorecard.table(claims)

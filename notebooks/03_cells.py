@@ -24,16 +24,26 @@
 
 # %% tags=["parameters"]
 corpus = "warpeace"  # a registered corpus (warpeace, linux) or the path of any text file
-preset = "small"  # tiny, small or paper
+preset = "core"  # tiny, small, core or paper
 device = "auto"  # auto, cpu, cuda or cuda:N
 precision = "auto"  # training precision: auto, fp32, tf32 or bf16
 data_dir = None  # default: $LIT_RNN_DATA or ./data
 artifacts = None  # default: $LIT_RNN_HOME or ./artifacts
 
-# %%
+# %% tags=["hide-input"]
+import pandas as pd
 from IPython.display import HTML, Markdown, display
 
-from lit_rnn.analysis.cells import rank_cells, signal_views, top_cells
+from lit_rnn.analysis import scorecard
+from lit_rnn.analysis.cells import (
+    CellView,
+    beyond_horizon,
+    cell_claims,
+    cell_window,
+    rank_cells,
+    signal_views,
+    top_cells,
+)
 from lit_rnn.analysis.signals import reference_signals, varying
 from lit_rnn.study import Study
 from lit_rnn.viz import figures, notebook
@@ -42,38 +52,64 @@ from lit_rnn.viz.explorer import CellExplorer, cell_view_html
 notebook.setup()
 study = Study.open(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
                    artifacts=artifacts)
+
+# %%
 run = study.cell_run
 trace = study.trace(run)
 all_signals = reference_signals(study.corpus.data)
 signals = varying(all_signals, trace.positions)
 silent = sorted(set(all_signals) - set(signals))
-Markdown(f"We examine **{run.config.model.name}**, the best LSTM of this build, over the {len(trace.positions):,} "
-         f"bytes of the test split."
-         + (f" These signals never change in this test text and are left out: {', '.join(silent)}." if silent else ""))
+Markdown(f"We examine **{study.about(run)}** over the {len(trace.positions):,} bytes of the test split."
+         + (f" These signals never change in this test text and are left out: {', '.join(silent)}." if silent else "")
+         + "".join(f"\n\n*{note}*" for note in study.notes))
 
 # %% [markdown]
 # ## Ranking the cells
 
 # %%
 ranking = rank_cells(trace, signals.values(), trace.positions, quantities=("c", "h"))
-best_cells = top_cells(ranking, per_signal=3)
-best_cells.round(3)
+top_cells(ranking, per_signal=3).assign(layer=lambda table: table.layer + 1).round(3)  # layers counted from 1
 
-# %%
+# %% tags=["hide-input"]
 leaders = top_cells(ranking, per_signal=1)
 Markdown("The best cell for each signal: " + "; ".join(
-    f"**{row.signal}** — layer {row.layer} `{row.quantity}[{row.cell}]` "
+    f"**{row.signal}** — layer {row.layer + 1} `{row.quantity}[{row.cell}]` "
     f"({'|ρ|' if row.kind == 'count' else 'AUC'} = {row.score:.2f})" for row in leaders.itertuples()) + ".")
 
 # %% [markdown]
-# ## The best cell for each signal, on the text
+# ## The best cell for each signal, on the text (the paper's Figure 2)
 #
-# Each view shows the stretch of test text where the signal changes most, coloured by the cell
-# (blue low, red high), with the activation curve underneath.
+# Each view shows the stretch of test text where the signal changes most, coloured by the cell as
+# in the paper — tanh(c) from red (−1) through white (0) to blue (+1), on that fixed scale — with
+# the activation curve underneath.
 
 # %%
 for view in signal_views(ranking, trace, study.corpus.data, signals, per_signal=1, length=500):
     display(HTML(cell_view_html(view)))
+
+# %% [markdown]
+# ## Beyond the unroll horizon
+#
+# Training backpropagates through 100 steps at most, so no gradient ever ties a byte to one more
+# than 100 bytes back. Yet the paper saw quote and comment cells stay on across much longer spans.
+# For every on/off signal we find its spans in the text and score the best cell twice: on all bytes,
+# and only on the bytes more than 100 bytes into their span (against every byte outside a span).
+
+# %%
+beyond = [beyond_horizon(trace, signals[row.signal], row.layer, row.quantity, row.cell)
+          for row in leaders.itertuples() if row.kind == "binary"]
+pd.DataFrame(beyond).drop(columns="longest_end").round(3) if beyond else Markdown("No on/off signal varies here.")
+
+# %%
+deepest = max(beyond, key=lambda b: b["longest_span"], default=None)
+if deepest is not None and deepest["longest_span"] > 100:
+    row = leaders.set_index("signal").loc[deepest["signal"]]
+    length = min(deepest["longest_span"] + 60, 1500)
+    start = max(deepest["longest_end"] + 30 - length, 0)
+    text, values = cell_window(study.corpus.data, trace, row.layer, row.quantity, row.cell, start, length)
+    label = (f"The longest {deepest['signal']} span of the test text ({deepest['longest_span']} bytes), "
+             f"coloured by layer {row.layer + 1} {row.quantity}[{row.cell}]")
+    display(HTML(cell_view_html(CellView(label, row.layer, row.quantity, row.cell, start, text, values))))
 
 # %% [markdown]
 # ## Explore without a kernel
@@ -86,12 +122,28 @@ figures.cell_selector(signal_views(ranking, trace, study.corpus.data, signals, p
 # %% [markdown]
 # ## The explorer
 #
-# In JupyterLab (`make lab`) every control is live: choose a run, layer, quantity (cell state,
-# hidden state or a gate) and cell; slide through the test text; rank cells by a reference signal,
-# or mark a span with the second slider and rank the cells that are high inside it and low around
-# it (as LSTMVis does). In the static book the widget shows its last state.
+# In JupyterLab (`make lab`) every control is live: choose a run (every traced model of this
+# chapter and the next: the LSTM above and the LSTM and GRU whose gates chapter 4 measures), a
+# layer, a quantity (cell state, hidden state or a gate) and a cell; slide through the test text.
+# Rank the cells by a reference signal — only those that vary in this text are offered — or
+# select a stretch of the text with the mouse to mark it, then rank by the marked span: the cells
+# that are on inside it and off just around it come first (LSTMVis's select-and-match). Colours
+# are on fixed scales, as above: tanh(c) for cell states, 0…1 for gates. In the static book the
+# widget shows its last state.
 
 # %%
-explorer = CellExplorer(study.corpus, {run.config.model.name: trace})
+explorer = CellExplorer(study.corpus, {r.name: study.trace(r) for r in study.traced_runs}, signals=all_signals)
 explorer.rank_by.value = leaders.signal.iloc[0]
 explorer.widget
+
+# %% [markdown]
+# ## The paper's claims, checked
+#
+# A cell *tracks* a signal here when $|\rho| \ge 0.5$ (counts) or $\mathrm{AUC} \ge 0.9$ (on/off);
+# *partly* from $|\rho| \ge 0.3$ or $\mathrm{AUC} \ge 0.75$. These thresholds are this book's choice:
+# the paper shows cells by eye.
+
+# %%
+claims = cell_claims(ranking, silent, beyond)
+study.save_claims("03_cells", claims)
+scorecard.table(claims)

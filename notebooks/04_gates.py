@@ -16,63 +16,84 @@
 # fraction of test positions spent in each regime and place the gate at
 # (fraction left, fraction right): the paper's Figure 3. A forget gate that is almost always
 # right-saturated keeps its cell's value for long stretches — a near-perfect integrator; one that
-# is often left-saturated makes its cell work feed-forward. For the GRU,
-# $h_t = (1 - z)\odot\tilde h + z\odot h_{t-1}$ here, so the update gate $z$ plays the forget gate's role.
+# is consistently left-saturated makes its cell work feed-forward; an output gate saturated one way
+# always reveals, or always hides, its cell.
+#
+# GRU gates are shown in the paper's convention: the paper's update gate $z$ keeps the previous
+# state where it is *low* ($h_t = (1 - z) \odot h_{t-1} + z \odot \tilde h$), and it is $1 - z$ of
+# PyTorch's, whose fractions are therefore swapped (chapter 2 gives both forms).
 
 # %% tags=["parameters"]
 corpus = "warpeace"  # a registered corpus (warpeace, linux) or the path of any text file
-preset = "small"  # tiny, small or paper
+preset = "core"  # tiny, small, core or paper
 device = "auto"  # auto, cpu, cuda or cuda:N
 precision = "auto"  # training precision: auto, fp32, tf32 or bf16
 data_dir = None  # default: $LIT_RNN_DATA or ./data
 artifacts = None  # default: $LIT_RNN_HOME or ./artifacts
 
-# %%
+# %% tags=["hide-input"]
 from IPython.display import Markdown, display
 
-from lit_rnn.analysis.gates import gate_saturation, integrator_cells, unsaturated_fraction
+from lit_rnn.analysis import scorecard
+from lit_rnn.analysis.gates import (
+    CONSISTENTLY,
+    gate_saturation,
+    gru_first_layer_claim,
+    lstm_gate_claims,
+    saturated_cells,
+    unsaturated_fraction,
+)
 from lit_rnn.study import Study
 from lit_rnn.viz import figures, notebook
 
 notebook.setup()
 study = Study.open(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
                    artifacts=artifacts)
+
+# %% tags=["hide-input"]
 gated = study.gate_runs
 saturation = {architecture: gate_saturation(study.trace(run)) for architecture, run in gated.items()}
+Markdown("Models: " + "; ".join(study.about(run) for run in gated.values()) + "."
+         + "".join(f"\n\n*{note}*" for note in study.notes))
 
 # %% [markdown]
 # ## LSTM
 
 # %%
-if "lstm" in saturation:
-    display(figures.gate_saturation(saturation["lstm"], f"Gate saturation of {gated['lstm'].config.model.name}"))
-    lstm = saturation["lstm"]
-    summary = lstm.groupby(["layer", "gate"])[["left", "right"]].mean().round(3)
-    display(summary)
-    integrators = integrator_cells(lstm, min_fraction=0.9)
-    first, deeper = lstm[lstm.layer == 0], lstm[lstm.layer > 0]
-    display(Markdown(
-        f"{len(integrators)} cells have a forget gate right-saturated at least 90% of the time (integrators). "
-        f"In the first layer {unsaturated_fraction(first):.0%} of the gates are saturated less than 10% of the time "
-        "either way"
-        + ((f", against {unsaturated_fraction(deeper):.0%} in the layers above: "
-            + ("as in the paper, the first layer's activations are the more diffuse."
-               if unsaturated_fraction(first) > unsaturated_fraction(deeper)
-               else "unlike the paper, the first layer is not the more diffuse here."))
-           if len(deeper) else ".")
-    ))
+lstm = saturation["lstm"]
+display(figures.gate_saturation(lstm, f"Gate saturation of {gated['lstm'].name} (the paper's Figure 3)"))
+lstm.groupby(["layer", "gate"])[["left", "right"]].mean().round(3)
+
+# %% tags=["hide-input"]
+counts = {(gate, side): len(saturated_cells(lstm, gate, side)) for gate in "fo" for side in ("left", "right")}
+layers = sorted(lstm.layer.unique())
+Markdown(
+    f"Saturated one way at {CONSISTENTLY:.0%} of positions or more: {counts['f', 'right']} forget gates open "
+    f"(integrators), {counts['f', 'left']} forget gates shut (cells working feed-forward), "
+    f"{counts['o', 'right']} output gates always open and {counts['o', 'left']} always shut. Gates saturated "
+    "less than 10% of the time either way: "
+    + ", ".join(f"layer {layer + 1} {unsaturated_fraction(lstm[lstm.layer == layer]):.0%}" for layer in layers) + "."
+)
 
 # %% [markdown]
 # ## GRU
 
 # %%
 if "gru" in saturation:
-    display(figures.gate_saturation(saturation["gru"], f"Gate saturation of {gated['gru'].config.model.name}"))
     gru = saturation["gru"]
-    first = gru[gru.layer == 0]
-    display(Markdown(
-        "In the GRU's first layer, reset gates are right-saturated on average "
-        f"{first[first.gate == 'r'].right.mean():.1%} "
-        f"of the time and update gates left-saturated {first[first.gate == 'z'].left.mean():.1%} of the time "
-        "(the paper found both nearly never: a first layer that barely uses its previous state)."
-    ))
+    display(figures.gate_saturation(gru, f"Gate saturation of {gated['gru'].name} (update gate in the paper's "
+                                         "convention)"))
+    display(gru.groupby(["layer", "gate"])[["left", "right"]].mean().round(3))
+else:
+    display(Markdown("This build has no GRU."))
+
+# %% [markdown]
+# ## The paper's claims, checked
+#
+# "Consistently" saturated means at 90% of positions or more, "rarely" less than 10% of the time on
+# average: this book's thresholds for the paper's words.
+
+# %%
+claims = lstm_gate_claims(lstm) + ([gru_first_layer_claim(saturation["gru"])] if "gru" in saturation else [])
+study.save_claims("04_gates", claims)
+scorecard.table(claims)

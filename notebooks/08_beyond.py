@@ -32,19 +32,19 @@
 
 # %% tags=["parameters"]
 corpus = "warpeace"  # a registered corpus (warpeace, linux) or the path of any text file
-preset = "small"  # tiny, small or paper
+preset = "core"  # tiny, small, core or paper
 device = "auto"  # auto, cpu, cuda or cuda:N
 precision = "auto"  # training precision: auto, fp32, tf32 or bf16
 data_dir = None  # default: $LIT_RNN_DATA or ./data
 artifacts = None  # default: $LIT_RNN_HOME or ./artifacts
 
-# %%
-import pandas as pd
+# %% tags=["hide-input"]
 from IPython.display import HTML, Markdown, display
 
 from lit_rnn import interventions
 from lit_rnn.analysis import scorecard
 from lit_rnn.analysis.causal import (
+    causal_claim,
     causal_scores,
     cells_to_ablate,
     clamp_values,
@@ -53,11 +53,17 @@ from lit_rnn.analysis.causal import (
     signal_in_samples,
 )
 from lit_rnn.analysis.cells import rank_cells, top_cells
-from lit_rnn.analysis.oracles import OracleConfig, category_changes, error_breakdown, fixed_errors, fixed_share
+from lit_rnn.analysis.oracles import (
+    OracleConfig,
+    dynamic_claim,
+    error_breakdown,
+    fixed_errors,
+    fixed_share,
+    scaling_difference,
+)
 from lit_rnn.analysis.signals import reference_signals, varying
 from lit_rnn.dynamic import dynamic_evaluation
 from lit_rnn.interventions import AblationConfig, Intervention
-from lit_rnn.runs import paper_scale
 from lit_rnn.study import Study
 from lit_rnn.viz import figures, notebook
 from lit_rnn.viz.interventions import InterventionExplorer, sample_views_html
@@ -66,12 +72,12 @@ from lit_rnn.viz.interventions import causal_scores as causal_scores_figure
 notebook.setup()
 study = Study.open(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
                    artifacts=artifacts)
+
+# %% tags=["hide-input"]
 run = study.cell_run
 model = run.load_model(study.settings.device)
-at_paper_scale, how_trained = paper_scale(run)
-Markdown(f"We examine the model chapter 3 reads: **{how_trained}**"
-         + ("" if at_paper_scale else " Its cells and errors are those of a smaller model than the paper's; "
-            "the methods are the same, the findings may differ at the paper's scale."))
+Markdown(f"We examine the model chapter 3 reads: **{study.about(run)}**."
+         + "".join(f"\n\n*{note}*" for note in study.notes))
 
 # %% [markdown]
 # ## Ablating the interpretable cells
@@ -86,16 +92,17 @@ Markdown(f"We examine the model chapter 3 reads: **{how_trained}**"
 trace = study.trace(run)
 signals = varying(reference_signals(study.corpus.data), trace.positions)
 tested = top_cells(rank_cells(trace, signals.values(), trace.positions, quantities=("c", "h")), per_signal=1)
-ablation = AblationConfig()
-ablated = interventions.ablations(run, study.corpus, cells_to_ablate(tested), ablation, study.settings.device)
+ablated = interventions.ablations(run, study.corpus, cells_to_ablate(tested), AblationConfig(), study.settings.device)
 scores = causal_scores(tested, ablated, signals, study.corpus.data)
+
+# %% tags=["hide-input"]
 scored, draws = next(iter(ablated.values())).plain, len(next(iter(ablated.values())).random)
 Markdown(f"Scored on {scored.shape[0]} of the test split's {study.batcher.batch_size} rows, spread through the "
          f"text ({scored.size:,} bytes); {draws} random cells of each tested cell's layer form its null "
          "distribution, each ablated alone.")
 
 # %%
-scores.table.round(3)
+scores.table.assign(layer=lambda table: table.layer + 1).round(3)  # layers counted from 1
 
 # %%
 causal_scores_figure(scores)
@@ -108,12 +115,12 @@ causal_scores_figure(scores)
 # random cells and the bootstrap interval of its excess over them excludes zero; a signal with fewer
 # than 20 target bytes in the scored rows is not measured.
 
-# %%
+# %% tags=["hide-input"]
 measured = scores.table[scores.table.measured]
 used = measured[measured.causal]
 Markdown(
     (f"**{len(used)} of {len(measured)}** measurable cells are causally used: "
-     + "; ".join(f"{r.signal} — layer {r.layer} `{r.quantity}[{r.cell}]`: {r.delta:+.3f} nats/byte on the "
+     + "; ".join(f"{r.signal} — layer {r.layer + 1} `{r.quantity}[{r.cell}]`: {r.delta:+.3f} nats/byte on the "
                  f"{r.target} (random cells {r.random_mean:+.3f} ± {r.random_sd:.3f}, z = {r.z:.1f}), "
                  f"{r.delta_other:+.3f} on the other bytes" for r in used.itertuples())
      + "." if len(used) else f"None of the {len(measured)} measurable cells is causally used by that test.")
@@ -178,8 +185,7 @@ else:
 # the widget shows its first view.
 
 # %%
-explorer = InterventionExplorer(model, study.corpus, tested, prime)
-explorer.widget
+InterventionExplorer(model, study.corpus, tested, prime).widget
 
 # %% [markdown]
 # ## Dynamic evaluation
@@ -190,8 +196,8 @@ explorer.widget
 # square over windows of the training split, and a decay pulls the weights back towards the trained
 # ones, θ ← θ − η ∇L / r + λ (θ₀ − θ) ⊙ r / r̄ (plain SGD, θ ← θ − η ∇L + λ (θ₀ − θ), is the other rule
 # the library offers). All rows share the weights, so each step learns from the window just scored
-# in every row — here 100 stretches of text far apart in the book — and no byte is ever scored after
-# a step that saw it. The step size η and the decay λ are chosen on the validation split (its first
+# in every row — here stretches of text far apart in the book — and no byte is ever scored after a
+# step that saw it. The step size η and the decay λ are chosen on the validation split (its first
 # bytes per row, to bound the cost), never on test.
 
 # %%
@@ -199,13 +205,13 @@ dynamic = dynamic_evaluation(run, study.corpus, study.settings.device)
 plain = study.predictions(run)
 dynamic.validation.round(4)
 
-# %%
+# %% tags=["hide-input"]
 Markdown(
     f"Validation chose the {dynamic.config.rule} rule with η = {dynamic.config.learning_rate:g}, "
-    f"λ = {dynamic.config.decay:g} (scored on the first "
-    f"{dynamic.validation_length or 'all'} bytes of each validation row). On test, the loss goes from "
-    f"**{plain.cross_entropy:.3f}** to **{dynamic.predictions.cross_entropy:.3f}** nats/byte, and the errors "
-    f"(p < 0.5) from {int(plain.errors.sum()):,} to {int(dynamic.predictions.errors.sum()):,}. It costs "
+    f"λ = {dynamic.config.decay:g} (scored on the first {dynamic.validation_length or 'all'} bytes of each "
+    f"validation row). On test, the loss goes from **{plain.cross_entropy:.3f}** to "
+    f"**{dynamic.predictions.cross_entropy:.3f}** nats/byte, and the errors (p < 0.5) from "
+    f"{int(plain.errors.sum()):,} to {int(dynamic.predictions.errors.sum()):,}. It costs "
     f"**{dynamic.slowdown:.1f}×** the time of plain evaluation ({dynamic.seconds:.1f} s against "
     f"{dynamic.plain_seconds:.1f} s, measured one after the other on {study.settings.device.type})."
 )
@@ -229,41 +235,21 @@ figures.error_fixes(fixes, "Errors of the plain model that dynamic evaluation fi
 fixes.round(3)
 
 # %% [markdown]
-# Both breakdowns side by side, by category (each model's errors peeled by the same oracles):
+# Both evaluations' errors peeled by the same oracles, by category (`difference`: the plain model's
+# errors less the dynamic evaluation's):
 
 # %%
-category_changes(before, after).round(3)
+scaling_difference(after, before).round(3)
 
-# %%
+# %% tags=["hide-input"]
 memory_share, other_share = fixed_share(fixes, "memory")
 Markdown(f"Dynamic evaluation fixes **{memory_share:.1%}** of the memory-oracle errors and {other_share:.1%} of all "
          "the others.")
 
 # %% [markdown]
-# ## Scorecard
+# ## The claims, checked
 
 # %%
-claims = [
-    scorecard.Claim(
-        chapter="Beyond the paper",
-        claim="The interpretable cells are what the model uses for the bytes they track (the paper: the line-length "
-              "cell 'seems particularly well-tuned' to predicting the carriage return)",
-        measured=f"{len(used)} of {len(measured)} measurable top cells causally used on their target bytes "
-                 f"against {draws} random cells of their layer: "
-                 + ", ".join(f"{r.signal} Δ{r.delta:+.3f} (z {r.z:.1f}, p {r.rank_p:.3f})"
-                             for r in measured.itertuples()),
-        verdict=scorecard.judge(bool(measured.causal.all()) if len(measured) else None,
-                                partly=bool(measured.causal.any())),
-    ),
-    scorecard.Claim(
-        chapter="Beyond the paper",
-        claim="Dynamic evaluation could mitigate the dynamic-memory errors",
-        measured=f"test loss {plain.cross_entropy:.3f} → {dynamic.predictions.cross_entropy:.3f}; fixes "
-                 f"{memory_share:.1%} of memory-oracle errors, {other_share:.1%} of the others; "
-                 f"{dynamic.slowdown:.1f}× the evaluation time",
-        verdict=scorecard.judge(bool(memory_share > other_share) if pd.notna(memory_share) else None,
-                                partly=dynamic.predictions.cross_entropy < plain.cross_entropy),
-    ),
-]
+claims = [causal_claim(scores), dynamic_claim(fixes, plain.cross_entropy, dynamic.predictions.cross_entropy)]
 study.save_claims("08_beyond", claims)
 scorecard.table(claims)

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from lit_rnn.analysis.cells import cell_window, rank_cells, span_mask, span_query
-from lit_rnn.analysis.gates import gate_saturation, integrator_cells
+from lit_rnn.analysis.cells import (
+    beyond_horizon,
+    cell_claims,
+    cell_window,
+    depth_in_span,
+    rank_cells,
+    span_mask,
+    span_query,
+)
+from lit_rnn.analysis.gates import gate_saturation, gru_first_layer_claim, lstm_gate_claims, saturated_cells
 from lit_rnn.analysis.longrange import (
     bracket_pairs,
     byte_advantage,
@@ -217,18 +226,43 @@ def test_gate_saturation_fractions_and_integrators():
     assert tuple(table.loc[("i", 1), ["left", "right"]]) == (0.5, 0.25)
     assert tuple(gate_saturation(trace, left=0.6, right=0.96).set_index(["gate", "cell"]).loc[("f", 1)]
                  [["left", "right"]]) == (0.25, 0.25)
-    integrators = integrator_cells(gate_saturation(trace), min_fraction=0.7)
+    integrators = saturated_cells(gate_saturation(trace), "f", "right", min_fraction=0.7)
     assert integrators[["layer", "cell"]].values.tolist() == [[0, 1]]
     with pytest.raises(UserError):
         gate_saturation({0: {"h": np.zeros((3, 2))}})
 
 
-def test_gru_gates_are_covered():
+def test_gru_update_gates_are_reported_in_the_papers_convention():
+    """PyTorch's z = 0.02 keeps the candidate (h = (1 - z) n + z h_prev): the paper's update gate is 0.98."""
     trace = {0: {"r": np.full((2, 3), 0.95), "z": np.full((2, 3), 0.02), "n": np.zeros((2, 3))}}
     table = gate_saturation(trace)
     assert set(table["gate"]) == {"r", "z"}
-    assert (table.loc[table["gate"] == "z", "left"] == 1.0).all()
-    assert integrator_cells(table, gate="r")["cell"].tolist() == [0, 1, 2]
+    update = table[table["gate"] == "z"]
+    assert (update["right"] == 1.0).all() and (update["left"] == 0).all()
+    assert saturated_cells(table, "r", "right")["cell"].tolist() == [0, 1, 2]
+
+
+def _saturation(rows):
+    return pd.DataFrame(rows, columns=["layer", "gate", "cell", "left", "right"])
+
+
+def test_lstm_gate_claims_follow_the_fractions():
+    rows = [(0, "f", c, 0.0, 0.95) for c in range(2)] + [(0, "o", c, 0.2, 0.2) for c in range(2)]
+    rows += [(0, "i", c, 0.05, 0.05) for c in range(2)] + [(1, "f", c, 0.5, 0.5) for c in range(2)]
+    rows += [(1, "o", 0, 0.0, 0.97), (1, "o", 1, 0.3, 0.3), (1, "i", 0, 0.5, 0.5), (1, "i", 1, 0.5, 0.5)]
+    integrators, feed_forward, output, diffuse = lstm_gate_claims(_saturation(rows))
+    assert integrators.verdict == "reproduced" and "2 of 4 cells" in integrators.measured
+    assert feed_forward.verdict == "reproduced"
+    assert output.verdict == "not reproduced" and output.measured.startswith("1 cells")
+    assert diffuse.verdict == "reproduced"  # layer 1: 4 of 6 gates rarely saturated; layer 2: none
+
+
+def test_gru_first_layer_claim():
+    quiet = [(0, "r", 0, 0.3, 0.02), (0, "z", 0, 0.03, 0.4)]
+    busy = [(1, "r", 0, 0.2, 0.5), (1, "z", 0, 0.4, 0.3)]
+    assert gru_first_layer_claim(_saturation(quiet + busy)).verdict == "reproduced"
+    assert gru_first_layer_claim(_saturation([(0, "r", 0, 0.0, 0.5), (0, "z", 0, 0.4, 0.0)] + busy)).verdict == (
+        "not reproduced")
 
 
 # -- Long-range ----------------------------------------------------------------------------------
@@ -322,3 +356,40 @@ def test_per_byte_probability_and_advantage():
     advantage = byte_advantage(table, "lstm", "ngram")
     assert advantage["label"].tolist() == ["}", "space", "a"]
     assert advantage["advantage"].tolist() == pytest.approx([0.6, 0.0, -0.1])
+
+
+# -- Cells beyond the unroll horizon, and the claims ---------------------------------------------
+
+
+def test_depth_in_span_counts_bytes_since_the_span_began():
+    assert depth_in_span(np.array([0, 1, 1, 1, 0, 1, 1], bool)).tolist() == [0, 0, 1, 2, 0, 0, 1]
+
+
+def test_beyond_horizon_scores_only_the_deep_part_of_long_spans():
+    on = np.zeros(2_000, bool)
+    on[100:400] = True  # a 300-byte span: 199 bytes lie more than 100 bytes in
+    on[600:650] = True  # a short one
+    cell = np.where(on, 1.0, -1.0)
+    cell[100 + 101 :400] = -1.0  # a cell that forgets the span after 100 bytes
+    trace = _Trace({0: {"c": cell[:, None].astype(np.float16)}}, np.arange(2_000))
+    result = beyond_horizon(trace, Signal("in_quotes", "binary", on), 0, "c", 0, horizon=100)
+    assert result["bytes_beyond"] == 199 and result["longest_span"] == 300 and result["longest_end"] == 399
+    assert result["auc_beyond"] == pytest.approx(0.5) and result["auc"] > 0.6
+    keeper = np.where(on, 1.0, -1.0)[:, None].astype(np.float16)
+    trace = _Trace({0: {"c": keeper}}, np.arange(2_000))
+    assert beyond_horizon(trace, Signal("in_quotes", "binary", on), 0, "c", 0)["auc_beyond"] == 1.0
+
+
+def test_cell_claims_use_the_best_cell_per_concept_and_say_what_is_absent():
+    ranking = pd.DataFrame({
+        "signal": ["line_position", "in_quotes", "paren_depth"], "kind": ["count", "binary", "count"],
+        "layer": [0, 2, 1], "quantity": ["c", "c", "h"], "cell": [5, 7, 9], "score": [0.62, 0.8, 0.1],
+        "direction": [1, 1, -1]})
+    beyond = [{"signal": "in_quotes", "auc": 0.8, "auc_beyond": 0.93, "bytes_beyond": 500}]
+    claims = {c.claim: c for c in cell_claims(ranking, silent=["in_comment", "indentation"], beyond=beyond)}
+    assert claims["A cell tracks line length"].verdict == "reproduced"
+    assert "layer 1 c[5]" in claims["A cell tracks line length"].measured
+    assert claims["A cell tracks quotes"].verdict == "partly"
+    assert claims["A cell tracks brackets"].verdict == "not reproduced"
+    assert claims["A cell tracks comments"].verdict == "not measured"
+    assert claims["Quote and comment cells stay on beyond the 100-byte unroll horizon"].verdict == "reproduced"

@@ -102,6 +102,9 @@ def test_every_page_renders_in_a_browser(site):
         views = static.count("application/vnd.jupyter.widget-view+json")
         if views and len(re.findall(r'class="[^"]*widget-(?:box|vbox|hbox|html|dropdown|slider)', dom)) == 0:
             problems.append(f"{page.name}: {views} widget views but none rendered")
+        drawn_text = r'class="[^"]*lit-rnn-text[^>]*>\s*<div class="lit-rnn-heatmap'
+        if page.stem == "03_cells" and not re.search(drawn_text, dom):
+            problems.append(f"{page.name}: the explorer's text (an anywidget) is not drawn")
     assert not problems, problems
     assert len(list(SCREENSHOTS.glob("*.png"))) >= len(_pages(site))
 

@@ -8,6 +8,8 @@ import pytest
 
 from lit_rnn.analysis.causal import (
     TARGETS,
+    CausalScores,
+    causal_claim,
     causal_scores,
     cells_to_ablate,
     clamp_values,
@@ -16,7 +18,7 @@ from lit_rnn.analysis.causal import (
     signal_in_samples,
     target_mask,
 )
-from lit_rnn.analysis.oracles import ErrorBreakdown, category_changes, fixed_errors, fixed_share
+from lit_rnn.analysis.oracles import ErrorBreakdown, dynamic_claim, fixed_errors, fixed_share
 from lit_rnn.analysis.signals import SIGNAL_KINDS, Signal, reference_signals
 from lit_rnn.errors import UserError
 from lit_rnn.interventions import LayerAblations
@@ -107,6 +109,17 @@ def test_a_cell_with_too_few_target_bytes_is_not_measured():
     assert row.targets == 10 and not row.measured and not row.causal
 
 
+def test_the_causal_claim_counts_the_measurable_cells():
+    table = pd.DataFrame({"signal": ["in_quotes", "line_position", "paren_depth"], "target": ["q", "l", "p"],
+                          "layer": [1, 1, 0], "quantity": ["c", "c", "h"], "cell": [7, 3, 2], "delta": [0.2, -0.3, 0.1],
+                          "z": [8.0, -9.0, 0.5], "measured": [True, True, False], "causal": [True, False, False]})
+    claim = causal_claim(CausalScores(table, {}))
+    assert claim.verdict == "partly" and claim.measured.startswith("1 of 2 top cells causally used")
+    assert "in_quotes (layer 2 c[7])" in claim.measured and "paren_depth" not in claim.measured
+    assert causal_claim(CausalScores(table.assign(causal=[True, True, False]), {})).verdict == "reproduced"
+    assert causal_claim(CausalScores(table.assign(measured=False), {})).verdict == "not measured"
+
+
 def test_causal_scores_need_the_cells_ablations():
     cells = pd.DataFrame({"signal": ["in_quotes"], "layer": [0], "quantity": ["h"], "cell": [5], "score": [0.8]})
     ablated, on = _ablations(1, [7], draws=5)
@@ -171,18 +184,19 @@ def test_fixed_errors_and_category_changes_compare_two_evaluations_of_the_same_b
     fixed = fixed_errors(before, after).set_index("category")
     assert fixed.loc["memory"].tolist() == [2, 1, 0.5]
     assert fixed.loc["n-gram"].tolist() == [1, 0, 0.0] and fixed.loc["remaining"].tolist() == [1, 1, 1.0]
-    other = ErrorBreakdown("dynamic", table.assign(errors=[2, 1, 0]), labels, np.arange(6) + 1)
-    changes = category_changes(before, other).set_index("category")
-    assert changes.loc["memory"].tolist() == [2, 1, -1, -0.5]
-    assert changes.loc["n-gram", "change"] == 1
     with pytest.raises(UserError, match="cover other positions"):
         fixed_errors(before, _predictions(np.full(5, 0.5), "short"))
 
 
-def test_fixed_share_of_a_category_against_the_rest():
+def test_fixed_share_of_a_category_against_the_rest_and_the_dynamic_evaluation_claim():
     fixes = pd.DataFrame({"category": ["n-gram", "memory", "word"], "errors": [10, 4, 6], "fixed": [1, 3, 2]})
     assert fixed_share(fixes, "memory") == (0.75, 3 / 16)
     assert np.isnan(fixed_share(fixes.assign(errors=[10, 0, 6]), "memory")[0])
+    assert dynamic_claim(fixes, 1.10, 1.05).verdict == "reproduced"
+    assert dynamic_claim(fixes.assign(fixed=[5, 0, 2]), 1.10, 1.05).verdict == "partly"
+    assert dynamic_claim(fixes.assign(fixed=[5, 0, 2]), 1.10, 1.12).verdict == "not reproduced"
+    assert dynamic_claim(fixes.assign(errors=[10, 0, 6]), 1.10, 1.05).verdict == "not measured"
+    assert "fixes 75.0% of the memory-oracle errors and 18.8% of the others" in dynamic_claim(fixes, 1.1, 1.0).measured
 
 
 def test_line_lengths_count_complete_lines_without_the_carriage_return():

@@ -145,12 +145,6 @@ def test_bad_corpus_names_give_one_line_errors(argument, message, capsys, tmp_pa
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
 
 
-def test_missing_registered_corpus_says_where_it_looked_and_how_to_get_it(capsys, tmp_path):
-    assert main(["data", "info", "warpeace", "--data-dir", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert str(tmp_path) in err and "lit-rnn data fetch warpeace" in err
-
-
 def test_empty_small_and_directory_inputs(capsys, tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_bytes(b"")

@@ -34,7 +34,7 @@ def at(text: bytes, occurrence: int = 1, offset: int = 0) -> int:
 # The mispredicted bytes, the probability the model gave each and the step that must claim it.
 ERRORS = {
     at(b"!"): (0.2, "n-gram"),  # also punctuation: the n-gram oracle comes first
-    at(b"ok", 2): (0.3, "20-memory"),  # "ok" 3 bytes earlier; also a word start
+    at(b"ok", 2, 1): (0.3, "20-memory"),  # "ok" 3 bytes earlier; its second byte
     at(b"Mary", 2, 1): (0.3, "40-memory"),  # "Mary" 22 bytes earlier
     at(b"quokka"): (0.3, "0-train"),  # never seen; also a word start: rare comes first
     at(b"zeta", 1, 2): (0.3, "1-train"),  # once in training, > 40 bytes back
@@ -92,6 +92,22 @@ def test_the_table_counts_one_error_per_step(breakdown):
     assert table["errors"].tolist() == [1] * 10
     assert table["remaining"].tolist() == [9, 8, 7, 6, 5, 4, 3, 2, 1, 1]
     assert table["share"].sum() == pytest.approx(1.0)
+
+
+def test_the_memory_oracle_forgives_a_repeated_word_from_its_second_byte_on_and_within_the_segment():
+    repeated = {at(b"Mary", 2): 0.3, at(b"Mary", 2, 1): 0.3}  # "Mary" again, 22 bytes on: its M and its a
+    result = error_breakdown(predictions("lstm", repeated, default=0.9), [], DATA, np.arange(len(TRAIN)), CONFIG)
+    label = {o: result.labels[np.flatnonzero(result.offsets == o)[0]] for o in repeated}
+    assert label[at(b"Mary", 2, 1)] == "40-memory"
+    assert label[at(b"Mary", 2)] != "40-memory"  # a word's first byte is the next word's choice, not memory
+    # Cut the test split in two segments between the two "Mary"s (three bytes belong to no segment): the
+    # second segment is read from a fresh state, so its "Mary" was never seen by the model.
+    model = predictions("lstm", repeated, default=0.9)
+    keep = (model.positions < at(b"then")) | (model.positions >= at(b"then") + 3)
+    cut = Predictions(model.probs[keep], model.target_log_probs[keep], model.targets[keep], model.positions[keep],
+                      "lstm", "lstm", "sha", "test")
+    result = error_breakdown(cut, [], DATA, np.arange(len(TRAIN)), CONFIG)
+    assert result.labels[np.flatnonzero(result.offsets == at(b"Mary", 2, 1))[0]] != "40-memory"
 
 
 def test_without_the_ngram_oracle_punctuation_claims_the_exclamation_mark():

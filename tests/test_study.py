@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -44,17 +46,50 @@ def test_the_grid_command_and_the_book_train_the_same_runs(reference_data_dir, t
     trained = {run.config.run_id for run in stored_runs(artifacts)}
     study = Study.open(corpus="warpeace", preset="tiny", device="cpu", data_dir=str(reference_data_dir),
                        artifacts=str(artifacts), progress=False)
-    assert {run.config.run_id for run in study.grid_runs} == trained  # found, none trained again
-    assert {run.config.run_id for run in stored_runs(artifacts)} == trained
+    assert trained == {c.run_id for c in study.preset.run_configs(study.corpus)}
+    every_role = [*study.recurrent_runs, *study.nnn_runs.values(), study.dynamics_run]
+    assert {run.config.run_id for run in every_role} <= trained
+    assert {run.config.run_id for run in stored_runs(artifacts)} == trained  # found, none trained again
 
 
 def test_study_names_each_chapters_runs(reference_data_dir, tmp_path):
     study = Study.open(corpus="warpeace", preset="tiny", device="cpu", data_dir=str(reference_data_dir),
                        artifacts=str(tmp_path), progress=False)
-    lstms = [run for run in study.grid_runs if run.config.model.architecture == "lstm"]
-    assert study.cell_run in lstms
-    assert set(study.gate_runs) == {"lstm", "gru"}
-    assert max(run.config.model.n_layers for run in lstms) == study.gate_runs["lstm"].config.model.n_layers
-    large, *small = study.error_runs
-    assert large == study.cell_run and all(run in lstms for run in small)
-    assert set(study.nnn_runs) == set(PRESETS["tiny"].nnn_orders)  # every n-NN is its own model
+    preset = PRESETS["tiny"]
+    assert study.cell_run.config.model == preset.model(preset.large[0], 0.0, study.corpus.vocab_size)
+    assert set(study.gate_runs) == {"lstm", "gru"} and study.gate_runs["lstm"] is study.cell_run
+    large, small = study.error_runs
+    assert large is study.cell_run and small.config.model == preset.model(preset.small, 0.0, study.corpus.vocab_size)
+    assert set(study.nnn_runs) == set(preset.nnn_contexts)  # every n-NN is its own model
+    assert study.dynamics_run is study.cell_run and sorted(study.cell_run.snapshots()) == list(preset.snapshot_steps)
+    assert {run.config.run_id for run in study.recurrent_runs} == {run.config.run_id for run in study.grid_runs}
+    assert study.notes == []
+    traced = [run.dir for run in study.traced_runs]  # the explorer's runs: each traced run once
+    assert sorted(traced) == sorted({run.dir for run in [study.cell_run, *study.gate_runs.values()]})
+    assert len(traced) == len(set(traced)) and traced[0] == study.cell_run.dir
+    study.prepare()  # everything the chapters read, computed once
+    assert all((run.dir / "predictions" / "test-best.npz").exists() for run in study.recurrent_runs)
+    assert all((run.dir / "trace-test").is_dir() for run in study.gate_runs.values())
+    assert len(list((study.cell_run.dir / "predictions").glob("test-step*.npz"))) == len(preset.snapshot_steps)
+
+
+def test_a_missing_paper_scale_model_falls_back_to_the_grid_and_says_so(reference_data_dir, tmp_path):
+    tiny = PRESETS["tiny"]
+    preset = dataclasses.replace(tiny, large=(*tiny.large[:2], dataclasses.replace(tiny.large[2], n_layers=3)),
+                                 train_on_demand=False)
+    settings = Settings.resolve(corpus="warpeace", preset="tiny", device="cpu", data_dir=str(reference_data_dir),
+                                artifacts=str(tmp_path), progress=False)
+    study = Study(dataclasses.replace(settings, preset=preset))
+    runs = study.large_runs
+    assert runs["rnn"].config.model.n_layers == 1  # the grid's RNN stands in for the missing 3-layer one
+    assert any("rnn-3x" in note and "lit-rnn grid --preset tiny" in note for note in study.notes)
+
+
+def test_table_2_rows_are_bytes_of_context_and_the_n_nn_is_chosen_on_validation(reference_data_dir, tmp_path):
+    study = Study.open(corpus="warpeace", preset="tiny", device="cpu", data_dir=str(reference_data_dir),
+                       artifacts=str(tmp_path), progress=False)
+    ngrams, nnns = study.baselines()
+    assert {n: p.name for n, p in ngrams.items()} == {n: f"{n + 1}-gram" for n in PRESETS["tiny"].ngram_contexts}
+    assert {n: p.name for n, p in nnns.items()} == {n: f"{n}-NN" for n in PRESETS["tiny"].nnn_contexts}
+    chosen = study.best_nnn()
+    assert chosen.result.best_val_loss == min(run.result.best_val_loss for run in study.nnn_runs.values())

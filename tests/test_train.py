@@ -93,11 +93,12 @@ def test_diverging_run_stops_with_a_clear_message(wp_slice, artifacts):
 
 
 def test_tiny_grid_trains_once_and_chooses_dropout(wp_slice, artifacts):
-    preset = dataclasses.replace(get_preset("tiny"), dropouts=(0.0, 0.3))
-    runs = train_runs(preset.run_configs(wp_slice), wp_slice, QUIET)
+    tiny = get_preset("tiny")
+    preset = dataclasses.replace(tiny, grid=tuple(dataclasses.replace(spec, dropouts=(0.0, 0.3)) for spec in tiny.grid))
+    runs = train_runs(preset.grid_configs(wp_slice), wp_slice, QUIET)
     assert len(runs) == 2 * len(preset.grid) and all(r.is_finished for r in runs)
     mtimes = [r.result_path.stat().st_mtime for r in runs]
-    again = train_runs(preset.run_configs(wp_slice), wp_slice, QUIET)
+    again = train_runs(preset.grid_configs(wp_slice), wp_slice, QUIET)
     assert [r.result_path.stat().st_mtime for r in again] == mtimes  # reused, not retrained
     chosen = choose_dropout(runs)
     assert len(chosen) == len(preset.grid)
@@ -125,23 +126,3 @@ def test_trace_of_a_split_is_streamed_to_disk_in_text_order(wp_slice, artifacts)
         hidden, _ = model.rnn(model.one_hot(inputs))
     np.testing.assert_allclose(trace[0]["h"], hidden.reshape(-1, 64).numpy(), atol=1e-3)
     assert trace[0]["c"].dtype == np.float16 and set(trace[0]) == set("ifgoch")
-
-
-def test_paper_scale_is_read_from_the_runs_recipe_result_and_size(tmp_path):
-    from lit_rnn.runs import RunResult, paper_scale
-
-    def run(recipe: Recipe, hidden: int, **result) -> Run:
-        model = ModelConfig("lstm", 3, hidden, 87)
-        made = Run(RunConfig("sha", model, recipe), tmp_path)
-        made.write_config()
-        made.write_result(RunResult(**{"best_val_loss": 1.1, "best_step": 100, "steps": 13000, "epochs": 50.0,
-                                       "stopped_early": False, "parameters": 1_272_326 if hidden == 241 else 40_000,
-                                       **result}))
-        return made
-
-    at_scale, sentence = paper_scale(run(Recipe(), 241))
-    assert at_scale and "lstm-3x241, 1,272,326 parameters, 50 epochs with the paper's recipe" in sentence
-    short, sentence = paper_scale(run(Recipe(max_steps=1000), 40, steps=1000, epochs=3.8))
-    assert not short and "a shortened recipe (1,000 steps, 3.8 epochs" in sentence and "40,000 parameters" in sentence
-    cut, sentence = paper_scale(run(Recipe(), 241, epochs=35.0, complete=False))
-    assert not cut and "cut short at epoch 35 of 50" in sentence

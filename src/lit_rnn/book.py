@@ -8,16 +8,19 @@ synced back. Jupyter Book 1.x then builds the site with execution off and warnin
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from lit_rnn.errors import UserError
 from lit_rnn.presets import DEFAULT_PRESET
-from lit_rnn.viz.notebook import ERROR_PREFIX
+from lit_rnn.viz.notebook import BOOK_ENV, ERROR_PREFIX
 
 BOOK_CORPORA = ("warpeace", "linux")
 INTRO = "00_intro"
@@ -34,6 +37,7 @@ class BookConfig:
     jobs: int = 1
     data_dir: str | None = None
     artifacts: str | None = None
+    retrain: bool = False  # train every run rather than import those shipped in pretrained/
     project: Path = Path(".")  # the repository root: notebooks/, book/, _config.yml, _toc.yml
 
     @property
@@ -73,18 +77,52 @@ def to_ipynb(source: Path) -> Path:
     return target
 
 
+@contextlib.contextmanager
+def _environment(name: str, value: str) -> Iterator[None]:
+    """``os.environ[name] = value`` while the block runs (a kernel started inside inherits it)."""
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = before
+
+
 def execute(source: Path, output: Path, parameters: dict) -> None:
-    """Run one chapter with papermill; a failing cell fails the build with the chapter's name and message."""
+    """Run one chapter with papermill as the book does (``BOOK_ENV`` set: figures for the book's pages).
+
+    A failing cell fails the build with the chapter's name and message.
+    """
     import papermill
 
     notebook = to_ipynb(source)
     try:
-        papermill.execute_notebook(str(notebook), str(output), parameters=parameters, progress_bar=False,
-                                   kernel_name="python3", cwd=str(Path.cwd()))
+        with _environment(BOOK_ENV, "1"):
+            papermill.execute_notebook(str(notebook), str(output), parameters=parameters, progress_bar=False,
+                                       kernel_name="python3", cwd=str(Path.cwd()))
     except papermill.PapermillExecutionError as error:
         message = f"{error.ename}: {error.evalue}" if error.ename else _one_line_error(output)
         raise UserError(f"chapter {source.stem} failed for {parameters.get('corpus')}: {message} "
                         f"(the executed notebook is {output})") from error
+    _hide_plumbing(output)
+
+
+PLUMBING = {"parameters", "injected-parameters"}  # papermill's cells: the reader sees the page's values elsewhere
+
+
+def _hide_plumbing(executed: Path) -> None:
+    """Leave the parameters cells out of the page (Jupyter Book's ``remove-cell`` tag)."""
+    import nbformat
+
+    notebook = nbformat.read(executed, as_version=4)
+    for cell in notebook.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if PLUMBING & set(tags) and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    nbformat.write(notebook, executed)
 
 
 def _one_line_error(executed: Path) -> str:
@@ -101,11 +139,16 @@ def _one_line_error(executed: Path) -> str:
 
 def prepare(config: BookConfig) -> None:
     """Train (or find in the run store) every model each corpus's chapters read."""
+    from lit_rnn.grid import packs_for, train_runs
     from lit_rnn.study import Study
 
     for corpus in config.corpora:
         start = _step(f"models for {corpus} at preset {config.preset}")
-        Study.open(**config.parameters(corpus=corpus), jobs=config.jobs).prepare()
+        study = Study.open(**config.parameters(corpus=corpus), jobs=config.jobs, pretrained=not config.retrain)
+        if config.retrain:  # everything, so that the chapters find every run in the store
+            train_runs(study.preset.run_configs(study.corpus), study.corpus, study.settings.train_options,
+                       study.artifacts, config.jobs, packed=packs_for("auto", study.settings.device))
+        study.prepare()
         _done(start)
 
 
@@ -125,6 +168,19 @@ def execute_chapters(config: BookConfig) -> None:
     _done(start)
 
 
+def serve_widget_modules(static: Path) -> None:
+    """Copy anywidget's front end (an AMD module in its Python package) where ``widget-modules.js`` points.
+
+    The explorer's text is an anywidget: this is what draws its saved state in the static pages
+    offline, the same version as the kernel's.
+    """
+    import anywidget
+
+    target = static / "widgets" / "anywidget.js"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(Path(anywidget.__file__).parent / "nbextension" / "index.js", target)
+
+
 def build_site(project: Path = Path(".")) -> Path:
     """Run ``jupyter-book build`` (no execution, warnings as errors); returns the HTML folder."""
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
@@ -132,6 +188,7 @@ def build_site(project: Path = Path(".")) -> Path:
                "--warningiserror", "--nitpick", "--keep-going"]
     html = project / "_build" / "html"
     shutil.rmtree(project / "_build", ignore_errors=True)
+    serve_widget_modules(project / "book" / "_static")
     start = _step("jupyter-book build")
     if subprocess.run(command).returncode != 0:
         raise UserError("jupyter-book build failed (see the warnings above)")

@@ -30,27 +30,26 @@ def _data_info(args: argparse.Namespace) -> None:
         print(f"{split:<11} {len(span)} batches, {batcher.split_bytes(split):,} bytes")
 
 
-def _report_written(path, matches: bool, what: str) -> None:
-    print(f"wrote {path}")
+def _report_corpus(name: str, path, matches: bool) -> None:
     if matches:
-        print(f"sha256 matches the reference {what}")
+        print(f"{name}: {path} (sha256 matches the reference)")
     else:
-        print(f"WARNING: {path} differs from the reference {what} (sha256 mismatch); results will "
+        print(f"WARNING: {name}: {path} differs from the reference (sha256 mismatch); results will "
               "not be comparable to the paper's or this project's reference figures", file=sys.stderr)
 
 
 def _data_fetch(args: argparse.Namespace) -> None:
-    from lit_rnn.data import fetch_war_and_peace
+    from lit_rnn.data import KNOWN_CORPORA, load_corpus
 
-    if args.corpus != "warpeace":
-        raise UserError("only `warpeace` can be downloaded; build `linux` with `lit-rnn data build-linux`")
-    _report_written(*fetch_war_and_peace(args.data_dir), what="War and Peace")
+    for name in args.corpus:
+        corpus = load_corpus(name, args.data_dir)  # obtains it if the data directory lacks it
+        _report_corpus(name, corpus.path, corpus.sha256 == KNOWN_CORPORA[name].sha256)
 
 
 def _data_build_linux(args: argparse.Namespace) -> None:
     from lit_rnn.data import write_linux_corpus
 
-    _report_written(*write_linux_corpus(args.source, args.data_dir), what="Linux corpus")
+    _report_corpus("linux", *write_linux_corpus(args.source, args.data_dir))
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -69,12 +68,13 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _grid(args: argparse.Namespace) -> None:
-    from lit_rnn.grid import train_runs
+    from lit_rnn.grid import packs_for, train_runs
     from lit_rnn.settings import settings_from_args
 
     settings = settings_from_args(args)
     configs = settings.preset.run_configs(settings.corpus)
-    for run in train_runs(configs, settings.corpus, settings.train_options, settings.artifacts, settings.jobs):
+    for run in train_runs(configs, settings.corpus, settings.train_options, settings.artifacts, settings.jobs,
+                          shipped=settings.shipped, packed=packs_for(args.trainer, settings.device)):
         model = run.config.model
         print(f"{model.name:<16} dropout {model.dropout:<4} val {run.result.best_val_loss:.4f}  {run.dir}")
 
@@ -92,6 +92,41 @@ def _baselines(args: argparse.Namespace) -> None:
     print(finite_horizon_table(ngrams, nnns, best).round(4).to_string())
 
 
+def _runs_list(args: argparse.Namespace) -> None:
+    from lit_rnn.runs import run_table
+    from lit_rnn.store import resolve_artifacts
+
+    table = run_table(resolve_artifacts(args.artifacts))
+    print(table.to_string(index=False) if len(table) else f"no runs in {resolve_artifacts(args.artifacts)}")
+
+
+def _runs_export(args: argparse.Namespace) -> None:
+    from lit_rnn.runs import Run, export_run, stored_runs
+
+    stored = {run.config.run_id: run for run in stored_runs(args.artifacts)}
+    missing = [run_id for run_id in args.run if run_id not in stored]
+    if missing:
+        raise UserError(f"no run {', '.join(missing)} in the store; `lit-rnn runs list` shows what it holds")
+    for run_id in args.run:
+        run: Run = stored[run_id]
+        print(f"exported {run.name} to {export_run(run, args.destination, half=args.fp16)}")
+
+
+def _runs_import(args: argparse.Namespace) -> None:
+    import json
+    from pathlib import Path
+
+    from lit_rnn.runs import import_run
+
+    try:
+        provenance = json.loads(Path(args.provenance).read_text()) if args.provenance else None
+    except (OSError, ValueError) as error:
+        raise UserError(f"cannot read the provenance file {args.provenance}: {error}") from error
+    for folder in args.path:
+        run, what = import_run(folder, args.artifacts, accept_incomplete=args.accept_incomplete, provenance=provenance)
+        print(f"{run.config.run_id} {run.name}: {what}")
+
+
 def _sample(args: argparse.Namespace) -> None:
     from lit_rnn.data import load_corpus
     from lit_rnn.devices import resolve_device
@@ -107,11 +142,13 @@ def _sample(args: argparse.Namespace) -> None:
 def _book(args: argparse.Namespace) -> None:
     from lit_rnn.book import BookConfig, build_book
 
-    build_book(BookConfig(corpora=tuple(args.corpus), preset=args.preset, device=args.device,
-                          precision=args.precision, jobs=args.jobs, data_dir=args.data_dir, artifacts=args.artifacts))
+    build_book(BookConfig(corpora=tuple(args.corpus), preset=args.preset, device=args.device, precision=args.precision,
+                          jobs=args.jobs, data_dir=args.data_dir, artifacts=args.artifacts, retrain=args.retrain))
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from lit_rnn.data import KNOWN_CORPORA
+    from lit_rnn.grid import TRAINERS
     from lit_rnn.settings import settings_parser
 
     parser = argparse.ArgumentParser(prog="lit-rnn", description=__doc__)
@@ -128,11 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--batch-size", type=int, default=100)
     info.add_argument("--seq-length", type=int, default=100)
     info.set_defaults(handler=_data_info)
-    fetch = data.add_parser("fetch", parents=[data_dir], help="download War and Peace from Project Gutenberg")
-    fetch.add_argument("corpus", choices=["warpeace"])
+    fetch = data.add_parser("fetch", parents=[data_dir],
+                            help="obtain the reference corpora now, as any command does on first use")
+    fetch.add_argument("corpus", nargs="+", choices=list(KNOWN_CORPORA))
     fetch.set_defaults(handler=_data_fetch)
     linux = data.add_parser("build-linux", parents=[data_dir],
-                            help="build the Linux corpus from a kernel tree or tarball")
+                            help="build the Linux corpus from any kernel tree or tarball (warns if it differs)")
     linux.add_argument("--source", required=True, help="kernel source folder or .tar.xz")
     linux.set_defaults(handler=_data_build_linux)
 
@@ -149,12 +187,35 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=_train)
     grid = commands.add_parser("grid", parents=[settings, recipe],
                                help="train every model of a preset, skipping finished runs")
+    grid.add_argument("--trainer", choices=TRAINERS, default="auto",
+                      help="packed: runs of one architecture and depth train together as one computation; per-run: "
+                           "one run per training (--jobs at a time); auto: packed on a GPU, per-run on a CPU")
     grid.set_defaults(handler=_grid)
 
     baselines = commands.add_parser("baselines", parents=[settings],
                                     help="Table 2: n-gram and n-NN baselines of a preset")
     baselines.add_argument("--corpus", required=True, help="warpeace, linux or a file path")
     baselines.set_defaults(handler=_baselines)
+
+    artifacts = argparse.ArgumentParser(add_help=False)
+    artifacts.add_argument("--artifacts", default=None, help="artifacts folder (default: $LIT_RNN_HOME or ./artifacts)")
+    runs = commands.add_parser("runs", help="the run store: list, export, import").add_subparsers(
+        dest="runs_command", required=True)
+    listing = runs.add_parser("list", parents=[artifacts], help="every run in the store, with its losses")
+    listing.set_defaults(handler=_runs_list)
+    export = runs.add_parser("export", parents=[artifacts], help="copy finished runs out of the store")
+    export.add_argument("run", nargs="+", help="run ids (see `lit-rnn runs list`)")
+    export.add_argument("destination", help="folder to copy them into (one folder per run)")
+    export.add_argument("--fp16", action="store_true", help="store the weights in fp16 (half the size)")
+    export.set_defaults(handler=_runs_export)
+    imports = runs.add_parser("import", parents=[artifacts],
+                              help="bring run folders trained elsewhere into the store, after checking them")
+    imports.add_argument("path", nargs="+", help="run folders (named by their config hash)")
+    imports.add_argument("--accept-incomplete", action="store_true",
+                         help="import a run that stopped before its recipe ended, marked as cut short")
+    imports.add_argument("--provenance", default=None,
+                         help="a JSON file of facts about how the runs were trained, kept in provenance.json")
+    imports.set_defaults(handler=_runs_import)
 
     sample = commands.add_parser("sample", parents=[data_dir], help="sample text from a trained checkpoint")
     sample.add_argument("checkpoint", help="a run's best.pt")

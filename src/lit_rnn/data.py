@@ -15,7 +15,6 @@ import os
 import posixpath
 import random
 import tarfile
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -31,13 +30,15 @@ SPLITS = ("train", "val", "test")
 
 @dataclass(frozen=True)
 class KnownCorpus:
-    """A corpus the paper uses: where it lives in the data directory and how to get it."""
+    """A corpus the paper uses: where it lives in the data directory and the bytes it must hold.
+
+    A registered corpus missing from the data directory is obtained on first use (:mod:`lit_rnn.obtain`).
+    """
 
     name: str
     filename: str
     n_bytes: int
     sha256: str
-    how_to_obtain: str
 
 
 KNOWN_CORPORA = {
@@ -46,17 +47,12 @@ KNOWN_CORPORA = {
         filename="warpeace_input.txt",
         n_bytes=3_258_246,
         sha256="fb66ba999dafe24017cdd59e04c56d385a9c8466993d374fd4c6f08b2142985e",
-        how_to_obtain="run `lit-rnn data fetch warpeace` (downloads Project Gutenberg eBook #2600)",
     ),
     "linux": KnownCorpus(
         name="linux",
         filename="linux_input.txt",
         n_bytes=6_206_996,
         sha256="23bf5331767050f11daa148bf2845f3c038aecb9ea621ffb9f7ecf9738aa088f",
-        how_to_obtain=(
-            "install Debian's linux-source-6.1 and run `lit-rnn data build-linux "
-            "--source /usr/src/linux-source-6.1.tar.xz`"
-        ),
     ),
 }
 
@@ -67,17 +63,19 @@ def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
 
 
 def resolve_corpus_path(name_or_path: str | Path, data_dir: str | Path | None = None) -> Path:
-    """The file behind a registered corpus name or a user's path, with a clear error if absent."""
+    """The file behind a registered corpus name or a user's path, with a clear error if absent.
+
+    A registered corpus missing from the data directory is obtained here, so every command and
+    chapter that needs one gets it on first use.
+    """
     text = str(name_or_path)
     known = KNOWN_CORPORA.get(text)
     if known is not None:
         path = resolve_data_dir(data_dir) / known.filename
         if not path.exists():
-            raise UserError(
-                f"corpus {text!r} not found: searched {path.resolve()} "
-                f"(set LIT_RNN_DATA or --data-dir to the folder holding {known.filename}, or "
-                f"{known.how_to_obtain})"
-            )
+            from lit_rnn.obtain import obtain  # imports this module: obtaining builds on the recipes below
+
+            path = obtain(text, data_dir)
     else:
         path = Path(text).expanduser()
         if not path.exists() and not path.is_absolute():
@@ -278,9 +276,8 @@ class Batcher:
         return len(self.batch_range(split)) * self.bytes_per_batch
 
 
-# -- Obtaining the reference corpora -------------------------------------------------------
+# -- The recipes of the reference corpora ----------------------------------------------------
 
-GUTENBERG_WAR_AND_PEACE = "https://www.gutenberg.org/cache/epub/2600/pg2600.txt"
 WAR_AND_PEACE_FIRST_LINE = '"Well, Prince, so Genoa and Lucca'
 WAR_AND_PEACE_LAST_WORDS = "conscious."
 
@@ -299,21 +296,6 @@ def char_rnn_war_and_peace(gutenberg_text: bytes) -> bytes:
         raise UserError("the downloaded file does not look like Project Gutenberg's War and Peace")
     body = text[start : body_end + len(WAR_AND_PEACE_LAST_WORDS)]
     return "\ufeff".encode() + body.replace("\n", "\r\n").encode("utf-8")
-
-
-def fetch_war_and_peace(data_dir: str | Path | None = None, url: str = GUTENBERG_WAR_AND_PEACE) -> tuple[Path, bool]:
-    """Download War and Peace into the data directory; returns its path and whether it matches."""
-    known = KNOWN_CORPORA["warpeace"]
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response:
-            raw = response.read()
-    except OSError as error:
-        raise UserError(f"could not download {url}: {error}") from error
-    text = char_rnn_war_and_peace(raw)
-    path = resolve_data_dir(data_dir) / known.filename
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, text)
-    return path, hashlib.sha256(text).hexdigest() == known.sha256
 
 
 LINUX_SEED = 1506
@@ -430,7 +412,6 @@ __all__ = [
     "byte_label",
     "char_rnn_war_and_peace",
     "resolve_data_dir",
-    "fetch_war_and_peace",
     "load_corpus",
     "resolve_corpus_path",
     "write_linux_corpus",

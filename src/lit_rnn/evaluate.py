@@ -48,15 +48,25 @@ def split_pass(step: Callable, batcher: Batcher, split: str, device: torch.devic
 def split_loss(model: Model, batcher: Batcher, split: str, device: torch.device, chunk: int = 1000,
                length: int | None = None) -> float:
     """Mean cross-entropy (nats/byte) over a split (over the first ``length`` bytes of each row, if given)."""
+    return split_losses(model, batcher, split, device, chunk, length)[0]
+
+
+def split_losses(model: nn.Module, batcher: Batcher, split: str, device: torch.device, chunk: int = 1000,
+                 length: int | None = None) -> list[float]:
+    """Mean cross-entropy (nats/byte) over a split of each network ``model`` computes: one for a model, one per
+    run for a pack of runs (:class:`lit_rnn.packed.Pack`, whose forward returns a list of logits)."""
     was_training = model.training
     model.eval()
-    total = torch.zeros((), dtype=torch.float64, device=device)
-    count = 0
-    for _, targets, logits in split_pass(model, batcher, split, device, chunk, length=length):
-        total += nn.functional.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), reduction="sum").double()
+    totals, count = None, 0
+    for _, targets, output in split_pass(model, batcher, split, device, chunk, length=length):
+        sums = torch.stack([
+            nn.functional.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), reduction="sum").double()
+            for logits in (output if isinstance(output, list) else [output])
+        ])
+        totals = sums if totals is None else totals + sums
         count += targets.numel()
     model.train(was_training)
-    return float(total / count)
+    return (totals / count).tolist()
 
 
 def model_predictions(model: Model, batcher: Batcher, split: str, name: str, device: torch.device,

@@ -32,7 +32,7 @@ from torch import nn
 from lit_rnn.data import Batcher, Corpus
 from lit_rnn.errors import UserError
 from lit_rnn.evaluate import samples, split_pass
-from lit_rnn.models import STEPS, CharLM, ModelConfig
+from lit_rnn.models import FUSED_LAYERS, STEPS, CharLM, ModelConfig
 from lit_rnn.runs import Run
 from lit_rnn.store import atomic_save_npz, config_hash
 
@@ -65,8 +65,8 @@ class Intervention:
 
     @property
     def label(self) -> str:
-        """E.g. ``layer 2 c[17] = 0.8`` or ``plain``."""
-        parts = [f"layer {c.layer} {c.quantity}[{','.join(map(str, c.cells))}] = {c.value:g}" for c in self.clamps]
+        """E.g. ``layer 2 c[17] = 0.8`` or ``plain``: layers counted from 1, as the pages count them."""
+        parts = [f"layer {c.layer + 1} {c.quantity}[{','.join(map(str, c.cells))}] = {c.value:g}" for c in self.clamps]
         return "; ".join(parts) or "plain"
 
     def check(self, config: ModelConfig) -> None:
@@ -85,8 +85,8 @@ class Intervention:
 def _fused_layer(model: CharLM, layer: int) -> nn.Module:
     """A one-layer fused module (nn.LSTM/GRU/RNN) whose parameters *are* ``layer``'s of ``model``."""
     config = model.config
-    single = type(model.rnn)(config.vocab_size if layer == 0 else config.hidden_size, config.hidden_size,
-                             batch_first=True)
+    single = FUSED_LAYERS[config.architecture](config.vocab_size if layer == 0 else config.hidden_size,
+                                               config.hidden_size, batch_first=True)
     for name, parameter in zip(("weight_ih", "bias_ih", "weight_hh", "bias_hh"), model.layer_weights(layer)):
         setattr(single, f"{name}_l0", parameter)  # RNNBase keeps its flat weight list in step
     return single

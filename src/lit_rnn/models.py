@@ -23,6 +23,7 @@ from lit_rnn.errors import UserError
 RECURRENT = ("rnn", "lstm", "gru")
 ARCHITECTURES = (*RECURRENT, "nnn")  # "nnn": the n-NN baseline
 GATE_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}  # weight blocks per layer, in PyTorch's gate order
+FUSED_LAYERS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}  # PyTorch's fused modules (cuDNN on a GPU)
 # Quantities that trace() records per layer, in PyTorch's gate order.
 TRACE_QUANTITIES = {
     "rnn": ("h",),
@@ -125,8 +126,7 @@ class CharLM(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        recurrent = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[config.architecture]
-        self.rnn = recurrent(
+        self.rnn = FUSED_LAYERS[config.architecture](
             input_size=config.vocab_size,
             hidden_size=config.hidden_size,
             num_layers=config.n_layers,

@@ -31,7 +31,7 @@ from lit_rnn.errors import UserError
 from lit_rnn.predictions import Predictions
 from lit_rnn.store import atomic_write_text, canonical_json, config_hash, resolve_artifacts
 
-MAX_ORDER = 20  # what `make setup` compiles lmplz, build_binary and the kenlm module for
+MAX_ORDER = 21  # what `make setup` compiles lmplz, build_binary and the kenlm module for (Table 2's n = 20)
 KENLM_VERSION = "0.3.0"
 LMPLZ_OPTIONS = ("--discount_fallback",)  # small or skewed counts: KenLM's fallback discounts
 BINARY_TYPE = "trie"

@@ -1,10 +1,24 @@
 """Presets: which models a build trains and for how long. A preset is data, not code branches.
 
-- ``tiny``: CI and smoke tests, seconds per model; small batches so a ~10 KB text is enough.
-- ``small``: the default book on a 2-core CPU: full corpora, LSTMs of 1-3 layers and a 2-layer RNN
-  and GRU at the second budget (plus a small LSTM), 1,000 steps each (n-NN too).
-- ``paper``: the exact recipe and the full 36-model grid per corpus, with dropout chosen on
-  validation; meant for a GPU.
+Every preset names the same roles, which the chapters read through :class:`lit_rnn.study.Study`:
+
+- the **grid** (Table 1): recurrent models at the paper's matched parameter budgets;
+- the **large** model of each architecture: the one whose cells, gates and errors the chapters
+  analyse (the paper's 3-layer models at the largest budget);
+- the **small** LSTM, whose errors the error analysis sets beside the large one's;
+- the **n-NN** baselines (Table 2), and the **dynamics** run whose early snapshots chapter 6
+  compares with them.
+
+The presets:
+
+- ``tiny``: CI and smoke tests, seconds per model, on the first 120 KB of a corpus;
+- ``small``: LSTMs of 1-3 layers and a 2-layer RNN and GRU at the second budget (plus a small
+  LSTM), 1,000 steps each, n-NNs too: the whole set trains on a 2-core CPU in well under an hour;
+- ``core`` (the default book): the small grid for Table 1, and the paper-scale models the analyses
+  need (3-layer LSTM, GRU and RNN at the largest budget, the 3-layer LSTM at the smallest, the
+  n-NNs, the first 3 epochs of the large LSTM) trained with the paper's full recipe: on one GPU in
+  minutes, or imported from ``pretrained/``;
+- ``paper``: the paper's whole grid (36 models × 3 dropouts) with the full recipe; meant for a GPU.
 """
 
 from __future__ import annotations
@@ -16,104 +30,145 @@ from lit_rnn.errors import UserError
 from lit_rnn.models import RECURRENT, REFERENCE_LSTM_SIZES, ModelConfig, budget, matched_hidden_size, nnn_config
 from lit_rnn.runs import Recipe, RunConfig
 
+TABLE2_CONTEXTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 20)  # the paper's Table 2 rows: bytes of context
+
 
 @dataclass(frozen=True)
-class GridEntry:
-    """One model of a preset's grid, by architecture, depth and size index (0..3 = the paper's four budgets)."""
+class ModelSpec:
+    """A recurrent model of a preset: architecture, depth, budget index (0..3) and the dropouts tried."""
 
     architecture: str
     n_layers: int
-    size: int
+    size: int  # the paper's budgets: a 1-layer LSTM of 64, 128, 256, 512 cells
+    dropouts: tuple[float, ...] = (0.0,)
 
 
 @dataclass(frozen=True)
 class Preset:
     name: str
-    recipe: Recipe
-    grid: tuple[GridEntry, ...]
-    dropouts: tuple[float, ...] = (0.0,)
+    recipe: Recipe  # the analysed models' recipe, and the n-NNs'
+    grid: tuple[ModelSpec, ...]  # Table 1
+    large: tuple[ModelSpec, ...]  # per architecture, the model the chapters analyse
+    small: ModelSpec  # the small LSTM of the error comparison
+    grid_recipe: Recipe | None = None  # Table 1's recipe where it differs from ``recipe``
+    nnn_contexts: tuple[int, ...] = TABLE2_CONTEXTS
+    ngram_contexts: tuple[int, ...] = TABLE2_CONTEXTS  # the n-gram conditioning on n bytes has order n + 1
+    dynamics_epochs: float | None = None  # the dynamics run: the large LSTM cut at this many epochs (None: itself)
+    snapshot_steps: tuple[int, ...] = ()  # training steps whose weights are kept (training dynamics)
     seed: int = 0
-    snapshot_steps: tuple[int, ...] = ()
-    ngram_orders: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 20)
-    nnn_orders: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 20)
     reference_sizes: tuple[int, ...] = field(default=REFERENCE_LSTM_SIZES)
     max_bytes: int | None = None  # use only the corpus's first bytes (tiny: seconds per chapter)
+    train_on_demand: bool = True  # False: the analysed models are trained by `lit-rnn grid` or shipped, never
+    # by a chapter (the paper's recipe takes hours on a CPU); a chapter falls back to the grid and says so
 
-    def hidden_size(self, entry: GridEntry, vocab_size: int) -> int:
-        """Hidden size of ``entry`` matched to the 1-layer LSTM budget of its size index."""
-        target = budget(entry.size, vocab_size, self.reference_sizes)
-        return matched_hidden_size(entry.architecture, entry.n_layers, target, vocab_size)
+    def model(self, spec: ModelSpec, dropout: float, vocab_size: int) -> ModelConfig:
+        """The model a spec describes, its hidden size matched to its budget for this vocabulary."""
+        target = budget(spec.size, vocab_size, self.reference_sizes)
+        hidden = matched_hidden_size(spec.architecture, spec.n_layers, target, vocab_size)
+        return ModelConfig(spec.architecture, spec.n_layers, hidden, vocab_size, dropout)
+
+    def spec_configs(self, spec: ModelSpec, corpus: Corpus, recipe: Recipe | None = None) -> list[RunConfig]:
+        """One run per dropout of ``spec`` (with ``recipe``, else the preset's)."""
+        return [RunConfig(corpus.sha256, self.model(spec, dropout, corpus.vocab_size), recipe or self.recipe, self.seed)
+                for dropout in spec.dropouts]
+
+    def grid_configs(self, corpus: Corpus) -> list[RunConfig]:
+        return [c for spec in self.grid for c in self.spec_configs(spec, corpus, self.grid_recipe)]
+
+    def large_configs(self, corpus: Corpus) -> dict[str, list[RunConfig]]:
+        return {spec.architecture: self.spec_configs(spec, corpus) for spec in self.large}
+
+    def small_configs(self, corpus: Corpus) -> list[RunConfig]:
+        return self.spec_configs(self.small, corpus)
+
+    def nnn_configs(self, corpus: Corpus) -> list[RunConfig]:
+        """The n-NN baselines: one per context length, with the preset's recipe."""
+        return [RunConfig(corpus.sha256, nnn_config(n, corpus.vocab_size), self.recipe, self.seed)
+                for n in self.nnn_contexts]
+
+    def dynamics_config(self, large_lstm: RunConfig) -> RunConfig | None:
+        """The training-dynamics run: the chosen large LSTM's config cut at ``dynamics_epochs`` (its first
+        epochs, step for step), or None when the large LSTM's own snapshots serve."""
+        if self.dynamics_epochs is None:
+            return None
+        return replace(large_lstm, recipe=replace(large_lstm.recipe, epochs=self.dynamics_epochs))
 
     def run_configs(self, corpus: Corpus) -> list[RunConfig]:
-        """Every run the preset trains on ``corpus``: each grid entry at each dropout."""
-        return [
-            RunConfig(
-                corpus_sha256=corpus.sha256,
-                model=ModelConfig(
-                    entry.architecture, entry.n_layers, self.hidden_size(entry, corpus.vocab_size), corpus.vocab_size,
-                    dropout,
-                ),
-                recipe=self.recipe,
-                seed=self.seed,
-            )
-            for entry in self.grid
-            for dropout in self.dropouts
-        ]
-
-    def nnn_run_configs(self, corpus: Corpus) -> list[RunConfig]:
-        """The n-NN baselines: one per order in ``nnn_orders`` and dropout, same recipe."""
-        return [
-            RunConfig(corpus.sha256, nnn_config(n, corpus.vocab_size, dropout), self.recipe, self.seed)
-            for n in self.nnn_orders
-            for dropout in self.dropouts
-        ]
+        """Every run the preset trains on ``corpus`` (each dropout; the dynamics runs of every large LSTM)."""
+        large = [c for configs in self.large_configs(corpus).values() for c in configs]
+        dynamics = [self.dynamics_config(c) for c in self.large_configs(corpus).get("lstm", [])]
+        every = [*self.grid_configs(corpus), *large, *self.small_configs(corpus), *self.nnn_configs(corpus),
+                 *(c for c in dynamics if c is not None)]
+        return list({c.run_id: c for c in every}.values())
 
 
-def full_grid(depths=(1, 2, 3), sizes=(0, 1, 2, 3), architectures=RECURRENT) -> tuple[GridEntry, ...]:
-    return tuple(GridEntry(a, d, s) for a in architectures for d in depths for s in sizes)
+def full_grid(dropouts: tuple[float, ...], depths=(1, 2, 3), sizes=(0, 1, 2, 3),
+              architectures=RECURRENT) -> tuple[ModelSpec, ...]:
+    return tuple(ModelSpec(a, d, s, dropouts) for a in architectures for d in depths for s in sizes)
 
+
+SMALL_RECIPE = Recipe(epochs=50, max_steps=1000, eval_every=250, patience=3)
+# A fixed step budget rather than epochs, so both corpora cost the same: 1,000 steps are 3.8
+# epochs of War and Peace and 2 of Linux.
+SMALL_GRID = (
+    ModelSpec("lstm", 1, 0),
+    *(ModelSpec("lstm", depth, 1) for depth in (1, 2, 3)),
+    ModelSpec("rnn", 2, 1),
+    ModelSpec("gru", 2, 1),
+)
+PAPER_DROPOUTS = (0.0, 0.25, 0.5)
 
 PRESETS = {
     "tiny": Preset(
         name="tiny",
         recipe=Recipe(batch_size=10, seq_length=50, epochs=1, eval_every=20, patience=3, max_steps=40),
-        grid=(GridEntry("lstm", 1, 0), GridEntry("lstm", 2, 0), GridEntry("gru", 1, 0), GridEntry("rnn", 1, 0)),
+        grid=(ModelSpec("lstm", 1, 0), ModelSpec("lstm", 2, 0), ModelSpec("gru", 1, 0), ModelSpec("rnn", 1, 0)),
+        large=(ModelSpec("lstm", 2, 0), ModelSpec("gru", 1, 0), ModelSpec("rnn", 1, 0)),
+        small=ModelSpec("lstm", 1, 0),
         reference_sizes=(16, 32, 64, 128),
         snapshot_steps=(5, 10, 20),
-        ngram_orders=(1, 2, 3, 5, 9, 20),
-        nnn_orders=(1, 2, 3),
+        nnn_contexts=(1, 2, 3),
+        ngram_contexts=(1, 2, 3, 5, 9, 20),
         max_bytes=120_000,
     ),
     "small": Preset(
         name="small",
-        # A fixed step budget rather than epochs, so both corpora cost the same: 1,000 steps are
-        # 3.8 epochs of War and Peace and 2 of Linux.
-        recipe=Recipe(epochs=50, max_steps=1000, eval_every=250, patience=3),
-        grid=(
-            GridEntry("lstm", 1, 0),
-            *(GridEntry("lstm", depth, 1) for depth in (1, 2, 3)),
-            GridEntry("rnn", 2, 1),
-            GridEntry("gru", 2, 1),
-        ),
+        recipe=SMALL_RECIPE,
+        grid=SMALL_GRID,
+        large=(ModelSpec("lstm", 3, 1), ModelSpec("gru", 2, 1), ModelSpec("rnn", 2, 1)),
+        small=ModelSpec("lstm", 1, 0),
         snapshot_steps=(25, 50, 100, 200, 400, 800),
-        nnn_orders=(1, 2, 3, 5, 9, 20),
+        nnn_contexts=(1, 2, 3, 5, 9, 20),
+    ),
+    "core": Preset(
+        name="core",
+        recipe=Recipe(),
+        grid=SMALL_GRID,
+        grid_recipe=SMALL_RECIPE,
+        large=(ModelSpec("lstm", 3, 3, (0.25, 0.5)), ModelSpec("gru", 3, 3, (0.25,)), ModelSpec("rnn", 3, 3, (0.25,))),
+        small=ModelSpec("lstm", 3, 0),
+        dynamics_epochs=3.0,
+        snapshot_steps=(25, 50, 100, 200, 400),
+        train_on_demand=False,
     ),
     "paper": Preset(
         name="paper",
         recipe=Recipe(),
-        grid=full_grid(),
-        dropouts=(0.0, 0.25, 0.5),
+        grid=full_grid(PAPER_DROPOUTS),
+        large=tuple(ModelSpec(a, 3, 3, PAPER_DROPOUTS) for a in RECURRENT),
+        small=ModelSpec("lstm", 3, 0, PAPER_DROPOUTS),
         snapshot_steps=(50, 100, 200, 400, 800, 1600, 3200),
     ),
 }
-
-
-DEFAULT_PRESET = "small"  # what `make book` builds
+DEFAULT_PRESET = "core"  # what `make book` builds
 
 
 def get_preset(name: str, **recipe_overrides) -> Preset:
-    """A preset by name, optionally with some recipe fields replaced (e.g. ``epochs=2``)."""
+    """A preset by name, optionally with some recipe fields replaced (e.g. ``epochs=2``) in all its recipes."""
     if name not in PRESETS:
         raise UserError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
     preset = PRESETS[name]
-    return replace(preset, recipe=replace(preset.recipe, **recipe_overrides)) if recipe_overrides else preset
+    if not recipe_overrides:
+        return preset
+    grid_recipe = replace(preset.grid_recipe, **recipe_overrides) if preset.grid_recipe else None
+    return replace(preset, recipe=replace(preset.recipe, **recipe_overrides), grid_recipe=grid_recipe)

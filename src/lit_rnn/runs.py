@@ -19,11 +19,13 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 import torch
 
-from lit_rnn.data import Batcher, Corpus
+from lit_rnn.data import KNOWN_CORPORA, Batcher, Corpus
 from lit_rnn.errors import UserError
-from lit_rnn.models import REFERENCE_LSTM_SIZES, Model, ModelConfig, budget, load_checkpoint, load_model
+from lit_rnn.models import Model, ModelConfig, load_checkpoint, load_model
+from lit_rnn.predictions import Predictions
 from lit_rnn.store import (
     atomic_save_torch,
     atomic_write_text,
@@ -31,9 +33,11 @@ from lit_rnn.store import (
     config_hash,
     read_jsonl,
     resolve_artifacts,
+    umask,
 )
 
 PORTABLE_FILES = ("config.json", "metrics.jsonl", "result.json", "provenance.json", "best.pt")
+SHIPPED = Path(__file__).resolve().parents[2] / "pretrained" / "runs"  # runs shipped with the repository
 
 
 @dataclass(frozen=True)
@@ -106,25 +110,6 @@ class RunResult:
         return f"early-stopped at epoch {self.epochs:.1f}" if self.stopped_early else f"{self.epochs:g} epochs"
 
 
-def paper_scale(run: Run) -> tuple[bool, str]:
-    """Whether a finished run is at the paper's scale (its recipe, trained to the end, as large as the paper's
-    largest models), and a sentence saying how it was trained, read from its config and result."""
-    result, recipe, model = run.result, run.config.recipe, run.config.model
-    largest = budget(len(REFERENCE_LSTM_SIZES) - 1, model.vocab_size)
-    shortfalls = []
-    if recipe != Recipe():
-        shortfalls.append(f"a shortened recipe ({result.steps:,} steps, {result.epochs:.1f} epochs; the paper's "
-                          f"runs {Recipe().epochs:g})")
-    elif not result.complete:
-        shortfalls.append(result.describe(recipe))
-    if result.parameters < 0.9 * largest:
-        shortfalls.append(f"{result.parameters:,} parameters (the paper's largest models: {largest:,})")
-    trained = f"{run.name}, {result.parameters:,} parameters, {result.describe(recipe)}"
-    if not shortfalls:
-        return True, f"{trained} with the paper's recipe: a model at the paper's scale."
-    return False, f"{trained}. It is not a paper-scale model: {'; '.join(shortfalls)}."
-
-
 class Run:
     """A run's folder: its config, resumable checkpoint, best weights, snapshots and metrics log."""
 
@@ -192,6 +177,29 @@ def stored_runs(artifacts: str | Path | None = None) -> list[Run]:
     return runs
 
 
+def run_table(artifacts: str | Path | None = None) -> pd.DataFrame:
+    """What the store holds, one row per run: id, corpus, model, dropout, recipe, steps, losses, precision."""
+    corpora = {known.sha256: name for name, known in KNOWN_CORPORA.items()}
+    rows = []
+    for run in stored_runs(artifacts):
+        config, result = run.config, (run.result if run.is_finished else None)
+        test = run.dir / "predictions" / "test-best.npz"
+        rows.append({
+            "run": config.run_id,
+            "corpus": corpora.get(config.corpus_sha256, config.corpus_sha256[:12]),
+            "model": run.name,
+            "dropout": config.model.dropout,
+            "recipe": f"{config.recipe.epochs:g} epochs" + (f", <= {config.recipe.max_steps} steps"
+                                                            if config.recipe.max_steps else ""),
+            "steps": result.steps if result else None,
+            "status": result.describe(config.recipe) if result else "unfinished",
+            "best_val": round(result.best_val_loss, 4) if result else None,
+            "test": round(Predictions.load(test).cross_entropy, 4) if test.exists() else None,
+            "precision": result.precision if result else None,
+        })
+    return pd.DataFrame(rows)
+
+
 # -- Moving runs between machines ---------------------------------------------------------------
 
 
@@ -205,12 +213,11 @@ def export_run(run: Run, destination: str | Path, half: bool = False) -> Path:
     target = Path(destination) / run.config.run_id
     if target.exists():
         raise UserError(f"{target} exists already; choose an empty destination")
-    Path(destination).mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=destination, prefix=".export-"))
+    staging = _staging(Path(destination), ".export-")
     try:
         for name in PORTABLE_FILES:
             if (run.dir / name).exists() and not name.endswith(".pt"):
-                shutil.copy2(run.dir / name, staging / name)
+                shutil.copyfile(run.dir / name, staging / name)
         for source in [run.best_path, *run.snapshots().values()]:
             relative = source.relative_to(run.dir)
             (staging / relative).parent.mkdir(parents=True, exist_ok=True)
@@ -224,6 +231,14 @@ def export_run(run: Run, destination: str | Path, half: bool = False) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _staging(parent: Path, prefix: str) -> Path:
+    """A hidden folder beside the final one, with the usual permissions, renamed into place when complete."""
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=parent, prefix=prefix))
+    staging.chmod(0o777 & ~umask())
+    return staging
 
 
 def _verified_config(folder: Path) -> RunConfig:
@@ -289,22 +304,33 @@ def import_run(folder: str | Path, artifacts: str | Path | None = None, accept_i
     else:
         raise UserError(f"{folder} has no result.json: it did not finish training; pass --accept-incomplete to "
                         "import it marked as cut short")
-    run.dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=run.dir.parent, prefix=".import-"))
+    staging = _staging(run.dir.parent, ".import-")
     try:
         for name in ("metrics.jsonl", "best.pt"):
-            shutil.copy2(folder / name, staging / name)
+            shutil.copyfile(folder / name, staging / name)
         if (folder / "snapshots").exists():
-            shutil.copytree(folder / "snapshots", staging / "snapshots")
+            shutil.copytree(folder / "snapshots", staging / "snapshots", copy_function=shutil.copyfile)
         atomic_write_text(staging / "config.json", canonical_json(config))
-        atomic_write_text(staging / "result.json", json.dumps(dataclasses.asdict(result), indent=2))
         recorded = json.loads((folder / "provenance.json").read_text()) if (folder / "provenance.json").exists() else {}
         recorded = {**recorded, **(provenance or {})}
+        if result.precision is None and "precision" in recorded:
+            result = dataclasses.replace(result, precision=recorded["precision"])
         if folder.name != config.run_id:
             recorded["imported_as"] = f"{folder.name} (its id under an older lit-rnn config format)"
         if recorded:
             atomic_write_text(staging / "provenance.json", json.dumps(recorded, indent=2))
+        atomic_write_text(staging / "result.json", json.dumps(dataclasses.asdict(result), indent=2))
         staging.rename(run.dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return run, "imported" + ("" if result.complete else f" (incomplete: {result.describe(config.recipe)})")
+
+
+def import_shipped(configs: list[RunConfig], shipped: Path, artifacts: str | Path | None = None) -> list[Run]:
+    """Import into the store every run of ``configs`` that is missing there and shipped in ``shipped``."""
+    imported = []
+    for config in configs:
+        folder = shipped / config.run_id
+        if not Run(config, artifacts).is_finished and folder.is_dir():
+            imported.append(import_run(folder, artifacts)[0])
+    return imported

@@ -9,7 +9,6 @@ Everything below takes it, or its parts, by keyword.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import torch
 from lit_rnn.data import Corpus, load_corpus, resolve_data_dir
 from lit_rnn.devices import PRECISIONS, resolve_device, resolve_precision
 from lit_rnn.presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
+from lit_rnn.runs import SHIPPED
 from lit_rnn.store import resolve_artifacts
 from lit_rnn.train import TrainOptions
 
@@ -32,13 +32,14 @@ class Settings:
     precision: str  # the training precision, resolved: fp32, tf32 or bf16
     data_dir: Path
     artifacts: Path
+    shipped: Path | None = None  # runs shipped in pretrained/, imported when needed; None: train everything
     jobs: int = 1  # trainings at once
     progress: bool = True
 
     @classmethod
     def resolve(cls, *, corpus: str, preset: str = DEFAULT_PRESET, device: str = "auto", precision: str = "auto",
-                data_dir: str | None = None, artifacts: str | None = None, jobs: int = 1, progress: bool = True,
-                epochs: float | None = None, max_steps: int | None = None) -> Settings:
+                data_dir: str | None = None, artifacts: str | None = None, pretrained: bool = True, jobs: int = 1,
+                progress: bool = True, epochs: float | None = None, max_steps: int | None = None) -> Settings:
         """Resolve user-facing values (names, ``auto``, ``None`` for defaults) into settings; bad values
         raise a one-line :class:`~lit_rnn.errors.UserError`."""
         overrides = {k: v for k, v in (("epochs", epochs), ("max_steps", max_steps)) if v is not None}
@@ -47,16 +48,14 @@ class Settings:
         text = load_corpus(corpus, data_dir)
         if chosen.max_bytes is not None:
             text = text.head(chosen.max_bytes)
+        shipped = SHIPPED if pretrained and SHIPPED.is_dir() else None
         return cls(text, chosen, resolved_device, resolve_precision(precision, resolved_device),
-                   resolve_data_dir(data_dir), resolve_artifacts(artifacts), jobs, progress)
+                   resolve_data_dir(data_dir), resolve_artifacts(artifacts), shipped, jobs, progress)
 
     @property
     def train_options(self) -> TrainOptions:
         return TrainOptions(device=self.device, precision=self.precision, progress=self.progress,
                             snapshot_steps=self.preset.snapshot_steps)
-
-    def replace(self, **changes) -> Settings:
-        return dataclasses.replace(self, **changes)
 
 
 def settings_parser() -> argparse.ArgumentParser:
@@ -68,12 +67,15 @@ def settings_parser() -> argparse.ArgumentParser:
                         help="training precision; auto is bf16 autocast where the hardware runs it natively")
     parent.add_argument("--jobs", type=int, default=1, help="trainings at once (useful on a GPU)")
     parent.add_argument("--data-dir", default=None, help="data directory (default: $LIT_RNN_DATA or ./data)")
-    parent.add_argument("--artifacts", default=None, help="artifacts artifacts (default: $LIT_RNN_HOME or ./artifacts)")
+    parent.add_argument("--artifacts", default=None, help="artifacts folder (default: $LIT_RNN_HOME or ./artifacts)")
+    parent.add_argument("--retrain", action="store_true",
+                        help="train every run instead of importing the ones shipped in pretrained/")
     return parent
 
 
 def settings_from_args(args: argparse.Namespace, corpus: str | None = None) -> Settings:
     """The settings a parsed command line describes (``corpus`` overrides ``args.corpus``)."""
     return Settings.resolve(corpus=corpus or args.corpus, preset=args.preset, device=args.device,
-                            precision=args.precision, data_dir=args.data_dir, artifacts=args.artifacts, jobs=args.jobs,
-                            epochs=getattr(args, "epochs", None), max_steps=getattr(args, "max_steps", None))
+                            precision=args.precision, data_dir=args.data_dir, artifacts=args.artifacts,
+                            pretrained=not args.retrain, jobs=args.jobs, epochs=getattr(args, "epochs", None),
+                            max_steps=getattr(args, "max_steps", None))

@@ -9,7 +9,7 @@ those properties name, so executing the chapters afterwards only reads the store
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -19,16 +19,18 @@ from lit_rnn import evaluate
 from lit_rnn.analysis import scorecard
 from lit_rnn.analysis.oracles import OracleConfig
 from lit_rnn.data import Batcher, Corpus
-from lit_rnn.grid import choose_dropout, train_runs
+from lit_rnn.grid import choose_dropout, packs_for, train_runs
+from lit_rnn.models import ModelConfig, budget
 from lit_rnn.predictions import Predictions
 from lit_rnn.presets import Preset
-from lit_rnn.runs import Run
+from lit_rnn.runs import Run, RunConfig, import_shipped
 from lit_rnn.settings import Settings
 
 
 @dataclass
 class Study:
     settings: Settings
+    notes: list[str] = field(default_factory=list)  # fallbacks and short runs, for the chapters to show
     _predictions: dict = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -52,71 +54,164 @@ class Study:
     def batcher(self) -> Batcher:
         return self.preset.recipe.batcher(self.corpus)
 
-    def _train(self, configs, snapshots: bool = True) -> list[Run]:
-        options = self.settings.train_options
-        options = options if snapshots else replace(options, snapshot_steps=())
-        return train_runs(configs, self.corpus, options, self.artifacts, self.settings.jobs)
+    @property
+    def prose(self) -> bool:
+        """Whether the text is prose rather than code (no curly braces in it to speak of)."""
+        return np.count_nonzero(self.corpus.data == ord("{")) < 1e-4 * len(self.corpus)
+
+    @property
+    def budgets(self) -> list[int]:
+        """The paper's four parameter budgets for this corpus's vocabulary."""
+        return [budget(size, self.corpus.vocab_size, self.preset.reference_sizes)
+                for size in range(len(self.preset.reference_sizes))]
+
+    def _runs(self, configs: list[RunConfig], train: bool = True) -> list[Run]:
+        """The finished runs of ``configs``: from the store, imported from pretrained/, or (``train``) trained."""
+        settings = self.settings
+        if not train:
+            if settings.shipped is not None:
+                import_shipped(configs, settings.shipped, self.artifacts)
+            return [run for c in configs if (run := Run(c, self.artifacts)).is_finished]
+        return train_runs(configs, self.corpus, settings.train_options, self.artifacts, settings.jobs,
+                          shipped=settings.shipped, packed=packs_for("auto", settings.device))
 
     # -- The runs, by the role they play in the chapters ----------------------------------------
+    # The grid trains on demand. The analysed models (large, small, n-NN, dynamics) train on demand
+    # unless the preset says they are trained elsewhere (``train_on_demand``): then a missing one
+    # falls back to the grid's nearest model, and ``notes`` says so for the chapters to show.
 
     @cached_property
     def grid_runs(self) -> list[Run]:
         """One run per model of the grid (Table 1), its dropout chosen on validation."""
-        return choose_dropout(self._train(self.preset.run_configs(self.corpus)))
+        return choose_dropout(self._runs(self.preset.grid_configs(self.corpus)))
+
+    @cached_property
+    def large_runs(self) -> dict[str, Run]:
+        """Per architecture, the model the chapters analyse (dropout chosen on validation), or its fallback."""
+        chosen = {}
+        for architecture, configs in self.preset.large_configs(self.corpus).items():
+            found = choose_dropout(self._runs(configs, self.preset.train_on_demand))
+            if found:
+                chosen[architecture] = found[0]
+                self._note_incomplete(found[0])
+            elif (fallback := self._grid_fallback(architecture, largest=True)) is not None:
+                chosen[architecture] = fallback
+                wanted = self.preset.model(_spec(self.preset.large, architecture), 0.0, self.corpus.vocab_size)
+                self._note_missing(wanted, fallback)
+        return chosen
+
+    @cached_property
+    def small_run(self) -> Run:
+        """The small LSTM of the error comparison, or its fallback."""
+        found = choose_dropout(self._runs(self.preset.small_configs(self.corpus), self.preset.train_on_demand))
+        if found:
+            return found[0]
+        fallback = self._grid_fallback("lstm", largest=False)
+        self._note_missing(self.preset.model(self.preset.small, 0.0, self.corpus.vocab_size), fallback)
+        return fallback
 
     @cached_property
     def nnn_runs(self) -> dict[int, Run]:
-        """The n-NN baselines by n (dropout chosen on validation)."""
-        runs = choose_dropout(self._train(self.preset.nnn_run_configs(self.corpus), snapshots=False))
+        """The n-NN baselines by n; the missing ones are named in ``notes``."""
+        configs = self.preset.nnn_configs(self.corpus)
+        runs = self._runs(configs, self.preset.train_on_demand)
+        found = {run.config.model.context for run in runs}
+        missing = [c.model.context for c in configs if c.model.context not in found]
+        if missing:
+            self.notes.append(f"The n-NNs for n = {', '.join(map(str, missing))} are not in this build's run store "
+                              f"({_how_to_train(self.preset)}); Table 2 leaves them out.")
         return {run.config.model.context: run for run in sorted(runs, key=lambda r: r.config.model.context)}
 
-    def has(self, architecture: str) -> bool:
-        return any(r.config.model.architecture == architecture for r in self.grid_runs)
-
-    def best(self, architecture: str = "lstm") -> Run:
-        """The run of ``architecture`` with the lowest validation loss."""
-        return min(self._of(architecture), key=lambda r: r.result.best_val_loss)
-
-    def deepest(self, architecture: str = "lstm") -> Run:
-        """The run of ``architecture`` with the most layers (the best of those): the paper's Figure 3 model."""
-        return min(self._of(architecture), key=lambda r: (-r.config.model.n_layers, r.result.best_val_loss))
-
-    def smallest(self, architecture: str = "lstm") -> Run:
-        """The run of ``architecture`` with the fewest parameters."""
-        return min(self._of(architecture), key=lambda r: r.result.parameters)
-
-    def _of(self, architecture: str) -> list[Run]:
-        return [r for r in self.grid_runs if r.config.model.architecture == architecture]
+    @cached_property
+    def dynamics_run(self) -> Run | None:
+        """The LSTM whose early snapshots chapter 6 compares with the n-NNs (None if no such snapshots exist)."""
+        config = self.preset.dynamics_config(self.cell_run.config)
+        if config is None:
+            return self.cell_run if self.cell_run.snapshots() else None
+        found = self._runs([config], self.preset.train_on_demand)
+        if found:
+            return found[0]
+        self.notes.append(f"The first {self.preset.dynamics_epochs:g} epochs of {config.model.name} (with snapshots) "
+                          f"are not in this build's run store ({_how_to_train(self.preset)}).")
+        return None
 
     @property
     def cell_run(self) -> Run:
-        """The model whose cells chapter 3 ranks and shows."""
-        return self.best("lstm")
+        """The model whose cells chapter 3 ranks and shows: the large LSTM."""
+        return self.large_runs["lstm"]
 
     @property
     def gate_runs(self) -> dict[str, Run]:
-        """The models whose gates chapter 4 measures, by architecture (LSTM and GRU, where present)."""
-        return {architecture: self.deepest(architecture) for architecture in ("lstm", "gru") if self.has(architecture)}
+        """The models whose gates chapter 4 measures: the large LSTM and GRU (where present)."""
+        return {a: run for a, run in self.large_runs.items() if a in ("lstm", "gru")}
+
+    @property
+    def traced_runs(self) -> list[Run]:
+        """Every run whose trace the chapters read (the cell run and the gate runs), each once: the explorer's."""
+        return list({run.dir: run for run in [self.cell_run, *self.gate_runs.values()]}.values())
 
     @property
     def error_runs(self) -> list[Run]:
         """The large and the small LSTM whose errors chapter 7 peels (one run if they coincide)."""
-        return list(dict.fromkeys([self.best("lstm"), self.smallest("lstm")]))
+        return list(dict.fromkeys([self.cell_run, self.small_run]))
 
     @property
-    def dynamics_run(self) -> Run:
-        """The LSTM whose early snapshots chapter 6 compares with the n-NNs."""
-        return self.best("lstm")
+    def recurrent_runs(self) -> list[Run]:
+        """Table 1's models: the grid, with the large and small models added."""
+        every = [*self.grid_runs, *self.large_runs.values(), self.small_run]
+        return list({run.config.run_id: run for run in every}.values())
+
+    def best(self, architecture: str = "lstm") -> Run:
+        """The recurrent run of ``architecture`` with the lowest validation loss."""
+        return min((r for r in self.recurrent_runs if r.config.model.architecture == architecture),
+                   key=lambda r: r.result.best_val_loss)
+
+    def best_nnn(self) -> Run:
+        """The n-NN of lowest validation loss (chosen on validation, never on test)."""
+        return min(self.nnn_runs.values(), key=lambda r: r.result.best_val_loss)
+
+    def best_recurrent(self) -> Run:
+        """The recurrent run of lowest validation loss, whatever its architecture."""
+        return min(self.recurrent_runs, key=lambda r: r.result.best_val_loss)
+
+    def _grid_fallback(self, architecture: str, largest: bool) -> Run | None:
+        """The grid's nearest stand-in: of ``architecture``, the deepest and largest (or the smallest) model."""
+        candidates = [r for r in self.grid_runs if r.config.model.architecture == architecture]
+        if not candidates:
+            return None
+        if largest:
+            return max(candidates, key=lambda r: (r.config.model.n_layers, r.result.parameters))
+        return min(candidates, key=lambda r: r.result.parameters)
+
+    def _note_missing(self, wanted: ModelConfig, fallback: Run) -> None:
+        self.notes.append(f"The paper-scale {wanted.name} is not in this build's run store "
+                          f"({_how_to_train(self.preset)}); the chapters use {self.about(fallback)} in its place.")
+
+    def _note_incomplete(self, run: Run) -> None:
+        if not run.result.complete:
+            self.notes.append(f"{run.name} did not finish its recipe: {run.result.describe(run.config.recipe)}, "
+                              "so it is a paper-scale model trained for fewer epochs than the paper's.")
+
+    def about(self, run: Run) -> str:
+        """One phrase that says what a run is: model, size, dropout, how long and where it trained."""
+        result, recipe, provenance = run.result, run.config.recipe, run.provenance
+        trained = (f"{result.steps:,} steps" if recipe.max_steps is not None and result.steps >= recipe.max_steps
+                   else result.describe(recipe))
+        where = f", {provenance['device']}" if "device" in provenance else ""
+        precision = f", {result.precision}" if result.precision else ""
+        dropout = run.config.model.dropout
+        return f"{run.name} ({result.parameters:,} parameters, dropout {dropout:g}, {trained}{where}{precision})"
 
     # -- What the chapters read ------------------------------------------------------------------
 
     def prepare(self) -> None:
         """Train and evaluate everything the chapters read, so executing them only reads the store."""
-        for run in self.grid_runs:
+        for run in self.recurrent_runs:
             self.predictions(run)
-        for run in {self.cell_run.dir: self.cell_run, **{r.dir: r for r in self.gate_runs.values()}}.values():
+        for run in self.traced_runs:
             self.trace(run)
-        self.snapshot_predictions(self.dynamics_run)
+        if self.dynamics_run is not None:
+            self.snapshot_predictions(self.dynamics_run)
         self.baselines()
 
     # -- The scorecard ----------------------------------------------------------------------------
@@ -128,9 +223,9 @@ class Study:
     def save_claims(self, chapter: str, claims: list[scorecard.Claim]) -> None:
         scorecard.save(claims, self.claims_path(chapter))
 
-    def claims(self, chapters: list[str]) -> list[scorecard.Claim]:
-        """Every claim the given chapters saved for this corpus and preset, in chapter order."""
-        return scorecard.load(self.claims_path(chapter) for chapter in chapters)
+    def claims(self) -> list[scorecard.Claim]:
+        """Every claim the chapters saved for this corpus and preset, in chapter order."""
+        return scorecard.load(sorted(self.claims_path("any").parent.glob("*.json")))
 
     def ngram(self, order: int, split: str = "test") -> Predictions:
         """The KenLM ``order``-gram's predictions (estimated and cached on first use)."""
@@ -139,13 +234,14 @@ class Study:
         return ngram_predictions(self.batcher, order, split, self.artifacts)
 
     def oracle_ngrams(self, oracle: OracleConfig) -> list[Predictions]:
-        """The preset's n-gram predictions among those the error oracle consults, by increasing order."""
-        return [self.ngram(order) for order in oracle.ngram_orders if order in self.preset.ngram_orders]
+        """The n-grams the error oracle consults that the preset has, by increasing context."""
+        return [self.ngram(n + 1) for n in oracle.ngram_contexts if n in self.preset.ngram_contexts]
 
-    def baselines(self) -> tuple[dict[int, Predictions], dict[int, Predictions]]:
-        """Test predictions of every n-gram and every n-NN of the preset, by n."""
-        ngrams = {n: self.ngram(n) for n in self.preset.ngram_orders}
-        nnns = {n: self.predictions(run) for n, run in self.nnn_runs.items()}
+    def baselines(self, split: str = "test") -> tuple[dict[int, Predictions], dict[int, Predictions]]:
+        """Predictions of every n-gram and every n-NN of the preset, by n: the bytes of context they see
+        (the n-gram seeing n bytes has order n + 1)."""
+        ngrams = {n: self.ngram(n + 1, split) for n in self.preset.ngram_contexts}
+        nnns = {n: self.predictions(run, split) for n, run in self.nnn_runs.items()}
         return ngrams, nnns
 
     def predictions(self, run: Run, split: str = "test") -> Predictions:
@@ -165,3 +261,11 @@ class Study:
     def train_positions(self) -> np.ndarray:
         """Corpus offsets of the training split, in text order (what the rare-word oracle counts)."""
         return self.batcher.positions("train").ravel()
+
+
+def _spec(specs, architecture: str):
+    return next(spec for spec in specs if spec.architecture == architecture)
+
+
+def _how_to_train(preset: Preset) -> str:
+    return f"train it with `lit-rnn grid --preset {preset.name} --device cuda`, or import it with `lit-rnn runs import`"

@@ -8,7 +8,8 @@ to batch, element-wise gradient clipping at 5, learning rate × 0.95 after every
 ``checkpoint.pt`` holds all that training needs to continue (weights, optimiser, progress,
 carried state, random generators), so a killed run resumes and ends bit-identical on CPU.
 :func:`train` reads top to bottom: restore, then step / log / evaluate / checkpoint until the
-recipe ends, then write the result.
+recipe ends, then write the result. :mod:`lit_rnn.packed` trains many runs as one computation with
+the same pieces (``initialise``, ``restore``, ``record_validation``, ``save_checkpoint``, ``finish``).
 """
 
 from __future__ import annotations
@@ -76,6 +77,11 @@ def total_steps(recipe: Recipe, n_train_batches: int) -> int:
     return min(steps, recipe.max_steps) if recipe.max_steps is not None else steps
 
 
+def evaluates_at(step: int, steps: int, recipe: Recipe, n_train: int) -> bool:
+    """Whether training validates after ``step``: every ``eval_every`` steps, at each epoch's end and at the last."""
+    return step % recipe.eval_every == 0 or step == steps or step % n_train == 0
+
+
 def detach(state):
     return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
 
@@ -84,7 +90,7 @@ def _state_list(state) -> list[torch.Tensor]:
     return list(state) if isinstance(state, tuple) else [state]
 
 
-def _check(config: RunConfig, corpus: Corpus) -> None:
+def check_corpus(config: RunConfig, corpus: Corpus) -> None:
     if corpus.sha256 != config.corpus_sha256:
         raise UserError(f"run {config.run_id} is for corpus sha256 {config.corpus_sha256[:12]}…, not {corpus.name}")
     if config.model.vocab_size != corpus.vocab_size:
@@ -99,26 +105,40 @@ def initialise(config: RunConfig, device: torch.device) -> tuple[Model, torch.op
     model = build_model(config.model)
     init_uniform(model, recipe.init_range)
     model.to(device).train()
-    optimizer = torch.optim.RMSprop(model.parameters(), lr=recipe.learning_rate, alpha=recipe.rmsprop_decay,
-                                    eps=recipe.rmsprop_eps)
-    return model, optimizer
+    return model, rmsprop(model.parameters(), recipe)
+
+
+def rmsprop(parameters, recipe: Recipe) -> torch.optim.RMSprop:
+    """The recipe's optimiser over ``parameters``, at the recipe's initial learning rate."""
+    return torch.optim.RMSprop(parameters, lr=recipe.learning_rate, alpha=recipe.rmsprop_decay, eps=recipe.rmsprop_eps)
+
+
+def default_generators(device: torch.device) -> dict[str, torch.Generator]:
+    """PyTorch's default generators, which training draws from, by the name a checkpoint keeps their state under."""
+    found = {"rng_cpu": torch.default_generator}
+    if device.type == "cuda":
+        torch.cuda.init()
+        found["rng_cuda"] = torch.cuda.default_generators[device.index if device.index is not None
+                                                          else torch.cuda.current_device()]
+    return found
 
 
 def save_checkpoint(run: Run, model: Model, optimizer: torch.optim.Optimizer, progress: Progress, state,
-                    device: torch.device) -> None:
+                    generators: dict[str, torch.Generator]) -> None:
     """Everything training needs to continue exactly, written atomically."""
     atomic_save_torch({
         **weights(model),
         "optimizer": optimizer.state_dict(),
         "progress": dataclasses.asdict(progress),
         "state": [s.cpu() for s in _state_list(state)],
-        "rng_cpu": torch.get_rng_state(),
-        **({"rng_cuda": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}),
+        **{name: generator.get_state() for name, generator in generators.items()},
     }, run.checkpoint_path)
 
 
-def restore(run: Run, model: Model, optimizer: torch.optim.Optimizer, device: torch.device) -> tuple[Progress, object]:
-    """Load the last checkpoint into ``model`` and ``optimizer``; returns the progress and carried state.
+def restore(run: Run, model: Model, optimizer: torch.optim.Optimizer, generators: dict[str, torch.Generator],
+            device: torch.device) -> tuple[Progress, object]:
+    """Load the last checkpoint into ``model``, ``optimizer`` and ``generators``; returns the progress and
+    carried state.
 
     Metrics logged after the checkpoint are dropped: training writes them again.
     """
@@ -128,18 +148,23 @@ def restore(run: Run, model: Model, optimizer: torch.optim.Optimizer, device: to
     progress = Progress(**checkpoint["progress"])
     tensors = [s.to(device) for s in checkpoint["state"]]
     state = tuple(tensors) if run.config.model.architecture == "lstm" else tensors[0]
-    torch.set_rng_state(checkpoint["rng_cpu"])
-    if device.type == "cuda" and "rng_cuda" in checkpoint:
-        torch.cuda.set_rng_state(checkpoint["rng_cuda"].cpu(), device)
+    for name, generator in generators.items():
+        if name in checkpoint:
+            generator.set_state(checkpoint[name].cpu())
     kept = [r for r in run.metrics if r["step"] <= progress.step]
     atomic_write_text(run.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
     return progress, state
 
 
+def batch_tensors(batch: tuple[np.ndarray, np.ndarray], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch's inputs and targets as int64 tensors on ``device``."""
+    return tuple(torch.from_numpy(a.astype(np.int64)).to(device, non_blocking=True) for a in batch)
+
+
 def train_step(model: Model, optimizer: torch.optim.Optimizer, batch: tuple[np.ndarray, np.ndarray], state,
                recipe: Recipe, options: TrainOptions) -> tuple[torch.Tensor, object]:
     """One optimisation step on one batch, state carried in (detached) and out; returns the loss."""
-    inputs, targets = (torch.from_numpy(a.astype(np.int64)).to(options.device, non_blocking=True) for a in batch)
+    inputs, targets = batch_tensors(batch, options.device)
     with autocast(options.precision, options.device):
         logits, state = model(inputs, detach(state))
         loss = nn.functional.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
@@ -152,8 +177,13 @@ def train_step(model: Model, optimizer: torch.optim.Optimizer, batch: tuple[np.n
 
 def validate(run: Run, model: Model, batcher: Batcher, progress: Progress, device: torch.device) -> dict:
     """Validation loss, best weights kept, one metrics line; updates ``progress`` (early-stopping count)."""
+    return record_validation(run, model, batcher, progress, split_loss(model, batcher, "val", device))
+
+
+def record_validation(run: Run, model: Model, batcher: Batcher, progress: Progress, val: float) -> dict:
+    """Keep the weights if ``val`` is the best validation loss yet, log one metrics line, count toward early
+    stopping (a pack of runs measures all its runs' losses in one pass, then records each)."""
     recipe, step = run.config.recipe, progress.step
-    val = split_loss(model, batcher, "val", device)
     if val < progress.best_val:
         progress.best_val, progress.best_step, progress.bad_evals = val, step, 0
         atomic_save_torch(weights(model), run.best_path)
@@ -166,15 +196,26 @@ def validate(run: Run, model: Model, batcher: Batcher, progress: Progress, devic
     return record
 
 
-def _provenance(options: TrainOptions, progress: Progress) -> dict:
-    return {"device": describe(options.device), "precision": options.precision, "torch": torch.__version__,
-            "wall_s": round(progress.wall_s, 1)}
+def finish(run: Run, model: Model, optimizer: torch.optim.Optimizer, progress: Progress, state,
+           generators: dict[str, torch.Generator], options: TrainOptions, *, stopped_early: bool, n_train: int,
+           **provenance) -> None:
+    """The last checkpoint, the provenance (how and where it trained, with any ``provenance`` facts) and the
+    result: the run is finished."""
+    save_checkpoint(run, model, optimizer, progress, state, generators)
+    atomic_write_text(run.provenance_path, json.dumps({
+        "device": describe(options.device), "precision": options.precision, "torch": torch.__version__,
+        "wall_s": round(progress.wall_s, 1), **provenance}, indent=2))
+    run.write_result(RunResult(
+        best_val_loss=progress.best_val, best_step=progress.best_step, steps=progress.step,
+        epochs=progress.step / n_train, stopped_early=stopped_early,
+        parameters=sum(p.numel() for p in model.parameters()), precision=options.precision,
+    ))
 
 
 def train(config: RunConfig, corpus: Corpus, options: TrainOptions = TrainOptions(), artifacts=None,
           on_eval: Callable[[dict], None] | None = None) -> Run:
     """Train (or resume) ``config`` on ``corpus``; returns the finished :class:`Run`."""
-    _check(config, corpus)
+    check_corpus(config, corpus)
     run = Run(config, artifacts)
     if run.is_finished:
         return run
@@ -183,9 +224,10 @@ def train(config: RunConfig, corpus: Corpus, options: TrainOptions = TrainOption
     batcher = config.batcher(corpus)
     steps = total_steps(recipe, batcher.n_train)
     model, optimizer = initialise(config, device)
+    generators = default_generators(device)
     progress, state = Progress(), model.initial_state(recipe.batch_size, device)
     if run.checkpoint_path.exists():
-        progress, state = restore(run, model, optimizer, device)
+        progress, state = restore(run, model, optimizer, generators, device)
 
     running = torch.tensor(progress.loss_sum, device=device)  # summed on the device: no per-step sync
     window, window_steps, window_start = torch.zeros((), device=device), 0, time.time()
@@ -221,7 +263,7 @@ def train(config: RunConfig, corpus: Corpus, options: TrainOptions = TrainOption
             if step in options.snapshot_steps:
                 run.snapshot_path(step).parent.mkdir(parents=True, exist_ok=True)
                 atomic_save_torch(weights(model), run.snapshot_path(step))
-            if step % recipe.eval_every == 0 or step == steps or step % batcher.n_train == 0:
+            if evaluates_at(step, steps, recipe, batcher.n_train):
                 progress.loss_sum = float(running)
                 running.zero_()
                 record = validate(run, model, batcher, progress, device)
@@ -233,19 +275,14 @@ def train(config: RunConfig, corpus: Corpus, options: TrainOptions = TrainOption
             progress.wall_s = time.time() - session_start
             if step % options.checkpoint_every == 0 or interrupted():
                 progress.loss_sum = float(running)
-                save_checkpoint(run, model, optimizer, progress, state, device)
+                save_checkpoint(run, model, optimizer, progress, state, generators)
             if interrupted():
                 bar.close()
                 raise KeyboardInterrupt
     bar.close()
     progress.loss_sum, progress.wall_s = float(running), time.time() - session_start
-    save_checkpoint(run, model, optimizer, progress, state, device)
-    atomic_write_text(run.provenance_path, json.dumps(_provenance(options, progress), indent=2))
-    run.write_result(RunResult(
-        best_val_loss=progress.best_val, best_step=progress.best_step, steps=progress.step,
-        epochs=progress.step / batcher.n_train, stopped_early=stopped_early,
-        parameters=sum(p.numel() for p in model.parameters()), precision=options.precision,
-    ))
+    finish(run, model, optimizer, progress, state, generators, options, stopped_early=stopped_early,
+           n_train=batcher.n_train)
     return run
 
 

@@ -22,6 +22,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from lit_rnn.analysis.scorecard import Claim, judge
 from lit_rnn.analysis.signals import Signal
 from lit_rnn.errors import UserError
 
@@ -255,6 +256,89 @@ def signal_views(ranking: pd.DataFrame, trace: Trace, data: np.ndarray, signals:
         start = busiest_window(np.asarray(signals[row.signal].values)[trace.positions], length)
         text, values = cell_window(data, trace, row.layer, row.quantity, row.cell, start, length)
         score = "|ρ|" if row.kind == "count" else "AUC"
-        label = f"{row.signal} #{rank}: layer {row.layer} {row.quantity}[{row.cell}] ({score} {row.score:.2f})"
+        label = f"{row.signal} #{rank}: layer {row.layer + 1} {row.quantity}[{row.cell}] ({score} {row.score:.2f})"
         views.append(CellView(label, row.layer, row.quantity, row.cell, start, text, values))
     return views
+
+
+# -- Cells beyond the unroll horizon -----------------------------------------------------------
+
+
+def depth_in_span(on: np.ndarray) -> np.ndarray:
+    """For a binary per-byte signal: how many bytes each "on" byte lies after the start of its span (0 off)."""
+    on = np.asarray(on, bool)
+    index = np.arange(len(on))
+    starts = on & ~np.concatenate([[False], on[:-1]])
+    start = np.maximum.accumulate(np.where(starts, index, -1))
+    return np.where(on, index - start, 0)
+
+
+def beyond_horizon(trace: Trace, signal: Signal, layer: int, quantity: str, cell: int,
+                   horizon: int = 100) -> dict:
+    """How well one cell separates a binary signal overall and more than ``horizon`` bytes into its spans.
+
+    The paper's point: quote and comment cells stay on across spans much longer than the 100 steps of
+    truncated backpropagation. ``auc_beyond`` scores the cell on the "on" bytes deeper than ``horizon``
+    into their span against every "off" byte (NaN where the text has no such span). Spans are found over
+    the whole corpus, so one that began before a test segment counts from its real start.
+    """
+    positions = np.asarray(trace.positions)
+    depth = depth_in_span(signal.values)[positions]
+    on = np.asarray(signal.values, bool)[positions]
+    values = np.asarray(trace[layer][quantity][:, cell])[:, None]
+    overall = float(_aucs(values, on[:, None])[0, 0])
+    deep = depth > horizon
+    keep = deep | ~on
+    beyond = float(_aucs(values[keep], deep[keep][:, None])[0, 0]) if deep.any() else np.nan
+    ends = np.flatnonzero(on & ~np.concatenate([on[1:], [False]]))  # last row of every span in the trace
+    longest = int(ends[np.argmax(depth[ends])]) if len(ends) else -1
+    return {"signal": signal.name, "auc": max(overall, 1 - overall), "auc_beyond": max(beyond, 1 - beyond),
+            "bytes_beyond": int(deep.sum()), "longest_span": int(depth[longest]) + 1 if longest >= 0 else 0,
+            "longest_end": longest}
+
+
+# -- The paper's claims about cells --------------------------------------------------------------
+
+TRACKS = {"count": 0.5, "binary": 0.9}  # a cell tracks a signal at |rho| >= 0.5 or AUC >= 0.9 (our thresholds)
+PARTLY_TRACKS = {"count": 0.3, "binary": 0.75}
+CELL_CLAIMS = {  # the paper's interpretable cells, by the signals that stand for them
+    "line length": ("line_position",),
+    "quotes": ("in_quotes",),
+    "brackets": ("paren_depth", "bracket_depth", "brace_depth"),
+    "comments": ("in_comment",),
+    "indentation": ("indentation",),
+}
+
+
+def cell_claims(ranking: pd.DataFrame, silent: Sequence[str], beyond: Sequence[dict] = ()) -> list[Claim]:
+    """Claims that some cell tracks line length, quotes, brackets, comments and indentation (from a
+    :func:`rank_cells` table; ``silent`` signals never vary in the text), and that some stays on beyond
+    the unroll horizon (from :func:`beyond_horizon` results)."""
+    best = ranking.groupby("signal", sort=False).head(1).set_index("signal")
+    claims = []
+    for concept, names in CELL_CLAIMS.items():
+        present = [n for n in names if n in best.index]
+        if not present:
+            absent = ", ".join(n for n in names if n in silent) or ", ".join(names)
+            claims.append(Claim("Cells", f"A cell tracks {concept}", f"not in this text ({absent} never changes)",
+                                judge(None)))
+            continue
+        row = best.loc[max(present, key=lambda n: best.loc[n, "score"] - TRACKS[best.loc[n, "kind"]])]
+        kind, score = row["kind"], row["score"]
+        measure = "|ρ|" if kind == "count" else "AUC"
+        claims.append(Claim("Cells", f"A cell tracks {concept}",
+                            f"layer {row.layer + 1} {row.quantity}[{row.cell}] follows {row.name} "
+                            f"({measure} {score:.2f})",
+                            judge(score >= TRACKS[kind], partly=score >= PARTLY_TRACKS[kind])))
+    deep = [b for b in beyond if b["bytes_beyond"] > 0]
+    if not deep:
+        claims.append(Claim("Cells", "Quote and comment cells stay on beyond the 100-byte unroll horizon",
+                            "no span longer than 100 bytes in the test text", judge(None)))
+    else:
+        top = max(deep, key=lambda b: b["auc_beyond"])
+        claims.append(Claim("Cells", "Quote and comment cells stay on beyond the 100-byte unroll horizon",
+                            "; ".join(f"{b['signal']}: AUC {b['auc_beyond']:.2f} beyond 100 bytes "
+                                      f"({b['bytes_beyond']:,} bytes), {b['auc']:.2f} overall" for b in deep),
+                            judge(top["auc_beyond"] >= TRACKS["binary"],
+                                  partly=top["auc_beyond"] >= PARTLY_TRACKS["binary"])))
+    return claims

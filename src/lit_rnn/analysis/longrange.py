@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from lit_rnn.analysis.scorecard import Claim, judge
 from lit_rnn.analysis.signals import as_bytes, c_syntax, nesting_depth
 from lit_rnn.data import byte_label
 from lit_rnn.errors import UserError
@@ -177,3 +178,68 @@ def training_dynamics(
         for n, baseline in sorted(baselines.items())
     ]
     return pd.DataFrame(rows, columns=["step", "n", "symmetric_kl", "delta_loss"])
+
+
+# -- The paper's claims about long-range interactions ---------------------------------------------
+
+STRUCTURAL = frozenset(b" \t\n\r{}()[];,")  # the bytes that structure code: whitespace, brackets, separators
+TOP = 10  # the bytes with the largest advantages that a claim looks at
+
+
+def overlap_claim(overlap: pd.DataFrame, names: Sequence[str]) -> Claim:
+    """The paper: most errors are shared by all three models, and each model also has errors of its own."""
+    shared = float(overlap[overlap[list(names)].all(axis=1)]["share"].sum())
+    unique = {name: int(overlap[overlap.models == name]["count"].sum()) for name in names}
+    measured = f"{shared:.0%} of the errors are shared by all three; errors of one model alone: " + ", ".join(
+        f"{name} {count:,}" for name, count in unique.items())
+    return Claim("Long range", "Most errors are shared, and every model has errors of its own", measured,
+                 judge(shared > 0.5 and all(unique.values()), partly=shared > 0.5 or all(unique.values())))
+
+
+def advantage_claim(advantage: pd.DataFrame, prose: bool) -> Claim:
+    """The paper: over the 20-gram, the LSTM gains most on the carriage return in War and Peace (prose) and
+    on the bytes that structure code in Linux. ``advantage`` is :func:`byte_advantage`'s table."""
+    top = advantage.head(TOP)
+    listed = ", ".join(f"{row.label} ({row.advantage:+.3f})" for row in top.head(5).itertuples())
+    if prose:
+        rank = advantage.index[advantage.byte == 13]
+        if not len(rank):
+            return Claim("Long range", "The LSTM's largest advantage is on the carriage return",
+                         "no carriage return in this text", judge(None))
+        position = int(rank[0]) + 1
+        return Claim("Long range", "The LSTM's largest advantage is on the carriage return",
+                     f"\\r ranks {position} of {len(advantage)} bytes by advantage; the top: {listed}",
+                     judge(position <= 3, partly=position <= TOP))
+    structural = int(top.byte.isin(STRUCTURAL).sum())
+    return Claim("Long range", "The LSTM's largest advantages are on the bytes that structure code",
+                 f"{structural} of the top {len(top)} bytes by advantage are whitespace, brackets or separators; "
+                 f"the top: {listed}", judge(structural >= len(top) / 2, partly=structural > 0))
+
+
+def closer_claim(table: pd.DataFrame, model: str, baseline: str) -> Claim:
+    """The paper: the LSTM's advantage on a closing brace grows with the distance to its opening brace, then
+    slowly decays. ``table`` is :func:`closer_probability_by_distance`'s."""
+    name = "The advantage on a closing brace grows with distance, then decays"
+    if len(table) < 3:
+        return Claim("Long range", name, f"{int(table['count'].sum())} closing braces in too few distance buckets",
+                     judge(None))
+    gain = (table[model] - table[baseline]).to_numpy()
+    peak = int(np.argmax(gain))
+    measured = "advantage by distance: " + ", ".join(f"{b} {g:+.2f}" for b, g in zip(table.bucket, gain))
+    grows, decays = peak > 0 and gain[peak] > gain[0], peak < len(gain) - 1 and gain[-1] < gain[peak]
+    return Claim("Long range", name, measured, judge(grows and decays, partly=grows))
+
+
+def dynamics_claim(dynamics: pd.DataFrame) -> Claim:
+    """The paper: during training the LSTM first behaves like the 1-NN, then like the 2-, 3-, 4-NN in turn.
+    ``dynamics`` is :func:`training_dynamics`'s table; the nearest n-NN is the one of least symmetric KL."""
+    name = "During training the LSTM behaves like the 1-NN, then the 2-, 3-, 4-NN in turn"
+    if dynamics.empty:
+        return Claim("Long range", name, "no early snapshots of the LSTM", judge(None))
+    nearest = dynamics.loc[dynamics.groupby("step").symmetric_kl.idxmin()].sort_values("step")
+    sequence = nearest.n.tolist()
+    measured = "nearest n-NN by step: " + ", ".join(f"{s}: {n}" for s, n in zip(nearest.step, sequence))
+    ordered = all(a <= b for a, b in zip(sequence, sequence[1:]))
+    return Claim("Long range", name, measured,
+                 judge(ordered and sequence[0] == 1 and len(set(sequence)) >= 3,
+                       partly=sequence[-1] > sequence[0]))

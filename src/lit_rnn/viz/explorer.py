@@ -1,125 +1,238 @@
-"""The cell explorer: pick a run, layer, quantity and cell; scroll the test text coloured by it.
+"""The cell explorer: pick a run, layer, quantity and cell; scroll the test text coloured by it; mark a span.
 
-Built from ipywidgets whose output is plain HTML (the text heatmap and an SVG activation curve),
-so the widget's saved state shows the last view in the static book as well as live in JupyterLab.
+The text is a small custom widget (:class:`TextView`, an anywidget whose front end ships inside
+the ``anywidget`` package, so it works offline in JupyterLab and in the static book): Python draws
+it as HTML, and selecting a stretch of it with the mouse marks that span of trace rows, as in
+LSTMVis. Everything else is ipywidgets, so the saved widget state shows the last view in the book.
+
+Every ranking is computed for the controls it depends on (run, layer, quantity, signal or marked
+span), cached under exactly those, and the ranking text and cell menu are rewritten on every
+change of them; a first ranking shows "ranking…" while it runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 
+import anywidget
 import ipywidgets as widgets
 import numpy as np
+import pandas as pd
+import traitlets
 
 from lit_rnn.analysis.cells import CellView, Trace, cell_window, rank_cells, span_query
-from lit_rnn.analysis.signals import reference_signals
+from lit_rnn.analysis.signals import Signal, reference_signals, varying
 from lit_rnn.data import Corpus
-from lit_rnn.viz.heatmap import text_heatmap_html
+from lit_rnn.viz.heatmap import QUANTITY_NAMES, colour_range, shown_name, shown_values, text_heatmap_html
+
+CELL_NUMBER = "(cell number)"
+MARKED_SPAN = "marked span"
+RANKING = "<i>ranking…</i>"
 
 
-def activation_curve_svg(values: np.ndarray, width: int = 900, height: int = 80) -> str:
-    """A cell's activation as an inline SVG polyline (no JavaScript needed to show it)."""
-    values = np.asarray(values, dtype=np.float64)
-    low, high = float(np.nanmin(values)), float(np.nanmax(values))
-    span = high - low or 1.0
-    xs = np.linspace(0, width, len(values))
-    ys = height - (values - low) / span * (height - 4) - 2
+def activation_curve_svg(values: np.ndarray, low: float, high: float, height: int = 80) -> str:
+    """Shown values as an inline SVG polyline, full width, on the fixed scale ``[low, high]`` (no JavaScript)."""
+    values = np.clip(np.asarray(values, dtype=np.float64), low, high)
+    xs = np.linspace(0, 1000, len(values))
+    ys = height - (values - low) / (high - low) * (height - 4) - 2
     points = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys))
-    return (f"<svg width='{width}' height='{height}' style='border:1px solid #ddd;margin-top:6px'>"
-            f"<polyline fill='none' stroke='#d62728' stroke-width='1.2' points='{points}'/>"
-            f"<text x='4' y='12' font-size='10'>{high:+.2f}</text>"
-            f"<text x='4' y='{height - 4}' font-size='10'>{low:+.2f}</text></svg>")
+    return (f"<svg viewBox='0 0 1000 {height}' preserveAspectRatio='none' "
+            f"style='width:100%;height:{height}px;border:1px solid #ddd;margin-top:6px'>"
+            f"<line x1='0' x2='1000' y1='{height / 2}' y2='{height / 2}' stroke='#ccc' stroke-dasharray='3,3' "
+            "vector-effect='non-scaling-stroke'/><polyline fill='none' stroke='#333' stroke-width='1.2' "
+            f"vector-effect='non-scaling-stroke' points='{points}'/></svg>")
 
 
-def colour_bounds(quantity: str, values: np.ndarray) -> tuple[float, float]:
-    """The colour scale of a quantity: gates on [0, 1], hidden values on [-1, 1], cell states scaled to the window."""
-    if quantity == "c":  # cell states are unbounded: scale to this window
-        bound = float(np.abs(values).max()) or 1.0
-        return -bound, bound
-    return (0.0, 1.0) if quantity in "ifozr" else (-1.0, 1.0)
+def cell_view_html(view: CellView, start: int | None = None, marked: tuple[int, int] | None = None) -> str:
+    """A cell's window of text coloured on its quantity's fixed scale, with the activation curve below.
+
+    ``start`` and ``marked`` are passed to :func:`~lit_rnn.viz.heatmap.text_heatmap_html` (trace
+    rows on every byte, the marked rows underlined).
+    """
+    shown = shown_values(view.quantity, view.values)
+    low, high = colour_range(view.quantity)
+    legend = (f"<div style='font-size:11px;color:#555'>colour and curve: {shown_name(view.quantity)}, "
+              f"red (bottom) {low:+g} · white (dashed) {(low + high) / 2:+g} · blue (top) {high:+g}</div>")
+    return (text_heatmap_html(view.text, shown, low, high, view.label, start=start, marked=marked)
+            + activation_curve_svg(shown, low, high) + legend)
 
 
-def cell_view_html(view: CellView) -> str:
-    """A cell's window of text coloured by its activation, with the activation curve below."""
-    low, high = colour_bounds(view.quantity, view.values)
-    return text_heatmap_html(view.text, view.values, low, high, view.label) + activation_curve_svg(view.values)
+class TextView(anywidget.AnyWidget):
+    """HTML drawn by Python; selecting text in it sets ``span`` to the trace rows selected (``[first, stop)``).
+
+    The rows come from the ``data-row`` attribute every byte of the heatmap carries.
+    """
+
+    _esm = """
+    function render({ model, el }) {
+      el.classList.add("lit-rnn-text");
+      el.title = "select text to mark a span";
+      const draw = () => { el.innerHTML = model.get("html"); };
+      const mark = () => {
+        const selection = window.getSelection();
+        if (!selection || selection.isCollapsed || !el.contains(selection.anchorNode)) return;
+        const rows = [...el.querySelectorAll("[data-row]")]
+          .filter((byte) => selection.containsNode(byte, true))
+          .map((byte) => Number(byte.dataset.row));
+        if (rows.length === 0) return;
+        model.set("span", [Math.min(...rows), Math.max(...rows) + 1]);
+        model.save_changes();
+        selection.removeAllRanges();
+      };
+      draw();
+      model.on("change:html", draw);
+      el.addEventListener("mouseup", mark);
+      el.addEventListener("keyup", mark);
+      return () => model.off("change:html", draw);
+    }
+    export default { render };
+    """
+    html = traitlets.Unicode("").tag(sync=True)
+    span = traitlets.List(traitlets.Int(), default_value=[]).tag(sync=True)  # [first, stop) trace rows, or []
 
 
 class CellExplorer:
     """Widgets over one or more runs' traces; ``.widget`` is what a notebook displays.
 
-    ``traces`` maps a run's name to its test-split trace (:class:`~lit_rnn.analysis.cells.Trace`).
+    ``traces`` maps a run's name to its test-split trace (:class:`~lit_rnn.analysis.cells.Trace`),
+    every layer of which is offered; ``signals`` are the reference signals over the corpus
+    (computed when not given), of which those that vary in the run's text are offered to rank by.
     """
 
-    def __init__(self, corpus: Corpus, traces: Mapping[str, Trace], length: int = 600):
-        self.corpus, self.traces = corpus, dict(traces)
-        self.signals = reference_signals(corpus.data)
-        first = next(iter(self.traces.values()))
+    def __init__(self, corpus: Corpus, traces: Mapping[str, Trace], length: int = 600,
+                 signals: Mapping[str, Signal] | None = None):
+        if not traces:
+            raise ValueError("give the explorer at least one trace")
+        self.corpus, self.traces, self.length = corpus, dict(traces), length
+        self.signals = dict(signals) if signals is not None else reference_signals(corpus.data)
+        self.rankings: dict[tuple, pd.DataFrame] = {}  # (run, layer, quantity, signal or span) -> table
+        self._quiet = False
+        wide = widgets.Layout(width="60%")
         self.run = widgets.Dropdown(options=list(self.traces), description="run")
-        self.layer = widgets.Dropdown(options=list(range(len(first))), description="layer")
-        self.quantity = widgets.Dropdown(options=list(first[0]), value="c" if "c" in first[0] else "h",
-                                         description="quantity")
-        self.cell = widgets.Dropdown(options=list(range(first[0]["h"].shape[1])), description="cell")
-        self.rank_by = widgets.Dropdown(options=["(cell number)", *self.signals, "marked span"],
-                                        description="rank by")
-        self.start = widgets.IntSlider(0, 0, max(0, len(first.positions) - length), step=length // 4,
-                                       description="position", continuous_update=False,
-                                       layout=widgets.Layout(width="60%"))
-        self.span = widgets.IntRangeSlider(value=(0, 0), min=0, max=length, description="marked",
-                                           continuous_update=False, layout=widgets.Layout(width="60%"))
+        self.layer = widgets.Dropdown(description="layer")
+        self.quantity = widgets.Dropdown(description="quantity")
+        self.cell = widgets.Dropdown(description="cell")
+        self.rank_by = widgets.Dropdown(description="rank by")
         self.ranking = widgets.HTML()
-        self.view = widgets.HTML()
-        self.length = length
-        for control in (self.run, self.layer, self.quantity, self.cell, self.start):
-            control.observe(lambda _: self.draw(), names="value")
-        self.rank_by.observe(lambda _: self.rank(), names="value")
-        self.span.observe(lambda _: self.rank() if self.rank_by.value == "marked span" else None, names="value")
-        self.run.observe(lambda _: self._reset_choices(), names="value")
+        self.absent = widgets.HTML()
+        self.start = widgets.IntSlider(0, 0, 1, step=max(1, length // 4), description="position",
+                                       continuous_update=False, layout=wide)
+        self.clear = widgets.Button(description="clear mark", tooltip="forget the marked span")
+        self.text = TextView()
+        self.run.observe(lambda _: self._run_changed(), names="value")
+        for control in (self.layer, self.quantity, self.rank_by):
+            control.observe(lambda _: self._unless_quiet(self.rank), names="value")
+        for control in (self.cell, self.start):
+            control.observe(lambda _: self._unless_quiet(self.draw), names="value")
+        self.text.observe(lambda _: self.rank() if self.rank_by.value == MARKED_SPAN else self.draw(), names="span")
+        self.clear.on_click(lambda _: setattr(self.text, "span", []))
+        wrap = widgets.Layout(flex_flow="row wrap")  # controls flow onto a second line at the book's width
         self.widget = widgets.VBox([
-            widgets.HBox([self.run, self.layer, self.quantity, self.cell]),
-            widgets.HBox([self.rank_by, self.ranking]),
-            self.start, self.span, self.view,
+            widgets.HBox([self.run, self.layer, self.quantity, self.cell], layout=wrap),
+            widgets.HBox([self.rank_by, self.clear, self.ranking], layout=wrap),
+            self.absent, self.start, self.text,
         ])
-        self.draw()
+        self.widget.add_class("lit-rnn-explorer")
+        self._run_changed()
 
     @property
     def trace(self) -> Trace:
         return self.traces[self.run.value]
 
-    def _reset_choices(self) -> None:
-        self.layer.options = list(range(len(self.trace)))
-        self.quantity.options = list(self.trace[0])
+    @property
+    def marked(self) -> tuple[int, int] | None:
+        """The marked span of trace rows ``(first, stop)``, or None."""
+        return tuple(self.text.span) if len(self.text.span) == 2 else None
+
+    @contextlib.contextmanager
+    def _quietly(self) -> Iterator[None]:
+        """Change several controls without each change re-ranking or redrawing."""
+        self._quiet = True
+        try:
+            yield
+        finally:
+            self._quiet = False
+
+    def _unless_quiet(self, action) -> None:
+        if not self._quiet:
+            action()
+
+    def _run_changed(self) -> None:
+        """Offer the run's layers, quantities and varying signals (keeping choices it also has), then rank."""
+        trace = self.trace
+        quantities = list(trace[0])
+        offered = varying(self.signals, trace.positions)
+        with self._quietly():
+            _choose(self.layer, [(f"layer {k + 1}", k) for k in range(len(trace))])
+            _choose(self.quantity, [(QUANTITY_NAMES.get(q, q), q) for q in quantities],
+                    "c" if "c" in quantities else "h")
+            _choose(self.rank_by, [CELL_NUMBER, *offered, MARKED_SPAN])
+            self.start.max = max(0, len(trace.positions) - self.length)
+        silent = [name for name in self.signals if name not in offered]
+        self.absent.value = (f"<small>Not offered: {', '.join(silent)} (never change in this text).</small>"
+                             if silent else "")
+        self.rank()
+
+    def _table(self) -> pd.DataFrame | None:
+        """The ranking the controls ask for (cells best first), from the cache or computed; None if there is none."""
+        choice, marked = self.rank_by.value, self.marked
+        if choice == CELL_NUMBER or (choice == MARKED_SPAN and marked is None):
+            return None
+        key = (self.run.value, self.layer.value, self.quantity.value, marked if choice == MARKED_SPAN else choice)
+        if key not in self.rankings:
+            self.ranking.value = RANKING  # reaches the page now, while the kernel computes
+            arrays = [self.trace[self.layer.value]]  # one layer: a trace of its own
+            if choice == MARKED_SPAN:
+                on = np.zeros(len(self.trace.positions), bool)
+                on[marked[0] : marked[1]] = True
+                table = span_query(arrays, on, quantities=(self.quantity.value,))
+            else:
+                table = rank_cells(arrays, [self.signals[choice]], self.trace.positions,
+                                   quantities=(self.quantity.value,))
+            self.rankings[key] = table.reset_index(drop=True)
+        return self.rankings[key]
 
     def rank(self) -> None:
-        """Reorder the cell menu by how well cells track the chosen signal or the marked span."""
-        choice = self.rank_by.value
-        if choice == "(cell number)":
-            table = None
-        elif choice == "marked span":
-            low, high = self.span.value
-            if high <= low:
-                self.ranking.value = "<i>mark a span with the slider below</i>"
-                return
-            start = self.start.value
-            on = np.zeros(len(self.trace.positions), bool)
-            on[start + low : start + high] = True
-            table = span_query(self.trace, on, quantities=(self.quantity.value,))
-        else:
-            table = rank_cells(self.trace, [self.signals[choice]], self.trace.positions,
-                               quantities=(self.quantity.value,))
-        if table is None:
-            cells = list(range(self.trace[0]["h"].shape[1]))
-        else:
-            table = table[table.layer == self.layer.value]
-            cells = table.cell.tolist()
-            top = table.head(3)
-            self.ranking.value = "top: " + ", ".join(f"cell {c} ({s:.2f})" for c, s in zip(top.cell, top.score))
-        self.cell.options = cells
-        self.cell.value = cells[0]
+        """Order the cell menu by the chosen ranking, say its best cells, and show the best one."""
+        table = self._table()
+        n_cells = self.trace[self.layer.value][self.quantity.value].shape[1]
+        with self._quietly():
+            if table is None:
+                current = self.cell.value
+                _choose(self.cell, [(str(k), k) for k in range(n_cells)], current)
+                self.ranking.value = ("<i>select text below to mark a span</i>" if self.rank_by.value == MARKED_SPAN
+                                      else "")
+            else:
+                _choose(self.cell, [(f"{c} ({s:.2f})", int(c)) for c, s in zip(table.cell, table.score)],
+                        int(table.cell.iloc[0]))
+                self.ranking.value = _ranking_html(table, self.rank_by.value)
         self.draw()
 
     def draw(self) -> None:
+        """Draw the chosen cell over the window at the slider's position, the marked span underlined."""
         layer, quantity, cell, start = self.layer.value, self.quantity.value, self.cell.value, self.start.value
         text, values = cell_window(self.corpus.data, self.trace, layer, quantity, cell, start, self.length)
-        label = f"{self.run.value} · layer {layer} · {quantity}[{cell}]"
-        self.view.value = cell_view_html(CellView(label, layer, quantity, cell, start, text, values))
+        label = f"{self.run.value} · layer {layer + 1} · {QUANTITY_NAMES.get(quantity, quantity)} · cell {cell}"
+        self.text.html = cell_view_html(CellView(label, layer, quantity, cell, start, text, values),
+                                        start=start, marked=self.marked)
+
+
+def _choose(menu: widgets.Dropdown, options: list, preferred=None) -> None:
+    """Give ``menu`` new options, keeping ``preferred`` (else its current value) if offered, else the first."""
+    values = [option[1] if isinstance(option, tuple) else option for option in options]
+    keep = preferred if preferred in values else menu.value
+    menu.options = options
+    menu.value = keep if keep in values else values[0]
+
+
+def _ranking_html(table: pd.DataFrame, choice: str, top: int = 3) -> str:
+    """The best cells of a ranking with their scores, saying what the score is."""
+    best = table.head(top)
+    if choice == MARKED_SPAN:
+        cells = ", ".join(f"cell {c} ({s:+.2f})" for c, s in zip(best.cell, best.score))
+        return f"on inside the span, off around it (mean inside − around): {cells}"
+    binary = best.kind.iloc[0] == "binary"
+    sides = {1: "higher inside", -1: "lower inside", 0: "flat"} if binary else {1: "rises", -1: "falls", 0: "flat"}
+    cells = ", ".join(f"cell {c} ({s:.2f}, {sides[d]})" for c, s, d in zip(best.cell, best.score, best.direction))
+    return f"best for {choice} ({'AUC' if binary else '|ρ|'}): {cells}"

@@ -8,19 +8,20 @@ import plotly.graph_objects as go
 
 from lit_rnn.analysis.cells import CellView
 from lit_rnn.data import Batcher, Corpus, byte_label
-from lit_rnn.viz.heatmap import display_char
+from lit_rnn.viz.heatmap import COLOURSCALE, colour_range, glyph, shown_name, shown_values
 
 KIND_COLOURS = {"rnn": "#1f77b4", "lstm": "#d62728", "gru": "#2ca02c", "nnn": "#9467bd", "ngram": "#7f7f7f"}
 
 
-def use_book_renderer() -> None:
-    """Make figures survive into a Jupyter Book 1 page as well as render in JupyterLab.
+def use_renderer(book: bool) -> None:
+    """Show figures as plotly's MIME type, which JupyterLab draws itself; in the book build also as HTML.
 
-    plotly 7 in a kernel emits only its own MIME type, which Jupyter Book 1 drops.
+    Jupyter Book 1 drops plotly's MIME type, so the book's chapters add an HTML copy with plotly.js
+    inlined (4-5 MB per notebook); a chapter run in the lab stays small without it.
     """
     import plotly.io as pio
 
-    pio.renderers.default = "plotly_mimetype+notebook"
+    pio.renderers.default = "plotly_mimetype+notebook" if book else "plotly_mimetype"
 
 
 def byte_frequencies(corpus: Corpus, top: int | None = None) -> go.Figure:
@@ -59,15 +60,17 @@ def training_curves(metrics: dict[str, list[dict]]) -> go.Figure:
     return figure
 
 
-def loss_heatmap(table: pd.DataFrame) -> go.Figure:
-    """Table 1 as a heatmap: rows are type × depth, columns model sizes (parameters)."""
-    table = table.assign(row=table.architecture.str.upper() + " " + table.layers.astype(str) + "L",
-                         size=table.groupby(["architecture", "layers"]).parameters.rank(method="dense").astype(int))
-    best = table.loc[table.groupby(["row", "size"]).test_loss.idxmin()]
-    grid = best.pivot(index="row", columns="size", values="test_loss")
-    figure = go.Figure(go.Heatmap(z=grid.values, x=[f"size {c}" for c in grid.columns], y=list(grid.index),
-                                  colorscale="Viridis_r", texttemplate="%{z:.3f}", colorbar_title="nats/byte"))
-    figure.update_layout(title="Test cross-entropy by type, depth and size")
+def loss_heatmap(table: pd.DataFrame, budgets: list[int]) -> go.Figure:
+    """The loss grid (the paper's Figure 1, left): rows architecture × depth, columns the four parameter
+    budgets; a cell holds the test loss of the model trained at that budget (blank where none was)."""
+    table = table.assign(row=table.architecture.str.upper() + " " + table.layers.astype(str) + "L")
+    best = table.loc[table.groupby(["row", "budget"]).test_loss.idxmin()]
+    grid = best.pivot(index="row", columns="budget", values="test_loss").reindex(columns=range(len(budgets)))
+    labels = [f"~{b / 1000:,.0f}K parameters" for b in budgets]
+    figure = go.Figure(go.Heatmap(z=grid.values, x=labels, y=list(grid.index), colorscale="Viridis_r",
+                                  texttemplate="%{z:.3f}", colorbar_title="nats/byte", hoverongaps=False))
+    figure.update_layout(title="Test cross-entropy by architecture, depth and budget (the paper's Figure 1, left)",
+                         xaxis=dict(type="category"))
     return figure
 
 
@@ -93,36 +96,57 @@ def agreement_heatmap(matrix: pd.DataFrame) -> go.Figure:
     return figure
 
 
-def model_embedding(embedding: pd.DataFrame) -> go.Figure:
-    """The t-SNE of models (the paper's Figure 2 right), coloured by type."""
+def model_embedding(embedding: pd.DataFrame, table: pd.DataFrame) -> go.Figure:
+    """The t-SNE of models from their agreement (the paper's Figure 1, right): colour the architecture,
+    size the parameter budget, marker the depth, as in the paper. ``table`` is the loss table of the models."""
+    rows = embedding.merge(table[["model", "architecture", "layers", "budget"]], on="model")
+    markers = {1: "circle", 2: "square", 3: "diamond"}
     figure = go.Figure()
-    for kind, group in embedding.groupby("kind"):
-        figure.add_scatter(x=group.x, y=group.y, mode="markers+text", text=group.model, name=kind,
-                           textposition="top center", marker=dict(size=12, color=KIND_COLOURS.get(kind)))
-    figure.update_layout(title="Models embedded by the probabilities they give the test bytes (t-SNE)",
-                         xaxis_visible=False, yaxis_visible=False)
+    for (architecture, layers), group in rows.groupby(["architecture", "layers"]):
+        figure.add_scatter(x=group.x, y=group.y, mode="markers", name=f"{architecture.upper()} {layers} layer(s)",
+                           text=group.model, hovertemplate="%{text}<extra></extra>",
+                           marker=dict(color=KIND_COLOURS.get(architecture), size=8 + 6 * group.budget,
+                                       symbol=markers.get(layers, "circle"), opacity=0.8,
+                                       line=dict(width=1, color="white")))
+    figure.update_layout(title="Models placed by how often they agree on the most likely next byte "
+                               "(t-SNE; the paper's Figure 1, right)", xaxis_visible=False, yaxis_visible=False)
     return figure
+
+
+SELECTOR_FONT = 12  # px: the heatmap's characters, legible at the book's width (~730 px for 80 columns)
+SELECTOR_ROW = 18  # px per line of text
 
 
 def cell_selector(views: list[CellView], width: int = 80) -> go.Figure:
     """Text heatmaps of several cells in one figure, with a menu to switch: explorable without a kernel.
 
     ``views`` are e.g. the top-ranked cells of every signal (``analysis.cells.signal_views``).
+    Colours follow the heatmaps' conventions (``viz.heatmap``): tanh(c) and the other quantities
+    on their fixed scales in the paper's colours. The title sits above the menu, the menu above the text.
     """
     figure = go.Figure()
     heights = []
     for index, view in enumerate(views):
-        z, labels = _wrap(view.text, np.asarray(view.values, dtype=float), width)
+        z, labels = _wrap(view.text, shown_values(view.quantity, view.values), width)
         heights.append(len(z))
-        bound = float(np.nanmax(np.abs(np.asarray(view.values, dtype=float)))) or 1.0
-        figure.add_heatmap(z=z, text=labels, texttemplate="%{text}", colorscale="RdBu_r", zmin=-bound, zmax=bound,
+        low, high = colour_range(view.quantity)
+        figure.add_heatmap(z=z, text=labels, texttemplate="%{text}", colorscale=COLOURSCALE, zmin=low, zmax=high,
+                           textfont=dict(family="monospace", size=SELECTOR_FONT),  # black or white by contrast
                            hovertemplate="%{text}: %{z:.3f}<extra></extra>", xgap=1, ygap=1, name=view.label,
-                           visible=index == 0, showscale=False)
+                           visible=index == 0, colorbar=dict(title=dict(text=shown_name(view.quantity)),
+                                                             thickness=12, len=1.0))
     buttons = [dict(label=view.label, method="update", args=[{"visible": [i == j for j in range(len(views))]},
-                                                             {"title": view.label}])
+                                                             {"title.text": view.label}])
                for i, view in enumerate(views)]
-    figure.update_layout(updatemenus=[dict(buttons=buttons, x=0, y=1.12, xanchor="left", showactive=True)],
-                         title=views[0].label if views else "", height=120 + 22 * max(heights, default=1))
+    top = 90  # the title's line, then the menu's
+    figure.update_layout(
+        updatemenus=[dict(buttons=buttons, x=0, xanchor="left", y=1, yanchor="bottom", pad=dict(b=6),
+                          showactive=True, direction="down")],
+        title=dict(text=views[0].label if views else "", x=0, xanchor="left", y=1, yanchor="top", yref="container",
+                   pad=dict(t=8), font=dict(size=14)),
+        margin=dict(t=top, b=10, l=10, r=10), height=top + 20 + SELECTOR_ROW * max(heights, default=1),
+        plot_bgcolor="white",
+    )
     figure.update_yaxes(autorange="reversed", visible=False)
     figure.update_xaxes(visible=False)
     return figure
@@ -136,7 +160,8 @@ def gate_saturation(table: pd.DataFrame, title: str) -> go.Figure:
     figure = make_subplots(rows=1, cols=len(layers), subplot_titles=[f"layer {layer + 1}" for layer in layers],
                            shared_yaxes=True)
     colours = {"i": "#1f77b4", "f": "#2ca02c", "o": "#d62728", "r": "#9467bd", "z": "#ff7f0e"}
-    names = {"i": "input gate", "f": "forget gate", "o": "output gate", "r": "reset gate", "z": "update gate"}
+    names = {"i": "input gate", "f": "forget gate", "o": "output gate", "r": "reset gate",
+             "z": "update gate (the paper's z)"}
     for column, layer in enumerate(layers, start=1):
         for gate, group in table[table.layer == layer].groupby("gate", sort=False):
             figure.add_scatter(x=group.left, y=group.right, mode="markers", name=names.get(gate, gate),
@@ -231,7 +256,7 @@ def _wrap(text: bytes, values: np.ndarray, width: int) -> tuple[list[list[float 
         if byte == 13:
             continue
         row.append(float(value))
-        label.append(display_char(byte))
+        label.append(glyph(byte))  # plotly draws text, not HTML
         if byte == 10 or len(row) == width:
             rows.append(row)
             labels.append(label)

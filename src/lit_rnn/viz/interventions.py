@@ -36,7 +36,7 @@ def causal_scores(scores: CausalScores) -> go.Figure:
                            marker=dict(symbol="star", size=16, color="#d62728" if row.causal else "#1f77b4"),
                            error_x=dict(type="data", symmetric=False, array=[row.delta_high - row.delta],
                                         arrayminus=[row.delta - row.delta_low]),
-                           text=[f"layer {row.layer} {row.quantity}[{row.cell}]: z = {row.z:.1f}, "
+                           text=[f"layer {row.layer + 1} {row.quantity}[{row.cell}]: z = {row.z:.1f}, "
                                  f"p = {row.rank_p:.3f}"],
                            hovertemplate="%{text}<extra></extra>", showlegend=row.Index == 0)
     figure.add_vline(x=0, line_dash="dot", line_color="#999")
@@ -63,7 +63,7 @@ def sample_views_html(model: CharLM, corpus: Corpus, samples: dict[str, list[byt
     for label, texts in samples.items():
         shown = texts[:per_set]
         readings = [cell_reading(model, corpus, text, layer, quantity, index) for text in shown]
-        parts.append(samples_html(shown, readings, f"{label} — coloured by layer {layer} {quantity}[{index}]"))
+        parts.append(samples_html(shown, readings, f"{label} — coloured by layer {layer + 1} {quantity}[{index}]"))
     return "".join(parts)
 
 
@@ -76,7 +76,8 @@ class InterventionExplorer:
 
     def __init__(self, model: CharLM, corpus: Corpus, cells: pd.DataFrame, prime: bytes, length: int = 300):
         self.model, self.corpus, self.prime = model, corpus, prime
-        options = [(f"{r.signal}: layer {r.layer} {r.quantity}[{r.cell}]", (int(r.layer), str(r.quantity), int(r.cell)))
+        options = [(f"{r.signal}: layer {r.layer + 1} {r.quantity}[{r.cell}]",
+                    (int(r.layer), str(r.quantity), int(r.cell)))
                    for r in cells.itertuples()]
         self.cell = widgets.Dropdown(options=options, description="cell")
         self.mode = widgets.ToggleButtons(options=["ablate", "clamp"], description="action")

@@ -1,17 +1,23 @@
-"""What every chapter does first: figures that survive into the book, and the project's errors as one line.
+"""What every chapter does first: the figure renderer for where it runs, and the project's errors as one line.
 
 A chapter run on a user's own text (papermill, JupyterLab) should stop at a bad parameter with the
-same one-line message the command line prints, not a traceback through the library.
+same one-line message the command line prints, not a traceback through the library. Figures carry
+plotly.js inlined only when the book build runs the chapter (``lit_rnn.book.execute`` sets
+``BOOK_ENV``); in JupyterLab they are plotly's MIME type alone, so a saved chapter stays small.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+
+import pandas as pd
 
 from lit_rnn.errors import UserError
 from lit_rnn.viz import figures
 
 ERROR_PREFIX = "lit-rnn: error: "
+BOOK_ENV = "LIT_RNN_BOOK"  # "1" in the kernels of the book build
 
 
 def _one_line(shell, etype, value, tb, tb_offset=None) -> None:
@@ -20,8 +26,10 @@ def _one_line(shell, etype, value, tb, tb_offset=None) -> None:
 
 
 def setup() -> None:
-    """Set the figure renderer and show UserError as one line in this kernel (a no-op outside IPython)."""
-    figures.use_book_renderer()
+    """Set the figure renderer (book build or not), let tables show whole sentences, and show UserError as one
+    line in this kernel (IPython only)."""
+    figures.use_renderer(book=os.environ.get(BOOK_ENV) == "1")
+    pd.set_option("display.max_colwidth", None)  # the scorecard's and the run descriptions' text, uncut
     try:
         from IPython import get_ipython
     except ImportError:

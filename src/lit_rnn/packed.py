@@ -1,0 +1,397 @@
+"""Many runs trained as one computation: a pack of CharLMs in block-diagonal fused layers.
+
+On a GPU one CharLM training step is bound by the latency of its 100 sequential time steps, not by
+arithmetic, so runs trained one by one (or in concurrent processes) leave the GPU mostly idle. A
+:class:`Pack` trains several runs of one architecture and depth (any hidden sizes, dropouts and
+seeds) in the same fused kernels: layer l of the pack is one ``nn.LSTM`` (``nn.GRU``, ``nn.RNN``)
+of H = Σ h_r units, run r's units side by side with the others'. Its recurrent weights, and the input
+weights of every layer but the first, are block-diagonal (run r's units read only run r's units);
+the first layer's input, the one-hot byte, is the same for every run, so its input weights are the
+runs' weights stacked. Each run keeps its own read-out and loss; the pack minimises the sum of the
+losses, whose gradient in run r's weights is run r's own gradient.
+
+How a packed run equals the run trained alone (:func:`lit_rnn.train.train`):
+
+- The weights outside the blocks are zero and stay zero: their gradients are masked to zero, and
+  clipping and RMSProp act element by element, so nothing moves there. Inside the blocks every
+  product with an outside weight is an exact zero, so each run computes its own function, summed in
+  another order (wider matrix products associate differently): losses and weights agree within the
+  rounding of the precision trained in, not bit for bit (in fp32 on a CPU, bench/packed_equality.py
+  measures it and tests/test_packed.py bounds it; oneDNN's LSTM even agrees bit for bit).
+- Each run is initialised by :func:`lit_rnn.train.initialise` with its own seed, sees the same
+  batches in the same order at the same learning rate, and keeps its own early stopping, best
+  weights, metrics, snapshots, checkpoint and result, written by the single-run trainer's own
+  functions; its ``checkpoint.pt`` is the single-run format, so either trainer resumes the other's.
+- Dropout: each run draws its masks from its own generators, with the shapes, order and dtype of
+  the fused single-run layers, so on a CPU they are the single run's masks. On a GPU, cuDNN draws a
+  single run's masks between layers from its own internal state, and the read-out's from a fused
+  kernel; no generator reproduces either, so there a packed run with dropout sees masks of the same
+  law but not the same values as the run trained alone. Runs without dropout draw nothing.
+
+A run that stops early leaves the pack, which is rebuilt from the others. A non-finite value in one
+run spreads to the whole pack (0 × NaN is NaN), so a diverging run stops the pack, keeping every
+run's last good checkpoint.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from lit_rnn.data import Batcher, Corpus
+from lit_rnn.devices import autocast, training_precision
+from lit_rnn.errors import UserError
+from lit_rnn.evaluate import split_losses
+from lit_rnn.models import FUSED_LAYERS, GATE_BLOCKS, CharLM, ModelConfig, weights
+from lit_rnn.runs import Recipe, Run, RunConfig
+from lit_rnn.store import atomic_save_torch
+from lit_rnn.train import (
+    Progress,
+    TrainingDiverged,
+    TrainOptions,
+    batch_tensors,
+    check_corpus,
+    default_generators,
+    deferred_interrupt,
+    detach,
+    evaluates_at,
+    finish,
+    initialise,
+    learning_rate,
+    record_validation,
+    restore,
+    rmsprop,
+    save_checkpoint,
+    total_steps,
+)
+
+WEIGHT_KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")  # a fused layer's tensors
+
+
+def _pack_key(config: RunConfig) -> tuple:
+    """What runs trained in one pack share: corpus, recipe (so batches and learning rates), architecture,
+    depth and vocabulary."""
+    model = config.model
+    return config.corpus_sha256, config.recipe, model.architecture, model.n_layers, model.vocab_size
+
+
+def pack_groups(configs: list[RunConfig]) -> list[list[RunConfig]]:
+    """``configs`` in the groups that train as packs, in order of first appearance: runs that share corpus,
+    recipe, architecture and depth (whatever their widths, dropouts and seeds); an n-NN alone."""
+    groups: dict[object, list[RunConfig]] = {}
+    for config in configs:
+        groups.setdefault(config if config.model.architecture == "nnn" else _pack_key(config), []).append(config)
+    return list(groups.values())
+
+
+class Pack(nn.Module):
+    """The CharLMs of several runs as one network: per layer one fused layer of H = Σ h_r units (run r's at
+    ``units[r]`` in each gate block), block-diagonal past the input, and one read-out per run.
+
+    ``generators``: per run, the generator its dropout masks are drawn from.
+    """
+
+    def __init__(self, configs: list[ModelConfig], generators: list[torch.Generator], device: torch.device):
+        super().__init__()
+        first = configs[0]
+        self.architecture, self.n_layers, self.vocab_size = first.architecture, first.n_layers, first.vocab_size
+        self.widths = [c.hidden_size for c in configs]
+        self.dropouts = [c.dropout for c in configs]
+        self.generators = generators
+        starts = list(itertools.accumulate(self.widths, initial=0))
+        self.units = [slice(a, b) for a, b in itertools.pairwise(starts)]
+        self.width = starts[-1]
+        fused = FUSED_LAYERS[self.architecture]
+        self.layers = nn.ModuleList(
+            fused(self.vocab_size if layer == 0 else self.width, self.width, batch_first=True, device=device)
+            for layer in range(self.n_layers)
+        )
+        self.readouts = nn.ModuleList(nn.Linear(width, self.vocab_size, device=device) for width in self.widths)
+        packed = dict(self.named_parameters())
+        with torch.no_grad():
+            for parameter in packed.values():
+                parameter.zero_()
+            inside = {name: torch.zeros_like(p, dtype=torch.bool) for name, p in packed.items()}
+            for run in range(len(configs)):
+                for name in self.run_parameter_names():
+                    self.block(inside[self.packed_name(name, run)], name, run).fill_(True)
+        self.outside = {name: ~mask for name, mask in inside.items() if not mask.all()}  # masked gradients
+
+    def run_parameter_names(self) -> list[str]:
+        """The parameters of each run's CharLM, by their names there."""
+        return [f"rnn.{kind}_l{layer}" for layer in range(self.n_layers) for kind in WEIGHT_KINDS] + [
+            "readout.weight", "readout.bias"]
+
+    def packed_name(self, name: str, run: int) -> str:
+        """The pack's parameter that holds run ``run``'s parameter ``name``."""
+        if name.startswith("readout."):
+            return f"readouts.{run}.{name.removeprefix('readout.')}"
+        kind, layer = name.removeprefix("rnn.").rsplit("_l", 1)
+        return f"layers.{layer}.{kind}_l0"
+
+    def block(self, packed: torch.Tensor, name: str, run: int) -> torch.Tensor:
+        """Run ``run``'s parameter ``name`` as a view into ``packed`` (the pack's parameter that holds it, or any
+        tensor shaped like it: a gradient, optimiser state, a mask), shaped (gates, h, ...) for a fused layer's."""
+        if name.startswith("readout."):
+            return packed
+        kind, layer = name.removeprefix("rnn.").rsplit("_l", 1)
+        units = self.units[run]
+        view = packed.view(GATE_BLOCKS[self.architecture], self.width, *packed.shape[1:])[:, units]
+        block_diagonal = kind == "weight_hh" or (kind == "weight_ih" and layer != "0")
+        return view[..., units] if block_diagonal else view
+
+    def initial_state(self, batch_size: int, device: torch.device | str = "cpu"):
+        """Zero state: ``h`` (and ``(h, c)`` for the LSTM) of shape (layers, batch, H)."""
+        h = torch.zeros(self.n_layers, batch_size, self.width, device=device)
+        return (h, torch.zeros_like(h)) if self.architecture == "lstm" else h
+
+    def join_state(self, states: list):
+        """The runs' carried states side by side."""
+        if self.architecture == "lstm":
+            return tuple(torch.cat([state[i] for state in states], dim=-1) for i in range(2))
+        return torch.cat(states, dim=-1)
+
+    def split_state(self, state) -> list:
+        """Each run's carried state, as its CharLM carries it."""
+        if self.architecture == "lstm":
+            return [tuple(s[..., units].contiguous() for s in state) for units in self.units]
+        return [state[..., units].contiguous() for units in self.units]
+
+    def forward(self, ids: torch.Tensor, state=None) -> tuple[list[torch.Tensor], object]:
+        """Per run, logits (batch, time, vocab) for ids (batch, time); and the pack's state after the last step."""
+        if state is None:
+            state = self.initial_state(ids.shape[0], ids.device)
+        lstm = self.architecture == "lstm"
+        hs, cs = state if lstm else (state, None)
+        x = F.one_hot(ids.long(), self.vocab_size).to(self.readouts[0].weight.dtype)
+        finals = []
+        for layer, fused in enumerate(self.layers):
+            x, final = fused(x, (hs[layer : layer + 1], cs[layer : layer + 1]) if lstm else hs[layer : layer + 1])
+            finals.append(final)
+            if self.training and any(self.dropouts):
+                x = x * self.dropout_mask(x)
+        state = tuple(torch.cat(parts) for parts in zip(*finals)) if lstm else torch.cat(finals)
+        return [readout(x[..., units]) for readout, units in zip(self.readouts, self.units)], state
+
+    def dropout_mask(self, x: torch.Tensor) -> torch.Tensor:
+        """One dropout mask per run, side by side, for a layer's output ``x`` (batch, time, H): each drawn from the
+        run's generator as the fused single-run layers draw it, Bernoulli(1 - p) / (1 - p) laid out (time, batch, h)
+        in ``x``'s dtype; ones for a run without dropout."""
+        batch, steps, _ = x.shape
+        parts = []
+        for p, width, generator in zip(self.dropouts, self.widths, self.generators):
+            part = torch.empty(steps, batch, width, dtype=x.dtype, device=x.device)
+            parts.append(part.bernoulli_(1 - p, generator=generator).div_(1 - p) if p > 0 else part.fill_(1))
+        return torch.cat(parts, dim=-1).transpose(0, 1)
+
+    def mask_gradients(self) -> None:
+        """Zero the gradients outside the runs' blocks, so the weights there stay zero."""
+        for name, parameter in self.named_parameters():
+            if name in self.outside and parameter.grad is not None:
+                parameter.grad.masked_fill_(self.outside[name], 0.0)
+
+
+def pack_step(pack: Pack, optimizer: torch.optim.Optimizer, batch: tuple[np.ndarray, np.ndarray], state,
+              recipe: Recipe, options: TrainOptions) -> tuple[torch.Tensor, object]:
+    """One optimisation step of every run of the pack on one batch, state carried in and out; returns the
+    runs' losses."""
+    inputs, targets = batch_tensors(batch, options.device)
+    with autocast(options.precision, options.device):
+        logits, state = pack(inputs, detach(state))
+        losses = torch.stack([F.cross_entropy(run.flatten(0, 1).float(), targets.flatten()) for run in logits])
+    optimizer.zero_grad(set_to_none=True)
+    losses.sum().backward()
+    pack.mask_gradients()
+    nn.utils.clip_grad_value_(pack.parameters(), recipe.grad_clip)
+    optimizer.step()
+    return losses.detach(), detach(state)
+
+
+@dataclass
+class Member:
+    """One run of a pack, with what the single-run trainer keeps for it: its own model and optimiser (which
+    checkpoints, best weights and snapshots are written from), generators, progress and carried state."""
+
+    run: Run
+    model: CharLM
+    optimizer: torch.optim.Optimizer
+    generators: dict[str, torch.Generator]
+    progress: Progress
+    state: object
+    session_start: float = 0.0
+
+
+def prepare_member(config: RunConfig, artifacts, device: torch.device) -> Member:
+    """A run as :func:`lit_rnn.train.train` starts it: initialised by its seed, or resumed from its checkpoint."""
+    run = Run(config, artifacts)
+    run.write_config()
+    model, optimizer = initialise(config, device)
+    generators = {}
+    for name, default in default_generators(device).items():  # each run's own, where training left the defaults
+        generators[name] = torch.Generator(default.device)
+        generators[name].set_state(default.get_state())
+    progress, state = Progress(), model.initial_state(config.recipe.batch_size, device)
+    if run.checkpoint_path.exists():
+        progress, state = restore(run, model, optimizer, generators, device)
+    return Member(run, model, optimizer, generators, progress, state)
+
+
+@torch.no_grad()
+def _exchange(pack: Pack, optimizer: torch.optim.Optimizer, members: list[Member], into_pack: bool) -> None:
+    """Copy weights, RMSProp state and learning rate from the members into the pack (``into_pack``) or back."""
+    packed = dict(pack.named_parameters())
+    for run, member in enumerate(members):
+        for name, own in member.model.named_parameters():
+            shared = packed[pack.packed_name(name, run)]
+            pairs = [(own, shared)]
+            own_state, shared_state = member.optimizer.state[own], optimizer.state[shared]
+            source, target = (own_state, shared_state) if into_pack else (shared_state, own_state)
+            for key, value in source.items():
+                if value.dim() == 0:  # the step count, the same for every run of a pack
+                    target[key] = value.clone()
+                else:
+                    own_state.setdefault(key, torch.zeros_like(own))
+                    shared_state.setdefault(key, torch.zeros_like(shared))
+                    pairs.append((own_state[key], shared_state[key]))
+            for own_tensor, shared_tensor in pairs:
+                block = pack.block(shared_tensor, name, run)
+                if into_pack:
+                    block.copy_(own_tensor.view(block.shape))
+                else:
+                    own_tensor.view(block.shape).copy_(block)
+        if not into_pack:
+            member.optimizer.param_groups[0]["lr"] = optimizer.param_groups[0]["lr"]
+
+
+def assemble(members: list[Member], recipe: Recipe, device: torch.device) -> tuple[Pack, torch.optim.Optimizer]:
+    """The pack of ``members`` and its optimiser, holding the members' weights and RMSProp state."""
+    pack = Pack([m.run.config.model for m in members], [m.generators[f"rng_{device.type}"] for m in members], device)
+    optimizer = rmsprop(pack.parameters(), recipe)
+    optimizer.param_groups[0]["lr"] = members[0].optimizer.param_groups[0]["lr"]
+    _exchange(pack, optimizer, members, into_pack=True)
+    return pack.train(), optimizer
+
+
+def disassemble(pack: Pack, optimizer: torch.optim.Optimizer, members: list[Member], state) -> None:
+    """Write the pack's weights, RMSProp state, learning rate and carried state back into its members."""
+    _exchange(pack, optimizer, members, into_pack=False)
+    for member, own in zip(members, pack.split_state(state)):
+        member.state = own
+
+
+def train_packed(configs: list[RunConfig], corpus: Corpus, options: TrainOptions = TrainOptions(), artifacts=None,
+                 on_eval: Callable[[dict], None] | None = None) -> list[Run]:
+    """Train (or resume) ``configs``, one group of :func:`pack_groups`, as one pack; returns their finished runs.
+
+    Runs resumed at different steps train in separate packs, one after another.
+    """
+    if len(pack_groups(configs)) != 1 or configs[0].model.architecture == "nnn":
+        raise UserError("a pack trains recurrent runs of one corpus, recipe, architecture and depth; "
+                        "split the runs with lit_rnn.packed.pack_groups")
+    for config in configs:
+        check_corpus(config, corpus)
+    device = options.device
+    members = [prepare_member(c, artifacts, device) for c in configs if not Run(c, artifacts).is_finished]
+    for _, same_step in itertools.groupby(sorted(members, key=lambda m: m.progress.step), lambda m: m.progress.step):
+        _train_pack(list(same_step), configs[0].recipe.batcher(corpus), options, on_eval)
+    return [Run(c, artifacts) for c in configs]
+
+
+def _train_pack(members: list[Member], batcher: Batcher, options: TrainOptions,
+                on_eval: Callable[[dict], None] | None) -> None:
+    """:func:`lit_rnn.train.train`'s loop for a pack of members that stand at the same step."""
+    recipe, device = members[0].run.config.recipe, options.device
+    steps, step = total_steps(recipe, batcher.n_train), members[0].progress.step
+    pack, optimizer = assemble(members, recipe, device)
+    state = pack.join_state([m.state for m in members])
+    running = torch.tensor([m.progress.loss_sum for m in members], device=device)  # per run, no per-step sync
+    window, window_steps, window_start = torch.zeros(len(members), device=device), 0, time.time()
+    for member in members:
+        member.session_start = time.time() - member.progress.wall_s
+    first = members[0].run.config.model
+    bar = tqdm(total=steps, initial=step, disable=not options.progress, unit="step", dynamic_ncols=True,
+               desc=f"{first.architecture}-{first.n_layers} layers, pack of {len(members)}")
+    with training_precision(options.precision), deferred_interrupt() as interrupted:
+        while members and step < steps:
+            epoch, batch_index = divmod(step, batcher.n_train)
+            if batch_index == 0:  # rows start afresh each epoch, at this epoch's learning rate
+                state = pack.initial_state(recipe.batch_size, device)
+                for group in optimizer.param_groups:
+                    group["lr"] = learning_rate(recipe, epoch)
+            losses, state = pack_step(pack, optimizer, batcher.batch(batch_index), state, recipe, options)
+            running += losses
+            window += losses
+            step += 1
+            window_steps += 1
+            for member in members:
+                member.progress.step += 1
+                member.progress.loss_steps += 1
+            bar.update(1)
+
+            if step % options.log_every == 0 or step == steps:  # one host sync per log window
+                means = (window / window_steps).tolist()
+                diverged = [(m.run.name, mean) for m, mean in zip(members, means) if not math.isfinite(mean)]
+                if diverged:
+                    raise TrainingDiverged(
+                        f"{', '.join(name for name, _ in diverged)}: training loss became {diverged[0][1]} near step "
+                        f"{step} in a pack of {len(members)} runs (a non-finite value in one run spreads to the "
+                        "whole pack); the last good checkpoints are kept; train these runs one by one "
+                        "(lit-rnn grid --trainer per-run) to find the one that diverges")
+                rate = len(members) * window_steps * batcher.bytes_per_batch / max(time.time() - window_start, 1e-9)
+                bar.set_postfix(loss=f"{min(means):.3f}-{max(means):.3f}", bytes_per_s=f"{rate:,.0f}")
+                window.zero_()
+                window_steps, window_start = 0, time.time()
+            if step in options.snapshot_steps:
+                disassemble(pack, optimizer, members, state)
+                for member in members:
+                    member.run.snapshot_path(step).parent.mkdir(parents=True, exist_ok=True)
+                    atomic_save_torch(weights(member.model), member.run.snapshot_path(step))
+            if evaluates_at(step, steps, recipe, batcher.n_train):
+                vals = split_losses(pack, batcher, "val", device)
+                disassemble(pack, optimizer, members, state)
+                for member, loss_sum, val in zip(members, running.tolist(), vals):
+                    member.progress.loss_sum = loss_sum
+                    record = record_validation(member.run, member.model, batcher, member.progress, val)
+                    if on_eval is not None:
+                        on_eval(record)
+                running.zero_()
+                stopped = [m.progress.bad_evals >= recipe.patience for m in members]
+                if any(stopped):  # they finish; the others go on in a pack of their own
+                    for member in itertools.compress(members, stopped):
+                        member.progress.wall_s = time.time() - member.session_start
+                        finish(member.run, member.model, member.optimizer, member.progress, member.state,
+                               member.generators, options, stopped_early=True, n_train=batcher.n_train,
+                               pack_size=len(members))
+                    kept = torch.tensor([not s for s in stopped], device=device)
+                    members = [m for m, s in zip(members, stopped) if not s]
+                    running, window = running[kept], window[kept]
+                    if members:
+                        pack, optimizer = assemble(members, recipe, device)
+                        state = pack.join_state([m.state for m in members])
+            for member in members:
+                member.progress.wall_s = time.time() - member.session_start
+            if members and (step % options.checkpoint_every == 0 or interrupted()):
+                disassemble(pack, optimizer, members, state)
+                for member, loss_sum in zip(members, running.tolist()):
+                    member.progress.loss_sum = loss_sum
+                    save_checkpoint(member.run, member.model, member.optimizer, member.progress, member.state,
+                                    member.generators)
+            if interrupted():
+                bar.close()
+                raise KeyboardInterrupt
+    bar.close()
+    if members:
+        disassemble(pack, optimizer, members, state)
+    for member, loss_sum in zip(members, running.tolist()):
+        member.progress.loss_sum, member.progress.wall_s = loss_sum, time.time() - member.session_start
+        finish(member.run, member.model, member.optimizer, member.progress, member.state, member.generators, options,
+               stopped_early=False, n_train=batcher.n_train, pack_size=len(members))
