@@ -220,15 +220,16 @@ Markdown(
 # ### Which errors it removes
 #
 # The oracles of chapter 7 sort the plain model's errors into categories. For each category: how
-# many of its errors dynamic evaluation predicts correctly (probability ≥ 0.5). If the paper's
-# conjecture holds, the memory category is fixed at a higher rate than the others.
+# many of its errors dynamic evaluation predicts correctly (probability ≥ 0.5), and how much the
+# log-probability of those bytes changes on average (`gain`, nats). If the paper's conjecture holds,
+# the memory category is fixed at a higher rate than the others.
 
 # %%
 oracle = OracleConfig()
 ngrams = study.oracle_ngrams(oracle)
 before = error_breakdown(plain, ngrams, study.corpus.data, study.train_positions(), oracle)
 after = error_breakdown(dynamic.predictions, ngrams, study.corpus.data, study.train_positions(), oracle)
-fixes = fixed_errors(before, dynamic.predictions)
+fixes = fixed_errors(before, plain, dynamic.predictions)
 figures.error_fixes(fixes, "Errors of the plain model that dynamic evaluation fixes, by oracle category")
 
 # %%

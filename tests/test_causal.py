@@ -180,23 +180,29 @@ def test_fixed_errors_and_category_changes_compare_two_evaluations_of_the_same_b
     table = pd.DataFrame({"step": ["n-gram", "1-memory", "remaining"], "category": ["n-gram", "memory", "remaining"],
                           "errors": [1, 2, 1], "share": [0.25, 0.5, 0.25], "remaining": [3, 1, 1]})
     before = ErrorBreakdown("plain", table, labels, np.arange(6) + 1)
+    plain = _predictions(np.array([0.3, 0.1, 0.3, 0.9, 0.2, 0.8]), "plain")
     after = _predictions(np.array([0.9, 0.2, 0.3, 0.4, 0.6, 0.9]), "dynamic")
-    fixed = fixed_errors(before, after).set_index("category")
-    assert fixed.loc["memory"].tolist() == [2, 1, 0.5]
-    assert fixed.loc["n-gram"].tolist() == [1, 0, 0.0] and fixed.loc["remaining"].tolist() == [1, 1, 1.0]
-    with pytest.raises(UserError, match="cover other positions"):
-        fixed_errors(before, _predictions(np.full(5, 0.5), "short"))
+    fixed = fixed_errors(before, plain, after).set_index("category")
+    assert fixed.loc["memory", ["errors", "fixed", "fixed_share"]].tolist() == [2, 1, 0.5]
+    assert fixed.loc["memory", "gain"] == pytest.approx(np.mean([np.log(3), np.log(2)]), abs=1e-6)
+    assert fixed.loc["n-gram", ["errors", "fixed", "fixed_share", "gain"]].tolist() == [1, 0, 0.0, 0.0]
+    assert fixed.loc["remaining", ["errors", "fixed", "fixed_share"]].tolist() == [1, 1, 1.0]
+    with pytest.raises(UserError, match="cover different positions"):
+        fixed_errors(before, plain, _predictions(np.full(5, 0.5), "short"))
 
 
 def test_fixed_share_of_a_category_against_the_rest_and_the_dynamic_evaluation_claim():
-    fixes = pd.DataFrame({"category": ["n-gram", "memory", "word"], "errors": [10, 4, 6], "fixed": [1, 3, 2]})
+    fixes = pd.DataFrame({"category": ["n-gram", "memory", "word"], "errors": [10, 4, 6], "fixed": [1, 3, 2],
+                          "gain": [0.1, 0.5, -0.1]})
     assert fixed_share(fixes, "memory") == (0.75, 3 / 16)
     assert np.isnan(fixed_share(fixes.assign(errors=[10, 0, 6]), "memory")[0])
     assert dynamic_claim(fixes, 1.10, 1.05).verdict == "reproduced"
     assert dynamic_claim(fixes.assign(fixed=[5, 0, 2]), 1.10, 1.05).verdict == "partly"
     assert dynamic_claim(fixes.assign(fixed=[5, 0, 2]), 1.10, 1.12).verdict == "not reproduced"
     assert dynamic_claim(fixes.assign(errors=[10, 0, 6]), 1.10, 1.05).verdict == "not measured"
-    assert "fixes 75.0% of the memory-oracle errors and 18.8% of the others" in dynamic_claim(fixes, 1.1, 1.0).measured
+    measured = dynamic_claim(fixes, 1.1, 1.0).measured
+    assert "fixes 75.0% of the memory-oracle errors and 18.8% of the others" in measured
+    assert "+0.500 and +0.025 nats on average" in measured
 
 
 def test_line_lengths_count_complete_lines_without_the_carriage_return():

@@ -276,21 +276,24 @@ def scaling_claim(difference: pd.DataFrame, large: str, small: str, ratio: float
                  judge(share >= 0.5, partly=rows["share of difference"].idxmax() == "n-gram"))
 
 
-def fixed_errors(breakdown: ErrorBreakdown, other: Predictions) -> pd.DataFrame:
-    """Per category of ``breakdown``'s errors: how many ``other`` (same positions) predicts correctly.
+def fixed_errors(breakdown: ErrorBreakdown, model: Predictions, other: Predictions) -> pd.DataFrame:
+    """Per category of the errors ``breakdown`` found in ``model``'s predictions: how many ``other`` predicts.
 
-    Columns: category, errors, fixed (``other`` gives the byte probability >= 0.5), fixed_share.
+    Columns: category, errors, fixed (``other`` gives the byte probability >= 0.5), fixed_share, and gain:
+    the mean change in the log-probability of those bytes from ``model`` to ``other`` (nats; > 0 is better).
     """
-    if len(other.targets) != len(breakdown.labels) or not np.array_equal(other.positions + 1, breakdown.offsets):
-        raise UserError(f"predictions of {other.name!r} cover other positions than the breakdown of {breakdown.name!r}")
+    check_aligned([model, other])
+    if not np.array_equal(model.positions + 1, breakdown.offsets):
+        raise UserError(f"the breakdown of {breakdown.name!r} is not of the predictions of {model.name!r}")
     categories = dict(zip(breakdown.table["step"], breakdown.table["category"]))
     category = np.array([categories.get(step, step) for step in breakdown.labels], dtype=object)
+    change = other.target_log_probs.astype(np.float64) - model.target_log_probs
     rows = []
     for name in dict.fromkeys(breakdown.table["category"]):
         errors = category == name
-        fixed = int((errors & ~other.errors).sum())
-        rows.append((name, int(errors.sum()), fixed, fixed / max(int(errors.sum()), 1)))
-    return pd.DataFrame(rows, columns=["category", "errors", "fixed", "fixed_share"])
+        count, fixed = int(errors.sum()), int((errors & ~other.errors).sum())
+        rows.append((name, count, fixed, fixed / max(count, 1), float(change[errors].mean()) if count else np.nan))
+    return pd.DataFrame(rows, columns=["category", "errors", "fixed", "fixed_share", "gain"])
 
 
 def fixed_share(fixes: pd.DataFrame, category: str) -> tuple[float, float]:
@@ -312,7 +315,11 @@ def dynamic_claim(fixes: pd.DataFrame, plain_loss: float, dynamic_loss: float) -
     memory, others = fixed_share(fixes, "memory")
     if np.isnan(memory):
         return Claim("Beyond the paper", claim, "the plain model makes no memory-oracle errors", judge(None))
+    rest = fixes[(fixes["category"] != "memory") & (fixes["errors"] > 0)]
+    gain = float(fixes.set_index("category").loc["memory", "gain"])
+    rest_gain = float((rest["gain"] * rest["errors"]).sum() / max(int(rest["errors"].sum()), 1))
     measured = (f"test loss {plain_loss:.3f} → {dynamic_loss:.3f} nats/byte; it fixes {memory:.1%} of the "
-                f"memory-oracle errors and {others:.1%} of the others")
+                f"memory-oracle errors and {others:.1%} of the others (log-probability of those bytes "
+                f"{gain:+.3f} and {rest_gain:+.3f} nats on average)")
     lower = dynamic_loss < plain_loss
     return Claim("Beyond the paper", claim, measured, judge(memory > others and lower, partly=lower or memory > others))
