@@ -191,14 +191,14 @@ InterventionExplorer(model, study.corpus, tested, prime).widget
 # ## Dynamic evaluation
 #
 # The model reads the test split as evaluation does (every row in parallel, state carried) and,
-# after scoring each window of 50 bytes per row, takes one gradient step on that window's loss. The
+# after scoring each window of a few bytes per row, takes one gradient step on that window's loss. The
 # step is Krause et al.'s RMS-normalised rule: each parameter's gradient is divided by its root mean
 # square over windows of the training split, and a decay pulls the weights back towards the trained
 # ones, θ ← θ − η ∇L / r + λ (θ₀ − θ) ⊙ r / r̄ (plain SGD, θ ← θ − η ∇L + λ (θ₀ − θ), is the other rule
 # the library offers). All rows share the weights, so each step learns from the window just scored
 # in every row — here stretches of text far apart in the book — and no byte is ever scored after a
-# step that saw it. The step size η and the decay λ are chosen on the validation split (its first
-# bytes per row, to bound the cost), never on test.
+# step that saw it. The window, the step size η and the decay λ are chosen on the validation split
+# (its first bytes per row, to bound the cost), never on test.
 
 # %%
 dynamic = dynamic_evaluation(run, study.corpus, study.settings.device)
@@ -208,10 +208,10 @@ dynamic.validation.round(4)
 # %% tags=["hide-input"]
 Markdown(
     f"Validation chose the {dynamic.config.rule} rule with η = {dynamic.config.learning_rate:g}, "
-    f"λ = {dynamic.config.decay:g} (scored on the first {dynamic.validation_length or 'all'} bytes of each "
-    f"validation row). On test, the loss goes from **{plain.cross_entropy:.3f}** to "
-    f"**{dynamic.predictions.cross_entropy:.3f}** nats/byte, and the errors (p < 0.5) from "
-    f"{int(plain.errors.sum()):,} to {int(dynamic.predictions.errors.sum()):,}. It costs "
+    f"λ = {dynamic.config.decay:g} and a step every {dynamic.config.window} bytes per row (scored on the first "
+    f"{dynamic.validation_length or 'all'} bytes of each validation row). On test, the loss goes from "
+    f"**{plain.cross_entropy:.3f}** to **{dynamic.predictions.cross_entropy:.3f}** nats/byte, and the errors "
+    f"(p < 0.5) from {int(plain.errors.sum()):,} to {int(dynamic.predictions.errors.sum()):,}. It costs "
     f"**{dynamic.slowdown:.1f}×** the time of plain evaluation ({dynamic.seconds:.1f} s against "
     f"{dynamic.plain_seconds:.1f} s, measured one after the other on {study.settings.device.type})."
 )

@@ -64,7 +64,10 @@ class DynamicConfig:
                             f"in {RULES}, got {self}")
 
 
-GRID = tuple(DynamicConfig(rate, decay) for rate in (1e-4, 3e-4, 1e-3, 3e-3) for decay in (0.0, 0.01))
+# Measured on War and Peace's 3x241 LSTM (validation, first 1,000 bytes per row): rms η = 1e-3 is worse than no
+# step, 3e-3 diverges, plain SGD gains least; shorter windows gain more (10 bytes: 1.1100, 50: 1.1109, none: 1.1130).
+GRID = tuple(DynamicConfig(rate, decay, window)
+             for window in (10, 50) for rate in (1e-4, 3e-4) for decay in (0.0, 0.01))
 
 
 def _detached(state):
