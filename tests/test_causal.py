@@ -169,10 +169,10 @@ def test_samples_are_measured_by_the_signal_read_from_their_start():
     assert clamped.open_at_end == 1.0 and clamped.bytes_on == pytest.approx(3 / 6)
 
 
-def _predictions(probs_of_target: np.ndarray, name: str) -> Predictions:
+def _predictions(probs_of_target: np.ndarray, name: str, positions: np.ndarray | None = None) -> Predictions:
     n = len(probs_of_target)
     return Predictions(np.zeros((n, 3), np.float16), np.log(probs_of_target).astype(np.float32), np.zeros(n, int),
-                       np.arange(n), name, "lstm", "sha", "test")
+                       np.arange(n) if positions is None else positions, name, "lstm", "sha", "test")
 
 
 def test_fixed_errors_and_category_changes_compare_two_evaluations_of_the_same_bytes():
@@ -191,17 +191,34 @@ def test_fixed_errors_and_category_changes_compare_two_evaluations_of_the_same_b
         fixed_errors(before, plain, _predictions(np.full(5, 0.5), "short"))
 
 
-def test_fixed_share_of_a_category_against_the_rest_and_the_dynamic_evaluation_claim():
+def _breakdown(labels: list[str], positions: np.ndarray) -> ErrorBreakdown:
+    table = pd.DataFrame({"step": ["n-gram", "1-memory", "remaining"], "category": ["n-gram", "memory", "remaining"],
+                          "errors": [1, 1, 1], "share": [1 / 3] * 3, "remaining": [2, 1, 1]})
+    return ErrorBreakdown("plain", table, np.array(labels, dtype=object), positions + 1)
+
+
+def test_fixed_share_of_memory_errors_against_the_others_with_a_bootstrap_over_segments():
+    positions = np.concatenate([np.arange(6), np.arange(100, 106)])  # two segments (char-rnn rows)
+    labels = ["1-memory", "1-memory", "n-gram", "", "remaining", "",
+              "1-memory", "n-gram", "n-gram", "", "remaining", "1-memory"]
+    plain = _predictions(np.full(12, 0.2), "plain", positions)
+    after = _predictions(np.array([0.9, 0.9, 0.3, 0.9, 0.3, 0.9, 0.9, 0.3, 0.9, 0.9, 0.3, 0.3]), "dynamic", positions)
+    share, rest, low, high = fixed_share(_breakdown(labels, positions), plain, after, samples=500)
+    assert (share, rest) == (0.75, 0.2)
+    assert low <= share - rest <= high and low < high
+    none = ["n-gram" if label == "1-memory" else label for label in labels]
+    assert np.isnan(fixed_share(_breakdown(none, positions), plain, after)[0])
+
+
+def test_the_dynamic_evaluation_claim():
     fixes = pd.DataFrame({"category": ["n-gram", "memory", "word"], "errors": [10, 4, 6], "fixed": [1, 3, 2],
                           "gain": [0.1, 0.5, -0.1]})
-    assert fixed_share(fixes, "memory") == (0.75, 3 / 16)
-    assert np.isnan(fixed_share(fixes.assign(errors=[10, 0, 6]), "memory")[0])
-    assert dynamic_claim(fixes, 1.10, 1.05).verdict == "reproduced"
-    assert dynamic_claim(fixes.assign(fixed=[5, 0, 2]), 1.10, 1.05).verdict == "partly"
-    assert dynamic_claim(fixes.assign(fixed=[5, 0, 2]), 1.10, 1.12).verdict == "not reproduced"
-    assert dynamic_claim(fixes.assign(errors=[10, 0, 6]), 1.10, 1.05).verdict == "not measured"
-    measured = dynamic_claim(fixes, 1.1, 1.0).measured
-    assert "fixes 75.0% of the memory-oracle errors and 18.8% of the others" in measured
+    assert dynamic_claim(fixes, (0.75, 0.19, 0.2, 0.9), 1.10, 1.05).verdict == "reproduced"
+    assert dynamic_claim(fixes, (0.75, 0.19, -0.1, 0.9), 1.10, 1.05).verdict == "partly"
+    assert dynamic_claim(fixes, (0.10, 0.19, -0.3, 0.1), 1.10, 1.12).verdict == "not reproduced"
+    assert dynamic_claim(fixes, (np.nan, 0.19, np.nan, np.nan), 1.10, 1.05).verdict == "not measured"
+    measured = dynamic_claim(fixes, (0.75, 0.1875, 0.2, 0.9), 1.1, 1.0).measured
+    assert "fixes 75.0% of the memory-oracle errors and 18.8% of the others (difference +56.2%" in measured
     assert "+0.500 and +0.025 nats on average" in measured
 
 
