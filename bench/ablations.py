@@ -1,6 +1,6 @@
 """Time of scoring many one-cell ablations in one batch against scoring them one at a time.
 
-    .venv/bin/python bench/ablations.py --model artifacts/runs/<id>/best.pt --corpus warpeace --layer 2
+    .venv/bin/python bench/ablations.py --model artifacts/runs/<id>/best.pt --corpus warpeace --layer 3
 
 Each ablation is a pass over ``--rows`` rows of the test split (their first ``--length`` bytes). The
 batched form runs the layers below the ablated one once for all ablations and the rest with every
@@ -24,7 +24,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None, help="a weights file (default: an untrained 3x241 LSTM)")
     parser.add_argument("--corpus", default="warpeace")
-    parser.add_argument("--layer", type=int, default=2)
+    parser.add_argument("--layer", type=int, default=3, help="the layer ablated, counted from 1 (default 3)")
     parser.add_argument("--ablations", type=int, default=16)
     parser.add_argument("--rows", type=int, default=10)
     parser.add_argument("--length", type=int, default=300)
@@ -38,7 +38,7 @@ def main() -> None:
         init_uniform(model, 0.08)
     batcher, device = corpus.batcher(), torch.device("cpu")
     rows = scored_rows(batcher.batch_size, args.rows)
-    ablations = [Intervention.ablate(args.layer, [cell]) for cell in range(args.ablations)]
+    ablations = [Intervention.ablate(args.layer - 1, [cell]) for cell in range(args.ablations)]
 
     def timed(interventions) -> tuple[float, np.ndarray]:
         start = time.perf_counter()
