@@ -34,6 +34,7 @@ device = "auto"
 precision = "auto"
 data_dir = None
 artifacts = None
+language = "auto"
 
 # %%
 from IPython.display import Markdown
@@ -45,7 +46,7 @@ from lit_rnn.viz import notebook
 notebook.setup()
 
 studies = {name: Study.open(corpus=name, preset=preset, device=device, precision=precision, data_dir=data_dir,
-                            artifacts=artifacts, progress=False) for name in corpora}
+                            artifacts=artifacts, language=language, progress=False) for name in corpora}
 chosen = next(iter(studies.values())).preset
 recipe = chosen.recipe
 

@@ -29,26 +29,27 @@ device = "auto"  # auto, cpu, cuda or cuda:N
 precision = "auto"  # training precision: auto, fp32, tf32 or bf16
 data_dir = None  # default: $LIT_RNN_DATA or ./data
 artifacts = None  # default: $LIT_RNN_HOME or ./artifacts
+language = "auto"  # for the reference signals: auto (a guess), text (prose) or a Pygments lexer name (python, c, ...)
 
 # %%
 from IPython.display import HTML, Markdown, display
 
 from lit_rnn.analysis.cells import rank_cells, signal_views, top_cells
-from lit_rnn.analysis.signals import reference_signals, varying
+from lit_rnn.analysis.signals import varying
 from lit_rnn.study import Study
 from lit_rnn.viz import figures, notebook
 from lit_rnn.viz.explorer import CellExplorer, cell_view_html
 
 notebook.setup()
 study = Study.open(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
-                   artifacts=artifacts)
+                   artifacts=artifacts, language=language)
 run = study.cell_run
 trace = study.trace(run)
-all_signals = reference_signals(study.corpus.data)
+all_signals = study.signals()
 signals = varying(all_signals, trace.positions)
 silent = sorted(set(all_signals) - set(signals))
 Markdown(f"We examine **{run.config.model.name}**, the best LSTM of this build, over the {len(trace.positions):,} "
-         f"bytes of the test split."
+         f"bytes of the test split, with the signals of **{study.settings.language}**."
          + (f" These signals never change in this test text and are left out: {', '.join(silent)}." if silent else ""))
 
 # %% [markdown]
@@ -92,6 +93,6 @@ figures.cell_selector(signal_views(ranking, trace, study.corpus.data, signals, p
 # it (as LSTMVis does). In the static book the widget shows its last state.
 
 # %%
-explorer = CellExplorer(study.corpus, {run.config.model.name: trace})
+explorer = CellExplorer(study.corpus, {run.config.model.name: trace}, signals)
 explorer.rank_by.value = leaders.signal.iloc[0]
 explorer.widget

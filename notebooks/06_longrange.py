@@ -24,6 +24,7 @@ device = "auto"  # auto, cpu, cuda or cuda:N
 precision = "auto"  # training precision: auto, fp32, tf32 or bf16
 data_dir = None  # default: $LIT_RNN_DATA or ./data
 artifacts = None  # default: $LIT_RNN_HOME or ./artifacts
+language = "auto"  # for the reference signals: auto (a guess), text (prose) or a Pygments lexer name (python, c, ...)
 
 # %%
 from IPython.display import Markdown, display
@@ -34,7 +35,7 @@ from lit_rnn.viz import figures, notebook
 
 notebook.setup()
 study = Study.open(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
-                   artifacts=artifacts)
+                   artifacts=artifacts, language=language)
 ngrams, nnns = study.baselines()
 lstm = study.predictions(study.cell_run)
 top_order = max(ngrams)
@@ -75,7 +76,7 @@ Markdown("The LSTM's largest advantages over the " + ngram.name + " are on "
 
 # %%
 for closer in (b"}", b")", b'"'):
-    table = longrange.closer_probability_by_distance([lstm, ngram], study.corpus.data, closer)
+    table = longrange.closer_probability_by_distance([lstm, ngram], study.syntax, closer)
     if table["count"].sum() >= 20:
         display(figures.closer_by_distance(table, [lstm.name, ngram.name], closer.decode()))
 

@@ -12,7 +12,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from lit_rnn.analysis.cells import CellView, Trace, cell_window, rank_cells, span_query
-from lit_rnn.analysis.signals import reference_signals
+from lit_rnn.analysis.signals import Signal
 from lit_rnn.data import Corpus
 from lit_rnn.viz.heatmap import text_heatmap_html
 
@@ -48,12 +48,14 @@ def cell_view_html(view: CellView) -> str:
 class CellExplorer:
     """Widgets over one or more runs' traces; ``.widget`` is what a notebook displays.
 
-    ``traces`` maps a run's name to its test-split trace (:class:`~lit_rnn.analysis.cells.Trace`).
+    ``traces`` maps a run's name to its test-split trace (:class:`~lit_rnn.analysis.cells.Trace`);
+    ``signals`` are the reference signals cells can be ranked by (``Study.signals()``).
     """
 
-    def __init__(self, corpus: Corpus, traces: Mapping[str, Trace], length: int = 600):
+    def __init__(self, corpus: Corpus, traces: Mapping[str, Trace], signals: Mapping[str, Signal],
+                 length: int = 600):
         self.corpus, self.traces = corpus, dict(traces)
-        self.signals = reference_signals(corpus.data)
+        self.signals = dict(signals)
         first = next(iter(self.traces.values()))
         self.run = widgets.Dropdown(options=list(self.traces), description="run")
         self.layer = widgets.Dropdown(options=list(range(len(first))), description="layer")
