@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from lit_rnn.analysis.longrange import bracket_pairs
-from lit_rnn.analysis.signals import lex, reference_signals, resolve_language
+from lit_rnn.analysis.signals import SIGNAL_KINDS, lex, reference_signals, resolve_language
 from lit_rnn.data import Corpus, load_corpus
 from lit_rnn.errors import UserError
 from lit_rnn.settings import Settings
+from lit_rnn.study import Study
 
 
 def signal(text: str | bytes, name: str, language: str) -> list[int]:
@@ -72,6 +73,7 @@ def test_language_names_are_pygments_lexers_and_unknown_ones_say_where_to_look()
 def test_prose_quotes_ascii_and_typographic_at_the_last_byte_of_each_mark():
     text = 'a "b" «c» “d”'  # «, », “ and ” are two or three bytes: inside from the last byte of the opener
     assert signal(text, "in_quotes", "text") == marks("..11...111....1111.")
+    assert signal("„e“ f", "in_quotes", "text") == marks("..1111...")  # German: „ opens, “ closes
 
 
 def test_apostrophes_are_not_quotes_and_single_quotes_nest_in_double_ones():
@@ -100,8 +102,10 @@ def test_auto_uses_a_registered_corpus_language_then_the_file_name_then_the_text
     assert resolve_language("auto", load_corpus("linux", reference_data_dir)) == "c"
     source = b"import os\n\n\ndef f(x):\n    return {'a': [x * 2]}  # twice\n" * 50
     prose = "«Ну, что, князь?» — сказала Анна Павловна. Ἐν ἀρχῇ ἦν ὁ λόγος.\n".encode() * 50
+    unsure = b"int f(void) { return g(x[1], y); }\n" * 50  # C that Pygments cannot tell: read as text
     for name, data, expected in (("a.py", b"x = 1\n", "python"), ("code.txt", source, "python"),
-                                 ("prose.txt", prose, "text"), ("notes", prose, "text")):
+                                 ("prose.txt", prose, "text"), ("notes", prose, "text"), ("f.txt", unsure, "text"),
+                                 ("f.c", unsure, "c")):
         assert resolve_language("auto", Corpus(name, tmp_path / name, np.frombuffer(data, np.uint8))) == expected
     assert resolve_language("C", load_corpus("warpeace", reference_data_dir)) == "c"
 
@@ -200,3 +204,14 @@ def test_linux_signals_match_the_hand_written_c_rules_outside_if_0_blocks(refere
         assert np.array_equal(counted_here[~disabled], counted_before[~disabled]), chr(delimiter)
     ours_pairs = {tuple(pair) for pair in syntax.quote_pairs.tolist()}
     assert {p for p in ours_pairs ^ pairs if not disabled[p[0]]} == set()
+
+
+def test_a_study_reads_the_signals_of_its_corpus_language_from_the_store(tmp_path):
+    source = tmp_path / "tool.py"
+    source.write_bytes(b'def f(x):\n    """Twice x."""\n    return [x, (x)]  # both\n' * 400)
+    study = Study.open(corpus=str(source), preset="tiny", artifacts=str(tmp_path / "artifacts"))
+    assert study.settings.language == "python"
+    signals = study.signals()
+    assert set(signals) == set(SIGNAL_KINDS)
+    assert signals["in_comment"].values.any() and signals["in_quotes"].values.any()
+    assert len(list((tmp_path / "artifacts" / "syntax").glob("*.npz"))) == 1

@@ -22,9 +22,9 @@ Quotes, comments and the code where brackets count come from one lexical pass in
   ends at its newline. Preprocessor directives (``#define``, ``#include "x.h"``) are code: Pygments
   marks them as comments, so their text is lexed again, and their strings and brackets count.
 - **Prose** (``text``): no comments; every bracket counts; quotations open and close with ASCII
-  ``"`` (alternating), “ ”, « » and single quotes ‘ ’ or ``'`` at word boundaries (an apostrophe
-  inside a word, as in *don't*, is not a quote), and a blank line ends every quotation, as a
-  quotation that runs over paragraphs reopens each with a new mark.
+  ``"`` (alternating), “ ” (and German „ “), « » and single quotes ‘ ’ or ``'`` at word boundaries
+  (an apostrophe inside a word, as in *don't*, is not a quote), and a blank line ends every
+  quotation, as a quotation that runs over paragraphs reopens each with a new mark.
 
 On the Linux corpus Pygments' C lexer finds the same quotes, comments and counted brackets as the
 hand-written C rules the signals used before, byte for byte, except inside the 20 blocks of code
@@ -84,7 +84,7 @@ _COMMENTS = (_LINE_COMMENT, _BLOCK_COMMENT)
 _MIRROR = {"(": ")", "{": "}", "<": ">"}  # a block comment's first and last characters: /* */, (* *), {- -}
 
 # Prose quotation marks: each match is one mark (or a paragraph break).
-_PROSE_MARKS = re.compile(r"[\"“”«»‘’']|\n[^\S\n]*\n")
+_PROSE_MARKS = re.compile(r"[\"“”„«»‘’']|\n[^\S\n]*\n")
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ class Syntax:
     quote_pairs: np.ndarray  # (k, 2) offsets of the opening and closing ``"`` of each closed quotation
 
     @property
-    def signals(self) -> tuple[str, ...]:
+    def signal_names(self) -> tuple[str, ...]:
         """The reference signals that mean something in this language."""
         return PROSE_SIGNALS if self.language == TEXT else tuple(SIGNAL_KINDS)
 
@@ -155,7 +155,9 @@ def resolve_language(language: str, corpus: Corpus) -> str:
 
     ``auto`` takes a registered corpus's own language (War and Peace is text, Linux is C), else the
     language of the file's name (``.py``, ``.c``), else ``text`` for a text with almost no code
-    symbols, else Pygments' guess from the first 64 KB.
+    symbols, else the language Pygments is certain of from the first 64 KB (a shebang, a Python
+    ``import``), else ``text``: Pygments' less certain guesses are mostly wrong (plain Python reads
+    as SQL), so a file whose name does not tell its language needs ``language`` named.
     """
     if language != AUTO:
         return _lexer(language).aliases[0]
@@ -170,9 +172,10 @@ def resolve_language(language: str, corpus: Corpus) -> str:
     if by_name != TEXT or _looks_like_prose(sample):
         return by_name
     try:
-        return guess_lexer(sample).aliases[0]
+        guessed = guess_lexer(sample)
     except ClassNotFound:
         return TEXT
+    return guessed.aliases[0] if type(guessed).analyse_text(sample) == 1.0 else TEXT
 
 
 # -- Lexing --------------------------------------------------------------------------------------
@@ -269,19 +272,23 @@ def _flanks(text: str, at: int) -> tuple[bool, bool]:
 def _lex_prose(text: str, offsets: np.ndarray) -> tuple[list, list]:
     """Byte spans inside quotations, and the ``"`` pairs, by the prose rules of the module docstring."""
     spans, pairs = [], []
-    double, curly, angle, single = None, 0, 0, 0  # open ``"`` (its offset), nesting of “ ”, « » and ‘ ’/'
+    double, curly, low, angle, single = None, 0, 0, 0, 0  # open ``"`` (its offset), nesting of “ ”, „ “, « », ‘ ’/'
     opened = None  # byte where the current run of open quotations began
     for mark in _PROSE_MARKS.finditer(text):
         at, character = mark.start(), mark.group()[0]
         last_byte = offsets[mark.end()] - 1
         if character == "\n":
-            double, curly, angle, single = None, 0, 0, 0
+            double, curly, low, angle, single = None, 0, 0, 0, 0
         elif character == '"':
             if double is None:
                 double = offsets[at]
             else:
                 pairs.append((double, offsets[at]))
                 double = None
+        elif character == "„":
+            low += 1
+        elif character == "“" and low:
+            low -= 1
         elif character in "“”":
             curly = curly + 1 if character == "“" else max(curly - 1, 0)
         elif character in "«»":
@@ -292,7 +299,7 @@ def _lex_prose(text: str, offsets: np.ndarray) -> tuple[list, list]:
                 single += 1
             elif can_close:
                 single = max(single - 1, 0)
-        inside = double is not None or curly > 0 or angle > 0 or single > 0
+        inside = double is not None or curly > 0 or low > 0 or angle > 0 or single > 0
         if inside and opened is None:
             opened = last_byte
         elif not inside and opened is not None:
@@ -394,11 +401,11 @@ def indentation(data: bytes | np.ndarray, tab_width: int = 8) -> np.ndarray:
 
 def reference_signals(syntax: Syntax, names: list[str] | None = None, tab_width: int = 8) -> dict[str, Signal]:
     """The named reference signals of a lexed text (all that its language has, or ``names``)."""
-    names = list(syntax.signals) if names is None else names
-    unknown = [name for name in names if name not in syntax.signals]
+    names = list(syntax.signal_names) if names is None else names
+    unknown = [name for name in names if name not in syntax.signal_names]
     if unknown:
         raise UserError(f"no signals {unknown} for language {syntax.language!r}: choose from "
-                        f"{', '.join(syntax.signals)}")
+                        f"{', '.join(syntax.signal_names)}")
     data = syntax.data
     compute = {
         "line_position": lambda: position_in_line(data),
