@@ -187,6 +187,16 @@ def _run_chapters(tmp_path: Path, name: str, text: bytes) -> Path:
     return tmp_path
 
 
+def test_every_chapter_sets_up_its_error_display_before_it_resolves_its_parameters():
+    import jupytext
+
+    for source in REPO.glob("notebooks/*.py"):
+        parameters, first, *_ = [cell for cell in jupytext.read(source).cells if cell.cell_type == "code"]
+        assert "parameters" in parameters.metadata.get("tags", []) and "language" in parameters.source, source.name
+        resolved = [first.source.index(call) for call in ("Study.open(", "Settings.resolve(") if call in first.source]
+        assert resolved and first.source.index("notebook.setup()") < min(resolved), source.name
+
+
 @pytest.mark.slow
 def test_every_chapter_runs_on_python_source_and_ranks_cells_for_its_comments_and_strings(tmp_path):
     """papermill with a corpus given as a file path, as the README shows: signals in the corpus's language."""
