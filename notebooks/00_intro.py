@@ -40,6 +40,7 @@ device = "auto"  # auto, cpu, cuda or cuda:N
 precision = "auto"  # training precision: auto, fp32, tf32 or bf16
 data_dir = None  # default: $LIT_RNN_DATA or ./data
 artifacts = None  # default: $LIT_RNN_HOME or ./artifacts
+language = "auto"  # the corpus's language for the reference signals: auto, text, or a Pygments lexer name
 
 # %% tags=["hide-input"]
 import pandas as pd
@@ -51,7 +52,7 @@ from lit_rnn.viz import notebook
 
 notebook.setup()
 studies = {name: Study.open(corpus=name, preset=preset, device=device, precision=precision, data_dir=data_dir,
-                            artifacts=artifacts, progress=False) for name in corpora}
+                            artifacts=artifacts, language=language, progress=False) for name in corpora}
 
 # %% [markdown]
 # ## This build

@@ -24,19 +24,20 @@ device = "auto"  # auto, cpu, cuda or cuda:N
 precision = "auto"  # training precision: auto, fp32, tf32 or bf16
 data_dir = None  # default: $LIT_RNN_DATA or ./data
 artifacts = None  # default: $LIT_RNN_HOME or ./artifacts
+language = "auto"  # the corpus's language for the reference signals: auto, text, or a Pygments lexer name
 
 # %% tags=["hide-input"]
 from IPython.display import Markdown
 
 from lit_rnn.analysis import scorecard
 from lit_rnn.analysis.corpora import corpus_claim
-from lit_rnn.data import byte_label
+from lit_rnn.data import byte_label, character_table
 from lit_rnn.study import Study
 from lit_rnn.viz import figures, notebook
 
 notebook.setup()
 study = Study.open(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
-                   artifacts=artifacts)
+                   artifacts=artifacts, language=language)
 settings, text, batcher = study.settings, study.corpus, study.batcher
 
 # %% tags=["hide-input"]
@@ -80,6 +81,23 @@ figures.byte_frequencies(text)
 # %% tags=["hide-input"]
 counts = sorted(((int((text.data == b).sum()), byte_label(int(b))) for b in text.vocab), reverse=True)
 Markdown("The most frequent bytes: " + ", ".join(f"`{label}` ({n / len(text):.1%})" for n, label in counts[:8]) + ".")
+
+# %% [markdown]
+# ## The vocabulary as characters
+#
+# Read as UTF-8, the bytes make characters: a character outside ASCII is two to four bytes, each
+# a symbol of its own to the models (its lead byte first). A byte that is part of no valid
+# sequence counts as itself.
+
+# %% tags=["hide-input"]
+characters = character_table(text.data)
+wide = characters[characters.kind != "ascii"]
+Markdown(f"The {text.vocab_size} byte values make {len(characters)} distinct characters"
+         + (f"; the {len(wide)} that are not ASCII, most frequent first:" if len(wide) else ", all of them ASCII.")
+         + f" The reference signals (chapter 3) read the text as **{settings.language}**.")
+
+# %%
+wide.head(40)
 
 # %% [markdown]
 # ## Against the paper

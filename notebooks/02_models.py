@@ -45,6 +45,7 @@ device = "auto"  # auto, cpu, cuda or cuda:N
 precision = "auto"  # training precision: auto, fp32, tf32 or bf16
 data_dir = None  # default: $LIT_RNN_DATA or ./data
 artifacts = None  # default: $LIT_RNN_HOME or ./artifacts
+language = "auto"  # the corpus's language for the reference signals: auto, text, or a Pygments lexer name
 
 # %% tags=["hide-input"]
 import inspect
@@ -60,7 +61,7 @@ from lit_rnn.viz import figures, notebook
 
 notebook.setup()
 study = Study.open(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
-                   artifacts=artifacts)
+                   artifacts=artifacts, language=language)
 
 # %% [markdown]
 # ## The equations that run

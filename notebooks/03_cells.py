@@ -29,6 +29,7 @@ device = "auto"  # auto, cpu, cuda or cuda:N
 precision = "auto"  # training precision: auto, fp32, tf32 or bf16
 data_dir = None  # default: $LIT_RNN_DATA or ./data
 artifacts = None  # default: $LIT_RNN_HOME or ./artifacts
+language = "auto"  # the corpus's language for the reference signals: auto, text, or a Pygments lexer name
 
 # %% tags=["hide-input"]
 import pandas as pd
@@ -44,22 +45,23 @@ from lit_rnn.analysis.cells import (
     signal_views,
     top_cells,
 )
-from lit_rnn.analysis.signals import reference_signals, varying
+from lit_rnn.analysis.signals import varying
 from lit_rnn.study import Study
 from lit_rnn.viz import figures, notebook
 from lit_rnn.viz.explorer import CellExplorer, cell_view_html
 
 notebook.setup()
 study = Study.open(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
-                   artifacts=artifacts)
+                   artifacts=artifacts, language=language)
 
 # %%
 run = study.cell_run
 trace = study.trace(run)
-all_signals = reference_signals(study.corpus.data)
+all_signals = study.signals()
 signals = varying(all_signals, trace.positions)
 silent = sorted(set(all_signals) - set(signals))
-Markdown(f"We examine **{study.about(run)}** over the {len(trace.positions):,} bytes of the test split."
+Markdown(f"We examine **{study.about(run)}** over the {len(trace.positions):,} bytes of the test split, with the "
+         f"signals of **{study.settings.language}**."
          + (f" These signals never change in this test text and are left out: {', '.join(silent)}." if silent else "")
          + "".join(f"\n\n*{note}*" for note in study.notes))
 

@@ -31,6 +31,7 @@ device = "auto"  # auto, cpu, cuda or cuda:N
 precision = "auto"  # training precision: auto, fp32, tf32 or bf16
 data_dir = None  # default: $LIT_RNN_DATA or ./data
 artifacts = None  # default: $LIT_RNN_HOME or ./artifacts
+language = "auto"  # the corpus's language for the reference signals: auto, text, or a Pygments lexer name
 
 # %% tags=["hide-input"]
 from IPython.display import Markdown
@@ -41,7 +42,7 @@ from lit_rnn.viz import figures, notebook
 
 notebook.setup()
 study = Study.open(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
-                   artifacts=artifacts)
+                   artifacts=artifacts, language=language)
 ngrams, nnns = study.baselines()
 best_run = study.best_recurrent()
 best = study.predictions(best_run)

@@ -24,6 +24,7 @@ device = "auto"  # auto, cpu, cuda or cuda:N
 precision = "auto"  # training precision: auto, fp32, tf32 or bf16
 data_dir = None  # default: $LIT_RNN_DATA or ./data
 artifacts = None  # default: $LIT_RNN_HOME or ./artifacts
+language = "auto"  # the corpus's language for the reference signals: auto, text, or a Pygments lexer name
 
 # %% tags=["hide-input"]
 import pandas as pd
@@ -35,7 +36,7 @@ from lit_rnn.viz import figures, notebook
 
 notebook.setup()
 study = Study.open(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
-                   artifacts=artifacts)
+                   artifacts=artifacts, language=language)
 ngrams, nnns = study.baselines()
 lstm = study.predictions(study.cell_run)
 ngram = ngrams[max(ngrams)]
@@ -79,7 +80,7 @@ Markdown(f"The LSTM's largest advantages over the {ngram.name} are on "
 # %%
 closers = {}
 for closer in (b"}", b")", b'"'):
-    closers[closer] = longrange.closer_probability_by_distance([lstm, ngram], study.corpus.data, closer)
+    closers[closer] = longrange.closer_probability_by_distance([lstm, ngram], study.syntax, closer)
     if closers[closer]["count"].sum() >= 20:
         display(figures.closer_by_distance(closers[closer], [lstm.name, ngram.name], closer.decode()))
 

@@ -37,6 +37,7 @@ device = "auto"  # auto, cpu, cuda or cuda:N
 precision = "auto"  # training precision: auto, fp32, tf32 or bf16
 data_dir = None  # default: $LIT_RNN_DATA or ./data
 artifacts = None  # default: $LIT_RNN_HOME or ./artifacts
+language = "auto"  # the corpus's language for the reference signals: auto, text, or a Pygments lexer name
 
 # %% tags=["hide-input"]
 from IPython.display import HTML, Markdown, display
@@ -62,7 +63,7 @@ from lit_rnn.analysis.oracles import (
     fixed_share,
     scaling_difference,
 )
-from lit_rnn.analysis.signals import reference_signals, varying
+from lit_rnn.analysis.signals import varying
 from lit_rnn.dynamic import dynamic_evaluation
 from lit_rnn.interventions import AblationConfig, Intervention
 from lit_rnn.study import Study
@@ -72,7 +73,7 @@ from lit_rnn.viz.interventions import causal_scores as causal_scores_figure
 
 notebook.setup()
 study = Study.open(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
-                   artifacts=artifacts)
+                   artifacts=artifacts, language=language)
 
 # %% tags=["hide-input"]
 run = study.cell_run
@@ -91,7 +92,7 @@ Markdown(f"We examine the model chapter 3 reads: **{study.about(run)}**."
 
 # %%
 trace = study.trace(run)
-signals = varying(reference_signals(study.corpus.data), trace.positions)
+signals = varying(study.signals(), trace.positions)
 tested = top_cells(rank_cells(trace, signals.values(), trace.positions, quantities=("c", "h")), per_signal=1)
 ablated = interventions.ablations(run, study.corpus, cells_to_ablate(tested), AblationConfig(), study.settings.device)
 scores = causal_scores(tested, ablated, signals, study.corpus.data)
@@ -173,7 +174,7 @@ if "in_quotes" in signals:
         f"clamped on ({on:+.2f})": Intervention.clamp(quote.layer, [quote.cell], on, quote.quantity),
         f"clamped off ({off:+.2f})": Intervention.clamp(quote.layer, [quote.cell], off, quote.quantity),
     }, prime, n=300, count=32, seed=0)
-    display(signal_in_samples(quotes, "in_quotes").round(3))
+    display(signal_in_samples(quotes, "in_quotes", study.settings.language).round(3))
     display(HTML(sample_views_html(model, study.corpus, quotes, (quote.layer, quote.quantity, quote.cell))))
 else:
     display(Markdown("Quotes never open and close in this test text, so there is no quote cell to clamp."))

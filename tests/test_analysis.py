@@ -27,13 +27,13 @@ from lit_rnn.analysis.longrange import (
     symmetric_kl,
     training_dynamics,
 )
-from lit_rnn.analysis.signals import Signal, c_syntax, indentation, reference_signals
+from lit_rnn.analysis.signals import Signal, indentation, lex, reference_signals
 from lit_rnn.errors import UserError
 from lit_rnn.predictions import Predictions
 
 
-def signal(text: bytes, name: str, **options) -> list[int]:
-    return reference_signals(text, [name], **options)[name].values.astype(int).tolist()
+def signal(text: bytes, name: str, language: str = "c", **options) -> list[int]:
+    return reference_signals(lex(text, language), [name], **options)[name].values.astype(int).tolist()
 
 
 def marks(pattern: str) -> list[int]:
@@ -95,7 +95,7 @@ def test_indentation_counts_leading_whitespace_with_tab_width():
 
 
 def test_quote_pairs_are_the_closed_string_literals():
-    assert c_syntax(b'a "b" /* " */ "c\\"d" "e').quote_pairs.tolist() == [[2, 4], [14, 19]]
+    assert lex(b'a "b" /* " */ "c\\"d" "e', "c").quote_pairs.tolist() == [[2, 4], [14, 19]]
 
 
 def test_signal_validation():
@@ -104,7 +104,7 @@ def test_signal_validation():
     with pytest.raises(UserError):
         Signal("bad", "fuzzy", np.array([0, 1]))
     with pytest.raises(UserError):
-        reference_signals(b"abc", ["no_such_signal"])
+        reference_signals(lex(b"abc", "c"), ["no_such_signal"])
 
 
 # -- Cells -------------------------------------------------------------------------------------
@@ -126,7 +126,7 @@ def synthetic():
     """A C-like text, its signals, and a trace whose planted cells copy three signals."""
     rng = np.random.default_rng(0)
     text = c_like_text(rng)
-    signals = reference_signals(text)
+    signals = reference_signals(lex(text, "c"))
     positions = np.arange(50, len(text))
     n = len(positions)
     c = rng.standard_normal((n, 8)).astype(np.float16)
@@ -282,12 +282,12 @@ def predictions(name: str, target_probs, positions=None, vocab_size: int = 4, ta
 
 def test_bracket_pairs_match_across_nesting():
     text = b"}{ { } { ( ) } /* } */ \"}\" }"
-    pairs = bracket_pairs(text, b"}")
+    pairs = bracket_pairs(lex(text, "c"), b"}")
     assert pairs.tolist() == [[3, 5], [7, 13], [1, 27]]
-    assert bracket_pairs(text, b")").tolist() == [[9, 11]]
-    assert bracket_pairs(b'"a" /* " */ "b"', b'"').tolist() == [[0, 2], [12, 14]]
+    assert bracket_pairs(lex(text, "c"), b")").tolist() == [[9, 11]]
+    assert bracket_pairs(lex(b'"a" /* " */ "b"', "c"), b'"').tolist() == [[0, 2], [12, 14]]
     with pytest.raises(UserError):
-        bracket_pairs(text, b">")
+        bracket_pairs(lex(text, "c"), b">")
 
 
 def test_closer_probability_by_distance_buckets_and_openers_before_the_segment():
@@ -298,7 +298,7 @@ def test_closer_probability_by_distance_buckets_and_openers_before_the_segment()
     probs[np.isin(positions + 1, closers)] = [0.7, 0.4]
     flat = np.full(len(positions), 0.1)
     models = [predictions("lstm", probs, positions), predictions("ngram", flat, positions)]
-    table = closer_probability_by_distance(models, text, edges=(1, 20, 60))
+    table = closer_probability_by_distance(models, lex(text, "c"), edges=(1, 20, 60))
     assert table["bucket"].tolist() == ["[1, 20)", "[20, 60)"]
     assert table["count"].tolist() == [1, 1]
     assert table["lstm"].tolist() == pytest.approx([0.7, 0.4])

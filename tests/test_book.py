@@ -14,6 +14,7 @@ import pytest
 from browser import chromium, rendered_dom, screenshot
 
 from lit_rnn.book import BookConfig, build_book, chapters, execute
+from lit_rnn.errors import UserError
 
 REPO = Path(__file__).resolve().parent.parent
 SCREENSHOTS = Path(os.environ.get("LIT_RNN_TEST_ARTIFACTS", REPO / "test-artifacts")) / "screenshots"
@@ -120,15 +121,146 @@ def test_committed_ipynb_files_match_their_py_sources():
         assert [(c.cell_type, c.source) for c in jupytext.read(paired).cells] == expected, paired.name
 
 
-@pytest.mark.slow
-def test_every_chapter_runs_on_a_users_text_file(tmp_path, reference_data_dir):
-    """papermill with a corpus given as a file path (a generated text), as the README shows."""
-    rng = np.random.default_rng(0)
-    words = ["the", "cell", "state", "(", ")", '"quote"', "{", "}", "line", "\n", "/* note */", "  "]
-    text = " ".join(rng.choice(words, size=40_000)).encode()
-    corpus = tmp_path / "my_text.txt"
+def python_source(n_bytes: int, seed: int = 0) -> bytes:
+    """Generated Python: functions with docstrings, comments, strings holding brackets, nesting and indentation."""
+    rng = np.random.default_rng(seed)
+    words = ["total", "items", "value", "count", "name", "index", "limit", "state", "cell", "line"]
+
+    def w() -> str:
+        return str(rng.choice(words))
+
+    statements = [
+        lambda: f"    # {w()} the {w()} (and {w()}) before the {w()}",
+        lambda: f"    {w()} = {{'{w()}': [{w()}, ({w()} + {rng.integers(100)})], \"{w()}\": \"a ({w()}) [{w()}]\"}}",
+        lambda: f"    if {w()} > {rng.integers(10)}:\n        return {w()}([{w()}, ({w()} * 2)])  # {w()} {w()}",
+        lambda: f"    for {w()} in range(len({w()})):\n        {w()}.append(f\"{{{w()}}}: {w()}\")",
+        lambda: f"    {w()} = '{w()}, {w()}' if {w()} else \"{w()}\"",
+    ]
+    chunks, size = ['"""A generated module."""\n\nimport os\nimport re\n\n\n'], 0
+    while size < n_bytes:
+        body = "\n".join(statements[int(rng.integers(len(statements)))]() for _ in range(int(rng.integers(2, 7))))
+        docstring = f'    """Return the {w()} of the {w()}."""'
+        chunk = f"def {w()}_{w()}({w()}, {w()}=None):\n{docstring}\n{body}\n    return {w()}\n\n\n"
+        chunks.append(chunk)
+        size += len(chunk.encode())
+    return "".join(chunks).encode()[:n_bytes]
+
+
+SENTENCES = [
+    "«Ну, что, князь? Генуя и Лукка стали не больше, как поместья фамилии Буонапарте», — сказала она.",
+    "Анна Павловна кашляла несколько дней, у неё был грипп, как она говорила.",
+    "Ἐν ἀρχῇ ἦν ὁ λόγος, καὶ ὁ λόγος ἦν πρὸς τὸν θεόν. «Γνῶθι σεαυτόν», εἶπε.",
+    "天下皆知美之为美，斯恶已。“道可道，非常道。”名可名，非常名。",
+    "“Où est la bibliothèque ?” demanda-t-elle ; l’élève répondit : ‘à côté de l’église’.",
+    "Müller aß Spätzle in Köln und sagte: „Schöne Grüße“ — ganz ohne Ärger.",
+]
+
+
+def multi_script_text(n_bytes: int, seed: int = 0) -> bytes:
+    """Generated UTF-8 prose in Cyrillic, Greek, CJK and accented Latin, with quotes, in paragraphs."""
+    rng = np.random.default_rng(seed)
+    paragraphs, size = [], 0
+    while size < n_bytes:
+        paragraph = " ".join(SENTENCES[int(k)] for k in rng.integers(len(SENTENCES), size=int(rng.integers(2, 6))))
+        paragraphs.append(paragraph)
+        size += len(paragraph.encode()) + 2
+    return "\n\n".join(paragraphs).encode()[:n_bytes]
+
+
+def _outputs(notebook: Path, source_holds: str) -> str:
+    """Everything the cells whose source holds ``source_holds`` showed, as one string."""
+    import nbformat
+
+    shown = []
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        if cell.cell_type == "code" and source_holds in cell.source:
+            for output in cell.outputs:
+                shown.append(output.get("text", ""))
+                shown.extend(str(value) for value in output.get("data", {}).values())
+    return "\n".join(shown)
+
+
+def _run_chapters(tmp_path: Path, name: str, text: bytes) -> Path:
+    corpus = tmp_path / name
     corpus.write_bytes(text)
     parameters = {"corpus": str(corpus), "preset": "tiny", "artifacts": str(tmp_path / "artifacts")}
     notebooks = shutil.copytree(REPO / "notebooks", tmp_path / "notebooks")
     for source in chapters(notebooks):
         execute(source, tmp_path / f"{source.stem}.ipynb", parameters)
+    return tmp_path
+
+
+def test_every_chapter_sets_up_its_error_display_before_it_resolves_its_parameters():
+    import jupytext
+
+    for source in REPO.glob("notebooks/*.py"):
+        parameters, first, *_ = [cell for cell in jupytext.read(source).cells if cell.cell_type == "code"]
+        assert "parameters" in parameters.metadata.get("tags", []) and "language" in parameters.source, source.name
+        resolved = [first.source.index(call) for call in ("Study.open(", "Settings.resolve(") if call in first.source]
+        assert resolved and first.source.index("notebook.setup()") < min(resolved), source.name
+
+
+@pytest.mark.slow
+def test_every_chapter_runs_on_python_source_and_ranks_cells_for_its_comments_and_strings(tmp_path):
+    """papermill with a corpus given as a file path, as the README shows: signals in the corpus's language."""
+    executed = _run_chapters(tmp_path, "my_python.txt", python_source(30_000))
+    assert "the signals of **python**" in _outputs(executed / "03_cells.ipynb", "run = study.cell_run")
+    ranking = _outputs(executed / "03_cells.ipynb", "ranking = rank_cells(")
+    assert "in_comment" in ranking and "in_quotes" in ranking
+
+
+@pytest.mark.slow
+def test_every_chapter_runs_on_utf8_text_and_draws_its_characters(tmp_path):
+    text = multi_script_text(30_000)
+    executed = _run_chapters(tmp_path, "my_text.txt", text)
+    assert "the signals of **text**" in _outputs(executed / "03_cells.ipynb", "run = study.cell_run")
+    heatmaps = _outputs(executed / "03_cells.ipynb", "for view in signal_views(")
+    characters = {c for c in set(text.decode(errors="ignore")) if ord(c) > 127}
+    drawn = {c for c in characters if f">{c}</span>" in heatmaps}
+    for script, (first, last) in {"Cyrillic": ("\u0400", "\u04ff"), "Greek": ("\u0370", "\u03ff"),
+                                  "CJK": ("\u4e00", "\u9fff"), "accented Latin": ("\u00c0", "\u017f")}.items():
+        assert any(first <= c <= last for c in drawn), script
+    assert len(drawn) >= 30 and "\u00b7" not in heatmaps  # no character drawn as a placeholder
+    selector = _outputs(executed / "03_cells.ipynb", "figures.cell_selector(")  # plotly's JSON, a glyph per cell
+    assert sum(f"'{c}'" in selector for c in characters) >= 30
+    errors = _outputs(executed / "07_errors.ipynb", "for step in first.table.step")
+    assert sum(f">{c}</span>" in errors for c in characters) >= 5
+    vocabulary = _outputs(executed / "01_corpora.ipynb", "wide.head(")
+    assert "multi-byte" in vocabulary and "а" in vocabulary and "道" in vocabulary
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("parameters", "message"), [
+    ({"corpus": "nonesuch"}, "unknown corpus 'nonesuch': known corpora are warpeace, linux, or give the path"),
+    ({"corpus": "warpeace", "language": "klingon"}, "unknown language 'klingon'"),
+])
+def test_a_bad_parameter_stops_a_chapter_at_its_first_cell_with_one_line(tmp_path, reference_data_dir, parameters,
+                                                                          message):
+    import nbformat
+
+    notebooks = shutil.copytree(REPO / "notebooks", tmp_path / "notebooks")
+    output = tmp_path / "04_gates.ipynb"
+    with pytest.raises(UserError, match=f"chapter 04_gates failed for {parameters['corpus']}: {re.escape(message)}"):
+        execute(notebooks / "04_gates.py", output,
+                {"preset": "tiny", "data_dir": str(reference_data_dir), **parameters})
+    shown = [output for cell in nbformat.read(output, as_version=4).cells if cell.cell_type == "code"
+             for output in cell.outputs]
+    assert len(shown) == 1 and shown[0].output_type == "stream" and shown[0].name == "stderr", shown
+    assert shown[0].text.startswith(f"lit-rnn: error: {message}") and shown[0].text.count("\n") == 1
+
+
+def test_a_chapter_kernel_shows_a_user_error_as_one_line(capsys):
+    """What ``viz.notebook.setup()`` does in the kernel that runs a chapter, in this process."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from lit_rnn.viz import notebook
+
+    shell = InteractiveShell.instance()
+    try:
+        notebook.setup()
+        result = shell.run_cell("from lit_rnn.errors import UserError\nraise UserError('bad corpus: give a file')")
+        assert not result.success
+        captured = capsys.readouterr()
+        assert captured.err == "lit-rnn: error: bad corpus: give a file\n" and "Traceback" not in captured.out
+    finally:
+        InteractiveShell.clear_instance()

@@ -19,15 +19,15 @@ from lit_rnn.analysis.causal import (
     target_mask,
 )
 from lit_rnn.analysis.oracles import ErrorBreakdown, dynamic_claim, fixed_errors, fixed_share
-from lit_rnn.analysis.signals import SIGNAL_KINDS, Signal, reference_signals
+from lit_rnn.analysis.signals import SIGNAL_KINDS, Signal, lex, reference_signals
 from lit_rnn.errors import UserError
 from lit_rnn.interventions import LayerAblations
 from lit_rnn.predictions import Predictions
 
 
-def targets(text: bytes, name: str) -> str:
-    """The target bytes of signal ``name`` over ``text``, drawn as ^ under the text."""
-    mask = target_mask(reference_signals(text, [name])[name], text)
+def targets(text: bytes, name: str, language: str = "c") -> str:
+    """The target bytes of signal ``name`` over ``text`` lexed in ``language``, drawn as ^ under the text."""
+    mask = target_mask(reference_signals(lex(text, language), [name])[name], text)
     return "".join("^" if on else "." for on in mask)
 
 
@@ -37,6 +37,17 @@ def test_every_signal_has_target_bytes():
 
 def test_closing_quotes_are_the_targets_of_the_quote_signal():
     assert targets(b'a "bc" d "e"', "in_quotes") == ".....^.....^"
+    assert targets(b'a "bc" d "e"', "in_quotes", "text") == ".....^.....^"
+
+
+def test_a_blank_line_that_ends_a_quotation_in_prose_is_no_closing_quote():
+    text = b'"Yes,\n\n"no," he said.'
+    assert targets(text, "in_quotes", "text") == "...........^........."  # not the second newline
+
+
+def test_a_closing_mark_of_several_bytes_counts_at_its_first_byte():
+    text = "a «b» c".encode()  # « and » are two bytes each
+    assert targets(text, "in_quotes", "text") == ".....^..."
 
 
 def test_line_breaks_are_the_newline_or_the_carriage_return_of_a_crlf():
@@ -154,14 +165,14 @@ def test_clamp_values_are_the_cells_extremes_on_the_side_the_signal_puts_it():
 
 def test_quiet_prime_ends_at_a_line_break_outside_the_signal():
     text = b'say "a\nb" ok\nnext "x\ny" z\n'
-    signal = reference_signals(text, ["in_quotes"])["in_quotes"]
+    signal = reference_signals(lex(text, "text"), ["in_quotes"])["in_quotes"]  # prose: quotes span lines
     assert quiet_prime(text, np.arange(len(text)), signal, length=5) == b'" ok\n'
     assert quiet_prime(text, np.arange(14, len(text)), signal, length=5) == b'y" z\n'  # skips the break in quotes
     assert quiet_prime(text, np.arange(14, len(text)), length=5) == b't "x\n'  # no signal: the first break
 
 
 def test_samples_are_measured_by_the_signal_read_from_their_start():
-    measured = signal_in_samples({"plain": [b'a "b" c', b'"open'], "clamped": [b'xx "yy']}, "in_quotes")
+    measured = signal_in_samples({"plain": [b'a "b" c', b'"open'], "clamped": [b'xx "yy']}, "in_quotes", "text")
     plain, clamped = measured.iloc[0], measured.iloc[1]
     assert plain["count"] == 2 and plain.open_at_end == 0.5
     assert plain.bytes_on == pytest.approx((2 + 5) / 12)

@@ -32,10 +32,24 @@ def test_settings_cut_the_corpus_to_the_presets_limit_and_resolve_the_device(ref
     ({"precision": "fp8"}, "unknown precision 'fp8'"),
     ({"precision": "tf32", "device": "cpu"}, "tf32 exists only on a CUDA GPU"),
     ({"corpus": "nonesuch"}, "unknown corpus 'nonesuch'"),
+    ({"language": "klingon"}, "unknown language 'klingon'.*pygmentize -L lexers"),
 ])
 def test_bad_settings_are_one_line_errors(values, message, reference_data_dir):
     with pytest.raises(UserError, match=message):
         Settings.resolve(**{"corpus": "warpeace", "data_dir": str(reference_data_dir), **values})
+
+
+def test_a_corpus_too_small_to_split_fails_at_the_door(tmp_path):
+    small = tmp_path / "small.txt"
+    small.write_bytes(b"four kilobytes of text\n" * 180)
+    with pytest.raises(UserError, match="too few for one validation and one test batch"):
+        Settings.resolve(corpus=str(small), preset="small")
+
+
+def test_the_command_line_takes_the_language_and_rejects_a_bad_one_in_one_line(reference_data_dir, capsys):
+    assert main(["baselines", "--corpus", "warpeace", "--preset", "tiny", "--data-dir", str(reference_data_dir),
+                 "--language", "klingon"]) == 2
+    assert capsys.readouterr().err.startswith("lit-rnn: error: unknown language 'klingon'")
 
 
 def test_the_grid_command_and_the_book_train_the_same_runs(reference_data_dir, tmp_path):

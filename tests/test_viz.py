@@ -19,7 +19,7 @@ import pytest
 from browser import Page, chromium
 
 from lit_rnn.analysis.cells import CellView
-from lit_rnn.analysis.signals import reference_signals
+from lit_rnn.analysis.signals import lex, reference_signals
 from lit_rnn.data import Corpus
 from lit_rnn.viz import notebook
 from lit_rnn.viz.explorer import CELL_NUMBER, MARKED_SPAN, RANKING, CellExplorer, cell_view_html
@@ -48,7 +48,7 @@ def quoted_explorer() -> CellExplorer:
     rng = np.random.default_rng(0)
     text = b" ".join(rng.choice([b"the", b"cell", b'"said he"', b"line\n", b"and", b"(x)"], size=3000))
     data = np.frombuffer(text, np.uint8)
-    signals = reference_signals(data)
+    signals = reference_signals(lex(data, "c"))  # C lexing: quotes are strings, and there are no comments
     positions = np.arange(100, len(data))
     n = len(positions)
 

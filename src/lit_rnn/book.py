@@ -34,6 +34,7 @@ class BookConfig:
     preset: str = DEFAULT_PRESET
     device: str = "auto"
     precision: str = "auto"
+    language: str = "auto"
     jobs: int = 1
     data_dir: str | None = None
     artifacts: str | None = None
@@ -51,7 +52,7 @@ class BookConfig:
     def parameters(self, **extra) -> dict:
         """The papermill parameters a chapter receives (the names of its parameters cell), with ``extra``."""
         return {"preset": self.preset, "device": self.device, "precision": self.precision,
-                "data_dir": self.data_dir, "artifacts": self.artifacts, **extra}
+                "data_dir": self.data_dir, "artifacts": self.artifacts, "language": self.language, **extra}
 
 
 def chapters(notebooks: Path) -> list[Path]:
@@ -104,7 +105,7 @@ def execute(source: Path, output: Path, parameters: dict) -> None:
             papermill.execute_notebook(str(notebook), str(output), parameters=parameters, progress_bar=False,
                                        kernel_name="python3", cwd=str(Path.cwd()))
     except papermill.PapermillExecutionError as error:
-        message = f"{error.ename}: {error.evalue}" if error.ename else _one_line_error(output)
+        message = _one_line_error(output) or f"{error.ename}: {error.evalue}"
         raise UserError(f"chapter {source.stem} failed for {parameters.get('corpus')}: {message} "
                         f"(the executed notebook is {output})") from error
     _hide_plumbing(output)
@@ -125,8 +126,8 @@ def _hide_plumbing(executed: Path) -> None:
     nbformat.write(notebook, executed)
 
 
-def _one_line_error(executed: Path) -> str:
-    """The project's one-line message that a chapter printed (``viz.notebook``) before failing."""
+def _one_line_error(executed: Path) -> str | None:
+    """The project's one-line message that a chapter printed (``viz.notebook``) before failing, if it did."""
     import nbformat
 
     for cell in nbformat.read(executed, as_version=4).cells:
@@ -134,7 +135,7 @@ def _one_line_error(executed: Path) -> str:
             for line in "".join(output.get("text", "")).splitlines():
                 if line.startswith(ERROR_PREFIX):
                     return line[len(ERROR_PREFIX):]
-    return "a cell failed"
+    return None
 
 
 def prepare(config: BookConfig) -> None:

@@ -142,8 +142,9 @@ def _sample(args: argparse.Namespace) -> None:
 def _book(args: argparse.Namespace) -> None:
     from lit_rnn.book import BookConfig, build_book
 
-    build_book(BookConfig(corpora=tuple(args.corpus), preset=args.preset, device=args.device, precision=args.precision,
-                          jobs=args.jobs, data_dir=args.data_dir, artifacts=args.artifacts, retrain=args.retrain))
+    build_book(BookConfig(corpora=tuple(args.corpus), preset=args.preset, device=args.device,
+                          precision=args.precision, language=args.language, jobs=args.jobs, data_dir=args.data_dir,
+                          artifacts=args.artifacts, retrain=args.retrain))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,12 +15,14 @@ import os
 import posixpath
 import random
 import tarfile
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from lit_rnn.errors import UserError
 from lit_rnn.store import atomic_write_bytes
@@ -39,6 +41,7 @@ class KnownCorpus:
     filename: str
     n_bytes: int
     sha256: str
+    language: str  # what the reference signals lex it as: a Pygments lexer name, or "text" for prose
 
 
 KNOWN_CORPORA = {
@@ -47,12 +50,14 @@ KNOWN_CORPORA = {
         filename="warpeace_input.txt",
         n_bytes=3_258_246,
         sha256="fb66ba999dafe24017cdd59e04c56d385a9c8466993d374fd4c6f08b2142985e",
+        language="text",
     ),
     "linux": KnownCorpus(
         name="linux",
         filename="linux_input.txt",
         n_bytes=6_206_996,
         sha256="23bf5331767050f11daa148bf2845f3c038aecb9ea621ffb9f7ecf9738aa088f",
+        language="c",
     ),
 }
 
@@ -403,6 +408,51 @@ def byte_label(byte: int) -> str:
     return chr(byte) if 32 < byte < 127 else f"0x{byte:02x}"
 
 
+def decode_utf8(data: bytes | np.ndarray) -> tuple[str, np.ndarray]:
+    """A byte text as characters, and the byte offset where each starts (and where the text ends).
+
+    Bytes that are not part of a valid UTF-8 sequence become one lone surrogate each (Python's
+    ``surrogateescape``: byte ``0xNN`` is ``U+DCNN``), so every byte belongs to exactly one character.
+    """
+    raw = bytes(data) if isinstance(data, (bytes, bytearray)) else np.asarray(data, np.uint8).tobytes()
+    text = raw.decode("utf-8", errors="surrogateescape")
+    codes = np.frombuffer(text.encode("utf-32-le", errors="surrogatepass"), dtype=np.uint32)
+    widths = 1 + (codes >= 0x80) + (codes >= 0x800) + (codes >= 0x10000)
+    widths[(codes >= 0xDC80) & (codes <= 0xDCFF)] = 1  # an escaped byte
+    return text, np.concatenate([[0], np.cumsum(widths)])
+
+
+def is_escaped_byte(character: str) -> bool:
+    """Whether a character of :func:`decode_utf8` stands for a byte outside any valid UTF-8 sequence."""
+    return "\udc80" <= character <= "\udcff"
+
+
+def character_label(character: str) -> str:
+    """A printable name for one character of :func:`decode_utf8`: as :func:`byte_label` for ASCII, the
+    character itself for a printable multi-byte one, ``U+NNNN`` for an invisible one, ``\\xNN`` for a stray byte."""
+    if is_escaped_byte(character):
+        return f"\\x{ord(character) - 0xDC00:02x}"
+    if ord(character) < 128:
+        return byte_label(ord(character))
+    return character if character.isprintable() else f"U+{ord(character):04X}"
+
+
+def character_table(data: bytes | np.ndarray) -> pd.DataFrame:
+    """The vocabulary as a reader sees it: every distinct character of a byte text, most frequent first.
+
+    Columns: character (:func:`character_label`), kind (``ascii``, ``multi-byte`` or ``invalid``, a
+    byte outside any valid UTF-8 sequence), bytes (in hex) and count.
+    """
+    text, _ = decode_utf8(data)
+    counts = Counter(text).most_common()
+    return pd.DataFrame({
+        "character": [character_label(c) for c, _ in counts],
+        "kind": ["invalid" if is_escaped_byte(c) else "ascii" if ord(c) < 128 else "multi-byte" for c, _ in counts],
+        "bytes": [c.encode("utf-8", errors="surrogateescape").hex(" ") for c, _ in counts],
+        "count": [n for _, n in counts],
+    })
+
+
 __all__ = [
     "KNOWN_CORPORA",
     "SPLITS",
@@ -410,6 +460,10 @@ __all__ = [
     "Corpus",
     "build_linux_corpus",
     "byte_label",
+    "character_table",
+    "character_label",
+    "decode_utf8",
+    "is_escaped_byte",
     "char_rnn_war_and_peace",
     "resolve_data_dir",
     "load_corpus",

@@ -1,7 +1,8 @@
 """Settings resolved once, at the door: the command line and the chapters' parameters build the same object.
 
 A :class:`Settings` holds the corpus already cut to the preset's byte limit, the preset (with any
-recipe override), a ``torch.device``, the training precision and the folders, so the same words
+recipe override), a ``torch.device``, the training precision, the corpus's language (for the
+reference signals) and the folders, so the same words
 mean the same runs whether they come from ``lit-rnn grid``, ``lit-rnn book`` or a notebook.
 Everything below takes it, or its parts, by keyword.
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from lit_rnn.analysis.signals import AUTO, LANGUAGE_HELP, resolve_language
 from lit_rnn.data import Corpus, load_corpus, resolve_data_dir
 from lit_rnn.devices import PRECISIONS, resolve_device, resolve_precision
 from lit_rnn.presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
@@ -32,13 +34,15 @@ class Settings:
     precision: str  # the training precision, resolved: fp32, tf32 or bf16
     data_dir: Path
     artifacts: Path
+    language: str  # what the reference signals lex the corpus as: a Pygments lexer name, or "text" for prose
     shipped: Path | None = None  # runs shipped in pretrained/, imported when needed; None: train everything
     jobs: int = 1  # trainings at once
     progress: bool = True
 
     @classmethod
     def resolve(cls, *, corpus: str, preset: str = DEFAULT_PRESET, device: str = "auto", precision: str = "auto",
-                data_dir: str | None = None, artifacts: str | None = None, pretrained: bool = True, jobs: int = 1,
+                data_dir: str | None = None, artifacts: str | None = None, language: str = AUTO,
+                pretrained: bool = True, jobs: int = 1,
                 progress: bool = True, epochs: float | None = None, max_steps: int | None = None) -> Settings:
         """Resolve user-facing values (names, ``auto``, ``None`` for defaults) into settings; bad values
         raise a one-line :class:`~lit_rnn.errors.UserError`."""
@@ -48,9 +52,11 @@ class Settings:
         text = load_corpus(corpus, data_dir)
         if chosen.max_bytes is not None:
             text = text.head(chosen.max_bytes)
+        chosen.recipe.batcher(text)  # a corpus too small to split fails here, not in a chapter's third cell
         shipped = SHIPPED if pretrained and SHIPPED.is_dir() else None
         return cls(text, chosen, resolved_device, resolve_precision(precision, resolved_device),
-                   resolve_data_dir(data_dir), resolve_artifacts(artifacts), shipped, jobs, progress)
+                   resolve_data_dir(data_dir), resolve_artifacts(artifacts), resolve_language(language, text), shipped,
+                   jobs, progress)
 
     @property
     def train_options(self) -> TrainOptions:
@@ -70,6 +76,8 @@ def settings_parser() -> argparse.ArgumentParser:
     parent.add_argument("--artifacts", default=None, help="artifacts folder (default: $LIT_RNN_HOME or ./artifacts)")
     parent.add_argument("--retrain", action="store_true",
                         help="train every run instead of importing the ones shipped in pretrained/")
+    parent.add_argument("--language", default=AUTO,
+                        help=f"the corpus's language, for the reference signals: {LANGUAGE_HELP}")
     return parent
 
 
@@ -77,5 +85,5 @@ def settings_from_args(args: argparse.Namespace, corpus: str | None = None) -> S
     """The settings a parsed command line describes (``corpus`` overrides ``args.corpus``)."""
     return Settings.resolve(corpus=corpus or args.corpus, preset=args.preset, device=args.device,
                             precision=args.precision, data_dir=args.data_dir, artifacts=args.artifacts,
-                            pretrained=not args.retrain, jobs=args.jobs, epochs=getattr(args, "epochs", None),
-                            max_steps=getattr(args, "max_steps", None))
+                            language=args.language, pretrained=not args.retrain, jobs=args.jobs,
+                            epochs=getattr(args, "epochs", None), max_steps=getattr(args, "max_steps", None))

@@ -3,8 +3,9 @@
 A Study is the only place that decides *which* runs a chapter analyses (:attr:`Study.cell_run`,
 :attr:`Study.gate_runs`, :attr:`Study.error_runs`, …). It trains what is missing through the run
 store, so a second build reuses everything, and hands the analyses plain
-:class:`~lit_rnn.predictions.Predictions` and traces. :meth:`Study.prepare` computes exactly what
-those properties name, so executing the chapters afterwards only reads the store.
+:class:`~lit_rnn.predictions.Predictions`, traces and the corpus lexed in its language (the
+reference signals). :meth:`Study.prepare` computes exactly what those properties name, so
+executing the chapters afterwards only reads the store.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from lit_rnn import evaluate
 from lit_rnn.analysis import scorecard
 from lit_rnn.analysis.oracles import OracleConfig
+from lit_rnn.analysis.signals import Signal, Syntax, lex, reference_signals
 from lit_rnn.data import Batcher, Corpus
 from lit_rnn.grid import choose_dropout, packs_for, train_runs
 from lit_rnn.models import ModelConfig, budget
@@ -35,7 +37,7 @@ class Study:
 
     @classmethod
     def open(cls, **parameters) -> Study:
-        """A study from a chapter's parameters (corpus, preset, device, precision, data_dir, artifacts)."""
+        """A study from a chapter's parameters (corpus, preset, device, precision, data_dir, artifacts, language)."""
         return cls(Settings.resolve(**parameters))
 
     @property
@@ -56,8 +58,8 @@ class Study:
 
     @property
     def prose(self) -> bool:
-        """Whether the text is prose rather than code (no curly braces in it to speak of)."""
-        return np.count_nonzero(self.corpus.data == ord("{")) < 1e-4 * len(self.corpus)
+        """Whether the text is prose rather than code: its language is "text"."""
+        return self.settings.language == "text"
 
     @property
     def budgets(self) -> list[int]:
@@ -213,6 +215,7 @@ class Study:
         if self.dynamics_run is not None:
             self.snapshot_predictions(self.dynamics_run)
         self.baselines()
+        self.signals()
 
     # -- The scorecard ----------------------------------------------------------------------------
 
@@ -257,6 +260,15 @@ class Study:
 
     def trace(self, run: Run, split: str = "test") -> evaluate.StoredTrace:
         return evaluate.trace(run, self.corpus, split, self.settings.device)
+
+    @cached_property
+    def syntax(self) -> Syntax:
+        """The corpus lexed in its language (cached in the store): where its quotes, comments and code are."""
+        return lex(self.corpus.data, self.settings.language, cache=self.artifacts / "syntax")
+
+    def signals(self) -> dict[str, Signal]:
+        """The reference signals of the corpus's language, over the whole corpus."""
+        return reference_signals(self.syntax)
 
     def train_positions(self) -> np.ndarray:
         """Corpus offsets of the training split, in text order (what the rare-word oracle counts)."""

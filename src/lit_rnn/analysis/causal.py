@@ -22,7 +22,7 @@ import pandas as pd
 
 from lit_rnn.analysis.cells import Trace
 from lit_rnn.analysis.scorecard import Claim, judge
-from lit_rnn.analysis.signals import Signal, as_bytes, reference_signals
+from lit_rnn.analysis.signals import Signal, as_bytes, lex, reference_signals
 from lit_rnn.errors import UserError
 
 # What each signal's cell should help predict: the bytes of :func:`target_mask`.
@@ -41,10 +41,12 @@ def target_mask(signal: Signal, data: bytes | np.ndarray) -> np.ndarray:
     """Per corpus byte: whether it is one of the bytes ``signal`` concerns (see :data:`TARGETS`).
 
     Signals hold the state after reading each byte, so a byte that ends a span is where the signal
-    falls: a closing quote, the ``/`` of ``*/`` (or the newline after a ``//`` comment), a closing
-    bracket. A line ends at its line break: the newline, or the carriage return of a CRLF, which is
-    where the choice to end the line is made (the ``\\n`` after it is certain). Indentation concerns
-    the leading whitespace of each indented line and the byte that ends it.
+    falls: a closing quote (not a blank line that ends a quotation in prose), the ``/`` of ``*/`` (or
+    the newline after a ``//`` comment), a closing bracket; a closing mark of several UTF-8 bytes
+    (”, ») counts at its first byte, where the model chooses it. A line ends at its line break: the
+    newline, or the carriage return of a CRLF, which is where the choice to end the line is made (the
+    ``\\n`` after it is certain). Indentation concerns the leading whitespace of each indented line and
+    the byte that ends it.
     """
     if signal.name not in TARGETS:
         raise UserError(f"no target bytes are defined for signal {signal.name!r}; choose one of {', '.join(TARGETS)}")
@@ -60,7 +62,19 @@ def target_mask(signal: Signal, data: bytes | np.ndarray) -> np.ndarray:
     if signal.name == "indentation":
         rises = values > previous
         return rises | (np.concatenate([[False], rises[:-1]]) & ~rises & (values > 0))
-    return values < previous
+    falls = values < previous
+    if signal.name == "in_quotes":
+        falls &= ~np.isin(data, list(b" \t\r\n"))
+    return _first_bytes(data, falls)
+
+
+def _first_bytes(data: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``mask`` moved from the last byte of each UTF-8 character it marks to the character's first byte."""
+    index = np.arange(len(data))
+    lead = np.maximum.accumulate(np.where((data & 0xC0) != 0x80, index, 0))  # the lead byte at or before each
+    moved = np.zeros(len(data), bool)
+    moved[lead[mask]] = True
+    return moved
 
 
 def _at_predicted(mask: np.ndarray, positions: np.ndarray) -> np.ndarray:
@@ -201,15 +215,17 @@ def line_lengths(samples: Mapping[str, Iterable[bytes]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def signal_in_samples(samples: Mapping[str, Iterable[bytes]], name: str) -> pd.DataFrame:
-    """How a binary signal (e.g. ``in_quotes``) behaves in samples, per named set: read from each sample's start.
+def signal_in_samples(samples: Mapping[str, Iterable[bytes]], name: str, language: str) -> pd.DataFrame:
+    """How a binary signal (e.g. ``in_quotes``) behaves in samples, per named set: each sample lexed in
+    ``language`` from its first byte.
 
     Columns: samples, bytes_on (share of bytes where it is on), open_at_end (share of samples that
     end with it on: a quote never closed), switches (times it turns on or off, per 1,000 bytes).
     """
     rows = []
     for label, texts in samples.items():
-        values = [np.asarray(reference_signals(text, [name])[name].values, bool) for text in texts if text]
+        values = [np.asarray(reference_signals(lex(text, language), [name])[name].values, bool)
+                  for text in texts if text]
         if not values:
             raise UserError(f"no non-empty samples under {label!r}")
         joined = np.concatenate(values)

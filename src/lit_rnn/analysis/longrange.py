@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from lit_rnn.analysis.scorecard import Claim, judge
-from lit_rnn.analysis.signals import as_bytes, c_syntax, nesting_depth
+from lit_rnn.analysis.signals import Syntax, nesting_depth
 from lit_rnn.data import byte_label
 from lit_rnn.errors import UserError
 from lit_rnn.predictions import Predictions, check_aligned
@@ -81,20 +81,19 @@ def byte_advantage(per_byte: pd.DataFrame, model: str, baseline: str) -> pd.Data
     return table.sort_values("advantage", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def bracket_pairs(data: bytes | np.ndarray, closer: bytes = b"}") -> np.ndarray:
+def bracket_pairs(syntax: Syntax, closer: bytes = b"}") -> np.ndarray:
     """Offsets (opener, closer) of every matched pair of ``closer``'s kind over the whole text, by closer.
 
-    Pairs follow C's lexical rules (``signals.c_syntax``): brackets inside comments, strings and
-    character literals do not count, and ``"`` pairs are the string literals (quotes alternate
-    open/close outside comments). A closer with nothing open is dropped.
+    Pairs follow the text's lexing in its language (``signals.lex``), as the depth signals do:
+    brackets count only in code (not in comments, strings or character literals; everywhere in
+    prose), and ``"`` pairs are the string literals delimited by ``"`` (in prose, the quotations).
+    A closer with nothing open is dropped.
     """
     if closer not in OPENERS:
         raise UserError(f"closer {closer!r} not supported: choose one of {b''.join(OPENERS).decode()}")
-    data = as_bytes(data)
-    syntax = c_syntax(data)
     if closer == b'"':
         return syntax.quote_pairs
-    opener = OPENERS[closer]
+    data, opener = syntax.data, OPENERS[closer]
     depth = nesting_depth(data, opener, closer, syntax.code)
     before = np.concatenate([[0], depth[:-1]])
     openers = np.flatnonzero((data == ord(opener)) & syntax.code)
@@ -110,19 +109,20 @@ def bracket_pairs(data: bytes | np.ndarray, closer: bytes = b"}") -> np.ndarray:
 
 def closer_probability_by_distance(
     predictions: Sequence[Predictions],
-    data: bytes | np.ndarray,
+    syntax: Syntax,
     closer: bytes = b"}",
     edges: Sequence[float] = DISTANCE_EDGES,
 ) -> pd.DataFrame:
     """Mean probability each model gives ``closer`` per bucket of distance back to its opener (Figure 5 left).
 
-    Matching is computed over the whole text, so an opener before the split's segment counts.
+    ``syntax`` is the whole corpus lexed in its language (``Study.syntax``): matching is computed
+    over the whole text, so an opener before the split's segment counts.
     Buckets are ``[edges[k], edges[k+1])`` in bytes; empty ones are left out. Columns: bucket,
     low, high, count, then one column per model.
     """
     _check_names(predictions)
-    pairs = bracket_pairs(data, closer)
-    distance_at = np.full(len(as_bytes(data)) + 1, -1, np.int64)  # +1: the wrapped last target has none
+    pairs = bracket_pairs(syntax, closer)
+    distance_at = np.full(len(syntax.data) + 1, -1, np.int64)  # +1: the wrapped last target has none
     distance_at[pairs[:, 1]] = pairs[:, 1] - pairs[:, 0]
     distance = distance_at[predictions[0].positions + 1]
     bucket = np.digitize(distance, edges) - 1

@@ -22,7 +22,7 @@ import pandas as pd
 import traitlets
 
 from lit_rnn.analysis.cells import CellView, Trace, cell_window, rank_cells, span_query
-from lit_rnn.analysis.signals import Signal, reference_signals, varying
+from lit_rnn.analysis.signals import Signal, varying
 from lit_rnn.data import Corpus
 from lit_rnn.viz.heatmap import QUANTITY_NAMES, colour_range, shown_name, shown_values, text_heatmap_html
 
@@ -97,15 +97,15 @@ class CellExplorer:
 
     ``traces`` maps a run's name to its test-split trace (:class:`~lit_rnn.analysis.cells.Trace`),
     every layer of which is offered; ``signals`` are the reference signals over the corpus
-    (computed when not given), of which those that vary in the run's text are offered to rank by.
+    (``Study.signals()``), of which those that vary in the run's text are offered to rank by.
     """
 
-    def __init__(self, corpus: Corpus, traces: Mapping[str, Trace], length: int = 600,
-                 signals: Mapping[str, Signal] | None = None):
+    def __init__(self, corpus: Corpus, traces: Mapping[str, Trace], signals: Mapping[str, Signal],
+                 length: int = 600):
         if not traces:
             raise ValueError("give the explorer at least one trace")
         self.corpus, self.traces, self.length = corpus, dict(traces), length
-        self.signals = dict(signals) if signals is not None else reference_signals(corpus.data)
+        self.signals = dict(signals)
         self.rankings: dict[tuple, pd.DataFrame] = {}  # (run, layer, quantity, signal or span) -> table
         self._quiet = False
         wide = widgets.Layout(width="60%")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from lit_rnn.analysis.cells import CellView
 from lit_rnn.data import Batcher, Corpus, byte_label
-from lit_rnn.viz.heatmap import COLOURSCALE, colour_range, glyph, shown_name, shown_values
+from lit_rnn.viz.heatmap import COLOURSCALE, colour_range, glyphs, shown_name, shown_values, tooltip
 
 KIND_COLOURS = {"rnn": "#1f77b4", "lstm": "#d62728", "gru": "#2ca02c", "nnn": "#9467bd", "ngram": "#7f7f7f"}
 
@@ -127,12 +129,12 @@ def cell_selector(views: list[CellView], width: int = 80) -> go.Figure:
     figure = go.Figure()
     heights = []
     for index, view in enumerate(views):
-        z, labels = _wrap(view.text, shown_values(view.quantity, view.values), width)
+        z, labels, tips = _wrap(view.text, shown_values(view.quantity, view.values), width)
         heights.append(len(z))
         low, high = colour_range(view.quantity)
-        figure.add_heatmap(z=z, text=labels, texttemplate="%{text}", colorscale=COLOURSCALE, zmin=low, zmax=high,
-                           textfont=dict(family="monospace", size=SELECTOR_FONT),  # black or white by contrast
-                           hovertemplate="%{text}: %{z:.3f}<extra></extra>", xgap=1, ygap=1, name=view.label,
+        figure.add_heatmap(z=z, text=labels, texttemplate="%{text}", customdata=tips, colorscale=COLOURSCALE,
+                           zmin=low, zmax=high, textfont=dict(family="monospace", size=SELECTOR_FONT),
+                           hovertemplate="%{customdata}<extra></extra>", xgap=1, ygap=1, name=view.label,
                            visible=index == 0, colorbar=dict(title=dict(text=shown_name(view.quantity)),
                                                              thickness=12, len=1.0))
     buttons = [dict(label=view.label, method="update", args=[{"visible": [i == j for j in range(len(views))]},
@@ -249,19 +251,21 @@ def error_fixes(table: pd.DataFrame, title: str) -> go.Figure:
     return figure
 
 
-def _wrap(text: bytes, values: np.ndarray, width: int) -> tuple[list[list[float | None]], list[list[str]]]:
-    """Lay bytes out in lines (at newlines or ``width``), padding short lines with blanks."""
-    rows, labels, row, label = [], [], [], []
-    for byte, value in zip(text, values):
-        if byte == 13:
+def _wrap(text: bytes, values: np.ndarray, width: int) -> tuple[list[list], list[list[str]], list[list[str]]]:
+    """Lay characters out in lines (at newlines or ``width``), padding short lines with blanks.
+
+    Returns the value of each cell (a character's last byte), its glyph and its tooltip (every byte's value).
+    """
+    rows, row = [], []
+    for start, stop, shown in glyphs(text):
+        if not shown:
             continue
-        row.append(float(value))
-        label.append(glyph(byte))  # plotly draws text, not HTML
-        if byte == 10 or len(row) == width:
+        # plotly draws text, not HTML: the character itself
+        row.append((float(values[stop - 1]), html.unescape(shown), tooltip(text[start:stop], values[start:stop])))
+        if text[start:stop] == b"\n" or len(row) == width:
             rows.append(row)
-            labels.append(label)
-            row, label = [], []
+            row = []
     if row:
         rows.append(row)
-        labels.append(label)
-    return ([r + [None] * (width - len(r)) for r in rows], [lab + [""] * (width - len(lab)) for lab in labels])
+    padded = [row + [(None, "", "")] * (width - len(row)) for row in rows]
+    return tuple([[cell[k] for cell in row] for row in padded] for k in range(3))

@@ -1,10 +1,13 @@
-"""The paper's cell figures: text whose every byte is coloured by one cell's activation.
+"""The paper's cell figures: text whose every character is coloured by one cell's activation.
 
 Colour conventions, shared by the text heatmaps, the explorer and the plotly cell selector: the
 paper's colours (red at the low end, white in the middle, blue at the high end: its Figure 2 draws
 tanh(c) with -1 red and +1 blue) on a fixed scale per quantity, never rescaled to the window, so
 a saturated cell looks saturated. Cell states are drawn as tanh(c) on [-1, 1], gates on [0, 1],
 everything else (hidden states, candidates) on [-1, 1].
+
+A character of several UTF-8 bytes is drawn whole and coloured by its last byte's value (the cell
+has read all of it then); its tooltip lists every byte's value.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import html
 
 import numpy as np
 
-from lit_rnn.data import byte_label
+from lit_rnn.data import byte_label, character_label, decode_utf8, is_escaped_byte
 
 QUANTITY_NAMES = {
     "i": "input gate", "f": "forget gate", "g": "cell candidate", "o": "output gate",  # LSTM
@@ -51,39 +54,59 @@ def _colour(value: float, low: float, high: float) -> str:
 def text_heatmap_html(text: bytes, values: np.ndarray, low: float = -1.0, high: float = 1.0,
                       title: str | None = None, start: int | None = None,
                       marked: tuple[int, int] | None = None) -> str:
-    """HTML of ``text`` with byte ``k`` shaded by ``values[k]``; renders in JupyterLab and the book.
+    """HTML of ``text`` with each character shaded by ``values`` of its bytes; renders in JupyterLab and the book.
 
-    Newlines break lines (CR is hidden); bytes outside ASCII are shown as placeholders so a
-    multi-byte character never splits into invalid text. With ``start`` (the trace row of the
-    first byte), every byte carries its row as ``data-row``, and the rows of ``marked``
-    (``[first, stop)``) are underlined.
+    Newlines break lines (CR is hidden). With ``start`` (the trace row of the first byte), every
+    character carries the row of its first byte as ``data-row``, and those in ``marked``
+    (``[first, stop)`` rows) are underlined.
     """
     if len(text) != len(values):
         raise ValueError(f"{len(text)} bytes but {len(values)} values")
+    values = np.asarray(values, dtype=np.float64)
     spans = []
-    for k, (byte, value) in enumerate(zip(text, np.asarray(values, dtype=np.float64))):
-        if byte == 13:
+    for first, stop, shown in glyphs(text):
+        if not shown:
             continue
-        shown = display_char(byte) + ("<br>" if byte == 10 else "")
-        tip = f"{byte_label(byte)}: {value:+.3f}"
-        style = f"background:{_colour(value, low, high)}"
-        row = "" if start is None else f' data-row="{start + k}"'
-        if start is not None and marked is not None and marked[0] <= start + k < marked[1]:
+        tip = html.escape(tooltip(text[first:stop], values[first:stop]))
+        style = f"background:{_colour(values[stop - 1], low, high)}"
+        row = "" if start is None else f' data-row="{start + first}"'
+        if start is not None and marked is not None and marked[0] <= start + first < marked[1]:
             style += ";box-shadow:inset 0 -3px #111"
-        spans.append(f'<span title="{html.escape(tip)}"{row} style="{style}">{shown}</span>')
+        newline = "<br>" if text[first:stop] == b"\n" else ""
+        spans.append(f'<span title="{tip}"{row} style="{style}">{shown}{newline}</span>')
     heading = f"<div style='font-weight:bold;margin-bottom:4px'>{html.escape(title)}</div>" if title else ""
     return (f"<div class='lit-rnn-heatmap' style='font-family:monospace;white-space:pre-wrap;"
             f"line-height:1.5;font-size:12px'>{heading}{''.join(spans)}</div>")
 
 
-def glyph(byte: int) -> str:
-    """How a byte is drawn: newlines as ↵, bytes outside printable ASCII as ·, the character otherwise."""
-    return "\u21b5" if byte == 10 else chr(byte) if 32 <= byte < 127 else "\u00b7"
+def glyphs(text: bytes) -> list[tuple[int, int, str]]:
+    """``text`` as drawn, one (first byte, end byte, HTML) per character.
+
+    A multi-byte UTF-8 character is drawn as itself, a newline as ↵, CR as nothing, other invisible
+    characters (tab, control, byte-order mark) as ·, and a byte outside any valid sequence as ``\\xNN``.
+    """
+    characters, offsets = decode_utf8(text)
+    return [(int(start), int(stop), _drawn(character))
+            for character, start, stop in zip(characters, offsets[:-1], offsets[1:])]
 
 
-def display_char(byte: int) -> str:
-    """A byte's glyph in HTML (escaped)."""
-    return html.escape(glyph(byte))
+def _drawn(character: str) -> str:
+    """How one character of :func:`glyphs` is drawn, HTML-escaped."""
+    if character == "\n":
+        return "\u21b5"
+    if character == "\r":
+        return ""
+    if is_escaped_byte(character):
+        return character_label(character)
+    return html.escape(character) if character.isprintable() else "\u00b7"
+
+
+def tooltip(chunk: bytes, values: np.ndarray) -> str:
+    """A character's bytes and the value after each: ``a: +0.120``, or ``д: 0xd0 +0.120, 0xb4 -0.300``."""
+    if len(chunk) == 1:
+        return f"{byte_label(chunk[0])}: {values[0]:+.3f}"
+    character = character_label(chunk.decode("utf-8", errors="surrogateescape"))
+    return f"{character}: " + ", ".join(f"0x{byte:02x} {value:+.3f}" for byte, value in zip(chunk, values))
 
 
 def error_examples_html(examples, title: str = "") -> str:
@@ -91,12 +114,13 @@ def error_examples_html(examples, title: str = "") -> str:
     lines = []
     for row in examples.itertuples():
         spans = []
-        for offset, byte in zip(range(row.start, row.stop), row.text):
-            if byte == 13:
+        for start, stop, shown in glyphs(row.text):
+            if not shown:
                 continue
-            colour = ("#1f5fbf;color:white" if offset == row.offset
-                      else "#c6dbef" if row.word_start <= offset < row.word_stop else "transparent")
-            spans.append(f'<span style="background:{colour}">{display_char(byte)}</span>')
+            first, end = row.start + start, row.start + stop  # the character's corpus offsets
+            colour = ("#1f5fbf;color:white" if first <= row.offset < end
+                      else "#c6dbef" if row.word_start < end and first < row.word_stop else "transparent")
+            spans.append(f'<span style="background:{colour}">{shown}</span>')
         lines.append(f"<div style='margin:2px 0'>{''.join(spans)}</div>")
     heading = f"<div style='font-weight:bold'>{html.escape(title)}</div>" if title else ""
     return f"<div style='font-family:monospace;font-size:12px'>{heading}{''.join(lines)}</div>"

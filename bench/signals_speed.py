@@ -1,0 +1,37 @@
+"""Time to compute every reference signal of a whole corpus: lexed cold, then read from the cache.
+
+    .venv/bin/python bench/signals_speed.py --corpus linux
+
+Cold lexes the corpus with Pygments (into a fresh cache folder); cached reads the lexed corpus
+back, as every chapter after the first does. Both then compute all the signals of its language.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from lit_rnn.analysis.signals import lex, reference_signals, resolve_language
+from lit_rnn.data import load_corpus
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--corpus", default="linux")
+    parser.add_argument("--language", default="auto")
+    args = parser.parse_args()
+    corpus = load_corpus(args.corpus)
+    language = resolve_language(args.language, corpus)
+    with tempfile.TemporaryDirectory() as cache:
+        for label in ("cold", "cached"):
+            start = time.perf_counter()
+            signals = reference_signals(lex(corpus.data, language, cache=Path(cache)))
+            seconds = time.perf_counter() - start
+            print(f"{label:<7} {len(signals)} signals of {corpus.name} ({len(corpus):,} bytes, {language}) "
+                  f"in {seconds:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
