@@ -177,6 +177,8 @@ def test_samples_are_measured_by_the_signal_read_from_their_start():
     assert plain["count"] == 2 and plain.open_at_end == 0.5
     assert plain.bytes_on == pytest.approx((2 + 5) / 12)
     assert plain.switches_per_1000 == pytest.approx(1000 * 3 / 12)
+    assert plain.open_at_end_se == pytest.approx(0.5) and plain.bytes_on_se == pytest.approx(np.std([2 / 7, 1], ddof=1)
+                                                                                             / np.sqrt(2))
     assert clamped.open_at_end == 1.0 and clamped.bytes_on == pytest.approx(3 / 6)
 
 
@@ -235,5 +237,5 @@ def test_the_dynamic_evaluation_claim():
 
 def test_line_lengths_count_complete_lines_without_the_carriage_return():
     lengths = line_lengths({"a": [b"abc\r\nde\nf", b"\nxyz"], "b": [b"no break"]})
-    assert lengths.iloc[0].tolist() == ["a", 3, 5 / 3, 3]
+    assert lengths.iloc[0].tolist() == pytest.approx(["a", 3, 5 / 3, 1.25, 3])  # per-sample means 2.5 and 0
     assert lengths.iloc[1].lines == 0 and np.isnan(lengths.iloc[1].mean_length)

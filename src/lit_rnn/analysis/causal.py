@@ -202,16 +202,26 @@ def quiet_prime(data: bytes | np.ndarray, positions: np.ndarray, signal: Signal 
     return data[end + 1 - length : end + 1].tobytes()
 
 
+def _standard_error(per_sample: list[float]) -> float:
+    """Standard error of a mean over samples (NaN for fewer than two)."""
+    return float(np.std(per_sample, ddof=1) / np.sqrt(len(per_sample))) if len(per_sample) > 1 else np.nan
+
+
 def line_lengths(samples: Mapping[str, Iterable[bytes]]) -> pd.DataFrame:
     """The lines of samples, per named set: how many end in a line break, their mean and longest length in bytes.
 
-    A carriage return before the newline is not counted in the length.
+    A carriage return before the newline is not counted in the length. ``mean_length_se`` is the
+    standard error over the samples of their own mean line lengths (lines within a sample are not
+    independent).
     """
     rows = []
     for label, texts in samples.items():
-        lengths = [len(line.removesuffix(b"\r")) for text in texts for line in text.split(b"\n")[:-1]]
-        rows.append({"samples": label, "lines": len(lengths), "mean_length": float(np.mean(lengths)) if lengths
-                     else np.nan, "longest": max(lengths, default=0)})
+        per_text = [[len(line.removesuffix(b"\r")) for line in text.split(b"\n")[:-1]] for text in texts]
+        lengths = [length for text in per_text for length in text]
+        rows.append({"samples": label, "lines": len(lengths),
+                     "mean_length": float(np.mean(lengths)) if lengths else np.nan,
+                     "mean_length_se": _standard_error([float(np.mean(t)) for t in per_text if t]),
+                     "longest": max(lengths, default=0)})
     return pd.DataFrame(rows)
 
 
@@ -219,8 +229,9 @@ def signal_in_samples(samples: Mapping[str, Iterable[bytes]], name: str, languag
     """How a binary signal (e.g. ``in_quotes``) behaves in samples, per named set: each sample lexed in
     ``language`` from its first byte.
 
-    Columns: samples, bytes_on (share of bytes where it is on), open_at_end (share of samples that
-    end with it on: a quote never closed), switches (times it turns on or off, per 1,000 bytes).
+    Columns: samples, count, bytes_on (share of bytes where it is on), open_at_end (share of samples
+    that end with it on: a quote never closed), switches (times it turns on or off, per 1,000 bytes),
+    and the standard errors over samples of the first two.
     """
     rows = []
     for label, texts in samples.items():
@@ -230,7 +241,9 @@ def signal_in_samples(samples: Mapping[str, Iterable[bytes]], name: str, languag
             raise UserError(f"no non-empty samples under {label!r}")
         joined = np.concatenate(values)
         switches = sum(int(np.count_nonzero(np.diff(np.concatenate([[False], v]).astype(np.int8)))) for v in values)
+        ends = [float(v[-1]) for v in values]
         rows.append({"samples": label, "count": len(values), "bytes_on": float(joined.mean()),
-                     "open_at_end": float(np.mean([v[-1] for v in values])),
+                     "bytes_on_se": _standard_error([float(v.mean()) for v in values]),
+                     "open_at_end": float(np.mean(ends)), "open_at_end_se": _standard_error(ends),
                      "switches_per_1000": 1000 * switches / len(joined)})
     return pd.DataFrame(rows)
