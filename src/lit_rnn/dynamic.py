@@ -13,7 +13,8 @@ updated weights. Two update rules, both with a decay λ back to the trained weig
 
 - ``sgd``: θ ← θ − η ∇L + λ (θ₀ − θ).
 
-The rule, η and λ are chosen on the validation split from a small grid (:data:`GRID`), never on test.
+The window, η and λ are chosen on the validation split from a small grid of the ``rms`` rule
+(:data:`GRID`), never on test.
 
 char-rnn's split reads its rows in parallel (War and Peace: 100 rows of 3,300 test bytes, far apart
 in the book), and all rows share one set of weights: each step's gradient is the mean loss over the
