@@ -109,7 +109,8 @@ def _runs_export(args: argparse.Namespace) -> None:
         raise UserError(f"no run {', '.join(missing)} in the store; `lit-rnn runs list` shows what it holds")
     for run_id in args.run:
         run: Run = stored[run_id]
-        print(f"exported {run.name} to {export_run(run, args.destination, half=args.fp16)}")
+        folder = export_run(run, args.destination, half=args.fp16, snapshots=not args.no_snapshots)
+        print(f"exported {run.name} to {folder}")
 
 
 def _runs_import(args: argparse.Namespace) -> None:
@@ -208,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("run", nargs="+", help="run ids (see `lit-rnn runs list`)")
     export.add_argument("destination", help="folder to copy them into (one folder per run)")
     export.add_argument("--fp16", action="store_true", help="store the weights in fp16 (half the size)")
+    export.add_argument("--no-snapshots", action="store_true", help="leave the early snapshots behind")
     export.set_defaults(handler=_runs_export)
     imports = runs.add_parser("import", parents=[artifacts],
                               help="bring run folders trained elsewhere into the store, after checking them")

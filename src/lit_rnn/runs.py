@@ -107,7 +107,10 @@ class RunResult:
         """One phrase for tables and pages: how far training went."""
         if not self.complete:
             return f"cut short at epoch {self.epochs:g} of {recipe.epochs:g}"
-        return f"early-stopped at epoch {self.epochs:.1f}" if self.stopped_early else f"{self.epochs:g} epochs"
+        if self.stopped_early:
+            return f"early-stopped at epoch {self.epochs:.1f}"
+        return f"{self.steps:,} steps" if recipe.max_steps is not None and self.steps >= recipe.max_steps \
+            else f"{self.epochs:g} epochs"
 
 
 class Run:
@@ -203,8 +206,8 @@ def run_table(artifacts: str | Path | None = None) -> pd.DataFrame:
 # -- Moving runs between machines ---------------------------------------------------------------
 
 
-def export_run(run: Run, destination: str | Path, half: bool = False) -> Path:
-    """Copy a finished run's portable files (and snapshots) into ``destination/<id>/``.
+def export_run(run: Run, destination: str | Path, half: bool = False, snapshots: bool = True) -> Path:
+    """Copy a finished run's portable files (and, with ``snapshots``, its early weights) into ``destination/<id>/``.
 
     ``half`` stores the weights in fp16 (half the size; loading widens them back to fp32).
     """
@@ -218,7 +221,7 @@ def export_run(run: Run, destination: str | Path, half: bool = False) -> Path:
         for name in PORTABLE_FILES:
             if (run.dir / name).exists() and not name.endswith(".pt"):
                 shutil.copyfile(run.dir / name, staging / name)
-        for source in [run.best_path, *run.snapshots().values()]:
+        for source in [run.best_path, *(run.snapshots().values() if snapshots else ())]:
             relative = source.relative_to(run.dir)
             (staging / relative).parent.mkdir(parents=True, exist_ok=True)
             checkpoint = load_checkpoint(source)

@@ -196,9 +196,8 @@ class Study:
 
     def about(self, run: Run) -> str:
         """One phrase that says what a run is: model, size, dropout, how long and where it trained."""
-        result, recipe, provenance = run.result, run.config.recipe, run.provenance
-        trained = (f"{result.steps:,} steps" if recipe.max_steps is not None and result.steps >= recipe.max_steps
-                   else result.describe(recipe))
+        result, provenance = run.result, run.provenance
+        trained = result.describe(run.config.recipe)
         where = f", {provenance['device']}" if "device" in provenance else ""
         precision = f", {result.precision}" if result.precision else ""
         dropout = run.config.model.dropout
@@ -280,4 +279,5 @@ def _spec(specs, architecture: str):
 
 
 def _how_to_train(preset: Preset) -> str:
-    return f"train it with `lit-rnn grid --preset {preset.name} --device cuda`, or import it with `lit-rnn runs import`"
+    return (f"`lit-rnn grid --preset {preset.name} --device cuda` trains it; `lit-rnn runs import` brings it from "
+            "elsewhere")
