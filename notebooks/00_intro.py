@@ -23,7 +23,10 @@
 # - **finite-horizon baselines**, KenLM n-gram models and n-NN networks (Table 2), and where the
 #   LSTM beats them: special characters, closing braces far from their opening brace (Figures 4-5);
 # - the **training dynamics** of the LSTM against the n-NN models (Figure 5, right);
-# - the **error analysis** that peels the LSTM's errors with a sequence of oracles (Figure 6).
+# - the **error analysis** that peels the LSTM's errors with a sequence of oracles (Figure 6);
+#
+# and goes beyond it where the paper stops: whether the interpretable cells are *used* (ablating and
+# clamping them), and how much of the "dynamic memory" error dynamic evaluation removes.
 #
 # Every number on these pages is computed by the build that produced them, except the paper's own
 # values, which are quoted as the paper's for comparison. Each chapter ends with the paper's claims

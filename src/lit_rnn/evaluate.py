@@ -10,7 +10,7 @@ order).
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,20 +20,23 @@ from torch import nn
 from lit_rnn.data import Batcher, Corpus
 from lit_rnn.devices import exact_fp32
 from lit_rnn.errors import UserError
-from lit_rnn.models import TRACE_QUANTITIES, CharLM, Model
+from lit_rnn.models import TRACE_QUANTITIES, CharLM, Model, ModelConfig
 from lit_rnn.predictions import Predictions
 from lit_rnn.runs import Run
 
 
-def split_pass(step: Callable, batcher: Batcher, split: str, device: torch.device,
-               chunk: int) -> Iterator[tuple[slice, torch.Tensor, object]]:
+def split_pass(step: Callable, batcher: Batcher, split: str, device: torch.device, chunk: int,
+               rows: np.ndarray | None = None,
+               length: int | None = None) -> Iterator[tuple[slice, torch.Tensor, object]]:
     """``step(ids, state) -> (output, state)`` over ``split`` in windows of ``chunk`` steps, state carried.
 
     Yields ``(columns, targets, output)`` per window: the window's columns of the split's
     ``(rows, length)`` grid, its targets (on ``device``) and what ``step`` returned for it.
+    ``rows`` (indices) and ``length`` (the first bytes of each row) restrict the pass to part of the grid.
     """
-    inputs = torch.from_numpy(batcher.split_inputs(split).astype(np.int64)).to(device)
-    targets = torch.from_numpy(batcher.split_targets(split).astype(np.int64)).to(device)
+    rows = slice(None) if rows is None else np.asarray(rows)
+    inputs = torch.from_numpy(batcher.split_inputs(split)[rows, :length].astype(np.int64)).to(device)
+    targets = torch.from_numpy(batcher.split_targets(split)[rows, :length].astype(np.int64)).to(device)
     state = None
     for start in range(0, inputs.shape[1], chunk):
         columns = slice(start, start + chunk)
@@ -42,36 +45,44 @@ def split_pass(step: Callable, batcher: Batcher, split: str, device: torch.devic
         yield columns, targets[:, columns], output
 
 
-def split_loss(model: Model, batcher: Batcher, split: str, device: torch.device, chunk: int = 1000) -> float:
-    """Mean cross-entropy (nats/byte) over a split."""
-    return split_losses(model, batcher, split, device, chunk)[0]
+def split_loss(model: Model, batcher: Batcher, split: str, device: torch.device, chunk: int = 1000,
+               length: int | None = None) -> float:
+    """Mean cross-entropy (nats/byte) over a split (over the first ``length`` bytes of each row, if given)."""
+    return split_losses(model, batcher, split, device, chunk, length)[0]
 
 
-def split_losses(model: nn.Module, batcher: Batcher, split: str, device: torch.device,
-                 chunk: int = 1000) -> list[float]:
+def split_losses(model: nn.Module, batcher: Batcher, split: str, device: torch.device, chunk: int = 1000,
+                 length: int | None = None) -> list[float]:
     """Mean cross-entropy (nats/byte) over a split of each network ``model`` computes: one for a model, one per
     run for a pack of runs (:class:`lit_rnn.packed.Pack`, whose forward returns a list of logits)."""
     was_training = model.training
     model.eval()
-    totals = None
-    for _, targets, output in split_pass(model, batcher, split, device, chunk):
+    totals, count = None, 0
+    for _, targets, output in split_pass(model, batcher, split, device, chunk, length=length):
         sums = torch.stack([
             nn.functional.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), reduction="sum").double()
             for logits in (output if isinstance(output, list) else [output])
         ])
         totals = sums if totals is None else totals + sums
+        count += targets.numel()
     model.train(was_training)
-    return (totals / batcher.split_bytes(split)).tolist()
+    return (totals / count).tolist()
 
 
 def model_predictions(model: Model, batcher: Batcher, split: str, name: str, device: torch.device,
                       chunk: int = 500) -> Predictions:
     """Next-byte distributions of ``model`` at every position of ``split``."""
     model = model.to(device).eval()
+    return collect_predictions(split_pass(model, batcher, split, device, chunk), batcher, split, name, model.config)
+
+
+def collect_predictions(windows: Iterable[tuple[slice, torch.Tensor, torch.Tensor]], batcher: Batcher, split: str,
+                        name: str, config: ModelConfig) -> Predictions:
+    """The predictions of a pass over every window of ``split`` (``split_pass`` or one like it) yielding logits."""
     rows, length = batcher.split_inputs(split).shape
-    probs = np.empty((rows, length, model.config.vocab_size), dtype=np.float16)
+    probs = np.empty((rows, length, config.vocab_size), dtype=np.float16)
     target_log_probs = np.empty((rows, length), dtype=np.float32)
-    for columns, targets, logits in split_pass(model, batcher, split, device, chunk):
+    for columns, targets, logits in windows:
         log_probs = torch.log_softmax(logits.float(), dim=-1)
         probs[:, columns] = log_probs.exp().cpu().numpy()
         target_log_probs[:, columns] = log_probs.gather(-1, targets[..., None])[..., 0].cpu().numpy()
@@ -81,7 +92,7 @@ def model_predictions(model: Model, batcher: Batcher, split: str, name: str, dev
         targets=batcher.split_targets(split).reshape(-1),
         positions=batcher.positions(split).reshape(-1),
         name=name,
-        kind=model.config.architecture,
+        kind=config.architecture,
         corpus_sha256=batcher.corpus.sha256,
         split=split,
     )
@@ -177,22 +188,32 @@ def trace(run: Run, corpus: Corpus, split: str = "test", device: torch.device = 
     return StoredTrace(folder, model.architecture, model.n_layers)
 
 
-@torch.no_grad()
 def sample(model: Model, corpus: Corpus, prime: bytes = b"\n", n: int = 200, temperature: float = 1.0,
            seed: int = 0) -> bytes:
     """``n`` bytes sampled from the model after feeding it ``prime``; lower temperature is greedier."""
+    return samples(model, corpus, prime, n, count=1, temperature=temperature, seed=seed)[0]
+
+
+@torch.no_grad()
+def samples(model: torch.nn.Module, corpus: Corpus, prime: bytes = b"\n", n: int = 200, count: int = 1,
+            temperature: float = 1.0, seed: int = 0) -> list[bytes]:
+    """``count`` samples of ``n`` bytes drawn side by side after ``prime`` (one generator, seeded by ``seed``).
+
+    ``model`` is anything called like a model (``lit_rnn.interventions.Intervened`` too).
+    """
     if temperature <= 0:
         raise UserError(f"temperature must be positive, got {temperature}")
     generator = torch.Generator().manual_seed(seed)
     device = next(model.parameters()).device
     model.eval()
-    ids = torch.from_numpy(corpus.encode(prime or b"\n").astype(np.int64))[None].to(device)
+    ids = torch.from_numpy(corpus.encode(prime or b"\n").astype(np.int64))[None].repeat(count, 1).to(device)
     with exact_fp32():
         logits, state = model(ids)
         out = []
         for _ in range(n):
-            probs = torch.softmax(logits[0, -1].float().cpu() / temperature, dim=-1)
-            next_id = torch.multinomial(probs, 1, generator=generator)
-            out.append(int(next_id))
-            logits, state = model(next_id[None].to(device), state)
-    return corpus.decode(np.array(out))
+            probs = torch.softmax(logits[:, -1].float().cpu() / temperature, dim=-1)
+            next_ids = torch.multinomial(probs, 1, generator=generator)
+            out.append(next_ids[:, 0].numpy())
+            logits, state = model(next_ids.to(device), state)
+    drawn = np.stack(out, axis=1) if out else np.zeros((count, 0), dtype=np.int64)
+    return [corpus.decode(row) for row in drawn]

@@ -241,6 +241,16 @@ def error_breakdown(breakdowns: list) -> go.Figure:
     return figure
 
 
+def error_fixes(table: pd.DataFrame, title: str) -> go.Figure:
+    """Share of each error category that another evaluation fixes (rows of ``oracles.fixed_errors``)."""
+    figure = go.Figure(go.Bar(x=table["category"], y=table["fixed_share"],
+                              text=[f"{f:,} of {e:,}" for f, e in zip(table["fixed"], table["errors"])],
+                              marker_color=["#d62728" if c == "memory" else "#7f7f7f" for c in table["category"]]))
+    figure.update_layout(title=title, xaxis_title="error category (the oracle that removes it)",
+                         yaxis_title="share of the category's errors fixed", yaxis_tickformat=".0%")
+    return figure
+
+
 def _wrap(text: bytes, values: np.ndarray, width: int) -> tuple[list[list], list[list[str]], list[list[str]]]:
     """Lay characters out in lines (at newlines or ``width``), padding short lines with blanks.
 

@@ -1,0 +1,249 @@
+"""Are the interpretable cells used? Causal scores from ablations, the bytes each signal concerns, clamp values.
+
+A cell found for a signal (``cells.rank_cells``) correlates with it; ablating it (its value held at
+0, :mod:`lit_rnn.interventions`) shows whether the model *uses* it. The score of a cell is the change
+in mean loss on the bytes its signal concerns (:func:`target_mask`: closing quotes for the quote
+signal, line breaks for the line position, …), set against the changes that ablating random cells
+of the same layer gives: its z-score and empirical rank among them, with a bootstrap over the scored
+rows for the uncertainty of both. The test is two-sided: a cell the model uses may make its bytes
+*easier* when ablated (a line-length cell that holds back line breaks until a line is long: without
+it the model expects them everywhere, the true ones included), at a cost on every other byte.
+
+Every function here reads numbers (per-byte losses, signals, traces); none runs a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from lit_rnn.analysis.cells import Trace
+from lit_rnn.analysis.scorecard import Claim, judge
+from lit_rnn.analysis.signals import Signal, as_bytes, lex, reference_signals
+from lit_rnn.errors import UserError
+
+# What each signal's cell should help predict: the bytes of :func:`target_mask`.
+TARGETS = {
+    "line_position": "line breaks",
+    "in_quotes": "closing quotes",
+    "in_comment": "comment ends",
+    "paren_depth": "closing parentheses",
+    "bracket_depth": "closing brackets",
+    "brace_depth": "closing braces",
+    "indentation": "indentation",
+}
+
+
+def target_mask(signal: Signal, data: bytes | np.ndarray) -> np.ndarray:
+    """Per corpus byte: whether it is one of the bytes ``signal`` concerns (see :data:`TARGETS`).
+
+    Signals hold the state after reading each byte, so a byte that ends a span is where the signal
+    falls: a closing quote (not a blank line that ends a quotation in prose), the ``/`` of ``*/`` (or
+    the newline after a ``//`` comment), a closing bracket; a closing mark of several UTF-8 bytes
+    (”, ») counts at its first byte, where the model chooses it. A line ends at its line break: the
+    newline, or the carriage return of a CRLF, which is where the choice to end the line is made (the
+    ``\\n`` after it is certain). Indentation concerns the leading whitespace of each indented line and
+    the byte that ends it.
+    """
+    if signal.name not in TARGETS:
+        raise UserError(f"no target bytes are defined for signal {signal.name!r}; choose one of {', '.join(TARGETS)}")
+    data = as_bytes(data)
+    values = np.asarray(signal.values).astype(np.int64)
+    if len(values) != len(data):
+        raise UserError(f"signal {signal.name!r} has {len(values):,} values for {len(data):,} bytes")
+    previous = np.concatenate([[0], values[:-1]])
+    if signal.name == "line_position":
+        newline = data == ord("\n")
+        after_cr = newline & (np.concatenate([[0], data[:-1]]) == ord("\r"))
+        return (newline & ~after_cr) | np.concatenate([after_cr[1:], [False]])
+    if signal.name == "indentation":
+        rises = values > previous
+        return rises | (np.concatenate([[False], rises[:-1]]) & ~rises & (values > 0))
+    falls = values < previous
+    if signal.name == "in_quotes":
+        falls &= ~np.isin(data, list(b" \t\r\n"))
+    return _first_bytes(data, falls)
+
+
+def _first_bytes(data: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``mask`` moved from the last byte of each UTF-8 character it marks to the character's first byte."""
+    index = np.arange(len(data))
+    lead = np.maximum.accumulate(np.where((data & 0xC0) != 0x80, index, 0))  # the lead byte at or before each
+    moved = np.zeros(len(data), bool)
+    moved[lead[mask]] = True
+    return moved
+
+
+def _at_predicted(mask: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """``mask`` read at the byte each position predicts (the next one; char-rnn's last target wraps to byte 0)."""
+    return np.append(mask, mask[:1])[np.asarray(positions) + 1]
+
+
+@dataclass(frozen=True)
+class CausalScores:
+    """One row per tested cell (``table``) and, per signal, the loss changes of its random cells (``random``)."""
+
+    table: pd.DataFrame
+    random: dict[str, np.ndarray]
+
+
+def causal_scores(tested: pd.DataFrame, ablations: Mapping, signals: Mapping[str, Signal], data: bytes | np.ndarray,
+                  bootstrap: int = 1000, alpha: float = 0.05, min_targets: int = 20, seed: int = 0) -> CausalScores:
+    """Score each ``tested`` cell (rows of ``cells.top_cells``: signal, layer, quantity, cell, score) by ablation.
+
+    ``ablations`` maps a layer to its :class:`~lit_rnn.interventions.LayerAblations`, which must hold
+    the cell. Per cell, on its signal's target bytes among the scored ones: ``delta``, the change
+    in mean loss (nats/byte) when the cell is ablated; ``random_mean``, ``random_sd`` of the same
+    change over the layer's random cells; ``z``; ``rank_p``, the share of random cells (counting the
+    cell itself) at least as far from the random mean (two-sided); 95% bootstrap intervals over the
+    scored rows of ``delta`` and of its ``excess`` over the random mean; ``delta_other``, the change on
+    all other bytes. A cell is ``causal`` when it has at least ``min_targets`` target bytes
+    (``measured``), ``rank_p <= alpha`` and the excess's interval excludes 0; ``effect`` says whether
+    ablating it makes the target bytes harder ("hurts") or easier ("helps").
+    """
+    data = as_bytes(data)
+    rng = np.random.default_rng(seed)
+    rows, random = [], {}
+    for cell in tested.itertuples():
+        if cell.layer not in ablations or cell.cell not in ablations[cell.layer].tested:
+            raise UserError(f"no ablation of layer {cell.layer} cell {cell.cell} was given")
+        ablated = ablations[cell.layer]
+        on = _at_predicted(target_mask(signals[cell.signal], data), ablated.positions)  # (rows, bytes)
+        own = ablated.tested_losses[list(ablated.tested).index(cell.cell)]
+        # Per row: loss change summed over target bytes, and over the other bytes, for the cell and each random cell.
+        change = np.concatenate([own[None], ablated.random_losses]) - ablated.plain  # (1 + d, rows, bytes)
+        on_sums, off_sums = (change * on).sum(axis=2), (change * ~on).sum(axis=2)
+        n_on, n_off = on.sum(axis=1), (~on).sum(axis=1)
+        deltas = on_sums.sum(axis=1) / max(n_on.sum(), 1)
+        weights = rng.multinomial(len(n_on), np.full(len(n_on), 1 / len(n_on)), size=bootstrap)  # rows resampled
+        with np.errstate(invalid="ignore", divide="ignore"):
+            resampled = (weights @ on_sums.T) / (weights @ n_on)[:, None]  # (bootstrap, 1 + d)
+        excess = resampled[:, 0] - resampled[:, 1:].mean(axis=1)
+        delta, others = deltas[0], deltas[1:]
+        sd = others.std(ddof=1) if len(others) > 1 else np.nan
+        rank_p = (1 + np.sum(np.abs(others - others.mean()) >= abs(delta - others.mean()))) / (1 + len(others))
+        low, high = np.nanpercentile(resampled[:, 0], [2.5, 97.5]) if n_on.sum() else (np.nan, np.nan)
+        excess_low, excess_high = np.nanpercentile(excess, [2.5, 97.5]) if n_on.sum() else (np.nan, np.nan)
+        rows.append({
+            "signal": cell.signal, "target": TARGETS[cell.signal], "layer": cell.layer, "quantity": cell.quantity,
+            "cell": cell.cell, "score": cell.score, "targets": int(n_on.sum()),
+            "plain": float((ablated.plain * on).sum() / max(n_on.sum(), 1)),
+            "delta": float(delta), "delta_low": float(low), "delta_high": float(high),
+            "random_mean": float(others.mean()), "random_sd": float(sd),
+            "z": float((delta - others.mean()) / sd) if sd > 0 else np.nan, "rank_p": float(rank_p),
+            "excess_low": float(excess_low), "excess_high": float(excess_high),
+            "delta_other": float(off_sums[0].sum() / max(n_off.sum(), 1)),
+            "measured": bool(n_on.sum() >= min_targets),
+            "causal": bool(n_on.sum() >= min_targets and rank_p <= alpha and (excess_low > 0 or excess_high < 0)),
+            "effect": "hurts" if delta > others.mean() else "helps",
+        })
+        random[cell.signal] = others
+    return CausalScores(pd.DataFrame(rows), random)
+
+
+def causal_claim(scores: CausalScores) -> Claim:
+    """The paper: the interpretable cells keep track of what the model needs (the line-length cell "seems
+    particularly well-tuned" to predicting the carriage return). Tested: each signal's top cell, ablated, moves
+    the loss on its target bytes beyond the random cells of its layer (:func:`causal_scores`)."""
+    claim = "The interpretable cells are what the model uses for the bytes they track"
+    measured = scores.table[scores.table.measured]
+    if not len(measured):
+        return Claim("Beyond the paper", claim, "no signal has enough target bytes in the scored rows", judge(None))
+    used = measured.causal
+    text = (f"{int(used.sum())} of {len(measured)} top cells causally used: "
+            + ", ".join(f"{r.signal} (layer {r.layer + 1} {r.quantity}[{r.cell}]) Δ{r.delta:+.3f} nats on the "
+                        f"{r.target}, z {r.z:.1f}" for r in measured.itertuples()))
+    return Claim("Beyond the paper", claim, text, judge(bool(used.all()), partly=bool(used.any())))
+
+
+def cells_to_ablate(tested: pd.DataFrame) -> dict[int, list[int]]:
+    """The cells to ablate per layer for a table of tested cells (e.g. ``cells.top_cells(ranking, 1)``)."""
+    return {int(layer): sorted(set(group.cell.astype(int))) for layer, group in tested.groupby("layer")}
+
+
+def clamp_values(trace: Trace, layer: int, quantity: str, cell: int, signal: Signal,
+                 percentile: float = 5) -> tuple[float, float]:
+    """Values to hold a cell at to push its ``signal`` high (on) and low (off), in that order.
+
+    They are the cell's ``percentile``-th and ``100 - percentile``-th percentiles over the trace: first
+    the one on the side the cell takes while the signal is high (a binary signal on, by the medians; a
+    count, by the sign of the correlation).
+    """
+    at = np.asarray(signal.values, dtype=np.float64)[trace.positions]
+    values = np.asarray(trace[layer][quantity][:, cell], dtype=np.float64)
+    if at.min() == at.max() or values.min() == values.max():
+        raise UserError(f"signal {signal.name!r} or layer {layer} {quantity}[{cell}] never changes in the trace")
+    if signal.kind == "binary":
+        rises = np.median(values[at > 0]) >= np.median(values[at == 0])
+    else:
+        rises = np.corrcoef(values, at)[0, 1] >= 0
+    low, high = (float(v) for v in np.percentile(values, [percentile, 100 - percentile]))
+    return (high, low) if rises else (low, high)
+
+
+def quiet_prime(data: bytes | np.ndarray, positions: np.ndarray, signal: Signal | None = None,
+                length: int = 200) -> bytes:
+    """``length`` bytes of text ending at the first line break among ``positions`` (where ``signal`` is off).
+
+    A neutral start for samples whose measure is the signal (e.g. quotes), read from the sample's first byte.
+    """
+    data = as_bytes(data)
+    positions = np.asarray(positions).ravel()
+    off = np.ones(len(positions), bool) if signal is None else np.asarray(signal.values)[positions] == 0
+    quiet = positions[off & (positions + 1 >= length)]
+    if not len(quiet):
+        raise UserError(f"no {length} bytes of text end at the given positions"
+                        + ("" if signal is None else f" with signal {signal.name!r} off"))
+    breaks = quiet[data[quiet] == ord("\n")]
+    end = int(breaks[0] if len(breaks) else quiet[0])
+    return data[end + 1 - length : end + 1].tobytes()
+
+
+def _standard_error(per_sample: list[float]) -> float:
+    """Standard error of a mean over samples (NaN for fewer than two)."""
+    return float(np.std(per_sample, ddof=1) / np.sqrt(len(per_sample))) if len(per_sample) > 1 else np.nan
+
+
+def line_lengths(samples: Mapping[str, Iterable[bytes]]) -> pd.DataFrame:
+    """The lines of samples, per named set: how many end in a line break, their mean and longest length in bytes.
+
+    A carriage return before the newline is not counted in the length. ``mean_length_se`` is the
+    standard error over the samples of their own mean line lengths (lines within a sample are not
+    independent).
+    """
+    rows = []
+    for label, texts in samples.items():
+        per_text = [[len(line.removesuffix(b"\r")) for line in text.split(b"\n")[:-1]] for text in texts]
+        lengths = [length for text in per_text for length in text]
+        rows.append({"samples": label, "lines": len(lengths),
+                     "mean_length": float(np.mean(lengths)) if lengths else np.nan,
+                     "mean_length_se": _standard_error([float(np.mean(t)) for t in per_text if t]),
+                     "longest": max(lengths, default=0)})
+    return pd.DataFrame(rows)
+
+
+def signal_in_samples(samples: Mapping[str, Iterable[bytes]], name: str, language: str) -> pd.DataFrame:
+    """How a binary signal (e.g. ``in_quotes``) behaves in samples, per named set: each sample lexed in
+    ``language`` from its first byte.
+
+    Columns: samples, count, bytes_on (share of bytes where it is on), open_at_end (share of samples
+    that end with it on: a quote never closed), switches (times it turns on or off, per 1,000 bytes),
+    and the standard errors over samples of the first two.
+    """
+    rows = []
+    for label, texts in samples.items():
+        values = [np.asarray(reference_signals(lex(text, language), [name])[name].values, bool)
+                  for text in texts if text]
+        if not values:
+            raise UserError(f"no non-empty samples under {label!r}")
+        joined = np.concatenate(values)
+        switches = sum(int(np.count_nonzero(np.diff(np.concatenate([[False], v]).astype(np.int8)))) for v in values)
+        ends = [float(v[-1]) for v in values]
+        rows.append({"samples": label, "count": len(values), "bytes_on": float(joined.mean()),
+                     "bytes_on_se": _standard_error([float(v.mean()) for v in values]),
+                     "open_at_end": float(np.mean(ends)), "open_at_end_se": _standard_error(ends),
+                     "switches_per_1000": 1000 * switches / len(joined)})
+    return pd.DataFrame(rows)
