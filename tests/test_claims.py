@@ -106,6 +106,9 @@ def test_error_claims():
     claim = scaling_claim(difference, "large", "small", ratio=26)
     assert claim.verdict == "reproduced" and claim.measured.startswith("large has 26x")
     assert scaling_claim(scaling_difference(large, large), "large", "large", 1).verdict == "not measured"
+    fewer = scaling_difference(small, large)  # the "small" side makes fewer errors: shares keep their sign
+    assert fewer.set_index("category").loc["n-gram", "share of difference"] == pytest.approx(80 / 95)
+    assert scaling_difference(large, large)["share of difference"].isna().all()
 
 
 @pytest.mark.parametrize("value", [0.0, 1.0])

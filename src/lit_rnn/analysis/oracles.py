@@ -245,7 +245,8 @@ def scaling_difference(large: ErrorBreakdown, small: ErrorBreakdown) -> pd.DataF
     by_category = {b.name: b.table.groupby("category", sort=False)["errors"].sum() for b in (large, small)}
     table = pd.DataFrame(by_category)
     table["difference"] = table[small.name] - table[large.name]
-    table["share of difference"] = table["difference"] / max(int(table["difference"].sum()), 1)
+    total = int(table["difference"].sum())  # of either sign; no shares when the two make as many errors
+    table["share of difference"] = table["difference"] / total if total else np.nan
     return table.rename_axis("category").reset_index()
 
 
