@@ -85,6 +85,9 @@ def test_no_broken_internal_links(site):
     assert not broken, broken
 
 
+RAW_TABLE = re.compile(r"\|\s*:?-{3,}:?\s*\|")  # a Markdown table's rule row, left as text
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(chromium() is None, reason="needs Debian's chromium (.ci/run installs it)")
 def test_every_page_renders_in_a_browser(site):
@@ -103,6 +106,8 @@ def test_every_page_renders_in_a_browser(site):
         views = static.count("application/vnd.jupyter.widget-view+json")
         if views and len(re.findall(r'class="[^"]*widget-(?:box|vbox|hbox|html|dropdown|slider)', dom)) == 0:
             problems.append(f"{page.name}: {views} widget views but none rendered")
+        if RAW_TABLE.search(re.sub(r"<(pre|code|script|style)\b.*?</\1>", "", dom, flags=re.S)):
+            problems.append(f"{page.name}: a Markdown table shown as text (a row of pipes), not as a table")
         drawn_text = r'class="[^"]*lit-rnn-text[^>]*>\s*<div class="lit-rnn-heatmap'
         if page.stem == "03_cells" and not re.search(drawn_text, dom):
             problems.append(f"{page.name}: the explorer's text (an anywidget) is not drawn")

@@ -1,0 +1,46 @@
+"""Test loss from a run's fp32 weights and from the fp16 copy `lit-rnn runs export --fp16` ships, side by side.
+
+    lit-rnn runs import ../shared/reference-runs/* --artifacts /tmp/fp32 --accept-incomplete
+    .venv/bin/python bench/half_weights.py --artifacts /tmp/fp32     # every run of a registered corpus there
+
+The fp16 copy is made by ``export_run(half=True)`` itself and read back as the book reads it (widened to
+fp32); both losses are evaluated on the CPU in exact fp32 over the whole test split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+
+import torch
+
+from lit_rnn.data import KNOWN_CORPORA, load_corpus
+from lit_rnn.evaluate import split_loss
+from lit_rnn.runs import Run, export_run, stored_runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--artifacts", required=True, help="a run store holding runs with fp32 weights")
+    parser.add_argument("--data-dir", default=None, help="data directory (default: $LIT_RNN_DATA or ./data)")
+    args = parser.parse_args()
+    names = {known.sha256: name for name, known in KNOWN_CORPORA.items()}
+    cpu = torch.device("cpu")
+    print("| run | corpus | model | test, fp32 weights | test, fp16 weights | difference |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for run in stored_runs(args.artifacts):
+        if run.config.corpus_sha256 not in names or not run.is_finished:
+            continue
+        corpus = load_corpus(names[run.config.corpus_sha256], args.data_dir)
+        batcher = run.config.batcher(corpus)
+        full = split_loss(run.load_model(cpu), batcher, "test", cpu)
+        with tempfile.TemporaryDirectory() as folder:
+            half = Run(run.config, folder)
+            export_run(run, half.dir.parent, half=True, snapshots=False)
+            rounded = split_loss(half.load_model(cpu), batcher, "test", cpu)
+        row = [run.config.run_id, corpus.name, run.name, f"{full:.6f}", f"{rounded:.6f}", f"{rounded - full:+.2e}"]
+        print("| " + " | ".join(row) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
