@@ -1,6 +1,7 @@
-"""Time to compute every reference signal of a whole corpus: lexed cold, then read from the cache.
+"""Time to compute every reference signal of a whole corpus (lexed cold, then read from the cache), and what each is.
 
     .venv/bin/python bench/signals_speed.py --corpus linux
+    .venv/bin/python bench/signals_speed.py --corpus my_code.py --language auto
 
 Cold lexes the corpus with Pygments (into a fresh cache folder); cached reads the lexed corpus
 back, as every chapter after the first does. Both then compute all the signals of its language.
@@ -12,6 +13,8 @@ import argparse
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 from lit_rnn.analysis.signals import lex, reference_signals, resolve_language
 from lit_rnn.data import load_corpus
@@ -31,6 +34,10 @@ def main() -> None:
             seconds = time.perf_counter() - start
             print(f"{label:<7} {len(signals)} signals of {corpus.name} ({len(corpus):,} bytes, {language}) "
                   f"in {seconds:.1f} s")
+    for signal in signals.values():
+        values = signal.values
+        print(f"  {signal.name:<16} {signal.kind:<8} non-zero on {np.mean(values != 0):6.1%} of the bytes, "
+              f"largest {values.max():g}")
 
 
 if __name__ == "__main__":

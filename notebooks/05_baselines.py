@@ -61,11 +61,12 @@ table.round(3)
 figures.finite_horizon(table, best.name)
 
 # %%
-best_ngram, best_nnn = table["n-gram"].idxmin(), table["n-NN"].idxmin()
+best_ngram = table["n-gram"].idxmin()
 Markdown(
     f"The best n-gram sees {best_ngram} bytes (order {best_ngram + 1}) at {table['n-gram'].min():.3f} nats per byte, "
-    f"the best n-NN {best_nnn} bytes at {table['n-NN'].min():.3f}; the best recurrent model, {study.about(best_run)}, "
-    f"reaches {best.cross_entropy:.3f}. "
+    + (f"the best n-NN {table['n-NN'].idxmin()} bytes at {table['n-NN'].min():.3f}" if nnns else
+       "and there is no n-NN in this build")
+    + f"; the best recurrent model, {study.about(best_run)}, reaches {best.cross_entropy:.3f}. "
     + "".join(f"\n\n*{note}*" for note in study.notes)
 )
 

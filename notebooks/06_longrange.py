@@ -41,21 +41,24 @@ ngrams, nnns = study.baselines()
 lstm = study.predictions(study.cell_run)
 ngram = ngrams[max(ngrams)]
 nnn_run = study.best_nnn()
-nnn = nnns[nnn_run.config.model.context]
-Markdown(f"The LSTM: {study.about(study.cell_run)}. The n-NN of lowest validation loss: {study.about(nnn_run)}. "
-         f"The n-gram: {ngram.name}, which sees {max(ngrams)} bytes." + "".join(f"\n\n*{n}*" for n in study.notes))
+compared = [lstm, *([nnns[nnn_run.config.model.context]] if nnn_run else []), ngram]
+names = [p.name for p in compared]
+Markdown(f"The LSTM: {study.about(study.cell_run)}. "
+         + (f"The n-NN of lowest validation loss: {study.about(nnn_run)}. " if nnn_run else
+            "This build has no n-NN, so the comparisons below leave it out. ")
+         + f"The n-gram: {ngram.name}, which sees {max(ngrams)} bytes." + "".join(f"\n\n*{n}*" for n in study.notes))
 
 # %% [markdown]
 # ## Error overlap (the paper's Figure 4, left)
 
 # %%
-overlap = longrange.error_overlap([lstm, nnn, ngram])
+overlap = longrange.error_overlap(compared)
 figures.error_overlap(overlap)
 
 # %% tags=["hide-input"]
-shared = overlap[overlap[[lstm.name, nnn.name, ngram.name]].all(axis=1)]["share"].sum()
+shared = overlap[overlap[names].all(axis=1)]["share"].sum()
 only_lstm = overlap[overlap.models == lstm.name]["count"].sum()
-Markdown(f"{shared:.0%} of the errors are made by all three models; {only_lstm:,} are the LSTM's alone.")
+Markdown(f"{shared:.0%} of the errors are made by all {len(names)} models; {only_lstm:,} are the LSTM's alone.")
 
 # %% [markdown]
 # ## Which bytes does the LSTM predict better? (the paper's Figure 4, middle and right)
@@ -93,20 +96,22 @@ for closer in (b"}", b")", b'"'):
 # like the 2-NN, and so on: it learns short dependencies first.
 
 # %%
-if study.dynamics_run is not None:
+if study.dynamics_run is not None and nnns:
     dynamics = longrange.training_dynamics(study.snapshot_predictions(study.dynamics_run), nnns)
     display(Markdown(f"Snapshots of {study.about(study.dynamics_run)}."))
     display(figures.training_dynamics(dynamics))
 else:
     dynamics = pd.DataFrame(columns=["step", "n", "symmetric_kl", "delta_loss"])
-    display(Markdown("This build has no early snapshots of the LSTM."))
+    display(Markdown("This build has no early snapshots of the LSTM." if study.dynamics_run is None else
+                     f"This build has snapshots of {study.about(study.dynamics_run)}, but no n-NN to compare them "
+                     "with."))
 
 # %% [markdown]
 # ## The paper's claims, checked
 
 # %%
 claims = [
-    longrange.overlap_claim(overlap, [lstm.name, nnn.name, ngram.name]),
+    longrange.overlap_claim(overlap, names),
     longrange.advantage_claim(advantage, prose=study.prose),
     longrange.closer_claim(closers[b"}"], lstm.name, ngram.name),
     longrange.dynamics_claim(dynamics),

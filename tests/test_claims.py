@@ -9,6 +9,7 @@ import pytest
 from lit_rnn.analysis import compare, longrange
 from lit_rnn.analysis.oracles import ErrorBreakdown, breakdown_claim, scaling_claim, scaling_difference
 from lit_rnn.predictions import Predictions
+from lit_rnn.viz import figures
 
 SEGMENTS, LENGTH = 20, 50
 
@@ -31,11 +32,11 @@ def test_bootstrap_std_shrinks_with_agreement_and_pairs_cancel_shared_noise():
     assert compare.paired_bootstrap_std(same_bytes, a) < 1e-6 < compare.paired_bootstrap_std(a, b)
 
 
-def _table(rows, predictions):
+def _table(rows, predictions, trainings=None):
     configs = [type("C", (), dict(architecture=a, n_layers=layers, hidden_size=10, dropout=0.0))
                for _, a, layers, _ in rows]
     return compare.loss_table([predictions[name] for name, *_ in rows], configs, [budget for *_, budget in rows],
-                              budgets=[100, 1000])
+                              budgets=[100, 1000], trainings=trainings)
 
 
 def test_depth_and_gated_claims():
@@ -50,6 +51,20 @@ def test_depth_and_gated_claims():
     assert gated.verdict == "partly" and "within noise" in gated.measured  # the GRU is no better than noise
 
 
+def test_models_trained_for_different_times_are_never_compared():
+    """A 3-layer model trained 50 epochs beside a 1-layer one trained 1,000 steps says nothing about depth."""
+    predictions = {"lstm-1": losses("lstm-1", 1.9), "lstm-3": losses("lstm-3", 1.5, seed=1),
+                   "rnn-3": losses("rnn-3", 1.8, "rnn", seed=2)}
+    rows = [("lstm-1", "lstm", 1, 1000), ("lstm-3", "lstm", 3, 1000), ("rnn-3", "rnn", 3, 1000)]
+    table = _table(rows, predictions, trainings=["1,000 steps", "50 epochs", "1,000 steps"])
+    assert list(table.training) == ["1,000 steps", "50 epochs", "1,000 steps"]
+    assert compare.depth_claim(table, predictions).verdict == "not measured"
+    assert compare.gated_claim(table, predictions).verdict == "not measured"
+    alike = _table(rows, predictions)
+    assert compare.depth_claim(alike, predictions).verdict == compare.gated_claim(alike, predictions).verdict == (
+        "reproduced")
+
+
 def test_cluster_claim_reads_the_agreement_matrix():
     names = ["lstm", "gru", "rnn-a", "rnn-b"]
     kinds = {"lstm": "lstm", "gru": "gru", "rnn-a": "rnn", "rnn-b": "rnn"}
@@ -57,6 +72,8 @@ def test_cluster_claim_reads_the_agreement_matrix():
     assert compare.cluster_claim(agree, kinds).verdict == "reproduced"
     agree.loc["lstm", "rnn-a"] = agree.loc["rnn-a", "lstm"] = 0.9
     assert compare.cluster_claim(agree, kinds).verdict == "partly"
+    longer = {"lstm": "50 epochs", "gru": "1,000 steps", "rnn-a": "1,000 steps", "rnn-b": "1,000 steps"}
+    assert compare.cluster_claim(agree, kinds, longer).verdict == "not measured"  # one gated model trained alike
     embedding = compare.model_embedding(agree)
     assert list(embedding.model) == names and np.isfinite(embedding[["x", "y"]].to_numpy()).all()
 
@@ -71,10 +88,22 @@ def test_finite_horizon_claims():
     assert beats.verdict == "reproduced" and "the paper's 0.945" in beats.measured
 
 
+def test_a_build_without_n_nns_measures_only_what_it_has():
+    ngrams = {1: losses("2-gram", 2.0), 20: losses("21-gram", 1.2, seed=2)}
+    similar, overfit, beats = compare.finite_horizon_claims(ngrams, {}, losses("lstm", 1.0, seed=6), "linux")
+    assert similar.verdict == overfit.verdict == "not measured" and beats.verdict == "reproduced"
+    table = compare.finite_horizon_table(ngrams, {}, losses("lstm", 1.0, seed=6))
+    assert table["n-NN"].isna().all() and [trace.name for trace in figures.finite_horizon(table, "lstm").data] == [
+        "n-gram"]
+    empty = pd.DataFrame(columns=["step", "n", "symmetric_kl", "delta_loss"])
+    assert "no n-NN" in longrange.dynamics_claim(empty).measured
+
+
 def test_long_range_claims():
     overlap = pd.DataFrame({"a": [True, True, False], "b": [True, False, True], "models": ["a & b", "a", "b"],
                             "count": [80, 10, 10], "share": [0.8, 0.1, 0.1]})
-    assert longrange.overlap_claim(overlap, ["a", "b"]).verdict == "reproduced"
+    two = longrange.overlap_claim(overlap, ["a", "b"])
+    assert two.verdict == "reproduced" and "shared by all 2 models" in two.measured
     advantage = pd.DataFrame({"byte": [13, 101, 32], "label": ["\\r", "e", "space"], "advantage": [0.3, 0.1, 0.05]})
     assert longrange.advantage_claim(advantage, prose=True).verdict == "reproduced"
     assert longrange.advantage_claim(advantage.iloc[[1, 0, 2]].reset_index(drop=True), prose=True).verdict == (
@@ -86,6 +115,8 @@ def test_long_range_claims():
     dynamics = pd.DataFrame({"step": [10, 10, 20, 20, 30, 30], "n": [1, 2, 1, 2, 2, 3],
                              "symmetric_kl": [0.1, 0.3, 0.4, 0.2, 0.5, 0.1], "delta_loss": [0] * 6})
     assert longrange.dynamics_claim(dynamics).verdict == "reproduced"
+    one = longrange.dynamics_claim(dynamics[dynamics.n == 1])  # a build with only the 1-NN cannot show it
+    assert one.verdict == "not measured" and "n = 1 " in one.measured
 
 
 def _breakdown(name: str, errors: dict[str, int]) -> ErrorBreakdown:

@@ -107,3 +107,5 @@ def test_table_2_rows_are_bytes_of_context_and_the_n_nn_is_chosen_on_validation(
     assert {n: p.name for n, p in nnns.items()} == {n: f"{n}-NN" for n in PRESETS["tiny"].nnn_contexts}
     chosen = study.best_nnn()
     assert chosen.result.best_val_loss == min(run.result.best_val_loss for run in study.nnn_runs.values())
+    study.__dict__["nnn_runs"] = {}  # a build whose store has no n-NN (the core preset on Linux, today)
+    assert study.best_nnn() is None

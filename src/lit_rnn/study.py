@@ -168,9 +168,9 @@ class Study:
         return min((r for r in self.recurrent_runs if r.config.model.architecture == architecture),
                    key=lambda r: r.result.best_val_loss)
 
-    def best_nnn(self) -> Run:
-        """The n-NN of lowest validation loss (chosen on validation, never on test)."""
-        return min(self.nnn_runs.values(), key=lambda r: r.result.best_val_loss)
+    def best_nnn(self) -> Run | None:
+        """The n-NN of lowest validation loss (chosen on validation, never on test); None if the store has none."""
+        return min(self.nnn_runs.values(), key=lambda r: r.result.best_val_loss, default=None)
 
     def best_recurrent(self) -> Run:
         """The recurrent run of lowest validation loss, whatever its architecture."""

@@ -55,21 +55,24 @@ def paired_bootstrap_std(a: Predictions, b: Predictions, samples: int = BOOTSTRA
 
 
 def loss_table(predictions: list[Predictions], configs: list, parameters: list[int], budgets: Sequence[int],
-               corpus_name: str | None = None) -> pd.DataFrame:
-    """Table 1: one row per model (architecture, layers, budget, hidden, parameters, dropout) with its test
-    loss and bootstrap standard deviation.
+               corpus_name: str | None = None, trainings: Sequence[str] | None = None) -> pd.DataFrame:
+    """Table 1: one row per model (architecture, layers, budget, hidden, parameters, dropout, training) with its
+    test loss and bootstrap standard deviation.
 
     ``configs`` are the models' :class:`~lit_rnn.models.ModelConfig` and ``parameters`` their
     parameter counts (from the runs' results), aligned with ``predictions``; ``budgets`` are the
-    paper's four parameter budgets, and ``budget`` is the index of the one nearest each model. The
-    ``paper`` column holds the paper's best LSTM loss on the best LSTM's row, where known.
+    paper's four parameter budgets, and ``budget`` is the index of the one nearest each model.
+    ``trainings`` says how long each model trained (e.g. "50 epochs", "1,000 steps"; default: all
+    alike): the claims compare only models trained alike. The ``paper`` column holds the paper's best
+    LSTM loss on the best LSTM's row, where known.
     """
     nearest = [int(np.argmin(np.abs(np.log(count) - np.log(budgets)))) for count in parameters]
+    trainings = trainings if trainings is not None else [""] * len(predictions)
     rows = [
         dict(model=p.name, architecture=c.architecture, layers=c.n_layers, budget=size, hidden=c.hidden_size,
-             parameters=count, dropout=c.dropout, test_loss=p.cross_entropy, std=bootstrap_std(p),
-             error_rate=float(p.errors.mean()))
-        for p, c, count, size in zip(predictions, configs, parameters, nearest, strict=True)
+             parameters=count, dropout=c.dropout, training=training, test_loss=p.cross_entropy,
+             std=bootstrap_std(p), error_rate=float(p.errors.mean()))
+        for p, c, count, size, training in zip(predictions, configs, parameters, nearest, trainings, strict=True)
     ]
     table = pd.DataFrame(rows).sort_values(["architecture", "layers", "parameters"]).reset_index(drop=True)
     table["paper"] = np.nan
@@ -140,10 +143,10 @@ def _differences(table: pd.DataFrame, predictions: dict[str, Predictions], bette
 
 
 def depth_claim(table: pd.DataFrame, predictions: dict[str, Predictions]) -> Claim:
-    """The paper: depth of at least 2 is beneficial. Tested at every (architecture, budget) with a 1-layer
-    model: the best deeper model is better by more than the noise."""
+    """The paper: depth of at least 2 is beneficial. Tested at every (training, architecture, budget) with a
+    1-layer model: the best deeper model is better by more than the noise."""
     pairs = []
-    for (_, _), group in table.groupby(["architecture", "budget"]):
+    for _, group in table.groupby(["training", "architecture", "budget"]):
         one, deeper = group[group.layers == 1], group[group.layers >= 2]
         if len(one) and len(deeper):
             pairs.append((deeper.loc[[deeper.test_loss.idxmin()]], one.loc[[one.test_loss.idxmin()]]))
@@ -158,10 +161,10 @@ def depth_claim(table: pd.DataFrame, predictions: dict[str, Predictions]) -> Cla
 
 
 def gated_claim(table: pd.DataFrame, predictions: dict[str, Predictions]) -> Claim:
-    """The paper: the LSTM and the GRU significantly outperform the RNN. Tested at every (depth, budget)
-    where an RNN and a gated model were both trained."""
+    """The paper: the LSTM and the GRU significantly outperform the RNN. Tested at every (training, depth,
+    budget) where an RNN and a gated model were both trained."""
     results = []
-    for (_, _), group in table.groupby(["layers", "budget"]):
+    for _, group in table.groupby(["training", "layers", "budget"]):
         rnn = group[group.architecture == "rnn"]
         for gated in ("lstm", "gru"):
             rival = group[group.architecture == gated]
@@ -175,10 +178,16 @@ def gated_claim(table: pd.DataFrame, predictions: dict[str, Predictions]) -> Cla
     return Claim("Models", "The LSTM and the GRU beat the RNN", measured, judge(wins == len(results), partly=wins > 0))
 
 
-def cluster_claim(agreement: pd.DataFrame, architectures: dict[str, str]) -> Claim:
+def cluster_claim(agreement: pd.DataFrame, architectures: dict[str, str],
+                  trainings: dict[str, str] | None = None) -> Claim:
     """The paper: LSTM and GRU predictions are similar and the RNNs form a cluster of their own. Tested on
     agreement: gated models agree with each other more than with any RNN, and RNNs with each other
-    (where there are two) more than with any gated model."""
+    (where there are two) more than with any gated model. With ``trainings`` (model → how long it trained),
+    only the largest group of models trained alike is compared, so training time does not pose as type."""
+    if trainings:
+        common = pd.Series(trainings).value_counts().idxmax()
+        alike = [m for m in agreement.index if trainings[m] == common]
+        agreement = agreement.loc[alike, alike]
     gated = [m for m in agreement.index if architectures[m] in ("lstm", "gru")]
     rnns = [m for m in agreement.index if architectures[m] == "rnn"]
     if len(gated) < 2 or not rnns:
@@ -193,6 +202,8 @@ def cluster_claim(agreement: pd.DataFrame, architectures: dict[str, str]) -> Cla
         among = agreement.loc[rnns, rnns].to_numpy()[~np.eye(len(rnns), dtype=bool)]
         holds = holds and among.min() > across.max()
         measured += f"; RNNs with each other on {among.min():.1%}–{among.max():.1%}"
+    if trainings:
+        measured = f"models trained for {common}: {measured}"
     return Claim("Models", "LSTM and GRU predictions cluster apart from the RNN's", measured,
                  judge(holds, partly=within.mean() > across.mean()))
 

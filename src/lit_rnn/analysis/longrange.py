@@ -187,11 +187,12 @@ TOP = 10  # the bytes with the largest advantages that a claim looks at
 
 
 def overlap_claim(overlap: pd.DataFrame, names: Sequence[str]) -> Claim:
-    """The paper: most errors are shared by all three models, and each model also has errors of its own."""
+    """The paper: most errors are shared by all three models (LSTM, n-NN, n-gram), and each model also has errors
+    of its own. ``names``: the models of :func:`error_overlap`'s table (two where a build has no n-NN)."""
     shared = float(overlap[overlap[list(names)].all(axis=1)]["share"].sum())
     unique = {name: int(overlap[overlap.models == name]["count"].sum()) for name in names}
-    measured = f"{shared:.0%} of the errors are shared by all three; errors of one model alone: " + ", ".join(
-        f"{name} {count:,}" for name, count in unique.items())
+    alone = ", ".join(f"{name} {count:,}" for name, count in unique.items())
+    measured = f"{shared:.0%} of the errors are shared by all {len(names)} models; errors of one model alone: {alone}"
     return Claim("Long range", "Most errors are shared, and every model has errors of its own", measured,
                  judge(shared > 0.5 and all(unique.values()), partly=shared > 0.5 or all(unique.values())))
 
@@ -235,7 +236,11 @@ def dynamics_claim(dynamics: pd.DataFrame) -> Claim:
     ``dynamics`` is :func:`training_dynamics`'s table; the nearest n-NN is the one of least symmetric KL."""
     name = "During training the LSTM behaves like the 1-NN, then the 2-, 3-, 4-NN in turn"
     if dynamics.empty:
-        return Claim("Long range", name, "no early snapshots of the LSTM", judge(None))
+        return Claim("Long range", name, "no early snapshots of the LSTM, or no n-NN to compare them with",
+                     judge(None))
+    if dynamics.n.nunique() < 3:  # a progression through the n-NNs needs at least three of them
+        return Claim("Long range", name, "only the n-NNs for n = " + ", ".join(map(str, sorted(dynamics.n.unique())))
+                     + " in this build: too few to show a progression", judge(None))
     nearest = dynamics.loc[dynamics.groupby("step").symmetric_kl.idxmin()].sort_values("step")
     sequence = nearest.n.tolist()
     measured = "nearest n-NN by step: " + ", ".join(f"{s}: {n}" for s, n in zip(nearest.step, sequence))

@@ -80,6 +80,8 @@ def finite_horizon(table: pd.DataFrame, recurrent: str) -> go.Figure:
     """Table 2 as lines: n-gram and n-NN test loss against n, the recurrent model as a level."""
     figure = go.Figure()
     for column, colour in (("n-gram", KIND_COLOURS["ngram"]), ("n-NN", KIND_COLOURS["nnn"])):
+        if table[column].isna().all():  # a build without n-NNs (or n-grams): no empty line in the legend
+            continue
         figure.add_scatter(x=[str(n) for n in table.index], y=table[column], name=column, mode="lines+markers",
                            line_color=colour)
     if recurrent in table:
