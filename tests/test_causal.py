@@ -171,6 +171,13 @@ def test_quiet_prime_ends_at_a_line_break_outside_the_signal():
     assert quiet_prime(text, np.arange(14, len(text)), length=5) == b't "x\n'  # no signal: the first break
 
 
+def test_the_prime_is_taken_where_the_signal_is_in_use():
+    text = b'plain line\nno quotes here\n"a" "b" "c"\nend\n'
+    signal = reference_signals(lex(text, "text"), ["in_quotes"])["in_quotes"]
+    assert quiet_prime(text, np.arange(len(text)), signal, length=12) == b'"a" "b" "c"\n'  # not the first break
+    assert quiet_prime(text, np.arange(len(text)), length=12) == b"quotes here\n"  # no signal: the first break
+
+
 def test_samples_are_measured_by_the_signal_read_from_their_start():
     measured = signal_in_samples({"plain": [b'a "b" c', b'"open'], "clamped": [b'xx "yy']}, "in_quotes", "text")
     plain, clamped = measured.iloc[0], measured.iloc[1]

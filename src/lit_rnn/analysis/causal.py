@@ -186,9 +186,13 @@ def clamp_values(trace: Trace, layer: int, quantity: str, cell: int, signal: Sig
 
 def quiet_prime(data: bytes | np.ndarray, positions: np.ndarray, signal: Signal | None = None,
                 length: int = 200) -> bytes:
-    """``length`` bytes of text ending at the first line break among ``positions`` (where ``signal`` is off).
+    """``length`` bytes of text ending at a line break among ``positions`` where ``signal`` is off.
 
-    A neutral start for samples whose measure is the signal (e.g. quotes), read from the sample's first byte.
+    A start for samples whose measure is the signal (e.g. quotes), read from the sample's first byte:
+    the signal is off where the sample begins, and of all such line breaks the prime is the one whose
+    ``length`` bytes change the signal most often (the first of those), so the model starts in text
+    where the signal is in use, not in a stretch without it (a table of ``#define``s has no quotes).
+    Without a signal: the first line break.
     """
     data = as_bytes(data)
     positions = np.asarray(positions).ravel()
@@ -198,7 +202,13 @@ def quiet_prime(data: bytes | np.ndarray, positions: np.ndarray, signal: Signal 
         raise UserError(f"no {length} bytes of text end at the given positions"
                         + ("" if signal is None else f" with signal {signal.name!r} off"))
     breaks = quiet[data[quiet] == ord("\n")]
-    end = int(breaks[0] if len(breaks) else quiet[0])
+    candidates = breaks if len(breaks) else quiet[:1]
+    if signal is None:
+        end = int(candidates[0])
+    else:
+        changes = np.flatnonzero(np.diff(np.asarray(signal.values) != 0)) + 1  # bytes where the value changes
+        inside = np.searchsorted(changes, candidates, side="right") - np.searchsorted(changes, candidates + 1 - length)
+        end = int(candidates[np.argmax(inside)])
     return data[end + 1 - length : end + 1].tobytes()
 
 
