@@ -112,7 +112,7 @@ figures.training_curves({run.name: run.metrics for run in runs})
 
 # %%
 predictions = {run.name: study.predictions(run) for run in runs}
-trainings = {run.name: run.result.describe(run.config.recipe) for run in runs}
+trainings = {run.name: run.training for run in runs}
 table = compare.loss_table(list(predictions.values()), [run.config.model for run in runs],
                            [run.result.parameters for run in runs], study.budgets, study.corpus.name,
                            trainings=list(trainings.values()))

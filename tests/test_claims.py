@@ -100,10 +100,12 @@ def test_a_build_without_n_nns_measures_only_what_it_has():
 
 
 def test_long_range_claims():
-    overlap = pd.DataFrame({"a": [True, True, False], "b": [True, False, True], "models": ["a & b", "a", "b"],
-                            "count": [80, 10, 10], "share": [0.8, 0.1, 0.1]})
-    two = longrange.overlap_claim(overlap, ["a", "b"])
-    assert two.verdict == "reproduced" and "shared by all 2 models" in two.measured
+    overlap = pd.DataFrame({"a": [True, True, False, False], "b": [True, False, True, False],
+                            "c": [True, False, False, True], "models": ["a & b & c", "a", "b", "c"],
+                            "count": [70, 10, 10, 10], "share": [0.7, 0.1, 0.1, 0.1]})
+    assert longrange.overlap_claim(overlap, ["a", "b", "c"]).verdict == "reproduced"
+    two = longrange.overlap_claim(overlap, ["a", "b"])  # a build without the n-NN
+    assert two.verdict == "not measured" and "shared by all 2 models" in two.measured
     advantage = pd.DataFrame({"byte": [13, 101, 32], "label": ["\\r", "e", "space"], "advantage": [0.3, 0.1, 0.05]})
     assert longrange.advantage_claim(advantage, prose=True).verdict == "reproduced"
     assert longrange.advantage_claim(advantage.iloc[[1, 0, 2]].reset_index(drop=True), prose=True).verdict == (

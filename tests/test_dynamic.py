@@ -148,8 +148,8 @@ def test_dynamic_evaluation_of_a_run_chooses_on_validation_and_is_cached(tmp_pat
     assert result.validation["learning_rate"].tolist() == [0.0, 0.3, 0.01, 3.0]
     assert result.validation["rule"].tolist() == ["sgd", "sgd", "rms", "sgd"]
     assert len(list((run.dir / "dynamic").glob("rms-*.pt"))) == 1
-    best = result.validation.iloc[1:]["val_loss"].idxmin()
-    assert result.config == grid[best - 1]
+    configs = [DynamicConfig(0.0, 0.0, 5, "sgd"), *grid]
+    assert result.config == configs[result.validation["val_loss"].idxmin()]
     assert result.validation["val_loss"].iloc[0] == pytest.approx(split_loss(model, run.config.batcher(corpus), "val",
                                                                              CPU), abs=1e-6)
     assert len(result.predictions.targets) == run.config.batcher(corpus).split_bytes("test")

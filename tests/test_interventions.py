@@ -124,7 +124,7 @@ def test_an_intervention_leaves_the_model_as_it_was():
 
 
 @pytest.mark.parametrize(("intervention", "message"), [
-    (Intervention.ablate(2, [0]), "layer 2 does not exist"),
+    (Intervention.ablate(2, [0]), "layer 3 does not exist: the model has layers 1..2"),
     (Intervention.ablate(0, [24]), "not all among the layer's cells"),
     (Intervention.ablate(0, []), "not all among the layer's cells"),
     (Intervention.clamp(0, [1], 1.0, "f"), "no quantity 'f'"),

@@ -100,6 +100,7 @@ def test_a_run_cut_short_imports_only_when_accepted_and_is_marked(exported, tmp_
                            provenance={"note": "stopped by a time limit"})
     assert not run.result.complete and "cut short" in what
     assert run.provenance["note"] == "stopped by a time limit"
+    assert run.training == run.config.recipe.length + ", cut short"  # never compared with runs that finished
 
 
 def test_a_config_of_the_old_format_imports_under_the_current_id(trained, exported, tmp_path):

@@ -81,7 +81,7 @@ def _window_gradients(adapted: CharLM, batcher: Batcher, split: str, device: tor
     parameters' ``.grad`` before yielding the window's logits."""
 
     def scored(ids, state):
-        with torch.enable_grad():
+        with torch.enable_grad(), exact_fp32():
             return adapted(ids, None if state is None else _detached(state))
 
     for columns, targets, logits in split_pass(scored, batcher, split, device, window, length=length):
@@ -91,10 +91,18 @@ def _window_gradients(adapted: CharLM, batcher: Batcher, split: str, device: tor
         yield columns, targets, logits.detach()
 
 
+def _adaptable(model: CharLM, device: torch.device) -> CharLM:
+    """A copy of ``model`` to take gradient steps on: dropout off, as in evaluation, but in training mode,
+    since cuDNN computes an RNN's backward pass only in training mode."""
+    adapted = copy.deepcopy(model).to(device)
+    adapted.rnn.dropout, adapted.drop.p = 0.0, 0.0
+    return adapted.train()
+
+
 def gradient_rms(model: CharLM, batcher: Batcher, device: torch.device, window: int,
                  windows: int = RMS_WINDOWS) -> list[torch.Tensor]:
     """Root mean square of each parameter's gradient over the first ``windows`` windows of the training split."""
-    adapted = copy.deepcopy(model).to(device).eval()
+    adapted = _adaptable(model, device)
     squares, count = [torch.zeros_like(p) for p in adapted.parameters()], 0
     for _ in _window_gradients(adapted, batcher, "train", device, window, window * windows):
         for total, parameter in zip(squares, adapted.parameters()):
@@ -112,7 +120,7 @@ def dynamic_pass(model: CharLM, batcher: Batcher, split: str, device: torch.devi
     the step on that window. ``model`` itself is never changed. ``length`` scores only the first bytes
     of each row. The ``rms`` rule needs the gradient RMS of every parameter (:func:`gradient_rms`).
     """
-    adapted = copy.deepcopy(model).to(device).eval()  # no dropout, as in evaluation
+    adapted = _adaptable(model, device)
     parameters = list(adapted.parameters())
     trained = [p.detach().clone() for p in parameters]
     if config.rule == "rms":
@@ -166,7 +174,8 @@ class DynamicResult:
 
 def dynamic_evaluation(run: Run, corpus: Corpus, device: torch.device = torch.device("cpu"),
                        grid: Sequence[DynamicConfig] = GRID, validation_length: int | None = 1000) -> DynamicResult:
-    """Choose a configuration on validation (its first ``validation_length`` bytes per row), then evaluate test.
+    """Choose a configuration on validation (its first ``validation_length`` bytes per row; no step at all is one of
+    them), then evaluate test.
 
     Cached in the run folder's ``dynamic/``: the gradient RMS per window length, every configuration's
     validation loss, and the test result under a hash of the grid and validation length.
@@ -187,11 +196,12 @@ def dynamic_evaluation(run: Run, corpus: Corpus, device: torch.device = torch.de
     model = run.load_model(device)
     rms = {window: _gradient_rms(run, model, batcher, device, window)
            for window in sorted({c.window for c in grid if c.rule == "rms"})}
+    configs = (DynamicConfig(0.0, 0.0, grid[0].window, "sgd"), *grid)  # no step at all (η = 0) may win too
     rows = [{**asdict(config), "val_loss": _validation_loss(run, model, batcher, device, config, validation_length,
                                                             rms.get(config.window))}
-            for config in (DynamicConfig(0.0, 0.0, grid[0].window, "sgd"), *grid)]
+            for config in configs]
     validation = pd.DataFrame(rows)
-    chosen = grid[int(validation["val_loss"].iloc[1:].to_numpy().argmin())]
+    chosen = configs[int(validation["val_loss"].to_numpy().argmin())]
     start = time.perf_counter()
     model_predictions(model, batcher, "test", run.name, device)
     plain_seconds = time.perf_counter() - start

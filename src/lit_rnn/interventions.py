@@ -73,7 +73,7 @@ class Intervention:
         """Raise a one-line error unless every clamp names a layer, quantity and cells the model has."""
         for clamp in self.clamps:
             if not 0 <= clamp.layer < config.n_layers:
-                raise UserError(f"layer {clamp.layer} does not exist: the model has layers 0..{config.n_layers - 1}")
+                raise UserError(f"layer {clamp.layer + 1} does not exist: the model has layers 1..{config.n_layers}")
             if clamp.quantity not in CLAMPABLE[config.architecture]:
                 raise UserError(f"a {config.architecture} has no quantity {clamp.quantity!r} to clamp; choose "
                                 f"{' or '.join(CLAMPABLE[config.architecture])}")
@@ -289,12 +289,14 @@ def _load_ablations(path: Path) -> LayerAblations:
 
 
 @torch.no_grad()
-def cell_reading(model: CharLM, corpus: Corpus, text: bytes, layer: int, quantity: str, cell: int) -> np.ndarray:
-    """One cell's value at every byte of ``text`` as the (plain) model reads it: what a sample is coloured by."""
+def cell_reading(model: CharLM, corpus: Corpus, text: bytes, layer: int, quantity: str, cell: int,
+                 prime: bytes = b"") -> np.ndarray:
+    """One cell's value at every byte of ``text`` as the (plain) model reads it after ``prime``: what a sample is
+    coloured by."""
     device = model.readout.weight.device
-    ids = torch.from_numpy(corpus.encode(text).astype(np.int64))[None].to(device)
+    ids = torch.from_numpy(corpus.encode(prime + text).astype(np.int64))[None].to(device)
     (layers, _), _ = model.eval().trace(ids)
-    return layers[layer][quantity][0, :, cell].cpu().numpy()
+    return layers[layer][quantity][0, len(prime):, cell].cpu().numpy()
 
 
 def intervention_samples(model: CharLM, corpus: Corpus, interventions: Mapping[str, Intervention], prime: bytes,

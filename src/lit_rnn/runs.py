@@ -62,6 +62,11 @@ class Recipe:
         """The corpus cut into this recipe's batches and split."""
         return corpus.batcher(self.batch_size, self.seq_length)
 
+    @property
+    def length(self) -> str:
+        """How long the recipe trains, in words: its epochs and any cap on steps."""
+        return f"{self.epochs:g} epochs" + (f", <= {self.max_steps} steps" if self.max_steps else "")
+
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -131,6 +136,12 @@ class Run:
         return self.config.model.name
 
     @property
+    def training(self) -> str:
+        """How long it trained, to compare like with like: its recipe's length, and "cut short" where it stopped
+        before the recipe ended (early stopping is part of every recipe, so an early-stopped run trained alike)."""
+        return self.config.recipe.length + ("" if self.result.complete else ", cut short")
+
+    @property
     def is_finished(self) -> bool:
         return self.result_path.exists()
 
@@ -192,8 +203,7 @@ def run_table(artifacts: str | Path | None = None) -> pd.DataFrame:
             "corpus": corpora.get(config.corpus_sha256, config.corpus_sha256[:12]),
             "model": run.name,
             "dropout": config.model.dropout,
-            "recipe": f"{config.recipe.epochs:g} epochs" + (f", <= {config.recipe.max_steps} steps"
-                                                            if config.recipe.max_steps else ""),
+            "recipe": config.recipe.length,
             "steps": result.steps if result else None,
             "status": result.describe(config.recipe) if result else "unfinished",
             "best_val": round(result.best_val_loss, 4) if result else None,

@@ -206,8 +206,9 @@ def quiet_prime(data: bytes | np.ndarray, positions: np.ndarray, signal: Signal 
     if signal is None:
         end = int(candidates[0])
     else:
-        changes = np.flatnonzero(np.diff(np.asarray(signal.values) != 0)) + 1  # bytes where the value changes
-        inside = np.searchsorted(changes, candidates, side="right") - np.searchsorted(changes, candidates + 1 - length)
+        changes = np.flatnonzero(np.diff(np.asarray(signal.values) != 0)) + 1  # bytes where it turns on or off
+        # Changes at the prime's second byte to its last: each compares two bytes of the prime.
+        inside = np.searchsorted(changes, candidates, side="right") - np.searchsorted(changes, candidates + 2 - length)
         end = int(candidates[np.argmax(inside)])
     return data[end + 1 - length : end + 1].tobytes()
 

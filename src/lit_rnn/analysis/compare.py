@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from lit_rnn.analysis.scorecard import Claim, judge
+from lit_rnn.analysis.scorecard import NOISE, Claim, judge
 from lit_rnn.predictions import Predictions, check_aligned
 
 # The paper's test cross-entropies (nats per byte) that the book compares with: its best LSTMs and,
@@ -24,7 +24,6 @@ from lit_rnn.predictions import Predictions, check_aligned
 # this one from Linux 6.1 (110 symbols), so Linux is compared by the ratio of LSTM to 20-gram.
 PAPER = {"warpeace": {"best LSTM": 1.077}, "linux": {"best LSTM": 0.84, "20-gram": 0.889}}
 BOOTSTRAP_SAMPLES = 1000
-NOISE = 2.0  # a difference within NOISE bootstrap standard deviations is within noise
 
 
 def segment_losses(predictions: Predictions) -> tuple[np.ndarray, np.ndarray]:
@@ -62,9 +61,9 @@ def loss_table(predictions: list[Predictions], configs: list, parameters: list[i
     ``configs`` are the models' :class:`~lit_rnn.models.ModelConfig` and ``parameters`` their
     parameter counts (from the runs' results), aligned with ``predictions``; ``budgets`` are the
     paper's four parameter budgets, and ``budget`` is the index of the one nearest each model.
-    ``trainings`` says how long each model trained (e.g. "50 epochs", "1,000 steps"; default: all
-    alike): the claims compare only models trained alike. The ``paper`` column holds the paper's best
-    LSTM loss on the best LSTM's row, where known.
+    ``trainings`` says how long each model trained (``Run.training``, e.g. "50 epochs" or "50 epochs,
+    <= 1000 steps"; default: all alike): the claims compare only models trained alike. The ``paper``
+    column holds the paper's best LSTM loss on the best LSTM's row, where known.
     """
     nearest = [int(np.argmin(np.abs(np.log(count) - np.log(budgets)))) for count in parameters]
     trainings = trainings if trainings is not None else [""] * len(predictions)

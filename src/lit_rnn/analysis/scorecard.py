@@ -35,6 +35,9 @@ class Claim:
             raise ValueError(f"verdict {self.verdict!r} is not one of {VERDICTS}")
 
 
+NOISE = 2.0  # a difference within NOISE bootstrap standard deviations is within noise
+
+
 def judge(holds: bool | None, partly: bool = False) -> str:
     """The verdict for a claim whose test ``holds`` (None: not measured); ``partly`` when it holds only in part."""
     if holds is None:

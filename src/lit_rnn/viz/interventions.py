@@ -55,14 +55,14 @@ def samples_html(texts: list[bytes], readings: list[np.ndarray], title: str) -> 
 
 
 def sample_views_html(model: CharLM, corpus: Corpus, samples: dict[str, list[bytes]], cell: tuple[int, str, int],
-                      per_set: int = 2) -> str:
+                      prime: bytes, per_set: int = 2) -> str:
     """The first ``per_set`` samples of each set, coloured by ``cell`` (layer, quantity, index) as the plain model
-    reads them."""
+    reads them after ``prime`` (the text they were sampled after)."""
     layer, quantity, index = cell
     parts = []
     for label, texts in samples.items():
         shown = texts[:per_set]
-        readings = [cell_reading(model, corpus, text, layer, quantity, index) for text in shown]
+        readings = [cell_reading(model, corpus, text, layer, quantity, index, prime) for text in shown]
         parts.append(samples_html(shown, readings, f"{label} — coloured by layer {layer + 1} {quantity}[{index}]"))
     return "".join(parts)
 
@@ -113,4 +113,4 @@ class InterventionExplorer:
                                      {"plain": Intervention(), intervention.label: intervention}, self.prime,
                                      self.length.value, count=1, temperature=self.temperature.value,
                                      seed=self.seed.value)
-        self.view.value = sample_views_html(self.model, self.corpus, drawn, self.cell.value, per_set=1)
+        self.view.value = sample_views_html(self.model, self.corpus, drawn, self.cell.value, self.prime, per_set=1)
