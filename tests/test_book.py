@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from browser import chromium, rendered_dom, screenshot
 
-from lit_rnn.book import BookConfig, build_book, chapters, execute
+from lit_rnn.book import BookConfig, build_book, chapters, execute, to_ipynb
 from lit_rnn.errors import UserError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -124,6 +124,19 @@ def test_committed_ipynb_files_match_their_py_sources():
         assert paired.exists(), f"{paired.name} is missing: run `jupytext --to ipynb {source}`"
         expected = [(c.cell_type, c.source) for c in jupytext.read(source).cells]
         assert [(c.cell_type, c.source) for c in jupytext.read(paired).cells] == expected, paired.name
+
+
+def test_converting_a_chapter_leaves_an_unchanged_pair_untouched(tmp_path):
+    """Building the book must not dirty a clone: the committed .ipynb is rewritten only when its source changed."""
+    for name in ("02_models.py", "02_models.ipynb"):
+        shutil.copyfile(REPO / "notebooks" / name, tmp_path / name)
+    pair = tmp_path / "02_models.ipynb"
+    committed = pair.read_bytes()
+    assert to_ipynb(tmp_path / "02_models.py") == pair and pair.read_bytes() == committed
+    source = tmp_path / "02_models.py"
+    source.write_text(source.read_text() + "\n# %%\n1 + 1\n")
+    to_ipynb(source)
+    assert pair.read_bytes() != committed and "1 + 1" in pair.read_text()
 
 
 def python_source(n_bytes: int, seed: int = 0) -> bytes:

@@ -70,12 +70,24 @@ def _done(start: float) -> None:
 
 
 def to_ipynb(source: Path) -> Path:
-    """Write the ``.ipynb`` paired with a jupytext ``.py`` source (outputs empty; never synced back)."""
+    """Write the ``.ipynb`` paired with a jupytext ``.py`` source (outputs empty; never synced back).
+
+    A paired file whose cells already say what the source says is left as it is: a conversion draws new
+    cell ids, so rewriting it would change a committed file at every build.
+    """
     import jupytext
 
     target = source.with_suffix(".ipynb")
-    jupytext.write(jupytext.read(source), target, fmt="ipynb")
+    notebook = jupytext.read(source)
+    if target.exists() and _cells(jupytext.read(target)) == _cells(notebook):
+        return target
+    jupytext.write(notebook, target, fmt="ipynb")
     return target
+
+
+def _cells(notebook) -> list[tuple[str, str, list]]:
+    """What a notebook says, cell by cell: type, source and tags (not ids, outputs or other metadata)."""
+    return [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in notebook.cells]
 
 
 @contextlib.contextmanager
