@@ -14,10 +14,10 @@ import time
 
 import numpy as np
 import torch
+from _models import benchmark_model
 
 from lit_rnn.data import load_corpus
 from lit_rnn.interventions import Intervention, intervention_losses, scored_rows
-from lit_rnn.models import CharLM, ModelConfig, init_uniform, load_model
 
 
 def main() -> None:
@@ -30,12 +30,7 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=300)
     args = parser.parse_args()
     corpus = load_corpus(args.corpus)
-    if args.model:
-        model = load_model(args.model, vocab_size=corpus.vocab_size)
-    else:
-        torch.manual_seed(0)
-        model = CharLM(ModelConfig("lstm", 3, 241, corpus.vocab_size)).eval()
-        init_uniform(model, 0.08)
+    model = benchmark_model(args.model, corpus)
     batcher, device = corpus.batcher(), torch.device("cpu")
     rows = scored_rows(batcher.batch_size, args.rows)
     ablations = [Intervention.ablate(args.layer - 1, [cell]) for cell in range(args.ablations)]

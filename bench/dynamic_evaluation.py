@@ -17,11 +17,11 @@ import statistics
 import time
 
 import torch
+from _models import benchmark_model
 
 from lit_rnn.data import load_corpus
 from lit_rnn.dynamic import RULES, DynamicConfig, dynamic_loss, gradient_rms
 from lit_rnn.evaluate import split_loss
-from lit_rnn.models import CharLM, ModelConfig, init_uniform, load_model
 
 
 def main() -> None:
@@ -37,12 +37,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     corpus = load_corpus(args.corpus)
-    if args.model:
-        model = load_model(args.model, vocab_size=corpus.vocab_size)
-    else:
-        torch.manual_seed(0)
-        model = CharLM(ModelConfig("lstm", 3, 241, corpus.vocab_size)).eval()
-        init_uniform(model, 0.08)
+    model = benchmark_model(args.model, corpus)
     batcher, device = corpus.batcher(), torch.device("cpu")
     config = DynamicConfig(args.learning_rate, args.decay, args.window, args.rule)
     start = time.perf_counter()
