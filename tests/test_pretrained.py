@@ -1,0 +1,21 @@
+"""The runs shipped in pretrained/: each passes the import checks and is a run the default preset names."""
+
+from __future__ import annotations
+
+from lit_rnn.data import KNOWN_CORPORA, load_corpus
+from lit_rnn.presets import DEFAULT_PRESET, get_preset
+from lit_rnn.runs import SHIPPED, import_run
+
+
+def test_every_shipped_run_imports_and_is_one_the_default_preset_names(reference_data_dir, tmp_path):
+    preset = get_preset(DEFAULT_PRESET)
+    named = {run_config.run_id for name in KNOWN_CORPORA
+             for run_config in preset.run_configs(load_corpus(name, reference_data_dir))}
+    folders = sorted(SHIPPED.iterdir())
+    assert folders, "pretrained/runs is empty"
+    for folder in folders:
+        # The import's own checks: the config hashes to the folder's name, the weights load with
+        # weights_only=True and fit it; a run cut short must say so.
+        run, _ = import_run(folder, tmp_path, accept_incomplete=True)
+        assert run.config.run_id == folder.name in named, f"{folder.name} ({run.name}) is not a {preset.name} run"
+        assert run.provenance, f"{folder.name} does not say how it was trained"
