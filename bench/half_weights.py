@@ -2,6 +2,7 @@
 
     lit-rnn runs import ../shared/reference-runs/* --artifacts /tmp/fp32 --accept-incomplete
     .venv/bin/python bench/half_weights.py --artifacts /tmp/fp32     # every run of a registered corpus there
+    .venv/bin/python bench/half_weights.py --artifacts /tmp/fp32 --runs f20071b35d6ec472 a4ba2e2402f2fc89
 
 The fp16 copy is made by ``export_run(half=True)`` itself and read back as the book reads it (widened to
 fp32); both losses are evaluated on the CPU in exact fp32 over the whole test split.
@@ -23,13 +24,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--artifacts", required=True, help="a run store holding runs with fp32 weights")
     parser.add_argument("--data-dir", default=None, help="data directory (default: $LIT_RNN_DATA or ./data)")
+    parser.add_argument("--runs", nargs="*", default=None, help="run ids (default: every run in the store)")
     args = parser.parse_args()
     names = {known.sha256: name for name, known in KNOWN_CORPORA.items()}
     cpu = torch.device("cpu")
     print("| run | corpus | model | test, fp32 weights | test, fp16 weights | difference |")
     print("| --- | --- | --- | --- | --- | --- |")
     for run in stored_runs(args.artifacts):
-        if run.config.corpus_sha256 not in names or not run.is_finished:
+        chosen = args.runs is None or run.config.run_id in args.runs
+        if not chosen or run.config.corpus_sha256 not in names or not run.is_finished:
             continue
         corpus = load_corpus(names[run.config.corpus_sha256], args.data_dir)
         batcher = run.config.batcher(corpus)
