@@ -39,7 +39,7 @@ from lit_rnn.data import Batcher, Corpus
 from lit_rnn.devices import exact_fp32
 from lit_rnn.errors import UserError
 from lit_rnn.evaluate import collect_predictions, model_predictions, split_loss, split_pass
-from lit_rnn.models import CharLM, load_checkpoint
+from lit_rnn.models import CharLM, detach, load_checkpoint
 from lit_rnn.predictions import Predictions
 from lit_rnn.runs import Run
 from lit_rnn.store import atomic_save_torch, atomic_write_text, config_hash
@@ -71,10 +71,6 @@ GRID = tuple(DynamicConfig(rate, decay, window)
              for window in (10, 50) for rate in (1e-4, 3e-4) for decay in (0.0, 0.01))
 
 
-def _detached(state):
-    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
-
-
 def _window_gradients(adapted: CharLM, batcher: Batcher, split: str, device: torch.device, window: int,
                       length: int | None) -> Iterator[tuple[slice, torch.Tensor, torch.Tensor]]:
     """``split_pass`` over ``adapted`` (state carried), leaving the gradient of each window's mean loss in its
@@ -82,7 +78,7 @@ def _window_gradients(adapted: CharLM, batcher: Batcher, split: str, device: tor
 
     def scored(ids, state):
         with torch.enable_grad(), exact_fp32():
-            return adapted(ids, None if state is None else _detached(state))
+            return adapted(ids, None if state is None else detach(state))
 
     for columns, targets, logits in split_pass(scored, batcher, split, device, window, length=length):
         with exact_fp32():

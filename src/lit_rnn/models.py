@@ -276,6 +276,11 @@ def init_uniform(model: nn.Module, scale: float) -> None:
             parameter.uniform_(-scale, scale)
 
 
+def detach(state):
+    """A carried state cut from the graph that made it (a tensor, or the LSTM's (h, c))."""
+    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+
+
 def weights(model: Model) -> dict:
     """What a weights file holds: the model's config (to rebuild it) and its state."""
     return {"model_config": dataclasses.asdict(model.config), "model": model.state_dict()}

@@ -36,42 +36,28 @@ run's last good checkpoint.
 from __future__ import annotations
 
 import itertools
-import math
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from lit_rnn.data import Batcher, Corpus
-from lit_rnn.devices import autocast, training_precision
+from lit_rnn.devices import autocast
 from lit_rnn.errors import UserError
 from lit_rnn.evaluate import split_losses
-from lit_rnn.models import FUSED_LAYERS, GATE_BLOCKS, CharLM, ModelConfig, weights
+from lit_rnn.models import FUSED_LAYERS, GATE_BLOCKS, ModelConfig, detach
 from lit_rnn.runs import Recipe, Run, RunConfig
-from lit_rnn.store import atomic_save_torch
 from lit_rnn.train import (
-    Progress,
+    Member,
     TrainingDiverged,
     TrainOptions,
     batch_tensors,
     check_corpus,
-    default_generators,
-    deferred_interrupt,
-    detach,
-    evaluates_at,
-    finish,
-    initialise,
-    learning_rate,
-    record_validation,
-    restore,
+    prepare,
     rmsprop,
-    save_checkpoint,
-    total_steps,
+    train_loop,
 )
 
 WEIGHT_KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")  # a fused layer's tensors
@@ -216,33 +202,9 @@ def pack_step(pack: Pack, optimizer: torch.optim.Optimizer, batch: tuple[np.ndar
     return losses.detach(), detach(state)
 
 
-@dataclass
-class Member:
-    """One run of a pack, with what the single-run trainer keeps for it: its own model and optimiser (which
-    checkpoints, best weights and snapshots are written from), generators, progress and carried state."""
-
-    run: Run
-    model: CharLM
-    optimizer: torch.optim.Optimizer
-    generators: dict[str, torch.Generator]
-    progress: Progress
-    state: object
-    session_start: float = 0.0
-
-
 def prepare_member(config: RunConfig, artifacts, device: torch.device) -> Member:
-    """A run as :func:`lit_rnn.train.train` starts it: initialised by its seed, or resumed from its checkpoint."""
-    run = Run(config, artifacts)
-    run.write_config()
-    model, optimizer = initialise(config, device)
-    generators = {}
-    for name, default in default_generators(device).items():  # each run's own, where training left the defaults
-        generators[name] = torch.Generator(default.device)
-        generators[name].set_state(default.get_state())
-    progress, state = Progress(), model.initial_state(config.recipe.batch_size, device)
-    if run.checkpoint_path.exists():
-        progress, state = restore(run, model, optimizer, generators, device)
-    return Member(run, model, optimizer, generators, progress, state)
+    """A run as a pack starts it: initialised by its seed, or resumed from its checkpoint, with its own generators."""
+    return prepare(Run(config, artifacts), device, own_generators=True)
 
 
 @torch.no_grad()
@@ -290,7 +252,8 @@ def disassemble(pack: Pack, optimizer: torch.optim.Optimizer, members: list[Memb
 
 def train_packed(configs: list[RunConfig], corpus: Corpus, options: TrainOptions = TrainOptions(), artifacts=None,
                  on_eval: Callable[[dict], None] | None = None) -> list[Run]:
-    """Train (or resume) ``configs``, one group of :func:`pack_groups`, as one pack; returns their finished runs.
+    """Train (or resume) ``configs``, one group of :func:`pack_groups`, as one pack; returns their runs: finished,
+    or, when ``options.deadline`` came first, checkpointed and unfinished.
 
     Runs resumed at different steps train in separate packs, one after another.
     """
@@ -299,99 +262,55 @@ def train_packed(configs: list[RunConfig], corpus: Corpus, options: TrainOptions
                         "split the runs with lit_rnn.packed.pack_groups")
     for config in configs:
         check_corpus(config, corpus)
-    device = options.device
-    members = [prepare_member(c, artifacts, device) for c in configs if not Run(c, artifacts).is_finished]
+    members = [prepare_member(c, artifacts, options.device) for c in configs if not Run(c, artifacts).is_finished]
+    batcher = configs[0].recipe.batcher(corpus)
     for _, same_step in itertools.groupby(sorted(members, key=lambda m: m.progress.step), lambda m: m.progress.step):
-        _train_pack(list(same_step), configs[0].recipe.batcher(corpus), options, on_eval)
+        if not train_loop(Packed(list(same_step), options), batcher, options, on_eval):
+            break  # the deadline came
     return [Run(c, artifacts) for c in configs]
 
 
-def _train_pack(members: list[Member], batcher: Batcher, options: TrainOptions,
-                on_eval: Callable[[dict], None] | None) -> None:
-    """:func:`lit_rnn.train.train`'s loop for a pack of members that stand at the same step."""
-    recipe, device = members[0].run.config.recipe, options.device
-    steps, step = total_steps(recipe, batcher.n_train), members[0].progress.step
-    pack, optimizer = assemble(members, recipe, device)
-    state = pack.join_state([m.state for m in members])
-    running = torch.tensor([m.progress.loss_sum for m in members], device=device)  # per run, no per-step sync
-    window, window_steps, window_start = torch.zeros(len(members), device=device), 0, time.time()
-    for member in members:
-        member.session_start = time.time() - member.progress.wall_s
-    first = members[0].run.config.model
-    bar = tqdm(total=steps, initial=step, disable=not options.progress, unit="step", dynamic_ncols=True,
-               desc=f"{first.architecture}-{first.n_layers} layers, pack of {len(members)}")
-    with training_precision(options.precision), deferred_interrupt() as interrupted:
-        while members and step < steps:
-            epoch, batch_index = divmod(step, batcher.n_train)
-            if batch_index == 0:  # rows start afresh each epoch, at this epoch's learning rate
-                state = pack.initial_state(recipe.batch_size, device)
-                for group in optimizer.param_groups:
-                    group["lr"] = learning_rate(recipe, epoch)
-            losses, state = pack_step(pack, optimizer, batcher.batch(batch_index), state, recipe, options)
-            running += losses
-            window += losses
-            step += 1
-            window_steps += 1
-            for member in members:
-                member.progress.step += 1
-                member.progress.loss_steps += 1
-            bar.update(1)
+class Packed:
+    """A pack of members as :func:`lit_rnn.train.train_loop` trains it: one :class:`Pack`, its optimiser and
+    carried state, rebuilt from the members that remain when some leave."""
 
-            if step % options.log_every == 0 or step == steps:  # one host sync per log window
-                means = (window / window_steps).tolist()
-                diverged = [(m.run.name, mean) for m, mean in zip(members, means) if not math.isfinite(mean)]
-                if diverged:
-                    raise TrainingDiverged(
-                        f"{', '.join(name for name, _ in diverged)}: training loss became {diverged[0][1]} near step "
-                        f"{step} in a pack of {len(members)} runs (a non-finite value in one run spreads to the "
-                        "whole pack); the last good checkpoints are kept; train these runs one by one "
-                        "(lit-rnn grid --trainer per-run) to find the one that diverges")
-                rate = len(members) * window_steps * batcher.bytes_per_batch / max(time.time() - window_start, 1e-9)
-                bar.set_postfix(loss=f"{min(means):.3f}-{max(means):.3f}", bytes_per_s=f"{rate:,.0f}")
-                window.zero_()
-                window_steps, window_start = 0, time.time()
-            if step in options.snapshot_steps:
-                disassemble(pack, optimizer, members, state)
-                for member in members:
-                    member.run.snapshot_path(step).parent.mkdir(parents=True, exist_ok=True)
-                    atomic_save_torch(weights(member.model), member.run.snapshot_path(step))
-            if evaluates_at(step, steps, recipe, batcher.n_train):
-                vals = split_losses(pack, batcher, "val", device)
-                disassemble(pack, optimizer, members, state)
-                for member, loss_sum, val in zip(members, running.tolist(), vals):
-                    member.progress.loss_sum = loss_sum
-                    record = record_validation(member.run, member.model, batcher, member.progress, val)
-                    if on_eval is not None:
-                        on_eval(record)
-                running.zero_()
-                stopped = [m.progress.bad_evals >= recipe.patience for m in members]
-                if any(stopped):  # they finish; the others go on in a pack of their own
-                    for member in itertools.compress(members, stopped):
-                        member.progress.wall_s = time.time() - member.session_start
-                        finish(member.run, member.model, member.optimizer, member.progress, member.state,
-                               member.generators, options, stopped_early=True, n_train=batcher.n_train,
-                               pack_size=len(members))
-                    kept = torch.tensor([not s for s in stopped], device=device)
-                    members = [m for m, s in zip(members, stopped) if not s]
-                    running, window = running[kept], window[kept]
-                    if members:
-                        pack, optimizer = assemble(members, recipe, device)
-                        state = pack.join_state([m.state for m in members])
-            for member in members:
-                member.progress.wall_s = time.time() - member.session_start
-            if members and (step % options.checkpoint_every == 0 or interrupted()):
-                disassemble(pack, optimizer, members, state)
-                for member, loss_sum in zip(members, running.tolist()):
-                    member.progress.loss_sum = loss_sum
-                    save_checkpoint(member.run, member.model, member.optimizer, member.progress, member.state,
-                                    member.generators)
-            if interrupted():
-                bar.close()
-                raise KeyboardInterrupt
-    bar.close()
-    if members:
-        disassemble(pack, optimizer, members, state)
-    for member, loss_sum in zip(members, running.tolist()):
-        member.progress.loss_sum, member.progress.wall_s = loss_sum, time.time() - member.session_start
-        finish(member.run, member.model, member.optimizer, member.progress, member.state, member.generators, options,
-               stopped_early=False, n_train=batcher.n_train, pack_size=len(members))
+    def __init__(self, members: list[Member], options: TrainOptions):
+        self.members, self.options = members, options
+        self.recipe = members[0].run.config.recipe
+        first = members[0].run.config.model
+        self.label = f"{first.architecture}-{first.n_layers} layers, pack of {len(members)}"
+        self._assemble()
+
+    def _assemble(self) -> None:
+        self.pack, self.optimizer = assemble(self.members, self.recipe, self.options.device)
+        self.state = self.pack.join_state([m.state for m in self.members])
+
+    def new_epoch(self, learning_rate: float) -> None:
+        self.state = self.pack.initial_state(self.recipe.batch_size, self.options.device)
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate
+
+    def step(self, batch: tuple[np.ndarray, np.ndarray]) -> torch.Tensor:
+        losses, self.state = pack_step(self.pack, self.optimizer, batch, self.state, self.recipe, self.options)
+        return losses
+
+    def val_losses(self, batcher: Batcher) -> list[float]:
+        return split_losses(self.pack, batcher, "val", self.options.device)
+
+    def sync(self) -> None:
+        disassemble(self.pack, self.optimizer, self.members, self.state)
+
+    def drop(self, keep: list[bool]) -> None:
+        self.members = list(itertools.compress(self.members, keep))
+        if self.members:
+            self._assemble()
+
+    def diverged(self, losses: list[tuple[str, float]], step: int) -> TrainingDiverged:
+        return TrainingDiverged(
+            f"{', '.join(name for name, _ in losses)}: training loss became {losses[0][1]} near step {step} in a pack "
+            f"of {len(self.members)} runs (a non-finite value in one run spreads to the whole pack); the last good "
+            "checkpoints are kept; train these runs one by one (lit-rnn grid --trainer per-run) to find the one "
+            "that diverges")
+
+    def provenance(self) -> dict:
+        return {"pack_size": len(self.members)}

@@ -7,15 +7,20 @@ to batch, element-wise gradient clipping at 5, learning rate × 0.95 after every
 
 ``checkpoint.pt`` holds all that training needs to continue (weights, optimiser, progress,
 carried state, random generators), so a killed run resumes and ends bit-identical on CPU.
-:func:`train` reads top to bottom: restore, then step / log / evaluate / checkpoint until the
-recipe ends, then write the result. :mod:`lit_rnn.packed` trains many runs as one computation with
-the same pieces (``initialise``, ``restore``, ``record_validation``, ``save_checkpoint``, ``finish``).
+
+The recipe's loop is written once, :func:`train_loop`: step, log, snapshot, validate, checkpoint
+until the recipe ends, then write the results. What it trains is a :class:`Trainee`: one run
+(:class:`Single`, which :func:`train` builds) or a pack of runs trained as one computation
+(:class:`lit_rnn.packed.Packed`); each keeps its runs as :class:`Member` s, saved by the same
+functions. With ``TrainOptions.deadline`` the loop checkpoints every run when the time comes and
+returns, leaving them unfinished (no ``result.json``) and resumable.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import json
 import math
 import signal
@@ -23,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -33,7 +39,7 @@ from lit_rnn.data import Batcher, Corpus
 from lit_rnn.devices import autocast, describe, training_precision
 from lit_rnn.errors import UserError
 from lit_rnn.evaluate import split_loss
-from lit_rnn.models import Model, build_model, init_uniform, load_checkpoint, weights
+from lit_rnn.models import Model, build_model, detach, init_uniform, load_checkpoint, weights
 from lit_rnn.runs import Recipe, Run, RunConfig, RunResult
 from lit_rnn.store import append_jsonl, atomic_save_torch, atomic_write_text
 
@@ -48,6 +54,7 @@ class TrainOptions:
     snapshot_steps: tuple[int, ...] = ()  # steps whose weights are kept (training dynamics)
     progress: bool = True
     log_every: int = 50  # steps between host syncs for the progress bar and divergence check
+    deadline: float | None = None  # a time.monotonic() time: then training checkpoints every run and returns
 
 
 @dataclass
@@ -80,10 +87,6 @@ def total_steps(recipe: Recipe, n_train_batches: int) -> int:
 def evaluates_at(step: int, steps: int, recipe: Recipe, n_train: int) -> bool:
     """Whether training validates after ``step``: every ``eval_every`` steps, at each epoch's end and at the last."""
     return step % recipe.eval_every == 0 or step == steps or step % n_train == 0
-
-
-def detach(state):
-    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
 
 
 def _state_list(state) -> list[torch.Tensor]:
@@ -175,11 +178,6 @@ def train_step(model: Model, optimizer: torch.optim.Optimizer, batch: tuple[np.n
     return loss.detach(), detach(state)
 
 
-def validate(run: Run, model: Model, batcher: Batcher, progress: Progress, device: torch.device) -> dict:
-    """Validation loss, best weights kept, one metrics line; updates ``progress`` (early-stopping count)."""
-    return record_validation(run, model, batcher, progress, split_loss(model, batcher, "val", device))
-
-
 def record_validation(run: Run, model: Model, batcher: Batcher, progress: Progress, val: float) -> dict:
     """Keep the weights if ``val`` is the best validation loss yet, log one metrics line, count toward early
     stopping (a pack of runs measures all its runs' losses in one pass, then records each)."""
@@ -214,76 +212,244 @@ def finish(run: Run, model: Model, optimizer: torch.optim.Optimizer, progress: P
 
 def train(config: RunConfig, corpus: Corpus, options: TrainOptions = TrainOptions(), artifacts=None,
           on_eval: Callable[[dict], None] | None = None) -> Run:
-    """Train (or resume) ``config`` on ``corpus``; returns the finished :class:`Run`."""
+    """Train (or resume) ``config`` on ``corpus``; returns its :class:`Run`: finished, or, when
+    ``options.deadline`` came first, checkpointed and unfinished (no result yet; a rerun resumes it)."""
     check_corpus(config, corpus)
     run = Run(config, artifacts)
     if run.is_finished:
         return run
+    member = prepare(run, options.device)
+    train_loop(Single(member, options), config.batcher(corpus), options, on_eval)
+    return run
+
+
+class Trainee(Protocol):
+    """What the recipe's loop trains: one run (:class:`Single`) or a pack of runs (:class:`lit_rnn.packed.Packed`)
+    whose members stand at the same step and step together."""
+
+    members: list[Member]  # the runs still training
+    options: TrainOptions
+    label: str  # the progress bar's
+
+    def new_epoch(self, learning_rate: float) -> None:
+        """Rows start afresh (zero state), at this epoch's learning rate."""
+
+    def step(self, batch: tuple[np.ndarray, np.ndarray]) -> torch.Tensor:
+        """One optimisation step of every member on ``batch``; their losses, left on the device."""
+
+    def val_losses(self, batcher: Batcher) -> list[float]:
+        """Every member's validation loss."""
+
+    def sync(self) -> None:
+        """Write what training holds (weights, optimiser state, carried state) into the members' own, to save them."""
+
+    def drop(self, keep: list[bool]) -> None:
+        """Go on with the members ``keep`` marks."""
+
+    def diverged(self, losses: list[tuple[str, float]], step: int) -> TrainingDiverged:
+        """The error for members whose training loss became non-finite near ``step``."""
+
+    def provenance(self) -> dict:
+        """Facts about the training that a member's provenance keeps."""
+
+
+@dataclass
+class Member:
+    """A run in training, with what the loop keeps for it: its own model and optimiser (which checkpoints, best
+    weights and snapshots are written from), random generators, progress and carried state."""
+
+    run: Run
+    model: Model
+    optimizer: torch.optim.Optimizer
+    generators: dict[str, torch.Generator]
+    progress: Progress
+    state: object
+    session_start: float = 0.0  # time.time() minus the training time of earlier sessions
+
+
+def prepare(run: Run, device: torch.device, own_generators: bool = False) -> Member:
+    """``run`` initialised by its seed, or resumed from its checkpoint. Its generators are PyTorch's defaults, or
+    with ``own_generators`` copies of them, where training left them (each run of a pack draws from its own)."""
     run.write_config()
-    recipe, device = config.recipe, options.device
-    batcher = config.batcher(corpus)
-    steps = total_steps(recipe, batcher.n_train)
-    model, optimizer = initialise(config, device)
+    model, optimizer = initialise(run.config, device)
     generators = default_generators(device)
-    progress, state = Progress(), model.initial_state(recipe.batch_size, device)
+    if own_generators:
+        generators = {name: _copy(generator) for name, generator in generators.items()}
+    progress, state = Progress(), model.initial_state(run.config.recipe.batch_size, device)
     if run.checkpoint_path.exists():
         progress, state = restore(run, model, optimizer, generators, device)
+    return Member(run, model, optimizer, generators, progress, state)
 
-    running = torch.tensor(progress.loss_sum, device=device)  # summed on the device: no per-step sync
-    window, window_steps, window_start = torch.zeros((), device=device), 0, time.time()
-    session_start, stopped_early = time.time() - progress.wall_s, False
-    bar = tqdm(total=steps, initial=progress.step, disable=not options.progress, unit="step", desc=config.model.name,
-               dynamic_ncols=True)
-    with training_precision(options.precision), deferred_interrupt() as interrupted:
-        while progress.step < steps:
-            epoch, batch_index = divmod(progress.step, batcher.n_train)
+
+def _copy(generator: torch.Generator) -> torch.Generator:
+    copy = torch.Generator(generator.device)
+    copy.set_state(generator.get_state())
+    return copy
+
+
+class Single:
+    """One run as the loop trains it: its member's own model, optimiser and carried state."""
+
+    def __init__(self, member: Member, options: TrainOptions):
+        self.members, self.options, self.label = [member], options, member.run.config.model.name
+
+    def new_epoch(self, learning_rate: float) -> None:
+        member = self.members[0]
+        member.state = member.model.initial_state(member.run.config.recipe.batch_size, self.options.device)
+        for group in member.optimizer.param_groups:
+            group["lr"] = learning_rate
+
+    def step(self, batch: tuple[np.ndarray, np.ndarray]) -> torch.Tensor:
+        member = self.members[0]
+        loss, member.state = train_step(member.model, member.optimizer, batch, member.state, member.run.config.recipe,
+                                        self.options)
+        return loss
+
+    def val_losses(self, batcher: Batcher) -> list[float]:
+        return [split_loss(self.members[0].model, batcher, "val", self.options.device)]
+
+    def sync(self) -> None:
+        pass  # the member's own model, optimiser and state are what trains
+
+    def drop(self, keep: list[bool]) -> None:
+        self.members = [m for m, kept in zip(self.members, keep) if kept]
+
+    def diverged(self, losses: list[tuple[str, float]], step: int) -> TrainingDiverged:
+        (name, loss), = losses
+        return TrainingDiverged(f"{name}: training loss became {loss} near step {step}; the last good checkpoint is "
+                                f"kept in {self.members[0].run.dir} (try a lower learning rate or more clipping)")
+
+    def provenance(self) -> dict:
+        return {}
+
+
+@dataclass
+class Tally:
+    """Training losses per member, summed on the device (no per-step host sync): since the last validation
+    (``running``) and since the last progress line (``window``)."""
+
+    running: torch.Tensor
+    window: torch.Tensor
+    window_steps: int = 0
+    window_start: float = dataclasses.field(default_factory=time.time)
+
+    def add(self, losses: torch.Tensor) -> None:
+        self.running += losses
+        self.window += losses
+        self.window_steps += 1
+
+    def keep(self, keep: list[bool]) -> None:
+        kept = torch.tensor(keep, device=self.running.device)
+        self.running, self.window = self.running[kept], self.window[kept]
+
+
+def past(deadline: float | None) -> bool:
+    """Whether the ``time.monotonic()`` deadline (if any) has come."""
+    return deadline is not None and time.monotonic() >= deadline
+
+
+def train_loop(trainee: Trainee, batcher: Batcher, options: TrainOptions,
+               on_eval: Callable[[dict], None] | None = None) -> bool:
+    """The recipe's epoch loop, for one run or a pack: step, log, snapshot, validate (members that stop early
+    finish and leave), checkpoint; True when every member finished, False when the deadline came first (every
+    member checkpointed, unfinished)."""
+    members = trainee.members
+    recipe = members[0].run.config.recipe
+    steps, step = total_steps(recipe, batcher.n_train), members[0].progress.step
+    running = torch.tensor([m.progress.loss_sum for m in members], device=options.device)
+    tally = Tally(running, torch.zeros_like(running))
+    for member in members:
+        member.session_start = time.time() - member.progress.wall_s
+    with (tqdm(total=steps, initial=step, disable=not options.progress, unit="step", desc=trainee.label,
+               dynamic_ncols=True) as bar, training_precision(options.precision),
+          deferred_interrupt() as interrupted):
+        while trainee.members and step < steps:
+            if past(options.deadline):
+                _save(trainee, tally)
+                return False
+            epoch, batch_index = divmod(step, batcher.n_train)
             if batch_index == 0:  # rows start afresh each epoch, at this epoch's learning rate
-                state = model.initial_state(recipe.batch_size, device)
-                for group in optimizer.param_groups:
-                    group["lr"] = learning_rate(recipe, epoch)
-            loss, state = train_step(model, optimizer, batcher.batch(batch_index), state, recipe, options)
-            running += loss
-            window += loss
-            progress.step += 1
-            progress.loss_steps += 1
-            window_steps += 1
-            step = progress.step
+                trainee.new_epoch(learning_rate(recipe, epoch))
+            tally.add(trainee.step(batcher.batch(batch_index)))
+            step += 1
+            for member in trainee.members:
+                member.progress.step += 1
+                member.progress.loss_steps += 1
             bar.update(1)
 
             if step % options.log_every == 0 or step == steps:  # one host sync per log window
-                mean = float(window) / window_steps
-                if not math.isfinite(mean):
-                    raise TrainingDiverged(
-                        f"{config.model.name}: training loss became {mean} near step {step}; the last good "
-                        f"checkpoint is kept in {run.dir} (try a lower learning rate or more clipping)")
-                rate = window_steps * batcher.bytes_per_batch / max(time.time() - window_start, 1e-9)
-                bar.set_postfix(loss=f"{mean:.3f}", bytes_per_s=f"{rate:,.0f}")
-                window.zero_()
-                window_steps, window_start = 0, time.time()
+                _log(trainee, tally, bar, step, batcher)
             if step in options.snapshot_steps:
-                run.snapshot_path(step).parent.mkdir(parents=True, exist_ok=True)
-                atomic_save_torch(weights(model), run.snapshot_path(step))
+                _snapshot(trainee, step)
             if evaluates_at(step, steps, recipe, batcher.n_train):
-                progress.loss_sum = float(running)
-                running.zero_()
-                record = validate(run, model, batcher, progress, device)
-                if on_eval is not None:
-                    on_eval(record)
-                stopped_early = progress.bad_evals >= recipe.patience
-                if stopped_early:
-                    break
-            progress.wall_s = time.time() - session_start
-            if step % options.checkpoint_every == 0 or interrupted():
-                progress.loss_sum = float(running)
-                save_checkpoint(run, model, optimizer, progress, state, generators)
+                _validate(trainee, tally, batcher, on_eval)
+            for member in trainee.members:
+                member.progress.wall_s = time.time() - member.session_start
+            if trainee.members and (step % options.checkpoint_every == 0 or interrupted()):
+                _save(trainee, tally)
             if interrupted():
-                bar.close()
                 raise KeyboardInterrupt
-    bar.close()
-    progress.loss_sum, progress.wall_s = float(running), time.time() - session_start
-    finish(run, model, optimizer, progress, state, generators, options, stopped_early=stopped_early,
-           n_train=batcher.n_train)
-    return run
+    trainee.sync()
+    _finish(trainee, trainee.members, tally.running.tolist(), stopped_early=False, n_train=batcher.n_train)
+    return True
+
+
+def _log(trainee: Trainee, tally: Tally, bar: tqdm, step: int, batcher: Batcher) -> None:
+    """Stop on a non-finite training loss, else show the mean loss and speed since the last log."""
+    means = (tally.window / tally.window_steps).tolist()
+    diverged = [(m.run.name, mean) for m, mean in zip(trainee.members, means) if not math.isfinite(mean)]
+    if diverged:
+        raise trainee.diverged(diverged, step)
+    rate = len(means) * tally.window_steps * batcher.bytes_per_batch / max(time.time() - tally.window_start, 1e-9)
+    loss = f"{means[0]:.3f}" if len(means) == 1 else f"{min(means):.3f}-{max(means):.3f}"
+    bar.set_postfix(loss=loss, bytes_per_s=f"{rate:,.0f}")
+    tally.window.zero_()
+    tally.window_steps, tally.window_start = 0, time.time()
+
+
+def _snapshot(trainee: Trainee, step: int) -> None:
+    """Keep every member's weights at ``step`` (training dynamics)."""
+    trainee.sync()
+    for member in trainee.members:
+        member.run.snapshot_path(step).parent.mkdir(parents=True, exist_ok=True)
+        atomic_save_torch(weights(member.model), member.run.snapshot_path(step))
+
+
+def _validate(trainee: Trainee, tally: Tally, batcher: Batcher, on_eval: Callable[[dict], None] | None) -> None:
+    """Every member's validation loss recorded; the members out of patience finish (stopped early) and leave."""
+    losses = trainee.val_losses(batcher)
+    trainee.sync()
+    for member, loss_sum, loss in zip(trainee.members, tally.running.tolist(), losses):
+        member.progress.loss_sum = loss_sum
+        record = record_validation(member.run, member.model, batcher, member.progress, loss)
+        if on_eval is not None:
+            on_eval(record)
+    tally.running.zero_()
+    stopped = [m.progress.bad_evals >= m.run.config.recipe.patience for m in trainee.members]
+    if any(stopped):  # they finish; the others go on
+        finished = list(itertools.compress(trainee.members, stopped))
+        _finish(trainee, finished, [0.0] * len(finished), stopped_early=True, n_train=batcher.n_train)
+        keep = [not s for s in stopped]
+        tally.keep(keep)
+        trainee.drop(keep)
+
+
+def _save(trainee: Trainee, tally: Tally) -> None:
+    """Every member's checkpoint, where training stands."""
+    trainee.sync()
+    for member, loss_sum in zip(trainee.members, tally.running.tolist()):
+        member.progress.loss_sum = loss_sum
+        save_checkpoint(member.run, member.model, member.optimizer, member.progress, member.state, member.generators)
+
+
+def _finish(trainee: Trainee, members: list[Member], loss_sums: list[float], *, stopped_early: bool,
+            n_train: int) -> None:
+    """``members`` finished: their last checkpoints, provenance and results."""
+    provenance = trainee.provenance()
+    for member, loss_sum in zip(members, loss_sums):
+        member.progress.loss_sum, member.progress.wall_s = loss_sum, time.time() - member.session_start
+        finish(member.run, member.model, member.optimizer, member.progress, member.state, member.generators,
+               trainee.options, stopped_early=stopped_early, n_train=n_train, **provenance)
 
 
 @contextlib.contextmanager
