@@ -148,6 +148,12 @@ def _book(args: argparse.Namespace) -> None:
                           artifacts=args.artifacts, retrain=args.retrain))
 
 
+def _gpu_window(args: argparse.Namespace) -> None:
+    from lit_rnn.window import main
+
+    main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from lit_rnn.data import KNOWN_CORPORA
     from lit_rnn.grid import TRAINERS
@@ -234,6 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
                                help="train what a preset needs, execute every chapter, build the site")
     book.add_argument("--corpus", nargs="+", default=["warpeace", "linux"], help="corpora the chapters run on")
     book.set_defaults(handler=_book)
+
+    from lit_rnn.window import add_arguments
+
+    window = commands.add_parser("gpu-window", help="check a GPU, train what the store lacks until a deadline, "
+                                 "export it and report")
+    add_arguments(window)
+    window.set_defaults(handler=_gpu_window)
     return parser
 
 

@@ -1,0 +1,190 @@
+"""Short checks of a training device: do the written-out equations follow its fused kernels, and how fast does it
+train a pack of runs against the same runs trained in separate processes, side by side.
+
+- :func:`trace_agreement`: per architecture and depth, one step of the written-out equations
+  (:data:`lit_rnn.models.STEPS`) from the fused kernel's own state, and a 300-step trace
+  (:meth:`lit_rnn.models.CharLM.trace`) free-running beside it, on ``device`` in fp32 with TF32 off.
+  cuDNN sums in another order than oneDNN: over 300 free-running steps the largest |Δh| seen on an H200
+  was 1.4e-4 (3-layer RNN), so the GPU bound is 1e-3; one step must agree to 1e-5 everywhere.
+- :func:`time_training`: seconds per step and per validation pass of a group of runs trained as the
+  window trains it (a pack, or a run alone), on fresh weights.
+- :func:`per_run_rate`: the aggregate run-steps/s of the same runs, each trained alone in its own
+  process, all started together (the per-run path, ``lit-rnn grid --trainer per-run --jobs N``).
+
+``bench/gpu_check.py``, ``bench/grid_throughput.py`` and ``lit-rnn gpu-window`` (:mod:`lit_rnn.window`)
+call these.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from lit_rnn.data import Corpus
+from lit_rnn.devices import exact_fp32, training_precision
+from lit_rnn.models import RECURRENT, STEPS, CharLM, ModelConfig, init_uniform
+from lit_rnn.packed import Packed
+from lit_rnn.runs import Run, RunConfig
+from lit_rnn.train import Single, TrainOptions, evaluates_at, prepare, total_steps
+
+ONE_STEP_ATOL = 1e-5
+FREE_RUNNING_ATOL = {"cpu": 1e-5, "cuda": 1e-3}
+
+
+def strong_model(architecture: str, n_layers: int, device: torch.device | str) -> CharLM:
+    """Strong inputs so that gates really move; a contracting recurrence keeps 300 steps free of chaos."""
+    torch.manual_seed(0)
+    model = CharLM(ModelConfig(architecture, n_layers, 48, 60)).to(device).eval()
+    init_uniform(model, 0.08)
+    for name, parameter in model.rnn.named_parameters():
+        if "weight_hh" not in name:
+            parameter.data.mul_(20)
+    return model
+
+
+def _states(state) -> list[torch.Tensor]:
+    return list(state) if isinstance(state, tuple) else [state]
+
+
+@torch.no_grad()
+def one_step_gap(model: CharLM, ids: torch.Tensor) -> float:
+    """Largest |Δ| between the fused kernel's h (and c) at each step and one written-out step from its own state
+    at the step before (every layer reading the fused kernel's own output)."""
+    lstm = model.config.architecture == "lstm"
+    with exact_fp32():
+        states = [_states(model.initial_state(ids.shape[0], ids.device))]
+        for t in range(ids.shape[1]):  # the fused kernel one step at a time: every layer's state at every t
+            _, state = model.rnn(model.one_hot(ids[:, t : t + 1]), tuple(states[-1]) if lstm else states[-1][0])
+            states.append(_states(state))
+        worst = 0.0
+        for t in range(ids.shape[1]):
+            layer_input = model.one_hot(ids[:, t])
+            for layer in range(model.config.n_layers):
+                w_ih, b_ih, w_hh, b_hh = model.layer_weights(layer)
+                before = [s[layer] for s in states[t]]
+                values = STEPS[model.config.architecture](layer_input @ w_ih.T + b_ih, before[0], before[-1], w_hh,
+                                                          b_hh)
+                after = [s[layer] for s in states[t + 1]]
+                worst = max(worst, *(float((values[name] - fused).abs().max()) for name, fused in zip("hc", after)))
+                layer_input = after[0]
+    return worst
+
+
+@torch.no_grad()
+def free_running_gap(model: CharLM, ids: torch.Tensor) -> float:
+    """Largest difference between the trace and the fused path over the whole window: |Δ| of the last layer's h
+    and of the logits, and |Δ| / (1 + |x|) of the final state (cells integrate: they grow large)."""
+    with exact_fp32():
+        hidden, _ = model.rnn(model.one_hot(ids))
+        logits, state = model(ids)
+    (traced, traced_logits), traced_state = model.trace(ids)
+    gaps = [float((traced[-1]["h"] - hidden).abs().max()), float((traced_logits - logits).abs().max())]
+    gaps += [float(((mine - theirs).abs() / (1 + theirs.abs())).max())
+             for mine, theirs in zip(_states(traced_state), _states(state))]
+    return max(gaps)
+
+
+def trace_agreement(device: torch.device, depths: tuple[int, ...] = (1, 2, 3), length: int = 300) -> list[dict]:
+    """Per architecture and depth on ``device``: the one-step and free-running gaps, and whether both are within
+    their bounds."""
+    rows = []
+    for architecture in RECURRENT:
+        for n_layers in depths:
+            model = strong_model(architecture, n_layers, device)  # seeds the generators the ids are drawn from
+            one = one_step_gap(model, torch.randint(0, 60, (3, 40), device=device))
+            model = strong_model(architecture, n_layers, device)
+            free = free_running_gap(model, torch.randint(0, 60, (3, length), device=device))
+            rows.append({"architecture": architecture, "n_layers": n_layers, "one_step": one, "free_running": free,
+                         "passed": one < ONE_STEP_ATOL and free < FREE_RUNNING_ATOL[device.type]})
+    return rows
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds per optimisation step and per validation pass of a group of runs trained together."""
+
+    step_s: float
+    validation_s: float
+
+    def seconds(self, configs: list[RunConfig], corpus: Corpus, done: int = 0) -> float:
+        """Projected seconds to train the group's recipe from step ``done`` to its end, validations included and
+        no early stopping (an upper bound)."""
+        recipe = configs[0].recipe
+        n_train = recipe.batcher(corpus).n_train
+        steps = total_steps(recipe, n_train)
+        validations = sum(evaluates_at(s, steps, recipe, n_train) for s in range(done + 1, steps + 1))
+        return (steps - done) * self.step_s + validations * self.validation_s
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _seconds(call: Callable[[], object], device: torch.device, repeats: int = 1) -> float:
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        call()
+    _sync(device)
+    return (time.perf_counter() - start) / repeats
+
+
+def time_training(configs: list[RunConfig], corpus: Corpus, options: TrainOptions, steps: int = 5,
+                  warmup: int = 2) -> Timing:
+    """Seconds per step (after ``warmup`` steps) and per validation pass of ``configs`` trained as one pack (a
+    group of one: the run alone), on fresh weights."""
+    with tempfile.TemporaryDirectory() as folder:
+        members = [prepare(Run(c, folder), options.device, own_generators=True) for c in configs]
+    trainee = Packed(members, options) if len(members) > 1 else Single(members[0], options)
+    batcher = configs[0].batcher(corpus)
+    batches = iter(range(10**9))
+    with training_precision(options.precision):
+        step = lambda: trainee.step(batcher.batch(next(batches) % batcher.n_train))  # noqa: E731
+        _seconds(step, options.device, warmup)
+        step_s = _seconds(step, options.device, steps)
+    return Timing(step_s, _seconds(lambda: trainee.val_losses(batcher), options.device))
+
+
+_BARRIER = None
+
+
+def _worker_start(barrier) -> None:
+    global _BARRIER
+    _BARRIER = barrier
+    torch.set_num_threads(1)
+
+
+def _timed_alone(config: RunConfig, corpus: Corpus, options: TrainOptions, steps: int,
+                 warmup: int) -> tuple[float, float]:
+    """In a worker: ``config`` trained alone, its timed steps started with the other workers'; their start and end."""
+    with tempfile.TemporaryDirectory() as folder:
+        trainee = Single(prepare(Run(config, folder), options.device), options)
+    batcher = config.batcher(corpus)
+    with training_precision(options.precision):
+        for index in range(warmup):
+            trainee.step(batcher.batch(index % batcher.n_train))
+        _sync(options.device)
+        _BARRIER.wait()
+        start = time.time()
+        for index in range(steps):
+            trainee.step(batcher.batch(index % batcher.n_train))
+        _sync(options.device)
+    return start, time.time()
+
+
+def per_run_rate(configs: list[RunConfig], corpus: Corpus, options: TrainOptions, processes: int, steps: int = 20,
+                 warmup: int = 2) -> float:
+    """Aggregate run-steps/s of ``processes`` runs of ``configs`` (repeated if fewer), each trained alone in its
+    own process, all started together."""
+    chosen = (configs * math.ceil(processes / len(configs)))[:processes]
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(processes, _worker_start, (context.Barrier(processes),)) as pool:
+        spans = pool.starmap(_timed_alone, [(c, corpus, options, steps, warmup) for c in chosen], chunksize=1)
+    return processes * steps / (max(end for _, end in spans) - min(start for start, _ in spans))

@@ -1,0 +1,285 @@
+"""A GPU window: a few minutes of a GPU spent on what the run store lacks, none of them lost.
+
+    lit-rnn gpu-window --minutes 9 --out window/     # then, anywhere: lit-rnn runs import window/runs/*
+
+In order:
+
+1. a short check of the device (:mod:`lit_rnn.probe`): the written-out equations against its fused
+   kernels, the seconds per step of every pack the window could train, and the aggregate run-steps/s
+   of one pack against the same runs in N concurrent processes, side by side;
+2. training, in priority order, of what the store lacks (after importing what ``pretrained/`` ships):
+   the ``core`` preset's runs of every corpus, then the ``paper`` preset's grid of the first corpus,
+   then of the next. Each training is a pack of runs of one architecture and depth (an n-NN alone). A
+   pack whose projected time (from its measured seconds per step, validations included, without
+   early stopping) does not fit in the time left is not started (``partial`` starts it anyway: the
+   deadline cuts it and a later window resumes it). Training stops at the deadline: every run still
+   training is checkpointed and left unfinished;
+3. the runs this window finished are exported in fp16 to ``out/runs/`` (:func:`lit_rnn.runs.export_run`),
+   and a report is written: ``out/report.json`` and ``out/report.md``.
+
+It imports nothing that draws (no plotly): a bare machine with PyTorch runs it with ``PYTHONPATH=src``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+
+from lit_rnn.data import Corpus, load_corpus
+from lit_rnn.devices import PRECISIONS, describe, resolve_device, resolve_precision
+from lit_rnn.errors import UserError
+from lit_rnn.packed import pack_groups, train_packed
+from lit_rnn.presets import Preset, get_preset
+from lit_rnn.probe import Timing, per_run_rate, time_training, trace_agreement
+from lit_rnn.runs import SHIPPED, Run, RunConfig, export_run, import_shipped
+from lit_rnn.store import atomic_write_text, resolve_artifacts
+from lit_rnn.train import TrainingDiverged, TrainOptions, total_steps, train
+
+RESERVE_S = 30.0  # seconds kept at the end of a window for the export and the report
+
+
+@dataclass
+class Task:
+    """One training the window may start: a pack of runs (or a run alone) of one stage and corpus."""
+
+    stage: str  # "core" or "grid"
+    corpus: Corpus
+    configs: list[RunConfig]
+    preset: Preset
+    timing: Timing | None = None
+    projected_s: float = 0.0  # from where the runs stand
+    seconds: float = 0.0
+    outcome: str = "pending"  # trained, cut, skipped, diverged
+
+    def run_steps(self) -> int:
+        """Optimisation steps of all the task's runs, from scratch, without early stopping."""
+        recipe = self.configs[0].recipe
+        return total_steps(recipe, recipe.batcher(self.corpus).n_train) * len(self.configs)
+
+    @property
+    def label(self) -> str:
+        model = self.configs[0].model
+        what = model.name if model.architecture == "nnn" else f"{model.architecture}-{model.n_layers} layers"
+        return f"{self.stage} {self.corpus.name}: {what} ({len(self.configs)} runs)"
+
+
+def stage_configs(corpus: Corpus, core: Preset, grid: Preset) -> list[tuple[str, Preset, Corpus, list[RunConfig]]]:
+    """The window's two stages for one corpus: every run of ``core``, and the Table 1 grid of ``grid``."""
+    stages = []
+    for stage, preset in (("core", core), ("grid", grid)):
+        text = corpus.head(preset.max_bytes) if preset.max_bytes else corpus
+        configs = preset.run_configs(text) if stage == "core" else preset.grid_configs(text)
+        stages.append((stage, preset, text, configs))
+    return stages
+
+
+def plan(corpora: list[Corpus], core: Preset, grid: Preset, artifacts: Path | None = None) -> list[Task]:
+    """The trainings in priority order: the ``core`` runs of every corpus, then the ``grid`` of each corpus in
+    turn; each run once and, given the store ``artifacts``, only the runs it has not finished."""
+    stages = [stage_configs(corpus, core, grid) for corpus in corpora]
+    ordered = [stages[i][0] for i in range(len(corpora))] + [stages[i][1] for i in range(len(corpora))]
+    tasks, seen = [], set()
+    for stage, preset, text, configs in ordered:
+        fresh = [c for c in configs if c.run_id not in seen]
+        seen.update(c.run_id for c in fresh)
+        if artifacts is not None:
+            fresh = [c for c in fresh if not Run(c, artifacts).is_finished]
+        tasks += [Task(stage, text, group, preset) for group in pack_groups(fresh)]
+    return tasks
+
+
+def done_steps(config: RunConfig, artifacts: Path) -> int:
+    """The step a run's checkpoint stands at (0 for a run not started)."""
+    path = Run(config, artifacts).checkpoint_path
+    return torch.load(path, map_location="cpu", weights_only=True)["progress"]["step"] if path.exists() else 0
+
+
+def projected_seconds(task: Task, artifacts: Path | None = None) -> float:
+    """The task's projected training time from where its runs stand (from scratch without ``artifacts``); runs
+    resumed at different steps train one after another."""
+    steps = sorted({done_steps(c, artifacts) if artifacts else 0 for c in task.configs})
+    return sum(task.timing.seconds(task.configs, task.corpus, done) for done in steps)
+
+
+@dataclass
+class Report:
+    """What a window measured and did."""
+
+    device: str
+    precision: str
+    minutes: float
+    started: str
+    trace: list[dict] = field(default_factory=list)
+    throughput: dict = field(default_factory=dict)
+    projected_s: dict = field(default_factory=dict)
+    tasks: list[dict] = field(default_factory=list)
+    exported: list[str] = field(default_factory=list)
+    finished: str = ""
+
+
+def _task_row(task: Task) -> dict:
+    return {"stage": task.stage, "corpus": task.corpus.name, "training": task.label, "runs": len(task.configs),
+            "run_ids": [c.run_id for c in task.configs], "projected_s": round(task.projected_s, 1),
+            "seconds": round(task.seconds, 1), "outcome": task.outcome}
+
+
+def measure(corpora: list[Corpus], core: Preset, grid: Preset, options: TrainOptions, processes: int | None,
+            report: Report, steps: int = 5) -> dict[str, Timing]:
+    """The device check: trace agreement, every pack's timing (the whole core set and grid, finished or not),
+    the packed-vs-per-run throughput of the grid's largest pack (``processes`` processes, default one per run of
+    it; 0: not measured) and the projected wall times; returns each run's pack timing by run id."""
+    report.trace = trace_agreement(options.device)
+    timings, sets = {}, {}
+    for task in plan(corpora, core, grid):
+        task.timing = time_training(task.configs, task.corpus, options, steps=steps)
+        timings |= {c.run_id: task.timing for c in task.configs}
+        name = "core" if task.stage == "core" else f"grid {task.corpus.name}"
+        sets.setdefault(name, []).append(task)
+    probe = max((t for t in sets.get(f"grid {corpora[0].name}", [])), key=lambda t: len(t.configs), default=None)
+    if probe is not None:
+        packed, processes = len(probe.configs) / probe.timing.step_s, processes or len(probe.configs)
+        report.throughput = {"probe": probe.label, "runs": len(probe.configs), "packed_steps_per_s": packed,
+                             "per_run_processes": processes}
+        if processes:
+            per_run = per_run_rate(probe.configs, probe.corpus, options, processes, steps=4 * steps)
+            report.throughput |= {"per_run_steps_per_s": per_run, "packed_over_per_run": packed / per_run}
+    for name, tasks in sets.items():
+        report.projected_s[name] = {"packed": sum(projected_seconds(t) for t in tasks)}
+        if "per_run_steps_per_s" in report.throughput:
+            run_steps = sum(task.run_steps() for task in tasks)
+            report.projected_s[name]["per_run"] = run_steps / report.throughput["per_run_steps_per_s"]
+    return timings
+
+
+def train_task(task: Task, options: TrainOptions, artifacts: Path) -> list[Run]:
+    """Train (or resume) the task's runs until they finish or the deadline comes."""
+    if len(task.configs) > 1:
+        return train_packed(task.configs, task.corpus, options, artifacts)
+    return [train(task.configs[0], task.corpus, options, artifacts)]
+
+
+def train_window(tasks: list[Task], options: TrainOptions, artifacts: Path, partial: bool = False) -> list[Run]:
+    """Start the tasks in order while the time left allows; returns the runs that finished."""
+    finished = []
+    for task in tasks:
+        task.projected_s = projected_seconds(task, artifacts)
+        left = options.deadline - time.monotonic()
+        if left <= 0 or (task.projected_s > left and not partial):
+            task.outcome = "skipped"
+            continue
+        start = time.monotonic()
+        snapshots = dataclasses.replace(options, snapshot_steps=task.preset.snapshot_steps)
+        try:
+            runs = train_task(task, snapshots, artifacts)
+        except TrainingDiverged as error:
+            task.outcome, runs = f"diverged: {error}", []
+        task.seconds = time.monotonic() - start
+        finished += [run for run in runs if run.is_finished]
+        if runs:
+            task.outcome = "trained" if all(run.is_finished for run in runs) else "cut"
+    return finished
+
+
+def export_finished(runs: list[Run], out: Path) -> list[str]:
+    """The finished runs in fp16, with their snapshots, in ``out/runs/`` (what ``lit-rnn runs import`` takes)."""
+    exported = []
+    for run in runs:
+        if not (out / "runs" / run.config.run_id).exists():
+            export_run(run, out / "runs", half=True)
+        exported.append(run.config.run_id)
+    return exported
+
+
+def gpu_window(corpora: list[Corpus], out: Path, *, deadline: float, core: Preset, grid: Preset,
+               options: TrainOptions, artifacts: Path, processes: int | None = None, partial: bool = False,
+               shipped: Path | None = None, minutes: float = 0.0) -> Report:
+    """Check the device, train what the store lacks in priority order until ``deadline`` (a ``time.monotonic()``
+    time), export what finished into ``out/runs/`` and write ``out/report.json`` and ``out/report.md``."""
+    out.mkdir(parents=True, exist_ok=True)
+    report = Report(describe(options.device), options.precision, minutes, _now())
+    timings = measure(corpora, core, grid, options, processes, report)
+    if shipped is not None:
+        import_shipped([c for task in plan(corpora, core, grid, artifacts) for c in task.configs], shipped, artifacts)
+    tasks = plan(corpora, core, grid, artifacts)
+    for task in tasks:
+        task.timing = timings[task.configs[0].run_id]  # its whole pack's: an upper bound for part of it
+    finished = train_window(tasks, dataclasses.replace(options, deadline=deadline), artifacts, partial)
+    report.tasks = [_task_row(task) for task in tasks]
+    report.exported = export_finished(finished, out)
+    report.finished = _now()
+    atomic_write_text(out / "report.json", json.dumps(dataclasses.asdict(report), indent=2))
+    atomic_write_text(out / "report.md", markdown(report))
+    return report
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:.2f} h"
+
+
+def markdown(report: Report) -> str:
+    """The report in a few lines of Markdown."""
+    agreed = sum(row["passed"] for row in report.trace)
+    lines = [f"# GPU window, {report.started}", "",
+             f"- device: {report.device}, torch {torch.__version__}, precision {report.precision}",
+             f"- trace agreement (written-out equations vs fused kernels): {agreed} of {len(report.trace)} passed"]
+    rates = report.throughput
+    if rates:
+        line = f"- throughput, {rates['probe']}: packed {rates['packed_steps_per_s']:.1f} run-steps/s"
+        if "per_run_steps_per_s" in rates:
+            line += (f", per-run ({rates['per_run_processes']} processes) {rates['per_run_steps_per_s']:.1f} "
+                     f"run-steps/s: packed / per-run {rates['packed_over_per_run']:.2f}x")
+        lines.append(line)
+    for name, paths in report.projected_s.items():
+        times = ", ".join(f"{path} {_duration(seconds)}" for path, seconds in paths.items())
+        lines.append(f"- projected wall time, {name}: {times} (no early stopping)")
+    lines += ["", "| training | projected | took | outcome |", "|---|---|---|---|"]
+    lines += [f"| {t['training']} | {_duration(t['projected_s'])} | {_duration(t['seconds'])} | {t['outcome']} |"
+              for t in report.tasks]
+    lines += ["", f"{len(report.exported)} finished runs exported in fp16 to runs/ "
+              "(`lit-rnn runs import runs/*`).", f"Finished {report.finished}.", ""]
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``lit-rnn gpu-window`` flags."""
+    parser.add_argument("--minutes", type=float, required=True, help="the window's length, all included")
+    parser.add_argument("--out", required=True, help="folder for the exported runs and the report")
+    parser.add_argument("--corpus", nargs="+", default=["warpeace", "linux"], help="corpora, in priority order")
+    parser.add_argument("--core", default="core", help="the preset trained first (every run of it)")
+    parser.add_argument("--grid", default="paper", help="the preset whose Table 1 grid is trained next")
+    parser.add_argument("--device", default="auto", help="auto (a GPU if there is one), cpu, cuda or cuda:N")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto")
+    parser.add_argument("--processes", type=int, default=None,
+                        help="per-run processes of the throughput probe (default: the probe pack's runs; 0: skip)")
+    parser.add_argument("--partial", action="store_true",
+                        help="start packs that cannot finish in time (the deadline cuts them; a later window resumes)")
+    parser.add_argument("--retrain", action="store_true", help="train runs that pretrained/ ships instead of importing")
+    parser.add_argument("--data-dir", default=None, help="data directory (default: $LIT_RNN_DATA or ./data)")
+    parser.add_argument("--artifacts", default=None, help="artifacts folder (default: $LIT_RNN_HOME or ./artifacts)")
+
+
+def main(args: argparse.Namespace) -> None:
+    """``lit-rnn gpu-window``: resolve the flags, run the window, print the Markdown report."""
+    start = time.monotonic()
+    if args.minutes * 60 <= 2 * RESERVE_S:
+        raise UserError(f"--minutes {args.minutes} leaves no time to train: give more than {2 * RESERVE_S / 60:g}")
+    device = resolve_device(args.device)
+    options = TrainOptions(device=device, precision=resolve_precision(args.precision, device))
+    core, grid = get_preset(args.core), get_preset(args.grid)
+    corpora = [load_corpus(name, args.data_dir) for name in args.corpus]
+    shipped = None if args.retrain or not SHIPPED.is_dir() else SHIPPED
+    report = gpu_window(corpora, Path(args.out), deadline=start + args.minutes * 60 - RESERVE_S, core=core,
+                        grid=grid, options=options, artifacts=resolve_artifacts(args.artifacts),
+                        processes=args.processes, partial=args.partial, shipped=shipped, minutes=args.minutes)
+    print(markdown(report))

@@ -1,0 +1,95 @@
+"""The GPU window's logic on a CPU with tiny runs: its priority order, the rule that a pack which cannot finish is
+not started, the deadline's cut, the export and the report."""
+
+import dataclasses
+import json
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from lit_rnn.data import Corpus
+from lit_rnn.presets import ModelSpec, get_preset
+from lit_rnn.probe import time_training
+from lit_rnn.runs import Run, import_run
+from lit_rnn.train import TrainOptions, train
+from lit_rnn.window import gpu_window, plan, train_window
+
+QUIET = TrainOptions(progress=False, precision="fp32")
+TINY = get_preset("tiny")
+# core: one LSTM and the 1-NN; grid: a GRU and an RNN at two dropouts each (two packs of two)
+CORE = dataclasses.replace(TINY, grid=(ModelSpec("lstm", 1, 0),), large=(ModelSpec("lstm", 1, 0),),
+                           small=ModelSpec("lstm", 1, 0), nnn_contexts=(1,), snapshot_steps=(5,))
+GRID = dataclasses.replace(TINY, grid=(ModelSpec("gru", 1, 0, (0.0, 0.3)), ModelSpec("rnn", 1, 0, (0.0, 0.3))))
+LONG = dataclasses.replace(GRID, grid_recipe=dataclasses.replace(TINY.recipe, epochs=5_000, max_steps=None))
+
+
+@pytest.fixture(scope="module")
+def corpora(wp_slice) -> list[Corpus]:
+    """Two corpora of 40,000 bytes (two parts of War and Peace)."""
+    return [Corpus(name, wp_slice.path, np.array(wp_slice.data[start : start + 40_000]))
+            for name, start in (("first", 0), ("second", 100_000))]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _timed(tasks):
+    for task in tasks:
+        task.timing = time_training(task.configs, task.corpus, QUIET, steps=2, warmup=1)
+    return tasks
+
+
+def test_the_plan_is_core_of_every_corpus_then_each_corpus_grid_and_skips_what_the_store_has(corpora, tmp_path):
+    tasks = plan(corpora, CORE, GRID, tmp_path)
+    assert [(t.stage, t.corpus.name) for t in tasks] == [
+        ("core", "first"), ("core", "first"), ("core", "second"), ("core", "second"),
+        ("grid", "first"), ("grid", "first"), ("grid", "second"), ("grid", "second")]
+    assert [len(t.configs) for t in tasks] == [1, 1, 1, 1, 2, 2, 2, 2]  # a grid model's dropouts in one pack
+    lstm = tasks[0].configs[0]
+    train(lstm, tasks[0].corpus, dataclasses.replace(QUIET, checkpoint_every=1000), tmp_path)
+    assert lstm.run_id not in {c.run_id for t in plan(corpora, CORE, GRID, tmp_path) for c in t.configs}
+
+
+def test_a_pack_that_cannot_finish_in_the_time_left_is_not_started(corpora, tmp_path):
+    tasks = _timed(plan(corpora[:1], CORE, LONG, tmp_path))
+    finished = train_window(tasks, dataclasses.replace(QUIET, deadline=time.monotonic() + 60), tmp_path)
+    outcomes = [(t.stage, t.outcome) for t in tasks]
+    assert outcomes == [("core", "trained"), ("core", "trained"), ("grid", "skipped"), ("grid", "skipped")]
+    assert tasks[-1].projected_s > 60
+    assert len(finished) == 2
+    assert not any(Run(c, tmp_path).dir.exists() for t in tasks[2:] for c in t.configs)  # never started
+
+
+def test_the_deadline_cuts_a_started_pack_which_keeps_its_checkpoint(corpora, tmp_path):
+    tasks = _timed(plan(corpora[:1], CORE, LONG, tmp_path)[2:])  # the long grid's two packs
+    finished = train_window(tasks, dataclasses.replace(QUIET, deadline=time.monotonic() + 3), tmp_path, partial=True)
+    assert [t.outcome for t in tasks] == ["cut", "skipped"] and finished == []
+    for config in tasks[0].configs:
+        run = Run(config, tmp_path)
+        assert not run.is_finished
+        assert torch.load(run.checkpoint_path, weights_only=True)["progress"]["step"] > 0
+
+
+def test_a_window_measures_trains_in_order_exports_and_reports(corpora, tmp_path):
+    report = gpu_window(corpora, tmp_path / "out", deadline=time.monotonic() + 120, core=CORE, grid=GRID,
+                        options=QUIET, artifacts=tmp_path / "store", processes=2)
+    assert all(row["passed"] for row in report.trace)
+    assert report.throughput["runs"] == 2 and report.throughput["per_run_steps_per_s"] > 0
+    assert set(report.projected_s) == {"core", "grid first", "grid second"}
+    assert [t["outcome"] for t in report.tasks] == ["trained"] * 8
+    assert len(report.exported) == 12
+    for run_id in report.exported:  # what `lit-rnn runs import` takes
+        run, _ = import_run(tmp_path / "out" / "runs" / run_id, tmp_path / "elsewhere")
+        assert run.is_finished
+        weights = torch.load(run.best_path, weights_only=True)["model"]
+        assert all(w.dtype == torch.float16 for w in weights.values() if w.is_floating_point())
+    saved = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert saved["tasks"] == report.tasks
+    assert "packed / per-run" in (tmp_path / "out" / "report.md").read_text()
