@@ -283,3 +283,13 @@ def main(args: argparse.Namespace) -> None:
                         grid=grid, options=options, artifacts=resolve_artifacts(args.artifacts),
                         processes=args.processes, partial=args.partial, shipped=shipped, minutes=args.minutes)
     print(markdown(report))
+
+
+if __name__ == "__main__":  # `python -m lit_rnn.window`: the same command, importing nothing the CLI's others need
+    window_parser = argparse.ArgumentParser(prog="python -m lit_rnn.window", description=__doc__,
+                                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(window_parser)
+    try:
+        main(window_parser.parse_args())
+    except UserError as error:
+        raise SystemExit(f"lit_rnn.window: error: {error}") from None
