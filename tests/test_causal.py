@@ -8,8 +8,8 @@ import pytest
 
 from lit_rnn.analysis.causal import (
     TARGETS,
-    _holm,
     CausalScores,
+    _holm,
     causal_claim,
     causal_scores,
     cells_to_ablate,

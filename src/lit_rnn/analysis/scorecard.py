@@ -34,6 +34,7 @@ JUDGED = (REPRODUCED, PARTLY, INCONCLUSIVE, NOT_REPRODUCED)  # the verdicts that
 FOR, WITHIN, AGAINST = "for", "within", "against"
 OUTCOMES = (FOR, WITHIN, AGAINST)
 CORPORA = ("warpeace", "linux")  # the paper's two corpora
+CORPUS_NAMES = {"warpeace": "War and Peace", "linux": "Linux"}
 BEYOND = "Beyond the paper"  # the chapter name of claims this book adds: tallied apart from the paper's
 NOISE = 2.0  # a difference within NOISE bootstrap standard deviations (z) is within the noise
 NOISE_TEXT = f"beyond the noise: |z| > {NOISE:g}, z from a bootstrap over the test segments (not seeds)"
@@ -163,6 +164,23 @@ def totals(claims: dict[str, list[Claim]]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["corpus", "claims"])
 
 
+def summary(claims: dict[str, list[Claim]]) -> str:
+    """The scorecard's totals in words, one paragraph per corpus: the paper's claims by verdict out of those judged,
+    those not counted and why, and this book's own claims apart."""
+    counts = totals(claims)
+    paragraphs = []
+    for corpus in claims:
+        paper, beyond = counts.loc[(corpus, "the paper's")], counts.loc[(corpus, "beyond the paper")]
+        apart = ", ".join(f"{paper[v]} {v}" for v in (NOT_APPLICABLE, NOT_MEASURED, NOT_AT_SCALE) if paper[v])
+        paragraphs.append(
+            f"**{CORPUS_NAMES.get(corpus, corpus)}**: of the paper's claims, "
+            + ", ".join(f"{paper[v]} {v}" for v in JUDGED) + f", out of **{paper['judged']}** judged"
+            + (f" (not counted: {apart})" if apart else "") + ". Beyond the paper: "
+            + (", ".join(f"{beyond[v]} {v}" for v in JUDGED if beyond[v]) or "none")
+            + f" of {beyond['judged']} judged.")
+    return "\n\n".join(paragraphs)
+
+
 def _names(claims: Sequence[Claim]) -> str:
     """The claims in a sentence: "x (finding); y and z"."""
     parts = [c.claim[0].lower() + c.claim[1:] + (f" ({c.finding})" if c.finding else "") for c in claims]
@@ -173,7 +191,7 @@ def findings(claims: Sequence[Claim], corpus: str | None = None) -> str:
     """What a chapter found, in two to four sentences computed from its claims (after :func:`applicable`)."""
     judged = [c for c in claims if c.verdict in JUDGED]
     kind = "claims beyond the paper" if claims and all(c.beyond_paper for c in claims) else "the paper's claims"
-    where = f" on {corpus}" if corpus else ""
+    where = f" on {CORPUS_NAMES.get(corpus, corpus)}" if corpus else ""
     counts = ", ".join(f"{sum(c.verdict == v for c in judged)} {v}" for v in JUDGED
                        if any(c.verdict == v for c in judged))
     apart = [c for c in claims if c.verdict not in JUDGED]
@@ -188,18 +206,26 @@ def findings(claims: Sequence[Claim], corpus: str | None = None) -> str:
     return " ".join(sentences[:4])
 
 
-def chapter_lines(claims: Sequence[Claim]) -> list[str]:
-    """One line per chapter for the introduction: its verdict counts and the claims not reproduced."""
-    lines = []
-    for chapter in dict.fromkeys(c.chapter for c in claims):
-        group = [c for c in claims if c.chapter == chapter]
-        judged = [c for c in group if c.verdict in JUDGED]
-        counts = ", ".join(f"{sum(c.verdict == v for c in judged)} {v}" for v in JUDGED
-                           if any(c.verdict == v for c in judged)) or "nothing judged"
-        failed = [c.claim for c in judged if c.verdict == NOT_REPRODUCED]
-        lines.append(f"**{chapter}**: {counts} of {len(judged)}" + (f"; not reproduced: {'; '.join(failed)}"
-                                                                        if failed else "") + ".")
-    return lines
+def _chapter_line(chapter: str, claims: Sequence[Claim]) -> str:
+    """One chapter's claims in a line: its verdict counts, and what it reproduced and did not."""
+    judged = [c for c in claims if c.verdict in JUDGED]
+    counts = ", ".join(f"{sum(c.verdict == v for c in judged)} {v}" for v in JUDGED
+                       if any(c.verdict == v for c in judged))
+    line = f"**{chapter}**: " + (f"{counts} (of {len(judged)} judged)" if judged else "nothing judged")
+    for verdicts, label in (((REPRODUCED,), "reproduced"), ((NOT_REPRODUCED,), "not reproduced")):
+        group = [c for c in judged if c.verdict in verdicts]
+        if group:
+            line += f"; {label}: {_names(group)}"
+    return line + "."
+
+
+def by_chapter(claims: dict[str, list[Claim]]) -> str:
+    """Per corpus, one line per chapter saying what it found (Markdown, for the introduction)."""
+    return "\n\n".join(
+        f"*{CORPUS_NAMES.get(corpus, corpus)}*\n\n" + "\n".join(
+            f"- {_chapter_line(chapter, [c for c in found if c.chapter == chapter])}"
+            for chapter in dict.fromkeys(c.chapter for c in found))
+        for corpus, found in claims.items())
 
 
 def save(claims: Iterable[Claim], path) -> None:
