@@ -5,8 +5,11 @@ Uncertainty: the test split is char-rnn's 100 (``batch_size``) contiguous segmen
 the text. A test loss's standard deviation is estimated by the bootstrap over those segments
 (resampled with replacement, each segment's bytes kept together), as the paper estimates its own
 from bootstrap samples; a difference between two models on the same bytes is bootstrapped paired
-(the same resampled segments for both), and called within noise when smaller than twice its
-standard deviation.
+(the same resampled segments for both: :mod:`lit_rnn.analysis.segments`). A comparison
+(:class:`~lit_rnn.analysis.scorecard.Comparison`) names the better model and is beyond the noise
+when the difference exceeds twice its standard deviation either way, so a reversal reads as one.
+The bootstrap covers which text is tested, not which seed trained a model: each configuration is
+trained once.
 """
 
 from __future__ import annotations

@@ -24,9 +24,8 @@ def segment_ids(positions: np.ndarray) -> np.ndarray:
 
 def segment_starts(positions: np.ndarray) -> np.ndarray:
     """For each position, the corpus offset where its contiguous segment begins."""
-    positions = np.asarray(positions)
-    first = np.concatenate([[True], np.diff(positions) != 1])
-    return positions[np.maximum.accumulate(np.where(first, np.arange(len(positions)), 0))]
+    ids = segment_ids(positions)
+    return np.asarray(positions)[np.searchsorted(ids, ids)]  # ids never decrease: the first row of each
 
 
 def segment_sums(segments: np.ndarray, *values: np.ndarray) -> np.ndarray:
