@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 
 from lit_rnn.analysis import compare, longrange
+from lit_rnn.analysis.corpora import corpus_claim
+from lit_rnn.analysis.gates import lstm_gate_claims
 from lit_rnn.analysis.oracles import ErrorBreakdown, breakdown_claim, scaling_claim, scaling_difference
 from lit_rnn.analysis.scorecard import Comparison
 from lit_rnn.predictions import Predictions
@@ -327,3 +329,27 @@ def test_segment_losses_sum_to_the_cross_entropy(value):
     p = losses("x", 1.0 + value)
     total, counts = compare.segment_losses(p)
     assert len(counts) == SEGMENTS and total.sum() / counts.sum() == pytest.approx(p.cross_entropy)
+
+
+class _Corpus:
+    def __init__(self, name: str, size: int, vocab_size: int):
+        self.name, self.size, self.vocab_size = name, size, vocab_size
+
+    def __len__(self) -> int:
+        return self.size
+
+
+def test_corpus_claim_passes_on_the_papers_corpus_and_fails_on_another():
+    assert corpus_claim(_Corpus("warpeace", 3_258_246, 87)).verdict == "reproduced"
+    assert corpus_claim(_Corpus("linux", 6_206_996, 110)).verdict == "partly"  # rebuilt from Linux 6.1
+    assert corpus_claim(_Corpus("warpeace", 1_000, 50)).verdict == "not reproduced"
+    assert corpus_claim(_Corpus("mine", 1_000, 50)).verdict == "not measured"
+
+
+def test_lstm_gate_claims_fail_when_no_gate_integrates_and_the_first_layer_is_the_sharpest():
+    rows = [(layer, gate, cell, *fractions) for layer, fractions in ((0, (0.45, 0.45)), (1, (0.05, 0.05)))
+            for gate in "fio" for cell in range(3)]
+    saturation = pd.DataFrame(rows, columns=["layer", "gate", "cell", "left", "right"])
+    integrators, feed_forward, output, diffuse = lstm_gate_claims(saturation)
+    assert integrators.verdict == "not reproduced" and diffuse.verdict == "not reproduced"
+    assert feed_forward.verdict == output.verdict == "reproduced" and "90%" in integrators.threshold

@@ -72,7 +72,9 @@ def test_findings_sum_up_a_chapter_in_a_few_sentences():
               Claim("Cells", "Cells stay on", "AUC 0.6", "not reproduced")]
     text = scorecard.findings(claims, "warpeace")
     assert text.startswith("Of the paper's claims, 2 judged on War and Peace: 1 reproduced, 1 not reproduced "
-                           "(1 more not counted: not applicable).")
+                           "(not counted: 1 not applicable).")
+    assert scorecard.findings(claims[1:2], "linux") == "None of the paper's claims could be judged on Linux: " \
+                                                         "1 not applicable."
     assert "Reproduced: a cell tracks quotes (AUC 0.97)." in text and "Not reproduced: cells stay on." in text
     assert 2 <= text.count(". ") + 1 <= 4
     lines = scorecard.by_chapter({"warpeace": claims})

@@ -181,6 +181,12 @@ def summary(claims: dict[str, list[Claim]]) -> str:
     return "\n\n".join(paragraphs)
 
 
+def _counts(claims: Sequence[Claim]) -> str:
+    """How many claims got each verdict, in words: "2 reproduced, 1 partly"."""
+    counts = {v: sum(c.verdict == v for c in claims) for v in VERDICTS}
+    return ", ".join(f"{count} {v}" for v, count in counts.items() if count)
+
+
 def _names(claims: Sequence[Claim]) -> str:
     """The claims in a sentence: "x (finding); y and z"."""
     parts = [c.claim[0].lower() + c.claim[1:] + (f" ({c.finding})" if c.finding else "") for c in claims]
@@ -192,12 +198,10 @@ def findings(claims: Sequence[Claim], corpus: str | None = None) -> str:
     judged = [c for c in claims if c.verdict in JUDGED]
     kind = "claims beyond the paper" if claims and all(c.beyond_paper for c in claims) else "the paper's claims"
     where = f" on {CORPUS_NAMES.get(corpus, corpus)}" if corpus else ""
-    counts = ", ".join(f"{sum(c.verdict == v for c in judged)} {v}" for v in JUDGED
-                       if any(c.verdict == v for c in judged))
-    apart = [c for c in claims if c.verdict not in JUDGED]
-    aside = (f" ({len(apart)} more not counted: {', '.join(sorted({c.verdict for c in apart}))})" if apart else "")
-    sentences = [f"Of {kind}, {len(judged)} judged{where}: {counts}{aside}." if judged
-                 else f"None of {kind} could be judged{where}{aside}."]
+    counts, apart = _counts(judged), [c for c in claims if c.verdict not in JUDGED]
+    reasons = _counts(apart)
+    sentences = [f"Of {kind}, {len(judged)} judged{where}: {counts}" + (f" (not counted: {reasons})." if apart else ".")
+                 if judged else f"None of {kind} could be judged{where}" + (f": {reasons}." if apart else ".")]
     for verdicts, label in (((REPRODUCED,), "Reproduced"), ((PARTLY, INCONCLUSIVE), "Partly or within the noise"),
                             ((NOT_REPRODUCED,), "Not reproduced")):
         group = [c for c in judged if c.verdict in verdicts]
@@ -209,8 +213,7 @@ def findings(claims: Sequence[Claim], corpus: str | None = None) -> str:
 def _chapter_line(chapter: str, claims: Sequence[Claim]) -> str:
     """One chapter's claims in a line: its verdict counts, and what it reproduced and did not."""
     judged = [c for c in claims if c.verdict in JUDGED]
-    counts = ", ".join(f"{sum(c.verdict == v for c in judged)} {v}" for v in JUDGED
-                       if any(c.verdict == v for c in judged))
+    counts = _counts(judged)
     line = f"**{chapter}**: " + (f"{counts} (of {len(judged)} judged)" if judged else "nothing judged")
     for verdicts, label in (((REPRODUCED,), "reproduced"), ((NOT_REPRODUCED,), "not reproduced")):
         group = [c for c in judged if c.verdict in verdicts]
