@@ -48,6 +48,7 @@ from lit_rnn.analysis.cells import (
     top_cells,
 )
 from lit_rnn.analysis.signals import varying
+from lit_rnn.runs import Recipe
 from lit_rnn.study import Study
 from lit_rnn.viz import figures, notebook
 from lit_rnn.viz.explorer import CellExplorer, cell_view_html
@@ -152,7 +153,8 @@ explorer.widget
 # Linux only; on War and Peace those claims are not applicable.
 
 # %%
-claims = scorecard.applicable(cell_claims(ranking, silent, beyond, n_bytes=len(trace.positions)), study.corpus.name)
+claims = scorecard.applicable(cell_claims(ranking, silent, beyond, n_bytes=len(trace.positions)), study.corpus.name,
+                              paper_recipe=run.training == Recipe().length)
 study.save_claims("03_cells", claims)
 display(Markdown(scorecard.findings(claims, study.corpus.name)))
 scorecard.table(claims)

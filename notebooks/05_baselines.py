@@ -37,6 +37,7 @@ language = "auto"  # the corpus's language for the reference signals: auto, text
 from IPython.display import Markdown, display
 
 from lit_rnn.analysis import compare, scorecard
+from lit_rnn.runs import Recipe
 from lit_rnn.study import Study
 from lit_rnn.viz import figures, notebook
 
@@ -79,7 +80,8 @@ Markdown(
 
 # %%
 claims = scorecard.applicable(compare.finite_horizon_claims(ngrams, nnns, best, study.corpus.name),
-                              study.corpus.name)
+                              study.corpus.name,
+                              paper_recipe=best_run.training == Recipe().length)
 study.save_claims("05_baselines", claims)
 display(Markdown(scorecard.findings(claims, study.corpus.name)))
 scorecard.table(claims)

@@ -31,6 +31,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from lit_rnn.analysis import longrange, scorecard
+from lit_rnn.runs import Recipe
 from lit_rnn.study import Study
 from lit_rnn.viz import figures, notebook
 
@@ -123,7 +124,7 @@ claims = scorecard.applicable([
     longrange.advantage_claim(advantage, prose=study.prose),
     longrange.closer_claim(lstm, ngram, study.syntax),
     longrange.dynamics_claim(dynamics),
-], study.corpus.name)
+], study.corpus.name, paper_recipe=study.cell_run.training == Recipe().length)
 study.save_claims("06_longrange", claims)
 display(Markdown(scorecard.findings(claims, study.corpus.name)))
 scorecard.table(claims)

@@ -66,6 +66,7 @@ from lit_rnn.analysis.oracles import (
 from lit_rnn.analysis.signals import varying
 from lit_rnn.dynamic import dynamic_evaluation
 from lit_rnn.interventions import AblationConfig, Intervention
+from lit_rnn.runs import Recipe
 from lit_rnn.study import Study
 from lit_rnn.viz import figures, notebook
 from lit_rnn.viz.interventions import InterventionExplorer, sample_views_html
@@ -115,9 +116,12 @@ causal_scores_figure(scores)
 # removed, leaves the model expecting a line break everywhere — the true ones included — at a cost on
 # every other byte (`delta_other`). A cell is counted as used when its change lies further from the
 # random cells' mean than at most 5% of them (`rank_p` ≤ 0.05: with 32 random cells, further than
-# every one) and the bootstrap interval of its excess over them excludes zero; a signal with fewer
-# than 20 target bytes in the scored rows is not measured. The bootstrap resamples the 10 scored
-# rows, so its interval is a rough one.
+# every one), its z-score's two-sided p-value stays within 0.05 after Holm's correction for the
+# cells tested (`p_holm`), and the bootstrap interval of its excess over them excludes zero; a cell
+# whose ablation makes its bytes easier must also cost the other bytes more than random cells do
+# (the interval of that excess, `other_excess_low` to `other_excess_high`, above zero). A signal
+# with fewer than 20 target bytes in the scored rows is not measured. The bootstrap resamples the
+# 10 scored rows, so its intervals are rough ones.
 
 # %% tags=["hide-input"]
 measured = scores.table[scores.table.measured]
@@ -271,7 +275,8 @@ Markdown(f"Dynamic evaluation fixes **{gap.share:.1%}** of the memory-oracle err
 # %%
 claims = scorecard.applicable([
     causal_claim(scores), dynamic_claim(fixes, gap, plain.cross_entropy, dynamic.predictions.cross_entropy,
-                                        paired_bootstrap_std(dynamic.predictions, plain))], study.corpus.name)
+                                        paired_bootstrap_std(dynamic.predictions, plain))],
+    study.corpus.name, paper_recipe=run.training == Recipe().length)
 study.save_claims("08_beyond", claims)
 display(Markdown(scorecard.findings(claims, study.corpus.name)))
 scorecard.table(claims)

@@ -26,6 +26,11 @@ from lit_rnn.runs import Recipe
 from lit_rnn.study import Study
 
 
+def _scaled(claims: list[scorecard.Claim], *runs) -> list[scorecard.Claim]:
+    """The claims, counted "not at the paper's scale" unless every run they read trained with the paper's recipe."""
+    return [scorecard.at_scale(c, all(run.training == Recipe().length for run in runs)) for c in claims]
+
+
 def models(study: Study) -> list[scorecard.Claim]:
     """Chapter 2: depth, gating and the clusters of models."""
     runs = study.recurrent_runs
@@ -51,20 +56,22 @@ def cells(study: Study) -> list[scorecard.Claim]:
     leaders = top_cells(ranking, per_signal=1)
     beyond = [beyond_horizon(trace, signals[row.signal], row.layer, row.quantity, row.cell,
                              run.config.recipe.seq_length) for row in leaders.itertuples() if row.kind == "binary"]
-    return cell_claims(ranking, sorted(set(all_signals) - set(signals)), beyond, n_bytes=len(trace.positions))
+    return _scaled(cell_claims(ranking, sorted(set(all_signals) - set(signals)), beyond, n_bytes=len(trace.positions)),
+                   run)
 
 
 def gates(study: Study) -> list[scorecard.Claim]:
     """Chapter 4: gate saturation."""
     saturation = {architecture: gate_saturation(study.trace(run)) for architecture, run in study.gate_runs.items()}
-    return lstm_gate_claims(saturation["lstm"]) + (
-        [gru_first_layer_claim(saturation["gru"])] if "gru" in saturation else [])
+    return _scaled(lstm_gate_claims(saturation["lstm"]) + (
+        [gru_first_layer_claim(saturation["gru"])] if "gru" in saturation else []), *study.gate_runs.values())
 
 
 def baselines(study: Study) -> list[scorecard.Claim]:
     """Chapter 5: Table 2."""
     ngrams, nnns = study.baselines()
-    return compare.finite_horizon_claims(ngrams, nnns, study.predictions(study.best_recurrent()), study.corpus.name)
+    best = study.best_recurrent()
+    return _scaled(compare.finite_horizon_claims(ngrams, nnns, study.predictions(best), study.corpus.name), best)
 
 
 def long_range(study: Study) -> list[scorecard.Claim]:
@@ -77,8 +84,9 @@ def long_range(study: Study) -> list[scorecard.Claim]:
     advantage = longrange.byte_advantage(per_byte, lstm.name, ngram.name)
     dynamics = (longrange.training_dynamics(study.snapshot_predictions(study.dynamics_run), nnns)
                 if study.dynamics_run is not None and nnns else pd.DataFrame(columns=["step", "n", "symmetric_kl"]))
-    return [longrange.overlap_claim(compared), longrange.advantage_claim(advantage, prose=study.prose),
-            longrange.closer_claim(lstm, ngram, study.syntax), longrange.dynamics_claim(dynamics)]
+    return _scaled([longrange.overlap_claim(compared), longrange.advantage_claim(advantage, prose=study.prose),
+                    longrange.closer_claim(lstm, ngram, study.syntax), longrange.dynamics_claim(dynamics)],
+                   study.cell_run)
 
 
 def errors(study: Study) -> list[scorecard.Claim]:
@@ -92,7 +100,7 @@ def errors(study: Study) -> list[scorecard.Claim]:
     if len(breakdowns) > 1:
         ratio = runs[0].result.parameters / runs[1].result.parameters
         claims.append(scaling_claim(breakdowns[0], breakdowns[1], ratio))
-    return claims
+    return _scaled(claims, *runs)
 
 
 CHAPTERS = {"models": models, "cells": cells, "gates": gates, "baselines": baselines, "long_range": long_range,

@@ -294,7 +294,7 @@ def closer_gain_claim(distance: np.ndarray, model_probs: np.ndarray, baseline_pr
     buckets = [(edges[k], edges[k + 1], int((bucket == k).sum()), float(gain[bucket == k].mean()))
                for k in range(len(edges) - 1) if (distance > 0)[bucket == k].sum() >= min_count]
     measured = "gain by distance: " + ", ".join(f"[{a:g}, {b:g}) {g:+.2f} ({n:,})" for a, b, n, g in buckets)
-    if min(counts) < min_count:
+    if min(counts) < min_count or not buckets:
         return Claim("Long range", name, f"closers nearer, within and beyond {RISE}-{FALL} bytes: "
                      f"{', '.join(map(str, counts))}, fewer than {min_count} in one", judge(None), threshold,
                      "0", ("linux",))

@@ -308,8 +308,9 @@ def scaling_claim(large: ErrorBreakdown, small: ErrorBreakdown, ratio: float) ->
     with np.errstate(invalid="ignore", divide="ignore"):
         share_interval = interval(difference[:, 0] / difference[:, 1])
     outcomes = [outcome_interval(*fewer)]
-    measured = (f"{large.name} has {ratio:.0f}x the parameters of {small.name} and makes {total:+,} fewer errors "
-                f"(95% interval {fewer[0]:+,.0f} to {fewer[1]:+,.0f})")
+    measured = (f"{large.name} has {ratio:.0f}x the parameters of {small.name} and makes "
+                + (f"{total:,} fewer errors" if total >= 0 else f"{-total:,} more errors")
+                + f" (95% interval of the difference {fewer[0]:+,.0f} to {fewer[1]:+,.0f})")
     if total > 0:
         outcomes.append(outcome_interval(*share_interval, 0.5))
         measured += (f"; n-gram errors are {ngram / total:.0%} of the difference ({share_interval[0]:.0%} to "

@@ -128,11 +128,13 @@ class Comparison:
                 f"(z {abs(self.z):.1f}, {noise[self.outcome]})")
 
 
-def applicable(claims: Iterable[Claim], corpus: str) -> list[Claim]:
+def applicable(claims: Iterable[Claim], corpus: str, paper_recipe: bool = True) -> list[Claim]:
     """The claims with those the paper made on other corpora marked "not applicable" (a corpus outside
-    the paper's, e.g. a user's text, is judged on every claim)."""
+    the paper's, e.g. a user's text, is judged on every claim), and all of them "not at the paper's scale"
+    unless ``paper_recipe`` (the models they were judged on trained with the paper's recipe)."""
+    claims = [at_scale(c, paper_recipe) for c in claims]
     if corpus not in CORPORA:
-        return list(claims)
+        return claims
     return [c if corpus in c.corpora else dataclasses.replace(c, verdict=NOT_APPLICABLE) for c in claims]
 
 
