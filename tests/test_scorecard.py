@@ -49,7 +49,8 @@ def test_claims_the_paper_made_on_another_corpus_are_not_applicable_and_not_coun
     assert [c.verdict for c in warpeace] == ["not applicable", "reproduced", "reproduced", "partly"]
     assert scorecard.applicable(claims, "my.txt") == claims  # a user's text: every claim applies
     short = scorecard.applicable(claims, "linux", paper_recipe=False)
-    assert [c.verdict for c in short] == ["not at the paper's scale"] * 2 + ["not applicable", "not at the paper's scale"]
+    scale = "not at the paper's scale"
+    assert [c.verdict for c in short] == [scale, scale, "not applicable", scale]
     totals = scorecard.totals({"warpeace": warpeace, "linux": scorecard.applicable(claims, "linux")})
     assert totals.loc[("warpeace", "the paper's"), "judged"] == 2
     assert totals.loc[("warpeace", "the paper's"), "not applicable"] == 1
