@@ -132,10 +132,9 @@ def applicable(claims: Iterable[Claim], corpus: str, paper_recipe: bool = True) 
     """The claims with those the paper made on other corpora marked "not applicable" (a corpus outside
     the paper's, e.g. a user's text, is judged on every claim), and all of them "not at the paper's scale"
     unless ``paper_recipe`` (the models they were judged on trained with the paper's recipe)."""
-    claims = [at_scale(c, paper_recipe) for c in claims]
-    if corpus not in CORPORA:
-        return claims
-    return [c if corpus in c.corpora else dataclasses.replace(c, verdict=NOT_APPLICABLE) for c in claims]
+    if corpus in CORPORA:
+        claims = [c if corpus in c.corpora else dataclasses.replace(c, verdict=NOT_APPLICABLE) for c in claims]
+    return [at_scale(c, paper_recipe) for c in claims]
 
 
 def at_scale(claim: Claim, paper_recipe: bool) -> Claim:
