@@ -27,7 +27,7 @@ artifacts = None  # default: $LIT_RNN_HOME or ./artifacts
 language = "auto"  # the corpus's language for the reference signals: auto, text, or a Pygments lexer name
 
 # %% tags=["hide-input"]
-from IPython.display import Markdown
+from IPython.display import Markdown, display
 
 from lit_rnn.analysis import scorecard
 from lit_rnn.analysis.corpora import corpus_claim
@@ -103,6 +103,7 @@ wide.head(40)
 # ## Against the paper
 
 # %%
-claims = [corpus_claim(text)]
+claims = scorecard.applicable([corpus_claim(text)], study.corpus.name)
 study.save_claims("01_corpora", claims)
+display(Markdown(scorecard.findings(claims, study.corpus.name)))
 scorecard.table(claims)

@@ -32,6 +32,8 @@ artifacts = None  # default: $LIT_RNN_HOME or ./artifacts
 language = "auto"  # the corpus's language for the reference signals: auto, text, or a Pygments lexer name
 
 # %% tags=["hide-input"]
+import dataclasses
+
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
@@ -46,6 +48,7 @@ from lit_rnn.analysis.cells import (
     top_cells,
 )
 from lit_rnn.analysis.signals import varying
+from lit_rnn.runs import Recipe
 from lit_rnn.study import Study
 from lit_rnn.viz import figures, notebook
 from lit_rnn.viz.explorer import CellExplorer, cell_view_html
@@ -98,18 +101,20 @@ for view in signal_views(ranking, trace, study.corpus.data, signals, per_signal=
 # and only on the bytes more than 100 bytes into their span (against every byte outside a span).
 
 # %%
-beyond = [beyond_horizon(trace, signals[row.signal], row.layer, row.quantity, row.cell)
+horizon = run.config.recipe.seq_length  # the unroll length of truncated backpropagation
+beyond = [beyond_horizon(trace, signals[row.signal], row.layer, row.quantity, row.cell, horizon)
           for row in leaders.itertuples() if row.kind == "binary"]
-pd.DataFrame(beyond).drop(columns="longest_end").round(3) if beyond else Markdown("No on/off signal varies here.")
+(pd.DataFrame([dataclasses.asdict(b) for b in beyond]).drop(columns="longest_end").round(3) if beyond
+ else Markdown("No on/off signal varies here."))
 
 # %%
-deepest = max(beyond, key=lambda b: b["longest_span"], default=None)
-if deepest is not None and deepest["longest_span"] > 100:
-    row = leaders.set_index("signal").loc[deepest["signal"]]
-    length = min(deepest["longest_span"] + 60, 1500)
-    start = max(deepest["longest_end"] + 30 - length, 0)
+deepest = max(beyond, key=lambda b: b.longest_span, default=None)
+if deepest is not None and deepest.longest_span > horizon:
+    row = leaders.set_index("signal").loc[deepest.signal]
+    length = min(deepest.longest_span + 60, 1500)
+    start = max(deepest.longest_end + 30 - length, 0)
     text, values = cell_window(study.corpus.data, trace, row.layer, row.quantity, row.cell, start, length)
-    label = (f"The longest {deepest['signal']} span of the test text ({deepest['longest_span']} bytes), "
+    label = (f"The longest {deepest.signal} span of the test text ({deepest.longest_span} bytes), "
              f"coloured by layer {row.layer + 1} {row.quantity}[{row.cell}]")
     display(HTML(cell_view_html(CellView(label, row.layer, row.quantity, row.cell, start, text, values))))
 
@@ -139,13 +144,17 @@ explorer.rank_by.value = leaders.signal.iloc[0]
 explorer.widget
 
 # %% [markdown]
-# ## The paper's claims, checked
+# ## What this chapter found
 #
 # A cell *tracks* a signal here when $|\rho| \ge 0.5$ (counts) or $\mathrm{AUC} \ge 0.9$ (on/off);
 # *partly* from $|\rho| \ge 0.3$ or $\mathrm{AUC} \ge 0.75$. These thresholds are this book's choice:
-# the paper shows cells by eye.
+# the paper shows cells by eye. The chance level is what the best of all the cells would score if
+# none were related to the signal. The paper shows its bracket, comment and indentation cells on
+# Linux only; on War and Peace those claims are not applicable.
 
 # %%
-claims = cell_claims(ranking, silent, beyond)
+claims = scorecard.applicable(cell_claims(ranking, silent, beyond, n_bytes=len(trace.positions)), study.corpus.name,
+                              paper_recipe=run.training == Recipe().length)
 study.save_claims("03_cells", claims)
+display(Markdown(scorecard.findings(claims, study.corpus.name)))
 scorecard.table(claims)

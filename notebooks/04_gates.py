@@ -44,6 +44,7 @@ from lit_rnn.analysis.gates import (
     saturated_cells,
     unsaturated_fraction,
 )
+from lit_rnn.runs import Recipe
 from lit_rnn.study import Study
 from lit_rnn.viz import figures, notebook
 
@@ -89,12 +90,15 @@ else:
     display(Markdown("This build has no GRU."))
 
 # %% [markdown]
-# ## The paper's claims, checked
+# ## What this chapter found
 #
 # "Consistently" saturated means at 90% of positions or more, "rarely" less than 10% of the time on
 # average: this book's thresholds for the paper's words.
 
 # %%
-claims = lstm_gate_claims(lstm) + ([gru_first_layer_claim(saturation["gru"])] if "gru" in saturation else [])
+claims = scorecard.applicable(
+    lstm_gate_claims(lstm) + ([gru_first_layer_claim(saturation["gru"])] if "gru" in saturation else []),
+    study.corpus.name, paper_recipe=all(run.training == Recipe().length for run in gated.values()))
 study.save_claims("04_gates", claims)
+display(Markdown(scorecard.findings(claims, study.corpus.name)))
 scorecard.table(claims)

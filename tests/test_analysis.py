@@ -8,6 +8,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from lit_rnn.analysis.cells import (
+    BeyondHorizon,
     beyond_horizon,
     cell_claims,
     cell_window,
@@ -373,23 +374,47 @@ def test_beyond_horizon_scores_only_the_deep_part_of_long_spans():
     cell[100 + 101 :400] = -1.0  # a cell that forgets the span after 100 bytes
     trace = _Trace({0: {"c": cell[:, None].astype(np.float16)}}, np.arange(2_000))
     result = beyond_horizon(trace, Signal("in_quotes", "binary", on), 0, "c", 0, horizon=100)
-    assert result["bytes_beyond"] == 199 and result["longest_span"] == 300 and result["longest_end"] == 399
-    assert result["auc_beyond"] == pytest.approx(0.5) and result["auc"] > 0.6
+    assert result.bytes_beyond == 199 and result.longest_span == 300 and result.longest_end == 399
+    assert result.auc_beyond == pytest.approx(0.5) and result.auc > 0.6 and result.horizon == 100
     keeper = np.where(on, 1.0, -1.0)[:, None].astype(np.float16)
     trace = _Trace({0: {"c": keeper}}, np.arange(2_000))
-    assert beyond_horizon(trace, Signal("in_quotes", "binary", on), 0, "c", 0)["auc_beyond"] == 1.0
+    assert beyond_horizon(trace, Signal("in_quotes", "binary", on), 0, "c", 0, horizon=100).auc_beyond == 1.0
+    assert beyond_horizon(trace, Signal("in_quotes", "binary", on), 0, "c", 0, horizon=50).bytes_beyond == 249
+
+
+def test_a_cell_that_flips_beyond_the_horizon_is_scored_in_its_overall_direction():
+    """Issue 26's case: on overall (AUC about 0.7) but below its off level deep in spans, where max(AUC, 1 - AUC)
+    read 0.99 and "reproduced"; scored in the overall direction it reads about 0.01."""
+    on = np.zeros(4_000, bool)
+    on[100:400] = on[1000:1090] = on[1500:1590] = on[2000:2090] = on[2500:2590] = True
+    cell = np.where(on, 1.0, 0.0)
+    cell[201:400] = -1.0  # deep inside the long span it drops below every off byte
+    trace = _Trace({0: {"c": cell[:, None].astype(np.float16)}}, np.arange(4_000))
+    result = beyond_horizon(trace, Signal("in_quotes", "binary", on), 0, "c", 0, horizon=100)
+    assert 0.6 < result.auc < 0.8 and result.auc_beyond < 0.05
+    claims = {c.claim: c for c in cell_claims(_ranking(), silent=[], beyond=[result])}
+    assert claims["Quote and comment cells stay on beyond the 100-byte unroll horizon"].verdict == "not reproduced"
+
+
+def _ranking(quotes: float = 0.8) -> pd.DataFrame:
+    return pd.DataFrame({
+        "signal": ["line_position", "in_quotes", "paren_depth"], "kind": ["count", "binary", "count"],
+        "layer": [0, 2, 1], "quantity": ["c", "c", "h"], "cell": [5, 7, 9], "score": [0.62, quotes, 0.1],
+        "direction": [1, 1, -1]})
 
 
 def test_cell_claims_use_the_best_cell_per_concept_and_say_what_is_absent():
-    ranking = pd.DataFrame({
-        "signal": ["line_position", "in_quotes", "paren_depth"], "kind": ["count", "binary", "count"],
-        "layer": [0, 2, 1], "quantity": ["c", "c", "h"], "cell": [5, 7, 9], "score": [0.62, 0.8, 0.1],
-        "direction": [1, 1, -1]})
-    beyond = [{"signal": "in_quotes", "auc": 0.8, "auc_beyond": 0.93, "bytes_beyond": 500}]
-    claims = {c.claim: c for c in cell_claims(ranking, silent=["in_comment", "indentation"], beyond=beyond)}
+    beyond = [BeyondHorizon("in_quotes", 100, 0.8, 0.93, 500, 300, 10)]
+    claims = {c.claim: c for c in cell_claims(_ranking(), silent=["in_comment", "indentation"], beyond=beyond,
+                                              n_bytes=10_000)}
     assert claims["A cell tracks line length"].verdict == "reproduced"
     assert "layer 1 c[5]" in claims["A cell tracks line length"].measured
-    assert claims["A cell tracks quotes"].verdict == "partly"
+    assert "|ρ| ≈ 0.012" in claims["A cell tracks line length"].chance  # sqrt(2 ln 2 / 10,000): 1 cell
+    assert claims["A cell tracks quotes"].verdict == "partly" and "0.75" in claims["A cell tracks quotes"].threshold
     assert claims["A cell tracks brackets"].verdict == "not reproduced"
+    assert claims["A cell tracks brackets"].corpora == ("linux",)
     assert claims["A cell tracks comments"].verdict == "not measured"
     assert claims["Quote and comment cells stay on beyond the 100-byte unroll horizon"].verdict == "reproduced"
+    unroll = cell_claims(_ranking(), silent=[], beyond=[BeyondHorizon("in_quotes", 50, 0.8, 0.93, 500, 300, 10)])
+    assert unroll[-1].claim == "Quote and comment cells stay on beyond the 50-byte unroll horizon"
+    assert cell_claims(_ranking(), silent=[])[-1].verdict == "not measured"

@@ -1,4 +1,8 @@
-"""The scorecard's verdicts, computed from synthetic numbers where the answer is known."""
+"""The scorecard's verdicts, computed from synthetic numbers where the answer is known.
+
+Every claim function gets a case where the paper's effect is present (it passes) and one where it is absent or
+reversed (it fails), including issue 26's misleading cases, each of which must no longer give its old verdict.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +11,28 @@ import pandas as pd
 import pytest
 
 from lit_rnn.analysis import compare, longrange
+from lit_rnn.analysis.corpora import corpus_claim
+from lit_rnn.analysis.gates import lstm_gate_claims
 from lit_rnn.analysis.oracles import ErrorBreakdown, breakdown_claim, scaling_claim, scaling_difference
+from lit_rnn.analysis.scorecard import Comparison
 from lit_rnn.predictions import Predictions
 from lit_rnn.viz import figures
 
 SEGMENTS, LENGTH = 20, 50
 
 
+def _positions(segments: int = SEGMENTS, length: int = LENGTH) -> np.ndarray:
+    return (np.arange(segments)[:, None] * 1000 + np.arange(length)[None]).ravel()
+
+
 def losses(name: str, mean: float, kind: str = "lstm", spread: float = 0.2, seed: int = 0) -> Predictions:
     """Predictions over 20 segments of 50 bytes whose per-byte losses average ``mean``."""
     rng = np.random.default_rng(seed)
     loss = np.clip(mean + spread * rng.standard_normal(SEGMENTS * LENGTH), 0.01, None)
-    positions = (np.arange(SEGMENTS)[:, None] * 1000 + np.arange(LENGTH)[None]).ravel()
     p = np.exp(-loss)
     probs = np.stack([p, 1 - p], axis=1)
     return Predictions(probs.astype(np.float16), np.log(p).astype(np.float32), np.zeros(len(p), np.int64),
-                       positions, name, kind, "sha", "test")
+                       _positions(), name, kind, "sha", "test")
 
 
 def test_bootstrap_std_shrinks_with_agreement_and_pairs_cancel_shared_noise():
@@ -32,6 +42,17 @@ def test_bootstrap_std_shrinks_with_agreement_and_pairs_cancel_shared_noise():
     assert compare.paired_bootstrap_std(same_bytes, a) < 1e-6 < compare.paired_bootstrap_std(a, b)
 
 
+def test_a_comparison_names_the_better_model_and_a_reversal_as_one():
+    assert str(Comparison("lstm-2", "lstm-1", 0.05, 0.01)) == (
+        "lstm-2 is better than lstm-1 by 0.050 nats/byte (z 5.0, beyond the noise)")
+    reversal = Comparison("lstm-2x86", "lstm-1x128", -0.104, 0.01)  # issue 22's "beats ... by -0.104"
+    assert reversal.outcome == "against" and str(reversal) == (
+        "lstm-1x128 is better than lstm-2x86 by 0.104 nats/byte (z 10.4, beyond the noise, against the paper)")
+    assert Comparison("a", "b", 0.01, 0.01).outcome == "within" and "within the noise" in str(Comparison("a", "b",
+                                                                                                         0.01, 0.01))
+    assert Comparison("a", "b", np.nan, 0.01).outcome is None and "not measured" in str(Comparison("a", "b", np.nan, 1))
+
+
 def _table(rows, predictions, trainings=None):
     configs = [type("C", (), dict(architecture=a, n_layers=layers, hidden_size=10, dropout=0.0))
                for _, a, layers, _ in rows]
@@ -39,53 +60,110 @@ def _table(rows, predictions, trainings=None):
                               budgets=[100, 1000], trainings=trainings)
 
 
-def test_depth_and_gated_claims():
-    predictions = {"lstm-1": losses("lstm-1", 1.5), "lstm-2": losses("lstm-2", 1.3, seed=1),
-                   "rnn-2": losses("rnn-2", 1.6, "rnn", seed=2), "gru-2": losses("gru-2", 1.59, "gru", seed=3)}
-    rows = [("lstm-1", "lstm", 1, 1000), ("lstm-2", "lstm", 2, 1010), ("rnn-2", "rnn", 2, 990),
-            ("gru-2", "gru", 2, 1000)]
-    table = _table(rows, predictions)
-    assert set(table.budget) == {1} and table.loc[table.model == "lstm-1", "std"].item() > 0
-    assert compare.depth_claim(table, predictions).verdict == "reproduced"
-    gated = compare.gated_claim(table, predictions)
-    assert gated.verdict == "partly" and "within noise" in gated.measured  # the GRU is no better than noise
+ROWS = [("lstm-1", "lstm", 1, 1000), ("lstm-2", "lstm", 2, 1010), ("rnn-2", "rnn", 2, 990), ("gru-2", "gru", 2, 1000)]
+
+
+def _models(lstm1: float, lstm2: float, rnn2: float, gru2: float) -> dict[str, Predictions]:
+    """Four models over the same bytes: shared per-byte noise, so differences of 0.1 are far beyond the noise."""
+    base = losses("base", 1.5)
+    return {name: Predictions(base.probs, base.target_log_probs - (loss - 1.5), base.targets, base.positions, name,
+                              kind, "sha", "test")
+            for (name, kind, *_), loss in zip(ROWS, (lstm1, lstm2, rnn2, gru2))}
+
+
+def test_depth_claim_passes_on_the_papers_effect_and_fails_on_a_reversal():
+    better = _models(1.5, 1.3, 1.6, 1.5)
+    assert compare.depth_claim(_table(ROWS, better), better).verdict == "reproduced"
+    reversed_ = _models(1.396, 1.5, 1.6, 1.5)  # issue 22: the 1-layer model better by 0.104
+    claim = compare.depth_claim(_table(ROWS, reversed_), reversed_)
+    assert claim.verdict == "not reproduced" and "lstm-1 is better than lstm-2 by 0.104" in claim.measured
+    assert "by -" not in claim.measured and "against the paper" in claim.measured
+    noisy = {name: losses(name, 1.5, seed=k) for k, (name, *_) in enumerate(ROWS)}  # independent noise, no effect
+    assert compare.depth_claim(_table(ROWS, noisy), noisy).verdict == "inconclusive"
+
+
+def test_gated_claim_a_significant_reversal_is_not_reproduced():
+    """Issue 26: the LSTM 0.197 worse than the RNN and the GRU 0.10 better read "partly"."""
+    mixed = _models(1.5, 1.797, 1.6, 1.5)
+    claim = compare.gated_claim(_table(ROWS, mixed), mixed)
+    assert claim.verdict == "not reproduced" and "rnn-2 is better than lstm-2 by 0.197" in claim.measured
+    both = _models(1.5, 1.4, 1.6, 1.5)
+    assert compare.gated_claim(_table(ROWS, both), both).verdict == "reproduced"
+
+
+def test_models_not_trained_with_the_papers_recipe_are_counted_apart():
+    short = _models(1.5, 1.3, 1.6, 1.5)
+    table = _table(ROWS, short, trainings=["50 epochs, <= 1000 steps"] * 4)
+    claim = compare.depth_claim(table, short, paper_training="50 epochs")
+    assert claim.verdict == "not at the paper's scale" and "would read: reproduced" in claim.measured
+    reversed_ = _models(1.3, 1.5, 1.6, 1.5)
+    claim = compare.depth_claim(_table(ROWS, reversed_, ["50 epochs, <= 1000 steps"] * 4), reversed_, "50 epochs")
+    assert claim.verdict == "not at the paper's scale"  # never "not reproduced" from the 1,000-step grid
+    assert compare.depth_claim(_table(ROWS, short, ["50 epochs"] * 4), short, "50 epochs").verdict == "reproduced"
 
 
 def test_models_trained_for_different_times_are_never_compared():
     """A 3-layer model trained 50 epochs beside a 1-layer one trained 1,000 steps says nothing about depth."""
-    predictions = {"lstm-1": losses("lstm-1", 1.9), "lstm-3": losses("lstm-3", 1.5, seed=1),
-                   "rnn-3": losses("rnn-3", 1.8, "rnn", seed=2)}
-    rows = [("lstm-1", "lstm", 1, 1000), ("lstm-3", "lstm", 3, 1000), ("rnn-3", "rnn", 3, 1000)]
+    predictions = {"lstm-1": losses("lstm-1", 1.9), "lstm-2": losses("lstm-2", 1.5, seed=1),
+                   "rnn-2": losses("rnn-2", 1.8, "rnn", seed=2)}
+    rows = [("lstm-1", "lstm", 1, 1000), ("lstm-2", "lstm", 2, 1000), ("rnn-2", "rnn", 2, 1000)]
     table = _table(rows, predictions, trainings=["1,000 steps", "50 epochs", "1,000 steps"])
-    assert list(table.training) == ["1,000 steps", "50 epochs", "1,000 steps"]
     assert compare.depth_claim(table, predictions).verdict == "not measured"
     assert compare.gated_claim(table, predictions).verdict == "not measured"
-    alike = _table(rows, predictions)
-    assert compare.depth_claim(alike, predictions).verdict == compare.gated_claim(alike, predictions).verdict == (
-        "reproduced")
 
 
-def test_cluster_claim_reads_the_agreement_matrix():
-    names = ["lstm", "gru", "rnn-a", "rnn-b"]
-    kinds = {"lstm": "lstm", "gru": "gru", "rnn-a": "rnn", "rnn-b": "rnn"}
-    agree = pd.DataFrame([[1, .8, .5, .5], [.8, 1, .5, .5], [.5, .5, 1, .7], [.5, .5, .7, 1]], names, names)
-    assert compare.cluster_claim(agree, kinds).verdict == "reproduced"
-    agree.loc["lstm", "rnn-a"] = agree.loc["rnn-a", "lstm"] = 0.9
-    assert compare.cluster_claim(agree, kinds).verdict == "partly"
-    longer = {"lstm": "50 epochs", "gru": "1,000 steps", "rnn-a": "1,000 steps", "rnn-b": "1,000 steps"}
-    assert compare.cluster_claim(agree, kinds, longer).verdict == "not measured"  # one gated model trained alike
+def _tops(name: str, kind: str, top: np.ndarray) -> Predictions:
+    """Predictions over 3 bytes whose most likely byte at each position is ``top``."""
+    probs = np.full((len(top), 3), 0.1, np.float32)
+    probs[np.arange(len(top)), top] = 0.8
+    return Predictions(probs.astype(np.float16), np.log(probs[:, 0]), np.zeros(len(top), np.int64), _positions(),
+                       name, kind, "sha", "test")
+
+
+def test_cluster_claim_is_noise_tested_on_agreement():
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 3, SEGMENTS * LENGTH)
+
+    def noisy(share: float, seed: int) -> np.ndarray:
+        r = np.random.default_rng(seed)
+        return np.where(r.random(len(base)) < share, r.integers(0, 3, len(base)), base)
+
+    kinds = {"lstm": "lstm", "gru": "gru", "rnn": "rnn"}
+    apart = [_tops("lstm", "lstm", base), _tops("gru", "gru", noisy(0.1, 1)), _tops("rnn", "rnn", noisy(0.8, 2))]
+    claim = compare.cluster_claim(apart, kinds)
+    assert claim.verdict == "reproduced" and claim.corpora == ("warpeace",)
+    together = [_tops("lstm", "lstm", base), _tops("gru", "gru", noisy(0.8, 1)), _tops("rnn", "rnn", noisy(0.1, 2))]
+    assert compare.cluster_claim(together, kinds).verdict == "not reproduced"
+    close = [_tops("lstm", "lstm", base), _tops("gru", "gru", noisy(0.3, 1)), _tops("rnn", "rnn", noisy(0.3, 2))]
+    assert compare.cluster_claim(close, kinds).verdict == "inconclusive"  # the same distance: within the noise
+    longer = {"lstm": "50 epochs", "gru": "1,000 steps", "rnn": "1,000 steps"}
+    assert compare.cluster_claim(apart, kinds, longer).verdict == "not measured"  # one gated model trained alike
+    agree = compare.agreement_matrix(apart)
     embedding = compare.model_embedding(agree)
-    assert list(embedding.model) == names and np.isfinite(embedding[["x", "y"]].to_numpy()).all()
+    assert list(embedding.model) == ["lstm", "gru", "rnn"] and np.isfinite(embedding[["x", "y"]].to_numpy()).all()
+    assert compare.agreement_bootstrap(apart, samples=10).shape == (10, 3, 3)
 
 
-def test_finite_horizon_claims():
-    ngrams = {1: losses("2-gram", 2.0), 2: losses("3-gram", 1.8, seed=1), 20: losses("21-gram", 1.2, seed=2)}
-    nnns = {1: losses("1-NN", 2.01, "nnn", seed=3), 2: losses("2-NN", 1.81, "nnn", seed=4),
-            20: losses("20-NN", 1.5, "nnn", seed=5)}
-    similar, overfit, beats = compare.finite_horizon_claims(ngrams, nnns, losses("lstm", 1.0, seed=6), "linux")
+def _shifted(p: Predictions, name: str, by: float, kind: str = "nnn") -> Predictions:
+    return Predictions(p.probs, p.target_log_probs - by, p.targets, p.positions, name, kind, "sha", "test")
+
+
+def test_finite_horizon_claims_pass_on_table_2s_pattern_and_fail_on_its_reverse():
+    base = losses("base", 1.5)
+    ngrams = {1: _shifted(base, "2-gram", 0.5, "ngram"), 2: _shifted(base, "3-gram", 0.3, "ngram"),
+              20: _shifted(base, "21-gram", -0.3, "ngram")}
+    nnns = {1: _shifted(base, "1-NN", 0.505), 2: _shifted(base, "2-NN", 0.302), 5: _shifted(base, "5-NN", 0.0),
+            20: _shifted(base, "20-NN", 0.2)}
+    similar, overfit, beats = compare.finite_horizon_claims(ngrams, nnns, _shifted(base, "lstm", -0.5, "lstm"),
+                                                            "linux")
     assert similar.verdict == "reproduced" and "n = 1" in similar.measured
-    assert overfit.verdict == "partly"  # the n-gram is better at n = 20, but the n-NN still improves with n
+    assert overfit.verdict == "reproduced" and "21-gram is better than 20-NN" in overfit.measured
     assert beats.verdict == "reproduced" and "the paper's 0.945" in beats.measured
+    far = {1: _shifted(base, "1-NN", 0.8), 2: _shifted(base, "2-NN", 0.6), 5: _shifted(base, "5-NN", 0.0),
+           20: _shifted(base, "20-NN", -0.5)}
+    similar, overfit, beats = compare.finite_horizon_claims(ngrams, far, _shifted(base, "lstm", 0.0, "lstm"))
+    assert similar.verdict == "not reproduced" and overfit.verdict == "not reproduced"
+    assert beats.verdict == "not reproduced" and "21-gram is better than lstm" in beats.measured
 
 
 def test_a_build_without_n_nns_measures_only_what_it_has():
@@ -99,49 +177,151 @@ def test_a_build_without_n_nns_measures_only_what_it_has():
     assert "no n-NN" in longrange.dynamics_claim(empty).measured
 
 
-def test_long_range_claims():
-    overlap = pd.DataFrame({"a": [True, True, False, False], "b": [True, False, True, False],
-                            "c": [True, False, False, True], "models": ["a & b & c", "a", "b", "c"],
-                            "count": [70, 10, 10, 10], "share": [0.7, 0.1, 0.1, 0.1]})
-    assert longrange.overlap_claim(overlap, ["a", "b", "c"]).verdict == "reproduced"
-    two = longrange.overlap_claim(overlap, ["a", "b"])  # a build without the n-NN
-    assert two.verdict == "not measured" and "shared by all 2 models" in two.measured
-    advantage = pd.DataFrame({"byte": [13, 101, 32], "label": ["\\r", "e", "space"], "advantage": [0.3, 0.1, 0.05]})
-    assert longrange.advantage_claim(advantage, prose=True).verdict == "reproduced"
-    assert longrange.advantage_claim(advantage.iloc[[1, 0, 2]].reset_index(drop=True), prose=True).verdict == (
-        "reproduced")  # second of three is within the top 3
-    assert longrange.advantage_claim(advantage, prose=False).verdict == "reproduced"  # \r and space: 2 of 3
-    closers = pd.DataFrame({"bucket": ["a", "b", "c", "d"], "count": [9, 9, 9, 9], "lstm": [0.5, 0.7, 0.8, 0.6],
-                            "gram": [0.45, 0.4, 0.4, 0.4]})
-    assert longrange.closer_claim(closers, "lstm", "gram").verdict == "reproduced"
-    dynamics = pd.DataFrame({"step": [10, 10, 20, 20, 30, 30], "n": [1, 2, 1, 2, 2, 3],
-                             "symmetric_kl": [0.1, 0.3, 0.4, 0.2, 0.5, 0.1], "delta_loss": [0] * 6})
-    assert longrange.dynamics_claim(dynamics).verdict == "reproduced"
-    one = longrange.dynamics_claim(dynamics[dynamics.n == 1])  # a build with only the 1-NN cannot show it
+def _erring(name: str, errors: np.ndarray) -> Predictions:
+    p = np.where(errors, 0.2, 0.9)
+    return Predictions(np.stack([p, 1 - p], 1).astype(np.float16), np.log(p).astype(np.float32),
+                       np.zeros(len(p), np.int64), _positions(), name, "lstm", "sha", "test")
+
+
+@pytest.mark.parametrize(("shared", "verdict"), [(0.7, "reproduced"), (0.1, "not reproduced"),
+                                                 (0.5, "inconclusive")])
+def test_overlap_is_decided_by_the_shared_share(shared, verdict):
+    """Issue 26: with 10% shared, "every model has errors of its own" alone read "partly"."""
+    rng = np.random.default_rng(0)
+    unique = (1 - shared) * 0.1  # each model's errors of its own; all three err together at shared * 0.3
+    kind = rng.choice(5, SEGMENTS * LENGTH, p=[shared * 0.3, unique, unique, unique, 1 - shared * 0.3 - 3 * unique])
+    models = [_erring(name, (kind == 0) | (kind == k)) for k, name in enumerate(["lstm", "nnn", "gram"], start=1)]
+    claim = longrange.overlap_claim(models)
+    assert claim.verdict == verdict, claim.measured
+    assert longrange.overlap_claim(models[::2]).verdict == "not measured"  # no n-NN
+
+
+def _advantage(bytes_: list[int], counts: list[int]) -> pd.DataFrame:
+    """A byte-advantage table, largest advantage first, in the order given."""
+    return pd.DataFrame({"byte": bytes_, "label": [chr(b) for b in bytes_], "count": counts,
+                         "advantage": np.linspace(0.3, -0.1, len(bytes_))})
+
+
+def test_the_carriage_return_claim_ranks_only_frequent_bytes_and_states_chance():
+    top = longrange.advantage_claim(_advantage([13, *range(14, 93)], [500] * 80), prose=True)
+    assert top.verdict == "reproduced" and "p = 0.037" in top.chance and top.corpora == ("warpeace",)
+    rare_first = longrange.advantage_claim(_advantage([200, 201, 202, 203, *range(20, 60), 13], [5] * 4 + [500] * 41),
+                                           prose=True)
+    assert rare_first.verdict == "not reproduced" and "ranks 41 of 41" in rare_first.measured  # rare bytes dropped
+
+
+def test_the_structural_bytes_claim_is_a_test_against_chance():
+    """Issue 26: on Linux, "partly" came by chance about 74% of the time."""
+    structural = sorted(longrange.STRUCTURAL)
+    others = list(range(65, 65 + 70))
+    ranked = _advantage(structural[:8] + others, [500] * 78)
+    assert longrange.advantage_claim(ranked, prose=False).verdict == "reproduced"
+    verdicts = []
+    for seed in range(20):  # structural bytes placed at random ranks: chance alone
+        order = np.random.default_rng(seed).permutation(structural + others)
+        verdicts.append(longrange.advantage_claim(_advantage(list(order), [500] * len(order)), prose=False).verdict)
+    assert verdicts.count("partly") + verdicts.count("reproduced") <= 2 and "inconclusive" in verdicts
+    last = _advantage(others[:12] + structural, [500] * 24)  # half the bytes structural, none in the top 10
+    assert longrange.advantage_claim(last, prose=False).verdict == "not reproduced"
+
+
+def _closers(gain, n: int = 4000, seed: int = 0, spread: float = 0.2):
+    """Closers at distances 1-500 bytes over 20 segments, the model's probability above the baseline's by
+    ``gain(distance)`` plus noise."""
+    rng = np.random.default_rng(seed)
+    distance = rng.integers(1, 500, n)
+    baseline = rng.uniform(0.2, 0.4, n)
+    model = baseline + gain(distance) + spread * rng.standard_normal(n)
+    return distance, model, baseline, np.repeat(np.arange(20), n // 20)
+
+
+def test_the_closing_brace_claim_passes_on_figure_5s_curve():
+    paper = lambda d: np.where(d < 60, d / 60 * 0.3, 0.3 * np.exp(-(d - 60) / 300))  # noqa: E731
+    claim = longrange.closer_gain_claim(*_closers(paper))
+    assert claim.verdict == "reproduced" and claim.corpora == ("linux",), claim.measured
+    rising = longrange.closer_gain_claim(*_closers(lambda d: d / 500 * 0.3))
+    assert rising.verdict == "not reproduced"  # no decay: the far gain is the largest
+
+
+def test_the_closing_brace_claim_does_not_pass_on_noise_or_on_a_few_closers():
+    """Issue 26: pure noise read "reproduced" 80% of the time, and 2 braces in a middle bucket sufficed."""
+    verdicts = [longrange.closer_gain_claim(*_closers(lambda d: 0 * d, seed=seed)).verdict for seed in range(10)]
+    assert "reproduced" not in verdicts and verdicts.count("inconclusive") >= 8
+    distance, model, baseline, segments = _closers(lambda d: np.where((d > 40) & (d < 60), 0.5, 0.0), n=200)
+    keep = (distance < 20) | (distance > 100) | (np.arange(200) < 2)
+    few = longrange.closer_gain_claim(distance[keep], model[keep], baseline[keep], segments[keep])
+    assert few.verdict == "not measured"
+
+
+def _dynamics(kl: dict[int, list[float]], noise: float, seed: int = 0) -> pd.DataFrame:
+    """A training-dynamics table: per step, each n-NN's KL (per segment: the value plus noise, 20 segments)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for n, values in kl.items():
+        for step, value in zip((10, 20, 30, 40), values):
+            segment_kl = np.clip(value + noise * rng.standard_normal(20), 0, None) * 50
+            rows.append({"step": step, "n": n, "symmetric_kl": segment_kl.sum() / 1000, "delta_loss": 0.0,
+                         "segment_kl": segment_kl})
+    return pd.DataFrame(rows)
+
+
+def test_the_training_dynamics_claim_is_noise_tested():
+    progression = {1: [0.1, 0.4, 0.6, 0.8], 2: [0.4, 0.1, 0.4, 0.6], 3: [0.6, 0.4, 0.1, 0.3], 4: [0.8, 0.6, 0.3, 0.1]}
+    assert longrange.dynamics_claim(_dynamics(progression, 0.05)).verdict == "reproduced"
+    backwards = {n: values[::-1] for n, values in progression.items()}
+    assert longrange.dynamics_claim(_dynamics(backwards, 0.05)).verdict == "not reproduced"
+    flat = {n: [0.5] * 4 for n in progression}
+    assert longrange.dynamics_claim(_dynamics(flat, 0.3)).verdict == "inconclusive"  # the nearest n is noise
+    one = longrange.dynamics_claim(_dynamics({1: [0.1] * 4}, 0.05))  # a build with only the 1-NN cannot show it
     assert one.verdict == "not measured" and "n = 1 " in one.measured
 
 
-def _breakdown(name: str, errors: dict[str, int]) -> ErrorBreakdown:
-    total = sum(errors.values())
-    table = pd.DataFrame({"step": list(errors), "category": list(errors), "errors": list(errors.values())})
-    table["share"] = table["errors"] / total
-    return ErrorBreakdown(name, table, np.array([]), np.array([]))
+def _breakdown(name: str, labels: np.ndarray) -> ErrorBreakdown:
+    """A breakdown whose steps are their categories, from per-position labels ("" where no error)."""
+    steps = ["n-gram", "memory", "rare", "word", "punctuation", "boost", "remaining"]
+    errors = [int((labels == step).sum()) for step in steps]
+    table = pd.DataFrame({"step": steps, "category": steps, "errors": errors})
+    table["share"] = table["errors"] / max(sum(errors), 1)
+    return ErrorBreakdown(name, table, labels.astype(object), np.arange(len(labels)) % 500 + 1000 * (
+        np.arange(len(labels)) // 500) + 1)
 
 
-def test_error_claims():
-    large = _breakdown("large", {"n-gram": 100, "memory": 20, "rare": 10, "word": 60, "punctuation": 5,
-                                 "boost": 20, "remaining": 30})
-    small = _breakdown("small", {"n-gram": 180, "memory": 21, "rare": 10, "word": 62, "punctuation": 5,
-                                 "boost": 30, "remaining": 32})
-    assert breakdown_claim(large).verdict == "reproduced"
-    difference = scaling_difference(large, small)
-    assert difference.set_index("category").loc["n-gram", "difference"] == 80
-    claim = scaling_claim(difference, "large", "small", ratio=26)
+def _labels(counts: dict[str, int], length: int = 10_000, seed: int = 0) -> np.ndarray:
+    labels = np.array([label for label, count in counts.items() for _ in range(count)], dtype=object)
+    out = np.full(length, "", dtype=object)
+    out[np.random.default_rng(seed).choice(length, len(labels), replace=False)] = labels
+    return out
+
+
+def test_word_starts_are_judged_on_what_the_earlier_oracles_leave():
+    """Issue 26: War and Peace's word starts were 34% of the errors against 39% for the rest, an unstated
+    denominator, yet 55% of what the n-gram, memory and rare-word oracles leave."""
+    war_and_peace = _labels({"n-gram": 800, "memory": 100, "rare": 100, "word": 550, "punctuation": 150,
+                             "boost": 150, "remaining": 150})
+    claim = breakdown_claim(_breakdown("lstm", war_and_peace))
+    assert claim.verdict == "reproduced" and "word starts are 55% of the 1,000 errors left" in claim.measured
+    assert "remaining" in claim.threshold and claim.corpora == ("warpeace",)
+    minority = _labels({"n-gram": 800, "word": 200, "punctuation": 300, "boost": 300, "remaining": 200})
+    assert breakdown_claim(_breakdown("lstm", minority)).verdict == "not reproduced"
+
+
+def test_scaling_claim_is_noise_tested_and_a_larger_model_with_more_errors_fails():
+    large = _labels({"n-gram": 400, "memory": 100, "word": 300, "boost": 100, "remaining": 100})
+    small = large.copy()
+    free = np.random.default_rng(1).permutation(np.flatnonzero(small == ""))
+    small[free[:300]] = "n-gram"
+    small[free[300:330]] = "boost"
+    claim = scaling_claim(_breakdown("large", large), _breakdown("small", small), ratio=26)
     assert claim.verdict == "reproduced" and claim.measured.startswith("large has 26x")
-    assert scaling_claim(scaling_difference(large, large), "large", "large", 1).verdict == "not measured"
-    fewer = scaling_difference(small, large)  # the "small" side makes fewer errors: shares keep their sign
-    assert fewer.set_index("category").loc["n-gram", "share of difference"] == pytest.approx(80 / 95)
-    assert scaling_difference(large, large)["share of difference"].isna().all()
+    more = scaling_claim(_breakdown("small", small), _breakdown("large", large), ratio=26)
+    assert more.verdict == "not reproduced"  # issue 26: read "not measured"
+    spread = large.copy()
+    for k, category in enumerate(["n-gram", "memory", "word", "boost", "remaining"]):
+        spread[free[k * 60 : (k + 1) * 60]] = category
+    assert scaling_claim(_breakdown("large", large), _breakdown("small", spread), ratio=26).verdict == (
+        "not reproduced")  # the extra errors spread evenly: n-gram is a fifth of them
+    difference = scaling_difference(_breakdown("large", large), _breakdown("small", small))
+    assert difference.set_index("category").loc["n-gram", "difference"] == 300
 
 
 @pytest.mark.parametrize("value", [0.0, 1.0])
@@ -149,3 +329,27 @@ def test_segment_losses_sum_to_the_cross_entropy(value):
     p = losses("x", 1.0 + value)
     total, counts = compare.segment_losses(p)
     assert len(counts) == SEGMENTS and total.sum() / counts.sum() == pytest.approx(p.cross_entropy)
+
+
+class _Corpus:
+    def __init__(self, name: str, size: int, vocab_size: int):
+        self.name, self.size, self.vocab_size = name, size, vocab_size
+
+    def __len__(self) -> int:
+        return self.size
+
+
+def test_corpus_claim_passes_on_the_papers_corpus_and_fails_on_another():
+    assert corpus_claim(_Corpus("warpeace", 3_258_246, 87)).verdict == "reproduced"
+    assert corpus_claim(_Corpus("linux", 6_206_996, 110)).verdict == "partly"  # rebuilt from Linux 6.1
+    assert corpus_claim(_Corpus("warpeace", 1_000, 50)).verdict == "not reproduced"
+    assert corpus_claim(_Corpus("mine", 1_000, 50)).verdict == "not measured"
+
+
+def test_lstm_gate_claims_fail_when_no_gate_integrates_and_the_first_layer_is_the_sharpest():
+    rows = [(layer, gate, cell, *fractions) for layer, fractions in ((0, (0.45, 0.45)), (1, (0.05, 0.05)))
+            for gate in "fio" for cell in range(3)]
+    saturation = pd.DataFrame(rows, columns=["layer", "gate", "cell", "left", "right"])
+    integrators, feed_forward, output, diffuse = lstm_gate_claims(saturation)
+    assert integrators.verdict == "not reproduced" and diffuse.verdict == "not reproduced"
+    assert feed_forward.verdict == output.verdict == "reproduced" and "90%" in integrators.threshold

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from lit_rnn.analysis import scorecard
@@ -17,11 +19,78 @@ def test_verdicts_follow_the_test_of_each_claim():
         Claim("x", "y", "z", "maybe")
 
 
+@pytest.mark.parametrize(("outcomes", "verdict"), [
+    (["for", "for"], "reproduced"),
+    (["for", "within"], "partly"),
+    (["within", "within"], "inconclusive"),
+    (["for", "against"], "not reproduced"),  # any contradiction beyond the noise
+    (["within", "against"], "not reproduced"),
+    (["for", None], "not measured"),  # a NaN is never "not reproduced"
+    ([], "not measured"),
+])
+def test_three_outcomes_per_test_make_the_verdict(outcomes, verdict):
+    assert scorecard.verdict(outcomes) == verdict
+
+
+def test_outcomes_against_the_noise():
+    assert scorecard.outcome_z(0.05, 0.01) == "for" and scorecard.outcome_z(-0.05, 0.01) == "against"
+    assert scorecard.outcome_z(0.01, 0.01) == "within" and scorecard.outcome_z(math.nan, 0.01) is None
+    assert scorecard.outcome_interval(0.1, 0.3) == "for" and scorecard.outcome_interval(-0.3, -0.1) == "against"
+    assert scorecard.outcome_interval(-0.1, 0.3) == "within" and scorecard.outcome_interval(0.4, 0.6, 0.5) == "within"
+    assert scorecard.outcome_interval(math.nan, math.nan) is None
+
+
+def test_claims_the_paper_made_on_another_corpus_are_not_applicable_and_not_counted():
+    claims = [Claim("Cells", "brackets", "ρ 0.06", "not reproduced", corpora=("linux",)),
+              Claim("Cells", "line length", "ρ 0.9", "reproduced"),
+              Claim("Errors", "word starts", "55%", "reproduced", corpora=("warpeace",)),
+              Claim(scorecard.BEYOND, "cells are used", "1 of 7", "partly")]
+    warpeace = scorecard.applicable(claims, "warpeace")
+    assert [c.verdict for c in warpeace] == ["not applicable", "reproduced", "reproduced", "partly"]
+    assert scorecard.applicable(claims, "my.txt") == claims  # a user's text: every claim applies
+    short = scorecard.applicable(claims, "linux", paper_recipe=False)
+    scale = "not at the paper's scale"
+    assert [c.verdict for c in short] == [scale, scale, "not applicable", scale]
+    totals = scorecard.totals({"warpeace": warpeace, "linux": scorecard.applicable(claims, "linux")})
+    assert totals.loc[("warpeace", "the paper's"), "judged"] == 2
+    assert totals.loc[("warpeace", "the paper's"), "not applicable"] == 1
+    assert totals.loc[("linux", "the paper's"), "not reproduced"] == 1
+    assert totals.loc[("warpeace", "beyond the paper"), "partly"] == 1  # tallied apart from the paper's
+    summary = scorecard.summary({"warpeace": warpeace})
+    assert "**War and Peace**: of the paper's claims, 2 reproduced" in summary and "out of **2** judged" in summary
+    assert "not counted: 1 not applicable" in summary and "Beyond the paper: 1 partly of 1 judged" in summary
+
+
+def test_a_claim_on_short_trainings_is_counted_apart():
+    claim = Claim("Models", "depth helps", "lstm-1 is better", "not reproduced")
+    short = scorecard.at_scale(claim, paper_recipe=False)
+    assert short.verdict == "not at the paper's scale" and "(would read: not reproduced)" in short.measured
+    assert scorecard.at_scale(claim, paper_recipe=True) == claim
+    assert scorecard.at_scale(Claim("M", "x", "-", "not measured"), False).verdict == "not measured"
+
+
+def test_findings_sum_up_a_chapter_in_a_few_sentences():
+    claims = [Claim("Cells", "A cell tracks quotes", "AUC 0.97", "reproduced", finding="AUC 0.97"),
+              Claim("Cells", "A cell tracks brackets", "-", "not applicable", corpora=("linux",)),
+              Claim("Cells", "Cells stay on", "AUC 0.6", "not reproduced")]
+    text = scorecard.findings(claims, "warpeace")
+    assert text.startswith("Of the paper's claims, 2 judged on War and Peace: 1 reproduced, 1 not reproduced "
+                           "(not counted: 1 not applicable).")
+    assert scorecard.findings(claims[1:2], "linux") == "None of the paper's claims could be judged on Linux: " \
+                                                         "1 not applicable."
+    assert "Reproduced: a cell tracks quotes (AUC 0.97)." in text and "Not reproduced: cells stay on." in text
+    assert 2 <= text.count(". ") + 1 <= 4
+    lines = scorecard.by_chapter({"warpeace": claims})
+    assert lines.startswith("*War and Peace*") and "- **Cells**: 1 reproduced, 1 not reproduced (of 2 judged)" in lines
+
+
 def test_claims_are_saved_per_chapter_and_gathered_in_order(tmp_path):
-    first = [Claim("Models", "depth helps", "2 layers 1.40 vs 1 layer 1.45", "reproduced")]
-    second = [Claim("Cells", "a quote cell", "AUC 0.93", "reproduced"), Claim("Cells", "x", "—", "not measured")]
+    first = [Claim("Models", "depth helps", "2 layers 1.40 vs 1 layer 1.45", "reproduced", "|z| > 2")]
+    second = [Claim("Cells", "a quote cell", "AUC 0.93", "reproduced", chance="AUC 0.5", corpora=("warpeace",)),
+              Claim("Cells", "x", "—", "not measured")]
     scorecard.save(first, tmp_path / "a.json")
     scorecard.save(second, tmp_path / "b.json")
     gathered = scorecard.load([tmp_path / "a.json", tmp_path / "missing.json", tmp_path / "b.json"])
     assert gathered == first + second
-    assert list(scorecard.table(gathered).columns) == ["chapter", "claim", "measured", "verdict"]
+    assert list(scorecard.table(gathered).columns) == ["chapter", "claim", "measured", "verdict", "threshold",
+                                                       "chance"]

@@ -14,14 +14,17 @@ Every function here reads numbers (per-byte losses, signals, traces); none runs 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from lit_rnn.analysis import segments
 from lit_rnn.analysis.cells import Trace
-from lit_rnn.analysis.scorecard import Claim, judge
+from lit_rnn.analysis.scorecard import BEYOND, Claim, judge
+from lit_rnn.analysis.segments import interval
 from lit_rnn.analysis.signals import Signal, as_bytes, lex, reference_signals
 from lit_rnn.errors import UserError
 
@@ -90,6 +93,49 @@ class CausalScores:
     random: dict[str, np.ndarray]
 
 
+def _holm(p_values: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjustment of ``p_values`` (family-wise error held at the level they are compared with)."""
+    p_values = np.asarray(p_values, np.float64)
+    order = np.argsort(p_values)
+    adjusted = np.maximum.accumulate(np.minimum(p_values[order] * (len(p_values) - np.arange(len(p_values))), 1))
+    out = np.empty_like(adjusted)
+    out[order] = adjusted
+    return out
+
+
+def _score_cell(cell, ablated, on: np.ndarray, samples: int, seed: int) -> tuple[dict, np.ndarray]:
+    """One tested cell against its layer's random cells, on its target bytes (``on``) and on the others: its row
+    of scores and the random cells' loss changes on the target bytes."""
+    own = ablated.tested_losses[list(ablated.tested).index(cell.cell)]
+    # Per row: loss change summed over target bytes, and over the other bytes, for the cell and each random cell.
+    change = np.concatenate([own[None], ablated.random_losses]) - ablated.plain  # (1 + d, rows, bytes)
+    on_sums, off_sums = (change * on).sum(axis=2), (change * ~on).sum(axis=2)
+    n_on, n_off = on.sum(axis=1), (~on).sum(axis=1)
+    deltas = on_sums.sum(axis=1) / max(n_on.sum(), 1)
+    resampled = segments.bootstrap(np.concatenate([on_sums, off_sums, n_on[None], n_off[None]]), samples, seed)
+    d = len(on_sums)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        targets, others_bytes = resampled[:, :d] / resampled[:, -2:-1], resampled[:, d : 2 * d] / resampled[:, -1:]
+    delta, others = deltas[0], deltas[1:]
+    sd = others.std(ddof=1) if len(others) > 1 else np.nan
+    z = (delta - others.mean()) / sd if sd > 0 else np.nan
+    excess = interval(targets[:, 0] - targets[:, 1:].mean(axis=1))
+    other_excess = interval(others_bytes[:, 0] - others_bytes[:, 1:].mean(axis=1))
+    return {
+        "signal": cell.signal, "target": TARGETS[cell.signal], "layer": cell.layer, "quantity": cell.quantity,
+        "cell": cell.cell, "score": cell.score, "targets": int(n_on.sum()),
+        "plain": float((ablated.plain * on).sum() / max(n_on.sum(), 1)),
+        "delta": float(delta), "delta_low": interval(targets[:, 0])[0], "delta_high": interval(targets[:, 0])[1],
+        "random_mean": float(others.mean()), "random_sd": float(sd), "z": float(z),
+        "p": float(math.erfc(abs(z) / math.sqrt(2))) if np.isfinite(z) else np.nan,
+        "rank_p": float((1 + np.sum(np.abs(others - others.mean()) >= abs(delta - others.mean()))) / (1 + len(others))),
+        "excess_low": excess[0], "excess_high": excess[1],
+        "delta_other": float(off_sums[0].sum() / max(n_off.sum(), 1)),
+        "other_excess_low": other_excess[0], "other_excess_high": other_excess[1],
+        "effect": "hurts" if delta > others.mean() else "helps",
+    }, others
+
+
 def causal_scores(tested: pd.DataFrame, ablations: Mapping, signals: Mapping[str, Signal], data: bytes | np.ndarray,
                   bootstrap: int = 1000, alpha: float = 0.05, min_targets: int = 20, seed: int = 0) -> CausalScores:
     """Score each ``tested`` cell (rows of ``cells.top_cells``: signal, layer, quantity, cell, score) by ablation.
@@ -97,66 +143,61 @@ def causal_scores(tested: pd.DataFrame, ablations: Mapping, signals: Mapping[str
     ``ablations`` maps a layer to its :class:`~lit_rnn.interventions.LayerAblations`, which must hold
     the cell. Per cell, on its signal's target bytes among the scored ones: ``delta``, the change
     in mean loss (nats/byte) when the cell is ablated; ``random_mean``, ``random_sd`` of the same
-    change over the layer's random cells; ``z``; ``rank_p``, the share of random cells (counting the
-    cell itself) at least as far from the random mean (two-sided); 95% bootstrap intervals over the
-    scored rows of ``delta`` and of its ``excess`` over the random mean; ``delta_other``, the change on
-    all other bytes. A cell is ``causal`` when it has at least ``min_targets`` target bytes
-    (``measured``), ``rank_p <= alpha`` and the excess's interval excludes 0; ``effect`` says whether
-    ablating it makes the target bytes harder ("hurts") or easier ("helps").
+    change over the layer's random cells; ``z`` and its two-sided normal ``p``, Holm-adjusted over the
+    measured cells (``p_holm``); ``rank_p``, the share of random cells (counting the cell itself) at least
+    as far from the random mean (two-sided); 95% bootstrap intervals over the scored rows of ``delta``
+    and of its ``excess`` over the random mean; ``delta_other``, the change on all other bytes, and the
+    interval of its excess over the random cells' (``other_excess_*``). A cell is ``causal`` when it has at
+    least ``min_targets`` target bytes (``measured``), ``rank_p <= alpha``, ``p_holm <= alpha`` and the
+    excess's interval excludes 0; a cell whose ablation makes its target bytes easier (``effect`` "helps")
+    must also cost the other bytes more than random cells do (their excess's interval above 0).
     """
     data = as_bytes(data)
-    rng = np.random.default_rng(seed)
     rows, random = [], {}
     for cell in tested.itertuples():
         if cell.layer not in ablations or cell.cell not in ablations[cell.layer].tested:
             raise UserError(f"no ablation of layer {cell.layer} cell {cell.cell} was given")
         ablated = ablations[cell.layer]
         on = _at_predicted(target_mask(signals[cell.signal], data), ablated.positions)  # (rows, bytes)
-        own = ablated.tested_losses[list(ablated.tested).index(cell.cell)]
-        # Per row: loss change summed over target bytes, and over the other bytes, for the cell and each random cell.
-        change = np.concatenate([own[None], ablated.random_losses]) - ablated.plain  # (1 + d, rows, bytes)
-        on_sums, off_sums = (change * on).sum(axis=2), (change * ~on).sum(axis=2)
-        n_on, n_off = on.sum(axis=1), (~on).sum(axis=1)
-        deltas = on_sums.sum(axis=1) / max(n_on.sum(), 1)
-        weights = rng.multinomial(len(n_on), np.full(len(n_on), 1 / len(n_on)), size=bootstrap)  # rows resampled
-        with np.errstate(invalid="ignore", divide="ignore"):
-            resampled = (weights @ on_sums.T) / (weights @ n_on)[:, None]  # (bootstrap, 1 + d)
-        excess = resampled[:, 0] - resampled[:, 1:].mean(axis=1)
-        delta, others = deltas[0], deltas[1:]
-        sd = others.std(ddof=1) if len(others) > 1 else np.nan
-        rank_p = (1 + np.sum(np.abs(others - others.mean()) >= abs(delta - others.mean()))) / (1 + len(others))
-        low, high = np.nanpercentile(resampled[:, 0], [2.5, 97.5]) if n_on.sum() else (np.nan, np.nan)
-        excess_low, excess_high = np.nanpercentile(excess, [2.5, 97.5]) if n_on.sum() else (np.nan, np.nan)
-        rows.append({
-            "signal": cell.signal, "target": TARGETS[cell.signal], "layer": cell.layer, "quantity": cell.quantity,
-            "cell": cell.cell, "score": cell.score, "targets": int(n_on.sum()),
-            "plain": float((ablated.plain * on).sum() / max(n_on.sum(), 1)),
-            "delta": float(delta), "delta_low": float(low), "delta_high": float(high),
-            "random_mean": float(others.mean()), "random_sd": float(sd),
-            "z": float((delta - others.mean()) / sd) if sd > 0 else np.nan, "rank_p": float(rank_p),
-            "excess_low": float(excess_low), "excess_high": float(excess_high),
-            "delta_other": float(off_sums[0].sum() / max(n_off.sum(), 1)),
-            "measured": bool(n_on.sum() >= min_targets),
-            "causal": bool(n_on.sum() >= min_targets and rank_p <= alpha and (excess_low > 0 or excess_high < 0)),
-            "effect": "hurts" if delta > others.mean() else "helps",
-        })
-        random[cell.signal] = others
-    return CausalScores(pd.DataFrame(rows), random)
+        row, random[cell.signal] = _score_cell(cell, ablated, on, bootstrap, seed)
+        rows.append({**row, "measured": row["targets"] >= min_targets})
+    table = pd.DataFrame(rows)
+    if len(table):
+        measured = table["measured"].to_numpy(bool)
+        table["p_holm"] = np.nan
+        table.loc[measured, "p_holm"] = _holm(table.loc[measured, "p"].fillna(1).to_numpy())
+        beyond = (table.excess_low > 0) | (table.excess_high < 0)
+        costs = (table.effect == "hurts") | (table.other_excess_low > 0)
+        table["causal"] = (table.measured & (table.rank_p <= alpha) & (table.p_holm <= alpha) & beyond
+                           & costs).astype(bool)
+    return CausalScores(table, random)
+
+
+CORRECTION = "Holm over the measured cells, on the z-score's two-sided normal p, family-wise α = 0.05"
 
 
 def causal_claim(scores: CausalScores) -> Claim:
-    """The paper: the interpretable cells keep track of what the model needs (the line-length cell "seems
-    particularly well-tuned" to predicting the carriage return). Tested: each signal's top cell, ablated, moves
-    the loss on its target bytes beyond the random cells of its layer (:func:`causal_scores`)."""
+    """This book: the interpretable cells keep track of what the model needs (the paper's line-length cell
+    "seems particularly well-tuned" to predicting the carriage return). Tested: each signal's top cell, ablated,
+    moves the loss on its target bytes beyond the random cells of its layer (:func:`causal_scores`); one that
+    makes its bytes easier counts only if it costs the other bytes more than random cells do."""
     claim = "The interpretable cells are what the model uses for the bytes they track"
-    measured = scores.table[scores.table.measured]
+    threshold = (f"per cell: rank among 1 + the layer's random cells <= 5%, {CORRECTION}, and the 95% bootstrap "
+                 "interval (over scored rows) of its excess over random cells excluding 0; a cell whose ablation "
+                 "helps its bytes must cost the other bytes more than random cells (interval above 0); reproduced "
+                 "if every measured cell is used, partly if some")
+    measured = scores.table[scores.table.measured] if len(scores.table) else scores.table
     if not len(measured):
-        return Claim("Beyond the paper", claim, "no signal has enough target bytes in the scored rows", judge(None))
+        return Claim(BEYOND, claim, "no signal has enough target bytes in the scored rows", judge(None), threshold)
     used = measured.causal
     text = (f"{int(used.sum())} of {len(measured)} top cells causally used: "
             + ", ".join(f"{r.signal} (layer {r.layer + 1} {r.quantity}[{r.cell}]) Δ{r.delta:+.3f} nats on the "
-                        f"{r.target}, z {r.z:.1f}" for r in measured.itertuples()))
-    return Claim("Beyond the paper", claim, text, judge(bool(used.all()), partly=bool(used.any())))
+                        f"{r.target}, z {r.z:.1f}, Holm p {r.p_holm:.2g}"
+                        + (f", {r.delta_other:+.4f} on other bytes" if r.effect == "helps" else "")
+                        for r in measured.itertuples()))
+    chance = f"{len(measured)} × 5% = {0.05 * len(measured):.2f} cells by chance before the correction"
+    return Claim(BEYOND, claim, text, judge(bool(used.all()), partly=bool(used.any())), threshold, chance,
+                 finding=f"{int(used.sum())} of {len(measured)} cells used")
 
 
 def cells_to_ablate(tested: pd.DataFrame) -> dict[int, list[int]]:

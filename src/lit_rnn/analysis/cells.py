@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from lit_rnn.analysis.scorecard import Claim, judge
-from lit_rnn.analysis.signals import Signal
+from lit_rnn.analysis.signals import SIGNAL_KINDS, Signal
 from lit_rnn.errors import UserError
 
 TraceLike = Mapping[int, Mapping[str, np.ndarray]]  # or a Trace: indexable by layer 0..n-1
@@ -273,14 +273,28 @@ def depth_in_span(on: np.ndarray) -> np.ndarray:
     return np.where(on, index - start, 0)
 
 
+@dataclass(frozen=True)
+class BeyondHorizon:
+    """One cell against a binary signal, overall and deeper than ``horizon`` bytes into the signal's spans."""
+
+    signal: str
+    horizon: int  # bytes: the unroll length of truncated backpropagation
+    auc: float  # overall, as max(AUC, 1 - AUC): the cell's direction is the side it takes
+    auc_beyond: float  # beyond the horizon, scored in the overall direction (< 0.5: it flips there); NaN if none
+    bytes_beyond: int  # "on" bytes deeper than the horizon
+    longest_span: int  # bytes
+    longest_end: int  # trace row where the longest span ends (-1 if none)
+
+
 def beyond_horizon(trace: Trace, signal: Signal, layer: int, quantity: str, cell: int,
-                   horizon: int = 100) -> dict:
+                   horizon: int) -> BeyondHorizon:
     """How well one cell separates a binary signal overall and more than ``horizon`` bytes into its spans.
 
-    The paper's point: quote and comment cells stay on across spans much longer than the 100 steps of
-    truncated backpropagation. ``auc_beyond`` scores the cell on the "on" bytes deeper than ``horizon``
-    into their span against every "off" byte (NaN where the text has no such span). Spans are found over
-    the whole corpus, so one that began before a test segment counts from its real start.
+    The paper's point: quote and comment cells stay on across spans much longer than the unroll length of
+    truncated backpropagation (the recipe's ``seq_length``). ``auc_beyond`` scores the cell on the "on" bytes
+    deeper than ``horizon`` into their span against every "off" byte, in the direction the cell takes overall:
+    a cell that flips below its off level deep in long spans scores below 0.5 there. Spans are found over the
+    whole corpus, so one that began before a test segment counts from its real start.
     """
     positions = np.asarray(trace.positions)
     depth = depth_in_span(signal.values)[positions]
@@ -292,36 +306,55 @@ def beyond_horizon(trace: Trace, signal: Signal, layer: int, quantity: str, cell
     beyond = float(_aucs(values[keep], deep[keep][:, None])[0, 0]) if deep.any() else np.nan
     ends = np.flatnonzero(on & ~np.concatenate([on[1:], [False]]))  # last row of every span in the trace
     longest = int(ends[np.argmax(depth[ends])]) if len(ends) else -1
-    return {"signal": signal.name, "auc": max(overall, 1 - overall), "auc_beyond": max(beyond, 1 - beyond),
-            "bytes_beyond": int(deep.sum()), "longest_span": int(depth[longest]) + 1 if longest >= 0 else 0,
-            "longest_end": longest}
+    return BeyondHorizon(signal.name, horizon, max(overall, 1 - overall),
+                         beyond if overall >= 0.5 else 1 - beyond, int(deep.sum()),
+                         int(depth[longest]) + 1 if longest >= 0 else 0, longest)
 
 
 # -- The paper's claims about cells --------------------------------------------------------------
 
 TRACKS = {"count": 0.5, "binary": 0.9}  # a cell tracks a signal at |rho| >= 0.5 or AUC >= 0.9 (our thresholds)
 PARTLY_TRACKS = {"count": 0.3, "binary": 0.75}
-CELL_CLAIMS = {  # the paper's interpretable cells, by the signals that stand for them
-    "line length": ("line_position",),
-    "quotes": ("in_quotes",),
-    "brackets": ("paren_depth", "bracket_depth", "brace_depth"),
-    "comments": ("in_comment",),
-    "indentation": ("indentation",),
+CELL_CLAIMS = {  # the paper's interpretable cells: the signals that stand for them, the corpora it showed them on
+    "line length": (("line_position",), ("warpeace", "linux")),
+    "quotes": (("in_quotes",), ("warpeace", "linux")),
+    "brackets": (("paren_depth", "bracket_depth", "brace_depth"), ("linux",)),
+    "comments": (("in_comment",), ("linux",)),
+    "indentation": (("indentation",), ("linux",)),
 }
+BEYOND_SIGNALS = ("in_quotes", "in_comment")  # the paper's cells that stay on beyond the horizon
 
 
-def cell_claims(ranking: pd.DataFrame, silent: Sequence[str], beyond: Sequence[dict] = ()) -> list[Claim]:
+def _chance(kind: str, cells: int, n_bytes: int | None) -> str:
+    """What the best of ``cells`` unrelated cells would score: |rho| about sqrt(2 ln(2 cells) / bytes) for
+    independent bytes (neighbouring bytes are not, so this is a floor), AUC 0.5 for any one cell."""
+    if kind == "binary" or not n_bytes:
+        return f"AUC 0.5 for an unrelated cell (best of {cells:,} cells)" if kind == "binary" else \
+            f"|ρ| 0 for an unrelated cell (best of {cells:,} cells)"
+    return (f"best of {cells:,} unrelated cells: |ρ| ≈ {np.sqrt(2 * np.log(2 * cells) / n_bytes):.3f} "
+            f"over {n_bytes:,} independent bytes")
+
+
+def _threshold(kind: str) -> str:
+    measure = "|ρ|" if kind == "count" else "AUC"
+    return f"{measure} >= {TRACKS[kind]} (partly >= {PARTLY_TRACKS[kind]}), this book's choice"
+
+
+def cell_claims(ranking: pd.DataFrame, silent: Sequence[str], beyond: Sequence[BeyondHorizon] = (),
+                n_bytes: int | None = None) -> list[Claim]:
     """Claims that some cell tracks line length, quotes, brackets, comments and indentation (from a
-    :func:`rank_cells` table; ``silent`` signals never vary in the text), and that some stays on beyond
-    the unroll horizon (from :func:`beyond_horizon` results)."""
+    :func:`rank_cells` table over ``n_bytes`` traced bytes; ``silent`` signals never vary in the text), and that a
+    quote or comment cell stays on beyond the unroll horizon (from :func:`beyond_horizon` results)."""
     best = ranking.groupby("signal", sort=False).head(1).set_index("signal")
+    cells = int(ranking.groupby("signal", sort=False).size().max()) if len(ranking) else 0
     claims = []
-    for concept, names in CELL_CLAIMS.items():
+    for concept, (names, corpora) in CELL_CLAIMS.items():
         present = [n for n in names if n in best.index]
+        kind = SIGNAL_KINDS[names[0]]
         if not present:
             absent = ", ".join(n for n in names if n in silent) or ", ".join(names)
             claims.append(Claim("Cells", f"A cell tracks {concept}", f"not in this text ({absent} never changes)",
-                                judge(None)))
+                                judge(None), _threshold(kind), corpora=corpora))
             continue
         row = best.loc[max(present, key=lambda n: best.loc[n, "score"] - TRACKS[best.loc[n, "kind"]])]
         kind, score = row["kind"], row["score"]
@@ -329,16 +362,23 @@ def cell_claims(ranking: pd.DataFrame, silent: Sequence[str], beyond: Sequence[d
         claims.append(Claim("Cells", f"A cell tracks {concept}",
                             f"layer {row.layer + 1} {row.quantity}[{row.cell}] follows {row.name} "
                             f"({measure} {score:.2f})",
-                            judge(score >= TRACKS[kind], partly=score >= PARTLY_TRACKS[kind])))
-    deep = [b for b in beyond if b["bytes_beyond"] > 0]
+                            judge(score >= TRACKS[kind], partly=score >= PARTLY_TRACKS[kind]), _threshold(kind),
+                            _chance(kind, cells, n_bytes), corpora, f"{measure} {score:.2f}"))
+    return claims + [_beyond_claim(beyond)]
+
+
+def _beyond_claim(beyond: Sequence[BeyondHorizon]) -> Claim:
+    """Some quote or comment cell still separates its signal deeper than the horizon, in its overall direction."""
+    horizon = beyond[0].horizon if beyond else None
+    name = f"Quote and comment cells stay on beyond the {horizon or 'unroll'}-byte unroll horizon"
+    threshold = (f"AUC beyond the horizon, in the cell's overall direction, >= {TRACKS['binary']} (partly >= "
+                 f"{PARTLY_TRACKS['binary']}); below 0.5 the cell flips there")
+    deep = [b for b in beyond if b.signal in BEYOND_SIGNALS and b.bytes_beyond > 0 and np.isfinite(b.auc_beyond)]
     if not deep:
-        claims.append(Claim("Cells", "Quote and comment cells stay on beyond the 100-byte unroll horizon",
-                            "no span longer than 100 bytes in the test text", judge(None)))
-    else:
-        top = max(deep, key=lambda b: b["auc_beyond"])
-        claims.append(Claim("Cells", "Quote and comment cells stay on beyond the 100-byte unroll horizon",
-                            "; ".join(f"{b['signal']}: AUC {b['auc_beyond']:.2f} beyond 100 bytes "
-                                      f"({b['bytes_beyond']:,} bytes), {b['auc']:.2f} overall" for b in deep),
-                            judge(top["auc_beyond"] >= TRACKS["binary"],
-                                  partly=top["auc_beyond"] >= PARTLY_TRACKS["binary"])))
-    return claims
+        return Claim("Cells", name, f"no quote or comment span longer than {horizon or 'the horizon'} bytes in the "
+                     "test text", judge(None), threshold, "AUC 0.5")
+    top = max(deep, key=lambda b: b.auc_beyond)
+    return Claim("Cells", name, "; ".join(f"{b.signal}: AUC {b.auc_beyond:.2f} beyond {b.horizon} bytes "
+                                          f"({b.bytes_beyond:,} bytes), {b.auc:.2f} overall" for b in deep),
+                 judge(top.auc_beyond >= TRACKS["binary"], partly=top.auc_beyond >= PARTLY_TRACKS["binary"]),
+                 threshold, "AUC 0.5", finding=f"AUC {top.auc_beyond:.2f} beyond {top.horizon} bytes")

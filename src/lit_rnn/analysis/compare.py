@@ -5,8 +5,11 @@ Uncertainty: the test split is char-rnn's 100 (``batch_size``) contiguous segmen
 the text. A test loss's standard deviation is estimated by the bootstrap over those segments
 (resampled with replacement, each segment's bytes kept together), as the paper estimates its own
 from bootstrap samples; a difference between two models on the same bytes is bootstrapped paired
-(the same resampled segments for both), and called within noise when smaller than twice its
-standard deviation.
+(the same resampled segments for both: :mod:`lit_rnn.analysis.segments`). A comparison
+(:class:`~lit_rnn.analysis.scorecard.Comparison`) names the better model and is beyond the noise
+when the difference exceeds twice its standard deviation either way, so a reversal reads as one.
+The bootstrap covers which text is tested, not which seed trained a model: each configuration is
+trained once.
 """
 
 from __future__ import annotations
@@ -16,41 +19,42 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from lit_rnn.analysis.scorecard import NOISE, Claim, judge
+from lit_rnn.analysis import scorecard
+from lit_rnn.analysis.scorecard import INTERVAL_TEXT, NOISE_TEXT, Claim, Comparison, judge, verdict
+from lit_rnn.analysis.segments import SAMPLES, bootstrap, interval, segment_ids, segment_sums
 from lit_rnn.predictions import Predictions, check_aligned
 
 # The paper's test cross-entropies (nats per byte) that the book compares with: its best LSTMs and,
 # for Linux, its 20-gram. The paper's Linux corpus was built from a 2015 kernel (101 symbols) and
 # this one from Linux 6.1 (110 symbols), so Linux is compared by the ratio of LSTM to 20-gram.
 PAPER = {"warpeace": {"best LSTM": 1.077}, "linux": {"best LSTM": 0.84, "20-gram": 0.889}}
-BOOTSTRAP_SAMPLES = 1000
 
 
 def segment_losses(predictions: Predictions) -> tuple[np.ndarray, np.ndarray]:
     """Summed loss and byte count of each contiguous segment of the split (char-rnn's rows)."""
-    breaks = np.flatnonzero(np.diff(predictions.positions) != 1) + 1
-    starts = np.concatenate([[0], breaks])
-    losses = -np.add.reduceat(predictions.target_log_probs.astype(np.float64), starts)
-    return losses, np.diff(np.concatenate([starts, [len(predictions.positions)]]))
+    segments = segment_ids(predictions.positions)
+    losses, counts = segment_sums(segments, -predictions.target_log_probs, np.ones(len(segments)))
+    return losses, counts
 
 
-def _bootstrap_means(losses: np.ndarray, counts: np.ndarray, samples: int, seed: int) -> np.ndarray:
-    """Mean loss per byte of ``samples`` bootstrap resamplings of the segments (columns of ``losses``)."""
-    picks = np.random.default_rng(seed).integers(0, len(counts), size=(samples, len(counts)))
-    return losses[..., picks].sum(axis=-1) / counts[picks].sum(axis=-1)
-
-
-def bootstrap_std(predictions: Predictions, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> float:
+def bootstrap_std(predictions: Predictions, samples: int = SAMPLES, seed: int = 0) -> float:
     """Standard deviation of the test loss under resampling of the split's segments."""
-    losses, counts = segment_losses(predictions)
-    return float(_bootstrap_means(losses, counts, samples, seed).std())
+    losses, counts = bootstrap(segment_losses(predictions), samples, seed).T
+    return float((losses / counts).std())
 
 
-def paired_bootstrap_std(a: Predictions, b: Predictions, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> float:
+def paired_bootstrap_std(a: Predictions, b: Predictions, samples: int = SAMPLES, seed: int = 0) -> float:
     """Standard deviation of the loss difference ``a - b`` under the same resampled segments for both."""
     check_aligned([a, b])
     (loss_a, counts), (loss_b, _) = segment_losses(a), segment_losses(b)
-    return float(_bootstrap_means(loss_a - loss_b, counts, samples, seed).std())
+    difference, total = bootstrap(np.stack([loss_a - loss_b, counts]), samples, seed).T
+    return float((difference / total).std())
+
+
+def comparison(expected: Predictions, other: Predictions) -> Comparison:
+    """``expected`` (the model the paper expects to be better) against ``other`` on the same bytes."""
+    return Comparison(expected.name, other.name, other.cross_entropy - expected.cross_entropy,
+                      paired_bootstrap_std(other, expected))
 
 
 def loss_table(predictions: list[Predictions], configs: list, parameters: list[int], budgets: Sequence[int],
@@ -129,126 +133,169 @@ def model_embedding(agreement: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
 
 # -- The paper's claims about the comparison -----------------------------------------------------
 
+PAPER_SCALE = "trained with the paper's recipe"
 
-def _differences(table: pd.DataFrame, predictions: dict[str, Predictions], better: pd.DataFrame,
-                 worse: pd.DataFrame) -> list[tuple[str, str, float, bool]]:
-    """For aligned rows: (better model, worse model, loss difference, whether it exceeds the noise)."""
+
+def _scaled(name: str, comparisons: list[tuple[bool, Comparison]], threshold: str, finding: str) -> Claim:
+    """A claim from its comparisons (each flagged whether at the paper's scale): judged on those at the paper's
+    scale, or counted "not at the paper's scale" when there are none; "not measured" without any."""
+    if not comparisons:
+        return Claim("Models", name, "no pair of models to compare", judge(None), threshold)
+    at_scale = [c for scaled, c in comparisons if scaled]
+    measured = "; ".join(str(c) + ("" if scaled else " [not at the paper's scale]") for scaled, c in comparisons)
+    judged = verdict([c.outcome for c in (at_scale or [c for _, c in comparisons])])
+    claim = Claim("Models", name, measured, judged, threshold, finding=finding.format(
+        against=sum(c.outcome == scorecard.AGAINST for _, c in comparisons),
+        total=len(comparisons), beyond=sum(c.outcome == scorecard.FOR for _, c in comparisons)))
+    return claim if at_scale else scorecard.at_scale(claim, False)
+
+
+def _paired(table: pd.DataFrame, predictions: dict[str, Predictions], keys: list[str], pick,
+            paper_training: str | None) -> list[tuple[bool, Comparison]]:
+    """Comparisons within each group of ``keys`` (models trained alike): ``pick(group)`` gives (expected, other)
+    row pairs; each comparison is flagged whether its models trained with ``paper_training`` (None: all are)."""
     out = []
-    for (_, b), (_, w) in zip(better.iterrows(), worse.iterrows()):
-        delta = w.test_loss - b.test_loss
-        noise = NOISE * paired_bootstrap_std(predictions[w.model], predictions[b.model])
-        out.append((b.model, w.model, delta, delta > noise))
+    for key, group in table.groupby(["training", *keys]):
+        for expected, other in pick(group):
+            scaled = paper_training is None or key[0] == paper_training
+            out.append((scaled, comparison(predictions[expected.model], predictions[other.model])))
     return out
 
 
-def depth_claim(table: pd.DataFrame, predictions: dict[str, Predictions]) -> Claim:
-    """The paper: depth of at least 2 is beneficial. Tested at every (training, architecture, budget) with a
-    1-layer model: the best deeper model is better by more than the noise."""
-    pairs = []
-    for _, group in table.groupby(["training", "architecture", "budget"]):
-        one, deeper = group[group.layers == 1], group[group.layers >= 2]
-        if len(one) and len(deeper):
-            pairs.append((deeper.loc[[deeper.test_loss.idxmin()]], one.loc[[one.test_loss.idxmin()]]))
-    results = [r for better, worse in pairs for r in _differences(table, predictions, better, worse)]
-    if not results:
-        return Claim("Models", "Depth of at least 2 helps", "no budget has both a 1-layer and a deeper model",
-                     judge(None))
-    wins = sum(significant for *_, significant in results)
-    measured = "; ".join(f"{b} beats {w} by {d:+.3f}" + ("" if s else " (within noise)") for b, w, d, s in results)
-    return Claim("Models", "Depth of at least 2 helps", measured,
-                 judge(wins == len(results), partly=wins > 0))
+def depth_claim(table: pd.DataFrame, predictions: dict[str, Predictions], paper_training: str | None = None) -> Claim:
+    """The paper: depth of at least 2 is beneficial (and at 3 layers results are mixed). Tested at every
+    (training, architecture, budget) with a 1-layer and a 2-layer model: the 2-layer model is better beyond the
+    noise. ``paper_training``: the paper's recipe's ``training`` (e.g. "50 epochs"); other models are counted apart."""
+    def pick(group):
+        one, two = group[group.layers == 1], group[group.layers == 2]
+        return [(two.iloc[0], one.iloc[0])] if len(one) and len(two) else []
+
+    return _scaled("Depth of at least 2 helps", _paired(table, predictions, ["architecture", "budget"], pick,
+                                                        paper_training),
+                   f"each 2-layer model better than the 1-layer model of its type and budget; {NOISE_TEXT}",
+                   "{beyond} of {total} pairs better beyond the noise, {against} reversed")
 
 
-def gated_claim(table: pd.DataFrame, predictions: dict[str, Predictions]) -> Claim:
-    """The paper: the LSTM and the GRU significantly outperform the RNN. Tested at every (training, depth,
-    budget) where an RNN and a gated model were both trained."""
-    results = []
-    for _, group in table.groupby(["training", "layers", "budget"]):
+def gated_claim(table: pd.DataFrame, predictions: dict[str, Predictions], paper_training: str | None = None) -> Claim:
+    """The paper: the LSTM and the GRU significantly outperform the RNN. Tested at every (training, depth, budget)
+    where an RNN and a gated model were both trained: the gated model is better beyond the noise."""
+    def pick(group):
         rnn = group[group.architecture == "rnn"]
-        for gated in ("lstm", "gru"):
-            rival = group[group.architecture == gated]
-            if len(rnn) and len(rival):
-                results += _differences(table, predictions, rival.iloc[[0]], rnn.iloc[[0]])
-    if not results:
-        return Claim("Models", "The LSTM and the GRU beat the RNN", "no RNN beside a gated model of its size",
-                     judge(None))
-    wins = sum(significant for *_, significant in results)
-    measured = "; ".join(f"{b} vs {w}: {d:+.3f}" + ("" if s else " (within noise)") for b, w, d, s in results)
-    return Claim("Models", "The LSTM and the GRU beat the RNN", measured, judge(wins == len(results), partly=wins > 0))
+        return [(group[group.architecture == gated].iloc[0], rnn.iloc[0]) for gated in ("lstm", "gru")
+                if len(rnn) and (group.architecture == gated).any()]
+
+    return _scaled("The LSTM and the GRU beat the RNN", _paired(table, predictions, ["layers", "budget"], pick,
+                                                                paper_training),
+                   f"each LSTM and GRU better than the RNN of its depth and budget; {NOISE_TEXT}",
+                   "{beyond} of {total} pairs better beyond the noise, {against} reversed")
 
 
-def cluster_claim(agreement: pd.DataFrame, architectures: dict[str, str],
-                  trainings: dict[str, str] | None = None) -> Claim:
-    """The paper: LSTM and GRU predictions are similar and the RNNs form a cluster of their own. Tested on
-    agreement: gated models agree with each other more than with any RNN, and RNNs with each other
-    (where there are two) more than with any gated model. With ``trainings`` (model → how long it trained),
-    only the largest group of models trained alike is compared, so training time does not pose as type."""
-    if trainings:
-        common = pd.Series(trainings).value_counts().idxmax()
-        alike = [m for m in agreement.index if trainings[m] == common]
-        agreement = agreement.loc[alike, alike]
-    gated = [m for m in agreement.index if architectures[m] in ("lstm", "gru")]
-    rnns = [m for m in agreement.index if architectures[m] == "rnn"]
-    if len(gated) < 2 or not rnns:
-        return Claim("Models", "LSTM and GRU predictions cluster apart from the RNN's",
-                     "needs two gated models and an RNN", judge(None))
-    within = agreement.loc[gated, gated].to_numpy()[~np.eye(len(gated), dtype=bool)]
-    across = agreement.loc[gated, rnns].to_numpy()
-    holds = within.min() > across.max()
-    measured = (f"gated models agree with each other on {within.min():.1%}–{within.max():.1%} of bytes, with an "
-                f"RNN on {across.min():.1%}–{across.max():.1%}")
-    if len(rnns) >= 2:
-        among = agreement.loc[rnns, rnns].to_numpy()[~np.eye(len(rnns), dtype=bool)]
-        holds = holds and among.min() > across.max()
-        measured += f"; RNNs with each other on {among.min():.1%}–{among.max():.1%}"
-    if trainings:
-        measured = f"models trained for {common}: {measured}"
-    return Claim("Models", "LSTM and GRU predictions cluster apart from the RNN's", measured,
-                 judge(holds, partly=within.mean() > across.mean()))
+def agreement_bootstrap(predictions: list[Predictions], samples: int = SAMPLES, seed: int = 0) -> np.ndarray:
+    """Bootstrap over the test segments of :func:`agreement_matrix`: (samples, models, models)."""
+    check_aligned(predictions)
+    top = np.stack([p.probs.argmax(axis=1) for p in predictions])
+    segments = segment_ids(predictions[0].positions)
+    m = len(predictions)
+    pairs = [(top[i] == top[j]) for i in range(m) for j in range(m)]
+    sums = segment_sums(segments, *pairs, np.ones(len(segments)))
+    resampled = bootstrap(sums, samples, seed)  # (samples, m * m + 1)
+    return (resampled[:, :-1] / resampled[:, -1:]).reshape(samples, m, m)
+
+
+def _cluster_margin(agreement: np.ndarray, gated: np.ndarray, rnns: np.ndarray) -> np.ndarray:
+    """Least agreement within the gated models (and within RNNs, where two) minus the most across the two kinds."""
+    off = ~np.eye(agreement.shape[-1], dtype=bool)
+    within = np.where((gated[:, None] & gated[None]) & off, agreement, np.inf).min(axis=(-2, -1))
+    if rnns.sum() >= 2:
+        within = np.minimum(within, np.where((rnns[:, None] & rnns[None]) & off, agreement, np.inf).min(axis=(-2, -1)))
+    across = np.where(gated[:, None] & rnns[None], agreement, -np.inf).max(axis=(-2, -1))
+    return within - across
+
+
+def cluster_claim(predictions: list[Predictions], architectures: dict[str, str],
+                  trainings: dict[str, str] | None = None, paper_training: str | None = None) -> Claim:
+    """The paper (Figure 1 right, on War and Peace): LSTM and GRU predictions are similar and the RNNs form a
+    cluster of their own. Tested on agreement on the most likely byte: the least agreement among gated models
+    (and among RNNs, where two) exceeds the most between a gated model and an RNN, beyond the noise (95%
+    bootstrap interval of that margin). With ``trainings``, only the largest group of models trained alike is
+    compared, so training time does not pose as type."""
+    name, corpora = "LSTM and GRU predictions cluster apart from the RNN's", ("warpeace",)
+    threshold = ("least agreement within a kind minus the most across kinds > 0; " + INTERVAL_TEXT.format(0))
+    common = pd.Series(trainings).value_counts().idxmax() if trainings else None
+    alike = [p for p in predictions if common is None or trainings[p.name] == common]
+    kinds = np.array([architectures[p.name] for p in alike])
+    gated, rnns = np.isin(kinds, ["lstm", "gru"]), kinds == "rnn"
+    if gated.sum() < 2 or not rnns.any():
+        return Claim("Models", name, "needs two gated models and an RNN trained alike", judge(None), threshold,
+                     corpora=corpora)
+    point = float(_cluster_margin(agreement_matrix(alike).to_numpy(), gated, rnns))
+    low, high = interval(_cluster_margin(agreement_bootstrap(alike), gated, rnns))
+    measured = (f"{'models trained for ' + common + ': ' if common else ''}least agreement within a kind minus the "
+                f"most across kinds {point:+.1%} (95% interval {low:+.1%} to {high:+.1%})")
+    claim = Claim("Models", name, measured, verdict([scorecard.outcome_interval(low, high)]), threshold,
+                  corpora=corpora, finding=f"margin {point:+.1%}")
+    return scorecard.at_scale(claim, paper_training is None or common is None or common == paper_training)
 
 
 SIMILAR = 0.02  # "nearly identical" losses: within 2% of each other
 
 
+def _relative_gap(a: Predictions, b: Predictions) -> tuple[float, float, float]:
+    """``a``'s loss relative to ``b``'s, minus 1, with its 95% paired bootstrap interval."""
+    check_aligned([a, b])
+    (loss_a, _), (loss_b, _) = segment_losses(a), segment_losses(b)
+    resampled = bootstrap(np.stack([loss_a, loss_b]))
+    low, high = interval(resampled[:, 0] / resampled[:, 1] - 1)
+    return a.cross_entropy / b.cross_entropy - 1, low, high
+
+
+def _similar_claim(ngrams: dict[int, Predictions], nnns: dict[int, Predictions]) -> Claim:
+    """n-NN and n-gram within SIMILAR of each other at every n <= 3, beyond the noise."""
+    name = "n-NN and n-gram nearly identical at small n"
+    threshold = f"|n-NN / n-gram - 1| <= {SIMILAR:.0%} at each n <= 3: its 95% bootstrap interval inside (for) or " \
+                "outside (against) that band"
+    small = [n for n in sorted(set(ngrams) & set(nnns)) if n <= 3]
+    if not small:
+        return Claim("Baselines", name, "no n <= 3 with both", judge(None), threshold)
+    gaps = {n: _relative_gap(nnns[n], ngrams[n]) for n in small}
+    outcomes = [scorecard.FOR if low >= -SIMILAR and high <= SIMILAR else
+                scorecard.AGAINST if low > SIMILAR or high < -SIMILAR else scorecard.WITHIN
+                for _, low, high in gaps.values()]
+    measured = "; ".join(f"n = {n}: n-NN {g:+.1%} against the n-gram ({low:+.1%} to {high:+.1%})"
+                         for n, (g, low, high) in gaps.items())
+    return Claim("Baselines", name, measured, verdict(outcomes), threshold)
+
+
 def finite_horizon_claims(ngrams: dict[int, Predictions], nnns: dict[int, Predictions], recurrent: Predictions,
                           corpus_name: str | None = None) -> list[Claim]:
     """The paper's claims about Table 2: n-NN and n-gram nearly identical at small n; the n-NN overfitting,
-    and the n-gram ahead, at large n; the best recurrent model ahead of the 20-byte-context n-gram."""
+    and the n-gram ahead, at large n; the best recurrent model ahead of the 20-gram (the n-gram seeing 20 bytes).
+    ``ngrams`` and ``nnns`` map the bytes of context n to predictions."""
     both = sorted(set(ngrams) & set(nnns))
-    small = [n for n in both if n <= 3]
-    if small:
-        gaps = {n: nnns[n].cross_entropy / ngrams[n].cross_entropy - 1 for n in small}
-        close = [abs(g) <= SIMILAR for g in gaps.values()]
-        similar = Claim("Baselines", "n-NN and n-gram nearly identical at small n",
-                        "; ".join(f"n = {n}: n-NN {g:+.1%} against the n-gram" for n, g in gaps.items()),
-                        judge(all(close), partly=any(close)))
-    else:
-        similar = Claim("Baselines", "n-NN and n-gram nearly identical at small n", "no n <= 3 with both",
-                        judge(None))
-    if both and max(both) > 3:
+    overfit_name = "At large n the n-NN overfits and the n-gram is better"
+    overfit_threshold = (f"at the largest n, the n-gram better than the n-NN, and the n-NN worse than at a smaller n; "
+                         f"{NOISE_TEXT}")
+    if both and max(both) > 3 and len(nnns) >= 2:
         n = max(both)
-        delta = nnns[n].cross_entropy - ngrams[n].cross_entropy
-        noise = NOISE * paired_bootstrap_std(nnns[n], ngrams[n])
-        best_n = min(nnns, key=lambda k: nnns[k].cross_entropy)
-        overfit = Claim("Baselines", "At large n the n-NN overfits and the n-gram is better",
-                        f"n = {n}: n-gram {ngrams[n].cross_entropy:.3f}, n-NN {nnns[n].cross_entropy:.3f} "
-                        f"({delta:+.3f}); the best n-NN is at n = {best_n}",
-                        judge(delta > noise and best_n < n, partly=delta > noise or best_n < n))
+        best_n = min((k for k in nnns if k < n), key=lambda k: nnns[k].cross_entropy)
+        gram_better, smaller_better = comparison(ngrams[n], nnns[n]), comparison(nnns[best_n], nnns[n])
+        overfit = Claim("Baselines", overfit_name, f"n = {n}: {gram_better}; {smaller_better}",
+                        verdict([gram_better.outcome, smaller_better.outcome]), overfit_threshold)
     else:
-        overfit = Claim("Baselines", "At large n the n-NN overfits and the n-gram is better", "no large n with both",
-                        judge(None))
+        overfit = Claim("Baselines", overfit_name, "no large n with both", judge(None), overfit_threshold)
+    beats_name, beats_threshold = "The best recurrent model beats the 20-gram", f"better than the n-gram; {NOISE_TEXT}"
     top = max(ngrams, default=None)
     if top is None:
-        return [similar, overfit, Claim("Baselines", "The best recurrent model beats the 20-gram", "no n-gram",
-                                        judge(None))]
+        return [_similar_claim(ngrams, nnns), overfit,
+                Claim("Baselines", beats_name, "no n-gram", judge(None), beats_threshold)]
     gram = ngrams[top]
-    delta = gram.cross_entropy - recurrent.cross_entropy
-    noise = NOISE * paired_bootstrap_std(gram, recurrent)
-    measured = (f"{recurrent.name} {recurrent.cross_entropy:.3f} against the n-gram with {top} bytes of context "
-                f"{gram.cross_entropy:.3f} ({-delta:+.3f})")
+    versus = comparison(recurrent, gram)
+    measured = f"{versus} (the {top}-gram: {gram.cross_entropy:.3f}, {recurrent.name}: {recurrent.cross_entropy:.3f})"
     paper = PAPER.get(corpus_name, {})
     if "20-gram" in paper:
         measured += (f"; ratio {recurrent.cross_entropy / gram.cross_entropy:.3f}, the paper's "
                      f"{paper['best LSTM'] / paper['20-gram']:.3f} (its own corpus)")
-    beats = Claim("Baselines", "The best recurrent model beats the 20-gram", measured, judge(delta > noise))
-    return [similar, overfit, beats]
+    beats = Claim("Baselines", beats_name, measured, verdict([versus.outcome]), beats_threshold,
+                  finding=f"{'better' if versus.difference >= 0 else 'worse'} than the {top}-gram by "
+                          f"{abs(versus.difference):.3f} nats/byte")
+    return [_similar_claim(ngrams, nnns), overfit, beats]

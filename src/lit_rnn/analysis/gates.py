@@ -91,11 +91,14 @@ def lstm_gate_claims(saturation: pd.DataFrame) -> list[Claim]:
     claims = [
         Claim("Gates", "Some forget gates are almost always open: near-perfect integrators",
               f"{len(integrators)} of {cells} cells have a forget gate right-saturated {share}",
-              judge(len(integrators) >= 2, partly=len(integrators) == 1)),
+              judge(len(integrators) >= 2, partly=len(integrators) == 1),
+              threshold=f"at least 2 cells (partly: 1) with a forget gate right-saturated {share}"),
         Claim("Gates", "No cell works purely feed-forward (forget gate consistently shut)",
-              f"{len(feed_forward)} cells have a forget gate left-saturated {share}", judge(len(feed_forward) == 0)),
+              f"{len(feed_forward)} cells have a forget gate left-saturated {share}", judge(len(feed_forward) == 0),
+              threshold=f"no cell with a forget gate left-saturated {share}"),
         Claim("Gates", "No output gate is consistently open or shut",
-              f"{len(stuck)} cells have an output gate saturated one way {share}", judge(len(stuck) == 0)),
+              f"{len(stuck)} cells have an output gate saturated one way {share}", judge(len(stuck) == 0),
+              threshold=f"no cell with an output gate saturated one way {share}"),
     ]
     layers = sorted(saturation.layer.unique())
     if len(layers) < 2:
@@ -106,7 +109,9 @@ def lstm_gate_claims(saturation: pd.DataFrame) -> list[Claim]:
     claims.append(Claim("Gates", "The first layer's gates are the most diffuse",
                         "gates saturated < 10% of the time either way: "
                         + ", ".join(f"layer {layer + 1} {f:.0%}" for layer, f in fractions.items()),
-                        judge(fractions[layers[0]] > max(above), partly=fractions[layers[0]] > min(above))))
+                        judge(fractions[layers[0]] > max(above), partly=fractions[layers[0]] > min(above)),
+                        threshold="the first layer has the largest share of gates saturated < 10% of the time either "
+                                  "way (partly: larger than some layer above)"))
     return claims
 
 
@@ -129,4 +134,6 @@ def gru_first_layer_claim(saturation: pd.DataFrame) -> Claim:
         measured += f" (layers above: up to {reset_above:.1%} and {update_above:.1%})"
         rare = rare and reset <= reset_above and update <= update_above
     return Claim("Gates", "A GRU's first layer barely uses its previous state", measured,
-                 judge(rare, partly=reset < RARELY or update < RARELY))
+                 judge(rare, partly=reset < RARELY or update < RARELY),
+                 threshold=f"both layer means < {RARELY:.0%}, and no higher than in the layers above (partly: one "
+                           "of them)")

@@ -14,7 +14,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from lit_rnn.analysis.scorecard import Claim, judge
+from lit_rnn.analysis import scorecard
+from lit_rnn.analysis.scorecard import FOR, INTERVAL_TEXT, WITHIN, Claim, judge, verdict
+from lit_rnn.analysis.segments import bootstrap, interval, segment_ids, segment_sums
 from lit_rnn.analysis.signals import Syntax, nesting_depth
 from lit_rnn.data import byte_label
 from lit_rnn.errors import UserError
@@ -107,6 +109,14 @@ def bracket_pairs(syntax: Syntax, closer: bytes = b"}") -> np.ndarray:
     return pairs[np.argsort(pairs[:, 1])]
 
 
+def closer_distances(positions: np.ndarray, syntax: Syntax, closer: bytes = b"}") -> np.ndarray:
+    """Per prediction: bytes back from the ``closer`` it predicts to its opener (-1 where it predicts none)."""
+    pairs = bracket_pairs(syntax, closer)
+    distance_at = np.full(len(syntax.data) + 1, -1, np.int64)  # +1: the wrapped last target has none
+    distance_at[pairs[:, 1]] = pairs[:, 1] - pairs[:, 0]
+    return distance_at[np.asarray(positions) + 1]
+
+
 def closer_probability_by_distance(
     predictions: Sequence[Predictions],
     syntax: Syntax,
@@ -121,10 +131,7 @@ def closer_probability_by_distance(
     low, high, count, then one column per model.
     """
     _check_names(predictions)
-    pairs = bracket_pairs(syntax, closer)
-    distance_at = np.full(len(syntax.data) + 1, -1, np.int64)  # +1: the wrapped last target has none
-    distance_at[pairs[:, 1]] = pairs[:, 1] - pairs[:, 0]
-    distance = distance_at[predictions[0].positions + 1]
+    distance = closer_distances(predictions[0].positions, syntax, closer)
     bucket = np.digitize(distance, edges) - 1
     valid = (distance > 0) & (bucket >= 0) & (bucket < len(edges) - 1)
     counts = np.bincount(bucket[valid], minlength=len(edges) - 1)
@@ -141,20 +148,25 @@ def closer_probability_by_distance(
     return table
 
 
+def _symmetric_kl_positions(p: Predictions, q: Predictions, eps: float = 1e-7, chunk: int = 65536) -> np.ndarray:
+    """Per position: KL(p||q) + KL(q||p), in nats (see :func:`symmetric_kl`)."""
+    check_aligned([p, q])
+    out = np.empty(len(p.targets))
+    for start in range(0, len(p.targets), chunk):
+        a, b = (np.maximum(np.asarray(x.probs[start : start + chunk], np.float64), eps) for x in (p, q))
+        a /= a.sum(axis=1, keepdims=True)
+        b /= b.sum(axis=1, keepdims=True)
+        out[start : start + chunk] = ((a - b) * (np.log(a) - np.log(b))).sum(axis=1)
+    return out
+
+
 def symmetric_kl(p: Predictions, q: Predictions, eps: float = 1e-7, chunk: int = 65536) -> float:
     """Mean over positions of KL(p||q) + KL(q||p), in nats; exactly 0 for identical predictions.
 
     Probabilities are floored at ``eps`` (float16 rounds small ones to 0) and renormalised, then
     summed as ``sum((p - q) * (log p - log q))``, whose every term is non-negative.
     """
-    check_aligned([p, q])
-    total = 0.0
-    for start in range(0, len(p.targets), chunk):
-        a, b = (np.maximum(np.asarray(x.probs[start : start + chunk], np.float64), eps) for x in (p, q))
-        a /= a.sum(axis=1, keepdims=True)
-        b /= b.sum(axis=1, keepdims=True)
-        total += float(((a - b) * (np.log(a) - np.log(b))).sum())
-    return total / len(p.targets)
+    return float(_symmetric_kl_positions(p, q, eps, chunk).mean())
 
 
 def delta_loss(model: Predictions, baseline: Predictions) -> float:
@@ -169,85 +181,181 @@ def training_dynamics(
     """For each LSTM checkpoint and n-NN baseline: symmetric KL and delta loss (Figure 5 right).
 
     ``checkpoints`` are (training step, predictions) of one model; ``baselines`` maps the
-    context ``n`` to an n-NN's predictions. Columns: step, n, symmetric_kl, delta_loss.
+    context ``n`` to an n-NN's predictions. Columns: step, n, symmetric_kl, delta_loss, and
+    segment_kl (the KL summed per test segment, for the noise: one array per row).
     """
-    rows = [
-        {"step": step, "n": n, "symmetric_kl": symmetric_kl(model, baseline),
-         "delta_loss": delta_loss(model, baseline)}
-        for step, model in checkpoints
-        for n, baseline in sorted(baselines.items())
-    ]
-    return pd.DataFrame(rows, columns=["step", "n", "symmetric_kl", "delta_loss"])
+    rows = []
+    for step, model in checkpoints:
+        segments = segment_ids(model.positions)
+        for n, baseline in sorted(baselines.items()):
+            kl = _symmetric_kl_positions(model, baseline)
+            rows.append({"step": step, "n": n, "symmetric_kl": float(kl.mean()),
+                         "delta_loss": delta_loss(model, baseline), "segment_kl": segment_sums(segments, kl)[0]})
+    return pd.DataFrame(rows, columns=["step", "n", "symmetric_kl", "delta_loss", "segment_kl"])
 
 
 # -- The paper's claims about long-range interactions ---------------------------------------------
 
 STRUCTURAL = frozenset(b" \t\n\r{}()[];,")  # the bytes that structure code: whitespace, brackets, separators
 TOP = 10  # the bytes with the largest advantages that a claim looks at
+MIN_COUNT = 100  # a byte is ranked by advantage only if it is the target this many times in the test split
+MIN_CLOSERS = 20  # closers a distance bucket (or region) needs to be judged
+SHARED = 0.5  # "most errors": more than half of the errors any model makes
+ALPHA = 0.05
 
 
-def overlap_claim(overlap: pd.DataFrame, names: Sequence[str]) -> Claim:
+def overlap_claim(predictions: Sequence[Predictions]) -> Claim:
     """The paper: most errors are shared by all three models (LSTM, n-NN, n-gram), and each model also has errors
-    of its own. ``names``: the models of :func:`error_overlap`'s table (two where a build has no n-NN)."""
-    shared = float(overlap[overlap[list(names)].all(axis=1)]["share"].sum())
-    unique = {name: int(overlap[overlap.models == name]["count"].sum()) for name in names}
-    alone = ", ".join(f"{name} {count:,}" for name, count in unique.items())
-    measured = f"{shared:.0%} of the errors are shared by all {len(names)} models; errors of one model alone: {alone}"
+    of its own. The shared share decides: errors made by all three over errors made by any, against 50%, with a
+    95% bootstrap interval over the test segments; errors of one model alone are near certain and only reported."""
+    names = _check_names(predictions)
+    name = "Most errors are shared, and every model has errors of its own"
+    threshold = f"errors made by all three models > {SHARED:.0%} of the errors any makes; {INTERVAL_TEXT.format('50%')}"
+    errors = np.stack([p.errors for p in predictions])
+    alone = {n: int((errors[k] & (errors.sum(axis=0) == 1)).sum()) for k, n in enumerate(names)}
+    shared_sum, any_sum = segment_sums(segment_ids(predictions[0].positions), errors.all(axis=0), errors.any(axis=0))
+    share = shared_sum.sum() / max(any_sum.sum(), 1)
+    resampled = bootstrap(np.stack([shared_sum, any_sum]))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        low, high = interval(resampled[:, 0] / resampled[:, 1])
+    measured = (f"{share:.0%} of the errors are shared by all {len(names)} models (95% interval {low:.0%} to "
+                f"{high:.0%}); errors of one model alone: " + ", ".join(f"{n} {c:,}" for n, c in alone.items()))
     if len(names) < 3:  # without the n-NN, sharing between two models is a weaker claim than the paper's
-        return Claim("Long range", "Most errors are shared, and every model has errors of its own",
-                     measured + " (no n-NN in this build)", judge(None))
-    return Claim("Long range", "Most errors are shared, and every model has errors of its own", measured,
-                 judge(shared > 0.5 and all(unique.values()), partly=shared > 0.5 or all(unique.values())))
+        return Claim("Long range", name, measured + " (no n-NN in this build)", judge(None), threshold)
+    outcome = scorecard.outcome_interval(low, high, SHARED)
+    judged = verdict([outcome]) if outcome != FOR or all(alone.values()) else scorecard.PARTLY
+    return Claim("Long range", name, measured, judged, threshold, finding=f"{share:.0%} shared")
 
 
-def advantage_claim(advantage: pd.DataFrame, prose: bool) -> Claim:
+def _hypergeometric_tails(population: int, marked: int, drawn: int, observed: int) -> tuple[float, float]:
+    """P(X >= observed) and P(X <= observed) for X marked items among ``drawn`` drawn without replacement."""
+    from scipy.stats import hypergeom
+
+    law = hypergeom(population, marked, drawn)
+    return float(law.sf(observed - 1)), float(law.cdf(observed))
+
+
+def advantage_claim(advantage: pd.DataFrame, prose: bool, min_count: int = MIN_COUNT) -> Claim:
     """The paper: over the 20-gram, the LSTM gains most on the carriage return in War and Peace (prose) and
-    on the bytes that structure code in Linux. ``advantage`` is :func:`byte_advantage`'s table."""
-    top = advantage.head(TOP)
+    on the bytes that structure code in Linux. ``advantage`` is :func:`byte_advantage`'s table; only bytes that are
+    the target at least ``min_count`` times are ranked (a rare byte's mean is noise)."""
+    ranked = advantage[advantage["count"] >= min_count].reset_index(drop=True)
+    top = ranked.head(TOP)
     listed = ", ".join(f"{row.label} ({row.advantage:+.3f})" for row in top.head(5).itertuples())
+    eligible = f"{len(ranked)} bytes seen >= {min_count} times"
     if prose:
-        rank = advantage.index[advantage.byte == 13]
+        name = "The LSTM's largest advantage is on the carriage return"
+        threshold = f"\\r among the top 3 of the {eligible} (partly: top {TOP})"
+        rank = ranked.index[ranked.byte == 13]
         if not len(rank):
-            return Claim("Long range", "The LSTM's largest advantage is on the carriage return",
-                         "no carriage return in this text", judge(None))
+            return Claim("Long range", name, f"no carriage return among the {eligible}", judge(None), threshold,
+                         corpora=("warpeace",))
         position = int(rank[0]) + 1
-        return Claim("Long range", "The LSTM's largest advantage is on the carriage return",
-                     f"\\r ranks {position} of {len(advantage)} bytes by advantage; the top: {listed}",
-                     judge(position <= 3, partly=position <= TOP))
+        chance = f"a random rank: top 3 with p = {min(3 / len(ranked), 1):.3f}, top {TOP} with p = " \
+                 f"{min(TOP / len(ranked), 1):.3f}"
+        return Claim("Long range", name, f"\\r ranks {position} of {len(ranked)} by advantage; the top: {listed}",
+                     judge(position <= 3, partly=position <= TOP), threshold, chance, ("warpeace",),
+                     f"\\r ranks {position} of {len(ranked)}")
+    name = "The LSTM's largest advantages are on the bytes that structure code"
     structural = int(top.byte.isin(STRUCTURAL).sum())
-    return Claim("Long range", "The LSTM's largest advantages are on the bytes that structure code",
-                 f"{structural} of the top {len(top)} bytes by advantage are whitespace, brackets or separators; "
-                 f"the top: {listed}", judge(structural >= len(top) / 2, partly=structural > 0))
+    marked = int(ranked.byte.isin(STRUCTURAL).sum())
+    threshold = (f"at least half of the top {TOP} of the {eligible} are whitespace, brackets or separators, more than "
+                 f"chance (hypergeometric p <= {ALPHA}); partly: more than chance only")
+    if len(top) < TOP:
+        return Claim("Long range", name, f"only {eligible}", judge(None), threshold, corpora=("linux",))
+    more, fewer = _hypergeometric_tails(len(ranked), marked, len(top), structural)
+    chance = f"{len(top) * marked / len(ranked):.1f} of {len(top)} by chance ({marked} of the {len(ranked)} are)"
+    outcome = FOR if more <= ALPHA else scorecard.AGAINST if fewer <= ALPHA else WITHIN
+    judged = scorecard.PARTLY if outcome == FOR and structural < len(top) / 2 else verdict([outcome])
+    return Claim("Long range", name, f"{structural} of the top {len(top)} bytes by advantage are whitespace, brackets "
+                 f"or separators (p = {more:.3f}); the top: {listed}", judged, threshold, chance, ("linux",),
+                 f"{structural} of the top {len(top)}")
 
 
-def closer_claim(table: pd.DataFrame, model: str, baseline: str) -> Claim:
-    """The paper: the LSTM's advantage on a closing brace grows with the distance to its opening brace, then
-    slowly decays. ``table`` is :func:`closer_probability_by_distance`'s."""
+RISE, FALL = 20, 100  # the paper's closing-brace curve rises over its first bucket up to ~60 bytes, then decays
+
+
+def closer_gain_claim(distance: np.ndarray, model_probs: np.ndarray, baseline_probs: np.ndarray,
+                      segments: np.ndarray, edges: Sequence[float] = DISTANCE_EDGES,
+                      min_count: int = MIN_CLOSERS) -> Claim:
+    """The closing-brace test on per-prediction arrays (distance to the opener, -1 for none; each model's
+    probability of the true byte; the test segment): the gain (model minus baseline) over closers at [RISE, FALL)
+    bytes is larger than over the nearer ones (the rise) and than over the farther ones (the fall), each beyond
+    a 95% bootstrap interval, and the bucket of largest gain lies in [RISE, FALL)."""
     name = "The advantage on a closing brace grows with distance, then decays"
-    if len(table) < 3:
-        return Claim("Long range", name, f"{int(table['count'].sum())} closing braces in too few distance buckets",
-                     judge(None))
-    gain = (table[model] - table[baseline]).to_numpy()
-    peak = int(np.argmax(gain))
-    measured = "advantage by distance: " + ", ".join(f"{b} {g:+.2f}" for b, g in zip(table.bucket, gain))
-    grows, decays = peak > 0 and gain[peak] > gain[0], peak < len(gain) - 1 and gain[-1] < gain[peak]
-    return Claim("Long range", name, measured, judge(grows and decays, partly=grows))
+    threshold = (f"mean gain at {RISE}-{FALL} bytes above the gain nearer and the gain farther, "
+                 f"{INTERVAL_TEXT.format(0)}; the peak bucket (of those with >= {min_count} closers) within "
+                 f"{RISE}-{FALL} bytes")
+    distance = np.asarray(distance)
+    gain = np.asarray(model_probs, np.float64) - np.asarray(baseline_probs, np.float64)
+    regions = [(distance > 0) & (distance < RISE), (distance >= RISE) & (distance < FALL), distance >= FALL]
+    counts = [int(r.sum()) for r in regions]
+    bucket = np.digitize(distance, edges) - 1
+    buckets = [(edges[k], edges[k + 1], int((bucket == k).sum()), float(gain[bucket == k].mean()))
+               for k in range(len(edges) - 1) if (distance > 0)[bucket == k].sum() >= min_count]
+    measured = "gain by distance: " + ", ".join(f"[{a:g}, {b:g}) {g:+.2f} ({n:,})" for a, b, n, g in buckets)
+    if min(counts) < min_count or not buckets:
+        return Claim("Long range", name, f"closers nearer, within and beyond {RISE}-{FALL} bytes: "
+                     f"{', '.join(map(str, counts))}, fewer than {min_count} in one", judge(None), threshold,
+                     "0", ("linux",))
+    sums = segment_sums(segments, *(gain * r for r in regions), *regions)
+    resampled = bootstrap(sums)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = resampled[:, :3] / resampled[:, 3:]
+    rise, fall = interval(means[:, 1] - means[:, 0]), interval(means[:, 1] - means[:, 2])
+    peak = max(buckets, key=lambda b: b[3])
+    judged = verdict([scorecard.outcome_interval(*rise), scorecard.outcome_interval(*fall)])
+    if judged == scorecard.REPRODUCED and not RISE <= peak[0] < FALL:
+        judged = scorecard.PARTLY
+    measured += (f"; rise {rise[0]:+.3f} to {rise[1]:+.3f}, fall {fall[0]:+.3f} to {fall[1]:+.3f} (95% intervals); "
+                 f"peak at [{peak[0]:g}, {peak[1]:g})")
+    return Claim("Long range", name, measured, judged, threshold, "0 (no change with distance)", ("linux",),
+                 f"peak at {peak[0]:g}-{peak[1]:g} bytes")
+
+
+def closer_claim(model: Predictions, baseline: Predictions, syntax: Syntax, closer: bytes = b"}",
+                 min_count: int = MIN_CLOSERS) -> Claim:
+    """The paper (Linux, Figure 5 left): the LSTM's advantage on a closing brace grows with the distance to its
+    opening brace up to about 60 bytes, then slowly decays (:func:`closer_gain_claim`)."""
+    _check_names([model, baseline])
+    return closer_gain_claim(closer_distances(model.positions, syntax, closer), model.target_probs,
+                             baseline.target_probs, segment_ids(model.positions), min_count=min_count)
+
+
+def _progression(kl: np.ndarray, ns: np.ndarray) -> bool:
+    """Whether the nearest n-NN (least KL, per step in order) starts at the smallest n, never goes back and visits
+    three n."""
+    nearest = ns[np.argmin(kl, axis=-1)]
+    return bool(nearest[0] == ns.min() and np.all(np.diff(nearest) >= 0) and len(np.unique(nearest)) >= 3)
 
 
 def dynamics_claim(dynamics: pd.DataFrame) -> Claim:
     """The paper: during training the LSTM first behaves like the 1-NN, then like the 2-, 3-, 4-NN in turn.
-    ``dynamics`` is :func:`training_dynamics`'s table; the nearest n-NN is the one of least symmetric KL."""
+    ``dynamics`` is :func:`training_dynamics`'s table; the nearest n-NN is the one of least symmetric KL. Noise: the
+    share of bootstrap resamplings of the test segments in which the progression holds."""
     name = "During training the LSTM behaves like the 1-NN, then the 2-, 3-, 4-NN in turn"
+    threshold = ("the nearest n-NN starts at the smallest n, never goes back and visits three n, in >= 97.5% of "
+                 "bootstrap resamplings of the test segments (against: in <= 2.5%, the sequence found recurring in "
+                 ">= 97.5%)")
     if dynamics.empty:
         return Claim("Long range", name, "no early snapshots of the LSTM, or no n-NN to compare them with",
-                     judge(None))
+                     judge(None), threshold)
     if dynamics.n.nunique() < 3:  # a progression through the n-NNs needs at least three of them
         return Claim("Long range", name, "only the n-NNs for n = " + ", ".join(map(str, sorted(dynamics.n.unique())))
-                     + " in this build: too few to show a progression", judge(None))
-    nearest = dynamics.loc[dynamics.groupby("step").symmetric_kl.idxmin()].sort_values("step")
-    sequence = nearest.n.tolist()
-    measured = "nearest n-NN by step: " + ", ".join(f"{s}: {n}" for s, n in zip(nearest.step, sequence))
-    ordered = all(a <= b for a, b in zip(sequence, sequence[1:]))
-    return Claim("Long range", name, measured,
-                 judge(ordered and sequence[0] == 1 and len(set(sequence)) >= 3,
-                       partly=sequence[-1] > sequence[0]))
+                     + " in this build: too few to show a progression", judge(None), threshold)
+    grid = dynamics.pivot(index="step", columns="n", values="symmetric_kl").sort_index()
+    ns = grid.columns.to_numpy()
+    nearest = ns[np.argmin(grid.to_numpy(), axis=1)]
+    measured = "nearest n-NN by step: " + ", ".join(f"{s}: {n}" for s, n in zip(grid.index, nearest))
+    if "segment_kl" not in dynamics or grid.isna().any().any():
+        return Claim("Long range", name, measured + " (no per-segment KL: the noise is not measured)", judge(None),
+                     threshold)
+    cells = dynamics.set_index(["step", "n"])["segment_kl"]
+    sums = np.stack([[cells[(step, n)] for n in ns] for step in grid.index])  # (steps, ns, segments)
+    resampled = bootstrap(sums)  # (samples, steps, ns): the same segments for every step and n
+    holds = float(np.mean([_progression(sample, ns) for sample in resampled]))
+    stable = float(np.mean([np.array_equal(ns[np.argmin(sample, axis=-1)], nearest) for sample in resampled]))
+    # Against: the progression fails and the sequence that contradicts it is itself beyond the noise.
+    outcome = FOR if holds >= 0.975 else scorecard.AGAINST if holds <= 0.025 and stable >= 0.975 else WITHIN
+    return Claim("Long range", name, f"{measured}; the progression holds in {holds:.0%} of resamplings",
+                 verdict([outcome]), threshold, finding=f"nearest n-NN {', '.join(map(str, nearest))}")

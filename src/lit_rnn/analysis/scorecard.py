@@ -3,39 +3,66 @@
 A chapter computes its claims from its own analyses (the functions of this module turn numbers
 into a :class:`Claim`; none is typed in), shows them as a table and saves them; the introduction
 gathers every chapter's claims into one scorecard.
+
+Verdicts. Every test a claim rests on has one of three outcomes (:data:`OUTCOMES`): the data go the
+paper's way beyond the noise (``for``), within the noise (``within``), or against it beyond the noise
+(``against``). A claim is *reproduced* when every test goes its way, *not reproduced* when any goes
+against it, *inconclusive* when all are within the noise, and *partly* otherwise; *not measured*
+where this build lacks the data (NaNs and empty groups included). Apart from those, a claim the
+paper made on another corpus is *not applicable* here, and one judged on models not trained with the
+paper's recipe is *not at the paper's scale*: neither counts for or against the paper. The noise is
+a bootstrap over the test split's segments (char-rnn's 100 rows): it covers which text is tested,
+not which seed trained a model (every configuration is trained once).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
 from lit_rnn.store import atomic_write_text
 
-REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_MEASURED = "reproduced", "partly", "not reproduced", "not measured"
-VERDICTS = (REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_MEASURED)
+REPRODUCED, PARTLY, INCONCLUSIVE, NOT_REPRODUCED = "reproduced", "partly", "inconclusive", "not reproduced"
+NOT_MEASURED, NOT_APPLICABLE, NOT_AT_SCALE = "not measured", "not applicable", "not at the paper's scale"
+VERDICTS = (REPRODUCED, PARTLY, INCONCLUSIVE, NOT_REPRODUCED, NOT_MEASURED, NOT_APPLICABLE, NOT_AT_SCALE)
+JUDGED = (REPRODUCED, PARTLY, INCONCLUSIVE, NOT_REPRODUCED)  # the verdicts that count for or against the paper
+FOR, WITHIN, AGAINST = "for", "within", "against"
+OUTCOMES = (FOR, WITHIN, AGAINST)
+CORPORA = ("warpeace", "linux")  # the paper's two corpora
+CORPUS_NAMES = {"warpeace": "War and Peace", "linux": "Linux"}
+BEYOND = "Beyond the paper"  # the chapter name of claims this book adds: tallied apart from the paper's
+NOISE = 2.0  # a difference within NOISE bootstrap standard deviations (z) is within the noise
+NOISE_TEXT = f"beyond the noise: |z| > {NOISE:g}, z from a bootstrap over the test segments (not seeds)"
+INTERVAL_TEXT = "beyond the noise: its 95% bootstrap interval over the test segments (not seeds) excludes {}"
 
 
 @dataclass(frozen=True)
 class Claim:
     """One claim of the paper, what this build measured for it, and the verdict those numbers give."""
 
-    chapter: str  # the chapter that measures it, e.g. "Interpretable cells"
+    chapter: str  # the chapter that measures it, e.g. "Cells"
     claim: str  # the paper's claim, in words
     measured: str  # what this build measured, with its numbers
     verdict: str  # one of VERDICTS
+    threshold: str = ""  # the test behind the verdict, with its numbers
+    chance: str = ""  # what chance alone would give, where that is defined
+    corpora: tuple[str, ...] = CORPORA  # the corpora the paper made the claim on
+    finding: str = ""  # the key number in a few words, for the chapter's closing sentences
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict {self.verdict!r} is not one of {VERDICTS}")
+        object.__setattr__(self, "corpora", tuple(self.corpora))
 
-
-NOISE = 2.0  # a difference within NOISE bootstrap standard deviations is within noise
+    @property
+    def beyond_paper(self) -> bool:
+        """Whether this book added the claim (tallied apart from the paper's own)."""
+        return self.chapter == BEYOND
 
 
 def judge(holds: bool | None, partly: bool = False) -> str:
@@ -47,16 +74,169 @@ def judge(holds: bool | None, partly: bool = False) -> str:
     return PARTLY if partly else NOT_REPRODUCED
 
 
+def verdict(outcomes: Sequence[str | None]) -> str:
+    """The verdict from the outcomes (:data:`OUTCOMES`) of a claim's tests; None marks a test without data."""
+    if not outcomes or any(o is None for o in outcomes):
+        return NOT_MEASURED
+    if AGAINST in outcomes:
+        return NOT_REPRODUCED
+    if all(o == FOR for o in outcomes):
+        return REPRODUCED
+    return INCONCLUSIVE if all(o == WITHIN for o in outcomes) else PARTLY
+
+
+def outcome_z(difference: float, std: float) -> str | None:
+    """The outcome of a difference (positive: the paper's way) against its bootstrap std; None if NaN."""
+    if not (math.isfinite(difference) and math.isfinite(std)):
+        return None
+    if std == 0:
+        return FOR if difference > 0 else AGAINST if difference < 0 else WITHIN
+    z = difference / std
+    return FOR if z > NOISE else AGAINST if z < -NOISE else WITHIN
+
+
+def outcome_interval(low: float, high: float, value: float = 0.0) -> str | None:
+    """The outcome of an interval against ``value`` (above it: the paper's way); None if NaN."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return None
+    return FOR if low > value else AGAINST if high < value else WITHIN
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two models' losses compared: which is better, by how much, and whether beyond the noise."""
+
+    expected: str  # the model the paper expects to be better
+    other: str
+    difference: float  # other's loss minus expected's (nats/byte): > 0 is the paper's way
+    std: float  # paired bootstrap std of that difference
+
+    @property
+    def z(self) -> float:
+        return self.difference / self.std if self.std > 0 else math.copysign(math.inf, self.difference)
+
+    @property
+    def outcome(self) -> str | None:
+        return outcome_z(self.difference, self.std)
+
+    def __str__(self) -> str:
+        if not math.isfinite(self.difference):
+            return f"{self.expected} vs {self.other}: not measured"
+        better, worse = (self.expected, self.other) if self.difference >= 0 else (self.other, self.expected)
+        noise = {FOR: "beyond the noise", AGAINST: "beyond the noise, against the paper", WITHIN: "within the noise"}
+        return (f"{better} is better than {worse} by {abs(self.difference):.3f} nats/byte "
+                f"(z {abs(self.z):.1f}, {noise[self.outcome]})")
+
+
+def applicable(claims: Iterable[Claim], corpus: str, paper_recipe: bool = True) -> list[Claim]:
+    """The claims with those the paper made on other corpora marked "not applicable" (a corpus outside
+    the paper's, e.g. a user's text, is judged on every claim), and all of them "not at the paper's scale"
+    unless ``paper_recipe`` (the models they were judged on trained with the paper's recipe)."""
+    if corpus in CORPORA:
+        claims = [c if corpus in c.corpora else dataclasses.replace(c, verdict=NOT_APPLICABLE) for c in claims]
+    return [at_scale(c, paper_recipe) for c in claims]
+
+
+def at_scale(claim: Claim, paper_recipe: bool) -> Claim:
+    """The claim, marked "not at the paper's scale" (keeping what it would read) if its models were not trained
+    with the paper's recipe."""
+    if paper_recipe or claim.verdict not in JUDGED:
+        return claim
+    return dataclasses.replace(claim, verdict=NOT_AT_SCALE,
+                               measured=f"{claim.measured} (would read: {claim.verdict})")
+
+
 def table(claims: Iterable[Claim]) -> pd.DataFrame:
-    """The claims as a table: chapter, claim, measured, verdict."""
-    return pd.DataFrame([dataclasses.asdict(c) for c in claims], columns=[f.name for f in dataclasses.fields(Claim)])
+    """The claims as a table: chapter, claim, measured, verdict, threshold, chance."""
+    columns = ["chapter", "claim", "measured", "verdict", "threshold", "chance"]
+    return pd.DataFrame([dataclasses.asdict(c) for c in claims], columns=[f.name for f in dataclasses.fields(Claim)])[
+        columns]
 
 
-def save(claims: Iterable[Claim], path: Path) -> None:
+def totals(claims: dict[str, list[Claim]]) -> pd.DataFrame:
+    """Per corpus and kind (the paper's claims, and this book's beyond them): the count of each verdict and
+    ``judged``, the denominator (claims that apply, were measured and were judged at the paper's scale)."""
+    rows = []
+    for corpus, found in claims.items():
+        for kind, group in (("the paper's", [c for c in found if not c.beyond_paper]),
+                            ("beyond the paper", [c for c in found if c.beyond_paper])):
+            counts = {v: sum(c.verdict == v for c in group) for v in VERDICTS}
+            rows.append({"corpus": corpus, "claims": kind, **counts, "judged": sum(counts[v] for v in JUDGED)})
+    return pd.DataFrame(rows).set_index(["corpus", "claims"])
+
+
+def summary(claims: dict[str, list[Claim]]) -> str:
+    """The scorecard's totals in words, one paragraph per corpus: the paper's claims by verdict out of those judged,
+    those not counted and why, and this book's own claims apart."""
+    counts = totals(claims)
+    paragraphs = []
+    for corpus in claims:
+        paper, beyond = counts.loc[(corpus, "the paper's")], counts.loc[(corpus, "beyond the paper")]
+        apart = ", ".join(f"{paper[v]} {v}" for v in (NOT_APPLICABLE, NOT_MEASURED, NOT_AT_SCALE) if paper[v])
+        paragraphs.append(
+            f"**{CORPUS_NAMES.get(corpus, corpus)}**: of the paper's claims, "
+            + ", ".join(f"{paper[v]} {v}" for v in JUDGED) + f", out of **{paper['judged']}** judged"
+            + (f" (not counted: {apart})" if apart else "") + ". Beyond the paper: "
+            + (", ".join(f"{beyond[v]} {v}" for v in JUDGED if beyond[v]) or "none")
+            + f" of {beyond['judged']} judged.")
+    return "\n\n".join(paragraphs)
+
+
+def _counts(claims: Sequence[Claim]) -> str:
+    """How many claims got each verdict, in words: "2 reproduced, 1 partly"."""
+    counts = {v: sum(c.verdict == v for c in claims) for v in VERDICTS}
+    return ", ".join(f"{count} {v}" for v, count in counts.items() if count)
+
+
+def _names(claims: Sequence[Claim]) -> str:
+    """The claims in a sentence: "x (finding); y and z"."""
+    parts = [c.claim[0].lower() + c.claim[1:] + (f" ({c.finding})" if c.finding else "") for c in claims]
+    return parts[0] if len(parts) == 1 else "; ".join(parts[:-1]) + "; and " + parts[-1]
+
+
+def findings(claims: Sequence[Claim], corpus: str | None = None) -> str:
+    """What a chapter found, in two to four sentences computed from its claims (after :func:`applicable`)."""
+    judged = [c for c in claims if c.verdict in JUDGED]
+    kind = "claims beyond the paper" if claims and all(c.beyond_paper for c in claims) else "the paper's claims"
+    where = f" on {CORPUS_NAMES.get(corpus, corpus)}" if corpus else ""
+    counts, apart = _counts(judged), [c for c in claims if c.verdict not in JUDGED]
+    reasons = _counts(apart)
+    sentences = [f"Of {kind}, {len(judged)} judged{where}: {counts}" + (f" (not counted: {reasons})." if apart else ".")
+                 if judged else f"None of {kind} could be judged{where}" + (f": {reasons}." if apart else ".")]
+    for verdicts, label in (((REPRODUCED,), "Reproduced"), ((PARTLY, INCONCLUSIVE), "Partly or within the noise"),
+                            ((NOT_REPRODUCED,), "Not reproduced")):
+        group = [c for c in judged if c.verdict in verdicts]
+        if group:
+            sentences.append(f"{label}: {_names(group)}.")
+    return " ".join(sentences[:4])
+
+
+def _chapter_line(chapter: str, claims: Sequence[Claim]) -> str:
+    """One chapter's claims in a line: its verdict counts, and what it reproduced and did not."""
+    judged = [c for c in claims if c.verdict in JUDGED]
+    counts = _counts(judged)
+    line = f"**{chapter}**: " + (f"{counts} (of {len(judged)} judged)" if judged else "nothing judged")
+    for verdicts, label in (((REPRODUCED,), "reproduced"), ((NOT_REPRODUCED,), "not reproduced")):
+        group = [c for c in judged if c.verdict in verdicts]
+        if group:
+            line += f"; {label}: {_names(group)}"
+    return line + "."
+
+
+def by_chapter(claims: dict[str, list[Claim]]) -> str:
+    """Per corpus, one line per chapter saying what it found (Markdown, for the introduction)."""
+    return "\n\n".join(
+        f"*{CORPUS_NAMES.get(corpus, corpus)}*\n\n" + "\n".join(
+            f"- {_chapter_line(chapter, [c for c in found if c.chapter == chapter])}"
+            for chapter in dict.fromkeys(c.chapter for c in found))
+        for corpus, found in claims.items())
+
+
+def save(claims: Iterable[Claim], path) -> None:
     """Write a chapter's claims (JSON), atomically, for the introduction to gather."""
     atomic_write_text(path, json.dumps([dataclasses.asdict(c) for c in claims], indent=1))
 
 
-def load(paths: Iterable[Path]) -> list[Claim]:
+def load(paths: Iterable) -> list[Claim]:
     """The claims saved at ``paths`` that exist, in order."""
     return [Claim(**row) for path in paths if path.exists() for row in json.loads(path.read_text())]
