@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 from browser import Page, chromium
@@ -212,10 +213,16 @@ def test_cell_selector_in_a_browser(tmp_path):
         assert not browser.errors
 
 
-def test_renderer_inlines_plotly_only_in_the_book_build(monkeypatch):
+def test_book_figures_draw_with_the_sites_plotly_and_carry_no_copy_of_it(monkeypatch):
     monkeypatch.setenv(notebook.BOOK_ENV, "1")
     notebook.setup()
-    assert pio.renderers.default == "plotly_mimetype+notebook"
+    assert pio.renderers.default == f"plotly_mimetype+{notebook.SITE_RENDERER}"
+    figure = go.Figure(go.Bar(x=["a", "b"], y=[1, 2]))
+    bundle = figure._repr_mimebundle_()  # what IPython displays
+    page = bundle["text/html"]
+    assert 'class="plotly-graph-div"' in page and "Plotly.newPlot(" in page
+    assert len(page) < 20_000 and "plotly.js v" not in page  # the library itself is the site's, served once
+    assert bundle["application/vnd.plotly.v1+json"]["data"][0]["type"] == "bar"
     monkeypatch.delenv(notebook.BOOK_ENV)
     notebook.setup()
     assert pio.renderers.default == "plotly_mimetype"
