@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlparse
 
 import numpy as np
 import pytest
-from browser import chromium, rendered_dom, screenshot
+from browser import rendered_dom, screenshot
 
 from lit_rnn.book import PLOTLY_BANNER, BookConfig, build_book, chapters, execute, site_sizes, to_ipynb
 from lit_rnn.errors import UserError
@@ -122,7 +122,7 @@ RAW_TABLE = re.compile(r"\|\s*:?-{3,}:?\s*\|")  # a Markdown table's rule row, l
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(chromium() is None, reason="needs Debian's chromium (.ci/run installs it)")
+@pytest.mark.usefixtures("browser")
 def test_every_page_renders_in_a_browser(site):
     problems = []
     for page in _pages(site):

@@ -17,7 +17,7 @@ import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
-from browser import Page, chromium
+from browser import Page
 
 from lit_rnn.analysis.cells import CellView
 from lit_rnn.analysis.signals import lex, reference_signals
@@ -29,7 +29,7 @@ from lit_rnn.viz.heatmap import _colour, colour_range
 
 REPO = Path(__file__).resolve().parent.parent
 STATIC = REPO / "book" / "_static"
-needs_chromium = pytest.mark.skipif(chromium() is None, reason="needs Debian's chromium (.ci/run installs it)")
+needs_chromium = pytest.mark.usefixtures("browser")  # conftest.py: skipped without Chromium, failed under CI
 
 
 class ListTrace(list):
