@@ -347,7 +347,7 @@ def test_explorer_live_in_jupyterlab(tmp_path):
         lab.wait(timeout=30)
 
 
-def test_the_book_build_runs_chapters_with_plotly_inlined_and_the_lab_without(tmp_path, monkeypatch):
+def test_the_book_build_runs_chapters_with_the_sites_renderer_and_the_lab_without(tmp_path, monkeypatch):
     """``book.execute`` (what ``lit-rnn book`` runs) sets the book's setting for the chapter's kernel only."""
     import nbformat
 
@@ -360,5 +360,5 @@ def test_the_book_build_runs_chapters_with_plotly_inlined_and_the_lab_without(tm
     monkeypatch.setenv("PYTHONPATH", str(REPO / "src"))  # the kernel imports this checkout's library
     execute(source, tmp_path / "executed.ipynb", parameters={})
     printed = nbformat.read(tmp_path / "executed.ipynb", as_version=4).cells[-1].outputs[0]["text"]
-    assert printed.strip() == "plotly_mimetype+notebook"
+    assert printed.strip() == f"plotly_mimetype+{notebook.SITE_RENDERER}"
     assert notebook.BOOK_ENV not in os.environ  # the build's own process is left as it was
