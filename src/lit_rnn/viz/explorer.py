@@ -196,7 +196,8 @@ class CellExplorer:
 
     def show(self, run: str | None = None, layer: int | None = None, quantity: str | None = None,
              rank_by: str | None = None, cell: int | None = None) -> None:
-        """Set the controls given (the rest as they are) at once, then rank and draw once."""
+        """Set the controls given (the rest as they are) at once, then rank and draw once; ranking by a
+        signal moves the text to where that signal varies most."""
         if run is not None and run not in self.traces:
             raise UserError(f"the explorer has no run {run!r}: it has {', '.join(self.traces)}")
         with self._quietly():
