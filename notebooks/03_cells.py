@@ -135,12 +135,13 @@ figures.cell_selector(signal_views(ranking, trace, study.corpus.data, signals, p
 # Rank the cells by a reference signal — only those that vary in this text are offered — or
 # select a stretch of the text with the mouse to mark it, then rank by the marked span: the cells
 # that are on inside it and off just around it come first (LSTMVis's select-and-match). Colours
-# are on fixed scales, as above: tanh(c) for cell states, 0…1 for gates. In the static book the
-# widget shows its last state.
+# are on fixed scales, as above: tanh(c) for cell states, 0…1 for gates; a dashed line marks where
+# one of the test split's separate segments ends and the next begins. It opens on the chapter's
+# best cell. In the static book the widget shows its last state.
 
 # %%
 explorer = CellExplorer(study.corpus, {r.name: study.trace(r) for r in study.traced_runs}, signals=all_signals)
-explorer.rank_by.value = leaders.signal.iloc[0]
+explorer.show_best(ranking, run=run.name)  # opens on the chapter's best cell, where its signal varies most
 explorer.widget
 
 # %% [markdown]

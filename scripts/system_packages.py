@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LIST = Path(__file__).with_name("debian-packages.txt")
+NOT_ON_CONDA_FORGE = {"chromium"}  # environment.yml cannot provide these
 KINDS = {"compiler": (0,), "program": (1,), "module": (1,), "header": (1, 2)}  # probe: how many arguments
 
 
@@ -104,7 +105,9 @@ def plan(packages: list[str], *, conda: bool, apt: bool, root: bool, sudo: bool)
     """How to get ``packages`` here: install them if that needs no password, else say how."""
     needs = f"make setup needs system packages that are missing here ({', '.join(packages)} in Debian's names)"
     if conda:
-        return Plan([], f"{needs}: in this conda environment, run `conda env update -f environment.yml`, "
+        elsewhere = [p for p in packages if p in NOT_ON_CONDA_FORGE]
+        system = f" and install {', '.join(elsewhere)} with your system's package manager" if elsewhere else ""
+        return Plan([], f"{needs}: in this conda environment, run `conda env update -f environment.yml`{system}, "
                         "then make setup again")
     if not apt:
         return Plan([], f"{needs}: install them with your system's package manager, then make setup again")

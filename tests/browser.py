@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -25,6 +26,23 @@ FLAGS = [
 
 def chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def require_chromium() -> str:
+    """Chromium's path, else skip the test; under CI (``CI`` set) fail it instead.
+
+    Chromium is on the system-package list (scripts/debian-packages.txt), so ``make setup`` installs
+    it: where CI runs the tests, a missing browser is a broken setup, not a reason to skip.
+    """
+    import pytest
+
+    path = chromium()
+    if path is None:
+        message = "needs Chromium (scripts/debian-packages.txt; `make setup` installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}: under CI every browser test must run")
+        pytest.skip(message)
+    return path
 
 
 def _run(page: Path, *extra: str) -> str:

@@ -24,6 +24,14 @@ def reference_data_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def browser() -> str:
+    """Chromium for the tests that open pages in a real browser: skipped without it, failed under CI."""
+    from browser import require_chromium
+
+    return require_chromium()
+
+
+@pytest.fixture(scope="session")
 def warpeace(reference_data_dir) -> Corpus:
     return load_corpus("warpeace", reference_data_dir)
 

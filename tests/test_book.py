@@ -11,9 +11,9 @@ from urllib.parse import unquote, urlparse
 
 import numpy as np
 import pytest
-from browser import chromium, rendered_dom, screenshot
+from browser import rendered_dom, screenshot
 
-from lit_rnn.book import BookConfig, build_book, chapters, execute, to_ipynb
+from lit_rnn.book import PLOTLY_BANNER, BookConfig, build_book, chapters, execute, site_sizes, to_ipynb
 from lit_rnn.errors import UserError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -85,11 +85,44 @@ def test_no_broken_internal_links(site):
     assert not broken, broken
 
 
+PAGE_LIMIT = 600_000  # bytes per page, plotly.js (served once from _static) not counted
+
+
+@pytest.mark.slow
+def test_pages_load_the_one_shared_plotly_and_stay_light(site):
+    sizes = site_sizes(site)
+    print(sizes)
+    assert sizes.pages_with_plotly == ()
+    assert sizes.largest_page_bytes <= PAGE_LIMIT, sizes
+    shared = site / "_static" / "plotly" / "plotly.min.js"
+    assert PLOTLY_BANNER in shared.read_bytes()[:200]
+    for page in _pages(site):
+        assert page.read_text().count('_static/plotly/plotly.min.js"></script>') == 1, page.name
+    downloads = list((site / "_sources").rglob("*.ipynb"))
+    assert downloads and not [p.name for p in downloads if PLOTLY_BANNER in p.read_bytes()]
+    assert max(p.stat().st_size for p in downloads) <= PAGE_LIMIT
+
+
+def test_site_sizes_measure_pages_and_sources_and_find_an_inlined_plotly(tmp_path):
+    (tmp_path / "book").mkdir()
+    (tmp_path / "_sources" / "book").mkdir(parents=True)
+    (tmp_path / "index.html").write_bytes(b"x" * 100)
+    inlined = b"<script>/**\n" + PLOTLY_BANNER + b"4.1.1\n*/</script>"
+    (tmp_path / "book" / "heavy.html").write_bytes(inlined + b"y" * 900)
+    (tmp_path / "_sources" / "book" / "heavy.ipynb").write_bytes(b"z" * 2000)
+    sizes = site_sizes(tmp_path)
+    assert (sizes.largest_page, sizes.pages_with_plotly) == ("book/heavy.html", ("book/heavy.html",))
+    assert sizes.largest_page_bytes == (tmp_path / "book" / "heavy.html").stat().st_size
+    assert (sizes.total_bytes, sizes.sources_bytes) == (100 + sizes.largest_page_bytes + 2000, 2000)
+    with pytest.raises(UserError, match="no built site"):
+        site_sizes(tmp_path / "nowhere")
+
+
 RAW_TABLE = re.compile(r"\|\s*:?-{3,}:?\s*\|")  # a Markdown table's rule row, left as text
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(chromium() is None, reason="needs Debian's chromium (.ci/run installs it)")
+@pytest.mark.usefixtures("browser")
 def test_every_page_renders_in_a_browser(site):
     problems = []
     for page in _pages(site):

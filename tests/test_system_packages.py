@@ -98,3 +98,24 @@ def test_without_a_way_to_install_it_names_the_command_and_fails(tmp_path, monke
     assert system_packages.main(["--list", str(_listing(tmp_path))]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "sudo apt-get install -y -q --no-install-recommends lit-rnn-test-package" in err
+
+
+def test_conda_users_are_told_where_chromium_comes_from():
+    conda = system_packages.plan(["cmake", "chromium"], conda=True, apt=True, root=True, sudo=False)
+    assert conda.commands == [] and "install chromium with your system's package manager" in conda.message
+
+
+def test_chromium_is_on_the_list_so_under_ci_a_missing_browser_fails_the_browser_tests(monkeypatch):
+    """make setup installs what the list names; where CI runs the tests, a browser test must run, not skip."""
+    import browser
+
+    assert Requirement("chromium", "program", ("chromium",)) in system_packages.read()
+    monkeypatch.setattr(browser.shutil, "which", lambda name: None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="under CI every browser test must run"):
+        browser.require_chromium()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="make setup"):
+        browser.require_chromium()
+    monkeypatch.undo()
+    assert browser.require_chromium() == browser.chromium()  # this machine has run make setup

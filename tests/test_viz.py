@@ -14,9 +14,10 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
-from browser import Page, chromium
+from browser import Page
 
 from lit_rnn.analysis.cells import CellView
 from lit_rnn.analysis.signals import lex, reference_signals
@@ -28,7 +29,7 @@ from lit_rnn.viz.heatmap import _colour, colour_range
 
 REPO = Path(__file__).resolve().parent.parent
 STATIC = REPO / "book" / "_static"
-needs_chromium = pytest.mark.skipif(chromium() is None, reason="needs Debian's chromium (.ci/run installs it)")
+needs_chromium = pytest.mark.usefixtures("browser")  # conftest.py: skipped without Chromium, failed under CI
 
 
 class ListTrace(list):
@@ -212,10 +213,16 @@ def test_cell_selector_in_a_browser(tmp_path):
         assert not browser.errors
 
 
-def test_renderer_inlines_plotly_only_in_the_book_build(monkeypatch):
+def test_book_figures_draw_with_the_sites_plotly_and_carry_no_copy_of_it(monkeypatch):
     monkeypatch.setenv(notebook.BOOK_ENV, "1")
     notebook.setup()
-    assert pio.renderers.default == "plotly_mimetype+notebook"
+    assert pio.renderers.default == f"plotly_mimetype+{notebook.SITE_RENDERER}"
+    figure = go.Figure(go.Bar(x=["a", "b"], y=[1, 2]))
+    bundle = figure._repr_mimebundle_()  # what IPython displays
+    page = bundle["text/html"]
+    assert 'class="plotly-graph-div"' in page and "Plotly.newPlot(" in page
+    assert len(page) < 20_000 and "plotly.js v" not in page  # the library itself is the site's, served once
+    assert bundle["application/vnd.plotly.v1+json"]["data"][0]["type"] == "bar"
     monkeypatch.delenv(notebook.BOOK_ENV)
     notebook.setup()
     assert pio.renderers.default == "plotly_mimetype"
@@ -260,6 +267,36 @@ _CHOOSE = """(label, text) => {  // ipywidgets draws a menu's spaces as no-break
 }"""
 
 
+OPENED_AS_CHAPTER_3 = """from test_viz import quoted_explorer
+from lit_rnn.analysis.cells import rank_cells
+explorer = quoted_explorer()
+lstm = explorer.traces["lstm-2x8"]
+explorer.show_best(rank_cells(lstm, explorer.signals.values(), lstm.positions, quantities=("c", "h")), run="lstm-2x8")
+explorer.widget"""
+
+_COLOURS = """const rgb = (css) => css.match(/[\\d.]+/g).slice(0, 3).map(Number);
+    const shades = [...document.querySelectorAll('.lit-rnn-text [data-row]')].map(e => getComputedStyle(e));"""
+
+_MIN_CONTRAST = f"""() => {{  // WCAG 2's contrast of every character's text on its background: the lowest
+    {_COLOURS}
+    const lum = (c) => {{ const [r, g, b] = c.map(v => v / 255).map(v => v <= 0.03928 ? v / 12.92
+                                                     : ((v + 0.055) / 1.055) ** 2.4);
+                         return 0.2126 * r + 0.7152 * g + 0.0722 * b; }};
+    const ratio = (a, b) => {{ const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+                              return (x + 0.05) / (y + 0.05); }};
+    return Math.min(...shades.map(s => ratio(rgb(s.color), rgb(s.backgroundColor))));
+}}"""
+
+_EXTREMES = f"""() => {{  // a nearly saturated red and a nearly saturated blue among the backgrounds
+    {_COLOURS}
+    const backgrounds = shades.map(s => rgb(s.backgroundColor));
+    return [backgrounds.some(([r, g, b]) => r === 255 && g < 40), backgrounds.some(([r, g, b]) => b === 255 && r < 40)];
+}}"""
+
+_NO_SCROLLBAR = """() => [...document.querySelectorAll('.jp-OutputArea-output, .jp-OutputArea-output *')]
+    .every(e => !['auto', 'scroll'].includes(getComputedStyle(e).overflowX) || e.scrollWidth <= e.clientWidth)"""
+
+
 def _lab(root: Path, port: int) -> subprocess.Popen:
     """JupyterLab on ``root`` with its own settings, the app exposed to the page as ``window.jupyterapp``."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO / "tests")])}
@@ -275,11 +312,11 @@ def _lab(root: Path, port: int) -> subprocess.Popen:
 @pytest.mark.slow
 @needs_chromium
 def test_explorer_live_in_jupyterlab(tmp_path):
-    """JupyterLab 4 offline in Chromium: run the notebook, then use every kind of control as a reader does."""
+    """JupyterLab 4 offline in Chromium: run the notebook (the explorer opened as chapter 3 opens it: on its
+    ranking's best cell, legible on every shade, fitting its box), then use every kind of control as a reader does."""
     import nbformat
 
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "from test_viz import quoted_explorer\nexplorer = quoted_explorer()\nexplorer.widget")],
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(OPENED_AS_CHAPTER_3)],
         metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
     nbformat.write(notebook, tmp_path / "explorer.ipynb")
     with socket.socket() as probe:
@@ -303,15 +340,21 @@ def test_explorer_live_in_jupyterlab(tmp_path):
                              ".then(() => { jupyterapp.commands.execute('notebook:run-all-cells'); return true; })")
             browser.wait_for("!!document.querySelector('.lit-rnn-explorer .lit-rnn-text .lit-rnn-heatmap')", 120,
                              what="the explorer")
+            opened = browser.evaluate("document.querySelector('.lit-rnn-explorer').innerText")
+            assert "lstm-2x8 · layer 2 · cell state · cell 5" in opened  # the ranking's best: the planted cell
+            assert "best for in_quotes (AUC): cell 5 (1.00" in opened
+            assert browser.evaluate(f"({_MIN_CONTRAST})()") >= 4.5
+            assert browser.evaluate(f"({_EXTREMES})()") == [True, True]  # saturated red and blue both shown
+            assert browser.evaluate(f"({_NO_SCROLLBAR})()"), "a horizontal scrollbar in the explorer's output"
 
             def choose(label: str, text: str, until: str) -> str:
                 browser.evaluate(f"({_CHOOSE})({json.dumps(label)}, {json.dumps(text)})")
                 return browser.wait_for(f"(() => {{ const t = document.querySelector('.lit-rnn-explorer').innerText;"
                                         f" return t.includes({json.dumps(until)}) ? t : ''; }})()", 60, what=until)
 
-            choose("layer", "layer 2", "layer 2 · cell state · cell 0")
-            shown = choose("rank by", "in_quotes", "best for in_quotes (AUC): cell 5 (1.00")
-            assert "layer 2 · cell state · cell 5" in shown
+            choose("layer", "layer 1", "lstm-2x8 · layer 1 · cell state")  # ranked afresh for layer 1
+            shown = choose("layer", "layer 2", "layer 2 · cell state · cell 5")
+            assert "best for in_quotes (AUC): cell 5 (1.00" in shown
             assert browser.evaluate("[...document.querySelectorAll('.lit-rnn-explorer select')]"
                                     ".find(s => s.selectedOptions[0].textContent.startsWith('5\\u00a0(1.00)')) != null")
             shown = choose("quantity", "hidden state", "layer 2 · hidden state · cell")
@@ -324,6 +367,10 @@ def test_explorer_live_in_jupyterlab(tmp_path):
             choose("layer", "layer 2", "lstm-2x8 · layer 2")
             choose("quantity", "input gate", "layer 2 · input gate")
             choose("rank by", "marked span", "select text below")
+            browser.evaluate("jupyterapp.shell.currentWidget.sessionContext.session.kernel"  # back to the start
+                             ".requestExecute({code: 'explorer.start.value = 0'}).done.then(() => true)")
+            browser.wait_for(f"!!document.querySelector('.lit-rnn-text [data-row=\"{SPAN[1]}\"]')", 60,
+                             what="the text from the start")
             first = browser.point(f'.lit-rnn-text [data-row="{SPAN[0]}"]', across=0.1)  # select with the mouse
             browser.drag(first, browser.point(f'.lit-rnn-text [data-row="{SPAN[1] - 1}"]', across=0.9))
             shown = browser.wait_for("(() => { const t = document.querySelector('.lit-rnn-explorer').innerText;"
@@ -340,7 +387,7 @@ def test_explorer_live_in_jupyterlab(tmp_path):
         lab.wait(timeout=30)
 
 
-def test_the_book_build_runs_chapters_with_plotly_inlined_and_the_lab_without(tmp_path, monkeypatch):
+def test_the_book_build_runs_chapters_with_the_sites_renderer_and_the_lab_without(tmp_path, monkeypatch):
     """``book.execute`` (what ``lit-rnn book`` runs) sets the book's setting for the chapter's kernel only."""
     import nbformat
 
@@ -353,5 +400,5 @@ def test_the_book_build_runs_chapters_with_plotly_inlined_and_the_lab_without(tm
     monkeypatch.setenv("PYTHONPATH", str(REPO / "src"))  # the kernel imports this checkout's library
     execute(source, tmp_path / "executed.ipynb", parameters={})
     printed = nbformat.read(tmp_path / "executed.ipynb", as_version=4).cells[-1].outputs[0]["text"]
-    assert printed.strip() == "plotly_mimetype+notebook"
+    assert printed.strip() == f"plotly_mimetype+{notebook.SITE_RENDERER}"
     assert notebook.BOOK_ENV not in os.environ  # the build's own process is left as it was

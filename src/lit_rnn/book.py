@@ -24,6 +24,7 @@ from lit_rnn.viz.notebook import BOOK_ENV, ERROR_PREFIX
 
 BOOK_CORPORA = ("warpeace", "linux")
 INTRO = "00_intro"
+PLOTLY_JS = "plotly/plotly.min.js"  # under the site's _static; _config.yml's html_js_files loads it on every page
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,50 @@ def serve_widget_modules(static: Path) -> None:
     shutil.copyfile(Path(anywidget.__file__).parent / "nbextension" / "index.js", target)
 
 
+def serve_plotly(static: Path) -> None:
+    """Copy plotly.js from the installed plotly package into the site, which every page loads once (cached).
+
+    The same version as the kernel's, so the figures' data matches the library that draws them.
+    """
+    import plotly
+
+    target = static / PLOTLY_JS
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", target)
+
+
+@dataclass(frozen=True)
+class SiteSizes:
+    """How much a reader downloads from a built site, in bytes."""
+
+    largest_page: str  # relative to the site
+    largest_page_bytes: int
+    total_bytes: int
+    sources_bytes: int  # _sources: the executed notebooks the download button offers
+    pages_with_plotly: tuple[str, ...]  # pages that carry a copy of plotly.js instead of the shared one
+
+    def __str__(self) -> str:
+        mb = 1e6
+        return (f"largest page {self.largest_page} {self.largest_page_bytes / 1e3:,.0f} KB; site "
+                f"{self.total_bytes / mb:,.1f} MB, of which _sources {self.sources_bytes / mb:,.1f} MB")
+
+
+PLOTLY_BANNER = b"* plotly.js v"  # the first lines of plotly.min.js
+
+
+def site_sizes(html: Path) -> SiteSizes:
+    """Measure a built site: its largest HTML page, its total size, its ``_sources`` and pages inlining plotly.js."""
+    files = [p for p in html.rglob("*") if p.is_file()]
+    if not files:
+        raise UserError(f"no built site in {html}: build the book first")
+    pages = {p: p.stat().st_size for p in files if p.suffix == ".html"}
+    largest = max(pages, key=pages.get)
+    sources = html / "_sources"
+    inlining = tuple(str(p.relative_to(html)) for p in pages if PLOTLY_BANNER in p.read_bytes())
+    return SiteSizes(str(largest.relative_to(html)), pages[largest], sum(p.stat().st_size for p in files),
+                     sum(p.stat().st_size for p in files if sources in p.parents), inlining)
+
+
 def build_site(project: Path = Path(".")) -> Path:
     """Run ``jupyter-book build`` (no execution, warnings as errors); returns the HTML folder."""
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
@@ -202,6 +247,7 @@ def build_site(project: Path = Path(".")) -> Path:
     html = project / "_build" / "html"
     shutil.rmtree(project / "_build", ignore_errors=True)
     serve_widget_modules(project / "book" / "_static")
+    serve_plotly(project / "book" / "_static")
     start = _step("jupyter-book build")
     if subprocess.run(command).returncode != 0:
         raise UserError("jupyter-book build failed (see the warnings above)")
@@ -220,5 +266,5 @@ def build_book(config: BookConfig) -> Path:
     prepare(config)
     execute_chapters(config)
     html = build_site(config.project)
-    print(f"\nbook built in {(time.time() - start) / 60:.1f} min: {html / 'index.html'}")
+    print(f"\nbook built in {(time.time() - start) / 60:.1f} min: {html / 'index.html'}\n{site_sizes(html)}")
     return html

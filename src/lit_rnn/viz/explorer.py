@@ -13,7 +13,7 @@ change of them; a first ranking shows "ranking…" while it runs.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 import anywidget
 import ipywidgets as widgets
@@ -21,9 +21,10 @@ import numpy as np
 import pandas as pd
 import traitlets
 
-from lit_rnn.analysis.cells import CellView, Trace, cell_window, rank_cells, span_query
+from lit_rnn.analysis.cells import CellView, Trace, busiest_window, cell_window, rank_cells, span_query
 from lit_rnn.analysis.signals import Signal, varying
 from lit_rnn.data import Corpus
+from lit_rnn.errors import UserError
 from lit_rnn.viz.heatmap import QUANTITY_NAMES, colour_range, shown_name, shown_values, text_heatmap_html
 
 CELL_NUMBER = "(cell number)"
@@ -31,31 +32,60 @@ MARKED_SPAN = "marked span"
 RANKING = "<i>ranking…</i>"
 
 
-def activation_curve_svg(values: np.ndarray, low: float, high: float, height: int = 80) -> str:
-    """Shown values as an inline SVG polyline, full width, on the fixed scale ``[low, high]`` (no JavaScript)."""
+JOIN = ("<div class='lit-rnn-join' style='font-size:11px;color:#555;border-top:2px dashed #555;margin:4px 0'>"
+        "next test segment (the text jumps here)</div>")
+
+
+def activation_curve_svg(values: np.ndarray, low: float, high: float, height: int = 80,
+                         joins: Sequence[int] = ()) -> str:
+    """Shown values as an inline SVG curve, full width, on the fixed scale ``[low, high]`` (no JavaScript).
+
+    The curve breaks at ``joins`` (indices where a new test segment starts), marked by a vertical line.
+    The border is inside the width, so the curve fits its box.
+    """
     values = np.clip(np.asarray(values, dtype=np.float64), low, high)
     xs = np.linspace(0, 1000, len(values))
     ys = height - (values - low) / (high - low) * (height - 4) - 2
-    points = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys))
-    return (f"<svg viewBox='0 0 1000 {height}' preserveAspectRatio='none' "
-            f"style='width:100%;height:{height}px;border:1px solid #ddd;margin-top:6px'>"
+    lines = "".join(f"<polyline fill='none' stroke='#333' stroke-width='1.2' vector-effect='non-scaling-stroke' "
+                    f"points='{' '.join(f'{x:.1f},{y:.1f}' for x, y in zip(xs[a:b], ys[a:b]))}'/>"
+                    for a, b in _pieces(len(values), joins))
+    marks = "".join(f"<line class='lit-rnn-join' x1='{xs[j]:.1f}' x2='{xs[j]:.1f}' y1='0' y2='{height}' stroke='#555' "
+                    "stroke-width='2' vector-effect='non-scaling-stroke'/>" for j in joins)
+    return (f"<svg viewBox='0 0 1000 {height}' preserveAspectRatio='none' style='display:block;width:100%;"
+            f"box-sizing:border-box;height:{height}px;border:1px solid #ddd;margin-top:6px'>"
             f"<line x1='0' x2='1000' y1='{height / 2}' y2='{height / 2}' stroke='#ccc' stroke-dasharray='3,3' "
-            "vector-effect='non-scaling-stroke'/><polyline fill='none' stroke='#333' stroke-width='1.2' "
-            f"vector-effect='non-scaling-stroke' points='{points}'/></svg>")
+            f"vector-effect='non-scaling-stroke'/>{marks}{lines}</svg>")
 
 
-def cell_view_html(view: CellView, start: int | None = None, marked: tuple[int, int] | None = None) -> str:
+def _pieces(length: int, joins: Sequence[int]) -> list[tuple[int, int]]:
+    """``[0, length)`` cut at ``joins``: one ``(first, stop)`` per test segment."""
+    cuts = [0, *sorted(j for j in joins if 0 < j < length), length]
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+def segment_joins(positions: np.ndarray, start: int, stop: int) -> list[int]:
+    """Where in trace rows ``[start, stop)`` a new segment begins (its corpus offset does not follow the row
+    before), relative to ``start``: the test split is separate stretches of the corpus."""
+    offsets = np.asarray(positions[start:stop])
+    return [int(k) + 1 for k in np.flatnonzero(np.diff(offsets) != 1)]
+
+
+def cell_view_html(view: CellView, start: int | None = None, marked: tuple[int, int] | None = None,
+                   joins: Sequence[int] = ()) -> str:
     """A cell's window of text coloured on its quantity's fixed scale, with the activation curve below.
 
     ``start`` and ``marked`` are passed to :func:`~lit_rnn.viz.heatmap.text_heatmap_html` (trace
-    rows on every byte, the marked rows underlined).
+    rows on every byte, the marked rows underlined). The text and the curve break at ``joins``
+    (:func:`segment_joins`), so two test segments are never shown as one text.
     """
     shown = shown_values(view.quantity, view.values)
     low, high = colour_range(view.quantity)
     legend = (f"<div style='font-size:11px;color:#555'>colour and curve: {shown_name(view.quantity)}, "
               f"red (bottom) {low:+g} · white (dashed) {(low + high) / 2:+g} · blue (top) {high:+g}</div>")
-    return (text_heatmap_html(view.text, shown, low, high, view.label, start=start, marked=marked)
-            + activation_curve_svg(shown, low, high) + legend)
+    text = JOIN.join(text_heatmap_html(view.text[a:b], shown[a:b], low, high, view.label if a == 0 else None,
+                                       start=None if start is None else start + a, marked=marked)
+                     for a, b in _pieces(len(shown), joins))
+    return text + activation_curve_svg(shown, low, high, joins=joins) + legend
 
 
 class TextView(anywidget.AnyWidget):
@@ -120,7 +150,7 @@ class CellExplorer:
                                        continuous_update=False, layout=wide)
         self.clear = widgets.Button(description="clear mark", tooltip="forget the marked span")
         self.text = TextView()
-        self.run.observe(lambda _: self._run_changed(), names="value")
+        self.run.observe(lambda _: self._unless_quiet(self._run_changed), names="value")
         for control in (self.layer, self.quantity, self.rank_by):
             control.observe(lambda _: self._unless_quiet(self.rank), names="value")
         for control in (self.cell, self.start):
@@ -147,19 +177,49 @@ class CellExplorer:
 
     @contextlib.contextmanager
     def _quietly(self) -> Iterator[None]:
-        """Change several controls without each change re-ranking or redrawing."""
-        self._quiet = True
+        """Change several controls without each change re-ranking or redrawing (nests)."""
+        before, self._quiet = self._quiet, True
         try:
             yield
         finally:
-            self._quiet = False
+            self._quiet = before
 
     def _unless_quiet(self, action) -> None:
         if not self._quiet:
             action()
 
+    def show_best(self, ranking: pd.DataFrame, run: str) -> None:
+        """Open on the best cell of a :func:`~lit_rnn.analysis.cells.rank_cells` table of ``run``'s trace: its
+        layer, quantity and cell, ranked by its signal, at the stretch of text where that signal varies most."""
+        best = ranking.loc[ranking.score.idxmax()]
+        self.show(run=run, layer=int(best.layer), quantity=best.quantity, rank_by=best.signal, cell=int(best.cell))
+
+    def show(self, run: str | None = None, layer: int | None = None, quantity: str | None = None,
+             rank_by: str | None = None, cell: int | None = None) -> None:
+        """Set the controls given (the rest as they are) at once, then rank and draw once; ranking by a
+        signal moves the text to where that signal varies most."""
+        if run is not None and run not in self.traces:
+            raise UserError(f"the explorer has no run {run!r}: it has {', '.join(self.traces)}")
+        with self._quietly():
+            if run is not None:
+                self.run.value = run
+            self._offer()
+            for control, value in ((self.layer, layer), (self.quantity, quantity), (self.rank_by, rank_by)):
+                if value is not None and value not in _values(control.options):
+                    raise UserError(f"the explorer's {control.description} menu has no {value!r}")
+                if value is not None:
+                    control.value = value
+            if rank_by in self.signals:
+                signal = np.asarray(self.signals[rank_by].values)[self.trace.positions]
+                self.start.value = min(busiest_window(signal, self.length), self.start.max)
+        self.rank(cell)
+
     def _run_changed(self) -> None:
-        """Offer the run's layers, quantities and varying signals (keeping choices it also has), then rank."""
+        self._offer()
+        self.rank()
+
+    def _offer(self) -> None:
+        """Offer the run's layers, quantities and varying signals (keeping choices it also has)."""
         trace = self.trace
         quantities = list(trace[0])
         offered = varying(self.signals, trace.positions)
@@ -172,7 +232,6 @@ class CellExplorer:
         silent = [name for name in self.signals if name not in offered]
         self.absent.value = (f"<small>Not offered: {', '.join(silent)} (never change in this text).</small>"
                              if silent else "")
-        self.rank()
 
     def _table(self) -> pd.DataFrame | None:
         """The ranking the controls ask for (cells best first), from the cache or computed; None if there is none."""
@@ -193,19 +252,18 @@ class CellExplorer:
             self.rankings[key] = table.reset_index(drop=True)
         return self.rankings[key]
 
-    def rank(self) -> None:
-        """Order the cell menu by the chosen ranking, say its best cells, and show the best one."""
+    def rank(self, cell: int | None = None) -> None:
+        """Order the cell menu by the chosen ranking, say its best cells, and show the best one (or ``cell``)."""
         table = self._table()
         n_cells = self.trace[self.layer.value][self.quantity.value].shape[1]
         with self._quietly():
             if table is None:
-                current = self.cell.value
-                _choose(self.cell, [(str(k), k) for k in range(n_cells)], current)
+                _choose(self.cell, [(str(k), k) for k in range(n_cells)], self.cell.value if cell is None else cell)
                 self.ranking.value = ("<i>select text below to mark a span</i>" if self.rank_by.value == MARKED_SPAN
                                       else "")
             else:
                 _choose(self.cell, [(f"{c} ({s:.2f})", int(c)) for c, s in zip(table.cell, table.score)],
-                        int(table.cell.iloc[0]))
+                        int(table.cell.iloc[0]) if cell is None else cell)
                 self.ranking.value = _ranking_html(table, self.rank_by.value)
         self.draw()
 
@@ -214,13 +272,19 @@ class CellExplorer:
         layer, quantity, cell, start = self.layer.value, self.quantity.value, self.cell.value, self.start.value
         text, values = cell_window(self.corpus.data, self.trace, layer, quantity, cell, start, self.length)
         label = f"{self.run.value} · layer {layer + 1} · {QUANTITY_NAMES.get(quantity, quantity)} · cell {cell}"
+        joins = segment_joins(self.trace.positions, start, start + len(values))
         self.text.html = cell_view_html(CellView(label, layer, quantity, cell, start, text, values),
-                                        start=start, marked=self.marked)
+                                        start=start, marked=self.marked, joins=joins)
+
+
+def _values(options) -> list:
+    """The values of a menu's options (an option is a value or a (label, value) pair)."""
+    return [option[1] if isinstance(option, tuple) else option for option in options]
 
 
 def _choose(menu: widgets.Dropdown, options: list, preferred=None) -> None:
     """Give ``menu`` new options, keeping ``preferred`` (else its current value) if offered, else the first."""
-    values = [option[1] if isinstance(option, tuple) else option for option in options]
+    values = _values(options)
     keep = preferred if preferred in values else menu.value
     menu.options = options
     menu.value = keep if keep in values else values[0]

@@ -15,17 +15,6 @@ from lit_rnn.viz.heatmap import COLOURSCALE, colour_range, glyphs, shown_name, s
 KIND_COLOURS = {"rnn": "#1f77b4", "lstm": "#d62728", "gru": "#2ca02c", "nnn": "#9467bd", "ngram": "#7f7f7f"}
 
 
-def use_renderer(book: bool) -> None:
-    """Show figures as plotly's MIME type, which JupyterLab draws itself; in the book build also as HTML.
-
-    Jupyter Book 1 drops plotly's MIME type, so the book's chapters add an HTML copy with plotly.js
-    inlined (4-5 MB per notebook); a chapter run in the lab stays small without it.
-    """
-    import plotly.io as pio
-
-    pio.renderers.default = "plotly_mimetype+notebook" if book else "plotly_mimetype"
-
-
 def byte_frequencies(corpus: Corpus, top: int | None = None) -> go.Figure:
     """Bar chart of how often each byte value occurs, most frequent first."""
     counts = np.bincount(corpus.data, minlength=256)[corpus.vocab]

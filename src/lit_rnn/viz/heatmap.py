@@ -44,11 +44,36 @@ def shown_name(quantity: str) -> str:
     return f"tanh({name})" if quantity == "c" else name
 
 
-def _colour(value: float, low: float, high: float) -> str:
+def _rgb(value: float, low: float, high: float) -> tuple[int, int, int]:
     """Red (low) through white to blue (high): the paper's colours (``COLOURSCALE``)."""
     t = 0.0 if high == low else float(np.clip((value - low) / (high - low), 0.0, 1.0)) * 2 - 1
     strength = int(round(255 * (1 - abs(t))))
-    return f"rgb({strength},{strength},255)" if t > 0 else f"rgb(255,{strength},{strength})"
+    return (strength, strength, 255) if t > 0 else (255, strength, strength)
+
+
+def _colour(value: float, low: float, high: float) -> str:
+    """:func:`_rgb` as CSS."""
+    return "rgb({},{},{})".format(*_rgb(value, low, high))
+
+
+def luminance(rgb: tuple[int, int, int]) -> float:
+    """WCAG 2's relative luminance of an sRGB colour (0 black, 1 white)."""
+    linear = [c / 255 / 12.92 if c <= 10 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast_ratio(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
+    """WCAG 2's contrast ratio of two colours, 1 to 21 (text needs 4.5 for level AA)."""
+    light, dark = sorted((luminance(a), luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+BLACK, WHITE = (0, 0, 0), (255, 255, 255)
+
+
+def ink(background: tuple[int, int, int]) -> str:
+    """The text colour, black or white, that contrasts more with ``background`` (at least 4.58:1 on any colour)."""
+    return "#000" if contrast_ratio(background, BLACK) >= contrast_ratio(background, WHITE) else "#fff"
 
 
 def text_heatmap_html(text: bytes, values: np.ndarray, low: float = -1.0, high: float = 1.0,
@@ -56,9 +81,10 @@ def text_heatmap_html(text: bytes, values: np.ndarray, low: float = -1.0, high: 
                       marked: tuple[int, int] | None = None) -> str:
     """HTML of ``text`` with each character shaded by ``values`` of its bytes; renders in JupyterLab and the book.
 
-    Newlines break lines (CR is hidden). With ``start`` (the trace row of the first byte), every
-    character carries the row of its first byte as ``data-row``, and those in ``marked``
-    (``[first, stop)`` rows) are underlined.
+    Each character's text is black or white, whichever is more legible on its shade (:func:`ink`).
+    Newlines break lines (CR is hidden); long runs without a space wrap too. With ``start`` (the
+    trace row of the first byte), every character carries the row of its first byte as
+    ``data-row``, and those in ``marked`` (``[first, stop)`` rows) are underlined in the text's colour.
     """
     if len(text) != len(values):
         raise ValueError(f"{len(text)} bytes but {len(values)} values")
@@ -68,14 +94,15 @@ def text_heatmap_html(text: bytes, values: np.ndarray, low: float = -1.0, high: 
         if not shown:
             continue
         tip = html.escape(tooltip(text[first:stop], values[first:stop]))
-        style = f"background:{_colour(values[stop - 1], low, high)}"
+        text_colour = ink(_rgb(values[stop - 1], low, high))
+        style = f"background:{_colour(values[stop - 1], low, high)};color:{text_colour}"
         row = "" if start is None else f' data-row="{start + first}"'
         if start is not None and marked is not None and marked[0] <= start + first < marked[1]:
-            style += ";box-shadow:inset 0 -3px #111"
+            style += f";box-shadow:inset 0 -3px {text_colour}"  # the text's colour: visible on every shade
         newline = "<br>" if text[first:stop] == b"\n" else ""
         spans.append(f'<span title="{tip}"{row} style="{style}">{shown}{newline}</span>')
     heading = f"<div style='font-weight:bold;margin-bottom:4px'>{html.escape(title)}</div>" if title else ""
-    return (f"<div class='lit-rnn-heatmap' style='font-family:monospace;white-space:pre-wrap;"
+    return (f"<div class='lit-rnn-heatmap' style='font-family:monospace;white-space:pre-wrap;overflow-wrap:anywhere;"
             f"line-height:1.5;font-size:12px'>{heading}{''.join(spans)}</div>")
 
 
