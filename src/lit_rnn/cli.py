@@ -109,8 +109,40 @@ def _runs_export(args: argparse.Namespace) -> None:
         raise UserError(f"no run {', '.join(missing)} in the store; `lit-rnn runs list` shows what it holds")
     for run_id in args.run:
         run: Run = stored[run_id]
-        folder = export_run(run, args.destination, half=args.fp16, snapshots=not args.no_snapshots)
-        print(f"exported {run.name} to {folder}")
+        if args.weightless:
+            folder = _export_weightless(run, args)
+        else:
+            folder = export_run(run, args.destination, half=args.fp16, snapshots=not args.no_snapshots)
+        print(f"exported {run.name}{' weightless' if args.weightless else ''} to {folder}")
+
+
+def _export_weightless(run, args: argparse.Namespace):
+    """Export a run without its weights, computing its test predictions first where the store lacks them."""
+    from lit_rnn.analysis.compare import bootstrap_std
+    from lit_rnn.devices import resolve_device
+    from lit_rnn.evaluate import predictions
+    from lit_rnn.predictions import Predictions
+    from lit_rnn.runs import TEST_PREDICTIONS, export_weightless
+
+    cached = run.dir / TEST_PREDICTIONS
+    test = Predictions.load(cached) if cached.exists() else predictions(
+        run, _run_corpus(run.config.corpus_sha256, args.corpus, args.data_dir), "test", resolve_device(args.device))
+    return export_weightless(run, args.destination, bootstrap_std(test))
+
+
+def _run_corpus(sha256: str, name_or_path: str | None, data_dir: str | None):
+    """The corpus a run was trained on: ``name_or_path`` or a registered corpus, whole or cut to a preset's size."""
+    from lit_rnn.data import KNOWN_CORPORA, load_corpus
+    from lit_rnn.presets import PRESETS
+
+    for name in [name_or_path] if name_or_path else list(KNOWN_CORPORA):
+        corpus = load_corpus(name, data_dir)
+        for size in [None, *(p.max_bytes for p in PRESETS.values() if p.max_bytes)]:
+            cut = corpus.head(size) if size else corpus
+            if cut.sha256 == sha256:
+                return cut
+    raise UserError(f"no corpus {'named' if name_or_path else 'registered'} here has sha256 {sha256[:16]}…, the run's; "
+                    "pass --corpus with the file it was trained on")
 
 
 def _runs_import(args: argparse.Namespace) -> None:
@@ -210,6 +242,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("destination", help="folder to copy them into (one folder per run)")
     export.add_argument("--fp16", action="store_true", help="store the weights in fp16 (half the size)")
     export.add_argument("--no-snapshots", action="store_true", help="leave the early snapshots behind")
+    export.add_argument("--weightless", action="store_true",
+                        help="leave the weights behind: results and compact test predictions only (what Table 1 and "
+                             "Figure 1 need), computing the predictions if the store lacks them")
+    export.add_argument("--corpus", default=None, help="with --weightless: the run's corpus, if not a registered one")
+    export.add_argument("--data-dir", default=None, help="data directory (default: $LIT_RNN_DATA or ./data)")
+    export.add_argument("--device", default="auto", help="with --weightless: where to compute the predictions")
     export.set_defaults(handler=_runs_export)
     imports = runs.add_parser("import", parents=[artifacts],
                               help="bring run folders trained elsewhere into the store, after checking them")
