@@ -68,13 +68,18 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _grid(args: argparse.Namespace) -> None:
-    from lit_rnn.grid import packs_for, train_runs
+    from pathlib import Path
+
+    from lit_rnn.grid import ClusterOptions, packs_for, train_runs
     from lit_rnn.settings import settings_from_args
 
     settings = settings_from_args(args)
+    cluster = ClusterOptions(args.executor, args.partition, args.time_min, args.gpus_per_job, args.cpus_per_job,
+                             args.precision, Path(args.logs) if args.logs else None)
+    device = settings.device if cluster.executor == "process" else cluster.job_device
     configs = settings.preset.run_configs(settings.corpus)
     for run in train_runs(configs, settings.corpus, settings.train_options, settings.artifacts, settings.jobs,
-                          shipped=settings.shipped, packed=packs_for(args.trainer, settings.device)):
+                          shipped=settings.shipped, packed=packs_for(args.trainer, device), cluster=cluster):
         model = run.config.model
         print(f"{model.name:<16} dropout {model.dropout:<4} val {run.result.best_val_loss:.4f}  {run.dir}")
 
@@ -182,7 +187,7 @@ def _book(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from lit_rnn.data import KNOWN_CORPORA
-    from lit_rnn.grid import TRAINERS
+    from lit_rnn.grid import EXECUTORS, TRAINERS
     from lit_rnn.settings import settings_parser
 
     parser = argparse.ArgumentParser(prog="lit-rnn", description=__doc__)
@@ -224,6 +229,15 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument("--trainer", choices=TRAINERS, default="auto",
                       help="packed: runs of one architecture and depth train together as one computation; per-run: "
                            "one run per training (--jobs at a time); auto: packed on a GPU, per-run on a CPU")
+    grid.add_argument("--executor", choices=EXECUTORS, default="process",
+                      help="where the trainings run: process (here: in-process, or --jobs processes); local or slurm: "
+                           "one submitit job per pack (slurm: the run store on a file system the nodes share)")
+    grid.add_argument("--partition", default=None, help="slurm: the partition (default: the cluster's)")
+    grid.add_argument("--time-min", type=int, default=240,
+                      help="local/slurm: a job's time limit in minutes; a job cut by it is requeued and resumes")
+    grid.add_argument("--gpus-per-job", type=int, default=1, help="local/slurm: GPUs per job (0: CPU jobs)")
+    grid.add_argument("--cpus-per-job", type=int, default=4, help="local/slurm: CPUs per job (its torch threads)")
+    grid.add_argument("--logs", default=None, help="local/slurm: submitit's log folder (default: ARTIFACTS/submitit)")
     grid.set_defaults(handler=_grid)
 
     baselines = commands.add_parser("baselines", parents=[settings],

@@ -100,9 +100,10 @@ class Predictions:
 
     def save(self, path: str | Path) -> None:
         if self.is_compact:
-            buffer = io.BytesIO()  # compressed: positions and targets shrink to little beside the log-probabilities
+            steps = np.diff(self.positions, prepend=0).astype(np.int32)  # mostly 1: compress to almost nothing
+            buffer = io.BytesIO()
             np.savez_compressed(buffer, top_ids=self.top_ids, target_log_probs=self.target_log_probs,
-                                targets=self.targets, positions=self.positions,
+                                targets=self.targets, position_steps=steps,
                                 meta=np.array([self.name, self.kind, self.corpus_sha256, self.split,
                                                str(self.compact_vocab_size)]))
             atomic_write_bytes(path, buffer.getvalue())
@@ -124,8 +125,9 @@ class Predictions:
                 if "probs" in stored:
                     return cls(stored["probs"], stored["target_log_probs"], stored["targets"], stored["positions"],
                                name, kind, sha, split)
-                return cls(None, stored["target_log_probs"], stored["targets"], stored["positions"], name, kind, sha,
-                           split, stored["top_ids"], int(vocab[0]))
+                positions = np.cumsum(stored["position_steps"], dtype=np.int64)
+                return cls(None, stored["target_log_probs"], stored["targets"], positions, name, kind, sha, split,
+                           stored["top_ids"], int(vocab[0]))
         except (OSError, ValueError, KeyError) as error:
             raise UserError(f"cannot read predictions {path}: {error}; delete it to recompute") from error
 
