@@ -189,6 +189,8 @@ def test_a_weightless_run_round_trips_without_weights_and_says_so(grid, tmp_path
     assert np.array_equal(compact.target_log_probs, full.target_log_probs) and compact.vocab_size == full.vocab_size
     with pytest.raises(UserError, match="weightless"):
         imported.load_model()
+    with pytest.raises(UserError, match="export it with --weightless"):
+        export_run(imported, tmp_path / "again")
     assert run_table(tmp_path / "store").loc[0, "weightless"]
     assert import_run(exported, tmp_path / "store")[1] == "already in the store"  # never overwritten
     full_copy = export_run(run, tmp_path / "full")  # the run with its weights replaces its weightless copy

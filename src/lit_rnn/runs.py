@@ -242,6 +242,8 @@ def export_run(run: Run, destination: str | Path, half: bool = False, snapshots:
     """
     if not run.is_finished:
         raise UserError(f"run {run.config.run_id} ({run.name}) has not finished; only finished runs are exported")
+    if run.weightless:
+        raise UserError(f"run {run.config.run_id} ({run.name}) is weightless: export it with --weightless")
     target = Path(destination) / run.config.run_id
     if target.exists():
         raise UserError(f"{target} exists already; choose an empty destination")
