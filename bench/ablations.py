@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 import torch
-from _models import benchmark_model
+from _models import SMOKE_BYTES, benchmark_model
 
 from lit_rnn.data import load_corpus
 from lit_rnn.interventions import Intervention, intervention_losses, scored_rows
@@ -28,9 +28,12 @@ def main() -> None:
     parser.add_argument("--ablations", type=int, default=16)
     parser.add_argument("--rows", type=int, default=10)
     parser.add_argument("--length", type=int, default=300)
+    parser.add_argument("--smoke", action="store_true", help="the smallest setting, on CPU in seconds: checks it runs")
     args = parser.parse_args()
-    corpus = load_corpus(args.corpus)
-    model = benchmark_model(args.model, corpus)
+    if args.smoke:
+        args.ablations, args.rows, args.length = 2, 2, 20
+    corpus = load_corpus(args.corpus).head(SMOKE_BYTES) if args.smoke else load_corpus(args.corpus)
+    model = benchmark_model(args.model, corpus, hidden=16 if args.smoke else 241)
     batcher, device = corpus.batcher(), torch.device("cpu")
     rows = scored_rows(batcher.batch_size, args.rows)
     ablations = [Intervention.ablate(args.layer - 1, [cell]) for cell in range(args.ablations)]

@@ -17,7 +17,7 @@ import statistics
 import time
 
 import torch
-from _models import benchmark_model
+from _models import SMOKE_BYTES, benchmark_model
 
 from lit_rnn.data import load_corpus
 from lit_rnn.dynamic import RULES, DynamicConfig, dynamic_loss, gradient_rms
@@ -35,9 +35,12 @@ def main() -> None:
     parser.add_argument("--decay", type=float, default=0.01)
     parser.add_argument("--rule", choices=RULES, default="rms")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true", help="the smallest setting, on CPU in seconds: checks it runs")
     args = parser.parse_args()
-    corpus = load_corpus(args.corpus)
-    model = benchmark_model(args.model, corpus)
+    if args.smoke:
+        args.length, args.repeats = 20, 1
+    corpus = load_corpus(args.corpus).head(SMOKE_BYTES) if args.smoke else load_corpus(args.corpus)
+    model = benchmark_model(args.model, corpus, hidden=16 if args.smoke else 241)
     batcher, device = corpus.batcher(), torch.device("cpu")
     config = DynamicConfig(args.learning_rate, args.decay, args.window, args.rule)
     start = time.perf_counter()

@@ -20,7 +20,9 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+from _models import SMOKE_BYTES
 
+from lit_rnn.analysis.signals import lex, reference_signals, resolve_language
 from lit_rnn.data import load_corpus
 from lit_rnn.evaluate import StoredTrace
 from lit_rnn.models import TRACE_QUANTITIES
@@ -65,8 +67,11 @@ def main() -> None:
     parser.add_argument("--cells", type=int, default=241)
     parser.add_argument("--positions", type=int, default=None, help="default: the whole test split")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--smoke", action="store_true", help="the smallest setting, on CPU in seconds: checks it runs")
     args = parser.parse_args()
     corpus = load_corpus(args.corpus)
+    if args.smoke:
+        corpus, args.layers, args.cells, args.positions, args.repeats = corpus.head(SMOKE_BYTES), 1, 8, 2000, 1
     positions = corpus.batcher().positions("test").reshape(-1)[: args.positions]
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
@@ -76,7 +81,8 @@ def main() -> None:
               f"quantities, {size / 1e9:.2f} GB, written in {time.perf_counter() - start:.0f} s")
         trace = StoredTrace(Path(tmp) / "trace", "lstm", args.layers)
         start = time.perf_counter()
-        explorer = CellExplorer(corpus, {"lstm": trace})
+        signals = reference_signals(lex(corpus.data, resolve_language("auto", corpus)))
+        explorer = CellExplorer(corpus, {"lstm": trace}, signals)
         seconds = time.perf_counter() - start
         print(f"explorer built (reference signals over {len(corpus.data):,} bytes, first view): {seconds:.2f} s")
         cells = iter(range(1, args.cells))

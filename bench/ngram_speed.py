@@ -14,6 +14,8 @@ import argparse
 import tempfile
 import time
 
+from _models import SMOKE_BYTES
+
 from lit_rnn.data import load_corpus
 from lit_rnn.ngram import ngram_predictions, train_ngram
 
@@ -22,9 +24,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", default="warpeace")
     parser.add_argument("--order", type=int, default=20)
+    parser.add_argument("--smoke", action="store_true", help="the smallest setting, on CPU in seconds: checks it runs")
     args = parser.parse_args()
-
-    batcher = load_corpus(args.corpus).batcher()
+    corpus = load_corpus(args.corpus)
+    if args.smoke:
+        corpus, args.order = corpus.head(SMOKE_BYTES), 3
+    batcher = corpus.batcher()
     with tempfile.TemporaryDirectory() as root:
         start = time.perf_counter()
         size = train_ngram(batcher, args.order, root).stat().st_size

@@ -86,15 +86,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
+    parser.add_argument("--smoke", action="store_true", help="the smallest setting, on CPU in seconds: checks it runs")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    runs, args.steps = (RUNS[:2], 1) if args.smoke else (RUNS, args.steps)
     war_and_peace = load_corpus("warpeace")
     text = Corpus("wp40k", war_and_peace.path, np.array(war_and_peace.data[:40_000]))
     print(f"{args.steps} steps at learning rate {args.learning_rate:g}; weights: largest |difference|; "
           "losses: largest |difference| over the steps, in ulps of the loss")
     print(f"{'run':<12}{'dropout':>8}{'packed vs alone':>17}{'fp32 vs fp64':>14}{'ratio':>7}{'loss ulps':>11}")
     for architecture in RECURRENT:
-        for row in distances(architecture, text, args.steps, args.learning_rate):
+        for row in distances(architecture, text, args.steps, args.learning_rate, runs):
             print(f"{row['run']:<12}{row['dropout']:>8}{row['packed']:>17.2e}{row['rounding']:>14.2e}"
                   f"{row['packed'] / row['rounding']:>7.2f}{row['loss_ulps']:>11.0f}")
 

@@ -24,8 +24,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--corpus", default="linux")
     parser.add_argument("--language", default="auto")
+    parser.add_argument("--smoke", action="store_true", help="the smallest setting, on CPU in seconds: checks it runs")
     args = parser.parse_args()
     corpus = load_corpus(args.corpus)
+    corpus = corpus.head(20_000) if args.smoke else corpus
     language = resolve_language(args.language, corpus)
     with tempfile.TemporaryDirectory() as cache:
         for label in ("cold", "cached"):

@@ -15,9 +15,10 @@ import time
 from pathlib import Path
 
 import torch
+from _models import SMOKE_BYTES
 
 from lit_rnn.data import load_corpus
-from lit_rnn.evaluate import Trace, write_trace
+from lit_rnn.evaluate import StoredTrace, write_trace
 from lit_rnn.models import CharLM, ModelConfig, init_uniform
 
 
@@ -25,19 +26,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--corpus", default="warpeace")
     parser.add_argument("--split", default="test")
+    parser.add_argument("--layers", type=int, default=3)
+    parser.add_argument("--cells", type=int, default=512)
+    parser.add_argument("--smoke", action="store_true", help="the smallest setting, on CPU in seconds: checks it runs")
     args = parser.parse_args()
     corpus = load_corpus(args.corpus)
+    if args.smoke:
+        corpus, args.layers, args.cells = corpus.head(SMOKE_BYTES), 1, 8
     torch.manual_seed(0)
-    model = CharLM(ModelConfig("lstm", 3, 512, corpus.vocab_size)).eval()
+    model = CharLM(ModelConfig("lstm", args.layers, args.cells, corpus.vocab_size)).eval()
     init_uniform(model, 0.08)
     with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "trace"
         start = time.perf_counter()
-        write_trace(model, corpus.batcher(), args.split, Path(tmp) / "trace")
+        write_trace(model, corpus.batcher(), args.split, folder)
         seconds = time.perf_counter() - start
-        trace = Trace(Path(tmp) / "trace", "lstm", 3)
-        size = sum(p.stat().st_size for p in (Path(tmp) / "trace").iterdir())
-        print(f"traced {len(trace.positions):,} positions x 3 layers x 6 quantities x 512 cells in {seconds:.0f} s; "
-              f"{size / 2**30:.2f} GiB on disk; peak resident memory "
+        trace = StoredTrace(folder, "lstm", args.layers)
+        size = sum(p.stat().st_size for p in folder.iterdir())
+        print(f"traced {len(trace.positions):,} positions x {args.layers} layers x 6 quantities x {args.cells} cells "
+              f"in {seconds:.0f} s; {size / 2**30:.2f} GiB on disk; peak resident memory "
               f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
 
 

@@ -83,14 +83,17 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--bf16", action="store_true")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--smoke", action="store_true", help="the smallest setting, on CPU in seconds: checks it runs")
     args = parser.parse_args()
     device = torch.device(args.device)
+    cases, rows = ([("lstm", 1, 16)], 10) if args.smoke else (CASES, 100)
+    args.repeats = 1 if args.smoke else args.repeats
     torch.manual_seed(0)
-    ids = torch.randint(0, VOCAB, (100, 100), device=device)
-    targets = torch.randint(0, VOCAB, (100, 100), device=device)
-    print(f"device {device}, bf16 autocast {args.bf16}, threads {torch.get_num_threads()}, batch 100 x 100")
+    ids = torch.randint(0, VOCAB, (rows, rows), device=device)
+    targets = torch.randint(0, VOCAB, (rows, rows), device=device)
+    print(f"device {device}, bf16 autocast {args.bf16}, threads {torch.get_num_threads()}, batch {rows} x {rows}")
     print(f"{'model':<12}{'lit-rnn B/s':>14}{'reference B/s':>16}{'ratio':>8}{'peak MB':>10}")
-    for cell, layers, hidden in CASES:
+    for cell, layers, hidden in cases:
         fused = CharLM(ModelConfig(cell, layers, hidden, VOCAB)).to(device)
         reference = CellLoopLM(cell, layers, hidden, VOCAB).to(device)
         if device.type == "cuda":
@@ -98,7 +101,8 @@ def main() -> None:
         fast = step_time(fused, ids, targets, device, args.bf16, args.repeats)
         memory = peak_memory_mb(device)
         slow = step_time(reference, ids, targets, device, args.bf16, args.repeats)
-        print(f"{cell}-{layers}x{hidden:<6}{1e4 / fast:>14,.0f}{1e4 / slow:>16,.0f}{slow / fast:>8.2f}{memory:>10,.0f}")
+        print(f"{cell}-{layers}x{hidden:<6}{rows**2 / fast:>14,.0f}{rows**2 / slow:>16,.0f}{slow / fast:>8.2f}"
+              f"{memory:>10,.0f}")
 
 
 if __name__ == "__main__":

@@ -153,7 +153,7 @@ figures.agreement_heatmap(agreement)
 # ## Samples from the best model
 
 # %%
-best_run = next(run for run in runs if run.name == best.model)
+best_run = min((run for run in runs if not run.weightless), key=lambda run: predictions[run.name].cross_entropy)
 generated = sample(best_run.load_model(study.settings.device), study.corpus, b"\n", 400, temperature=0.8)
 Markdown("```\n" + generated.decode("utf-8", errors="replace").replace("\r", "") + "\n```")
 

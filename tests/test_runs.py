@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
+from lit_rnn.analysis.compare import agreement_matrix, bootstrap_std, loss_table
 from lit_rnn.cli import main
 from lit_rnn.data import Corpus
 from lit_rnn.errors import UserError
+from lit_rnn.evaluate import predictions
 from lit_rnn.models import ModelConfig, load_checkpoint
-from lit_rnn.runs import Recipe, Run, RunConfig, export_run, import_run, import_shipped, run_table, stored_runs
+from lit_rnn.predictions import Predictions
+from lit_rnn.presets import PRESETS
+from lit_rnn.runs import (
+    TEST_PREDICTIONS,
+    WEIGHTLESS,
+    Recipe,
+    Run,
+    RunConfig,
+    export_run,
+    export_weightless,
+    import_run,
+    import_shipped,
+    run_table,
+    stored_runs,
+)
 from lit_rnn.store import atomic_save_torch, canonical_json, config_hash
+from lit_rnn.study import Study
 from lit_rnn.train import TrainOptions, get_or_train
 
 
@@ -132,3 +151,110 @@ def test_the_runs_commands(trained, tmp_path, capsys):
     assert "lstm-1x16" in capsys.readouterr().out
     assert main(["runs", "export", "nonesuch", str(tmp_path / "x"), "--artifacts", str(tmp_path / "a")]) == 2
     assert "no run nonesuch" in capsys.readouterr().err
+
+
+# -- Weightless runs: what Table 1 and Figure 1 need, without the weights -------------------------
+
+
+@pytest.fixture(scope="module")
+def grid(corpus, tmp_path_factory) -> list[Run]:
+    """Three tiny finished runs (one per architecture) with their test predictions computed."""
+    store = tmp_path_factory.mktemp("grid-box")
+    recipe = Recipe(batch_size=10, seq_length=20, epochs=1, eval_every=10, max_steps=20)
+    runs = []
+    for architecture in ("lstm", "gru", "rnn"):
+        config = RunConfig(corpus.sha256, ModelConfig(architecture, 1, 12, corpus.vocab_size), recipe, seed=1)
+        run = get_or_train(config, corpus, TrainOptions(progress=False), store)
+        predictions(run, corpus)
+        runs.append(run)
+    return runs
+
+
+def weightless_copy(run: Run, folder) -> Run:
+    """``run`` exported weightless and imported into the store at ``folder``."""
+    test = Predictions.load(run.dir / TEST_PREDICTIONS)
+    exported = export_weightless(run, folder / "out", bootstrap_std(test))
+    return import_run(exported, folder / "store")[0]
+
+
+def test_a_weightless_run_round_trips_without_weights_and_says_so(grid, tmp_path):
+    run = grid[0]
+    exported = export_weightless(run, tmp_path / "out", 0.01)
+    assert not list(exported.rglob("*.pt")) and (exported / WEIGHTLESS).exists()
+    imported, what = import_run(exported, tmp_path / "store")
+    assert what == "imported weightless" and imported.weightless and not run.weightless
+    assert imported.result == run.result and imported.metrics == run.metrics and imported.config == run.config
+    full, compact = Predictions.load(run.dir / TEST_PREDICTIONS), Predictions.load(imported.dir / TEST_PREDICTIONS)
+    assert compact.is_compact and np.array_equal(compact.most_likely, full.probs.argmax(axis=1))
+    assert np.array_equal(compact.target_log_probs, full.target_log_probs) and compact.vocab_size == full.vocab_size
+    with pytest.raises(UserError, match="weightless"):
+        imported.load_model()
+    with pytest.raises(UserError, match="export it with --weightless"):
+        export_run(imported, tmp_path / "again")
+    assert run_table(tmp_path / "store").loc[0, "weightless"]
+    assert import_run(exported, tmp_path / "store")[1] == "already in the store"  # never overwritten
+    full_copy = export_run(run, tmp_path / "full")  # the run with its weights replaces its weightless copy
+    assert import_run(full_copy, tmp_path / "store")[1] == "imported (its weights replace the weightless copy)"
+    assert not imported.weightless and imported.load_model().config == run.config.model
+
+
+@pytest.mark.parametrize(("tamper", "message"), [
+    (lambda f: (f / "config.json").write_text((f / "config.json").read_text().replace('"seed":1', '"seed":2')),
+     "does not hash"),
+    (lambda f: (f / WEIGHTLESS).write_text(json.dumps({**json.loads((f / WEIGHTLESS).read_text()), "test_loss": 0.5})),
+     "stated test loss"),
+    (lambda f: (f / TEST_PREDICTIONS).unlink(), "lacks"),
+    (lambda f: (f / "result.json").unlink(), "no result.json"),
+    (lambda f: (f / "best.pt").write_bytes(b""), "both"),
+])
+def test_an_inconsistent_weightless_run_is_refused_in_one_line(grid, tmp_path, tamper, message):
+    exported = export_weightless(grid[1], tmp_path / "out", 0.01)
+    tamper(exported)
+    with pytest.raises(UserError, match=message) as error:
+        import_run(exported, tmp_path / "store")
+    assert "\n" not in str(error.value) and not (tmp_path / "store" / "runs" / grid[1].config.run_id).exists()
+
+
+def test_table_1_and_the_agreement_from_weightless_runs_equal_those_from_the_full_runs(grid, tmp_path):
+    weightless = [weightless_copy(run, tmp_path) for run in grid]
+    tables, agreements = [], []
+    for runs in (grid, weightless):
+        test = [Predictions.load(run.dir / TEST_PREDICTIONS) for run in runs]
+        tables.append(loss_table(test, [r.config.model for r in runs], [r.result.parameters for r in runs],
+                                 [300, 600, 1200, 2400], trainings=[r.training for r in runs]))
+        agreements.append(agreement_matrix(test))
+    pd.testing.assert_frame_equal(tables[0], tables[1])
+    pd.testing.assert_frame_equal(agreements[0], agreements[1])
+
+
+def test_runs_export_weightless_computes_the_predictions_it_needs(trained, corpus, tmp_path, capsys):
+    shutil.copytree(trained.dir, tmp_path / "a" / "runs" / trained.config.run_id)
+    shutil.rmtree(tmp_path / "a" / "runs" / trained.config.run_id / "predictions", ignore_errors=True)
+    corpus_file = tmp_path / "cats.txt"
+    corpus_file.write_bytes(corpus.data.tobytes())
+    assert main(["runs", "export", trained.config.run_id, str(tmp_path / "out"), "--weightless", "--corpus",
+                 str(corpus_file), "--device", "cpu", "--artifacts", str(tmp_path / "a")]) == 0
+    assert main(["runs", "import", str(tmp_path / "out" / trained.config.run_id), "--artifacts",
+                 str(tmp_path / "b")]) == 0
+    assert "imported weightless" in capsys.readouterr().out
+    summary = json.loads((tmp_path / "out" / trained.config.run_id / WEIGHTLESS).read_text())
+    test = Predictions.load(tmp_path / "a" / "runs" / trained.config.run_id / TEST_PREDICTIONS)
+    assert summary["test_loss"] == test.cross_entropy and summary["test_std"] == bootstrap_std(test) > 0
+
+
+def test_table_1_takes_the_full_recipe_grid_wherever_the_store_holds_it(reference_data_dir, tmp_path, monkeypatch):
+    tiny = PRESETS["tiny"]
+    longer = dataclasses.replace(tiny.recipe, max_steps=tiny.recipe.max_steps + 10)
+    monkeypatch.setitem(PRESETS, "paper", dataclasses.replace(tiny, name="paper", recipe=longer, grid=tiny.grid[:1]))
+    study = Study.open(corpus="warpeace", preset="tiny", device="cpu", data_dir=str(reference_data_dir),
+                       artifacts=str(tmp_path / "store"), progress=False)
+    [config] = PRESETS["paper"].grid_configs(study.corpus)  # the "full recipe" of this test: 50 steps, not 40
+    run = get_or_train(config, study.corpus, TrainOptions(progress=False), tmp_path / "gpu-box")
+    predictions(run, study.corpus)
+    import_run(export_weightless(run, tmp_path / "out", 0.0), study.artifacts)
+    grid = study.grid_runs
+    assert grid[0].config == config and grid[0].weightless and study.predictions(grid[0]).is_compact
+    own = {c.run_id for c in tiny.grid_configs(study.corpus)[1:]}
+    assert {r.config.run_id for r in grid[1:]} == own  # the preset's grid for the models the full grid lacks
+    assert any("1 models of the paper's grid" in note and "1 of them weightless" in note for note in study.notes)
+    assert all(not r.weightless for r in study.large_runs.values()) and not study.small_run.weightless

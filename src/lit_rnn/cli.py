@@ -68,13 +68,18 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _grid(args: argparse.Namespace) -> None:
-    from lit_rnn.grid import packs_for, train_runs
+    from pathlib import Path
+
+    from lit_rnn.grid import ClusterOptions, packs_for, train_runs
     from lit_rnn.settings import settings_from_args
 
     settings = settings_from_args(args)
+    cluster = ClusterOptions(args.executor, args.partition, args.time_min, args.gpus_per_job, args.cpus_per_job,
+                             args.precision, Path(args.logs) if args.logs else None)
+    device = settings.device if cluster.executor == "process" else cluster.job_device
     configs = settings.preset.run_configs(settings.corpus)
     for run in train_runs(configs, settings.corpus, settings.train_options, settings.artifacts, settings.jobs,
-                          shipped=settings.shipped, packed=packs_for(args.trainer, settings.device)):
+                          shipped=settings.shipped, packed=packs_for(args.trainer, device), cluster=cluster):
         model = run.config.model
         print(f"{model.name:<16} dropout {model.dropout:<4} val {run.result.best_val_loss:.4f}  {run.dir}")
 
@@ -109,8 +114,40 @@ def _runs_export(args: argparse.Namespace) -> None:
         raise UserError(f"no run {', '.join(missing)} in the store; `lit-rnn runs list` shows what it holds")
     for run_id in args.run:
         run: Run = stored[run_id]
-        folder = export_run(run, args.destination, half=args.fp16, snapshots=not args.no_snapshots)
-        print(f"exported {run.name} to {folder}")
+        if args.weightless:
+            folder = _export_weightless(run, args)
+        else:
+            folder = export_run(run, args.destination, half=args.fp16, snapshots=not args.no_snapshots)
+        print(f"exported {run.name}{' weightless' if args.weightless else ''} to {folder}")
+
+
+def _export_weightless(run, args: argparse.Namespace):
+    """Export a run without its weights, computing its test predictions first where the store lacks them."""
+    from lit_rnn.analysis.compare import bootstrap_std
+    from lit_rnn.devices import resolve_device
+    from lit_rnn.evaluate import predictions
+    from lit_rnn.predictions import Predictions
+    from lit_rnn.runs import TEST_PREDICTIONS, export_weightless
+
+    cached = run.dir / TEST_PREDICTIONS
+    test = Predictions.load(cached) if cached.exists() else predictions(
+        run, _run_corpus(run.config.corpus_sha256, args.corpus, args.data_dir), "test", resolve_device(args.device))
+    return export_weightless(run, args.destination, bootstrap_std(test))
+
+
+def _run_corpus(sha256: str, name_or_path: str | None, data_dir: str | None):
+    """The corpus a run was trained on: ``name_or_path`` or a registered corpus, whole or cut to a preset's size."""
+    from lit_rnn.data import KNOWN_CORPORA, load_corpus
+    from lit_rnn.presets import PRESETS
+
+    for name in [name_or_path] if name_or_path else list(KNOWN_CORPORA):
+        corpus = load_corpus(name, data_dir)
+        for size in [None, *(p.max_bytes for p in PRESETS.values() if p.max_bytes)]:
+            cut = corpus.head(size) if size else corpus
+            if cut.sha256 == sha256:
+                return cut
+    raise UserError(f"no corpus {'named' if name_or_path else 'registered'} here has sha256 {sha256[:16]}…, the run's; "
+                    "pass --corpus with the file it was trained on")
 
 
 def _runs_import(args: argparse.Namespace) -> None:
@@ -156,7 +193,7 @@ def _gpu_window(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from lit_rnn.data import KNOWN_CORPORA
-    from lit_rnn.grid import TRAINERS
+    from lit_rnn.grid import EXECUTORS, TRAINERS
     from lit_rnn.settings import settings_parser
 
     parser = argparse.ArgumentParser(prog="lit-rnn", description=__doc__)
@@ -198,6 +235,15 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument("--trainer", choices=TRAINERS, default="auto",
                       help="packed: runs of one architecture and depth train together as one computation; per-run: "
                            "one run per training (--jobs at a time); auto: packed on a GPU, per-run on a CPU")
+    grid.add_argument("--executor", choices=EXECUTORS, default="process",
+                      help="where the trainings run: process (here: in-process, or --jobs processes); local or slurm: "
+                           "one submitit job per pack (slurm: the run store on a file system the nodes share)")
+    grid.add_argument("--partition", default=None, help="slurm: the partition (default: the cluster's)")
+    grid.add_argument("--time-min", type=int, default=240,
+                      help="local/slurm: a job's time limit in minutes; a job cut by it is requeued and resumes")
+    grid.add_argument("--gpus-per-job", type=int, default=1, help="local/slurm: GPUs per job (0: CPU jobs)")
+    grid.add_argument("--cpus-per-job", type=int, default=4, help="local/slurm: CPUs per job (its torch threads)")
+    grid.add_argument("--logs", default=None, help="local/slurm: submitit's log folder (default: ARTIFACTS/submitit)")
     grid.set_defaults(handler=_grid)
 
     baselines = commands.add_parser("baselines", parents=[settings],
@@ -216,6 +262,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("destination", help="folder to copy them into (one folder per run)")
     export.add_argument("--fp16", action="store_true", help="store the weights in fp16 (half the size)")
     export.add_argument("--no-snapshots", action="store_true", help="leave the early snapshots behind")
+    export.add_argument("--weightless", action="store_true",
+                        help="leave the weights behind: results and compact test predictions only (what Table 1 and "
+                             "Figure 1 need), computing the predictions if the store lacks them")
+    export.add_argument("--corpus", default=None, help="with --weightless: the run's corpus, if not a registered one")
+    export.add_argument("--data-dir", default=None, help="data directory (default: $LIT_RNN_DATA or ./data)")
+    export.add_argument("--device", default="auto", help="with --weightless: where to compute the predictions")
     export.set_defaults(handler=_runs_export)
     imports = runs.add_parser("import", parents=[artifacts],
                               help="bring run folders trained elsewhere into the store, after checking them")

@@ -2,6 +2,12 @@
 
 Two trainers: one run per training (``jobs`` processes at a time), or packs of runs that train as
 one computation (:mod:`lit_rnn.packed`), the default on a GPU, where one run leaves it mostly idle.
+
+Where the trainings run is the executor's business, and only that: in this process or a process pool
+(``process``, the default), or one submitit job each (``local``: submitit's LocalExecutor on this
+machine; ``slurm``: a cluster, the run store on a file system its nodes share). Every executor runs
+the same :func:`_train_group`, and a job cut by its time limit is requeued by submitit and resumes
+its runs from their checkpoints.
 """
 
 from __future__ import annotations
@@ -9,20 +15,49 @@ from __future__ import annotations
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import submitit
 import torch
 from tqdm.auto import tqdm
 
 from lit_rnn.data import Corpus
+from lit_rnn.devices import resolve_precision
 from lit_rnn.errors import UserError
 from lit_rnn.models import ModelConfig
 from lit_rnn.packed import pack_groups, train_packed
 from lit_rnn.runs import Run, RunConfig, import_shipped
+from lit_rnn.store import resolve_artifacts
 from lit_rnn.train import TrainOptions, get_or_train
 
 TRAINERS = ("auto", "packed", "per-run")
+EXECUTORS = ("process", "local", "slurm")
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    """Where submitit runs the grid's trainings (one job per pack or run), and what each job asks for."""
+
+    executor: str = "process"  # process: here (in-process or ``jobs`` processes); local or slurm: submitit jobs
+    partition: str | None = None  # the Slurm partition (None: the cluster's default)
+    time_min: int = 240  # a job's time limit; one cut by it is requeued and resumes from its checkpoints
+    gpus_per_job: int = 1  # 0: CPU jobs (a local job gets at most the GPUs this machine has)
+    cpus_per_job: int = 4
+    precision: str = "auto"  # resolved in the job, on its own device
+    logs: Path | None = None  # submitit's logs and job files (default: <artifacts>/submitit)
+
+    def __post_init__(self) -> None:
+        if self.executor not in EXECUTORS:
+            raise UserError(f"unknown executor {self.executor!r}: choose one of {', '.join(EXECUTORS)}")
+        if self.time_min < 1 or self.gpus_per_job < 0 or self.cpus_per_job < 1:
+            raise UserError("a job needs a positive time limit and CPU count, and a GPU count of 0 or more")
+
+    @property
+    def job_device(self) -> torch.device:
+        """The device a job trains on: a GPU if it gets one (a local job: at most the GPUs this machine has)."""
+        gpus = self.gpus_per_job if self.executor == "slurm" else min(self.gpus_per_job, torch.cuda.device_count())
+        return torch.device("cuda" if gpus else "cpu")
 
 
 def packs_for(trainer: str, device: torch.device) -> bool:
@@ -44,6 +79,33 @@ def _train_group(group: list[RunConfig], corpus: Corpus, options: TrainOptions, 
         get_or_train(group[0], corpus, options, artifacts)
 
 
+class _SubmittedTraining(submitit.helpers.Checkpointable):
+    """One training as a submitit job: requeued as it was when its time runs out, so it resumes from checkpoints."""
+
+    def __call__(self, group: list[RunConfig], corpus: Corpus, options: TrainOptions, artifacts: str,
+                 cluster: ClusterOptions) -> None:
+        device = cluster.job_device
+        options = replace(options, device=device, precision=resolve_precision(cluster.precision, device))
+        _train_group(group, corpus, options, artifacts, threads=cluster.cpus_per_job if device.type == "cpu" else None)
+
+
+def _submit(groups: list[list[RunConfig]], corpus: Corpus, options: TrainOptions, artifacts: Path,
+            cluster: ClusterOptions) -> None:
+    """Train ``groups`` as submitit jobs, one each, and wait for them all (a failed job's error is raised here)."""
+    gpus = int(cluster.job_device.type == "cuda") * cluster.gpus_per_job
+    executor = submitit.AutoExecutor(folder=cluster.logs or artifacts / "submitit", cluster=cluster.executor)
+    executor.update_parameters(name="lit-rnn-grid", timeout_min=cluster.time_min, gpus_per_node=gpus,
+                               cpus_per_task=cluster.cpus_per_job, tasks_per_node=1, nodes=1)
+    if cluster.partition is not None:
+        executor.update_parameters(slurm_partition=cluster.partition)
+    with executor.batch():
+        submitted = [executor.submit(_SubmittedTraining(), group, corpus, replace(options, progress=False),
+                                     str(artifacts), cluster) for group in groups]
+    for job in tqdm(submitit.helpers.as_completed(submitted, poll_frequency=1), total=len(submitted), unit="job",
+                    desc=f"{cluster.executor} jobs on {corpus.name}", disable=not options.progress):
+        job.result()
+
+
 def train_runs(
     configs: list[RunConfig],
     corpus: Corpus,
@@ -53,15 +115,19 @@ def train_runs(
     *,
     shipped: Path | None = None,
     packed: bool = False,
+    cluster: ClusterOptions = ClusterOptions(),
 ) -> list[Run]:
     """The finished runs of ``configs``: from the store, imported from ``shipped`` (``pretrained/``) where a
     run is there, trained otherwise, ``jobs`` trainings at a time, each a single run or, with ``packed``, a
-    pack of the runs that share architecture and depth (:func:`lit_rnn.packed.pack_groups`)."""
+    pack of the runs that share architecture and depth (:func:`lit_rnn.packed.pack_groups`); with a
+    ``cluster`` executor, one submitit job per training."""
     if shipped is not None:
         import_shipped(configs, shipped, artifacts)
     pending = [c for c in configs if not Run(c, artifacts).is_finished]
     groups = pack_groups(pending) if packed else [[c] for c in pending]
-    if jobs <= 1 or len(groups) <= 1:
+    if cluster.executor != "process" and groups:
+        _submit(groups, corpus, options, resolve_artifacts(artifacts).resolve(), cluster)
+    elif jobs <= 1 or len(groups) <= 1:
         for group in groups:
             _train_group(group, corpus, options, artifacts)
     else:

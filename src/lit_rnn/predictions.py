@@ -6,19 +6,24 @@ the text's order. Distributions are kept in float16 (enough to compare models); 
 log-probability is kept exactly, in float32, because float16 rounds probabilities under ~6e-8 to
 zero, which would wreck a cross-entropy. Cross-entropy, the error mask and per-byte means all
 derive from these.
+
+The *compact* form (:meth:`Predictions.compact`, what a weightless run keeps) drops the
+distributions and keeps each position's most likely byte: enough for Table 1 (losses, errors,
+bootstrap) and the agreement t-SNE, at a few bytes per position instead of two per vocabulary entry.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from lit_rnn.errors import UserError
-from lit_rnn.store import atomic_save_npz
+from lit_rnn.store import atomic_save_npz, atomic_write_bytes
 
 ERROR_THRESHOLD = 0.5
 
@@ -27,7 +32,7 @@ ERROR_THRESHOLD = 0.5
 class Predictions:
     """A model's next-byte distributions at every position of one split."""
 
-    probs: np.ndarray  # (n, vocab_size) float16, rows sum to 1
+    probs: np.ndarray | None  # (n, vocab_size) float16, rows sum to 1; None in the compact form
     target_log_probs: np.ndarray  # (n,) float32, natural log-probability of the true next byte
     targets: np.ndarray  # (n,) vocabulary ids of the true next bytes
     positions: np.ndarray  # (n,) corpus offsets of the inputs, increasing
@@ -35,15 +40,20 @@ class Predictions:
     kind: str  # "rnn", "lstm", "gru", "nnn" or "ngram"
     corpus_sha256: str
     split: str
+    top_ids: np.ndarray | None = None  # (n,) the most likely next byte's id: the compact form's, for want of probs
+    compact_vocab_size: int | None = None  # the vocabulary's size: the compact form's, for want of probs
 
     def __post_init__(self) -> None:
         n = len(self.targets)
-        if self.probs.ndim != 2 or self.probs.shape[0] != n or len(self.positions) != n or len(
-            self.target_log_probs
-        ) != n:
+        kept = self.probs if self.probs is not None else self.top_ids
+        if kept is None or (self.probs is not None and self.probs.ndim != 2) or kept.shape[0] != n or len(
+            self.positions
+        ) != n or len(self.target_log_probs) != n:
             raise ValueError(
-                f"probs {self.probs.shape}, target log-probs {self.target_log_probs.shape}, targets "
-                f"{self.targets.shape} and positions {self.positions.shape} do not describe the same positions"
+                f"probs {None if self.probs is None else self.probs.shape}, top ids "
+                f"{None if self.top_ids is None else self.top_ids.shape}, target log-probs "
+                f"{self.target_log_probs.shape}, targets {self.targets.shape} and positions {self.positions.shape} "
+                "do not describe the same positions"
             )
 
     @classmethod
@@ -57,7 +67,21 @@ class Predictions:
 
     @property
     def vocab_size(self) -> int:
-        return self.probs.shape[1]
+        return self.probs.shape[1] if self.probs is not None else int(self.compact_vocab_size)
+
+    @property
+    def is_compact(self) -> bool:
+        """Whether only the most likely bytes are kept, not the distributions (a weightless run's predictions)."""
+        return self.probs is None
+
+    @cached_property
+    def most_likely(self) -> np.ndarray:
+        """The id of the most likely next byte at every position (what the agreement between models compares)."""
+        return self.top_ids if self.probs is None else self.probs.argmax(axis=1).astype(np.uint8)
+
+    def compact(self) -> Predictions:
+        """The same predictions without the distributions: most likely bytes, true bytes' log-probabilities."""
+        return replace(self, probs=None, top_ids=self.most_likely, compact_vocab_size=self.vocab_size)
 
     @cached_property
     def target_probs(self) -> np.ndarray:
@@ -75,6 +99,15 @@ class Predictions:
         return self.target_probs < ERROR_THRESHOLD
 
     def save(self, path: str | Path) -> None:
+        if self.is_compact:
+            steps = np.diff(self.positions, prepend=0).astype(np.int32)  # mostly 1: compress to almost nothing
+            buffer = io.BytesIO()
+            np.savez_compressed(buffer, top_ids=self.top_ids, target_log_probs=self.target_log_probs,
+                                targets=self.targets, position_steps=steps,
+                                meta=np.array([self.name, self.kind, self.corpus_sha256, self.split,
+                                               str(self.compact_vocab_size)]))
+            atomic_write_bytes(path, buffer.getvalue())
+            return
         atomic_save_npz(
             path,
             probs=self.probs,
@@ -88,9 +121,13 @@ class Predictions:
     def load(cls, path: str | Path) -> Predictions:
         try:
             with np.load(path, allow_pickle=False) as stored:
-                name, kind, sha, split = (str(x) for x in stored["meta"])
-                return cls(stored["probs"], stored["target_log_probs"], stored["targets"], stored["positions"],
-                           name, kind, sha, split)
+                name, kind, sha, split, *vocab = (str(x) for x in stored["meta"])
+                if "probs" in stored:
+                    return cls(stored["probs"], stored["target_log_probs"], stored["targets"], stored["positions"],
+                               name, kind, sha, split)
+                positions = np.cumsum(stored["position_steps"], dtype=np.int64)
+                return cls(None, stored["target_log_probs"], stored["targets"], positions, name, kind, sha, split,
+                           stored["top_ids"], int(vocab[0]))
         except (OSError, ValueError, KeyError) as error:
             raise UserError(f"cannot read predictions {path}: {error}; delete it to recompute") from error
 

@@ -8,6 +8,13 @@ precision is recorded in its result, because it moves the numbers slightly.
 The folder holds ``config.json``, ``metrics.jsonl`` (one line per validation), ``best.pt`` (the
 best weights on validation), ``result.json`` once training ended, ``provenance.json`` (how and
 where it was trained), ``checkpoint.pt`` while it can resume, and ``snapshots/``.
+
+A *weightless* run (``weightless.json``) is a finished run shipped without its weights: its
+config, metrics, result and provenance, its test loss with its bootstrap standard deviation, and
+its test predictions in compact form (:meth:`lit_rnn.predictions.Predictions.compact`: each
+position's most likely byte and the true byte's log-probability). That is what Table 1 and
+Figure 1 read, at a few MB a run where the grid's weights would not fit in git; anything that
+needs the weights refuses it (:meth:`Run.load_model`).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -37,6 +45,8 @@ from lit_rnn.store import (
 )
 
 PORTABLE_FILES = ("config.json", "metrics.jsonl", "result.json", "provenance.json", "best.pt")
+WEIGHTLESS = "weightless.json"  # marks a run kept without weights; holds its test loss and bootstrap std
+TEST_PREDICTIONS = Path("predictions") / "test-best.npz"  # where evaluate.predictions caches the test predictions
 SHIPPED = Path(__file__).resolve().parents[2] / "pretrained" / "runs"  # runs shipped with the repository
 
 
@@ -158,6 +168,11 @@ class Run:
     def metrics(self) -> list[dict]:
         return read_jsonl(self.metrics_path)
 
+    @property
+    def weightless(self) -> bool:
+        """Whether the run is kept without its weights (its results and compact test predictions only)."""
+        return (self.dir / WEIGHTLESS).exists()
+
     def snapshot_path(self, step: int) -> Path:
         return self.dir / "snapshots" / f"step{step:08d}.pt"
 
@@ -167,7 +182,10 @@ class Run:
         return {int(p.stem[4:]): p for p in sorted(folder.glob("step*.pt"))} if folder.exists() else {}
 
     def load_model(self, device: torch.device = torch.device("cpu"), path: Path | None = None) -> Model:
-        """The best model (or the weights at ``path``), on ``device``, in eval mode."""
+        """The best model (or the weights at ``path``), on ``device``, in eval mode; a weightless run refuses."""
+        if self.weightless:
+            raise UserError(f"run {self.config.run_id} ({self.name}) is weightless (imported for Table 1 and Figure 1 "
+                            "without its weights), and this needs its weights: import the full run or train it")
         return load_model(path or self.best_path, device)
 
     def write_config(self) -> None:
@@ -209,6 +227,7 @@ def run_table(artifacts: str | Path | None = None) -> pd.DataFrame:
             "best_val": round(result.best_val_loss, 4) if result else None,
             "test": round(Predictions.load(test).cross_entropy, 4) if test.exists() else None,
             "precision": result.precision if result else None,
+            "weightless": run.weightless,
         })
     return pd.DataFrame(rows)
 
@@ -223,6 +242,8 @@ def export_run(run: Run, destination: str | Path, half: bool = False, snapshots:
     """
     if not run.is_finished:
         raise UserError(f"run {run.config.run_id} ({run.name}) has not finished; only finished runs are exported")
+    if run.weightless:
+        raise UserError(f"run {run.config.run_id} ({run.name}) is weightless: export it with --weightless")
     target = Path(destination) / run.config.run_id
     if target.exists():
         raise UserError(f"{target} exists already; choose an empty destination")
@@ -240,6 +261,33 @@ def export_run(run: Run, destination: str | Path, half: bool = False, snapshots:
                                        for k, v in checkpoint["model"].items()}
             atomic_save_torch({"model_config": checkpoint["model_config"], "model": checkpoint["model"]},
                               staging / relative)
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def export_weightless(run: Run, destination: str | Path, test_std: float) -> Path:
+    """Copy a finished run into ``destination/<id>/`` without its weights: its files, its compact test predictions
+    (computed beforehand: ``evaluate.predictions``), and its test loss with ``test_std``, its bootstrap std."""
+    if not run.is_finished:
+        raise UserError(f"run {run.config.run_id} ({run.name}) has not finished; only finished runs are exported")
+    if not (run.dir / TEST_PREDICTIONS).exists():
+        raise UserError(f"run {run.config.run_id} ({run.name}) has no test predictions to export weightless; "
+                        "`lit-rnn runs export --weightless` computes them")
+    target = Path(destination) / run.config.run_id
+    if target.exists():
+        raise UserError(f"{target} exists already; choose an empty destination")
+    predictions = Predictions.load(run.dir / TEST_PREDICTIONS).compact()
+    staging = _staging(Path(destination), ".export-")
+    try:
+        for name in ("config.json", "metrics.jsonl", "result.json", "provenance.json"):
+            if (run.dir / name).exists():
+                shutil.copyfile(run.dir / name, staging / name)
+        predictions.save(staging / TEST_PREDICTIONS)
+        summary = {"split": "test", "positions": len(predictions.targets), "test_loss": predictions.cross_entropy,
+                   "test_std": test_std, "predictions": str(TEST_PREDICTIONS)}
+        atomic_write_text(staging / WEIGHTLESS, json.dumps(summary, indent=2))
         staging.rename(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -290,38 +338,82 @@ def _result_from_metrics(folder: Path) -> RunResult:
                      stopped_early=False, parameters=parameters, complete=False)
 
 
+def _checked_weightless(folder: Path, config: RunConfig) -> RunResult:
+    """The result of a weightless run folder, refused unless its files agree: no weights, a result, compact test
+    predictions of this run's model and corpus, and the test loss its summary states."""
+    if (folder / "best.pt").exists():
+        raise UserError(f"{folder} holds both {WEIGHTLESS} and best.pt; a run is weightless or not; not imported")
+    if not (folder / "result.json").exists():
+        raise UserError(f"{folder} is weightless but has no result.json; only finished runs travel weightless")
+    try:
+        summary = json.loads((folder / WEIGHTLESS).read_text())
+        result = RunResult.from_dict(json.loads((folder / "result.json").read_text()))
+        loss = float(summary["test_loss"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise UserError(f"{folder}: {WEIGHTLESS} or result.json does not read ({error}); not imported") from error
+    if not (folder / TEST_PREDICTIONS).exists():
+        raise UserError(f"{folder} is weightless but lacks {TEST_PREDICTIONS}; not imported")
+    predictions = Predictions.load(folder / TEST_PREDICTIONS)
+    model = config.model
+    found = (predictions.is_compact, predictions.name, predictions.kind, predictions.corpus_sha256, predictions.split,
+             predictions.vocab_size)
+    if found != (True, model.name, model.architecture, config.corpus_sha256, "test", model.vocab_size):
+        raise UserError(f"{folder / TEST_PREDICTIONS} are not the compact test predictions of {model.name} on its "
+                        f"corpus (compact, name, kind, corpus, split, vocabulary: {found}); not imported")
+    ids_fit = max(predictions.most_likely.max(), predictions.targets.max()) < model.vocab_size
+    ordered = bool(np.all(np.diff(predictions.positions) > 0))
+    probable = bool(np.all(np.isfinite(predictions.target_log_probs)) and np.all(predictions.target_log_probs <= 0))
+    if not (ids_fit and ordered and probable) or abs(predictions.cross_entropy - loss) > 1e-9:
+        raise UserError(f"{folder}: its predictions do not agree with themselves or with its stated test loss "
+                        f"{loss:.6f} (they give {predictions.cross_entropy:.6f}); not imported")
+    return result
+
+
+def _move_into_store(staging: Path, run: Run) -> None:
+    """Rename a complete staged run folder into the store, replacing a weightless copy of the same run."""
+    if not run.dir.exists():
+        staging.rename(run.dir)
+        return
+    aside = Path(tempfile.mkdtemp(dir=run.dir.parent, prefix=".replaced-"))
+    run.dir.rename(aside / run.dir.name)
+    try:
+        staging.rename(run.dir)
+    except OSError:
+        (aside / run.dir.name).rename(run.dir)
+        raise
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
 def import_run(folder: str | Path, artifacts: str | Path | None = None, accept_incomplete: bool = False,
                provenance: dict | None = None) -> tuple[Run, str]:
     """Bring a run folder trained elsewhere into the store; returns the run and what happened.
 
     The folder's ``config.json`` must hash to the folder's name (configs of older lit-rnn
     versions are accepted and stored under the current id), its weights must load with
-    ``weights_only=True`` and fit the config. A run without ``result.json`` (cut short) enters
-    only with ``accept_incomplete``, marked incomplete. Nothing in the store is overwritten: a
-    finished run of the same id is left as it is, an unfinished one is an error.
+    ``weights_only=True`` and fit the config; a weightless folder's files must agree
+    (:func:`_checked_weightless`). A run without ``result.json`` (cut short) enters only with
+    ``accept_incomplete``, marked incomplete. Nothing in the store is overwritten, except that a
+    run with weights replaces a weightless copy of itself: a finished run of the same id is left as
+    it is, an unfinished one is an error.
     """
     folder = Path(folder)
     config = _verified_config(folder)
+    weightless = (folder / WEIGHTLESS).exists()
     run = Run(config, artifacts)
-    if run.is_finished:
+    if run.is_finished and (weightless or not run.weightless):
         return run, "already in the store"
-    if run.dir.exists():
+    if run.dir.exists() and not run.is_finished:
         raise UserError(f"run {config.run_id} is in the store but unfinished ({run.dir}); delete that folder to "
                         "import this one instead, or let it finish")
-    for path in [folder / "best.pt", *sorted((folder / "snapshots").glob("step*.pt"))]:
-        _check_weights(path, config)
-    if (folder / "result.json").exists():
-        result = RunResult.from_dict(json.loads((folder / "result.json").read_text()))
-    elif accept_incomplete:
-        result = _result_from_metrics(folder)
-    else:
-        raise UserError(f"{folder} has no result.json: it did not finish training; pass --accept-incomplete to "
-                        "import it marked as cut short")
+    replacing = run.dir.exists()
+    result = _checked_weightless(folder, config) if weightless else _checked_result(folder, config, accept_incomplete)
     staging = _staging(run.dir.parent, ".import-")
     try:
-        for name in ("metrics.jsonl", "best.pt"):
+        for name in ("metrics.jsonl", *((WEIGHTLESS, str(TEST_PREDICTIONS)) if weightless else ("best.pt",))):
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(folder / name, staging / name)
-        if (folder / "snapshots").exists():
+        if (folder / "snapshots").exists() and not weightless:
             shutil.copytree(folder / "snapshots", staging / "snapshots", copy_function=shutil.copyfile)
         atomic_write_text(staging / "config.json", canonical_json(config))
         recorded = json.loads((folder / "provenance.json").read_text()) if (folder / "provenance.json").exists() else {}
@@ -333,17 +425,32 @@ def import_run(folder: str | Path, artifacts: str | Path | None = None, accept_i
         if recorded:
             atomic_write_text(staging / "provenance.json", json.dumps(recorded, indent=2))
         atomic_write_text(staging / "result.json", json.dumps(dataclasses.asdict(result), indent=2))
-        staging.rename(run.dir)
+        _move_into_store(staging, run)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return run, "imported" + ("" if result.complete else f" (incomplete: {result.describe(config.recipe)})")
+    what = "imported weightless" if weightless else "imported" + (" (its weights replace the weightless copy)"
+                                                                 if replacing else "")
+    return run, what + ("" if result.complete else f" (incomplete: {result.describe(config.recipe)})")
+
+
+def _checked_result(folder: Path, config: RunConfig, accept_incomplete: bool) -> RunResult:
+    """The result of a run folder with weights, after checking every weights file against its config."""
+    for path in [folder / "best.pt", *sorted((folder / "snapshots").glob("step*.pt"))]:
+        _check_weights(path, config)
+    if (folder / "result.json").exists():
+        return RunResult.from_dict(json.loads((folder / "result.json").read_text()))
+    if accept_incomplete:
+        return _result_from_metrics(folder)
+    raise UserError(f"{folder} has no result.json: it did not finish training; pass --accept-incomplete to "
+                    "import it marked as cut short")
 
 
 def import_shipped(configs: list[RunConfig], shipped: Path, artifacts: str | Path | None = None) -> list[Run]:
-    """Import into the store every run of ``configs`` that is missing there and shipped in ``shipped``."""
+    """Import into the store every run of ``configs`` that is missing there (or weightless there, and shipped with
+    weights) and shipped in ``shipped``."""
     imported = []
     for config in configs:
-        folder = shipped / config.run_id
-        if not Run(config, artifacts).is_finished and folder.is_dir():
+        folder, run = shipped / config.run_id, Run(config, artifacts)
+        if folder.is_dir() and (not run.is_finished or (run.weightless and not (folder / WEIGHTLESS).exists())):
             imported.append(import_run(folder, artifacts)[0])
     return imported

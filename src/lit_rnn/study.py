@@ -10,7 +10,7 @@ executing the chapters afterwards only reads the store.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from lit_rnn.data import Batcher, Corpus
 from lit_rnn.grid import choose_dropout, packs_for, train_runs
 from lit_rnn.models import ModelConfig, budget
 from lit_rnn.predictions import Predictions
-from lit_rnn.presets import Preset
+from lit_rnn.presets import PRESETS, Preset
 from lit_rnn.runs import Run, RunConfig, import_shipped
 from lit_rnn.settings import Settings
 
@@ -67,15 +67,18 @@ class Study:
         return [budget(size, self.corpus.vocab_size, self.preset.reference_sizes)
                 for size in range(len(self.preset.reference_sizes))]
 
-    def _runs(self, configs: list[RunConfig], train: bool = True) -> list[Run]:
-        """The finished runs of ``configs``: from the store, imported from pretrained/, or (``train``) trained."""
+    def _runs(self, configs: list[RunConfig], train: bool = True, weightless: bool = False) -> list[Run]:
+        """The finished runs of ``configs``: from the store, imported from pretrained/, or (``train``) trained;
+        weightless runs only if ``weightless`` (every analysis but Table 1 and Figure 1 needs the weights)."""
         settings = self.settings
         if not train:
             if settings.shipped is not None:
                 import_shipped(configs, settings.shipped, self.artifacts)
-            return [run for c in configs if (run := Run(c, self.artifacts)).is_finished]
-        return train_runs(configs, self.corpus, settings.train_options, self.artifacts, settings.jobs,
-                          shipped=settings.shipped, packed=packs_for("auto", settings.device))
+            runs = [run for c in configs if (run := Run(c, self.artifacts)).is_finished]
+        else:
+            runs = train_runs(configs, self.corpus, settings.train_options, self.artifacts, settings.jobs,
+                              shipped=settings.shipped, packed=packs_for("auto", settings.device))
+        return [run for run in runs if weightless or not run.weightless]
 
     # -- The runs, by the role they play in the chapters ----------------------------------------
     # The grid trains on demand. The analysed models (large, small, n-NN, dynamics) train on demand
@@ -84,8 +87,24 @@ class Study:
 
     @cached_property
     def grid_runs(self) -> list[Run]:
-        """One run per model of the grid (Table 1), its dropout chosen on validation."""
-        return choose_dropout(self._runs(self.preset.grid_configs(self.corpus)))
+        """One run per model of Table 1, its dropout chosen on validation: the paper's grid trained with its full
+        recipe wherever the store holds it (weightless or not), the preset's own grid for the other models."""
+        full = [] if self.preset.name == "paper" else choose_dropout(
+            self._runs(PRESETS["paper"].grid_configs(self.corpus), train=False, weightless=True))
+        covered = {replace(run.config.model, dropout=0.0) for run in full}
+        own = [c for c in self.preset.grid_configs(self.corpus) if replace(c.model, dropout=0.0) not in covered]
+        runs = [*full, *choose_dropout(self._runs(own, weightless=True))]
+        recipe = (self.preset.grid_recipe or self.preset.recipe).length
+        if full:
+            weightless = sum(run.weightless for run in full)
+            self.notes.append(f"Table 1 and Figure 1 show {len(full)} models of the paper's grid trained with its full "
+                              f"recipe ({weightless} of them weightless: results and test predictions only)"
+                              + (f", and {len(runs) - len(full)} of this preset's grid ({recipe}) where the store "
+                                 "lacks the full-recipe model" if len(runs) > len(full) else "") + ".")
+        elif self.preset.name != "paper" and self.preset.max_bytes is None:  # a cut corpus has no paper grid
+            self.notes.append(f"Table 1 and Figure 1 show this preset's grid ({recipe}): the paper's grid trained with "
+                              f"its full recipe is not in this build's run store ({_how_to_train(PRESETS['paper'])}).")
+        return runs
 
     @cached_property
     def large_runs(self) -> dict[str, Run]:
@@ -160,8 +179,7 @@ class Study:
     @property
     def recurrent_runs(self) -> list[Run]:
         """Table 1's models: the grid, with the large and small models added."""
-        every = [*self.grid_runs, *self.large_runs.values(), self.small_run]
-        return list({run.config.run_id: run for run in every}.values())
+        return choose_dropout([*self.grid_runs, *self.large_runs.values(), self.small_run])  # one run per model
 
     def best(self, architecture: str = "lstm") -> Run:
         """The recurrent run of ``architecture`` with the lowest validation loss."""
@@ -178,7 +196,7 @@ class Study:
 
     def _grid_fallback(self, architecture: str, largest: bool) -> Run | None:
         """The grid's nearest stand-in: of ``architecture``, the deepest and largest (or the smallest) model."""
-        candidates = [r for r in self.grid_runs if r.config.model.architecture == architecture]
+        candidates = [r for r in self.grid_runs if r.config.model.architecture == architecture and not r.weightless]
         if not candidates:
             return None
         if largest:

@@ -110,7 +110,7 @@ def finite_horizon_table(ngrams: dict[int, Predictions], nnns: dict[int, Predict
 def agreement_matrix(predictions: list[Predictions]) -> pd.DataFrame:
     """How often each pair of models agrees on the most likely next byte (fraction of positions)."""
     check_aligned(predictions)
-    top = np.stack([p.probs.argmax(axis=1) for p in predictions])
+    top = np.stack([p.most_likely for p in predictions])
     agree = (top[:, None, :] == top[None, :, :]).mean(axis=2)
     names = [p.name for p in predictions]
     return pd.DataFrame(agree, index=names, columns=names)
