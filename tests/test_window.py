@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from lit_rnn.cli import main
 from lit_rnn.data import Corpus
 from lit_rnn.presets import ModelSpec, get_preset
 from lit_rnn.probe import time_training
@@ -95,3 +96,8 @@ def test_a_window_measures_trains_in_order_exports_and_reports(corpora, tmp_path
     assert saved["tasks"] == report.tasks
     assert "core first: lstm-1 layers (1 runs)" in (tmp_path / "out" / "report.md").read_text()
 
+
+
+def test_a_window_too_short_to_train_is_refused_in_one_line(capsys, tmp_path):
+    assert main(["gpu-window", "--minutes", "0.5", "--out", str(tmp_path), "--device", "cpu"]) == 2
+    assert "leaves no time to train" in capsys.readouterr().err

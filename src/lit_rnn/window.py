@@ -115,6 +115,7 @@ class Report:
     precision: str
     minutes: float
     started: str
+    check_s: float = 0.0  # seconds the device check took
     trace: list[dict] = field(default_factory=list)
     throughput: dict = field(default_factory=dict)
     projected_s: dict = field(default_factory=dict)
@@ -205,7 +206,9 @@ def gpu_window(corpora: list[Corpus], out: Path, *, deadline: float, core: Prese
     time), export what finished into ``out/runs/`` and write ``out/report.json`` and ``out/report.md``."""
     out.mkdir(parents=True, exist_ok=True)
     report = Report(describe(options.device), options.precision, minutes, _now())
+    start = time.monotonic()
     timings = measure(corpora, core, grid, options, processes, report)
+    report.check_s = time.monotonic() - start
     if shipped is not None:
         configs = [c for task in plan(corpora, core, grid, artifacts) for c in task.configs]
         report.imported = [run.config.run_id for run in import_shipped(configs, shipped, artifacts)]
@@ -234,7 +237,8 @@ def markdown(report: Report) -> str:
     agreed = sum(row["passed"] for row in report.trace)
     lines = [f"# GPU window, {report.started}", "",
              f"- device: {report.device}, torch {torch.__version__}, precision {report.precision}",
-             f"- trace agreement (written-out equations vs fused kernels): {agreed} of {len(report.trace)} passed"]
+             f"- trace agreement (written-out equations vs fused kernels): {agreed} of {len(report.trace)} passed",
+             f"- the device check (traces, every pack timed, the throughput probe) took {report.check_s:.0f} s"]
     rates = report.throughput
     if rates:
         line = f"- throughput, {rates['probe']}: packed {rates['packed_steps_per_s']:.1f} run-steps/s"
