@@ -136,6 +136,7 @@ def measure(corpora: list[Corpus], core: Preset, grid: Preset, options: TrainOpt
     """The device check: trace agreement, every pack's timing (the whole core set and grid, finished or not),
     the packed-vs-per-run throughput of the grid's largest pack (``processes`` processes, default one per run of
     it; 0: not measured) and the projected wall times; returns each run's pack timing by run id."""
+    start = time.monotonic()
     report.trace = trace_agreement(options.device)
     timings, sets = {}, {}
     for task in plan(corpora, core, grid):
@@ -157,6 +158,7 @@ def measure(corpora: list[Corpus], core: Preset, grid: Preset, options: TrainOpt
         report.projected_s[name] = {"packed": steps_s + validation_s}
         if ratio:  # each pack's steps at the probe's per-run / packed speed; the same validations
             report.projected_s[name]["per_run"] = steps_s * ratio + validation_s
+    report.check_s = time.monotonic() - start
     return timings
 
 
@@ -206,9 +208,7 @@ def gpu_window(corpora: list[Corpus], out: Path, *, deadline: float, core: Prese
     time), export what finished into ``out/runs/`` and write ``out/report.json`` and ``out/report.md``."""
     out.mkdir(parents=True, exist_ok=True)
     report = Report(describe(options.device), options.precision, minutes, _now())
-    start = time.monotonic()
     timings = measure(corpora, core, grid, options, processes, report)
-    report.check_s = time.monotonic() - start
     if shipped is not None:
         configs = [c for task in plan(corpora, core, grid, artifacts) for c in task.configs]
         report.imported = [run.config.run_id for run in import_shipped(configs, shipped, artifacts)]
