@@ -13,7 +13,17 @@ import numpy as np
 import pytest
 from browser import rendered_dom, screenshot
 
-from lit_rnn.book import PLOTLY_BANNER, BookConfig, build_book, chapters, execute, site_sizes, to_ipynb
+from lit_rnn.book import (
+    PLOTLY_BANNER,
+    PLOTLY_MIME,
+    BookConfig,
+    build_book,
+    chapters,
+    execute,
+    site_sizes,
+    slim_downloads,
+    to_ipynb,
+)
 from lit_rnn.errors import UserError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -86,6 +96,7 @@ def test_no_broken_internal_links(site):
 
 
 PAGE_LIMIT = 600_000  # bytes per page, plotly.js (served once from _static) not counted
+SHARED_PLOTLY = re.compile(r'<script src="(?:\.\./)+_static/plotly/plotly\.min\.js(?:\?v=\w+)?"></script>')
 
 
 @pytest.mark.slow
@@ -97,7 +108,7 @@ def test_pages_load_the_one_shared_plotly_and_stay_light(site):
     shared = site / "_static" / "plotly" / "plotly.min.js"
     assert PLOTLY_BANNER in shared.read_bytes()[:200]
     for page in _pages(site):
-        assert page.read_text().count('_static/plotly/plotly.min.js"></script>') == 1, page.name
+        assert len(SHARED_PLOTLY.findall(page.read_text())) == 1, page.name
     downloads = list((site / "_sources").rglob("*.ipynb"))
     assert downloads and not [p.name for p in downloads if PLOTLY_BANNER in p.read_bytes()]
     assert max(p.stat().st_size for p in downloads) <= PAGE_LIMIT
@@ -116,6 +127,27 @@ def test_site_sizes_measure_pages_and_sources_and_find_an_inlined_plotly(tmp_pat
     assert (sizes.total_bytes, sizes.sources_bytes) == (100 + sizes.largest_page_bytes + 2000, 2000)
     with pytest.raises(UserError, match="no built site"):
         site_sizes(tmp_path / "nowhere")
+
+
+def test_downloads_keep_each_figure_once_as_plotlys_mime_type(tmp_path):
+    import nbformat
+
+    figure = {PLOTLY_MIME: {"data": [{"type": "bar", "y": list(range(500))}]}, "text/html": "<div>copy</div>" * 500}
+    table = {"text/html": "<table></table>", "text/plain": "a table"}
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("fig", outputs=[
+        nbformat.v4.new_output("display_data", data=figure), nbformat.v4.new_output("execute_result", data=table,
+                                                                                     execution_count=1)])])
+    path = tmp_path / "_sources" / "book" / "chapter.ipynb"
+    path.parent.mkdir(parents=True)
+    nbformat.write(notebook, path)
+    before = path.stat().st_size
+    slim_downloads(tmp_path)
+    slimmed = nbformat.read(path, as_version=4)
+    nbformat.validate(slimmed)
+    shown, result = slimmed.cells[0].outputs
+    assert set(shown.data) == {PLOTLY_MIME} and shown.data[PLOTLY_MIME]["data"][0]["y"] == list(range(500))
+    assert result.data == table  # only figures lose their HTML copy
+    assert path.stat().st_size < before / 2
 
 
 RAW_TABLE = re.compile(r"\|\s*:?-{3,}:?\s*\|")  # a Markdown table's rule row, left as text

@@ -6,7 +6,6 @@ from lit_rnn.devices import exact_fp32, training_precision
 from lit_rnn.errors import UserError
 from lit_rnn.models import (
     RECURRENT,
-    STEPS,
     TRACE_QUANTITIES,
     CharLM,
     ModelConfig,
@@ -17,6 +16,7 @@ from lit_rnn.models import (
     parameter_matched_grid,
     weights,
 )
+from lit_rnn.probe import FREE_RUNNING_ATOL, ONE_STEP_ATOL, one_step_gap, strong_model
 from lit_rnn.store import atomic_save_torch
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -44,60 +44,25 @@ def test_grid_matches_the_budgets_for_any_vocabulary():
         assert lstm1 == [64, 128, 256, 512]
 
 
-# Free-running over 300 steps, the fused kernel and the written-out equations drift apart by
-# fp32 reassociation, amplified by the recurrence. On CPU (oneDNN) they agree to 1e-5. cuDNN
-# sums in another order: on an H200 with TF32 off the largest |Δh| seen was 1.4e-4 (3-layer
-# RNN), so the GPU bound is 1e-3; the one-step test below is what pins the equations exactly.
-FREE_RUNNING_ATOL = {"cpu": 1e-5, "cuda": 1e-3}
-
-
-def _strong_model(architecture: str, layers: int, device: str) -> CharLM:
-    """Strong inputs so that gates really move; a contracting recurrence keeps 300 steps free of chaos."""
-    torch.manual_seed(0)
-    model = CharLM(ModelConfig(architecture, layers, 48, 60)).to(device).eval()
-    init_uniform(model, 0.08)
-    for name, parameter in model.rnn.named_parameters():
-        if "weight_hh" not in name:
-            parameter.data.mul_(20)
-    return model
-
-
 def _state_list(state) -> list[torch.Tensor]:
     return list(state) if isinstance(state, tuple) else [state]
 
 
+# The bounds and the strong, contracting model are lit_rnn.probe's (what `lit-rnn gpu-window` checks a device with).
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("architecture", RECURRENT)
 @pytest.mark.parametrize("layers", [1, 2, 3])
 def test_one_written_out_step_reproduces_the_fused_kernel(architecture, layers, device):
     """From the fused path's own state at step t-1, one step of the equations gives its h (and c) at t."""
-    model = _strong_model(architecture, layers, device)
-    ids = torch.randint(0, 60, (3, 40), device=device)
-    with torch.no_grad(), exact_fp32():
-        states = [_state_list(model.initial_state(3, device))]
-        for t in range(ids.shape[1]):  # the fused kernel, one step at a time: every layer's state at every t
-            carried = tuple(states[-1]) if architecture == "lstm" else states[-1][0]
-            _, state = model.rnn(model.one_hot(ids[:, t : t + 1]), carried)
-            states.append(_state_list(state))
-        worst = 0.0
-        for t in range(ids.shape[1]):
-            layer_input = model.one_hot(ids[:, t])
-            for layer in range(layers):
-                w_ih, b_ih, w_hh, b_hh = model.layer_weights(layer)
-                before = [s[layer] for s in states[t]]
-                values = STEPS[architecture](layer_input @ w_ih.T + b_ih, before[0], before[-1], w_hh, b_hh)
-                after = [s[layer] for s in states[t + 1]]
-                for name, fused in zip(("h", "c"), after):
-                    worst = max(worst, float((values[name] - fused).abs().max()))
-                layer_input = after[0]  # the next layer reads the fused kernel's own output
-    assert worst < 1e-5
+    model = strong_model(architecture, layers, device)
+    assert one_step_gap(model, torch.randint(0, 60, (3, 40), device=device)) < ONE_STEP_ATOL
 
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("architecture", RECURRENT)
 @pytest.mark.parametrize("layers", [1, 2, 3])
 def test_trace_follows_the_fused_path_over_a_whole_window(architecture, layers, device):
-    model = _strong_model(architecture, layers, device)
+    model = strong_model(architecture, layers, device)
     ids = torch.randint(0, 60, (3, 300), device=device)
     atol = FREE_RUNNING_ATOL[torch.device(device).type]
     with torch.no_grad(), exact_fp32():

@@ -1,5 +1,6 @@
 """The GPU window's logic on a CPU with tiny runs: its priority order, the rule that a pack which cannot finish is
-not started, the deadline's cut, the export and the report."""
+not started, the deadline's cut, the export and the report (the per-run processes of its throughput probe run in
+tests/test_bench.py, through `bench/grid_throughput.py --smoke`)."""
 
 import dataclasses
 import json
@@ -9,9 +10,10 @@ import numpy as np
 import pytest
 import torch
 
+from lit_rnn.cli import main
 from lit_rnn.data import Corpus
 from lit_rnn.presets import ModelSpec, get_preset
-from lit_rnn.probe import per_run_rate, time_training
+from lit_rnn.probe import time_training
 from lit_rnn.runs import Run, import_run
 from lit_rnn.train import TrainOptions, train
 from lit_rnn.window import gpu_window, plan, train_window
@@ -95,7 +97,7 @@ def test_a_window_measures_trains_in_order_exports_and_reports(corpora, tmp_path
     assert "core first: lstm-1 layers (1 runs)" in (tmp_path / "out" / "report.md").read_text()
 
 
-@pytest.mark.slow
-def test_per_run_processes_are_measured_beside_the_pack(corpora):
-    (task,) = _timed([t for t in plan(corpora[:1], CORE, GRID) if t.configs[0].model.architecture == "gru"])
-    assert per_run_rate(task.configs, task.corpus, QUIET, processes=2, steps=5) > 0
+
+def test_a_window_too_short_to_train_is_refused_in_one_line(capsys, tmp_path):
+    assert main(["gpu-window", "--minutes", "0.5", "--out", str(tmp_path), "--device", "cpu"]) == 2
+    assert "leaves no time to train" in capsys.readouterr().err

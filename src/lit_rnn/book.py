@@ -9,6 +9,7 @@ synced back. Jupyter Book 1.x then builds the site with execution off and warnin
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -207,6 +208,28 @@ def serve_plotly(static: Path) -> None:
     shutil.copyfile(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", target)
 
 
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+
+
+def slim_downloads(html: Path) -> None:
+    """Leave each figure once in the executed notebooks the site offers for download (``_sources``).
+
+    A figure keeps plotly's MIME type, which JupyterLab draws; its HTML copy is for the site's
+    pages only. Written as compact JSON (a valid notebook), since indenting plotly's data doubles it.
+    """
+    import nbformat
+
+    from lit_rnn.store import atomic_write_text
+
+    for path in (html / "_sources").rglob("*.ipynb"):
+        notebook = nbformat.read(path, as_version=4)
+        for cell in notebook.cells:
+            for output in cell.get("outputs", []):
+                if PLOTLY_MIME in output.get("data", {}):
+                    output.data.pop("text/html", None)
+        atomic_write_text(path, json.dumps(notebook, ensure_ascii=False, separators=(",", ":")))
+
+
 @dataclass(frozen=True)
 class SiteSizes:
     """How much a reader downloads from a built site, in bytes."""
@@ -254,6 +277,7 @@ def build_site(project: Path = Path(".")) -> Path:
     pages = list(html.rglob("*.html"))
     if not (html / "index.html").exists() or len(pages) < 2:
         raise UserError(f"jupyter-book produced no pages in {html}")
+    slim_downloads(html)
     _done(start)
     return html
 

@@ -112,14 +112,18 @@ class Timing:
     step_s: float
     validation_s: float
 
-    def seconds(self, configs: list[RunConfig], corpus: Corpus, done: int = 0) -> float:
-        """Projected seconds to train the group's recipe from step ``done`` to its end, validations included and
-        no early stopping (an upper bound)."""
+    def parts(self, configs: list[RunConfig], corpus: Corpus, done: int = 0) -> tuple[float, float]:
+        """Projected seconds of steps and of validations to train the group's recipe from step ``done`` to its end,
+        without early stopping (an upper bound)."""
         recipe = configs[0].recipe
         n_train = recipe.batcher(corpus).n_train
         steps = total_steps(recipe, n_train)
         validations = sum(evaluates_at(s, steps, recipe, n_train) for s in range(done + 1, steps + 1))
-        return (steps - done) * self.step_s + validations * self.validation_s
+        return (steps - done) * self.step_s, validations * self.validation_s
+
+    def seconds(self, configs: list[RunConfig], corpus: Corpus, done: int = 0) -> float:
+        """Projected seconds to train the group's recipe from step ``done`` to its end (validations included)."""
+        return sum(self.parts(configs, corpus, done))
 
 
 def _sync(device: torch.device) -> None:

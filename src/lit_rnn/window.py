@@ -17,6 +17,10 @@ In order:
 3. the runs this window finished are exported in fp16 to ``out/runs/`` (:func:`lit_rnn.runs.export_run`),
    and a report is written: ``out/report.json`` and ``out/report.md``.
 
+The projected wall times (core set; grid per corpus) add up every pack's measured steps and validations
+over its recipe without early stopping (an upper bound), packs one after another; the per-run path's
+scales the steps by the probe's packed / per-run ratio (an assumption: that ratio holds for every pack).
+
 It imports nothing that draws (no plotly): a bare machine with PyTorch runs it with ``PYTHONPATH=src``.
 """
 
@@ -40,7 +44,7 @@ from lit_rnn.presets import Preset, get_preset
 from lit_rnn.probe import Timing, per_run_rate, time_training, trace_agreement
 from lit_rnn.runs import SHIPPED, Run, RunConfig, export_run, import_shipped
 from lit_rnn.store import atomic_write_text, resolve_artifacts
-from lit_rnn.train import TrainingDiverged, TrainOptions, total_steps, train
+from lit_rnn.train import TrainingDiverged, TrainOptions, train
 
 RESERVE_S = 30.0  # seconds kept at the end of a window for the export and the report
 
@@ -57,11 +61,6 @@ class Task:
     projected_s: float = 0.0  # from where the runs stand
     seconds: float = 0.0
     outcome: str = "pending"  # trained, cut, skipped, diverged
-
-    def run_steps(self) -> int:
-        """Optimisation steps of all the task's runs, from scratch, without early stopping."""
-        recipe = self.configs[0].recipe
-        return total_steps(recipe, recipe.batcher(self.corpus).n_train) * len(self.configs)
 
     @property
     def label(self) -> str:
@@ -116,10 +115,12 @@ class Report:
     precision: str
     minutes: float
     started: str
+    check_s: float = 0.0  # seconds the device check took
     trace: list[dict] = field(default_factory=list)
     throughput: dict = field(default_factory=dict)
     projected_s: dict = field(default_factory=dict)
     tasks: list[dict] = field(default_factory=list)
+    imported: list[str] = field(default_factory=list)  # from pretrained/ into the store, not trained
     exported: list[str] = field(default_factory=list)
     finished: str = ""
 
@@ -135,6 +136,7 @@ def measure(corpora: list[Corpus], core: Preset, grid: Preset, options: TrainOpt
     """The device check: trace agreement, every pack's timing (the whole core set and grid, finished or not),
     the packed-vs-per-run throughput of the grid's largest pack (``processes`` processes, default one per run of
     it; 0: not measured) and the projected wall times; returns each run's pack timing by run id."""
+    start = time.monotonic()
     report.trace = trace_agreement(options.device)
     timings, sets = {}, {}
     for task in plan(corpora, core, grid):
@@ -150,11 +152,13 @@ def measure(corpora: list[Corpus], core: Preset, grid: Preset, options: TrainOpt
         if processes:
             per_run = per_run_rate(probe.configs, probe.corpus, options, processes, steps=4 * steps)
             report.throughput |= {"per_run_steps_per_s": per_run, "packed_over_per_run": packed / per_run}
+    ratio = report.throughput.get("packed_over_per_run")
     for name, tasks in sets.items():
-        report.projected_s[name] = {"packed": sum(projected_seconds(t) for t in tasks)}
-        if "per_run_steps_per_s" in report.throughput:
-            run_steps = sum(task.run_steps() for task in tasks)
-            report.projected_s[name]["per_run"] = run_steps / report.throughput["per_run_steps_per_s"]
+        steps_s, validation_s = (sum(parts) for parts in zip(*(t.timing.parts(t.configs, t.corpus) for t in tasks)))
+        report.projected_s[name] = {"packed": steps_s + validation_s}
+        if ratio:  # each pack's steps at the probe's per-run / packed speed; the same validations
+            report.projected_s[name]["per_run"] = steps_s * ratio + validation_s
+    report.check_s = time.monotonic() - start
     return timings
 
 
@@ -206,7 +210,8 @@ def gpu_window(corpora: list[Corpus], out: Path, *, deadline: float, core: Prese
     report = Report(describe(options.device), options.precision, minutes, _now())
     timings = measure(corpora, core, grid, options, processes, report)
     if shipped is not None:
-        import_shipped([c for task in plan(corpora, core, grid, artifacts) for c in task.configs], shipped, artifacts)
+        configs = [c for task in plan(corpora, core, grid, artifacts) for c in task.configs]
+        report.imported = [run.config.run_id for run in import_shipped(configs, shipped, artifacts)]
     tasks = plan(corpora, core, grid, artifacts)
     for task in tasks:
         task.timing = timings[task.configs[0].run_id]  # its whole pack's: an upper bound for part of it
@@ -232,7 +237,8 @@ def markdown(report: Report) -> str:
     agreed = sum(row["passed"] for row in report.trace)
     lines = [f"# GPU window, {report.started}", "",
              f"- device: {report.device}, torch {torch.__version__}, precision {report.precision}",
-             f"- trace agreement (written-out equations vs fused kernels): {agreed} of {len(report.trace)} passed"]
+             f"- trace agreement (written-out equations vs fused kernels): {agreed} of {len(report.trace)} passed",
+             f"- the device check (traces, every pack timed, the throughput probe) took {report.check_s:.0f} s"]
     rates = report.throughput
     if rates:
         line = f"- throughput, {rates['probe']}: packed {rates['packed_steps_per_s']:.1f} run-steps/s"
@@ -243,6 +249,8 @@ def markdown(report: Report) -> str:
     for name, paths in report.projected_s.items():
         times = ", ".join(f"{path} {_duration(seconds)}" for path, seconds in paths.items())
         lines.append(f"- projected wall time, {name}: {times} (no early stopping)")
+    if report.imported:
+        lines.append(f"- imported from pretrained/ instead of trained: {len(report.imported)} runs")
     lines += ["", "| training | projected | took | outcome |", "|---|---|---|---|"]
     lines += [f"| {t['training']} | {_duration(t['projected_s'])} | {_duration(t['seconds'])} | {t['outcome']} |"
               for t in report.tasks]

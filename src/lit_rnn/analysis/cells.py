@@ -370,7 +370,7 @@ def cell_claims(ranking: pd.DataFrame, silent: Sequence[str], beyond: Sequence[B
 def _beyond_claim(beyond: Sequence[BeyondHorizon]) -> Claim:
     """Some quote or comment cell still separates its signal deeper than the horizon, in its overall direction."""
     horizon = beyond[0].horizon if beyond else None
-    name = f"Quote and comment cells stay on beyond the {horizon or 'unroll'}-byte unroll horizon"
+    name = "Quote and comment cells stay on beyond the " + (f"{horizon}-byte " if horizon else "") + "unroll horizon"
     threshold = (f"AUC beyond the horizon, in the cell's overall direction, >= {TRACKS['binary']} (partly >= "
                  f"{PARTLY_TRACKS['binary']}); below 0.5 the cell flips there")
     deep = [b for b in beyond if b.signal in BEYOND_SIGNALS and b.bytes_beyond > 0 and np.isfinite(b.auc_beyond)]

@@ -133,9 +133,6 @@ def model_embedding(agreement: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
 
 # -- The paper's claims about the comparison -----------------------------------------------------
 
-PAPER_SCALE = "trained with the paper's recipe"
-
-
 def _scaled(name: str, comparisons: list[tuple[bool, Comparison]], threshold: str, finding: str) -> Claim:
     """A claim from its comparisons (each flagged whether at the paper's scale): judged on those at the paper's
     scale, or counted "not at the paper's scale" when there are none; "not measured" without any."""
