@@ -18,6 +18,7 @@ from _models import benchmark_model
 
 from lit_rnn.data import load_corpus
 from lit_rnn.interventions import Intervention, intervention_losses, scored_rows
+from lit_rnn.settings import resolve_data_dir
 
 
 def main() -> None:
@@ -29,7 +30,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10)
     parser.add_argument("--length", type=int, default=300)
     args = parser.parse_args()
-    corpus = load_corpus(args.corpus)
+    corpus = load_corpus(args.corpus, resolve_data_dir())
     model = benchmark_model(args.model, corpus)
     batcher, device = corpus.batcher(), torch.device("cpu")
     rows = scored_rows(batcher.batch_size, args.rows)

@@ -22,6 +22,7 @@ from _models import benchmark_model
 from lit_rnn.data import load_corpus
 from lit_rnn.dynamic import RULES, DynamicConfig, dynamic_loss, gradient_rms
 from lit_rnn.evaluate import split_loss
+from lit_rnn.settings import resolve_data_dir
 
 
 def main() -> None:
@@ -36,7 +37,7 @@ def main() -> None:
     parser.add_argument("--rule", choices=RULES, default="rms")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    corpus = load_corpus(args.corpus)
+    corpus = load_corpus(args.corpus, resolve_data_dir())
     model = benchmark_model(args.model, corpus)
     batcher, device = corpus.batcher(), torch.device("cpu")
     config = DynamicConfig(args.learning_rate, args.decay, args.window, args.rule)

@@ -24,6 +24,7 @@ import numpy as np
 from lit_rnn.data import load_corpus
 from lit_rnn.evaluate import StoredTrace
 from lit_rnn.models import TRACE_QUANTITIES
+from lit_rnn.settings import resolve_data_dir
 from lit_rnn.viz.explorer import CELL_NUMBER, MARKED_SPAN, CellExplorer
 
 
@@ -66,7 +67,7 @@ def main() -> None:
     parser.add_argument("--positions", type=int, default=None, help="default: the whole test split")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    corpus = load_corpus(args.corpus)
+    corpus = load_corpus(args.corpus, resolve_data_dir())
     positions = corpus.batcher().positions("test").reshape(-1)[: args.positions]
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()

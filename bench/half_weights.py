@@ -18,6 +18,7 @@ import torch
 from lit_rnn.data import KNOWN_CORPORA, load_corpus
 from lit_rnn.evaluate import split_loss
 from lit_rnn.runs import Run, export_run, stored_runs
+from lit_rnn.settings import resolve_data_dir
 
 
 def main() -> None:
@@ -34,7 +35,7 @@ def main() -> None:
         chosen = args.runs is None or run.config.run_id in args.runs
         if not chosen or run.config.corpus_sha256 not in names or not run.is_finished:
             continue
-        corpus = load_corpus(names[run.config.corpus_sha256], args.data_dir)
+        corpus = load_corpus(names[run.config.corpus_sha256], resolve_data_dir(args.data_dir))
         batcher = run.config.batcher(corpus)
         full = split_loss(run.load_model(cpu), batcher, "test", cpu)
         with tempfile.TemporaryDirectory() as folder:

@@ -16,6 +16,7 @@ import time
 
 from lit_rnn.data import load_corpus
 from lit_rnn.ngram import ngram_predictions, train_ngram
+from lit_rnn.settings import resolve_data_dir
 
 
 def main() -> None:
@@ -24,7 +25,7 @@ def main() -> None:
     parser.add_argument("--order", type=int, default=20)
     args = parser.parse_args()
 
-    batcher = load_corpus(args.corpus).batcher()
+    batcher = load_corpus(args.corpus, resolve_data_dir()).batcher()
     with tempfile.TemporaryDirectory() as root:
         start = time.perf_counter()
         size = train_ngram(batcher, args.order, root).stat().st_size

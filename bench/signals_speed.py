@@ -18,6 +18,7 @@ import numpy as np
 
 from lit_rnn.analysis.signals import lex, reference_signals, resolve_language
 from lit_rnn.data import load_corpus
+from lit_rnn.settings import resolve_data_dir
 
 
 def main() -> None:
@@ -25,7 +26,7 @@ def main() -> None:
     parser.add_argument("--corpus", default="linux")
     parser.add_argument("--language", default="auto")
     args = parser.parse_args()
-    corpus = load_corpus(args.corpus)
+    corpus = load_corpus(args.corpus, resolve_data_dir())
     language = resolve_language(args.language, corpus)
     with tempfile.TemporaryDirectory() as cache:
         for label in ("cold", "cached"):

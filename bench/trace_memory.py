@@ -19,6 +19,7 @@ import torch
 from lit_rnn.data import load_corpus
 from lit_rnn.evaluate import Trace, write_trace
 from lit_rnn.models import CharLM, ModelConfig, init_uniform
+from lit_rnn.settings import resolve_data_dir
 
 
 def main() -> None:
@@ -26,7 +27,7 @@ def main() -> None:
     parser.add_argument("--corpus", default="warpeace")
     parser.add_argument("--split", default="test")
     args = parser.parse_args()
-    corpus = load_corpus(args.corpus)
+    corpus = load_corpus(args.corpus, resolve_data_dir())
     torch.manual_seed(0)
     model = CharLM(ModelConfig("lstm", 3, 512, corpus.vocab_size)).eval()
     init_uniform(model, 0.08)

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from lit_rnn.data import Batcher, Corpus
 from lit_rnn.errors import UserError
 from lit_rnn.predictions import Predictions
-from lit_rnn.store import atomic_write_text, canonical_json, config_hash, resolve_artifacts
+from lit_rnn.store import atomic_write_text, canonical_json, config_hash
 
 MAX_ORDER = 21  # what `make setup` compiles lmplz, build_binary and the kenlm module for (Table 2's n = 20)
 KENLM_VERSION = "0.3.0"
@@ -66,8 +66,8 @@ class NgramConfig:
             order,
         )
 
-    def folder(self, artifacts: str | Path | None = None) -> Path:
-        return resolve_artifacts(artifacts) / "ngram" / config_hash(self)
+    def folder(self, artifacts: str | Path) -> Path:
+        return Path(artifacts) / "ngram" / config_hash(self)
 
 
 def tokens(corpus: Corpus) -> list[str]:
@@ -204,7 +204,7 @@ def _write_training_text(batcher: Batcher, path: Path) -> None:
             handle.write(" ".join(words[row]) + "\n")
 
 
-def train_ngram(batcher: Batcher, order: int, artifacts: str | Path | None = None) -> Path:
+def train_ngram(batcher: Batcher, order: int, artifacts: str | Path) -> Path:
     """The KenLM binary of an ``order``-gram on ``batcher``'s train split, estimated once and cached.
 
     The binary is built in a hidden temporary folder and renamed into place, so an
@@ -263,7 +263,7 @@ def _split_probs(model, batcher: Batcher, split: str, desc: str) -> np.ndarray:
 
 
 def ngram_predictions(
-    batcher: Batcher, order: int, split: str = "test", artifacts: str | Path | None = None
+    batcher: Batcher, order: int, split: str, artifacts: str | Path
 ) -> Predictions:
     """The ``order``-gram's next-byte distributions over ``split``, cached beside its binary."""
     config = NgramConfig.of(batcher, order)

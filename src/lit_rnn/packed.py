@@ -40,6 +40,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -288,7 +289,7 @@ def disassemble(pack: Pack, optimizer: torch.optim.Optimizer, members: list[Memb
         member.state = own
 
 
-def train_packed(configs: list[RunConfig], corpus: Corpus, options: TrainOptions = TrainOptions(), artifacts=None,
+def train_packed(configs: list[RunConfig], corpus: Corpus, options: TrainOptions, artifacts: str | Path,
                  on_eval: Callable[[dict], None] | None = None) -> list[Run]:
     """Train (or resume) ``configs``, one group of :func:`pack_groups`, as one pack; returns their finished runs.
 

@@ -32,7 +32,6 @@ from lit_rnn.store import (
     canonical_json,
     config_hash,
     read_jsonl,
-    resolve_artifacts,
     umask,
 )
 
@@ -121,9 +120,9 @@ class RunResult:
 class Run:
     """A run's folder: its config, resumable checkpoint, best weights, snapshots and metrics log."""
 
-    def __init__(self, config: RunConfig, artifacts: str | Path | None = None):
+    def __init__(self, config: RunConfig, artifacts: str | Path):
         self.config = config
-        self.dir = resolve_artifacts(artifacts) / "runs" / config.run_id
+        self.dir = Path(artifacts) / "runs" / config.run_id
 
     checkpoint_path = property(lambda self: self.dir / "checkpoint.pt")
     best_path = property(lambda self: self.dir / "best.pt")
@@ -178,10 +177,10 @@ class Run:
         atomic_write_text(self.result_path, json.dumps(dataclasses.asdict(result), indent=2))
 
 
-def stored_runs(artifacts: str | Path | None = None) -> list[Run]:
+def stored_runs(artifacts: str | Path) -> list[Run]:
     """Every run in the store whose config reads, in folder order."""
     runs = []
-    for folder in sorted((resolve_artifacts(artifacts) / "runs").glob("*/config.json")):
+    for folder in sorted((Path(artifacts) / "runs").glob("*/config.json")):
         try:
             config = RunConfig.from_dict(json.loads(folder.read_text()))
         except (ValueError, KeyError, TypeError, UserError):
@@ -191,7 +190,7 @@ def stored_runs(artifacts: str | Path | None = None) -> list[Run]:
     return runs
 
 
-def run_table(artifacts: str | Path | None = None) -> pd.DataFrame:
+def run_table(artifacts: str | Path) -> pd.DataFrame:
     """What the store holds, one row per run: id, corpus, model, dropout, recipe, steps, losses, precision."""
     corpora = {known.sha256: name for name, known in KNOWN_CORPORA.items()}
     rows = []
@@ -290,7 +289,7 @@ def _result_from_metrics(folder: Path) -> RunResult:
                      stopped_early=False, parameters=parameters, complete=False)
 
 
-def import_run(folder: str | Path, artifacts: str | Path | None = None, accept_incomplete: bool = False,
+def import_run(folder: str | Path, artifacts: str | Path, accept_incomplete: bool = False,
                provenance: dict | None = None) -> tuple[Run, str]:
     """Bring a run folder trained elsewhere into the store; returns the run and what happened.
 
@@ -339,7 +338,7 @@ def import_run(folder: str | Path, artifacts: str | Path | None = None, accept_i
     return run, "imported" + ("" if result.complete else f" (incomplete: {result.describe(config.recipe)})")
 
 
-def import_shipped(configs: list[RunConfig], shipped: Path, artifacts: str | Path | None = None) -> list[Run]:
+def import_shipped(configs: list[RunConfig], shipped: Path, artifacts: str | Path) -> list[Run]:
     """Import into the store every run of ``configs`` that is missing there and shipped in ``shipped``."""
     imported = []
     for config in configs:

@@ -1,7 +1,7 @@
 """The artifacts folder: content-addressed directories and writes that never leave half a file.
 
 Everything expensive (trained runs, predictions, traces, n-gram binaries) lives under one
-root, ``$LIT_RNN_HOME`` or ``./artifacts``, in a folder named by a hash of the configuration
+root (chosen once, by :mod:`lit_rnn.settings`), in a folder named by a hash of the configuration
 that determines it, so a result is reused exactly when it would come out the same.
 """
 
@@ -15,11 +15,6 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
-
-
-def resolve_artifacts(artifacts: str | Path | None = None) -> Path:
-    """The artifacts folder: the argument, else ``$LIT_RNN_HOME``, else ``./artifacts``."""
-    return Path(artifacts or os.environ.get("LIT_RNN_HOME") or "artifacts")
 
 
 def canonical_json(value: Any) -> str:
