@@ -19,6 +19,7 @@ is 0 when ``c`` is, and ``c`` reaches nothing but ``h``. Ablations here zero ``h
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -34,7 +35,7 @@ from lit_rnn.errors import UserError
 from lit_rnn.evaluate import samples, split_pass
 from lit_rnn.models import FUSED_LAYERS, STEPS, CharLM, ModelConfig
 from lit_rnn.runs import Run
-from lit_rnn.store import atomic_save_npz, config_hash
+from lit_rnn.store import atomic_save_npz, cached, config_hash
 
 CLAMPABLE = {"rnn": ("h",), "lstm": ("c", "h"), "gru": ("h",)}
 
@@ -266,16 +267,17 @@ def ablations(run: Run, corpus: Corpus, cells: Mapping[int, Sequence[int]], conf
     """:func:`layer_ablations` for each layer's tested ``cells`` of the run's best model, cached in the run folder."""
     if run.config.corpus_sha256 != corpus.sha256:
         raise UserError(f"run {run.config.run_id} was trained on another corpus than {corpus.name!r}")
-    found, model = {}, None
+    model = functools.cache(lambda: run.load_model(device))  # loaded once, and only if a layer is not cached
+
+    def build(path: Path, layer: int, tested: Sequence[int]) -> None:
+        result = layer_ablations(model(), run.config.batcher(corpus), layer, tested, config, device)
+        atomic_save_npz(path, **{f.name: np.asarray(getattr(result, f.name)) for f in fields(LayerAblations)})
+
+    found = {}
     for layer, tested in sorted(cells.items()):
         key = config_hash({"layer": int(layer), "tested": sorted(int(c) for c in tested), "config": asdict(config)})
-        path = run.dir / "ablations" / f"{key}.npz"
-        if not path.exists():
-            if model is None:
-                model = run.load_model(device)
-            result = layer_ablations(model, run.config.batcher(corpus), layer, tested, config, device)
-            atomic_save_npz(path, **{f.name: np.asarray(getattr(result, f.name)) for f in fields(LayerAblations)})
-        found[layer] = _load_ablations(path)
+        found[layer] = cached(run.dir / "ablations" / f"{key}.npz",
+                              functools.partial(build, layer=layer, tested=tested), _load_ablations)
     return found
 
 

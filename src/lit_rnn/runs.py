@@ -5,9 +5,32 @@ corpus (by sha256), the model, the recipe and the seed — everything that deter
 How it was executed (device, precision, checkpoint cadence) is not part of its identity; the
 precision is recorded in its result, because it moves the numbers slightly.
 
-The folder holds ``config.json``, ``metrics.jsonl`` (one line per validation), ``best.pt`` (the
-best weights on validation), ``result.json`` once training ended, ``provenance.json`` (how and
-where it was trained), ``checkpoint.pt`` while it can resume, and ``snapshots/``.
+Everything the store holds, and who writes it. The training files are written by the trainer; every
+other artifact is computed on first use through :func:`lit_rnn.store.cached`, whose key rule is
+that a path names all that determines the artifact: its owner's folder (a run's, an n-gram's) is a
+:func:`~lit_rnn.store.config_hash`, and the artifact's own name adds the split, the checkpoint or a
+hash of its parameters. Anything in it can be deleted and is rebuilt the same; a hidden
+``.*.partial`` folder is a build that was killed, never read::
+
+    <artifacts>/                        the folder Settings resolves (--artifacts, $LIT_RNN_HOME, ./artifacts)
+      runs/<id>/                        one trained run
+        config.json                     the RunConfig, which hashes to <id>
+        metrics.jsonl                   one line per validation
+        checkpoint.pt                   while the run can resume
+        best.pt                         the best weights on validation
+        result.json                     once training ended
+        provenance.json                 how and where it was trained
+        snapshots/step<N>.pt            early weights (the training dynamics)
+        predictions/<split>-<best|stepN>.npz     the predictions of the best weights or a snapshot (evaluate)
+        trace-<split>/layer<L>_<q>.npy  cells and gates over a split, float16, memory-mapped (evaluate)
+        ablations/<hash>.npz            one layer's ablations: layer, tested cells, AblationConfig (interventions)
+        dynamic/rms-<hash>.pt           dynamic evaluation: the gradient RMS of a window length (dynamic)
+        dynamic/val-<hash>.json         one configuration's validation loss
+        dynamic/test-<hash>.json, .npz  the configuration chosen on validation and its test predictions
+      ngram/<hash>/                     a KenLM n-gram: NgramConfig (corpus sha256, split, order) (ngram)
+        config.json, model.bin, predictions-<split>.npz
+      syntax/<hash>.npz                 a corpus lexed in a language: sha256, language, Pygments, rules (signals)
+      scorecards/<preset>-<sha256>/<chapter>.json   the claims each chapter judged (study)
 """
 
 from __future__ import annotations
