@@ -18,6 +18,7 @@ from _models import SMOKE_BYTES, benchmark_model
 
 from lit_rnn.data import load_corpus
 from lit_rnn.interventions import Intervention, intervention_losses, scored_rows
+from lit_rnn.settings import resolve_data_dir
 
 
 def main() -> None:
@@ -32,7 +33,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.smoke:
         args.ablations, args.rows, args.length = 2, 2, 20
-    corpus = load_corpus(args.corpus).head(SMOKE_BYTES) if args.smoke else load_corpus(args.corpus)
+    corpus = load_corpus(args.corpus, resolve_data_dir())
+    corpus = corpus.head(SMOKE_BYTES) if args.smoke else corpus
     model = benchmark_model(args.model, corpus, hidden=16 if args.smoke else 241)
     batcher, device = corpus.batcher(), torch.device("cpu")
     rows = scored_rows(batcher.batch_size, args.rows)

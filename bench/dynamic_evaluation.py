@@ -22,6 +22,7 @@ from _models import SMOKE_BYTES, benchmark_model
 from lit_rnn.data import load_corpus
 from lit_rnn.dynamic import RULES, DynamicConfig, dynamic_loss, gradient_rms
 from lit_rnn.evaluate import split_loss
+from lit_rnn.settings import resolve_data_dir
 
 
 def main() -> None:
@@ -39,7 +40,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.smoke:
         args.length, args.repeats = 20, 1
-    corpus = load_corpus(args.corpus).head(SMOKE_BYTES) if args.smoke else load_corpus(args.corpus)
+    corpus = load_corpus(args.corpus, resolve_data_dir())
+    corpus = corpus.head(SMOKE_BYTES) if args.smoke else corpus
     model = benchmark_model(args.model, corpus, hidden=16 if args.smoke else 241)
     batcher, device = corpus.batcher(), torch.device("cpu")
     config = DynamicConfig(args.learning_rate, args.decay, args.window, args.rule)

@@ -26,6 +26,7 @@ from lit_rnn.analysis.signals import lex, reference_signals, resolve_language
 from lit_rnn.data import load_corpus
 from lit_rnn.evaluate import StoredTrace
 from lit_rnn.models import TRACE_QUANTITIES
+from lit_rnn.settings import resolve_data_dir
 from lit_rnn.viz.explorer import CELL_NUMBER, MARKED_SPAN, CellExplorer
 
 
@@ -69,7 +70,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--smoke", action="store_true", help="the smallest setting, on CPU in seconds: checks it runs")
     args = parser.parse_args()
-    corpus = load_corpus(args.corpus)
+    corpus = load_corpus(args.corpus, resolve_data_dir())
     if args.smoke:
         corpus, args.layers, args.cells, args.positions, args.repeats = corpus.head(SMOKE_BYTES), 1, 8, 2000, 1
     positions = corpus.batcher().positions("test").reshape(-1)[: args.positions]

@@ -20,6 +20,7 @@ from lit_rnn.data import KNOWN_CORPORA, Corpus, load_corpus
 from lit_rnn.evaluate import split_loss
 from lit_rnn.models import ModelConfig
 from lit_rnn.runs import Recipe, Run, RunConfig, export_run, stored_runs
+from lit_rnn.settings import resolve_data_dir
 from lit_rnn.train import TrainOptions, get_or_train
 
 
@@ -37,7 +38,7 @@ def compared(run: Run, corpus: Corpus) -> list[str]:
 
 def smoke_run(folder: str, data_dir: str | None) -> tuple[Run, Corpus]:
     """A 1x8 LSTM trained for 2 steps on War and Peace's first bytes, in ``folder``: what ``--smoke`` compares."""
-    corpus = load_corpus("warpeace", data_dir).head(SMOKE_BYTES)
+    corpus = load_corpus("warpeace", resolve_data_dir(data_dir)).head(SMOKE_BYTES)
     recipe = Recipe(batch_size=10, seq_length=20, max_steps=2, eval_every=2)
     config = RunConfig(corpus.sha256, ModelConfig("lstm", 1, 8, corpus.vocab_size), recipe)
     return get_or_train(config, corpus, TrainOptions(progress=False), folder), corpus
@@ -63,7 +64,7 @@ def main() -> None:
         chosen = args.runs is None or run.config.run_id in args.runs
         if not chosen or run.config.corpus_sha256 not in names or not run.is_finished:
             continue
-        corpus = load_corpus(names[run.config.corpus_sha256], args.data_dir)
+        corpus = load_corpus(names[run.config.corpus_sha256], resolve_data_dir(args.data_dir))
         print("| " + " | ".join(compared(run, corpus)) + " |", flush=True)
 
 

@@ -18,6 +18,7 @@ from _models import SMOKE_BYTES
 
 from lit_rnn.data import load_corpus
 from lit_rnn.ngram import ngram_predictions, train_ngram
+from lit_rnn.settings import resolve_data_dir
 
 
 def main() -> None:
@@ -26,7 +27,7 @@ def main() -> None:
     parser.add_argument("--order", type=int, default=20)
     parser.add_argument("--smoke", action="store_true", help="the smallest setting, on CPU in seconds: checks it runs")
     args = parser.parse_args()
-    corpus = load_corpus(args.corpus)
+    corpus = load_corpus(args.corpus, resolve_data_dir())
     if args.smoke:
         corpus, args.order = corpus.head(SMOKE_BYTES), 3
     batcher = corpus.batcher()

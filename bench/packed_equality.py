@@ -23,6 +23,7 @@ from lit_rnn.data import Corpus, load_corpus
 from lit_rnn.models import RECURRENT, ModelConfig
 from lit_rnn.packed import assemble, disassemble, pack_step, prepare_member
 from lit_rnn.runs import Recipe, RunConfig
+from lit_rnn.settings import resolve_data_dir
 from lit_rnn.train import TrainOptions, batch_tensors, detach, initialise, rmsprop
 
 CPU = torch.device("cpu")
@@ -90,7 +91,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     runs, args.steps = (RUNS[:2], 1) if args.smoke else (RUNS, args.steps)
-    war_and_peace = load_corpus("warpeace")
+    war_and_peace = load_corpus("warpeace", resolve_data_dir())
     text = Corpus("wp40k", war_and_peace.path, np.array(war_and_peace.data[:40_000]))
     print(f"{args.steps} steps at learning rate {args.learning_rate:g}; weights: largest |difference|; "
           "losses: largest |difference| over the steps, in ulps of the loss")

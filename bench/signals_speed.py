@@ -18,6 +18,7 @@ import numpy as np
 
 from lit_rnn.analysis.signals import lex, reference_signals, resolve_language
 from lit_rnn.data import load_corpus
+from lit_rnn.settings import resolve_data_dir
 
 
 def main() -> None:
@@ -26,7 +27,7 @@ def main() -> None:
     parser.add_argument("--language", default="auto")
     parser.add_argument("--smoke", action="store_true", help="the smallest setting, on CPU in seconds: checks it runs")
     args = parser.parse_args()
-    corpus = load_corpus(args.corpus)
+    corpus = load_corpus(args.corpus, resolve_data_dir())
     corpus = corpus.head(20_000) if args.smoke else corpus
     language = resolve_language(args.language, corpus)
     with tempfile.TemporaryDirectory() as cache:

@@ -20,6 +20,7 @@ from _models import SMOKE_BYTES
 from lit_rnn.data import load_corpus
 from lit_rnn.evaluate import StoredTrace, write_trace
 from lit_rnn.models import CharLM, ModelConfig, init_uniform
+from lit_rnn.settings import resolve_data_dir
 
 
 def main() -> None:
@@ -30,7 +31,7 @@ def main() -> None:
     parser.add_argument("--cells", type=int, default=512)
     parser.add_argument("--smoke", action="store_true", help="the smallest setting, on CPU in seconds: checks it runs")
     args = parser.parse_args()
-    corpus = load_corpus(args.corpus)
+    corpus = load_corpus(args.corpus, resolve_data_dir())
     if args.smoke:
         corpus, args.layers, args.cells = corpus.head(SMOKE_BYTES), 1, 8
     torch.manual_seed(0)

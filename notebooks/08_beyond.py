@@ -69,8 +69,7 @@ from lit_rnn.interventions import AblationConfig, Intervention
 from lit_rnn.runs import Recipe
 from lit_rnn.study import Study
 from lit_rnn.viz import figures, notebook
-from lit_rnn.viz.interventions import InterventionExplorer, sample_views_html
-from lit_rnn.viz.interventions import causal_scores as causal_scores_figure
+from lit_rnn.viz.interventions import InterventionExplorer, causal_scores_figure, readings_html
 
 notebook.setup()
 study = Study.open(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
@@ -162,7 +161,8 @@ if "line_position" in signals:
     }, prime, n=600, count=32, seed=0)
     display(line_lengths(lines).round(1))
     cell = (line.layer, line.quantity, line.cell)
-    display(HTML(sample_views_html(model, study.corpus, lines, cell, prime, per_set=1)))
+    shown = interventions.sample_readings(model, study.corpus, lines, cell, prime, per_set=1)
+    display(HTML(readings_html(shown, cell)))
 else:
     display(Markdown("This test text has no line breaks, so there is no line-length cell to clamp."))
 
@@ -182,7 +182,8 @@ if "in_quotes" in signals:
         f"clamped off ({off:+.2f})": Intervention.clamp(quote.layer, [quote.cell], off, quote.quantity),
     }, prime, n=300, count=32, seed=0)
     display(signal_in_samples(quotes, "in_quotes", study.settings.language).round(3))
-    display(HTML(sample_views_html(model, study.corpus, quotes, (quote.layer, quote.quantity, quote.cell), prime)))
+    cell = (quote.layer, quote.quantity, quote.cell)
+    display(HTML(readings_html(interventions.sample_readings(model, study.corpus, quotes, cell, prime), cell)))
 else:
     display(Markdown("Quotes never open and close in this test text, so there is no quote cell to clamp."))
 
@@ -194,7 +195,7 @@ else:
 # the widget shows its first view.
 
 # %%
-InterventionExplorer(model, study.corpus, tested, prime).widget
+InterventionExplorer(tested, interventions.resampler(model, study.corpus, prime)).widget
 
 # %% [markdown]
 # ## Dynamic evaluation

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lit_rnn.data import KNOWN_CORPORA, Corpus, load_corpus, resolve_data_dir
+from lit_rnn.data import KNOWN_CORPORA, Corpus, load_corpus
+from lit_rnn.settings import resolve_data_dir
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +44,6 @@ def wp_slice(warpeace) -> Corpus:
 
 
 @pytest.fixture
-def artifacts(tmp_path, monkeypatch) -> Path:
-    root = tmp_path / "artifacts"
-    monkeypatch.setenv("LIT_RNN_HOME", str(root))
-    return root
+def artifacts(tmp_path) -> Path:
+    """A private artifacts root (passed by argument: nothing below Settings reads ``$LIT_RNN_HOME``)."""
+    return tmp_path / "artifacts"

@@ -41,8 +41,8 @@ def _copy_project(target: Path) -> Path:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, reference_data_dir) -> Path:
     project = _copy_project(tmp_path_factory.mktemp("project"))
-    config = BookConfig(preset="tiny", data_dir=str(reference_data_dir), artifacts=str(project / "artifacts"),
-                        project=project)
+    config = BookConfig.resolve(project=project, preset="tiny", data_dir=str(reference_data_dir),
+                                artifacts=str(project / "artifacts"))
     return build_book(config)
 
 

@@ -5,15 +5,9 @@ import numpy as np
 import pytest
 
 from lit_rnn.cli import main
-from lit_rnn.data import (
-    KNOWN_CORPORA,
-    Batcher,
-    Corpus,
-    build_linux_corpus,
-    char_rnn_war_and_peace,
-    load_corpus,
-)
+from lit_rnn.data import KNOWN_CORPORA, Batcher, Corpus, load_corpus
 from lit_rnn.errors import UserError
+from lit_rnn.obtain import build_linux_corpus, char_rnn_war_and_peace
 
 
 def test_reference_corpora_sizes_and_vocabularies(reference_data_dir):

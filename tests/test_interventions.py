@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
@@ -22,11 +24,14 @@ from lit_rnn.interventions import (
     intervention_samples,
     layer_ablations,
     random_cells,
+    resampler,
+    sample_readings,
     scored_rows,
 )
 from lit_rnn.models import RECURRENT, CharLM, ModelConfig, init_uniform, weights
 from lit_rnn.runs import Recipe, Run, RunConfig
 from lit_rnn.store import atomic_save_torch
+from lit_rnn.viz.interventions import InterventionExplorer, readings_html
 
 WRITTEN_OUT_ATOL = 1e-5  # the written-out equations against the fused kernel on a CPU (see test_models)
 
@@ -208,3 +213,32 @@ def test_ablations_of_a_run_are_cached_by_their_configuration(tmp_path, monkeypa
     assert again[1].layer == 1 and np.array_equal(again[1].random, first[1].random)
     with pytest.raises(pytest.fail.Exception, match="not cached"):  # another configuration is computed afresh
         ablations(run, corpus, {1: [4]}, AblationConfig(rows=2, length=20, draws=3, seed=1))
+
+
+def test_the_explorer_draws_what_the_resampler_reads_plain_and_intervened_from_one_seed():
+    corpus = _corpus(2000)
+    model = _model("lstm", 2, vocab=corpus.vocab_size)
+    prime = corpus.data[:20].tobytes()
+    resample = resampler(model, corpus, prime)
+    readings = resample((1, "c", 3), "clamp", 0.7, 40, 0.9, 5)
+    drawn = intervention_samples(model, corpus, {"plain": Intervention(),
+                                                 "x": Intervention.clamp(1, [3], 0.7, "c")}, prime, 40, 1, 0.9, 5)
+    assert list(readings) == ["plain", "layer 2 c[3] = 0.7"]
+    assert [text for text, _ in readings["plain"]] == drawn["plain"]
+    assert [text for text, _ in readings["layer 2 c[3] = 0.7"]] == drawn["x"]
+    assert sample_readings(model, corpus, drawn, (1, "c", 3), prime, per_set=1)["plain"][0][1].tolist() == \
+        readings["plain"][0][1].tolist()  # coloured as the plain model reads it
+    cells = pd.DataFrame({"signal": ["s"], "layer": [1], "quantity": ["c"], "cell": [3]})
+    explorer = InterventionExplorer(cells, resample, length=50)  # its first view: ablated, temperature 1, seed 0
+    assert explorer.view.value == readings_html(resample((1, "c", 3), "ablate", 0.0, 50, 1.0, 0), (1, "c", 3))
+
+
+def test_samples_are_coloured_on_the_fixed_scale_red_low_blue_high():
+    """A cell state is drawn as tanh(c) on [-1, 1], never rescaled to the sample's own range."""
+    shown = readings_html({"s": [(b"abc", np.array([-20.0, 0.05, 20.0]))]}, (0, "c", 1))
+    colours = re.findall(r"background:(rgb\(\d+,\d+,\d+\))", shown)
+    assert colours[0] == "rgb(255,0,0)" and colours[2] == "rgb(0,0,255)"  # red low, blue high
+    faint = readings_html({"s": [(b"ab", np.array([0.05, 0.05]))]}, (0, "c", 1))
+    assert re.findall(r"background:(rgb\(\d+,\d+,\d+\))", faint)[0] == colours[1] == "rgb(242,242,255)"
+    gate = readings_html({"s": [(b"ab", np.array([0.0, 1.0]))]}, (0, "i", 1))
+    assert re.findall(r"background:(rgb\(\d+,\d+,\d+\))", gate) == ["rgb(255,0,0)", "rgb(0,0,255)"]

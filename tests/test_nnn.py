@@ -46,6 +46,6 @@ def test_n_nn_learns_what_a_shorter_window_cannot(n, artifacts):
     losses = {}
     for context in (n - 1, n):
         config = RunConfig(corpus.sha256, nnn_config(context, corpus.vocab_size, hidden_size=32), recipe)
-        losses[context] = get_or_train(config, corpus, TrainOptions(progress=False)).result.best_val_loss
+        losses[context] = get_or_train(config, corpus, TrainOptions(progress=False), artifacts).result.best_val_loss
     assert losses[n] < 0.05
     assert losses[n - 1] > 0.3

@@ -15,8 +15,9 @@ import pytest
 
 from lit_rnn import obtain
 from lit_rnn.cli import main
-from lit_rnn.data import KNOWN_CORPORA, build_linux_corpus, char_rnn_war_and_peace, resolve_corpus_path
+from lit_rnn.data import resolve_corpus_path
 from lit_rnn.errors import UserError
+from lit_rnn.obtain import KNOWN_CORPORA, build_linux_corpus, char_rnn_war_and_peace
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -154,7 +154,7 @@ def test_a_run_alone_resumes_a_packed_checkpoint(text, tmp_path):
                                    packed.load_model(path=packed.checkpoint_path)) < 1e-4
 
 
-def test_runs_are_grouped_by_what_a_pack_shares(text):
+def test_runs_are_grouped_by_what_a_pack_shares(text, tmp_path):
     recipe = Recipe(batch_size=10, seq_length=20)
     lstm = _configs(text, "lstm", recipe)
     gru = _configs(text, "gru", recipe)
@@ -164,7 +164,7 @@ def test_runs_are_grouped_by_what_a_pack_shares(text):
     groups = pack_groups([*lstm, *gru, nnn, *deeper, *longer])
     assert groups == [lstm, gru, [nnn], deeper, longer]
     with pytest.raises(UserError, match="one corpus, recipe, architecture and depth"):
-        train_packed([*lstm, *gru], text, QUIET)
+        train_packed([*lstm, *gru], text, QUIET, tmp_path)
 
 
 def test_a_diverging_pack_stops_with_a_clear_message(text, tmp_path):
@@ -181,8 +181,9 @@ def test_the_grid_trains_in_packs_on_a_gpu_by_default(wp_slice, artifacts):
     tiny = get_preset("tiny")
     preset = dataclasses.replace(tiny, grid=tuple(dataclasses.replace(spec, dropouts=(0.0, 0.3)) for spec in tiny.grid))
     configs = preset.grid_configs(wp_slice)
-    runs = train_runs(configs, wp_slice, QUIET, packed=True)
+    runs = train_runs(configs, wp_slice, QUIET, artifacts, packed=True)
     assert all(run.is_finished for run in runs)
     assert {run.provenance["pack_size"] for run in runs} == {2}  # each grid entry's two dropouts, one pack
     mtimes = [run.result_path.stat().st_mtime for run in runs]
-    assert [run.result_path.stat().st_mtime for run in train_runs(configs, wp_slice, QUIET, packed=True)] == mtimes
+    again = train_runs(configs, wp_slice, QUIET, artifacts, packed=True)
+    assert [run.result_path.stat().st_mtime for run in again] == mtimes

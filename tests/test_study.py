@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 import torch
 
+from lit_rnn.book import BookConfig
 from lit_rnn.cli import main
 from lit_rnn.errors import UserError
 from lit_rnn.presets import PRESETS, get_preset
@@ -24,6 +25,25 @@ def test_settings_cut_the_corpus_to_the_presets_limit_and_resolve_the_device(ref
     full = Settings.resolve(corpus="warpeace", preset="small", device="cpu", precision="fp32",
                             data_dir=str(reference_data_dir))
     assert len(full.corpus) == 3_258_246 and full.precision == "fp32"
+
+
+def test_a_chapter_given_the_settings_parameters_resolves_the_same_settings(reference_data_dir, tmp_path):
+    settings = Settings.resolve(corpus="linux", preset="tiny", data_dir=str(reference_data_dir),
+                                artifacts=str(tmp_path), trainer="packed", retrain=True)
+    again = Settings.resolve(**settings.parameters())
+    same = ("preset", "device", "precision", "data_dir", "artifacts", "language")
+    assert [getattr(again, name) for name in same] == [getattr(settings, name) for name in same]
+    assert again.corpus.sha256 == settings.corpus.sha256 and settings.parameters()["corpus"] == "linux"
+    assert settings.packed and settings.retrain and settings.shipped is None  # the trainer and retrain choices
+    assert not Settings.resolve(**settings.parameters(), trainer="per-run").packed
+
+
+def test_the_book_resolves_each_corpus_once_and_the_intro_resolves_their_languages_alike(reference_data_dir):
+    book = BookConfig.resolve(preset="tiny", data_dir=str(reference_data_dir))
+    assert [s.language for s in book.settings] == ["text", "c"] and book.corpora == ["warpeace", "linux"]
+    assert book.intro_parameters()["language"] == "auto" and "corpus" not in book.intro_parameters()
+    forced = BookConfig.resolve(preset="tiny", data_dir=str(reference_data_dir), language="c")
+    assert forced.intro_parameters()["language"] == "c" and forced.intro_parameters()["corpora"] == book.corpora
 
 
 @pytest.mark.parametrize(("values", "message"), [

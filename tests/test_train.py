@@ -24,7 +24,7 @@ def _config(corpus, **recipe):
 def test_training_beats_the_unigram_entropy(wp_slice, artifacts):
     frequencies = np.bincount(wp_slice.ids) / len(wp_slice)
     unigram = float(-(frequencies * np.log(frequencies)).sum())
-    run = get_or_train(_config(wp_slice), wp_slice, QUIET)
+    run = get_or_train(_config(wp_slice), wp_slice, QUIET, artifacts)
     assert run.result.best_val_loss < unigram - 0.7
     losses = [record["val_loss"] for record in run.metrics]
     assert losses == sorted(losses, reverse=True)
@@ -88,17 +88,17 @@ def test_learning_rate_schedule_is_the_papers():
 def test_diverging_run_stops_with_a_clear_message(wp_slice, artifacts):
     config = _config(wp_slice, learning_rate=float("inf"), max_steps=40)
     with pytest.raises(TrainingDiverged, match="became nan"):
-        train(config, wp_slice, dataclasses.replace(QUIET, log_every=5))
-    assert not Run(config).is_finished
+        train(config, wp_slice, dataclasses.replace(QUIET, log_every=5), artifacts)
+    assert not Run(config, artifacts).is_finished
 
 
 def test_tiny_grid_trains_once_and_chooses_dropout(wp_slice, artifacts):
     tiny = get_preset("tiny")
     preset = dataclasses.replace(tiny, grid=tuple(dataclasses.replace(spec, dropouts=(0.0, 0.3)) for spec in tiny.grid))
-    runs = train_runs(preset.grid_configs(wp_slice), wp_slice, QUIET)
+    runs = train_runs(preset.grid_configs(wp_slice), wp_slice, QUIET, artifacts)
     assert len(runs) == 2 * len(preset.grid) and all(r.is_finished for r in runs)
     mtimes = [r.result_path.stat().st_mtime for r in runs]
-    again = train_runs(preset.grid_configs(wp_slice), wp_slice, QUIET)
+    again = train_runs(preset.grid_configs(wp_slice), wp_slice, QUIET, artifacts)
     assert [r.result_path.stat().st_mtime for r in again] == mtimes  # reused, not retrained
     chosen = choose_dropout(runs)
     assert len(chosen) == len(preset.grid)
@@ -111,12 +111,12 @@ def test_dropout_is_chosen_per_model_and_every_n_nn_is_a_model_of_its_own(wp_sli
     recipe = Recipe(batch_size=20, seq_length=50, epochs=1, eval_every=20, max_steps=20)
     configs = [RunConfig(wp_slice.sha256, nnn_config(n, wp_slice.vocab_size, dropout, hidden_size=16), recipe)
                for n in (1, 2, 3) for dropout in (0.0, 0.5)]
-    chosen = choose_dropout(train_runs(configs, wp_slice, QUIET))
+    chosen = choose_dropout(train_runs(configs, wp_slice, QUIET, artifacts))
     assert sorted(run.config.model.context for run in chosen) == [1, 2, 3]
 
 
 def test_trace_of_a_split_is_streamed_to_disk_in_text_order(wp_slice, artifacts):
-    run = get_or_train(_config(wp_slice, max_steps=20, eval_every=10), wp_slice, QUIET)
+    run = get_or_train(_config(wp_slice, max_steps=20, eval_every=10), wp_slice, QUIET, artifacts)
     trace = evaluate.trace(run, wp_slice, "test")
     batcher = wp_slice.batcher(20, 50)
     assert np.all(np.diff(trace.positions) > 0) and len(trace.positions) == batcher.split_bytes("test")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lit_rnn.errors import UserError
-from lit_rnn.presets import DEFAULT_PRESET
+from lit_rnn.settings import Settings
 from lit_rnn.viz.notebook import BOOK_ENV, ERROR_PREFIX
 
 BOOK_CORPORA = ("warpeace", "linux")
@@ -30,18 +30,15 @@ PLOTLY_JS = "plotly/plotly.min.js"  # under the site's _static; _config.yml's ht
 
 @dataclass(frozen=True)
 class BookConfig:
-    """What a book build covers: the corpora, and the settings every chapter receives as parameters."""
+    """What a book build covers: the settings of each corpus (resolved at the door), and where the project is."""
 
-    corpora: tuple[str, ...] = BOOK_CORPORA
-    preset: str = DEFAULT_PRESET
-    device: str = "auto"
-    precision: str = "auto"
-    language: str = "auto"
-    jobs: int = 1
-    data_dir: str | None = None
-    artifacts: str | None = None
-    retrain: bool = False  # train every run rather than import those shipped in pretrained/
+    settings: tuple[Settings, ...]  # one per corpus, in the book's order; the same preset, device and folders
     project: Path = Path(".")  # the repository root: notebooks/, book/, _config.yml, _toc.yml
+
+    @classmethod
+    def resolve(cls, corpora: tuple[str, ...] = BOOK_CORPORA, project: Path = Path("."), **values) -> BookConfig:
+        """A book of ``corpora``, each with :meth:`Settings.resolve` of ``values`` (preset, device, folders...)."""
+        return cls(tuple(Settings.resolve(corpus=corpus, **values) for corpus in corpora), project)
 
     @property
     def notebooks(self) -> Path:
@@ -51,10 +48,20 @@ class BookConfig:
     def book(self) -> Path:
         return self.project / "book"
 
-    def parameters(self, **extra) -> dict:
-        """The papermill parameters a chapter receives (the names of its parameters cell), with ``extra``."""
-        return {"preset": self.preset, "device": self.device, "precision": self.precision,
-                "data_dir": self.data_dir, "artifacts": self.artifacts, "language": self.language, **extra}
+    @property
+    def corpora(self) -> list[str]:
+        """The corpora as the chapters' ``corpus`` parameter names them."""
+        return [settings.parameters()["corpus"] for settings in self.settings]
+
+    def intro_parameters(self) -> dict:
+        """The introduction's parameters: every corpus, and the settings they share.
+
+        Each corpus's language was resolved on its own: where they differ, they came from ``auto``,
+        which the introduction resolves again to the same languages.
+        """
+        shared = {k: v for k, v in self.settings[0].parameters().items() if k != "corpus"}
+        languages = {settings.language for settings in self.settings}
+        return {**shared, "corpora": self.corpora, "language": languages.pop() if len(languages) == 1 else "auto"}
 
 
 def chapters(notebooks: Path) -> list[Path]:
@@ -154,32 +161,31 @@ def _one_line_error(executed: Path) -> str | None:
 
 def prepare(config: BookConfig) -> None:
     """Train (or find in the run store) every model each corpus's chapters read."""
-    from lit_rnn.grid import packs_for, train_runs
+    from lit_rnn.grid import train_runs
     from lit_rnn.study import Study
 
-    for corpus in config.corpora:
-        start = _step(f"models for {corpus} at preset {config.preset}")
-        study = Study.open(**config.parameters(corpus=corpus), jobs=config.jobs, pretrained=not config.retrain)
-        if config.retrain:  # everything, so that the chapters find every run in the store
-            train_runs(study.preset.run_configs(study.corpus), study.corpus, study.settings.train_options,
-                       study.artifacts, config.jobs, packed=packs_for("auto", study.settings.device))
+    for settings in config.settings:
+        start = _step(f"models for {settings.corpus.name} at preset {settings.preset.name}")
+        study = Study(settings)
+        if settings.retrain:  # everything, so that the chapters find every run in the store
+            train_runs(study.preset.run_configs(study.corpus), study.corpus, settings.train_options,
+                       study.artifacts, settings.jobs, packed=settings.packed)
         study.prepare()
         _done(start)
 
 
 def execute_chapters(config: BookConfig) -> None:
     """Execute the intro once and every chapter once per corpus, into ``book/``."""
-    for corpus in config.corpora:
-        folder = config.book / corpus
+    for settings in config.settings:
+        folder = config.book / settings.corpus.name
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         for source in chapters(config.notebooks):
-            start = _step(f"chapter {source.stem} on {corpus}")
-            execute(source, folder / f"{source.stem}.ipynb", config.parameters(corpus=corpus))
+            start = _step(f"chapter {source.stem} on {settings.corpus.name}")
+            execute(source, folder / f"{source.stem}.ipynb", settings.parameters())
             _done(start)
     start = _step("introduction")
-    execute(config.notebooks / f"{INTRO}.py", config.book / "intro.ipynb",
-            config.parameters(corpora=list(config.corpora)))
+    execute(config.notebooks / f"{INTRO}.py", config.book / "intro.ipynb", config.intro_parameters())
     _done(start)
 
 

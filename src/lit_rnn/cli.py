@@ -11,8 +11,9 @@ from lit_rnn.errors import UserError
 
 def _data_info(args: argparse.Namespace) -> None:
     from lit_rnn.data import KNOWN_CORPORA, byte_label, load_corpus
+    from lit_rnn.settings import resolve_data_dir
 
-    corpus = load_corpus(args.corpus, args.data_dir)
+    corpus = load_corpus(args.corpus, resolve_data_dir(args.data_dir))
     batcher = corpus.batcher(args.batch_size, args.seq_length)
     print(f"corpus      {corpus.name}  ({corpus.path})")
     print(f"size        {len(corpus):,} bytes")
@@ -40,16 +41,18 @@ def _report_corpus(name: str, path, matches: bool) -> None:
 
 def _data_fetch(args: argparse.Namespace) -> None:
     from lit_rnn.data import KNOWN_CORPORA, load_corpus
+    from lit_rnn.settings import resolve_data_dir
 
     for name in args.corpus:
-        corpus = load_corpus(name, args.data_dir)  # obtains it if the data directory lacks it
+        corpus = load_corpus(name, resolve_data_dir(args.data_dir))  # obtains it if the data directory lacks it
         _report_corpus(name, corpus.path, corpus.sha256 == KNOWN_CORPORA[name].sha256)
 
 
 def _data_build_linux(args: argparse.Namespace) -> None:
-    from lit_rnn.data import write_linux_corpus
+    from lit_rnn.obtain import write_linux_corpus
+    from lit_rnn.settings import resolve_data_dir
 
-    _report_corpus("linux", *write_linux_corpus(args.source, args.data_dir))
+    _report_corpus("linux", *write_linux_corpus(args.source, resolve_data_dir(args.data_dir)))
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -99,7 +102,7 @@ def _baselines(args: argparse.Namespace) -> None:
 
 def _runs_list(args: argparse.Namespace) -> None:
     from lit_rnn.runs import run_table
-    from lit_rnn.store import resolve_artifacts
+    from lit_rnn.settings import resolve_artifacts
 
     table = run_table(resolve_artifacts(args.artifacts))
     print(table.to_string(index=False) if len(table) else f"no runs in {resolve_artifacts(args.artifacts)}")
@@ -107,8 +110,9 @@ def _runs_list(args: argparse.Namespace) -> None:
 
 def _runs_export(args: argparse.Namespace) -> None:
     from lit_rnn.runs import Run, export_run, stored_runs
+    from lit_rnn.settings import resolve_artifacts
 
-    stored = {run.config.run_id: run for run in stored_runs(args.artifacts)}
+    stored = {run.config.run_id: run for run in stored_runs(resolve_artifacts(args.artifacts))}
     missing = [run_id for run_id in args.run if run_id not in stored]
     if missing:
         raise UserError(f"no run {', '.join(missing)} in the store; `lit-rnn runs list` shows what it holds")
@@ -155,13 +159,15 @@ def _runs_import(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     from lit_rnn.runs import import_run
+    from lit_rnn.settings import resolve_artifacts
 
     try:
         provenance = json.loads(Path(args.provenance).read_text()) if args.provenance else None
     except (OSError, ValueError) as error:
         raise UserError(f"cannot read the provenance file {args.provenance}: {error}") from error
     for folder in args.path:
-        run, what = import_run(folder, args.artifacts, accept_incomplete=args.accept_incomplete, provenance=provenance)
+        run, what = import_run(folder, resolve_artifacts(args.artifacts), accept_incomplete=args.accept_incomplete,
+                               provenance=provenance)
         print(f"{run.config.run_id} {run.name}: {what}")
 
 
@@ -170,8 +176,9 @@ def _sample(args: argparse.Namespace) -> None:
     from lit_rnn.devices import resolve_device
     from lit_rnn.evaluate import sample
     from lit_rnn.models import load_model
+    from lit_rnn.settings import resolve_data_dir
 
-    corpus = load_corpus(args.corpus, args.data_dir)
+    corpus = load_corpus(args.corpus, resolve_data_dir(args.data_dir))
     model = load_model(args.checkpoint, resolve_device(args.device), vocab_size=corpus.vocab_size)
     text = sample(model, corpus, args.prime.encode(), args.length, args.temperature, args.seed)
     sys.stdout.buffer.write(args.prime.encode() + text + b"\n")
@@ -179,10 +186,9 @@ def _sample(args: argparse.Namespace) -> None:
 
 def _book(args: argparse.Namespace) -> None:
     from lit_rnn.book import BookConfig, build_book
+    from lit_rnn.settings import settings_from_args
 
-    build_book(BookConfig(corpora=tuple(args.corpus), preset=args.preset, device=args.device,
-                          precision=args.precision, language=args.language, jobs=args.jobs, data_dir=args.data_dir,
-                          artifacts=args.artifacts, retrain=args.retrain))
+    build_book(BookConfig(tuple(settings_from_args(args, corpus) for corpus in args.corpus)))
 
 
 def _gpu_window(args: argparse.Namespace) -> None:
@@ -193,14 +199,15 @@ def _gpu_window(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from lit_rnn.data import KNOWN_CORPORA
-    from lit_rnn.grid import EXECUTORS, TRAINERS
+    from lit_rnn.grid import EXECUTORS
     from lit_rnn.settings import settings_parser
 
     parser = argparse.ArgumentParser(prog="lit-rnn", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     data_dir = argparse.ArgumentParser(add_help=False)
     data_dir.add_argument("--data-dir", default=None, help="data directory (default: $LIT_RNN_DATA or ./data)")
-    settings = settings_parser()  # --preset, --device, --precision, --jobs, --data-dir, --artifacts
+    # --preset --device --precision --jobs --data-dir --artifacts --retrain --trainer --language
+    settings = settings_parser()
 
     data = commands.add_parser("data", help="corpora: inspect, download, build").add_subparsers(
         dest="data_command", required=True
@@ -232,9 +239,6 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=_train)
     grid = commands.add_parser("grid", parents=[settings, recipe],
                                help="train every model of a preset, skipping finished runs")
-    grid.add_argument("--trainer", choices=TRAINERS, default="auto",
-                      help="packed: runs of one architecture and depth train together as one computation; per-run: "
-                           "one run per training (--jobs at a time); auto: packed on a GPU, per-run on a CPU")
     grid.add_argument("--executor", choices=EXECUTORS, default="process",
                       help="where the trainings run: process (here: in-process, or --jobs processes); local or slurm: "
                            "one submitit job per pack (slurm: the run store on a file system the nodes share)")

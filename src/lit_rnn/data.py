@@ -6,17 +6,16 @@ char-rnn's ``CharSplitLMMinibatchLoader``: the text is cut into ``batch_size``
 contiguous rows, each row into ``seq_length``-long chunks, and a batch is one
 chunk from every row; the first 80% of batches train, the next 10% validate and
 the rest test. The test set is therefore 100 segments spread through the text.
+
+The registered corpora, their recipes and obtaining them are :mod:`lit_rnn.obtain`'s.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import posixpath
-import random
-import tarfile
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -25,49 +24,12 @@ import numpy as np
 import pandas as pd
 
 from lit_rnn.errors import UserError
-from lit_rnn.store import atomic_write_bytes
+from lit_rnn.obtain import KNOWN_CORPORA, obtain
 
 SPLITS = ("train", "val", "test")
 
 
-@dataclass(frozen=True)
-class KnownCorpus:
-    """A corpus the paper uses: where it lives in the data directory and the bytes it must hold.
-
-    A registered corpus missing from the data directory is obtained on first use (:mod:`lit_rnn.obtain`).
-    """
-
-    name: str
-    filename: str
-    n_bytes: int
-    sha256: str
-    language: str  # what the reference signals lex it as: a Pygments lexer name, or "text" for prose
-
-
-KNOWN_CORPORA = {
-    "warpeace": KnownCorpus(
-        name="warpeace",
-        filename="warpeace_input.txt",
-        n_bytes=3_258_246,
-        sha256="fb66ba999dafe24017cdd59e04c56d385a9c8466993d374fd4c6f08b2142985e",
-        language="text",
-    ),
-    "linux": KnownCorpus(
-        name="linux",
-        filename="linux_input.txt",
-        n_bytes=6_206_996,
-        sha256="23bf5331767050f11daa148bf2845f3c038aecb9ea621ffb9f7ecf9738aa088f",
-        language="c",
-    ),
-}
-
-
-def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
-    """The data directory: the argument, else ``$LIT_RNN_DATA``, else ``./data``."""
-    return Path(data_dir or os.environ.get("LIT_RNN_DATA") or "data")
-
-
-def resolve_corpus_path(name_or_path: str | Path, data_dir: str | Path | None = None) -> Path:
+def resolve_corpus_path(name_or_path: str | Path, data_dir: Path) -> Path:
     """The file behind a registered corpus name or a user's path, with a clear error if absent.
 
     A registered corpus missing from the data directory is obtained here, so every command and
@@ -76,15 +38,13 @@ def resolve_corpus_path(name_or_path: str | Path, data_dir: str | Path | None = 
     text = str(name_or_path)
     known = KNOWN_CORPORA.get(text)
     if known is not None:
-        path = resolve_data_dir(data_dir) / known.filename
+        path = Path(data_dir) / known.filename
         if not path.exists():
-            from lit_rnn.obtain import obtain  # imports this module: obtaining builds on the recipes below
-
-            path = obtain(text, data_dir)
+            path = obtain(text, Path(data_dir))
     else:
         path = Path(text).expanduser()
         if not path.exists() and not path.is_absolute():
-            in_data_dir = resolve_data_dir(data_dir) / text
+            in_data_dir = Path(data_dir) / text
             path = in_data_dir if in_data_dir.exists() else path
         if not path.exists():
             looks_like_name = os.sep not in text and "." not in text
@@ -95,7 +55,7 @@ def resolve_corpus_path(name_or_path: str | Path, data_dir: str | Path | None = 
                 )
             raise UserError(
                 f"corpus file {text!r} not found: searched {Path(text).resolve()} and "
-                f"{(resolve_data_dir(data_dir) / text).resolve()}"
+                f"{(Path(data_dir) / text).resolve()}"
             )
     if path.is_dir():
         raise UserError(f"corpus {text!r} is a directory ({path}); give the path of a text file")
@@ -153,7 +113,7 @@ class Corpus:
         return Batcher(self, batch_size, seq_length)
 
 
-def load_corpus(name_or_path: str | Path, data_dir: str | Path | None = None) -> Corpus:
+def load_corpus(name_or_path: str | Path, data_dir: Path) -> Corpus:
     """Read a registered corpus or any file as bytes."""
     path = resolve_corpus_path(name_or_path, data_dir)
     data = np.fromfile(path, dtype=np.uint8)
@@ -281,125 +241,6 @@ class Batcher:
         return len(self.batch_range(split)) * self.bytes_per_batch
 
 
-# -- The recipes of the reference corpora ----------------------------------------------------
-
-WAR_AND_PEACE_FIRST_LINE = '"Well, Prince, so Genoa and Lucca'
-WAR_AND_PEACE_LAST_WORDS = "conscious."
-
-
-def char_rnn_war_and_peace(gutenberg_text: bytes) -> bytes:
-    """The char-rnn form of Gutenberg's War and Peace: the novel's text alone, CRLF, with a BOM.
-
-    The title page, contents and Gutenberg licence are dropped: the text starts at
-    the first sentence of Book One and ends with the Second Epilogue's last word.
-    """
-    text = gutenberg_text.decode("utf-8-sig").replace("\r\n", "\n")
-    start = text.find(WAR_AND_PEACE_FIRST_LINE)
-    end_marker = text.find("*** END OF")
-    body_end = text.rfind(WAR_AND_PEACE_LAST_WORDS, 0, end_marker if end_marker >= 0 else None)
-    if start < 0 or body_end < 0:
-        raise UserError("the downloaded file does not look like Project Gutenberg's War and Peace")
-    body = text[start : body_end + len(WAR_AND_PEACE_LAST_WORDS)]
-    return "\ufeff".encode() + body.replace("\n", "\r\n").encode("utf-8")
-
-
-LINUX_SEED = 1506
-
-
-def _tree_root(names: list[str]) -> str:
-    """The top-level folder that a kernel tarball unpacks into ('' if it has none)."""
-    tops = {name.split("/", 1)[0] for name in names}
-    return tops.pop() + "/" if len(tops) == 1 and all("/" in n for n in names) else ""
-
-
-def linux_source_files(source: Path) -> tuple[list[str], Callable[[list[str]], dict[str, bytes]]]:
-    """The ``.c``/``.h`` files of a kernel tree or tarball, and a reader for them.
-
-    A file is what ``Path.is_file()`` accepts in the unpacked tree, so a symbolic link to a
-    regular file counts (with its target's bytes); 13 such links are in Linux 6.1.
-    """
-    source = Path(source)
-    if source.is_dir():
-        paths = [str(p.relative_to(source)) for p in source.rglob("*") if p.suffix in (".c", ".h") and p.is_file()]
-        return paths, lambda wanted: {p: (source / p).read_bytes() for p in wanted}
-    if not tarfile.is_tarfile(source):
-        raise UserError(f"{source} is neither a kernel source folder nor a tarball")
-    with tarfile.open(source) as tar:
-        members = {m.name: m for m in tar if m.isreg() or m.issym()}
-    root = _tree_root(list(members))
-
-    def target(name: str) -> str | None:
-        """The regular file a member stands for, following symbolic links inside the tree."""
-        for _ in range(40):
-            member = members.get(name)
-            if member is None or member.isreg():
-                return name if member is not None else None
-            name = posixpath.normpath(posixpath.join(posixpath.dirname(name), member.linkname))
-        return None
-
-    sources = {name[len(root) :]: target(name) for name in members if name.endswith((".c", ".h"))}
-    sources = {path: real for path, real in sources.items() if real is not None}
-
-    def read(wanted: list[str]) -> dict[str, bytes]:
-        by_member: dict[str, list[str]] = {}
-        for path in wanted:
-            by_member.setdefault(sources[path], []).append(path)
-        found = {}
-        with tarfile.open(source) as tar:
-            for member in tar:
-                for path in by_member.get(member.name, ()):
-                    found[path] = tar.extractfile(member).read()
-        return found
-
-    return list(sources), read
-
-
-def build_linux_corpus(source: str | Path, n_bytes: int = KNOWN_CORPORA["linux"].n_bytes,
-                       seed: int = LINUX_SEED) -> bytes:
-    """The paper's Linux corpus: shuffled ``.c``/``.h`` files concatenated and cut to ``n_bytes``.
-
-    Paths relative to the tree root are sorted as Python sorts strings, shuffled with
-    ``random.Random(seed)``, and whole files are appended until ``n_bytes`` is reached.
-    """
-    source = Path(source)
-    if not source.exists():
-        raise UserError(f"kernel source {source} not found; give a source folder or a .tar.xz")
-    paths, read = linux_source_files(source)
-    if not paths:
-        raise UserError(f"no .c or .h files found in {source}")
-    paths.sort()
-    random.Random(seed).shuffle(paths)
-    # Read only as many files as the corpus needs; sizes are unknown before reading, so read
-    # in growing rounds (a tarball is read sequentially, once per round).
-    chosen: list[str] = []
-    contents: dict[str, bytes] = {}
-    total, next_index, round_size = 0, 0, 512
-    while total < n_bytes and next_index < len(paths):
-        batch = paths[next_index : next_index + round_size]
-        contents.update(read(batch))
-        for path in batch:
-            chosen.append(path)
-            total += len(contents[path])
-            if total >= n_bytes:
-                break
-        next_index += len(batch)
-        round_size *= 4
-    corpus = b"".join(contents[p] for p in chosen)
-    if len(corpus) < n_bytes:
-        raise UserError(f"the source tree holds only {len(corpus):,} bytes of C; {n_bytes:,} are needed")
-    return corpus[:n_bytes]
-
-
-def write_linux_corpus(source: str | Path, data_dir: str | Path | None = None) -> tuple[Path, bool]:
-    """Build the Linux corpus into the data directory; returns its path and whether it matches."""
-    known = KNOWN_CORPORA["linux"]
-    corpus = build_linux_corpus(source)
-    path = resolve_data_dir(data_dir) / known.filename
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, corpus)
-    return path, hashlib.sha256(corpus).hexdigest() == known.sha256
-
-
 def byte_label(byte: int) -> str:
     """A printable name for a byte value (for tables and figures)."""
     names = {9: "\\t", 10: "\\n", 13: "\\r", 32: "space"}
@@ -458,15 +299,11 @@ __all__ = [
     "SPLITS",
     "Batcher",
     "Corpus",
-    "build_linux_corpus",
     "byte_label",
     "character_table",
     "character_label",
     "decode_utf8",
     "is_escaped_byte",
-    "char_rnn_war_and_peace",
-    "resolve_data_dir",
     "load_corpus",
     "resolve_corpus_path",
-    "write_linux_corpus",
 ]

@@ -30,6 +30,7 @@ import json
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -42,7 +43,7 @@ from lit_rnn.evaluate import collect_predictions, model_predictions, split_loss,
 from lit_rnn.models import CharLM, detach, load_checkpoint
 from lit_rnn.predictions import Predictions
 from lit_rnn.runs import Run
-from lit_rnn.store import atomic_save_torch, atomic_write_text, config_hash
+from lit_rnn.store import atomic_save_torch, atomic_write_text, cached, config_hash
 
 RULES = ("rms", "sgd")
 RMS_FLOOR = 0.01  # a gradient's RMS is taken as at least this share of the mean RMS (bytes rare in training)
@@ -180,15 +181,28 @@ def dynamic_evaluation(run: Run, corpus: Corpus, device: torch.device = torch.de
         raise UserError(f"run {run.config.run_id} was trained on another corpus than {corpus.name!r}")
     if not grid:
         raise UserError("give at least one dynamic-evaluation configuration to choose from")
-    folder = run.dir / "dynamic"
     key = config_hash({"grid": [asdict(c) for c in grid], "validation_length": validation_length})
-    summary_path, predictions_path = folder / f"test-{key}.json", folder / f"test-{key}.npz"
-    batcher = run.config.batcher(corpus)
-    if summary_path.exists() and predictions_path.exists():
-        summary = json.loads(summary_path.read_text())
+    summary_path = run.dir / "dynamic" / f"test-{key}.json"
+    predictions_path = summary_path.with_suffix(".npz")  # written first: the summary, written last, vouches for it
+
+    def build(path: Path) -> None:
+        predictions, summary = _evaluate(run, corpus, device, grid, validation_length)
+        predictions.save(predictions_path)
+        atomic_write_text(path, json.dumps(summary, indent=1))
+
+    def load(path: Path) -> DynamicResult:
+        summary = json.loads(path.read_text())
         return DynamicResult(DynamicConfig(**summary["config"]), pd.DataFrame(summary["validation"]),
                              Predictions.load(predictions_path), summary["seconds"], summary["plain_seconds"],
                              summary["validation_length"])
+
+    return cached(summary_path, build, load)
+
+
+def _evaluate(run: Run, corpus: Corpus, device: torch.device, grid: Sequence[DynamicConfig],
+              validation_length: int | None) -> tuple[Predictions, dict]:
+    """:func:`dynamic_evaluation` computed: the test predictions, and the summary of how they were chosen."""
+    batcher = run.config.batcher(corpus)
     model = run.load_model(device)
     rms = {window: _gradient_rms(run, model, batcher, device, window)
            for window in sorted({c.window for c in grid if c.rule == "rms"})}
@@ -205,30 +219,28 @@ def dynamic_evaluation(run: Run, corpus: Corpus, device: torch.device = torch.de
     predictions = dynamic_predictions(model, batcher, "test", f"{run.name} + dynamic evaluation", device, chosen,
                                       rms.get(chosen.window))
     seconds = time.perf_counter() - start
-    predictions.save(predictions_path)
-    atomic_write_text(summary_path, json.dumps({"config": asdict(chosen), "validation": rows, "seconds": seconds,
-                                                "plain_seconds": plain_seconds,
-                                                "validation_length": validation_length}, indent=1))
-    return DynamicResult(chosen, validation, predictions, seconds, plain_seconds, validation_length)
+    return predictions, {"config": asdict(chosen), "validation": rows, "seconds": seconds,
+                         "plain_seconds": plain_seconds, "validation_length": validation_length}
 
 
 def _gradient_rms(run: Run, model: CharLM, batcher: Batcher, device: torch.device, window: int) -> list[torch.Tensor]:
     """:func:`gradient_rms` for ``window``, cached in the run folder."""
     path = run.dir / "dynamic" / f"rms-{config_hash({'window': window, 'windows': RMS_WINDOWS})}.pt"
-    if not path.exists():
-        atomic_save_torch([r.cpu() for r in gradient_rms(model, batcher, device, window)], path)
-    return [r.to(device) for r in load_checkpoint(path)]
+    rms = cached(path, lambda p: atomic_save_torch([r.cpu() for r in gradient_rms(model, batcher, device, window)], p),
+                 load_checkpoint)
+    return [r.to(device) for r in rms]
 
 
 def _validation_loss(run: Run, model: CharLM, batcher: Batcher, device: torch.device, config: DynamicConfig,
                      length: int | None, rms: list[torch.Tensor] | None) -> float:
     """One configuration's validation loss (η = 0: the plain model's), cached in the run folder."""
     path = run.dir / "dynamic" / f"val-{config_hash({'config': asdict(config), 'length': length})}.json"
-    if path.exists():
-        return json.loads(path.read_text())["val_loss"]
-    if config.learning_rate == 0:
-        loss = split_loss(model, batcher, "val", device, length=length)
-    else:
-        loss = dynamic_loss(model, batcher, "val", device, config, length, rms)
-    atomic_write_text(path, json.dumps({"config": asdict(config), "length": length, "val_loss": loss}))
-    return loss
+
+    def build(target: Path) -> None:
+        if config.learning_rate == 0:
+            loss = split_loss(model, batcher, "val", device, length=length)
+        else:
+            loss = dynamic_loss(model, batcher, "val", device, config, length, rms)
+        atomic_write_text(target, json.dumps({"config": asdict(config), "length": length, "val_loss": loss}))
+
+    return cached(path, build, lambda target: json.loads(target.read_text())["val_loss"])

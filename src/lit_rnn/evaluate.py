@@ -9,7 +9,6 @@ order).
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from lit_rnn.errors import UserError
 from lit_rnn.models import TRACE_QUANTITIES, CharLM, Model, ModelConfig
 from lit_rnn.predictions import Predictions
 from lit_rnn.runs import Run
+from lit_rnn.store import cached
 
 
 def split_pass(step: Callable, batcher: Batcher, split: str, device: torch.device, chunk: int,
@@ -108,13 +108,12 @@ def predictions(run: Run, corpus: Corpus, split: str = "test", device: torch.dev
     """The run's predictions over ``split`` (best weights, or ``checkpoint``), cached in the run folder."""
     _check_corpus(run, corpus)
     tag = checkpoint.stem if checkpoint is not None else "best"
-    path = run.dir / "predictions" / f"{split}-{tag}.npz"
-    if path.exists():
-        return Predictions.load(path)
-    result = model_predictions(run.load_model(device, checkpoint), run.config.batcher(corpus), split, run.name, device)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    result.save(path)
-    return result
+
+    def build(path: Path) -> None:
+        model = run.load_model(device, checkpoint)
+        model_predictions(model, run.config.batcher(corpus), split, run.name, device).save(path)
+
+    return cached(run.dir / "predictions" / f"{split}-{tag}.npz", build, Predictions.load)
 
 
 class StoredTrace:
@@ -140,23 +139,23 @@ class StoredTrace:
 
 
 def write_trace(model: CharLM, batcher: Batcher, split: str, folder: Path, chunk: int = 250) -> None:
-    """Stream ``model.trace`` over ``split`` into float16 ``.npy`` files (one per layer and quantity).
+    """Stream ``model.trace`` over ``split`` into float16 ``.npy`` files (one per layer and quantity) in ``folder``.
 
     Each window of steps is written straight to its place in the files, so memory stays at one
-    window: a 3-layer 512 LSTM over a 330,000-byte split is 5.7 GiB on disk, not in RAM.
+    window: a 3-layer 512 LSTM over a 330,000-byte split is 5.7 GiB on disk, not in RAM. The folder is
+    complete only when this returns (:func:`trace` builds it through :func:`lit_rnn.store.cached`).
     """
     device = next(model.parameters()).device
     rows, length = batcher.split_inputs(split).shape
     hidden, architecture = model.config.hidden_size, model.config.architecture
-    partial = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    np.save(partial / "positions.npy", batcher.positions(split).reshape(-1))
+    folder = Path(folder)
+    folder.mkdir(parents=True)
+    np.save(folder / "positions.npy", batcher.positions(split).reshape(-1))
     files, data_offset = {}, 0
     for layer in range(model.config.n_layers):
         for name in TRACE_QUANTITIES[architecture]:
             # (positions, hidden) in text order = (rows, length, hidden) flattened row by row.
-            path = partial / f"layer{layer}_{name}.npy"
+            path = folder / f"layer{layer}_{name}.npy"
             header = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16, shape=(rows * length, hidden))
             data_offset = header.offset
             del header
@@ -174,18 +173,15 @@ def write_trace(model: CharLM, batcher: Batcher, split: str, folder: Path, chunk
     finally:
         for handle in files.values():
             handle.close()
-    shutil.rmtree(folder, ignore_errors=True)
-    partial.rename(folder)
 
 
 def trace(run: Run, corpus: Corpus, split: str = "test", device: torch.device = torch.device("cpu")) -> StoredTrace:
     """The run's trace over ``split`` (best weights), computed once and memory-mapped after."""
     _check_corpus(run, corpus)
-    folder = run.dir / f"trace-{split}"
     model = run.config.model
-    if not folder.exists():
-        write_trace(run.load_model(device), run.config.batcher(corpus), split, folder)
-    return StoredTrace(folder, model.architecture, model.n_layers)
+    return cached(run.dir / f"trace-{split}",
+                  lambda folder: write_trace(run.load_model(device), run.config.batcher(corpus), split, folder),
+                  lambda folder: StoredTrace(folder, model.architecture, model.n_layers))
 
 
 def sample(model: Model, corpus: Corpus, prime: bytes = b"\n", n: int = 200, temperature: float = 1.0,

@@ -68,7 +68,7 @@ def packs_for(trainer: str, device: torch.device) -> bool:
     return trainer == "packed" or (trainer == "auto" and device.type == "cuda")
 
 
-def _train_group(group: list[RunConfig], corpus: Corpus, options: TrainOptions, artifacts: str | None,
+def _train_group(group: list[RunConfig], corpus: Corpus, options: TrainOptions, artifacts: str | Path,
                  threads: int | None = None) -> None:
     """One training: a pack of runs, or a single run."""
     if threads is not None:
@@ -109,8 +109,8 @@ def _submit(groups: list[list[RunConfig]], corpus: Corpus, options: TrainOptions
 def train_runs(
     configs: list[RunConfig],
     corpus: Corpus,
-    options: TrainOptions = TrainOptions(),
-    artifacts: str | Path | None = None,
+    options: TrainOptions,
+    artifacts: str | Path,
     jobs: int = 1,
     *,
     shipped: Path | None = None,
@@ -135,8 +135,7 @@ def train_runs(
         quiet = replace(options, progress=False)
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            folder = str(artifacts) if artifacts else None
-            futures = [pool.submit(_train_group, g, corpus, quiet, folder, threads) for g in groups]
+            futures = [pool.submit(_train_group, g, corpus, quiet, artifacts, threads) for g in groups]
             for future in tqdm(as_completed(futures), total=len(futures), desc=f"training on {corpus.name}",
                                unit="training", disable=not options.progress):
                 future.result()

@@ -19,8 +19,9 @@ is 0 when ``c`` is, and ``c`` reaches nothing but ``h``. Ablations here zero ``h
 
 from __future__ import annotations
 
+import functools
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from lit_rnn.errors import UserError
 from lit_rnn.evaluate import samples, split_pass
 from lit_rnn.models import FUSED_LAYERS, STEPS, CharLM, ModelConfig
 from lit_rnn.runs import Run
-from lit_rnn.store import atomic_save_npz, config_hash
+from lit_rnn.store import atomic_save_npz, cached, config_hash
 
 CLAMPABLE = {"rnn": ("h",), "lstm": ("c", "h"), "gru": ("h",)}
 
@@ -266,16 +267,17 @@ def ablations(run: Run, corpus: Corpus, cells: Mapping[int, Sequence[int]], conf
     """:func:`layer_ablations` for each layer's tested ``cells`` of the run's best model, cached in the run folder."""
     if run.config.corpus_sha256 != corpus.sha256:
         raise UserError(f"run {run.config.run_id} was trained on another corpus than {corpus.name!r}")
-    found, model = {}, None
+    model = functools.cache(lambda: run.load_model(device))  # loaded once, and only if a layer is not cached
+
+    def build(path: Path, layer: int, tested: Sequence[int]) -> None:
+        result = layer_ablations(model(), run.config.batcher(corpus), layer, tested, config, device)
+        atomic_save_npz(path, **{f.name: np.asarray(getattr(result, f.name)) for f in fields(LayerAblations)})
+
+    found = {}
     for layer, tested in sorted(cells.items()):
         key = config_hash({"layer": int(layer), "tested": sorted(int(c) for c in tested), "config": asdict(config)})
-        path = run.dir / "ablations" / f"{key}.npz"
-        if not path.exists():
-            if model is None:
-                model = run.load_model(device)
-            result = layer_ablations(model, run.config.batcher(corpus), layer, tested, config, device)
-            atomic_save_npz(path, **{f.name: np.asarray(getattr(result, f.name)) for f in fields(LayerAblations)})
-        found[layer] = _load_ablations(path)
+        found[layer] = cached(run.dir / "ablations" / f"{key}.npz",
+                              functools.partial(build, layer=layer, tested=tested), _load_ablations)
     return found
 
 
@@ -305,3 +307,32 @@ def intervention_samples(model: CharLM, corpus: Corpus, interventions: Mapping[s
     """``count`` samples of ``n`` bytes after ``prime`` under each named intervention (the same seed for each)."""
     return {name: samples(Intervened(model, intervention), corpus, prime, n, count, temperature, seed)
             for name, intervention in interventions.items()}
+
+
+Readings = dict[str, list[tuple[bytes, np.ndarray]]]  # per set of samples: each text and a cell's value at its bytes
+
+
+def sample_readings(model: CharLM, corpus: Corpus, samples: Mapping[str, list[bytes]], cell: tuple[int, str, int],
+                    prime: bytes, per_set: int = 2) -> Readings:
+    """The first ``per_set`` samples of each set, each with ``cell`` (layer, quantity, index) at every byte as the
+    plain model reads it after ``prime`` (the text they were sampled after): what
+    :func:`lit_rnn.viz.interventions.readings_html` draws."""
+    layer, quantity, index = cell
+    return {label: [(text, cell_reading(model, corpus, text, layer, quantity, index, prime))
+                    for text in texts[:per_set]] for label, texts in samples.items()}
+
+
+def resampler(model: CharLM, corpus: Corpus, prime: bytes) -> Callable[..., Readings]:
+    """What :class:`lit_rnn.viz.interventions.InterventionExplorer` calls on every change of its controls:
+    ``resample(cell, action, value, length, temperature, seed)`` samples the plain model and the one with ``cell``
+    ablated (``action`` "ablate") or clamped to ``value`` from the same seed, and returns one reading of each."""
+
+    def resample(cell: tuple[int, str, int], action: str, value: float, length: int, temperature: float,
+                 seed: int) -> Readings:
+        layer, quantity, index = cell
+        intervention = Intervention.clamp(layer, [index], 0.0 if action == "ablate" else value, quantity)
+        drawn = intervention_samples(model, corpus, {"plain": Intervention(), intervention.label: intervention},
+                                     prime, length, count=1, temperature=temperature, seed=seed)
+        return sample_readings(model, corpus, drawn, cell, prime, per_set=1)
+
+    return resample

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from lit_rnn.data import Batcher, Corpus
 from lit_rnn.errors import UserError
 from lit_rnn.predictions import Predictions
-from lit_rnn.store import atomic_write_text, canonical_json, config_hash, resolve_artifacts
+from lit_rnn.store import atomic_write_text, cached, canonical_json, config_hash
 
 MAX_ORDER = 21  # what `make setup` compiles lmplz, build_binary and the kenlm module for (Table 2's n = 20)
 KENLM_VERSION = "0.3.0"
@@ -66,8 +66,8 @@ class NgramConfig:
             order,
         )
 
-    def folder(self, artifacts: str | Path | None = None) -> Path:
-        return resolve_artifacts(artifacts) / "ngram" / config_hash(self)
+    def folder(self, artifacts: str | Path) -> Path:
+        return Path(artifacts) / "ngram" / config_hash(self)
 
 
 def tokens(corpus: Corpus) -> list[str]:
@@ -204,29 +204,25 @@ def _write_training_text(batcher: Batcher, path: Path) -> None:
             handle.write(" ".join(words[row]) + "\n")
 
 
-def train_ngram(batcher: Batcher, order: int, artifacts: str | Path | None = None) -> Path:
+def train_ngram(batcher: Batcher, order: int, artifacts: str | Path) -> Path:
     """The KenLM binary of an ``order``-gram on ``batcher``'s train split, estimated once and cached.
 
-    The binary is built in a hidden temporary folder and renamed into place, so an
+    The binary is built in a hidden folder and renamed into place (:func:`lit_rnn.store.cached`), so an
     interrupted build never leaves a ``model.bin`` that looks finished.
     """
     config = NgramConfig.of(batcher, order)
     folder = config.folder(artifacts)
-    path = folder / "model.bin"
-    if path.exists():
-        return path
-    programs = _programs()
-    _check_max_order(programs, order)
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(folder / "config.json", canonical_json(config))
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".build-") as tmp:
-        tmp = Path(tmp)
-        _write_training_text(batcher, tmp / "train.txt")
-        _estimate(programs, tmp / "train.txt", order, tmp / "model.bin", tmp)
-        with open(tmp / "model.bin", "rb") as built:
+
+    def build(path: Path) -> None:
+        programs = _programs()
+        _check_max_order(programs, order)
+        atomic_write_text(folder / "config.json", canonical_json(config))
+        _write_training_text(batcher, path.parent / "train.txt")
+        _estimate(programs, path.parent / "train.txt", order, path, path.parent)
+        with open(path, "rb") as built:
             os.fsync(built.fileno())
-        os.replace(tmp / "model.bin", path)
-    return path
+
+    return cached(folder / "model.bin", build, lambda path: path)
 
 
 # -- Next-byte distributions --------------------------------------------------------------------
@@ -263,26 +259,25 @@ def _split_probs(model, batcher: Batcher, split: str, desc: str) -> np.ndarray:
 
 
 def ngram_predictions(
-    batcher: Batcher, order: int, split: str = "test", artifacts: str | Path | None = None
+    batcher: Batcher, order: int, split: str, artifacts: str | Path
 ) -> Predictions:
     """The ``order``-gram's next-byte distributions over ``split``, cached beside its binary."""
     config = NgramConfig.of(batcher, order)
     batcher.batch_range(split)  # a clear error for an unknown split, before any estimation
-    path = config.folder(artifacts) / f"predictions-{split}.npz"
-    if path.exists():
-        return Predictions.load(path)
-    model = _load_model(train_ngram(batcher, order, artifacts))
-    result = Predictions.from_log_probs(
-        np.log(_split_probs(model, batcher, split, desc=f"scoring {order}-gram on {split}")),
-        targets=batcher.split_targets(split).reshape(-1),
-        positions=batcher.positions(split).reshape(-1),
-        name=f"{order}-gram",
-        kind="ngram",
-        corpus_sha256=batcher.corpus.sha256,
-        split=split,
-    )
-    result.save(path)
-    return result
+
+    def build(path: Path) -> None:
+        model = _load_model(train_ngram(batcher, order, artifacts))
+        Predictions.from_log_probs(
+            np.log(_split_probs(model, batcher, split, desc=f"scoring {order}-gram on {split}")),
+            targets=batcher.split_targets(split).reshape(-1),
+            positions=batcher.positions(split).reshape(-1),
+            name=f"{order}-gram",
+            kind="ngram",
+            corpus_sha256=batcher.corpus.sha256,
+            split=split,
+        ).save(path)
+
+    return cached(config.folder(artifacts) / f"predictions-{split}.npz", build, Predictions.load)
 
 
 __all__ = [

@@ -1,13 +1,17 @@
-"""Obtaining the reference corpora on first use: pinned sources, every result checked by sha256.
+"""The reference corpora: their registry, their recipes, and obtaining them on first use, checked by sha256.
+
+:data:`KNOWN_CORPORA` names the corpora the paper uses and the bytes each must hold; the recipes
+(:func:`char_rnn_war_and_peace`, :func:`build_linux_corpus`) make them from their sources. This module
+knows nothing of splits or models: :mod:`lit_rnn.data` imports it, never the reverse.
 
 When a registered corpus is missing from the data directory, :func:`lit_rnn.data.resolve_corpus_path`
 calls :func:`obtain`, which tries the corpus's ways in order and writes the first result whose
 sha256 is the reference's (nothing else is ever written under a corpus's name):
 
 - War and Peace: char-rnn's ``warpeace_input.txt`` as Karpathy published it beside char-rnn; else
-  Project Gutenberg's eBook #2600 put in char-rnn's form (:func:`lit_rnn.data.char_rnn_war_and_peace`),
+  Project Gutenberg's eBook #2600 put in char-rnn's form (:func:`char_rnn_war_and_peace`),
   which counts only if it reproduces the reference bytes (Gutenberg revises its texts).
-- Linux: the recipe (:func:`lit_rnn.data.build_linux_corpus`) on the kernel tarball of Debian's
+- Linux: the recipe (:func:`build_linux_corpus`) on the kernel tarball of Debian's
   ``linux-source-6.1`` where it is installed, else on the one inside the pinned 6.1.192-2 package.
 
 Downloads go through pooch into ``<data dir>/downloads/`` and are kept there: a progress bar, a
@@ -19,6 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
+import random
 import shutil
 import sys
 import tarfile
@@ -27,12 +33,165 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lit_rnn.data import KNOWN_CORPORA, build_linux_corpus, char_rnn_war_and_peace, resolve_data_dir
 from lit_rnn.errors import UserError
 from lit_rnn.store import atomic_write_bytes
 
 DOWNLOADS = "downloads"  # the data directory's folder for downloaded sources
 RETRIES = 2  # further attempts after a failed transfer, each from the start
+
+
+@dataclass(frozen=True)
+class KnownCorpus:
+    """A corpus the paper uses: where it lives in the data directory and the bytes it must hold.
+
+    A registered corpus missing from the data directory is obtained on first use (:func:`obtain`).
+    """
+
+    name: str
+    filename: str
+    n_bytes: int
+    sha256: str
+    language: str  # what the reference signals lex it as: a Pygments lexer name, or "text" for prose
+
+
+KNOWN_CORPORA = {
+    "warpeace": KnownCorpus(
+        name="warpeace",
+        filename="warpeace_input.txt",
+        n_bytes=3_258_246,
+        sha256="fb66ba999dafe24017cdd59e04c56d385a9c8466993d374fd4c6f08b2142985e",
+        language="text",
+    ),
+    "linux": KnownCorpus(
+        name="linux",
+        filename="linux_input.txt",
+        n_bytes=6_206_996,
+        sha256="23bf5331767050f11daa148bf2845f3c038aecb9ea621ffb9f7ecf9738aa088f",
+        language="c",
+    ),
+}
+
+
+# -- The recipes of the reference corpora ----------------------------------------------------
+
+WAR_AND_PEACE_FIRST_LINE = '"Well, Prince, so Genoa and Lucca'
+WAR_AND_PEACE_LAST_WORDS = "conscious."
+
+
+def char_rnn_war_and_peace(gutenberg_text: bytes) -> bytes:
+    """The char-rnn form of Gutenberg's War and Peace: the novel's text alone, CRLF, with a BOM.
+
+    The title page, contents and Gutenberg licence are dropped: the text starts at
+    the first sentence of Book One and ends with the Second Epilogue's last word.
+    """
+    text = gutenberg_text.decode("utf-8-sig").replace("\r\n", "\n")
+    start = text.find(WAR_AND_PEACE_FIRST_LINE)
+    end_marker = text.find("*** END OF")
+    body_end = text.rfind(WAR_AND_PEACE_LAST_WORDS, 0, end_marker if end_marker >= 0 else None)
+    if start < 0 or body_end < 0:
+        raise UserError("the downloaded file does not look like Project Gutenberg's War and Peace")
+    body = text[start : body_end + len(WAR_AND_PEACE_LAST_WORDS)]
+    return "\ufeff".encode() + body.replace("\n", "\r\n").encode("utf-8")
+
+
+LINUX_SEED = 1506
+
+
+def _tree_root(names: list[str]) -> str:
+    """The top-level folder that a kernel tarball unpacks into ('' if it has none)."""
+    tops = {name.split("/", 1)[0] for name in names}
+    return tops.pop() + "/" if len(tops) == 1 and all("/" in n for n in names) else ""
+
+
+def linux_source_files(source: Path) -> tuple[list[str], Callable[[list[str]], dict[str, bytes]]]:
+    """The ``.c``/``.h`` files of a kernel tree or tarball, and a reader for them.
+
+    A file is what ``Path.is_file()`` accepts in the unpacked tree, so a symbolic link to a
+    regular file counts (with its target's bytes); 13 such links are in Linux 6.1.
+    """
+    source = Path(source)
+    if source.is_dir():
+        paths = [str(p.relative_to(source)) for p in source.rglob("*") if p.suffix in (".c", ".h") and p.is_file()]
+        return paths, lambda wanted: {p: (source / p).read_bytes() for p in wanted}
+    if not tarfile.is_tarfile(source):
+        raise UserError(f"{source} is neither a kernel source folder nor a tarball")
+    with tarfile.open(source) as tar:
+        members = {m.name: m for m in tar if m.isreg() or m.issym()}
+    root = _tree_root(list(members))
+
+    def target(name: str) -> str | None:
+        """The regular file a member stands for, following symbolic links inside the tree."""
+        for _ in range(40):
+            member = members.get(name)
+            if member is None or member.isreg():
+                return name if member is not None else None
+            name = posixpath.normpath(posixpath.join(posixpath.dirname(name), member.linkname))
+        return None
+
+    sources = {name[len(root) :]: target(name) for name in members if name.endswith((".c", ".h"))}
+    sources = {path: real for path, real in sources.items() if real is not None}
+
+    def read(wanted: list[str]) -> dict[str, bytes]:
+        by_member: dict[str, list[str]] = {}
+        for path in wanted:
+            by_member.setdefault(sources[path], []).append(path)
+        found = {}
+        with tarfile.open(source) as tar:
+            for member in tar:
+                for path in by_member.get(member.name, ()):
+                    found[path] = tar.extractfile(member).read()
+        return found
+
+    return list(sources), read
+
+
+def build_linux_corpus(source: str | Path, n_bytes: int = KNOWN_CORPORA["linux"].n_bytes,
+                       seed: int = LINUX_SEED) -> bytes:
+    """The paper's Linux corpus: shuffled ``.c``/``.h`` files concatenated and cut to ``n_bytes``.
+
+    Paths relative to the tree root are sorted as Python sorts strings, shuffled with
+    ``random.Random(seed)``, and whole files are appended until ``n_bytes`` is reached.
+    """
+    source = Path(source)
+    if not source.exists():
+        raise UserError(f"kernel source {source} not found; give a source folder or a .tar.xz")
+    paths, read = linux_source_files(source)
+    if not paths:
+        raise UserError(f"no .c or .h files found in {source}")
+    paths.sort()
+    random.Random(seed).shuffle(paths)
+    # Read only as many files as the corpus needs; sizes are unknown before reading, so read
+    # in growing rounds (a tarball is read sequentially, once per round).
+    chosen: list[str] = []
+    contents: dict[str, bytes] = {}
+    total, next_index, round_size = 0, 0, 512
+    while total < n_bytes and next_index < len(paths):
+        batch = paths[next_index : next_index + round_size]
+        contents.update(read(batch))
+        for path in batch:
+            chosen.append(path)
+            total += len(contents[path])
+            if total >= n_bytes:
+                break
+        next_index += len(batch)
+        round_size *= 4
+    corpus = b"".join(contents[p] for p in chosen)
+    if len(corpus) < n_bytes:
+        raise UserError(f"the source tree holds only {len(corpus):,} bytes of C; {n_bytes:,} are needed")
+    return corpus[:n_bytes]
+
+
+def write_linux_corpus(source: str | Path, data_dir: Path) -> tuple[Path, bool]:
+    """Build the Linux corpus into the data directory; returns its path and whether it matches."""
+    known = KNOWN_CORPORA["linux"]
+    corpus = build_linux_corpus(source)
+    path = Path(data_dir) / known.filename
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, corpus)
+    return path, hashlib.sha256(corpus).hexdigest() == known.sha256
+
+
+# -- Obtaining them ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -107,10 +266,10 @@ WAYS = {
 }
 
 
-def obtain(name: str, data_dir: str | Path | None = None) -> Path:
+def obtain(name: str, data_dir: Path) -> Path:
     """Put the registered corpus ``name`` into the data directory, its sha256 checked; returns its path."""
     known = KNOWN_CORPORA[name]
-    folder = resolve_data_dir(data_dir)
+    folder = Path(data_dir)
     try:
         (folder / DOWNLOADS).mkdir(parents=True, exist_ok=True)
         writable = os.access(folder, os.W_OK) and os.access(folder / DOWNLOADS, os.W_OK)
@@ -209,4 +368,6 @@ def extract_from_deb(package: Path, member: str, folder: Path) -> Path:
     raise UserError(f"{package} holds no {member}")
 
 
-__all__ = ["DOWNLOADS", "WAYS", "Download", "Way", "by_hand", "download", "extract_from_deb", "obtain"]
+__all__ = ["DOWNLOADS", "KNOWN_CORPORA", "WAYS", "Download", "KnownCorpus", "Way", "build_linux_corpus", "by_hand",
+           "char_rnn_war_and_peace", "download", "extract_from_deb", "linux_source_files", "obtain",
+           "write_linux_corpus"]

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -250,7 +251,7 @@ def disassemble(pack: Pack, optimizer: torch.optim.Optimizer, members: list[Memb
         member.state = own
 
 
-def train_packed(configs: list[RunConfig], corpus: Corpus, options: TrainOptions = TrainOptions(), artifacts=None,
+def train_packed(configs: list[RunConfig], corpus: Corpus, options: TrainOptions, artifacts: str | Path,
                  on_eval: Callable[[dict], None] | None = None) -> list[Run]:
     """Train (or resume) ``configs``, one group of :func:`pack_groups`, as one pack; returns their runs: finished,
     or, when ``options.deadline`` came first, checkpointed and unfinished.

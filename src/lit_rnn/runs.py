@@ -5,9 +5,32 @@ corpus (by sha256), the model, the recipe and the seed — everything that deter
 How it was executed (device, precision, checkpoint cadence) is not part of its identity; the
 precision is recorded in its result, because it moves the numbers slightly.
 
-The folder holds ``config.json``, ``metrics.jsonl`` (one line per validation), ``best.pt`` (the
-best weights on validation), ``result.json`` once training ended, ``provenance.json`` (how and
-where it was trained), ``checkpoint.pt`` while it can resume, and ``snapshots/``.
+Everything the store holds, and who writes it. The training files are written by the trainer; every
+other artifact is computed on first use through :func:`lit_rnn.store.cached`, whose key rule is
+that a path names all that determines the artifact: its owner's folder (a run's, an n-gram's) is a
+:func:`~lit_rnn.store.config_hash`, and the artifact's own name adds the split, the checkpoint or a
+hash of its parameters. Anything in it can be deleted and is rebuilt the same; a hidden
+``.*.partial`` folder is a build that was killed, never read::
+
+    <artifacts>/                        the folder Settings resolves (--artifacts, $LIT_RNN_HOME, ./artifacts)
+      runs/<id>/                        one trained run
+        config.json                     the RunConfig, which hashes to <id>
+        metrics.jsonl                   one line per validation
+        checkpoint.pt                   while the run can resume
+        best.pt                         the best weights on validation
+        result.json                     once training ended
+        provenance.json                 how and where it was trained
+        snapshots/step<N>.pt            early weights (the training dynamics)
+        predictions/<split>-<best|stepN>.npz     the predictions of the best weights or a snapshot (evaluate)
+        trace-<split>/layer<L>_<q>.npy  cells and gates over a split, float16, memory-mapped (evaluate)
+        ablations/<hash>.npz            one layer's ablations: layer, tested cells, AblationConfig (interventions)
+        dynamic/rms-<hash>.pt           dynamic evaluation: the gradient RMS of a window length (dynamic)
+        dynamic/val-<hash>.json         one configuration's validation loss
+        dynamic/test-<hash>.json, .npz  the configuration chosen on validation and its test predictions
+      ngram/<hash>/                     a KenLM n-gram: NgramConfig (corpus sha256, split, order) (ngram)
+        config.json, model.bin, predictions-<split>.npz
+      syntax/<hash>.npz                 a corpus lexed in a language: sha256, language, Pygments, rules (signals)
+      scorecards/<preset>-<sha256>/<chapter>.json   the claims each chapter judged (study)
 
 A *weightless* run (``weightless.json``) is a finished run shipped without its weights: its
 config, metrics, result and provenance, its test loss with its bootstrap standard deviation, and
@@ -40,7 +63,6 @@ from lit_rnn.store import (
     canonical_json,
     config_hash,
     read_jsonl,
-    resolve_artifacts,
     umask,
 )
 
@@ -131,9 +153,9 @@ class RunResult:
 class Run:
     """A run's folder: its config, resumable checkpoint, best weights, snapshots and metrics log."""
 
-    def __init__(self, config: RunConfig, artifacts: str | Path | None = None):
+    def __init__(self, config: RunConfig, artifacts: str | Path):
         self.config = config
-        self.dir = resolve_artifacts(artifacts) / "runs" / config.run_id
+        self.dir = Path(artifacts) / "runs" / config.run_id
 
     checkpoint_path = property(lambda self: self.dir / "checkpoint.pt")
     best_path = property(lambda self: self.dir / "best.pt")
@@ -196,10 +218,10 @@ class Run:
         atomic_write_text(self.result_path, json.dumps(dataclasses.asdict(result), indent=2))
 
 
-def stored_runs(artifacts: str | Path | None = None) -> list[Run]:
+def stored_runs(artifacts: str | Path) -> list[Run]:
     """Every run in the store whose config reads, in folder order."""
     runs = []
-    for folder in sorted((resolve_artifacts(artifacts) / "runs").glob("*/config.json")):
+    for folder in sorted((Path(artifacts) / "runs").glob("*/config.json")):
         try:
             config = RunConfig.from_dict(json.loads(folder.read_text()))
         except (ValueError, KeyError, TypeError, UserError):
@@ -209,7 +231,7 @@ def stored_runs(artifacts: str | Path | None = None) -> list[Run]:
     return runs
 
 
-def run_table(artifacts: str | Path | None = None) -> pd.DataFrame:
+def run_table(artifacts: str | Path) -> pd.DataFrame:
     """What the store holds, one row per run: id, corpus, model, dropout, recipe, steps, losses, precision."""
     corpora = {known.sha256: name for name, known in KNOWN_CORPORA.items()}
     rows = []
@@ -385,7 +407,7 @@ def _move_into_store(staging: Path, run: Run) -> None:
         shutil.rmtree(aside, ignore_errors=True)
 
 
-def import_run(folder: str | Path, artifacts: str | Path | None = None, accept_incomplete: bool = False,
+def import_run(folder: str | Path, artifacts: str | Path, accept_incomplete: bool = False,
                provenance: dict | None = None) -> tuple[Run, str]:
     """Bring a run folder trained elsewhere into the store; returns the run and what happened.
 
@@ -445,7 +467,7 @@ def _checked_result(folder: Path, config: RunConfig, accept_incomplete: bool) ->
                     "import it marked as cut short")
 
 
-def import_shipped(configs: list[RunConfig], shipped: Path, artifacts: str | Path | None = None) -> list[Run]:
+def import_shipped(configs: list[RunConfig], shipped: Path, artifacts: str | Path) -> list[Run]:
     """Import into the store every run of ``configs`` that is missing there (or weightless there, and shipped with
     weights) and shipped in ``shipped``."""
     imported = []

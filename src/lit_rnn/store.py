@@ -1,8 +1,10 @@
-"""The artifacts folder: content-addressed directories and writes that never leave half a file.
+"""The artifacts folder's mechanics: configuration hashes, writes that never leave half a file, and the one
+cached-artifact helper.
 
 Everything expensive (trained runs, predictions, traces, n-gram binaries) lives under one
-root, ``$LIT_RNN_HOME`` or ``./artifacts``, in a folder named by a hash of the configuration
-that determines it, so a result is reused exactly when it would come out the same.
+root (chosen once, by :mod:`lit_rnn.settings`), in a folder named by a hash of the configuration
+that determines it, so a result is reused exactly when it would come out the same. Every cached
+artifact goes through :func:`cached` (the layout is in :mod:`lit_rnn.runs`).
 """
 
 from __future__ import annotations
@@ -12,14 +14,13 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-
-def resolve_artifacts(artifacts: str | Path | None = None) -> Path:
-    """The artifacts folder: the argument, else ``$LIT_RNN_HOME``, else ``./artifacts``."""
-    return Path(artifacts or os.environ.get("LIT_RNN_HOME") or "artifacts")
+T = TypeVar("T")
 
 
 def canonical_json(value: Any) -> str:
@@ -99,3 +100,29 @@ def read_jsonl(path: str | Path) -> list[dict]:
         except json.JSONDecodeError:
             continue
     return records
+
+
+def cached(path: str | Path, build: Callable[[Path], None], load: Callable[[Path], T]) -> T:
+    """The artifact at ``path`` (a file or a folder), built on first use: the one cache of the store.
+
+    The key rule: ``path`` names everything that determines the artifact (its owner's folder, a run's or
+    an n-gram's, is named by a :func:`config_hash`; the artifact's own name adds the split, checkpoint or a
+    hash of its parameters). ``build(staging)`` writes the artifact at ``staging``, a path in a hidden
+    folder beside ``path``; it is renamed to ``path`` only once complete, so a reader (or a rerun after a
+    crash) finds the whole artifact or none. ``load(path)`` reads it, right after building too, so a first
+    use returns what every later one does.
+    """
+    path = Path(path)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial"))
+        try:
+            build(scratch / path.name)
+            try:
+                os.replace(scratch / path.name, path)
+            except OSError:
+                if not path.exists():  # another process built a folder artifact first: keep theirs
+                    raise
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return load(path)

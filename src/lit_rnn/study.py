@@ -21,7 +21,7 @@ from lit_rnn.analysis import scorecard
 from lit_rnn.analysis.oracles import OracleConfig
 from lit_rnn.analysis.signals import Signal, Syntax, lex, reference_signals
 from lit_rnn.data import Batcher, Corpus
-from lit_rnn.grid import choose_dropout, packs_for, train_runs
+from lit_rnn.grid import choose_dropout, train_runs
 from lit_rnn.models import ModelConfig, budget
 from lit_rnn.predictions import Predictions
 from lit_rnn.presets import PRESETS, Preset
@@ -37,7 +37,8 @@ class Study:
 
     @classmethod
     def open(cls, **parameters) -> Study:
-        """A study from a chapter's parameters (corpus, preset, device, precision, data_dir, artifacts, language)."""
+        """A study from a chapter's parameters (corpus, preset, device, precision, data_dir, artifacts, language);
+        any other keyword of :meth:`Settings.resolve` is passed on."""
         return cls(Settings.resolve(**parameters))
 
     @property
@@ -77,7 +78,7 @@ class Study:
             runs = [run for c in configs if (run := Run(c, self.artifacts)).is_finished]
         else:
             runs = train_runs(configs, self.corpus, settings.train_options, self.artifacts, settings.jobs,
-                              shipped=settings.shipped, packed=packs_for("auto", settings.device))
+                              shipped=settings.shipped, packed=settings.packed)
         return [run for run in runs if weightless or not run.weightless]
 
     # -- The runs, by the role they play in the chapters ----------------------------------------

@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -210,7 +211,7 @@ def finish(run: Run, model: Model, optimizer: torch.optim.Optimizer, progress: P
     ))
 
 
-def train(config: RunConfig, corpus: Corpus, options: TrainOptions = TrainOptions(), artifacts=None,
+def train(config: RunConfig, corpus: Corpus, options: TrainOptions, artifacts: str | Path,
           on_eval: Callable[[dict], None] | None = None) -> Run:
     """Train (or resume) ``config`` on ``corpus``; returns its :class:`Run`: finished, or, when
     ``options.deadline`` came first, checkpointed and unfinished (no result yet; a rerun resumes it)."""
@@ -470,7 +471,7 @@ def deferred_interrupt() -> Iterator[Callable[[], bool]]:
         signal.signal(signal.SIGINT, previous)
 
 
-def get_or_train(config: RunConfig, corpus: Corpus, options: TrainOptions = TrainOptions(), artifacts=None) -> Run:
+def get_or_train(config: RunConfig, corpus: Corpus, options: TrainOptions, artifacts: str | Path) -> Run:
     """The finished run for ``config``: from the store if it is there, else trained (or resumed)."""
     run = Run(config, artifacts)
     return run if run.is_finished else train(config, corpus, options, artifacts)

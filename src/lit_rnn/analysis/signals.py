@@ -50,7 +50,7 @@ from pygments.util import ClassNotFound
 
 from lit_rnn.data import KNOWN_CORPORA, Corpus, decode_utf8
 from lit_rnn.errors import UserError
-from lit_rnn.store import atomic_save_npz, config_hash
+from lit_rnn.store import atomic_save_npz, cached, config_hash
 
 KINDS = ("count", "binary")
 
@@ -344,16 +344,19 @@ def lex(data: bytes | np.ndarray, language: str, cache: Path | None = None) -> S
         return _lex(data, language)
     key = config_hash({"sha256": hashlib.sha256(data.tobytes()).hexdigest(), "language": language,
                        "pygments": pygments.__version__, "rules": _LEXING_VERSION})
-    path = Path(cache) / f"{key}.npz"
-    if path.exists():
+
+    def build(path: Path) -> None:
+        syntax = _lex(data, language)
+        atomic_save_npz(path, quote_pairs=syntax.quote_pairs,
+                        **{name: np.packbits(getattr(syntax, name)) for name in ("in_quotes", "in_comment", "code")})
+
+    def load(path: Path) -> Syntax:
         with np.load(path) as stored:
             masks = {name: np.unpackbits(stored[name], count=len(data)).astype(bool)
                      for name in ("in_quotes", "in_comment", "code")}
             return Syntax(data, language, **masks, quote_pairs=stored["quote_pairs"])
-    syntax = _lex(data, language)
-    atomic_save_npz(path, quote_pairs=syntax.quote_pairs,
-                    **{name: np.packbits(getattr(syntax, name)) for name in ("in_quotes", "in_comment", "code")})
-    return syntax
+
+    return cached(Path(cache) / f"{key}.npz", build, load)
 
 
 # -- Signals -------------------------------------------------------------------------------------

@@ -1,14 +1,17 @@
 """Interventions on the page: causal scores as a figure, samples under a clamp as text heatmaps, and a live widget.
 
-The widget (:class:`InterventionExplorer`) clamps or ablates one cell, resamples, and redraws the
-samples of the plain and the intervened model side by side, each byte coloured by the chosen cell as
-the *plain* model reads that text (the clamped model's own value would be the constant it is held at).
+Drawing only: the samples and the cell readings that colour them come from :mod:`lit_rnn.interventions`
+(:func:`~lit_rnn.interventions.sample_readings`), and the widget (:class:`InterventionExplorer`) calls a
+function that runs the model (:func:`~lit_rnn.interventions.resampler`) on every change of its controls.
+It draws the samples of the plain and the intervened model side by side, each byte coloured by the chosen
+cell as the *plain* model reads that text (the clamped model's own value would be the constant it is held at).
 Its output is plain HTML, so the static book keeps the last view.
 """
 
 from __future__ import annotations
 
 import html
+from collections.abc import Callable, Mapping
 
 import ipywidgets as widgets
 import numpy as np
@@ -16,13 +19,12 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from lit_rnn.analysis.causal import CausalScores
-from lit_rnn.data import Corpus
-from lit_rnn.interventions import Intervention, cell_reading, intervention_samples
-from lit_rnn.models import CharLM
-from lit_rnn.viz.heatmap import text_heatmap_html
+from lit_rnn.viz.heatmap import colour_range, shown_name, shown_values, text_heatmap_html
+
+Readings = Mapping[str, list[tuple[bytes, np.ndarray]]]  # per set of samples: each text and a cell's values
 
 
-def causal_scores(scores: CausalScores) -> go.Figure:
+def causal_scores_figure(scores: CausalScores) -> go.Figure:
     """Per signal: the loss change on its target bytes when random cells are ablated (dots) and its own cell (star)."""
     figure = go.Figure()
     for row in scores.table.itertuples():
@@ -46,36 +48,34 @@ def causal_scores(scores: CausalScores) -> go.Figure:
     return figure
 
 
-def samples_html(texts: list[bytes], readings: list[np.ndarray], title: str) -> str:
-    """Samples one under another, each byte coloured by a cell's reading of it (blue low, red high)."""
-    bound = max((float(np.abs(v).max()) for v in readings if len(v)), default=1.0) or 1.0
+def samples_html(texts: list[bytes], readings: list[np.ndarray], title: str, quantity: str) -> str:
+    """Samples one under another, each byte coloured by a cell's reading of it on the quantity's fixed scale
+    (:mod:`lit_rnn.viz.heatmap`: tanh(c) for a cell state; red low, white middle, blue high)."""
+    low, high = colour_range(quantity)
     body = "".join(f"<div style='margin:4px 0;border-left:3px solid #ddd;padding-left:6px'>"
-                   f"{text_heatmap_html(text, values, -bound, bound)}</div>" for text, values in zip(texts, readings))
+                   f"{text_heatmap_html(text, shown_values(quantity, values), low, high)}</div>"
+                   for text, values in zip(texts, readings))
     return f"<div><div style='font-weight:bold'>{html.escape(title)}</div>{body}</div>"
 
 
-def sample_views_html(model: CharLM, corpus: Corpus, samples: dict[str, list[bytes]], cell: tuple[int, str, int],
-                      prime: bytes, per_set: int = 2) -> str:
-    """The first ``per_set`` samples of each set, coloured by ``cell`` (layer, quantity, index) as the plain model
-    reads them after ``prime`` (the text they were sampled after)."""
+def readings_html(readings: Readings, cell: tuple[int, str, int]) -> str:
+    """Each set of samples with ``cell``'s readings (:func:`lit_rnn.interventions.sample_readings`), coloured."""
     layer, quantity, index = cell
-    parts = []
-    for label, texts in samples.items():
-        shown = texts[:per_set]
-        readings = [cell_reading(model, corpus, text, layer, quantity, index, prime) for text in shown]
-        parts.append(samples_html(shown, readings, f"{label} — coloured by layer {layer + 1} {quantity}[{index}]"))
-    return "".join(parts)
+    return "".join(samples_html([text for text, _ in shown], [values for _, values in shown],
+                                f"{label} — coloured by layer {layer + 1} {shown_name(quantity)}[{index}]", quantity)
+                   for label, shown in readings.items())
 
 
 class InterventionExplorer:
     """Clamp or ablate a cell and resample; ``.widget`` is what a notebook displays.
 
     ``cells`` are the cells offered (rows with signal, layer, quantity, cell, e.g. ``cells.top_cells``);
-    ``prime`` starts every sample.
+    ``resample(cell, action, value, length, temperature, seed)`` runs the models and returns their readings
+    (:func:`lit_rnn.interventions.resampler`).
     """
 
-    def __init__(self, model: CharLM, corpus: Corpus, cells: pd.DataFrame, prime: bytes, length: int = 300):
-        self.model, self.corpus, self.prime = model, corpus, prime
+    def __init__(self, cells: pd.DataFrame, resample: Callable[..., Readings], length: int = 300):
+        self.resample_readings = resample
         options = [(f"{r.signal}: layer {r.layer + 1} {r.quantity}[{r.cell}]",
                     (int(r.layer), str(r.quantity), int(r.cell)))
                    for r in cells.itertuples()]
@@ -100,17 +100,8 @@ class InterventionExplorer:
         ])
         self.draw()
 
-    @property
-    def intervention(self) -> Intervention:
-        layer, quantity, cell = self.cell.value
-        value = 0.0 if self.mode.value == "ablate" else self.value.value
-        return Intervention.clamp(layer, [cell], value, quantity)
-
     def draw(self) -> None:
         """Sample the plain and the intervened model from the same seed and show both."""
-        intervention = self.intervention
-        drawn = intervention_samples(self.model, self.corpus,
-                                     {"plain": Intervention(), intervention.label: intervention}, self.prime,
-                                     self.length.value, count=1, temperature=self.temperature.value,
-                                     seed=self.seed.value)
-        self.view.value = sample_views_html(self.model, self.corpus, drawn, self.cell.value, self.prime, per_set=1)
+        readings = self.resample_readings(self.cell.value, self.mode.value, self.value.value, self.length.value,
+                                          self.temperature.value, self.seed.value)
+        self.view.value = readings_html(readings, self.cell.value)
