@@ -25,6 +25,7 @@ import torch
 
 from lit_rnn.data import Corpus, load_corpus
 from lit_rnn.devices import describe, resolve_device, resolve_precision
+from lit_rnn.folders import resolve_data_dir
 from lit_rnn.presets import ModelSpec, get_preset
 from lit_rnn.train import TrainOptions
 from lit_rnn.window import Report, markdown, measure
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(1)
     else:
         device, core, grid, processes = resolve_device(args.device), get_preset("core"), get_preset("paper"), None
-        corpora = [load_corpus(name) for name in args.corpus]
+        corpora = [load_corpus(name, resolve_data_dir()) for name in args.corpus]
     options = TrainOptions(device=device, precision=resolve_precision(args.precision, device), progress=False)
     report = Report(describe(device), options.precision, 0.0, "grid_throughput")
     measure(corpora, core, grid, options, args.processes if args.processes is not None else processes, report,

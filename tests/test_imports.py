@@ -8,7 +8,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "lit_rnn"
 MODELS_OR_TRAINER = {"lit_rnn.models", "lit_rnn.train", "lit_rnn.packed", "lit_rnn.grid"}
 ENVIRONMENT = {"LIT_RNN_HOME", "LIT_RNN_DATA"}
-DOORS = {"lit_rnn.settings", "lit_rnn.cli"}  # where the environment may be read
+DOORS = {"lit_rnn.folders", "lit_rnn.settings", "lit_rnn.cli"}  # where the environment may be read
 
 
 def _name(path: Path) -> str:

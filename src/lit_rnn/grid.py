@@ -28,7 +28,6 @@ from lit_rnn.errors import UserError
 from lit_rnn.models import ModelConfig
 from lit_rnn.packed import pack_groups, train_packed
 from lit_rnn.runs import Run, RunConfig, import_shipped
-from lit_rnn.store import resolve_artifacts
 from lit_rnn.train import TrainOptions, get_or_train
 
 TRAINERS = ("auto", "packed", "per-run")
@@ -126,7 +125,7 @@ def train_runs(
     pending = [c for c in configs if not Run(c, artifacts).is_finished]
     groups = pack_groups(pending) if packed else [[c] for c in pending]
     if cluster.executor != "process" and groups:
-        _submit(groups, corpus, options, resolve_artifacts(artifacts).resolve(), cluster)
+        _submit(groups, corpus, options, Path(artifacts).resolve(), cluster)
     elif jobs <= 1 or len(groups) <= 1:
         for group in groups:
             _train_group(group, corpus, options, artifacts)

@@ -5,15 +5,14 @@ recipe override), a ``torch.device``, the training precision, the corpus's langu
 reference signals), the folders, the trainer and whether to retrain, so the same words mean the
 same runs whether they come from ``lit-rnn grid``, ``lit-rnn book`` or a notebook.
 
-This is the only module that reads the environment (``$LIT_RNN_DATA``, ``$LIT_RNN_HOME``):
-everything below takes the resolved folders, device and precision as arguments
+This is the only module that reads the environment (``$LIT_RNN_DATA``, ``$LIT_RNN_HOME``, through the
+light :mod:`lit_rnn.folders`, which ``python -m lit_rnn.window`` uses too): everything below takes the resolved folders, device and precision as arguments
 (``tests/test_imports.py`` checks it).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,23 +21,11 @@ import torch
 from lit_rnn.analysis.signals import AUTO, LANGUAGE_HELP, resolve_language
 from lit_rnn.data import KNOWN_CORPORA, Corpus, load_corpus
 from lit_rnn.devices import PRECISIONS, resolve_device, resolve_precision
+from lit_rnn.folders import resolve_artifacts, resolve_data_dir
 from lit_rnn.grid import TRAINERS, packs_for
 from lit_rnn.presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
 from lit_rnn.runs import SHIPPED
 from lit_rnn.train import TrainOptions
-
-DATA_ENV = "LIT_RNN_DATA"  # the data directory, where no --data-dir or data_dir parameter names one
-HOME_ENV = "LIT_RNN_HOME"  # the artifacts folder, where no --artifacts or artifacts parameter names one
-
-
-def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
-    """The data directory: the argument, else ``$LIT_RNN_DATA``, else ``./data``."""
-    return Path(data_dir or os.environ.get(DATA_ENV) or "data")
-
-
-def resolve_artifacts(artifacts: str | Path | None = None) -> Path:
-    """The artifacts folder: the argument, else ``$LIT_RNN_HOME``, else ``./artifacts``."""
-    return Path(artifacts or os.environ.get(HOME_ENV) or "artifacts")
 
 
 @dataclass(frozen=True)

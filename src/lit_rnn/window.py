@@ -39,11 +39,12 @@ import torch
 from lit_rnn.data import Corpus, load_corpus
 from lit_rnn.devices import PRECISIONS, describe, resolve_device, resolve_precision
 from lit_rnn.errors import UserError
+from lit_rnn.folders import resolve_artifacts, resolve_data_dir
 from lit_rnn.packed import pack_groups, train_packed
 from lit_rnn.presets import Preset, get_preset
 from lit_rnn.probe import Timing, per_run_rate, time_training, trace_agreement
 from lit_rnn.runs import SHIPPED, Run, RunConfig, export_run, import_shipped
-from lit_rnn.store import atomic_write_text, resolve_artifacts
+from lit_rnn.store import atomic_write_text
 from lit_rnn.train import TrainingDiverged, TrainOptions, train
 
 RESERVE_S = 30.0  # seconds kept at the end of a window for the export and the report
@@ -285,7 +286,7 @@ def main(args: argparse.Namespace) -> None:
     device = resolve_device(args.device)
     options = TrainOptions(device=device, precision=resolve_precision(args.precision, device))
     core, grid = get_preset(args.core), get_preset(args.grid)
-    corpora = [load_corpus(name, args.data_dir) for name in args.corpus]
+    corpora = [load_corpus(name, resolve_data_dir(args.data_dir)) for name in args.corpus]
     shipped = None if args.retrain or not SHIPPED.is_dir() else SHIPPED
     report = gpu_window(corpora, Path(args.out), deadline=start + args.minutes * 60 - RESERVE_S, core=core,
                         grid=grid, options=options, artifacts=resolve_artifacts(args.artifacts),
