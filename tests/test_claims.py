@@ -35,8 +35,10 @@ def test_bootstrap_std_shrinks_with_agreement_and_pairs_cancel_shared_noise():
 def _table(rows, predictions, trainings=None):
     configs = [type("C", (), dict(architecture=a, n_layers=layers, hidden_size=10, dropout=0.0))
                for _, a, layers, _ in rows]
-    return compare.loss_table([predictions[name] for name, *_ in rows], configs, [budget for *_, budget in rows],
-                              budgets=[100, 1000], trainings=trainings)
+    trainings = trainings or [""] * len(rows)
+    models = [compare.ScoredModel(predictions[name], config, budget, training)
+              for (name, *_, budget), config, training in zip(rows, configs, trainings)]
+    return compare.loss_table(models, budgets=[100, 1000])
 
 
 def test_depth_and_gated_claims():
