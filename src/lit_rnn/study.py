@@ -10,7 +10,7 @@ executing the chapters afterwards only reads the store.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -232,10 +232,11 @@ class Study:
         return scorecard.load(sorted(self.claims_path("any").parent.glob("*.json")))
 
     def ngram(self, order: int, split: str = "test") -> Predictions:
-        """The KenLM ``order``-gram's predictions (estimated and cached on first use)."""
+        """The KenLM ``order``-gram's predictions (estimated and cached on first use), named as the paper names
+        n-grams: by the bytes of context they see, so KenLM's order 21 is the paper's "20-gram"."""
         from lit_rnn.ngram import ngram_predictions
 
-        return ngram_predictions(self.batcher, order, split, self.artifacts)
+        return replace(ngram_predictions(self.batcher, order, split, self.artifacts), name=f"{order - 1}-gram")
 
     def oracle_ngrams(self, oracle: OracleConfig) -> list[Predictions]:
         """The n-grams the error oracle consults that the preset has, by increasing context."""
