@@ -63,8 +63,10 @@ Markdown(
     f"{shared:.0%} of the errors are made by {'both models' if len(names) == 2 else f'all {len(names)} models'}. "
     f"In all, the LSTM makes {int(lstm.errors.sum()):,} errors and the {ngram.name} {int(ngram.errors.sum()):,}; "
     f"{only_lstm:,} are the LSTM's alone and {only_ngram:,} the {ngram.name}'s alone."
-    + (f" The LSTM has more errors of its own than the {ngram.name} has: the two fail on partly different bytes, "
-       "and the LSTM's lower loss does not make its errors a subset of the n-gram's." if only_lstm > only_ngram else "")
+    + (f" The LSTM has more errors of its own than the {ngram.name} has: the two fail on partly different bytes"
+       + (f", although the LSTM's loss is the lower ({lstm.cross_entropy:.3f} against {ngram.cross_entropy:.3f} "
+          "nats/byte): it gains on the bytes both predict, not by erring on a subset of the n-gram's bytes."
+          if lstm.cross_entropy < ngram.cross_entropy else ".") if only_lstm > only_ngram else "")
 )
 
 # %% [markdown]
@@ -93,8 +95,7 @@ closers = {}
 for closer in (b"}", b")", b'"'):
     closers[closer] = table = longrange.closer_probability_by_distance([lstm, ngram], study.syntax, closer)
     if table["count"].sum() < 20:
-        display(Markdown(f"`{closer.decode()}`: {int(table['count'].sum())} closers in the test split, too few to "
-                         "plot."))
+        display(Markdown(f"`{closer.decode()}`: {int(table['count'].sum())} in the test split, too few to plot."))
         continue
     display(figures.closer_by_distance(table, [lstm.name, ngram.name], closer.decode()))
     behind = table[table[lstm.name] < table[ngram.name]]
@@ -102,7 +103,7 @@ for closer in (b"}", b")", b'"'):
         f"`{closer.decode()}`: the LSTM gives the closer a higher probability than the {ngram.name} at every distance."
         if behind.empty else
         f"`{closer.decode()}`: the LSTM falls below the {ngram.name} at " + ", ".join(
-            f"{bucket} bytes ({count:,} closers)" for bucket, count in zip(behind.bucket, behind["count"])) + "."))
+            f"{bucket} bytes ({count:,} closer{'s' if count != 1 else ''})" for bucket, count in zip(behind.bucket, behind["count"])) + "."))
 
 # %% [markdown]
 # ## Training dynamics (the paper's Figure 5, right)
@@ -115,9 +116,11 @@ for closer in (b"}", b")", b'"'):
 # %%
 if study.dynamics_run is not None and nnns:
     dynamics = longrange.training_dynamics(study.snapshot_predictions(study.dynamics_run), nnns)
-    display(Markdown(f"Snapshots of **{study.about(study.dynamics_run)}**: a separate, shorter run of the analysed "
-                     "model's architecture and recipe, kept for its early weights (the analysed model's are not "
-                     "kept), so the curves show how such a model learns, not that model's own history."))
+    separate = study.dynamics_run.config.run_id != study.cell_run.config.run_id
+    display(Markdown(f"Snapshots of **{study.about(study.dynamics_run)}**"
+                     + (": a separate, shorter run of the analysed model's architecture and recipe, kept for its early "
+                        "weights (the analysed model's are not kept), so the curves show how such a model learns, not "
+                        "that model's own history." if separate else ", the analysed model itself.")))
     display(figures.training_dynamics(dynamics))
 else:
     dynamics = pd.DataFrame(columns=["step", "n", "symmetric_kl", "delta_loss"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,12 @@ def budget_label(count: int) -> str:
     if count >= 1e6:
         return f"≈{count / 1e6:.1f}M"
     return f"≈{round(count, -4 if count >= 1e5 else -3) / 1e3:.0f}K"
+
+
+def short_training(length: str) -> str:
+    """A recipe's length (``Recipe.length``, ``Run.training``) as a label: "50 epochs, <= 1000 steps" reads
+    "1,000 steps", since the step cap ends such a run first."""
+    return re.sub(r"^[\d.]+ epochs, <= (\d+) steps", lambda m: f"{int(m.group(1)):,} steps", length)
 
 
 def legend_height(entries: int, base: int = BASE_HEIGHT) -> int:
@@ -101,7 +108,7 @@ def loss_heatmap(table: pd.DataFrame, budgets: list[int]) -> go.Figure:
     """The loss grid (the paper's Figure 1, left): rows architecture × depth, columns the four parameter
     budgets; a cell holds the test loss of the model trained at that budget (blank where none was)."""
     table = table.assign(row=table.architecture.str.upper() + " " + table.layers.astype(str) + "L · "
-                         + table.training.astype(str))  # models trained for different lengths on separate rows
+                         + table.training.astype(str).map(short_training))  # models trained for different lengths on separate rows
     best = table.loc[table.groupby(["row", "budget"]).test_loss.idxmin()]
     grid = best.pivot(index="row", columns="budget", values="test_loss").reindex(columns=range(len(budgets)))
     labels = [budget_label(b) for b in budgets]
