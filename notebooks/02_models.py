@@ -153,7 +153,8 @@ best = table.loc[table.test_loss.idxmin()]
 by_architecture = table.groupby("architecture").test_loss.min()
 paper = compare.PAPER.get(study.corpus.name, {})
 Markdown(
-    f"The best model here is **{labels[best.model]}** at {best.test_loss:.3f} ± {best['std']:.3f} nats per byte; the best "
+    f"The best model here is **{labels[best.model]}** at {best.test_loss:.3f} ± {best['std']:.3f} nats per byte; "
+    "the best "
     "of each architecture: " + ", ".join(f"{name.upper()} {loss:.3f}" for name, loss in by_architecture.items()) + ". "
     + (f"The paper's best LSTM reached {paper['best LSTM']:.3f} (the paper's value, for comparison)"
        + (" on its own Linux corpus, built from a 2015 kernel with 101 symbols against this one's "

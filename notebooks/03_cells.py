@@ -37,9 +37,9 @@ from IPython.display import HTML, Markdown, display
 
 from lit_rnn.analysis import scorecard
 from lit_rnn.analysis.cells import (
+    PARTLY_TRACKS,
     CellView,
     beyond_horizon,
-    PARTLY_TRACKS,
     cell_claims,
     cell_window,
     rank_cells,

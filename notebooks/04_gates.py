@@ -98,7 +98,7 @@ Markdown(
 # %%
 if "gru" in saturation:
     gru = saturation["gru"]
-    display(figures.gate_saturation(gru, f"Gate saturation of {gated['gru'].name} (update gate in the paper's "
+    display(figures.gate_saturation(gru, f"Gate saturation of {gated['gru'].name}<br>(update gate in the paper's "
                                          "convention)"))
     display(gru.assign(layer=gru.layer + 1).groupby(["layer", "gate"])[["left", "right"]].mean().rename(
         columns={"left": "fraction < 0.1", "right": "fraction > 0.9"}).round(3))  # layers counted from 1

@@ -46,7 +46,8 @@ names = [p.name for p in compared]
 Markdown(f"The LSTM: {study.about(study.cell_run)}. "
          + (f"The n-NN of lowest validation loss: {study.about(nnn_run)}. " if nnn_run else
             "This build has no n-NN, so the comparisons below leave it out. ")
-         + f"The n-gram: the {ngram.name}, which sees {max(ngrams)} bytes." + "".join(f"\n\n*{n}*" for n in study.notes))
+         + f"The n-gram: the {ngram.name}, which sees {max(ngrams)} bytes."
+         + "".join(f"\n\n*{n}*" for n in study.notes))
 
 # %% [markdown]
 # ## Error overlap (the paper's Figure 4, left)
@@ -103,7 +104,8 @@ for closer in (b"}", b")", b'"'):
         f"`{closer.decode()}`: the LSTM gives the closer a higher probability than the {ngram.name} at every distance."
         if behind.empty else
         f"`{closer.decode()}`: the LSTM falls below the {ngram.name} at " + ", ".join(
-            f"{bucket} bytes ({count:,} closer{'s' if count != 1 else ''})" for bucket, count in zip(behind.bucket, behind["count"])) + "."))
+            f"{bucket} bytes ({count:,} closer{'s' if count != 1 else ''})"
+            for bucket, count in zip(behind.bucket, behind["count"])) + "."))
 
 # %% [markdown]
 # ## Training dynamics (the paper's Figure 5, right)

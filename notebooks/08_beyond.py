@@ -288,7 +288,7 @@ ngrams = study.oracle_ngrams(oracle)
 before = error_breakdown(plain, ngrams, study.corpus.data, study.train_positions(), oracle)
 after = error_breakdown(dynamic.predictions, ngrams, study.corpus.data, study.train_positions(), oracle)
 fixes = fixed_errors(before, plain, dynamic.predictions)
-figures.error_fixes(fixes, "Errors of the plain model that dynamic evaluation fixes, by oracle category")
+figures.error_fixes(fixes, "Errors of the plain model that dynamic evaluation fixes,<br>by oracle category")
 
 # %%
 fixes.round(3)

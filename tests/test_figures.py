@@ -237,7 +237,8 @@ def test_the_contract_catches_each_fault(figure, problem):
 
 def test_the_contract_reads_figures_and_tables_from_a_page():
     figure = go.Figure(go.Scatter(x=[1, 2], y=[1, 2]))
-    page = figure.to_html(include_plotlyjs=False) + pd.DataFrame({"hidden": [77.0, 128.0], "loss": [1.23, 1.5]}).to_html()
+    table = pd.DataFrame({"hidden": [77.0, 128.0], "loss": [1.23, 1.5]})
+    page = figure.to_html(include_plotlyjs=False) + table.to_html()
     assert len(book_checks.figures_in_html(page)) == 1
     problems = book_checks.page_problems(page)
     assert any("no title" in p for p in problems) and any("['77.0', '128.0']" in p for p in problems)

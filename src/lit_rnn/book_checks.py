@@ -90,9 +90,9 @@ def _axis_problems(layout: dict, traces: list[dict]) -> list[str]:
             elif axis.get("type", _inferred_type(values)) != "category" and not UNIT.search(title):
                 problems.append(f"{name} {title!r} names no unit")
     for trace in traces:
-        if trace.get("type") == "heatmap" and trace.get("showscale") is not False and trace.get("visible") is not False:
-            if not _text((trace.get("colorbar") or {}).get("title")).strip():
-                problems.append("a colour bar has no title")
+        shows_scale = trace.get("showscale") is not False and trace.get("visible") is not False
+        if trace.get("type") == "heatmap" and shows_scale and not _text((trace.get("colorbar") or {}).get("title")):
+            problems.append("a colour bar has no title")
     return problems
 
 

@@ -107,8 +107,9 @@ def training_curves(groups: dict[str, dict[str, list[dict]]]) -> go.Figure:
 def loss_heatmap(table: pd.DataFrame, budgets: list[int]) -> go.Figure:
     """The loss grid (the paper's Figure 1, left): rows architecture × depth, columns the four parameter
     budgets; a cell holds the test loss of the model trained at that budget (blank where none was)."""
+    # models trained for different lengths on separate rows
     table = table.assign(row=table.architecture.str.upper() + " " + table.layers.astype(str) + "L · "
-                         + table.training.astype(str).map(short_training))  # models trained for different lengths on separate rows
+                         + table.training.astype(str).map(short_training))
     best = table.loc[table.groupby(["row", "budget"]).test_loss.idxmin()]
     grid = best.pivot(index="row", columns="budget", values="test_loss").reindex(columns=range(len(budgets)))
     labels = [budget_label(b) for b in budgets]
