@@ -246,3 +246,29 @@ def test_the_contract_reads_figures_and_tables_from_a_page():
         wide = pd.DataFrame(np.ones((3, 21)))._repr_html_()
     assert any("truncat" in p for p in book_checks.table_problems(wide))
     assert book_checks.table_problems(pd.DataFrame({"n": [77, 128], "x": [0.0, 1.0]}).to_html()) == []
+
+
+def _run(tmp_path: Path, provenance: dict | None, **result):
+    from lit_rnn.models import ModelConfig
+    from lit_rnn.runs import Recipe, Run, RunConfig, RunResult
+
+    run = Run(RunConfig("sha", ModelConfig("lstm", 3, 241, 87, 0.25), Recipe(epochs=50)), tmp_path)
+    run.write_config()
+    run.write_result(RunResult(**{**dict(best_val_loss=1.1, best_step=10, steps=13_000, epochs=50.0,
+                                         stopped_early=False, parameters=1_272_326, precision="bf16"), **result}))
+    if provenance is not None:
+        run.provenance_path.write_text(json.dumps(provenance))
+    return run
+
+
+def test_pages_name_a_model_short_and_keep_its_provenance_in_one_table(tmp_path):
+    from lit_rnn.study import model_label, provenance_table
+
+    timed = _run(tmp_path / "a", {"device": "NVIDIA H200", "precision": "bf16", "wall_s": 285.4})
+    untimed = _run(tmp_path / "b", None, complete=False, epochs=35.0)
+    assert model_label(timed) == "lstm-3x241 · 1.27M · d0.25 · 50 epochs"
+    assert model_label(untimed) == "lstm-3x241 · 1.27M · d0.25 · cut short at epoch 35 of 50"
+    table = provenance_table([timed, untimed])
+    assert list(table["hardware"]) == ["NVIDIA H200", "not recorded"] and list(table["precision"]) == ["bf16"] * 2
+    assert str(table["wall time (s)"].dtype) == "Int64" and table["wall time (s)"].iloc[0] == 285
+    assert book_checks.table_problems(table.to_html()) == []  # the wall time prints as an integer
