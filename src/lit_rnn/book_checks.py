@@ -179,8 +179,8 @@ def table_problems(page: str) -> list[str]:
         k = min(len(row) for row in body)  # data columns align on the right (index cells may span rows)
         for j in range(1, k + 1):
             column = [row[-j] for row in body if row[-j] not in ("", "NaN", "nan", "None")]
-            if column and all(FLOAT_INTEGER.match(v) for v in column) and any(
-                    abs(float(v.replace(",", ""))) >= 2 for v in column):
+            if len(set(column)) > 1 and all(FLOAT_INTEGER.match(v) for v in column) and any(
+                    abs(float(v.replace(",", ""))) >= 2 for v in column):  # a constant column may be a whole rate
                 problems.append(f"a table prints the integers {column[:3]} as floats")
     return problems
 
