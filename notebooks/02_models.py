@@ -51,6 +51,7 @@ language = "auto"  # the corpus's language for the reference signals: auto, text
 # %% tags=["hide-input"]
 import inspect
 
+import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
@@ -120,14 +121,16 @@ figures.training_curves(curves)
 # %% tags=["hide-input"]
 rises = compare.validation_rises({study.about(run): run.metrics for run in runs})
 Markdown("No run's validation loss rose by 0.05 nats/byte or more from one evaluation to the next." if rises.empty
-         else "Where a validation loss rises, the runs' logs record it so: " + "; ".join(
+         else "Where a validation loss rises, the runs' logs (`metrics.jsonl`) record it so; the curves draw them as "
+         "they are: " + "; ".join(
              f"{r.model} from {r.val_before:.2f} at epoch {r.epoch_before:g} to {r.val_after:.2f} at epoch "
              f"{r.epoch:g}, while its training loss (the mean over the epoch) fell from {r.train_before:.2f} to "
-             f"{r.train_after:.2f}" for r in rises.itertuples())
-         + ". Early in training a deep LSTM sits on the plateau of the byte frequencies (about 3.1 nats/byte on "
-         "prose) before it learns to use its context, and the step that leaves the plateau can overshoot for an "
-         "epoch; the validation loss is measured once per evaluation on the whole validation split, so the curve "
-         "shows the overshoot as it happened, and the run recovers within the next epoch.")
+             f"{r.train_after:.2f}" + ("" if np.isnan(r.val_next) else f", and {r.val_next:.2f} at the next evaluation")
+             for r in rises.itertuples())
+         + f". Predicting every byte by its frequency alone costs {compare.byte_entropy(study.corpus.data):.2f} "
+         "nats/byte on this corpus: a model near that loss has not yet learned to use its context. Each point is "
+         "one evaluation of the whole validation split, so a rise between two of them is a spike of the weights at "
+         "that moment, not noise of the measurement; the training loss, averaged over the epoch, smooths it out.")
 
 # %% [markdown]
 # ## Test losses (the paper's Figure 1, left)

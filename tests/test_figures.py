@@ -272,3 +272,13 @@ def test_pages_name_a_model_short_and_keep_its_provenance_in_one_table(tmp_path)
     assert list(table["hardware"]) == ["NVIDIA H200", "not recorded"] and list(table["precision"]) == ["bf16"] * 2
     assert str(table["wall time (s)"].dtype) == "Int64" and table["wall time (s)"].iloc[0] == 285
     assert book_checks.table_problems(table.to_html()) == []  # the wall time prints as an integer
+
+
+def test_validation_rises_are_found_with_what_came_after():
+    from lit_rnn.analysis.compare import byte_entropy, validation_rises
+
+    records = [dict(epoch=1.0, val_loss=3.16, train_loss=3.15), dict(epoch=2.0, val_loss=3.37, train_loss=2.61),
+               dict(epoch=3.0, val_loss=1.78, train_loss=2.03)]
+    rises = validation_rises({"lstm": records, "flat": _metrics(3, 3.0)})
+    assert list(rises.model) == ["lstm"] and rises.val_next.item() == 1.78 and rises.epoch.item() == 2.0
+    assert byte_entropy(np.array([0, 1] * 50, np.uint8)) == pytest.approx(np.log(2))

@@ -95,13 +95,22 @@ def loss_table(models: Sequence[ScoredModel], budgets: Sequence[int], corpus_nam
 
 def validation_rises(metrics: dict[str, list[dict]], at_least: float = 0.05) -> pd.DataFrame:
     """Where a run's validation loss rose by ``at_least`` nats/byte or more from one evaluation to the next:
-    run, epochs, losses before and after, and the training loss over the same stretch."""
+    run, epochs, losses before and after, the training loss over the same stretch, and the validation loss at
+    the evaluation after (NaN where there is none)."""
     rows = [dict(model=name, epoch_before=a["epoch"], epoch=b["epoch"], val_before=a["val_loss"],
-                 val_after=b["val_loss"], train_before=a["train_loss"], train_after=b["train_loss"])
-            for name, records in metrics.items() for a, b in zip(records, records[1:])
+                 val_after=b["val_loss"], train_before=a["train_loss"], train_after=b["train_loss"],
+                 val_next=records[k + 2]["val_loss"] if k + 2 < len(records) else np.nan)
+            for name, records in metrics.items() for k, (a, b) in enumerate(zip(records, records[1:]))
             if b["val_loss"] - a["val_loss"] >= at_least]
     return pd.DataFrame(rows, columns=["model", "epoch_before", "epoch", "val_before", "val_after", "train_before",
-                                       "train_after"])
+                                       "train_after", "val_next"])
+
+
+def byte_entropy(data: np.ndarray) -> float:
+    """The loss of predicting every byte by its frequency alone (nats/byte): the plateau a model starts from."""
+    frequencies = np.bincount(np.asarray(data, np.uint8), minlength=256) / len(data)
+    frequencies = frequencies[frequencies > 0]
+    return float(-(frequencies * np.log(frequencies)).sum())
 
 
 def finite_horizon_table(ngrams: dict[int, Predictions], nnns: dict[int, Predictions],
