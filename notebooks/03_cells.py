@@ -97,7 +97,7 @@ if len(weak):
     display(Markdown("No cell tracks " + ", ".join(
         f"**{row.signal}** (best: layer {row.layer + 1} `{row.quantity}[{row.cell}]`, "
         f"{'|ρ|' if row.kind == 'count' else 'AUC'} = {row.score:.2f}, below {PARTLY_TRACKS[row.kind]:g})"
-        for row in weak.itertuples()) + ", so no view is shown for it."))
+        for row in weak.itertuples()) + f": no view is shown for {'it' if len(weak) == 1 else 'them'}."))
 
 # %% [markdown]
 # ## Beyond the unroll horizon
@@ -114,7 +114,7 @@ pd.DataFrame(beyond).drop(columns="longest_end").round(3) if beyond else Markdow
 
 # %%
 deepest = max(beyond, key=lambda b: b["longest_span"], default=None)
-if deepest is not None and deepest["longest_span"] > 100:
+if deepest is not None and deepest["longest_span"] > 100 and deepest["signal"] in set(shown):
     row = leaders.set_index("signal").loc[deepest["signal"]]
     length = min(deepest["longest_span"] + 60, 1500)
     start = max(deepest["longest_end"] + 30 - length, 0)
