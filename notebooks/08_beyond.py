@@ -117,7 +117,7 @@ shown[["signal", "target", "layer", "cell", "targets", "delta", "random_mean", "
 # %%
 causal_scores_figure(scores).for_each_trace(  # the star's colour, keyed: red used, blue not used
     lambda trace: trace.update(name="the signal's cell: red used, blue not used"), selector=dict(type="scatter")
-).update_layout(yaxis_title="signal (the bytes it is scored on)")
+).update_layout(yaxis_title="signal")
 
 # %% [markdown]
 # The test is two-sided. A cell the model uses can make its bytes *easier* to predict when it is
