@@ -6,7 +6,7 @@ quantity axis whose title names no unit, two different series drawn in the same 
 taller than the figure, or a title line wider than the book's text column; a table fails on pandas'
 truncation marks and on integer columns printed as floats. ``site_problems`` runs them over a
 built site (``_build/html``), so the tiny-book test and a person checking the ``core`` site use the
-same rules.
+same rules (``python -m lit_rnn.book_checks _build/html`` runs them from a shell).
 """
 
 from __future__ import annotations
@@ -199,3 +199,21 @@ def site_problems(site: Path) -> dict[str, list[str]]:
         if problems := page_problems(page.read_text(encoding="utf-8", errors="replace")):
             found[str(page.relative_to(site))] = problems
     return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m lit_rnn.book_checks _build/html``: print every page's problems; exit 1 if there are any."""
+    import sys
+
+    site = Path((argv if argv is not None else sys.argv[1:] or ["_build/html"])[0])
+    found = site_problems(site)
+    for page, problems in found.items():
+        print(page)
+        for problem in problems:
+            print(f"  {problem}")
+    print(f"{sum(map(len, found.values()))} problems on {len(found)} pages of {site}")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
