@@ -270,7 +270,7 @@ def test_pages_name_a_model_short_and_keep_its_provenance_in_one_table(tmp_path)
     assert model_label(untimed) == "lstm-3x241 · 1.27M · d0.25 · cut short at epoch 35 of 50"
     table = provenance_table([timed, untimed])
     assert list(table["hardware"]) == ["NVIDIA H200", "not recorded"] and list(table["precision"]) == ["bf16"] * 2
-    assert str(table["wall time (s)"].dtype) == "Int64" and table["wall time (s)"].iloc[0] == 285
+    assert list(table["wall time (s)"]) == [285, "not timed"]
     assert book_checks.table_problems(table.to_html()) == []  # the wall time prints as an integer
 
 

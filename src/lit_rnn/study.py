@@ -303,6 +303,5 @@ def provenance_table(runs: list[Run]) -> pd.DataFrame:
         wall = facts.get("wall_s")
         rows.append({"model": model_label(run), "hardware": facts.get("device", "not recorded"),
                      "precision": facts.get("precision", run.result.precision or "not recorded"),
-                     "wall time (s)": round(wall) if wall is not None else None, "note": facts.get("note", "")})
-    table = pd.DataFrame(rows, columns=["model", "hardware", "precision", "wall time (s)", "note"])
-    return table.astype({"wall time (s)": "Int64"})  # an integer column, blank where not timed
+                     "wall time (s)": round(wall) if wall is not None else "not timed", "note": facts.get("note", "")})
+    return pd.DataFrame(rows, columns=["model", "hardware", "precision", "wall time (s)", "note"])

@@ -100,10 +100,9 @@ def training_curves(groups: dict[str, dict[str, list[dict]]]) -> go.Figure:
         figure.add_scatter(x=[None], y=[None], name=meaning, mode="lines", line=dict(color="#444", dash=dash),
                            legendgroup="key", row=1, col=1)
     figure.update_yaxes(title_text="loss (nats/byte)", row=1, col=1)
-    rows = -(-(i + 2) // 2)  # the legend below the panels, two entries a row, so the panels keep the width
-    figure.update_layout(title="Training curves", height=420 + LEGEND_ROW * rows, margin=dict(b=80 + LEGEND_ROW * rows),
-                         legend=dict(orientation="h", x=0, y=-0.12, yanchor="top", entrywidth=0.5,
-                                     entrywidthmode="fraction"))
+    rows = -(-(i + 2) // 2)  # the legend under the panels, about two entries a row, so the panels keep the width
+    figure.update_layout(title="Training curves", height=440 + LEGEND_ROW * rows, margin=dict(b=80 + LEGEND_ROW * rows),
+                         legend=dict(orientation="h", x=0, xanchor="left", yref="container", y=0, yanchor="bottom"))
     return figure
 
 
