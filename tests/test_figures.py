@@ -188,6 +188,19 @@ def test_text_heatmaps_and_the_colour_key_use_the_papers_fixed_scale():
     assert ">0<" in heatmap.colour_key_html("f") and ">1<" in heatmap.colour_key_html("f")
 
 
+def test_quantities_and_characters_are_named_as_figures_show_them():
+    assert heatmap.shown_name("c") == "tanh(cell state)" and heatmap.shown_name("z") == "update gate"
+    assert heatmap.tooltip(b"a", np.array([0.12])) == "a: +0.120"
+    assert heatmap.tooltip("д".encode(), np.array([0.12, -0.3])) == "д: 0xd0 +0.120, 0xb4 -0.300"
+
+
+def test_the_activation_curve_sits_on_the_fixed_scale():
+    from lit_rnn.viz.explorer import activation_curve_svg
+
+    svg = activation_curve_svg(np.array([-5.0, 0.0, 5.0]), -1.0, 1.0, height=80)
+    assert "points='0.0,78.0 500.0,40.0 1000.0,2.0'" in svg  # clipped to the scale: bottom, middle, top
+
+
 def test_error_examples_mark_the_byte_and_its_word():
     examples = pd.DataFrame({"text": [b"the cat"], "start": [100], "offset": [105], "word_start": [104],
                              "word_stop": [107]})
@@ -220,6 +233,19 @@ def test_causal_scores_figure_draws_each_signal_against_its_random_cells():
 def test_samples_html_shades_every_sample():
     page = viz_interventions.samples_html([b"ab", b"cd"], [np.array([-1.0, 1.0]), np.array([0.0, 0.5])], "set")
     assert page.count("lit-rnn-heatmap") == 2 and "rgb(255,0,0)" in page
+
+
+def test_sample_views_html_colours_each_set_by_the_cell():
+    import torch
+
+    from lit_rnn.models import CharLM, ModelConfig
+
+    torch.manual_seed(0)
+    corpus = _corpus()
+    model = CharLM(ModelConfig("lstm", 2, 8, corpus.vocab_size)).eval()
+    page = viz_interventions.sample_views_html(model, corpus, {"plain": [b"the cat", b"the mat"], "clamped": [b"sat"]},
+                                               (1, "c", 3), b"the ", per_set=1)
+    assert page.count("lit-rnn-heatmap") == 2 and "coloured by layer 2 c[3]" in page
 
 
 @pytest.mark.parametrize(("figure", "problem"), [
@@ -282,3 +308,19 @@ def test_validation_rises_are_found_with_what_came_after():
     rises = validation_rises({"lstm": records, "flat": _metrics(3, 3.0)})
     assert list(rises.model) == ["lstm"] and rises.val_next.item() == 1.78 and rises.epoch.item() == 2.0
     assert byte_entropy(np.array([0, 1] * 50, np.uint8)) == pytest.approx(np.log(2))
+
+
+def test_every_figure_builder_has_a_test_here():
+    """A new figure builder comes with its test: every public builder of viz/ (a Figure or HTML) is called here."""
+    import inspect
+
+    from lit_rnn.viz import explorer
+
+    source = Path(__file__).read_text()
+    modules = (figures, heatmap, viz_interventions, explorer)
+    builders = [f"{module.__name__.rsplit('.', 1)[-1]}.{name}" for module in modules
+                for name, function in inspect.getmembers(module, inspect.isfunction)
+                if function.__module__ == module.__name__ and not name.startswith("_")
+                and inspect.signature(function).return_annotation in ("go.Figure", "str")]
+    untested = [name for name in builders if f"{name.split('.')[-1]}(" not in source.replace("def test_", "")]
+    assert builders and untested == []
