@@ -21,12 +21,13 @@
 #   $W_{ih} h_t^{l-1} + b_{ih} + W_{hh} h_{t-1}^l + b_{hh}$ (one block each),
 #   then $c_t^l = f \odot c_{t-1}^l + i \odot g$ and $h_t^l = o \odot \tanh c_t^l$
 # - **GRU**: reset $r$ and update $z$ gates $\sigma(\cdot)$ of the same sum, candidate
-#   $n = \tanh(W_{in} h_t^{l-1} + b_{in} + r \odot (W_{hn} h_{t-1}^l + b_{hn}))$, and
-#   $h_t^l = (1 - z) \odot n + z \odot h_{t-1}^l$
+#   $\tilde h = \tanh(W_{in} h_t^{l-1} + b_{in} + r \odot (W_{hn} h_{t-1}^l + b_{hn}))$, and
+#   $h_t^l = (1 - z) \odot h_{t-1}^l + z \odot \tilde h$
 #
-# The RNN and LSTM are the paper's. The GRU differs from the paper's in two ways. The paper writes
-# $h_t = (1 - z) \odot h_{t-1} + z \odot \tilde h$: its update gate is $1 - z$ here, so chapter 4
-# reports update gates in the paper's convention. And the paper's candidate is
+# The RNN and LSTM are the paper's, and the GRU's $z$ is the paper's everywhere in this book: a high
+# $z$ takes the new candidate, a low $z$ keeps the previous state. PyTorch's kernel, and the code below
+# (`gru_step`), compute the other gate, $1 - z$, under the name `z`; chapter 4's gate statistics
+# turn it back into the paper's $z$. One difference remains: the paper's candidate is
 # $\tilde h = \tanh(W_x h_t^{l-1} + W_g (r \odot h_{t-1}^l))$, the reset gate applied *before* the
 # recurrent matrix; PyTorch (following cuDNN) applies it after, to $W_{hn} h_{t-1}^l + b_{hn}$. That
 # is a slightly different function, which this book trains and traces as it is.
@@ -50,6 +51,7 @@ language = "auto"  # the corpus's language for the reference signals: auto, text
 # %% tags=["hide-input"]
 import inspect
 
+import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
@@ -59,6 +61,7 @@ from lit_rnn.models import gru_step, lstm_step, parameter_matched_grid, rnn_step
 from lit_rnn.runs import Recipe
 from lit_rnn.study import Study
 from lit_rnn.viz import figures, notebook
+from lit_rnn.viz.figures import budget_label
 
 notebook.setup()
 study = Study.open(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
@@ -79,31 +82,56 @@ Markdown("```python\n" + "\n\n".join(inspect.getsource(step) for step in (rnn_st
 
 # %% [markdown]
 # ## The parameter-matched grid
+#
+# Each budget is named by its parameter count; a cell holds the hidden size that meets it and the
+# parameters that size gives.
 
 # %%
 grid = pd.DataFrame(parameter_matched_grid(study.corpus.vocab_size, reference_sizes=study.preset.reference_sizes))
-grid.pivot_table(index=["architecture", "n_layers"], columns="size", values=["hidden_size", "parameters"])
+grid["budget"] = grid["size"].map(dict(enumerate(budget_label(b) for b in study.budgets)))
+grid.pivot(index=["architecture", "n_layers"], columns="budget", values=["hidden_size", "parameters"]).reindex(
+    columns=[budget_label(b) for b in study.budgets], level=1).rename_axis(index=["architecture", "layers"])
 
 # %% [markdown]
 # ## The models of this build
 #
 # The preset decides which models are trained and how. Every run lives in the run store under a
-# hash of what determines its result (corpus, model, recipe, seed), so rebuilding reuses it.
+# hash of what determines its result (corpus, model, recipe, seed), so rebuilding reuses it. Pages
+# name a model by its architecture, layers × cells, parameters, dropout and training, e.g.
+# `lstm-3x241 · 1.27M · d0.25 · 50 epochs`; where and how each was trained is in this table, the
+# book's one record of it (wall time blank where a run was not timed in one piece).
 
 # %% tags=["hide-input"]
 runs = study.recurrent_runs
 grid_ids = {run.config.run_id for run in study.grid_runs}
-Markdown(
-    f"Preset **{study.preset.name}**. The grid: "
-    + "; ".join(study.about(run) for run in study.grid_runs) + ".\n\n"
-    + ("The paper-scale models the other chapters analyse: "
-       + "; ".join(study.about(run) for run in runs if run.config.run_id not in grid_ids) + ".\n\n"
-       if any(run.config.run_id not in grid_ids for run in runs) else "")
-    + "\n\n".join(f"*{note}*" for note in study.notes)
-)
+display(Markdown(f"Preset **{study.preset.name}**." + "".join(f"\n\n*{note}*" for note in study.notes)))
+study.provenance_table()
+
+# %% [markdown]
+# ### Training curves
+#
+# One panel per training length (the paper's 50 epochs, the grid's 1,000 steps), so a short run is
+# not squashed into the start of a long one's axis.
 
 # %%
-figures.training_curves({run.name: run.metrics for run in runs})
+curves = {}
+for run in runs:
+    curves.setdefault(figures.short_training(run.config.recipe.length), {})[study.about(run)] = run.metrics
+figures.training_curves(curves)
+
+# %% tags=["hide-input"]
+rises = compare.validation_rises({study.about(run): run.metrics for run in runs})
+Markdown("No run's validation loss rose by 0.05 nats/byte or more from one evaluation to the next." if rises.empty
+         else "Where a validation loss rises, the runs' logs (`metrics.jsonl`) record it so; the curves draw them as "
+         "they are: " + "; ".join(
+             f"{r.model} from {r.val_before:.2f} at epoch {r.epoch_before:g} to {r.val_after:.2f} at epoch "
+             f"{r.epoch:g}, while its training loss (the mean over the epoch) fell from {r.train_before:.2f} to "
+             f"{r.train_after:.2f}" + ("" if np.isnan(r.val_next) else f", and {r.val_next:.2f} at the next evaluation")
+             for r in rises.itertuples())
+         + f". Predicting every byte by its frequency alone costs {compare.byte_entropy(study.corpus.data):.2f} "
+         "nats/byte on this corpus: a model near that loss has not yet learned to use its context. Each point is "
+         "one evaluation of the whole validation split, so a rise between two of them is a spike of the weights at "
+         "that moment, not noise of the measurement; the training loss, averaged over the epoch, smooths it out.")
 
 # %% [markdown]
 # ## Test losses (the paper's Figure 1, left)
@@ -114,10 +142,12 @@ figures.training_curves({run.name: run.metrics for run in runs})
 # %%
 predictions = {run.name: study.predictions(run) for run in runs}
 trainings = {run.name: run.training for run in runs}
-table = compare.loss_table(list(predictions.values()), [run.config.model for run in runs],
-                           [run.result.parameters for run in runs], study.budgets, study.corpus.name,
-                           trainings=list(trainings.values()))
-table.round(4)
+table = compare.loss_table([compare.ScoredModel(predictions[run.name], run.config.model, run.result.parameters,
+                                                 run.training) for run in runs], study.budgets, study.corpus.name)
+labels = {run.name: study.about(run) for run in runs}
+table.assign(model=table.model.map(labels), budget=table.budget.map(dict(enumerate(map(budget_label, study.budgets)))))[
+    ["model", "budget", "test_loss", "std", "error_rate"]].rename(
+    columns={"test_loss": "test loss (nats/byte)", "std": "± (bootstrap)", "error_rate": "error rate"}).round(4)
 
 # %%
 figures.loss_heatmap(table, study.budgets)
@@ -127,7 +157,8 @@ best = table.loc[table.test_loss.idxmin()]
 by_architecture = table.groupby("architecture").test_loss.min()
 paper = compare.PAPER.get(study.corpus.name, {})
 Markdown(
-    f"The best model here is **{best.model}** at {best.test_loss:.3f} ± {best['std']:.3f} nats per byte; the best "
+    f"The best model here is **{labels[best.model]}** at {best.test_loss:.3f} ± {best['std']:.3f} nats per byte; "
+    "the best "
     "of each architecture: " + ", ".join(f"{name.upper()} {loss:.3f}" for name, loss in by_architecture.items()) + ". "
     + (f"The paper's best LSTM reached {paper['best LSTM']:.3f} (the paper's value, for comparison)"
        + (" on its own Linux corpus, built from a 2015 kernel with 101 symbols against this one's "
@@ -155,7 +186,7 @@ figures.agreement_heatmap(agreement)
 # %%
 best_run = min((run for run in runs if not run.weightless), key=lambda run: predictions[run.name].cross_entropy)
 generated = sample(best_run.load_model(study.settings.device), study.corpus, b"\n", 400, temperature=0.8)
-Markdown("```\n" + generated.decode("utf-8", errors="replace").replace("\r", "") + "\n```")
+Markdown("```text\n" + generated.decode("utf-8", errors="replace").replace("\r", "") + "\n```")
 
 # %% [markdown]
 # ## What this chapter found

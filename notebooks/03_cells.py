@@ -39,6 +39,7 @@ from IPython.display import HTML, Markdown, display
 
 from lit_rnn.analysis import scorecard
 from lit_rnn.analysis.cells import (
+    PARTLY_TRACKS,
     CellView,
     beyond_horizon,
     cell_claims,
@@ -86,11 +87,20 @@ Markdown("The best cell for each signal: " + "; ".join(
 #
 # Each view shows the stretch of test text where the signal changes most, coloured by the cell as
 # in the paper — tanh(c) from red (−1) through white (0) to blue (+1), on that fixed scale — with
-# the activation curve underneath.
+# the activation curve underneath. A signal whose best cell scores below the "partly" threshold of
+# the claims below has no cell worth showing: it gets a sentence instead.
 
 # %%
-for view in signal_views(ranking, trace, study.corpus.data, signals, per_signal=1, length=500):
+shown = leaders[leaders.score >= leaders.kind.map(PARTLY_TRACKS)].signal
+weak = leaders[~leaders.signal.isin(shown)]
+tracked = {name: signal for name, signal in signals.items() if name in set(shown)}
+for view in signal_views(ranking[ranking.signal.isin(shown)], trace, study.corpus.data, tracked, length=500):
     display(HTML(cell_view_html(view)))
+if len(weak):
+    display(Markdown("No cell tracks " + ", ".join(
+        f"**{row.signal}** (best: layer {row.layer + 1} `{row.quantity}[{row.cell}]`, "
+        f"{'|ρ|' if row.kind == 'count' else 'AUC'} = {row.score:.2f}, below {PARTLY_TRACKS[row.kind]:g})"
+        for row in weak.itertuples()) + f": no view is shown for {'it' if len(weak) == 1 else 'them'}."))
 
 # %% [markdown]
 # ## Beyond the unroll horizon
@@ -109,7 +119,7 @@ beyond = [beyond_horizon(trace, signals[row.signal], row.layer, row.quantity, ro
 
 # %%
 deepest = max(beyond, key=lambda b: b.longest_span, default=None)
-if deepest is not None and deepest.longest_span > horizon:
+if deepest is not None and deepest.longest_span > horizon and deepest.signal in set(shown):
     row = leaders.set_index("signal").loc[deepest.signal]
     length = min(deepest.longest_span + 60, 1500)
     start = max(deepest.longest_end + 30 - length, 0)
@@ -124,7 +134,8 @@ if deepest is not None and deepest.longest_span > horizon:
 # The menu switches between the top cells of every signal.
 
 # %%
-figures.cell_selector(signal_views(ranking, trace, study.corpus.data, signals, per_signal=3, length=400))
+figures.cell_selector(signal_views(ranking[ranking.signal.isin(shown)], trace, study.corpus.data, tracked,
+                                   per_signal=3, length=400)) if len(shown) else Markdown("No cell tracks any signal.")
 
 # %% [markdown]
 # ## The explorer

@@ -64,12 +64,28 @@ Markdown("Models: " + "; ".join(study.about(run) for run in gated.values()) + ".
 # %%
 lstm = saturation["lstm"]
 display(figures.gate_saturation(lstm, f"Gate saturation of {gated['lstm'].name} (the paper's Figure 3)"))
-lstm.groupby(["layer", "gate"])[["left", "right"]].mean().round(3)
+means = lstm.assign(layer=lstm.layer + 1).groupby(["layer", "gate"])[["left", "right"]].mean()  # layers from 1
+means.rename(columns={"left": "fraction < 0.1", "right": "fraction > 0.9"}).round(3)
 
 # %% tags=["hide-input"]
 counts = {(gate, side): len(saturated_cells(lstm, gate, side)) for gate in "fo" for side in ("left", "right")}
 layers = sorted(lstm.layer.unique())
+def _where(gate: str, layer: int) -> str:
+    """Where a layer's gates of one kind sit on the figure, in words: their mean fractions shut and open."""
+    row = means.loc[(layer + 1, gate)]
+    return f"{row.left:.0%} shut, {row.right:.0%} open"
+
+
 Markdown(
+    "How to read the figure: each point is one gate of one cell; right along the x-axis it is shut more often, "
+    "up the y-axis open more often, and the dotted diagonal is the limit where it is always one or the other. "
+    "On average per layer, forget gates are "
+    + "; ".join(f"layer {layer + 1} {_where('f', layer)}" for layer in layers)
+    + "; input gates " + "; ".join(f"layer {layer + 1} {_where('i', layer)}" for layer in layers)
+    + "; output gates " + "; ".join(f"layer {layer + 1} {_where('o', layer)}" for layer in layers)
+    + ". The paper's reading: forget gates near the top left are integrators that keep their cell for long "
+    "stretches, and a first layer whose gates sit in the middle (rarely saturated) works more diffusely than "
+    "the layers above.\n\n"
     f"Saturated one way at {CONSISTENTLY:.0%} of positions or more: {counts['f', 'right']} forget gates open "
     f"(integrators), {counts['f', 'left']} forget gates shut (cells working feed-forward), "
     f"{counts['o', 'right']} output gates always open and {counts['o', 'left']} always shut. Gates saturated "
@@ -83,9 +99,10 @@ Markdown(
 # %%
 if "gru" in saturation:
     gru = saturation["gru"]
-    display(figures.gate_saturation(gru, f"Gate saturation of {gated['gru'].name} (update gate in the paper's "
+    display(figures.gate_saturation(gru, f"Gate saturation of {gated['gru'].name}<br>(update gate in the paper's "
                                          "convention)"))
-    display(gru.groupby(["layer", "gate"])[["left", "right"]].mean().round(3))
+    display(gru.assign(layer=gru.layer + 1).groupby(["layer", "gate"])[["left", "right"]].mean().rename(
+        columns={"left": "fraction < 0.1", "right": "fraction > 0.9"}).round(3))  # layers counted from 1
 else:
     display(Markdown("This build has no GRU."))
 

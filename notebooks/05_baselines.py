@@ -16,8 +16,10 @@
 #
 # - the **n-NN**: the one-hot vectors of the last $n$ bytes, concatenated, into one hidden layer of
 #   tanh units and a softmax, trained with the same recipe and early stopping as the recurrent models;
-# - the **(n+1)-gram**: an unpruned byte model with modified Kneser-Ney smoothing, estimated with
-#   KenLM, $p(x_{t+1} \mid x_{t-n+1..t})$, which also conditions on $n$ bytes.
+# - the **n-gram**: an unpruned byte model with modified Kneser-Ney smoothing, estimated with
+#   KenLM, $p(x_{t+1} \mid x_{t-n+1..t})$, which also conditions on $n$ bytes. The book names it
+#   as the paper does, by the $n$ bytes of context it sees; KenLM counts the predicted byte too and
+#   calls it order $n + 1$ (the paper's 20-gram is KenLM's order 21). Every page uses the paper's name.
 #
 # Both walk each test row from its start, exactly as the recurrent models carry their state, and
 # give a full distribution over the corpus's bytes at every position. The paper cross-validated the
@@ -64,7 +66,7 @@ figures.finite_horizon(table, best.name)
 # %%
 best_ngram = table["n-gram"].idxmin()
 Markdown(
-    f"The best n-gram sees {best_ngram} bytes (order {best_ngram + 1}) at {table['n-gram'].min():.3f} nats per byte, "
+    f"The best n-gram is the {best_ngram}-gram at {table['n-gram'].min():.3f} nats per byte, "
     + (f"the best n-NN {table['n-NN'].idxmin()} bytes at {table['n-NN'].min():.3f}" if nnns else
        "and there is no n-NN in this build")
     + f"; the best recurrent model, {study.about(best_run)}, reaches {best.cross_entropy:.3f}. "

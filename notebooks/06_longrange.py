@@ -13,7 +13,7 @@
 #
 # Where does the LSTM beat models that see only the last $n$ bytes? We count a byte as an **error**
 # when the model gives it probability below 0.5, and compare the 3-layer LSTM with the best n-NN
-# (chosen on validation) and the n-gram that sees 20 bytes: which errors they share, which bytes the
+# (chosen on validation) and the 20-gram (the n-gram that sees 20 bytes): which errors they share, which bytes the
 # LSTM predicts better, how well each predicts a closing bracket as a function of how far back its
 # opening bracket is, and how the LSTM's predictions move through those of the n-NNs while it trains.
 
@@ -47,7 +47,8 @@ names = [p.name for p in compared]
 Markdown(f"The LSTM: {study.about(study.cell_run)}. "
          + (f"The n-NN of lowest validation loss: {study.about(nnn_run)}. " if nnn_run else
             "This build has no n-NN, so the comparisons below leave it out. ")
-         + f"The n-gram: {ngram.name}, which sees {max(ngrams)} bytes." + "".join(f"\n\n*{n}*" for n in study.notes))
+         + f"The n-gram: the {ngram.name}, which sees {max(ngrams)} bytes."
+         + "".join(f"\n\n*{n}*" for n in study.notes))
 
 # %% [markdown]
 # ## Error overlap (the paper's Figure 4, left)
@@ -59,7 +60,16 @@ figures.error_overlap(overlap)
 # %% tags=["hide-input"]
 shared = overlap[overlap[names].all(axis=1)]["share"].sum()
 only_lstm = overlap[overlap.models == lstm.name]["count"].sum()
-Markdown(f"{shared:.0%} of the errors are made by all {len(names)} models; {only_lstm:,} are the LSTM's alone.")
+only_ngram = overlap[overlap.models == ngram.name]["count"].sum()
+Markdown(
+    f"{shared:.0%} of the errors are made by {'both models' if len(names) == 2 else f'all {len(names)} models'}. "
+    f"In all, the LSTM makes {int(lstm.errors.sum()):,} errors and the {ngram.name} {int(ngram.errors.sum()):,}; "
+    f"{only_lstm:,} are the LSTM's alone and {only_ngram:,} the {ngram.name}'s alone."
+    + (f" The LSTM has more errors of its own than the {ngram.name} has: the two fail on partly different bytes"
+       + (f", although the LSTM's loss is the lower ({lstm.cross_entropy:.3f} against {ngram.cross_entropy:.3f} "
+          "nats/byte): it gains on the bytes both predict, not by erring on a subset of the n-gram's bytes."
+          if lstm.cross_entropy < ngram.cross_entropy else ".") if only_lstm > only_ngram else "")
+)
 
 # %% [markdown]
 # ## Which bytes does the LSTM predict better? (the paper's Figure 4, middle and right)
@@ -77,16 +87,26 @@ Markdown(f"The LSTM's largest advantages over the {ngram.name} are on "
 # ## Closing brackets and quotes (the paper's Figure 5, left)
 #
 # For every closing byte the distance back to its opening partner is measured over the whole
-# text; the curves show the mean probability each model gives the closer, by distance. (Code has
-# braces; prose mostly parentheses and quotes. A closer that occurs fewer than 20 times in the test
-# split is skipped.)
+# text; the curves show the mean probability each model gives the closer, by distance, and under
+# each distance the number of closers $n$ its points average (few closers make a noisy point). (Code
+# has braces; prose mostly parentheses and quotes. A closer that occurs fewer than 20 times in the
+# test split is skipped.)
 
 # %%
 closers = {}
 for closer in (b"}", b")", b'"'):
-    closers[closer] = longrange.closer_probability_by_distance([lstm, ngram], study.syntax, closer)
-    if closers[closer]["count"].sum() >= 20:
-        display(figures.closer_by_distance(closers[closer], [lstm.name, ngram.name], closer.decode()))
+    closers[closer] = table = longrange.closer_probability_by_distance([lstm, ngram], study.syntax, closer)
+    if table["count"].sum() < 20:
+        display(Markdown(f"`{closer.decode()}`: {int(table['count'].sum())} in the test split, too few to plot."))
+        continue
+    display(figures.closer_by_distance(table, [lstm.name, ngram.name], closer.decode()))
+    behind = table[table[lstm.name] < table[ngram.name]]
+    display(Markdown(
+        f"`{closer.decode()}`: the LSTM gives the closer a higher probability than the {ngram.name} at every distance."
+        if behind.empty else
+        f"`{closer.decode()}`: the LSTM falls below the {ngram.name} at " + ", ".join(
+            f"{bucket} bytes ({count:,} closer{'s' if count != 1 else ''})"
+            for bucket, count in zip(behind.bucket, behind["count"])) + "."))
 
 # %% [markdown]
 # ## Training dynamics (the paper's Figure 5, right)
@@ -99,7 +119,11 @@ for closer in (b"}", b")", b'"'):
 # %%
 if study.dynamics_run is not None and nnns:
     dynamics = longrange.training_dynamics(study.snapshot_predictions(study.dynamics_run), nnns)
-    display(Markdown(f"Snapshots of {study.about(study.dynamics_run)}."))
+    separate = study.dynamics_run.config.run_id != study.cell_run.config.run_id
+    display(Markdown(f"Snapshots of **{study.about(study.dynamics_run)}**"
+                     + (": a separate, shorter run of the analysed model's architecture and recipe, kept for its early "
+                        "weights (the analysed model's are not kept), so the curves show how such a model learns, not "
+                        "that model's own history." if separate else ", the analysed model itself.")))
     display(figures.training_dynamics(dynamics))
 else:
     dynamics = pd.DataFrame(columns=["step", "n", "symmetric_kl", "delta_loss"])

@@ -26,7 +26,7 @@
 #
 # The categories are made for prose (the paper uses War and Peace only); on code they still run,
 # but "words" are identifiers. The memory sizes, rare-word thresholds and boosts are this book's
-# choice (the paper's values did not survive in our copy of its text); they are listed below.
+# choice; they are listed below.
 # Comparing a large and a small LSTM shows which errors scaling removes.
 
 # %% tags=["parameters"]

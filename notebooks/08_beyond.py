@@ -40,6 +40,7 @@ artifacts = None  # default: $LIT_RNN_HOME or ./artifacts
 language = "auto"  # the corpus's language for the reference signals: auto, text, or a Pygments lexer name
 
 # %% tags=["hide-input"]
+import numpy as np
 from IPython.display import HTML, Markdown, display
 
 from lit_rnn import interventions
@@ -69,6 +70,7 @@ from lit_rnn.interventions import AblationConfig, Intervention
 from lit_rnn.runs import Recipe
 from lit_rnn.study import Study
 from lit_rnn.viz import figures, notebook
+from lit_rnn.viz.heatmap import colour_key_html
 from lit_rnn.viz.interventions import InterventionExplorer, causal_scores_figure, readings_html
 
 notebook.setup()
@@ -104,10 +106,18 @@ Markdown(f"Scored on {scored.shape[0]} of the test split's {study.batcher.batch_
          "distribution, each ablated alone.")
 
 # %%
-scores.table.assign(layer=lambda table: table.layer + 1).round(3)  # layers counted from 1
+shown = scores.table.assign(layer=scores.table.layer + 1, cell=[f"{q}[{c}]" for q, c in  # layers counted from 1
+                                                                 zip(scores.table.quantity, scores.table.cell)])
+shown[["signal", "target", "layer", "cell", "targets", "delta", "random_mean", "random_sd", "z", "rank_p",
+       "delta_other", "causal"]].rename(columns={
+    "target": "scored bytes", "targets": "bytes scored", "delta": "Δ loss on them (nats/byte)",
+    "random_mean": "random cells' Δ (mean)", "random_sd": "random cells' Δ (sd)", "rank_p": "rank p",
+    "delta_other": "Δ loss on other bytes", "causal": "used"}).round(3)
 
 # %%
-causal_scores_figure(scores)
+causal_scores_figure(scores).for_each_trace(  # the star's colour, keyed: red used, blue not used
+    lambda trace: trace.update(name="the signal's cell: red used, blue not used"), selector=dict(type="scatter")
+).update_layout(yaxis_title="signal")
 
 # %% [markdown]
 # The test is two-sided. A cell the model uses can make its bytes *easier* to predict when it is
@@ -133,6 +143,14 @@ Markdown(
      + "." if len(used) else f"None of the {len(measured)} measurable cells is causally used by that test.")
     + (f" Not measured (too few target bytes): {', '.join(scores.table[~scores.table.measured].signal)}."
        if len(measured) < len(scores.table) else "")
+    + "".join(
+        f" The same cell, layer {layer + 1} `{quantity}[{cell}]`, ranks first for "
+        + " and ".join(f"{r.signal} ({'used' if r.causal else 'not used'}, z = {r.z:.1f})" for r in group.itertuples())
+        + ". The verdicts differ because each signal scores the cell on its own bytes: silencing it moves the loss "
+        "on one signal's bytes beyond the random cells and not on the other's, so the model relies on it for the "
+        "first and its correlation with the second is not something the model uses to predict those bytes."
+        for (layer, quantity, cell), group in measured.groupby(["layer", "quantity", "cell"])
+        if len(group) > 1 and group.causal.nunique() > 1)
 )
 
 # %% [markdown]
@@ -148,6 +166,20 @@ Markdown(
 
 # %%
 prime = quiet_prime(study.corpus.data, trace.positions, signals.get("in_quotes"))
+
+
+def _against_plain(table, column: str, what: str, form: str) -> str:
+    """Each intervention's ``column`` against the plain model's, in standard errors of the difference, in words."""
+    base = table.iloc[0]
+    parts = []
+    for row in table.iloc[1:].itertuples():
+        se = float(np.hypot(getattr(row, column + "_se"), base[column + "_se"]))
+        z = (getattr(row, column) - base[column]) / se if se > 0 else np.nan
+        verdict = "beyond the noise" if abs(z) >= 2 else "within the noise"
+        parts.append(f"{row.samples}: {form.format(getattr(row, column))} ({z:+.1f} standard errors, {verdict})")
+    return (f"The {what}: plain {form.format(base[column])}; " + "; ".join(parts) + ". A difference of less than "
+            "two standard errors (over the 32 samples) is not evidence that the clamp moves it.")
+
 if "line_position" in signals:
     line = tested.set_index("signal").loc["line_position"]
     late, early = clamp_values(trace, line.layer, line.quantity, line.cell, signals["line_position"])
@@ -159,8 +191,12 @@ if "line_position" in signals:
                                                                               line.quantity),
         "ablated": Intervention.ablate(line.layer, [line.cell], line.quantity),
     }, prime, n=600, count=32, seed=0)
-    display(line_lengths(lines).round(1))
+    lengths = line_lengths(lines)
+    display(lengths.round(1))
+    display(Markdown(_against_plain(lengths, "mean_length", "mean line length", "{:.1f} bytes")))
     cell = (line.layer, line.quantity, line.cell)
+    display(HTML(colour_key_html(line.quantity, f"layer {line.layer + 1} {line.quantity}[{line.cell}], as the "
+                                                "unmodified model reads each sample")))
     shown = interventions.sample_readings(model, study.corpus, lines, cell, prime, per_set=1)
     display(HTML(readings_html(shown, cell)))
 else:
@@ -181,7 +217,11 @@ if "in_quotes" in signals:
         f"clamped on ({on:+.2f})": Intervention.clamp(quote.layer, [quote.cell], on, quote.quantity),
         f"clamped off ({off:+.2f})": Intervention.clamp(quote.layer, [quote.cell], off, quote.quantity),
     }, prime, n=300, count=32, seed=0)
-    display(signal_in_samples(quotes, "in_quotes", study.settings.language).round(3))
+    in_quotes = signal_in_samples(quotes, "in_quotes", study.settings.language)
+    display(in_quotes.round(3))
+    display(Markdown(_against_plain(in_quotes, "bytes_on", "share of bytes inside quotes", "{:.3f}")))
+    display(HTML(colour_key_html(quote.quantity, f"layer {quote.layer + 1} {quote.quantity}[{quote.cell}], as the "
+                                                 "unmodified model reads each sample")))
     cell = (quote.layer, quote.quantity, quote.cell)
     display(HTML(readings_html(interventions.sample_readings(model, study.corpus, quotes, cell, prime), cell)))
 else:
@@ -228,6 +268,15 @@ Markdown(
     f"the errors (p < 0.5) from {int(plain.errors.sum()):,} to {int(dynamic.predictions.errors.sum()):,}. It costs "
     f"**{dynamic.slowdown:.1f}×** the time of plain evaluation ({dynamic.seconds:.1f} s against "
     f"{dynamic.plain_seconds:.1f} s, measured one after the other on {study.settings.device.type})."
+    + (" The loss falls while the number of errors rises: dynamic evaluation puts more probability on bytes the "
+       "model already predicted, and a few more bytes drop below one half than rise above it; the loss counts "
+       "every byte's probability, the errors only which side of one half it lies."
+       if dynamic.predictions.cross_entropy < plain.cross_entropy and dynamic.predictions.errors.sum() >
+       plain.errors.sum() else "")
+    + (f" The chosen η is the largest in the grid ({dynamic.validation.learning_rate.max():g}), so a larger step "
+       "might do better still: the grid (`lit_rnn.dynamic.GRID`) stops there, and whether a larger step helps on "
+       "this corpus is not measured here."
+       if chosen.learning_rate and chosen.learning_rate == dynamic.validation.learning_rate.max() else "")
 )
 
 # %% [markdown]
@@ -244,17 +293,19 @@ ngrams = study.oracle_ngrams(oracle)
 before = error_breakdown(plain, ngrams, study.corpus.data, study.train_positions(), oracle)
 after = error_breakdown(dynamic.predictions, ngrams, study.corpus.data, study.train_positions(), oracle)
 fixes = fixed_errors(before, plain, dynamic.predictions)
-figures.error_fixes(fixes, "Errors of the plain model that dynamic evaluation fixes, by oracle category")
+figures.error_fixes(fixes, "Errors of the plain model that dynamic evaluation fixes,<br>by oracle category")
 
 # %%
 fixes.round(3)
 
 # %% [markdown]
 # Both evaluations' errors peeled by the same oracles, by category (`difference`: the plain model's
-# errors less the dynamic evaluation's):
+# errors less the dynamic evaluation's). The share of the difference per category is left out: where
+# the errors fall in some categories and rise in others, shares of a small net difference have no
+# meaning.
 
 # %%
-scaling_difference(after, before).round(3)
+scaling_difference(after, before).drop(columns="share of difference", errors="ignore").round(3)
 
 # %% tags=["hide-input"]
 gap = fixed_share(before, plain, dynamic.predictions, "memory")

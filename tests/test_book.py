@@ -347,3 +347,13 @@ def test_a_chapter_kernel_shows_a_user_error_as_one_line(capsys):
         assert captured.err == "lit-rnn: error: bad corpus: give a file\n" and "Traceback" not in captured.out
     finally:
         InteractiveShell.clear_instance()
+
+
+@pytest.mark.slow
+def test_every_figure_and_table_keeps_the_contract(site):
+    """Titled axes with units, distinct series, whole legends and titles, untruncated tables, integers as integers."""
+    from lit_rnn.book_checks import figures_in_html, site_problems
+
+    drawn = sum(len(figures_in_html(page.read_text())) for page in _pages(site))
+    assert drawn >= 10, f"only {drawn} figures read back from the pages: has the way pages carry figures changed?"
+    assert site_problems(site) == {}

@@ -56,8 +56,10 @@ def test_a_comparison_names_the_better_model_and_a_reversal_as_one():
 def _table(rows, predictions, trainings=None):
     configs = [type("C", (), dict(architecture=a, n_layers=layers, hidden_size=10, dropout=0.0))
                for _, a, layers, _ in rows]
-    return compare.loss_table([predictions[name] for name, *_ in rows], configs, [budget for *_, budget in rows],
-                              budgets=[100, 1000], trainings=trainings)
+    trainings = trainings or [""] * len(rows)
+    models = [compare.ScoredModel(predictions[name], config, budget, training)
+              for (name, *_, budget), config, training in zip(rows, configs, trainings)]
+    return compare.loss_table(models, budgets=[100, 1000])
 
 
 ROWS = [("lstm-1", "lstm", 1, 1000), ("lstm-2", "lstm", 2, 1010), ("rnn-2", "rnn", 2, 990), ("gru-2", "gru", 2, 1000)]

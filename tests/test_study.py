@@ -123,7 +123,7 @@ def test_table_2_rows_are_bytes_of_context_and_the_n_nn_is_chosen_on_validation(
     study = Study.open(corpus="warpeace", preset="tiny", device="cpu", data_dir=str(reference_data_dir),
                        artifacts=str(tmp_path), progress=False)
     ngrams, nnns = study.baselines()
-    assert {n: p.name for n, p in ngrams.items()} == {n: f"{n + 1}-gram" for n in PRESETS["tiny"].ngram_contexts}
+    assert {n: p.name for n, p in ngrams.items()} == {n: f"{n}-gram" for n in PRESETS["tiny"].ngram_contexts}
     assert {n: p.name for n, p in nnns.items()} == {n: f"{n}-NN" for n in PRESETS["tiny"].nnn_contexts}
     chosen = study.best_nnn()
     assert chosen.result.best_val_loss == min(run.result.best_val_loss for run in study.nnn_runs.values())

@@ -6,8 +6,8 @@ reference signals), the folders, the trainer and whether to retrain, so the same
 same runs whether they come from ``lit-rnn grid``, ``lit-rnn book`` or a notebook.
 
 This is the only module that reads the environment (``$LIT_RNN_DATA``, ``$LIT_RNN_HOME``, through the
-light :mod:`lit_rnn.folders`, which ``python -m lit_rnn.window`` uses too): everything below takes the resolved folders, device and precision as arguments
-(``tests/test_imports.py`` checks it).
+light :mod:`lit_rnn.folders`, which ``python -m lit_rnn.window`` uses too): everything below takes the
+resolved folders, device and precision as arguments (``tests/test_imports.py`` checks it).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from lit_rnn import evaluate
 from lit_rnn.analysis import scorecard
@@ -214,13 +215,14 @@ class Study:
                               "so it is a paper-scale model trained for fewer epochs than the paper's.")
 
     def about(self, run: Run) -> str:
-        """One phrase that says what a run is: model, size, dropout, how long and where it trained."""
-        result, provenance = run.result, run.provenance
-        trained = result.describe(run.config.recipe)
-        where = f", {provenance['device']}" if "device" in provenance else ""
-        precision = f", {result.precision}" if result.precision else ""
-        dropout = run.config.model.dropout
-        return f"{run.name} ({result.parameters:,} parameters, dropout {dropout:g}, {trained}{where}{precision})"
+        """A run's short name on pages: model, size, dropout and how long it trained, e.g.
+        ``lstm-3x241 · 1.27M · d0.25 · 50 epochs``; where and how it trained is in :meth:`provenance_table`."""
+        return model_label(run)
+
+    def provenance_table(self, runs: list[Run] | None = None) -> pd.DataFrame:
+        """Where and how each run was trained (hardware, precision, wall time), one row per run: the book's one
+        place for it, from ``Run.provenance``."""
+        return provenance_table(runs if runs is not None else self.recurrent_runs)
 
     # -- What the chapters read ------------------------------------------------------------------
 
@@ -249,10 +251,11 @@ class Study:
         return scorecard.load(sorted(self.claims_path("any").parent.glob("*.json")))
 
     def ngram(self, order: int, split: str = "test") -> Predictions:
-        """The KenLM ``order``-gram's predictions (estimated and cached on first use)."""
+        """The KenLM ``order``-gram's predictions (estimated and cached on first use), named as the paper names
+        n-grams: by the bytes of context they see, so KenLM's order 21 is the paper's "20-gram"."""
         from lit_rnn.ngram import ngram_predictions
 
-        return ngram_predictions(self.batcher, order, split, self.artifacts)
+        return replace(ngram_predictions(self.batcher, order, split, self.artifacts), name=f"{order - 1}-gram")
 
     def oracle_ngrams(self, oracle: OracleConfig) -> list[Predictions]:
         """The n-grams the error oracle consults that the preset has, by increasing context."""
@@ -300,3 +303,24 @@ def _spec(specs, architecture: str):
 def _how_to_train(preset: Preset) -> str:
     return (f"`lit-rnn grid --preset {preset.name} --device cuda` trains it; `lit-rnn runs import` brings it from "
             "elsewhere")
+
+
+def model_label(run: Run) -> str:
+    """``lstm-3x241 · 1.27M · d0.25 · 50 epochs``: a run's name, parameters, dropout and training length."""
+    from lit_rnn.viz.figures import count_label
+
+    result = run.result
+    return (f"{run.name} · {count_label(result.parameters)} · d{run.config.model.dropout:g} · "
+            f"{result.describe(run.config.recipe)}")
+
+
+def provenance_table(runs: list[Run]) -> pd.DataFrame:
+    """One row per run: its short name, hardware, precision, wall time (seconds, where timed) and any note."""
+    rows = []
+    for run in runs:
+        facts = run.provenance
+        wall = facts.get("wall_s")
+        rows.append({"model": model_label(run), "hardware": facts.get("device", "not recorded"),
+                     "precision": facts.get("precision", run.result.precision or "not recorded"),
+                     "wall time (s)": round(wall) if wall is not None else "not timed", "note": facts.get("note", "")})
+    return pd.DataFrame(rows, columns=["model", "hardware", "precision", "wall time (s)", "note"])

@@ -15,6 +15,8 @@ trained once.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -23,6 +25,9 @@ from lit_rnn.analysis import scorecard
 from lit_rnn.analysis.scorecard import INTERVAL_TEXT, NOISE_TEXT, Claim, Comparison, judge, verdict
 from lit_rnn.analysis.segments import SAMPLES, bootstrap, interval, segment_ids, segment_sums
 from lit_rnn.predictions import Predictions, check_aligned
+
+if TYPE_CHECKING:
+    from lit_rnn.models import ModelConfig
 
 # The paper's test cross-entropies (nats per byte) that the book compares with: its best LSTMs and,
 # for Linux, its 20-gram. The paper's Linux corpus was built from a 2015 kernel (101 symbols) and
@@ -57,25 +62,31 @@ def comparison(expected: Predictions, other: Predictions) -> Comparison:
                       paired_bootstrap_std(other, expected))
 
 
-def loss_table(predictions: list[Predictions], configs: list, parameters: list[int], budgets: Sequence[int],
-               corpus_name: str | None = None, trainings: Sequence[str] | None = None) -> pd.DataFrame:
+@dataclass(frozen=True)
+class ScoredModel:
+    """One row of Table 1's input: a model's test predictions, its config, parameter count and how long it trained
+    (``Run.training``, e.g. "50 epochs"; the claims compare only models trained alike)."""
+
+    predictions: Predictions
+    config: ModelConfig
+    parameters: int
+    training: str = ""
+
+
+def loss_table(models: Sequence[ScoredModel], budgets: Sequence[int], corpus_name: str | None = None) -> pd.DataFrame:
     """Table 1: one row per model (architecture, layers, budget, hidden, parameters, dropout, training) with its
     test loss and bootstrap standard deviation.
 
-    ``configs`` are the models' :class:`~lit_rnn.models.ModelConfig` and ``parameters`` their
-    parameter counts (from the runs' results), aligned with ``predictions``; ``budgets`` are the
-    paper's four parameter budgets, and ``budget`` is the index of the one nearest each model.
-    ``trainings`` says how long each model trained (``Run.training``, e.g. "50 epochs" or "50 epochs,
-    <= 1000 steps"; default: all alike): the claims compare only models trained alike. The ``paper``
-    column holds the paper's best LSTM loss on the best LSTM's row, where known.
+    ``budgets`` are the paper's four parameter budgets, and ``budget`` is the index of the one nearest each
+    model. The ``paper`` column holds the paper's best LSTM loss on the best LSTM's row, where known.
     """
-    nearest = [int(np.argmin(np.abs(np.log(count) - np.log(budgets)))) for count in parameters]
-    trainings = trainings if trainings is not None else [""] * len(predictions)
     rows = [
-        dict(model=p.name, architecture=c.architecture, layers=c.n_layers, budget=size, hidden=c.hidden_size,
-             parameters=count, dropout=c.dropout, training=training, test_loss=p.cross_entropy,
-             std=bootstrap_std(p), error_rate=float(p.errors.mean()))
-        for p, c, count, size, training in zip(predictions, configs, parameters, nearest, trainings, strict=True)
+        dict(model=m.predictions.name, architecture=m.config.architecture, layers=m.config.n_layers,
+             budget=int(np.argmin(np.abs(np.log(m.parameters) - np.log(budgets)))), hidden=m.config.hidden_size,
+             parameters=m.parameters, dropout=m.config.dropout, training=m.training,
+             test_loss=m.predictions.cross_entropy, std=bootstrap_std(m.predictions),
+             error_rate=float(m.predictions.errors.mean()))
+        for m in models
     ]
     table = pd.DataFrame(rows).sort_values(["architecture", "layers", "parameters"]).reset_index(drop=True)
     table["paper"] = np.nan
@@ -84,6 +95,26 @@ def loss_table(predictions: list[Predictions], configs: list, parameters: list[i
     if reference is not None and len(lstm):
         table.loc[lstm.test_loss.idxmin(), "paper"] = reference
     return table
+
+
+def validation_rises(metrics: dict[str, list[dict]], at_least: float = 0.05) -> pd.DataFrame:
+    """Where a run's validation loss rose by ``at_least`` nats/byte or more from one evaluation to the next:
+    run, epochs, losses before and after, the training loss over the same stretch, and the validation loss at
+    the evaluation after (NaN where there is none)."""
+    rows = [dict(model=name, epoch_before=a["epoch"], epoch=b["epoch"], val_before=a["val_loss"],
+                 val_after=b["val_loss"], train_before=a["train_loss"], train_after=b["train_loss"],
+                 val_next=records[k + 2]["val_loss"] if k + 2 < len(records) else np.nan)
+            for name, records in metrics.items() for k, (a, b) in enumerate(zip(records, records[1:]))
+            if b["val_loss"] - a["val_loss"] >= at_least]
+    return pd.DataFrame(rows, columns=["model", "epoch_before", "epoch", "val_before", "val_after", "train_before",
+                                       "train_after", "val_next"])
+
+
+def byte_entropy(data: np.ndarray) -> float:
+    """The loss of predicting every byte by its frequency alone (nats/byte): the plateau a model starts from."""
+    frequencies = np.bincount(np.asarray(data, np.uint8), minlength=256) / len(data)
+    frequencies = frequencies[frequencies > 0]
+    return float(-(frequencies * np.log(frequencies)).sum())
 
 
 def finite_horizon_table(ngrams: dict[int, Predictions], nnns: dict[int, Predictions],

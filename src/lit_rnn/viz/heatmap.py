@@ -106,6 +106,17 @@ def text_heatmap_html(text: bytes, values: np.ndarray, low: float = -1.0, high: 
             f"line-height:1.5;font-size:12px'>{heading}{''.join(spans)}</div>")
 
 
+def colour_key_html(quantity: str, what: str = "") -> str:
+    """A colour key for text heatmaps of ``quantity``: its fixed scale's low, middle and high ends, named."""
+    low, high = colour_range(quantity)
+    stops = [(low, f"{low:g}"), ((low + high) / 2, f"{(low + high) / 2:g}"), (high, f"{high:g}")]
+    swatches = "".join(f"<span style='background:{_colour(value, low, high)};padding:0 8px;margin-right:4px;"
+                       f"border:1px solid #ccc'>{label}</span>" for value, label in stops)
+    about = f" — {html.escape(what)}" if what else ""
+    return (f"<div class='lit-rnn-key' style='font-size:12px;margin:4px 0'>Shading: {html.escape(shown_name(quantity))}"
+            f"{about}: {swatches}</div>")
+
+
 def glyphs(text: bytes) -> list[tuple[int, int, str]]:
     """``text`` as drawn, one (first byte, end byte, HTML) per character.
 
