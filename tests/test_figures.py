@@ -223,7 +223,7 @@ def _causal_scores() -> CausalScores:
 
 
 def test_causal_scores_figure_draws_each_signal_against_its_random_cells():
-    shown = _json(viz_interventions.causal_scores(_causal_scores()))
+    shown = _json(viz_interventions.causal_scores_figure(_causal_scores()))
     stars = [t for t in shown["data"] if t["type"] == "scatter"]
     assert len(stars) == 2 and all(t["marker"]["symbol"] == "star" for t in stars)
     assert [t["marker"]["color"] for t in stars] == ["#d62728", "#1f77b4"]  # used, not used
@@ -231,21 +231,23 @@ def test_causal_scores_figure_draws_each_signal_against_its_random_cells():
 
 
 def test_samples_html_shades_every_sample():
-    page = viz_interventions.samples_html([b"ab", b"cd"], [np.array([-1.0, 1.0]), np.array([0.0, 0.5])], "set")
-    assert page.count("lit-rnn-heatmap") == 2 and "rgb(255,0,0)" in page
+    page = viz_interventions.samples_html([b"ab", b"cd"], [np.array([-20.0, 20.0]), np.array([0.0, 0.5])], "set", "c")
+    assert page.count("lit-rnn-heatmap") == 2 and "rgb(255,0,0)" in page  # tanh(c) = -1 is full red, fixed scale
 
 
-def test_sample_views_html_colours_each_set_by_the_cell():
+def test_readings_html_colours_each_set_by_the_cell():
     import torch
 
+    from lit_rnn import interventions
     from lit_rnn.models import CharLM, ModelConfig
 
     torch.manual_seed(0)
     corpus = _corpus()
     model = CharLM(ModelConfig("lstm", 2, 8, corpus.vocab_size)).eval()
-    page = viz_interventions.sample_views_html(model, corpus, {"plain": [b"the cat", b"the mat"], "clamped": [b"sat"]},
-                                               (1, "c", 3), b"the ", per_set=1)
-    assert page.count("lit-rnn-heatmap") == 2 and "coloured by layer 2 c[3]" in page
+    readings = interventions.sample_readings(model, corpus, {"plain": [b"the cat", b"the mat"], "clamped": [b"sat"]},
+                                             (1, "c", 3), b"the ", per_set=1)
+    page = viz_interventions.readings_html(readings, (1, "c", 3))
+    assert page.count("lit-rnn-heatmap") == 2 and "coloured by layer 2 tanh(cell state)[3]" in page
 
 
 @pytest.mark.parametrize(("figure", "problem"), [
