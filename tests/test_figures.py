@@ -326,3 +326,9 @@ def test_every_figure_builder_has_a_test_here():
                 and inspect.signature(function).return_annotation in ("go.Figure", "str")]
     untested = [name for name in builders if f"{name.split('.')[-1]}(" not in source.replace("def test_", "")]
     assert builders and untested == []
+
+
+def test_ink_is_legible_on_the_scales_extremes():
+    for background in [(255, 0, 0), (0, 0, 255), (255, 255, 255), (0, 0, 0)]:
+        text = (0, 0, 0) if heatmap.ink(background) == "#000" else (255, 255, 255)
+        assert heatmap.contrast_ratio(background, text) >= 4.5
