@@ -97,8 +97,7 @@ def _scorecard(store: Path) -> str:
 @pytest.mark.slow
 def test_a_build_killed_anywhere_reruns_to_the_same_scorecard(reference_data_dir, tmp_path):
     clean, killed = tmp_path / "clean", tmp_path / "killed"
-    _finish(PREPARE, reference_data_dir, clean)
-    _finish(EXECUTE, reference_data_dir, clean)
+    never_killed = _start(f"{PREPARE}\n{EXECUTE}", reference_data_dir, clean)  # alongside, on the other core
     for ready in (_estimating, _training):  # the order the build meets them: n-grams first, then the n-NNs
         assert _kill_when(_start(PREPARE, reference_data_dir, killed), partial(ready, killed)), ready.__name__
         _every_artifact_reads(killed)
@@ -106,4 +105,6 @@ def test_a_build_killed_anywhere_reruns_to_the_same_scorecard(reference_data_dir
     assert _kill_when(_start(EXECUTE, reference_data_dir, killed), partial(_in_chapter, killed))
     _every_artifact_reads(killed)
     _finish(EXECUTE, reference_data_dir, killed)
+    _, error = never_killed.communicate(timeout=600)
+    assert never_killed.returncode == 0, error.decode()[-2000:]
     assert _scorecard(killed) == _scorecard(clean)
