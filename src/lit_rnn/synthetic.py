@@ -30,12 +30,16 @@ And the controls, which no model needs (they measure what the search finds by ch
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from lit_rnn.data import Corpus
 from lit_rnn.errors import UserError
+from lit_rnn.models import ModelConfig
+from lit_rnn.presets import PRESETS, SMALL_RECIPE
+from lit_rnn.runs import Recipe, RunConfig
 from lit_rnn.store import atomic_save_npz, atomic_write_bytes, atomic_write_text, canonical_json, config_hash
 
 NEEDED = {  # the variables the text depends on, by kind
@@ -58,19 +62,19 @@ class SyntheticConfig:
 
     n_bytes: int = 1_000_000
     seed: int = 0
-    letters: str = "abcdefghijklmnop"
-    word_lengths: tuple[int, int] = (1, 7)
+    letters: str = "abcdefgh"
+    word_lengths: tuple[int, int] = (1, 5)
     line_lengths: tuple[int, int] = (20, 90)
     max_depth: int = 4
-    open_prob: float = 0.06  # per token outside quotes: open a bracket (below max_depth)
-    close_prob: float = 0.08  # per token: close the innermost bracket (if one is open)
-    quote_prob: float = 0.02  # per token outside quotes: open a quoted span
+    open_prob: float = 0.08  # per token outside quotes: open a bracket (below max_depth)
+    close_prob: float = 0.1  # per token: close the innermost bracket (if one is open)
+    quote_prob: float = 0.03  # per token outside quotes: open a quoted span
     quote_lengths: tuple[int, int] = (10, 60)  # bytes of a short span's content
-    long_quote_lengths: tuple[int, int] = (150, 400)  # bytes of a long span's content
-    long_share: float = 0.3  # share of spans drawn from the long lengths
+    long_quote_lengths: tuple[int, int] = (120, 300)  # bytes of a long span's content
+    long_share: float = 0.25  # share of spans drawn from the long lengths
     name_length: int = 3
-    name_prob: float = 0.03  # per token outside quotes when no name is pending
-    name_distances: tuple[int, int] = (20, 150)  # bytes from the introduction to the repeat
+    name_prob: float = 0.05  # per token outside quotes when no name is pending
+    name_distances: tuple[int, int] = (10, 120)  # bytes from the introduction to the repeat
     control_seed: int = 1
 
     def __post_init__(self) -> None:
@@ -272,3 +276,52 @@ def read_truth(corpus: str | Path) -> dict[str, np.ndarray]:
         raise UserError(f"{corpus} has no recorded truth beside it ({path.name}): write it with synthetic.write")
     with np.load(path, allow_pickle=False) as stored:
         return {name: stored[name] for name in VARIABLES}
+
+
+def target_bytes(text: bytes, truth: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per needed variable, the bytes whose prediction needs it: closing brackets of its kind, closing quotes,
+    line breaks, and the letters of a repeated name."""
+    data = np.frombuffer(text, np.uint8)
+    falls = {name: np.diff(truth[name], prepend=0) < 0 for name in ("paren_depth", "bracket_depth", "in_quotes")}
+    recall = np.zeros(len(data), bool)
+    for start in np.flatnonzero(data == ord("#")):
+        recall[start + 1 : start + 1 + int(truth["name_pending"][start] and _name_length(data, start))] = True
+    return {**falls, "line_position": data == ord("\n"), "name_pending": recall}
+
+
+def _name_length(data: np.ndarray, start: int) -> int:
+    """The letters after a ``#`` up to the next space or newline."""
+    end = start + 1
+    while end < len(data) and data[end] not in (ord(" "), ord("\n")):
+        end += 1
+    return end - start - 1
+
+
+# -- The models trained on it ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TruthModels:
+    """The LSTMs the ground-truth chapter trains on a synthetic corpus: a few widths, one recipe, snapshots."""
+
+    hidden_sizes: tuple[int, ...] = (32, 64, 128)
+    n_layers: int = 2
+    recipe: Recipe = field(default_factory=lambda: SMALL_RECIPE)  # the small preset's: 1,000 steps
+    snapshot_steps: tuple[int, ...] = (50, 100, 200, 400)
+    seed: int = 0
+
+    def run_configs(self, corpus: Corpus) -> list[RunConfig]:
+        """One run per width, smallest first."""
+        return [RunConfig(corpus.sha256, ModelConfig("lstm", self.n_layers, hidden, corpus.vocab_size),
+                          self.recipe, self.seed) for hidden in self.hidden_sizes]
+
+
+TRUTH_MODELS = {  # by preset: tiny for the tests (seconds), every other preset the CPU-sized set
+    "tiny": TruthModels(hidden_sizes=(8, 16), recipe=PRESETS["tiny"].recipe, snapshot_steps=(10, 20)),
+}
+TRUTH_CORPUS = {"tiny": SyntheticConfig(n_bytes=30_000)}  # the generator's defaults for other presets
+
+
+def truth_models(preset: str) -> TruthModels:
+    """The models a preset trains on the synthetic corpus."""
+    return TRUTH_MODELS.get(preset, TruthModels())

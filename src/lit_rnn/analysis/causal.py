@@ -91,7 +91,8 @@ class CausalScores:
 
 
 def causal_scores(tested: pd.DataFrame, ablations: Mapping, signals: Mapping[str, Signal], data: bytes | np.ndarray,
-                  bootstrap: int = 1000, alpha: float = 0.05, min_targets: int = 20, seed: int = 0) -> CausalScores:
+                  bootstrap: int = 1000, alpha: float = 0.05, min_targets: int = 20, seed: int = 0,
+                  targets: Mapping[str, np.ndarray] | None = None) -> CausalScores:
     """Score each ``tested`` cell (rows of ``cells.top_cells``: signal, layer, quantity, cell, score) by ablation.
 
     ``ablations`` maps a layer to its :class:`~lit_rnn.interventions.LayerAblations`, which must hold
@@ -100,9 +101,10 @@ def causal_scores(tested: pd.DataFrame, ablations: Mapping, signals: Mapping[str
     change over the layer's random cells; ``z``; ``rank_p``, the share of random cells (counting the
     cell itself) at least as far from the random mean (two-sided); 95% bootstrap intervals over the
     scored rows of ``delta`` and of its ``excess`` over the random mean; ``delta_other``, the change on
-    all other bytes. A cell is ``causal`` when it has at least ``min_targets`` target bytes
-    (``measured``), ``rank_p <= alpha`` and the excess's interval excludes 0; ``effect`` says whether
-    ablating it makes the target bytes harder ("hurts") or easier ("helps").
+    all other bytes. ``targets`` gives a signal's target bytes directly (a per-byte mask, e.g. from a corpus
+    whose truth is known) in place of :func:`target_mask`. A cell is ``causal`` when it has at least
+    ``min_targets`` target bytes (``measured``), ``rank_p <= alpha`` and the excess's interval excludes 0;
+    ``effect`` says whether ablating it makes the target bytes harder ("hurts") or easier ("helps").
     """
     data = as_bytes(data)
     rng = np.random.default_rng(seed)
@@ -111,7 +113,8 @@ def causal_scores(tested: pd.DataFrame, ablations: Mapping, signals: Mapping[str
         if cell.layer not in ablations or cell.cell not in ablations[cell.layer].tested:
             raise UserError(f"no ablation of layer {cell.layer} cell {cell.cell} was given")
         ablated = ablations[cell.layer]
-        on = _at_predicted(target_mask(signals[cell.signal], data), ablated.positions)  # (rows, bytes)
+        mask = targets[cell.signal] if targets and cell.signal in targets else target_mask(signals[cell.signal], data)
+        on = _at_predicted(np.asarray(mask, bool), ablated.positions)  # (rows, bytes)
         own = ablated.tested_losses[list(ablated.tested).index(cell.cell)]
         # Per row: loss change summed over target bytes, and over the other bytes, for the cell and each random cell.
         change = np.concatenate([own[None], ablated.random_losses]) - ablated.plain  # (1 + d, rows, bytes)
@@ -128,7 +131,8 @@ def causal_scores(tested: pd.DataFrame, ablations: Mapping, signals: Mapping[str
         low, high = np.nanpercentile(resampled[:, 0], [2.5, 97.5]) if n_on.sum() else (np.nan, np.nan)
         excess_low, excess_high = np.nanpercentile(excess, [2.5, 97.5]) if n_on.sum() else (np.nan, np.nan)
         rows.append({
-            "signal": cell.signal, "target": TARGETS[cell.signal], "layer": cell.layer, "quantity": cell.quantity,
+            "signal": cell.signal, "target": TARGETS.get(cell.signal, "given bytes"), "layer": cell.layer,
+            "quantity": cell.quantity,
             "cell": cell.cell, "score": cell.score, "targets": int(n_on.sum()),
             "plain": float((ablated.plain * on).sum() / max(n_on.sum(), 1)),
             "delta": float(delta), "delta_low": float(low), "delta_high": float(high),
