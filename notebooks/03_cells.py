@@ -47,6 +47,7 @@ from lit_rnn.analysis.cells import (
 )
 from lit_rnn.analysis.signals import varying
 from lit_rnn.study import Study
+from lit_rnn.truth_study import false_positive_note
 from lit_rnn.viz import figures, notebook
 from lit_rnn.viz.explorer import CellExplorer, cell_view_html
 
@@ -144,6 +145,10 @@ explorer.widget
 # A cell *tracks* a signal here when $|\rho| \ge 0.5$ (counts) or $\mathrm{AUC} \ge 0.9$ (on/off);
 # *partly* from $|\rho| \ge 0.3$ or $\mathrm{AUC} \ge 0.75$. These thresholds are this book's choice:
 # the paper shows cells by eye.
+
+# %% tags=["hide-input"]
+measured = false_positive_note(study.artifacts, study.preset.name)  # kept by the ground-truth chapter
+Markdown(measured if measured else "How often they declare a cell by chance is measured in the ground-truth chapter.")
 
 # %%
 claims = cell_claims(ranking, silent, beyond)

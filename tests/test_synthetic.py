@@ -94,3 +94,22 @@ def test_bad_configs_are_one_line_errors(tmp_path):
         SyntheticConfig(long_share=1.5)
     with pytest.raises(UserError, match="no recorded truth"):
         read_truth(tmp_path / "missing.txt")
+
+
+@pytest.mark.slow  # trains two tiny models and ablates their cells: 10-40 s
+def test_the_tiny_truth_study_searches_and_keeps_its_false_positive_rate(tmp_path):
+    from lit_rnn.truth_study import TruthStudy, false_positive_note
+
+    study = TruthStudy.open(preset="tiny", device="cpu", artifacts=str(tmp_path), generator={"seed": 5})
+    assert study.corpus.path.parent.parent.parent == tmp_path and len(study.runs) == 2
+    search = study.analyse(study.runs[0], draws=2)
+    assert set(search.variables.signal) == set(VARIABLES)
+    assert len(search.controls) == 4 + 2 * 2  # the recorded controls and two more draws of the unknowable two
+    assert false_positive_note(tmp_path, "tiny") is None  # only the preset's own generator is read by chapter 3
+    study = TruthStudy.open(preset="tiny", device="cpu", artifacts=str(tmp_path))
+    from lit_rnn.analysis.groundtruth import false_positive_rate
+
+    study.save_false_positives(false_positive_rate(search.controls))
+    assert "of 8 searches" in false_positive_note(tmp_path, "tiny")
+    with pytest.raises(UserError, match="no parameter"):
+        TruthStudy.open(preset="tiny", artifacts=str(tmp_path), generator={"depth": 3})
