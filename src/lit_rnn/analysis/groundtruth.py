@@ -66,7 +66,7 @@ def best_cells(ranking: pd.DataFrame) -> pd.DataFrame:
 
 def _features(trace: TraceLike, quantities: Sequence[str]) -> np.ndarray:
     """Every cell of ``quantities`` of every layer side by side: (positions, cells)."""
-    return np.concatenate([np.asarray(trace[layer][q], np.float64) for layer in range(len(trace))
+    return np.concatenate([np.asarray(trace[layer][q], np.float32) for layer in range(len(trace))
                            for q in quantities if q in trace[layer]], axis=1)
 
 
@@ -74,16 +74,17 @@ def probe_scores(trace: TraceLike, variables: Mapping[str, Signal], positions: n
                  quantities: Sequence[str] = ("c", "h"), ridge: float = 1e-3) -> pd.DataFrame:
     """How well all cells at once hold each variable: a ridge regression fitted on the first half of the trace,
     scored on the second half by ``rank_cells``'s score (|ρ| or AUC). Columns: signal, kind, probe."""
-    x = _features(trace, quantities)
+    x = _features(trace, quantities)  # float32: the products are BLAS's, the solve float64
     half = len(x) // 2
-    mean, scale = x[:half].mean(axis=0), x[:half].std(axis=0) + 1e-6
-    x = np.concatenate([(x - mean) / scale, np.ones((len(x), 1))], axis=1)
-    gram = x[:half].T @ x[:half] + ridge * half * np.eye(x.shape[1])
+    mean, scale = x[:half].mean(axis=0, dtype=np.float64), x[:half].std(axis=0, dtype=np.float64) + 1e-6
+    x = np.concatenate([(x - mean.astype(np.float32)) / scale.astype(np.float32), np.ones((len(x), 1), np.float32)],
+                       axis=1)
+    gram = (x[:half].T @ x[:half]).astype(np.float64) + ridge * half * np.eye(x.shape[1])
     rows = []
     for name, signal in variables.items():
         y = np.asarray(signal.values, np.float64)[positions]
-        weights = np.linalg.solve(gram, x[:half].T @ y[:half])
-        read = {0: {"probe": (x[half:] @ weights)[:, None]}}
+        weights = np.linalg.solve(gram, (x[:half].T @ y[:half].astype(np.float32)).astype(np.float64))
+        read = {0: {"probe": (x[half:] @ weights.astype(np.float32))[:, None]}}
         held_out = Signal(name, signal.kind, y[half:].astype(bool) if signal.kind == "binary" else y[half:])
         score = rank_cells(read, [held_out], quantities=("probe",)).score.iloc[0]
         rows.append({"signal": name, "kind": signal.kind, "probe": float(score)})
