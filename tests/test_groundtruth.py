@@ -8,7 +8,6 @@ import pytest
 
 from lit_rnn.analysis import groundtruth
 from lit_rnn.analysis.cells import rank_cells
-from lit_rnn.analysis.signals import Signal
 
 N = 4000
 
