@@ -51,6 +51,7 @@ from lit_rnn.analysis.cells import (
 from lit_rnn.analysis.signals import varying
 from lit_rnn.runs import Recipe
 from lit_rnn.study import Study
+from lit_rnn.truth_study import false_positive_note
 from lit_rnn.viz import figures, notebook
 from lit_rnn.viz.explorer import CellExplorer, cell_view_html
 
@@ -163,6 +164,10 @@ explorer.widget
 # the paper shows cells by eye. The chance level is what the best of all the cells would score if
 # none were related to the signal. The paper shows its bracket, comment and indentation cells on
 # Linux only; on War and Peace those claims are not applicable.
+
+# %% tags=["hide-input"]
+measured = false_positive_note(study.artifacts, study.preset.name)  # kept by the ground-truth chapter
+Markdown(measured if measured else "How often they declare a cell by chance is measured in the ground-truth chapter.")
 
 # %%
 claims = scorecard.applicable(cell_claims(ranking, silent, beyond, n_bytes=len(trace.positions)), study.corpus.name,

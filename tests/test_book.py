@@ -14,12 +14,14 @@ import pytest
 from browser import rendered_dom, screenshot
 
 from lit_rnn.book import (
+    ONCE,
     PLOTLY_BANNER,
     PLOTLY_MIME,
     BookConfig,
     build_book,
     chapters,
     execute,
+    once_chapters,
     site_sizes,
     slim_downloads,
     to_ipynb,
@@ -55,7 +57,16 @@ def test_book_has_every_chapter_for_every_corpus(site):
     expected = {p.stem for p in chapters(REPO / "notebooks")}
     for corpus in ("warpeace", "linux"):
         assert {p.stem for p in (site / "book" / corpus).glob("*.html")} == expected
+    for source in once_chapters(REPO / "notebooks"):
+        assert (site / "book" / ONCE[source.stem] / f"{source.stem}.html").exists()
     assert (site / "index.html").exists()
+
+
+def test_the_ground_truth_chapter_runs_once_not_per_corpus():
+    notebooks = REPO / "notebooks"
+    assert [p.stem for p in once_chapters(notebooks)] == ["09_ground_truth"]
+    assert "09_ground_truth" not in {p.stem for p in chapters(notebooks)}
+    assert f"book/{ONCE['09_ground_truth']}/" in (REPO / "_toc.yml").read_text()
 
 
 class _Links(HTMLParser):
@@ -278,7 +289,8 @@ def test_every_chapter_sets_up_its_error_display_before_it_resolves_its_paramete
 
     for source in REPO.glob("notebooks/*.py"):
         parameters, first, *_ = [cell for cell in jupytext.read(source).cells if cell.cell_type == "code"]
-        assert "parameters" in parameters.metadata.get("tags", []) and "language" in parameters.source, source.name
+        assert "parameters" in parameters.metadata.get("tags", []), source.name
+        assert "language" in parameters.source or source.stem in ONCE, source.name  # ONCE: no corpus to lex
         resolved = [first.source.index(call) for call in ("Study.open(", "Settings.resolve(") if call in first.source]
         assert resolved and first.source.index("notebook.setup()") < min(resolved), source.name
 

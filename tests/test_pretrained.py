@@ -5,12 +5,16 @@ from __future__ import annotations
 from lit_rnn.data import KNOWN_CORPORA, load_corpus
 from lit_rnn.presets import DEFAULT_PRESET, get_preset
 from lit_rnn.runs import SHIPPED, import_run
+from lit_rnn.synthetic import truth_models, write
+from lit_rnn.truth_study import generator_config
 
 
 def test_every_shipped_run_imports_and_is_one_the_default_preset_names(reference_data_dir, tmp_path):
     preset = get_preset(DEFAULT_PRESET)
     named = {run_config.run_id for name in KNOWN_CORPORA
              for run_config in preset.run_configs(load_corpus(name, reference_data_dir))}
+    truth = load_corpus(str(write(generator_config(preset.name), tmp_path / "synthetic")))
+    named |= {run_config.run_id for run_config in truth_models(preset.name).run_configs(truth)}  # chapter 9's
     folders = sorted(SHIPPED.iterdir())
     assert folders, "pretrained/runs is empty"
     for folder in folders:

@@ -26,6 +26,7 @@ from lit_rnn.viz.notebook import BOOK_ENV, ERROR_PREFIX
 BOOK_CORPORA = ("warpeace", "linux")
 INTRO = "00_intro"
 PLOTLY_JS = "plotly/plotly.min.js"  # under the site's _static; _config.yml's html_js_files loads it on every page
+ONCE = {"09_ground_truth": "ground_truth"}  # chapters about no corpus of the book: executed once, into book/<folder>/
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,13 @@ class BookConfig:
 
 
 def chapters(notebooks: Path) -> list[Path]:
-    """The chapter sources in reading order (``NN_name.py``), without the intro."""
-    return sorted(p for p in notebooks.glob("[0-9][0-9]_*.py") if p.stem != INTRO)
+    """The chapter sources executed once per corpus, in reading order (``NN_name.py``): not the intro, not ``ONCE``."""
+    return sorted(p for p in notebooks.glob("[0-9][0-9]_*.py") if p.stem != INTRO and p.stem not in ONCE)
+
+
+def once_chapters(notebooks: Path) -> list[Path]:
+    """The chapter sources executed once for the whole book (:data:`ONCE`), in reading order."""
+    return sorted(p for p in notebooks.glob("[0-9][0-9]_*.py") if p.stem in ONCE)
 
 
 def _step(message: str) -> float:
@@ -127,7 +133,7 @@ def execute(source: Path, output: Path, parameters: dict) -> None:
                                        kernel_name="python3", cwd=str(Path.cwd()))
     except papermill.PapermillExecutionError as error:
         message = _one_line_error(output) or f"{error.ename}: {error.evalue}"
-        raise UserError(f"chapter {source.stem} failed for {parameters.get('corpus')}: {message} "
+        raise UserError(f"chapter {source.stem} failed for {parameters.get('corpus', 'the book')}: {message} "
                         f"(the executed notebook is {output})") from error
     _hide_plumbing(output)
 
@@ -172,10 +178,29 @@ def prepare(config: BookConfig) -> None:
                        study.artifacts, settings.jobs, packed=settings.packed)
         study.prepare()
         _done(start)
+    if once_chapters(config.notebooks):
+        from lit_rnn.truth_study import TruthStudy
+
+        start = _step(f"models for the ground truth at preset {config.preset}")
+        TruthStudy.open(**_once_parameters(config), pretrained=not config.retrain).prepare()
+        _done(start)
+
+
+def _once_parameters(config: BookConfig) -> dict:
+    """The parameters of a chapter executed once: the book's settings without a corpus or its language."""
+    return {k: v for k, v in config.settings[0].parameters().items() if k not in ("corpus", "language")}
 
 
 def execute_chapters(config: BookConfig) -> None:
-    """Execute the intro once and every chapter once per corpus, into ``book/``."""
+    """Execute the ``ONCE`` chapters first (the corpus chapters read what they keep, e.g. the ground truth's
+    false-positive rate), then every other chapter once per corpus, then the intro, into ``book/``."""
+    for source in once_chapters(config.notebooks):
+        folder = config.book / ONCE[source.stem]
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        start = _step(f"chapter {source.stem}")
+        execute(source, folder / f"{source.stem}.ipynb", _once_parameters(config))
+        _done(start)
     for settings in config.settings:
         folder = config.book / settings.corpus.name
         shutil.rmtree(folder, ignore_errors=True)

@@ -175,12 +175,15 @@ def write_trace(model: CharLM, batcher: Batcher, split: str, folder: Path, chunk
             handle.close()
 
 
-def trace(run: Run, corpus: Corpus, split: str = "test", device: torch.device = torch.device("cpu")) -> StoredTrace:
-    """The run's trace over ``split`` (best weights), computed once and memory-mapped after."""
+def trace(run: Run, corpus: Corpus, split: str = "test", device: torch.device = torch.device("cpu"),
+          checkpoint: Path | None = None) -> StoredTrace:
+    """The run's trace over ``split`` (best weights, or ``checkpoint``), computed once and memory-mapped after."""
     _check_corpus(run, corpus)
+    folder = f"trace-{split}" if checkpoint is None else f"trace-{split}-{checkpoint.stem}"
     model = run.config.model
-    return cached(run.dir / f"trace-{split}",
-                  lambda folder: write_trace(run.load_model(device), run.config.batcher(corpus), split, folder),
+    return cached(run.dir / folder,
+                  lambda folder: write_trace(run.load_model(device, checkpoint), run.config.batcher(corpus), split,
+                                             folder),
                   lambda folder: StoredTrace(folder, model.architecture, model.n_layers))
 
 

@@ -122,7 +122,7 @@ def _score_cell(cell, ablated, on: np.ndarray, samples: int, seed: int) -> tuple
     excess = interval(targets[:, 0] - targets[:, 1:].mean(axis=1))
     other_excess = interval(others_bytes[:, 0] - others_bytes[:, 1:].mean(axis=1))
     return {
-        "signal": cell.signal, "target": TARGETS[cell.signal], "layer": cell.layer, "quantity": cell.quantity,
+        "signal": cell.signal, "target": TARGETS.get(cell.signal, "given bytes"), "layer": cell.layer, "quantity": cell.quantity,
         "cell": cell.cell, "score": cell.score, "targets": int(n_on.sum()),
         "plain": float((ablated.plain * on).sum() / max(n_on.sum(), 1)),
         "delta": float(delta), "delta_low": interval(targets[:, 0])[0], "delta_high": interval(targets[:, 0])[1],
@@ -137,7 +137,8 @@ def _score_cell(cell, ablated, on: np.ndarray, samples: int, seed: int) -> tuple
 
 
 def causal_scores(tested: pd.DataFrame, ablations: Mapping, signals: Mapping[str, Signal], data: bytes | np.ndarray,
-                  bootstrap: int = 1000, alpha: float = 0.05, min_targets: int = 20, seed: int = 0) -> CausalScores:
+                  bootstrap: int = 1000, alpha: float = 0.05, min_targets: int = 20, seed: int = 0,
+                  targets: Mapping[str, np.ndarray] | None = None) -> CausalScores:
     """Score each ``tested`` cell (rows of ``cells.top_cells``: signal, layer, quantity, cell, score) by ablation.
 
     ``ablations`` maps a layer to its :class:`~lit_rnn.interventions.LayerAblations`, which must hold
@@ -150,7 +151,9 @@ def causal_scores(tested: pd.DataFrame, ablations: Mapping, signals: Mapping[str
     interval of its excess over the random cells' (``other_excess_*``). A cell is ``causal`` when it has at
     least ``min_targets`` target bytes (``measured``), ``rank_p <= alpha``, ``p_holm <= alpha`` and the
     excess's interval excludes 0; a cell whose ablation makes its target bytes easier (``effect`` "helps")
-    must also cost the other bytes more than random cells do (their excess's interval above 0).
+    must also cost the other bytes more than random cells do (their excess's interval above 0). ``targets``
+    gives a signal's target bytes directly (a per-byte mask, e.g. from a corpus whose truth is known) in place of
+    :func:`target_mask`.
     """
     data = as_bytes(data)
     rows, random = [], {}
@@ -158,7 +161,8 @@ def causal_scores(tested: pd.DataFrame, ablations: Mapping, signals: Mapping[str
         if cell.layer not in ablations or cell.cell not in ablations[cell.layer].tested:
             raise UserError(f"no ablation of layer {cell.layer} cell {cell.cell} was given")
         ablated = ablations[cell.layer]
-        on = _at_predicted(target_mask(signals[cell.signal], data), ablated.positions)  # (rows, bytes)
+        mask = targets[cell.signal] if targets and cell.signal in targets else target_mask(signals[cell.signal], data)
+        on = _at_predicted(np.asarray(mask, bool), ablated.positions)  # (rows, bytes)
         row, random[cell.signal] = _score_cell(cell, ablated, on, bootstrap, seed)
         rows.append({**row, "measured": row["targets"] >= min_targets})
     table = pd.DataFrame(rows)
