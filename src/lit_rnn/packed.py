@@ -86,10 +86,11 @@ def _pack_key(config: RunConfig) -> tuple:
 
 def pack_groups(configs: list[RunConfig]) -> list[list[RunConfig]]:
     """``configs`` in the groups that train as packs, in order of first appearance: runs that share corpus,
-    recipe, architecture and depth (whatever their widths, dropouts and seeds); an n-NN alone."""
+    recipe, architecture and depth (whatever their widths, dropouts and seeds); an n-NN or a Transformer alone."""
     groups: dict[object, list[RunConfig]] = {}
     for config in configs:
-        groups.setdefault(config if config.model.architecture == "nnn" else _pack_key(config), []).append(config)
+        alone = config.model.architecture in ("nnn", "transformer")
+        groups.setdefault(config if alone else _pack_key(config), []).append(config)
     return list(groups.values())
 
 

@@ -163,6 +163,36 @@ class Study:
         every = [*self.grid_runs, *self.large_runs.values(), self.small_run]
         return list({run.config.run_id: run for run in every}.values())
 
+    @cached_property
+    def transformer_runs(self) -> list[Run]:
+        """The preset's Transformers at hand (store or ``pretrained/``), smallest first; where there is none, the
+        smallest CPU one is trained (minutes). The GPU ones are never trained here."""
+        configs = self.preset.transformer_configs(self.corpus)
+        found = self._runs(configs, train=False)
+        if not found:
+            found = self._runs(self.preset.transformer_configs(self.corpus, cpu=True)[:1])
+        return sorted(found, key=lambda run: (run.result.parameters, run.config.model.context))
+
+    @cached_property
+    def transformer_run(self) -> Run | None:
+        """The Transformer set beside the LSTM: the largest with a window of the LSTM's unroll trained with the long
+        recipe (on a GPU); else the largest at hand, named in ``notes``."""
+        runs = self.transformer_runs
+        unroll = self.preset.recipe.seq_length
+        long = [r for r in runs if r.config.recipe == self.preset.transformer_gpu_recipe
+                and r.config.model.context == unroll]
+        if long:
+            return long[-1]
+        if not runs:
+            return None
+        chosen = max(runs, key=lambda r: (r.config.model.context == unroll, r.result.parameters))
+        wanted = [c for c in self.preset.transformer_configs(self.corpus, cpu=False) if c.model.context == unroll]
+        if wanted:
+            self.notes.append(f"The {wanted[-1].model.name} trained for a GPU is not in this build's run store "
+                              f"({_how_to_train(self.preset)}); this chapter uses the largest Transformer trained "
+                              f"on a CPU, {self.about(chosen)}.")
+        return chosen
+
     def best(self, architecture: str = "lstm") -> Run:
         """The recurrent run of ``architecture`` with the lowest validation loss."""
         return min((r for r in self.recurrent_runs if r.config.model.architecture == architecture),
