@@ -9,7 +9,7 @@ import torch
 from lit_rnn.analysis.attention import copy_keys, induction_mass, induction_scores
 from lit_rnn.attention import attention_over, repeated_bytes
 from lit_rnn.data import Corpus
-from lit_rnn.evaluate import model_predictions, split_pass
+from lit_rnn.evaluate import model_predictions
 from lit_rnn.models import (
     ModelConfig,
     Transformer,

@@ -124,7 +124,8 @@ def initialise(config: RunConfig, device: torch.device) -> tuple[Model, torch.op
 
 def adamw(model: Model, recipe: Recipe) -> torch.optim.AdamW:
     """AdamW (betas 0.9, 0.95) with weight decay on the weight matrices, none on biases, norms and embeddings."""
-    decayed = [p for name, p in model.named_parameters() if p.ndim >= 2 and "embed" not in name and "position" not in name]
+    decayed = [p for name, p in model.named_parameters()
+               if p.ndim >= 2 and "embed" not in name and "position" not in name]
     rest = [p for p in model.parameters() if all(p is not q for q in decayed)]
     return torch.optim.AdamW([{"params": decayed, "weight_decay": recipe.weight_decay},
                               {"params": rest, "weight_decay": 0.0}], lr=recipe.learning_rate, betas=(0.9, 0.95))
