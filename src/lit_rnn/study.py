@@ -245,6 +245,8 @@ class Study:
             self.snapshot_predictions(self.dynamics_run)
         self.baselines()
         self.signals()
+        if self.transformer_run is not None:
+            self.predictions(self.transformer_run)
 
     # -- The scorecard ----------------------------------------------------------------------------
 

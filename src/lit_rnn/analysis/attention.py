@@ -82,3 +82,18 @@ def attention_claim(gap: tuple[float, float, float, float], lstm_loss: float, tr
                 f"of {names[0]} (test {lstm_loss:.3f}) and {others:.1%} of its other errors (difference "
                 f"{memory - others:+.1%}, 95% interval {low:+.1%} to {high:+.1%})")
     return Claim("Attention", claim, measured, judge(low > 0, partly=memory > others))
+
+
+def error_categories(breakdown) -> np.ndarray:
+    """Per prediction of an :class:`~lit_rnn.analysis.oracles.ErrorBreakdown`, the oracle category of its error
+    (``""`` where the model made none)."""
+    categories = {**dict(zip(breakdown.table["step"], breakdown.table["category"], strict=True)), "": ""}
+    return np.array([categories[step] for step in breakdown.labels], dtype=object)
+
+
+def row_copy_mass(attention: np.ndarray, ids: np.ndarray, rows: int, match: int = 2) -> np.ndarray:
+    """``induction_mass`` of one head over ``rows`` rows read from their starts, flattened row by row
+    (attention: (rows * length, window); ids: (rows * length,)), each row's copying keys found within it."""
+    window = attention.shape[-1]
+    parts = zip(np.split(attention, rows), np.split(np.asarray(ids), rows), strict=True)
+    return np.concatenate([induction_mass(a, copy_keys(i, window, match)) for a, i in parts])
