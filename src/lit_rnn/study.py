@@ -165,12 +165,14 @@ class Study:
 
     @cached_property
     def transformer_runs(self) -> list[Run]:
-        """The preset's Transformers at hand (store or ``pretrained/``), smallest first; where there is none, the
-        smallest CPU one is trained (minutes). The GPU ones are never trained here."""
-        configs = self.preset.transformer_configs(self.corpus)
-        found = self._runs(configs, train=False)
-        if not found:
-            found = self._runs(self.preset.transformer_configs(self.corpus, cpu=True)[:1])
+        """The preset's Transformers at hand (store or ``pretrained/``), smallest first. The CPU ones train on demand
+        where the preset trains its models so (else only the smallest, where none is at hand: minutes); the GPU
+        ones never train here."""
+        cpu = self.preset.transformer_configs(self.corpus, cpu=True)
+        found = self._runs(self.preset.transformer_configs(self.corpus), train=False)
+        if self.preset.train_on_demand or not found:
+            found = [*self._runs(cpu if self.preset.train_on_demand else cpu[:1]),
+                     *self._runs(self.preset.transformer_configs(self.corpus, cpu=False), train=False)]
         return sorted(found, key=lambda run: (run.result.parameters, run.config.model.context))
 
     @cached_property
