@@ -58,22 +58,25 @@ from lit_rnn.viz.attention import attention_text_html, induction_heatmap, mark_w
 notebook.setup()
 study = Study.open(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
                    artifacts=artifacts, language=language)
-run, lstm_run = study.transformer_run, study.cell_run
+run = study.transformer_run
+lstm_run = study.matched_lstm(run)  # trained alike and nearest in parameters, else the large LSTM
 window = run.config.model.context
 transformer, lstm = study.predictions(run), study.predictions(lstm_run)
 ngrams, nnns = study.baselines()
 ngram = ngrams[max(ngrams)]
-Markdown(f"The Transformer: **{study.about(run)}**, a window of {window} bytes. The LSTM: {study.about(lstm_run)}. "
-         f"The n-gram: {ngram.name}." + "".join(f"\n\n*{note}*" for note in study.notes))
+Markdown(f"The Transformer: **{study.about(run)}**, a window of {window} bytes. The LSTM beside it, trained alike and "
+         f"nearest in parameters: **{study.about(lstm_run)}**. The n-gram: {ngram.name}."
+         + "".join(f"\n\n*{note}*" for note in study.notes))
 
 # %% [markdown]
 # ## The Transformers beside the LSTMs of the same budgets
 #
-# Every Transformer this build has, with the grid's models (Table 1) trained for as many steps; the
-# training time is its run's own record (the device is in its description above and in the run store).
+# Every Transformer this build has, beside Table 1's models (the grid, trained for as many steps, and
+# the large ones); the training time is its run's own record (its device and precision are in the run
+# store), so it compares runs only where they trained on the same machine under the same load.
 
 # %%
-runs = [*study.grid_runs, *study.transformer_runs]
+runs = [*study.recurrent_runs, *study.transformer_runs]
 table = compare.loss_table([study.predictions(r) for r in runs], [r.config.model for r in runs],
                            [r.result.parameters for r in runs], study.budgets, study.corpus.name,
                            [r.training for r in runs])

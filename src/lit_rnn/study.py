@@ -195,6 +195,14 @@ class Study:
                               f"on a CPU, {self.about(chosen)}.")
         return chosen
 
+    def matched_lstm(self, run: Run) -> Run:
+        """The LSTM to set beside ``run``: of those trained alike (the same recipe length), the nearest in
+        parameters; else the large LSTM the chapters analyse."""
+        alike = [r for r in self.recurrent_runs if r.config.model.architecture == "lstm" and r.training == run.training]
+        if not alike:
+            return self.cell_run
+        return min(alike, key=lambda r: (abs(np.log(r.result.parameters / run.result.parameters)), r.result.parameters))
+
     def best(self, architecture: str = "lstm") -> Run:
         """The recurrent run of ``architecture`` with the lowest validation loss."""
         return min((r for r in self.recurrent_runs if r.config.model.architecture == architecture),
