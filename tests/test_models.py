@@ -109,8 +109,12 @@ def test_trace_continues_from_a_carried_state():
 
 
 def test_unknown_architecture_is_a_clear_error():
-    with pytest.raises(UserError, match="unknown architecture 'transformer'"):
+    with pytest.raises(UserError, match="unknown architecture 'mamba'"):
+        ModelConfig("mamba", 1, 10, 10)
+    with pytest.raises(UserError, match="a Transformer needs context"):
         ModelConfig("transformer", 1, 10, 10)
+    with pytest.raises(UserError, match="n_heads >= 1 dividing its width"):
+        ModelConfig("transformer", 1, 10, 10, context=8, n_heads=3)
 
 
 def _saved_model(path, vocab):

@@ -1,16 +1,19 @@
-"""The networks: byte-level RNN, LSTM and GRU language models with exact gate traces, and the n-NN.
+"""The networks: byte-level RNN, LSTM and GRU language models with exact gate traces, the n-NN, and a Transformer.
 
 Training and evaluation run PyTorch's fused ``nn.RNN``/``nn.LSTM``/``nn.GRU`` (cuDNN on a GPU).
 :meth:`CharLM.trace` runs the *same weights* through the per-step equations written out
 (:func:`rnn_step`, :func:`lstm_step`, :func:`gru_step`), so the analyses can read every gate, cell
 and hidden value the fused kernels never expose. The n-NN (:class:`NNN`) sees only the last n
-bytes; it is trained, carried and evaluated exactly like the recurrent models.
+bytes; it is trained, carried and evaluated exactly like the recurrent models. The
+:class:`Transformer` (causal, pre-LN, a window of ``context`` bytes) carries the bytes it may still
+attend to as its state, so it too is trained and evaluated like the others; its trace is its attention.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +24,7 @@ from torch import nn
 from lit_rnn.errors import UserError
 
 RECURRENT = ("rnn", "lstm", "gru")
-ARCHITECTURES = (*RECURRENT, "nnn")  # "nnn": the n-NN baseline
+ARCHITECTURES = (*RECURRENT, "nnn", "transformer")  # "nnn": the n-NN baseline
 GATE_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}  # weight blocks per layer, in PyTorch's gate order
 FUSED_LAYERS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}  # PyTorch's fused modules (cuDNN on a GPU)
 # Quantities that trace() records per layer, in PyTorch's gate order.
@@ -29,7 +32,9 @@ TRACE_QUANTITIES = {
     "rnn": ("h",),
     "lstm": ("i", "f", "g", "o", "c", "h"),
     "gru": ("r", "z", "n", "h"),
+    "transformer": ("attention",),  # (heads, window): weight on the byte d back, d = 0..window-1
 }
+LATER = {"later": True}  # a field added after runs were stored: left out of a run's identity at its default
 REFERENCE_LSTM_SIZES = (64, 128, 256, 512)  # the paper's 1-layer LSTM sizes that set the budgets
 NNN_HIDDEN = 512  # the n-NN's tanh units (fixed; see chapter 5)
 
@@ -43,13 +48,18 @@ class ModelConfig:
     hidden_size: int
     vocab_size: int
     dropout: float = 0.0
-    context: int = 0  # bytes an n-NN sees; 0 for recurrent models, which see everything
+    context: int = 0  # bytes an n-NN or a Transformer sees; 0 for recurrent models, which see everything
+    n_heads: int = field(default=0, metadata=LATER)  # a Transformer's attention heads per layer; 0 otherwise
 
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
             raise UserError(f"unknown architecture {self.architecture!r}: choose one of {', '.join(ARCHITECTURES)}")
-        if (self.architecture == "nnn") != (self.context > 0):
-            raise UserError("an n-NN needs context >= 1 and a recurrent model context 0")
+        if (self.architecture in ("nnn", "transformer")) != (self.context > 0):
+            raise UserError("an n-NN or a Transformer needs context >= 1 and a recurrent model context 0")
+        if (self.architecture == "transformer") != (self.n_heads > 0) or (
+                self.n_heads and self.hidden_size % self.n_heads):
+            raise UserError(f"a Transformer needs n_heads >= 1 dividing its width ({self.hidden_size}), "
+                            "other models n_heads 0")
         if not self.n_layers >= 1:
             raise UserError(f"n_layers must be at least 1, got {self.n_layers}")
         if not 0.0 <= self.dropout < 1.0:
@@ -67,6 +77,8 @@ class ModelConfig:
     def name(self) -> str:
         if self.architecture == "nnn":
             return f"{self.context}-NN"
+        if self.architecture == "transformer":
+            return f"transformer-{self.n_layers}x{self.hidden_size}-w{self.context}"
         return f"{self.architecture}-{self.n_layers}x{self.hidden_size}"
 
 
@@ -82,6 +94,21 @@ def parameter_count(architecture: str, n_layers: int, hidden_size: int, vocab_si
     deeper = (n_layers - 1) * gates * (2 * hidden_size + 2)
     readout = (hidden_size + 1) * vocab_size
     return first + deeper + readout
+
+
+def transformer_parameter_count(n_layers: int, width: int, vocab_size: int, window: int) -> int:
+    """Parameters of a :class:`Transformer`: byte and position embeddings, blocks, final norm, read-out."""
+    block = 12 * width * width + 13 * width  # attention 4d² + 4d, MLP 8d² + 5d, two norms 4d
+    return vocab_size * width + window * width + n_layers * block + 2 * width + (width + 1) * vocab_size
+
+
+def matched_transformer(n_layers: int, n_heads: int, budget: int, vocab_size: int, window: int,
+                        dropout: float = 0.0) -> ModelConfig:
+    """The Transformer whose width (a multiple of ``n_heads``) brings its parameter count closest to ``budget``."""
+    widths = np.arange(n_heads, 2049, n_heads)
+    counts = np.array([transformer_parameter_count(n_layers, int(w), vocab_size, window) for w in widths])
+    width = int(widths[np.argmin(np.abs(counts - budget))])
+    return ModelConfig("transformer", n_layers, width, vocab_size, dropout, context=window, n_heads=n_heads)
 
 
 def matched_hidden_size(architecture: str, n_layers: int, budget: int, vocab_size: int) -> int:
@@ -261,11 +288,134 @@ class NNN(nn.Module):
         return self.readout(self.drop(hidden)), history[:, history.shape[1] - (n - 1) :]
 
 
-Model = CharLM | NNN
+class Block(nn.Module):
+    """One pre-LN Transformer block: x + attention(LN(x)), then x + MLP(LN(x)), causal within its sequence."""
+
+    def __init__(self, width: int, n_heads: int, dropout: float):
+        super().__init__()
+        self.n_heads, self.dropout = n_heads, dropout
+        self.ln1, self.ln2 = nn.LayerNorm(width), nn.LayerNorm(width)
+        self.qkv = nn.Linear(width, 3 * width)
+        self.proj = nn.Linear(width, width)
+        self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, keep_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The block's output for x (sequences, length, width), and its attention weights if ``keep_weights``
+        (sequences, heads, query, key), computed then from the softmax written out."""
+        n, length, width = x.shape
+        q, k, v = self.qkv(self.ln1(x)).view(n, length, 3, self.n_heads, -1).permute(2, 0, 3, 1, 4)
+        attention = None
+        if keep_weights:
+            scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+            future = torch.ones(length, length, dtype=torch.bool, device=x.device).triu(1)
+            attention = torch.softmax(scores.masked_fill(future, float("-inf")), dim=-1)
+            y = attention @ v
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
+                                               dropout_p=self.dropout if self.training else 0.0)
+        x = x + self.drop(self.proj(y.transpose(1, 2).reshape(n, length, width)))
+        return x + self.drop(self.mlp(self.ln2(x))), attention
+
+
+class Transformer(nn.Module):
+    """A byte-level decoder-only Transformer that sees the last ``context`` (= W) bytes.
+
+    Every prediction is a function of the text alone, however a pass cuts it into calls: the text is
+    read in blocks of S bytes (``stride``, counted from the start of each row); each byte of block k
+    is predicted from the sequence that starts at byte max(0, kS - (W - S)), which holds between
+    W - S + 1 and W bytes up to it (fewer near the row's start), at positions 0, 1, … of that sequence.
+    Evaluation slides by ``stride`` = W/4 (so each byte sees 3W/4 + 1 to W bytes; W/S times the cost of
+    one pass); training reads each call's bytes as one block (S = the call's length: with 100-byte
+    batches and W = 100, the usual GPT objective). The state is the last W - 1 bytes (-1 where the
+    row has none yet) and how many bytes the row has seen.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        width, window = config.hidden_size, config.context
+        self.stride = max(d for d in range(1, max(1, window // 4) + 1) if window % d == 0)  # evaluation's
+        self.embed = nn.Embedding(config.vocab_size, width)
+        self.position = nn.Embedding(window, width)
+        self.drop = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(Block(width, config.n_heads, config.dropout) for _ in range(config.n_layers))
+        self.ln = nn.LayerNorm(width)
+        self.readout = nn.Linear(width, config.vocab_size)
+
+    def initial_state(self, batch_size: int, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+        """No bytes seen yet: W - 1 'absent' ids (-1) per row, and a count of 0."""
+        history = torch.full((batch_size, self.config.context - 1), -1, dtype=torch.long, device=device)
+        return history, torch.zeros(1, dtype=torch.long, device=device)
+
+    def hidden(self, sequences: torch.Tensor, keep_weights: bool = False) -> tuple[torch.Tensor, list]:
+        """Final-norm hidden states (n, length, width) of sequences that each start a window at position 0."""
+        positions = torch.arange(sequences.shape[1], device=sequences.device)
+        x = self.drop(self.embed(sequences) + self.position(positions))
+        weights = []
+        for block in self.blocks:
+            x, attention = block(x, keep_weights)
+            weights.append(attention)
+        return self.ln(x), weights
+
+    def _blocks(self, ids: torch.Tensor, state) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, object]:
+        """The window sequences that predict ``ids`` (batch, blocks, W), per byte its block and place in it,
+        and the state after ``ids``."""
+        if state is None:
+            state = self.initial_state(ids.shape[0], ids.device)
+        history, seen = state
+        window, time = self.config.context, ids.shape[1]
+        stride = time if self.training else self.stride
+        if self.training and time > window:
+            raise UserError(f"a Transformer of window {window} trains on calls of at most {window} bytes, not {time}")
+        buffer = torch.cat([history, ids.long()], dim=1)  # buffer[j] is byte seen - (W - 1) + j of the row
+        offset = seen - (window - 1)
+        absolute = seen + torch.arange(time, device=ids.device)
+        block = absolute // stride if not self.training else torch.zeros_like(absolute)
+        first = (block * stride if not self.training else seen) - (window - stride)
+        starts = first.clamp(min=0)  # each byte's sequence start, as an offset in the row
+        unique, which = torch.unique_consecutive(starts, return_inverse=True)
+        padded = torch.cat([buffer, buffer.new_zeros(buffer.shape[0], window)], dim=1)  # past the end: causal, unread
+        columns = (unique - offset)[:, None] + torch.arange(window, device=ids.device)
+        sequences = padded[:, columns]  # (batch, blocks, W)
+        places = absolute - starts
+        return sequences, which, places, (buffer[:, -(window - 1):] if window > 1 else buffer[:, :0], seen + time)
+
+    def forward(self, ids: torch.Tensor, state=None) -> tuple[torch.Tensor, object]:
+        """Logits (batch, time, vocab) for ids (batch, time), and the state after them."""
+        sequences, which, places, state = self._blocks(ids, state)
+        batch, blocks, window = sequences.shape
+        hidden, _ = self.hidden(sequences.reshape(batch * blocks, window).clamp(min=0))
+        picked = hidden.view(batch, blocks, window, -1)[:, which, places]  # (batch, time, width)
+        return self.readout(picked), state
+
+    @torch.no_grad()
+    def trace(self, ids: torch.Tensor, state=None) -> tuple[tuple[list[dict[str, torch.Tensor]], torch.Tensor], object]:
+        """Like ``forward``, with each layer's attention: ``((layers, logits), state)``.
+
+        ``layers[l]["attention"]`` is (batch, time, heads, W): the weight each byte's prediction puts on
+        the byte d back (d = 0 itself, … W - 1), zero beyond its sequence's start.
+        """
+        sequences, which, places, state = self._blocks(ids, state)
+        batch, blocks, window = sequences.shape
+        hidden, weights = self.hidden(sequences.reshape(batch * blocks, window).clamp(min=0), keep_weights=True)
+        picked = hidden.view(batch, blocks, window, -1)[:, which, places]
+        back = places[:, None] - torch.arange(window, device=ids.device)  # (time, d): the key d back
+        layers = []
+        for attention in weights:  # (batch * blocks, heads, query, key)
+            rows = attention.view(batch, blocks, -1, window, window).transpose(2, 3)[:, which, places]  # (b, t, h, key)
+            kept = rows.gather(-1, back.clamp(min=0)[None, :, None].expand_as(rows))
+            layers.append({"attention": kept * (back >= 0)[None, :, None]})
+        return (layers, self.readout(picked)), state
+
+
+Model = CharLM | NNN | Transformer
 
 
 def build_model(config: ModelConfig) -> Model:
-    """The network a model config describes: a recurrent CharLM or an n-NN."""
+    """The network a model config describes: a recurrent CharLM, an n-NN or a Transformer."""
+    if config.architecture == "transformer":
+        return Transformer(config)
     return NNN(config) if config.architecture == "nnn" else CharLM(config)
 
 
@@ -279,6 +429,19 @@ def init_uniform(model: nn.Module, scale: float) -> None:
 def detach(state):
     """A carried state cut from the graph that made it (a tensor, or the LSTM's (h, c))."""
     return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+
+
+def init_normal(model: nn.Module, std: float) -> None:
+    """GPT-2's initialisation: weights normal with ``std`` (residual projections scaled by 1/sqrt(2 layers)),
+    biases 0, layer norms the identity."""
+    depth = getattr(model.config, "n_layers", 1)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if parameter.ndim < 2:
+                parameter.fill_(1.0 if ".ln" in f".{name}" and name.endswith("weight") else 0.0)
+            else:
+                residual = name.endswith(("proj.weight", "mlp.2.weight"))
+                parameter.normal_(0.0, std / math.sqrt(2 * depth) if residual else std)
 
 
 def weights(model: Model) -> dict:

@@ -73,10 +73,11 @@ def _pack_key(config: RunConfig) -> tuple:
 
 def pack_groups(configs: list[RunConfig]) -> list[list[RunConfig]]:
     """``configs`` in the groups that train as packs, in order of first appearance: runs that share corpus,
-    recipe, architecture and depth (whatever their widths, dropouts and seeds); an n-NN alone."""
+    recipe, architecture and depth (whatever their widths, dropouts and seeds); an n-NN or a Transformer alone."""
     groups: dict[object, list[RunConfig]] = {}
     for config in configs:
-        groups.setdefault(config if config.model.architecture == "nnn" else _pack_key(config), []).append(config)
+        alone = config.model.architecture in ("nnn", "transformer")
+        groups.setdefault(config if alone else _pack_key(config), []).append(config)
     return list(groups.values())
 
 
@@ -286,8 +287,10 @@ class Packed:
         self.pack, self.optimizer = assemble(self.members, self.recipe, self.options.device)
         self.state = self.pack.join_state([m.state for m in self.members])
 
-    def new_epoch(self, learning_rate: float) -> None:
+    def new_epoch(self) -> None:
         self.state = self.pack.initial_state(self.recipe.batch_size, self.options.device)
+
+    def set_learning_rate(self, learning_rate: float) -> None:
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate
 

@@ -19,6 +19,10 @@ The presets:
   n-NNs, the first 3 epochs of the large LSTM) trained with the paper's full recipe: on one GPU in
   minutes, or imported from ``pretrained/``;
 - ``paper``: the paper's whole grid (36 models × 3 dropouts) with the full recipe; meant for a GPU.
+
+Every preset also names its **Transformers** (chapter 10), matched to the same budgets: the smaller
+ones with a short recipe a CPU trains in minutes, the largest (windows of 100 and 512 bytes) with a
+longer one meant for a GPU.
 """
 
 from __future__ import annotations
@@ -27,7 +31,15 @@ from dataclasses import dataclass, field, replace
 
 from lit_rnn.data import Corpus
 from lit_rnn.errors import UserError
-from lit_rnn.models import RECURRENT, REFERENCE_LSTM_SIZES, ModelConfig, budget, matched_hidden_size, nnn_config
+from lit_rnn.models import (
+    RECURRENT,
+    REFERENCE_LSTM_SIZES,
+    ModelConfig,
+    budget,
+    matched_hidden_size,
+    matched_transformer,
+    nnn_config,
+)
 from lit_rnn.runs import Recipe, RunConfig
 
 TABLE2_CONTEXTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 20)  # the paper's Table 2 rows: bytes of context
@@ -41,6 +53,28 @@ class ModelSpec:
     n_layers: int
     size: int  # the paper's budgets: a 1-layer LSTM of 64, 128, 256, 512 cells
     dropouts: tuple[float, ...] = (0.0,)
+
+
+@dataclass(frozen=True)
+class TransformerSpec:
+    """A Transformer of a preset: budget index, depth, heads, window, and whether a CPU trains it (else a GPU)."""
+
+    size: int
+    n_layers: int
+    n_heads: int
+    window: int = 100  # bytes it attends over: 100 is the LSTM's unroll
+    cpu: bool = True  # trained with the preset's short Transformer recipe, on demand; else the long one, on a GPU
+
+
+# AdamW with a linear warm-up and a cosine decay to a tenth, GPT-2's initialisation: a recipe suited to a
+# Transformer, on the same batches (100 rows x 100 bytes) and split as the LSTM's.
+TRANSFORMER_RECIPE = Recipe(learning_rate=2e-3, optimizer="adamw", weight_decay=0.1, schedule="cosine",
+                            warmup_steps=100, initialisation="normal", epochs=50, max_steps=1000, eval_every=250,
+                            patience=3)  # the CPU one: 1,000 steps, as the small grid's LSTMs
+TRANSFORMER_GPU_RECIPE = replace(TRANSFORMER_RECIPE, learning_rate=1e-3, warmup_steps=500, epochs=20,
+                                 max_steps=None, eval_every=1000, patience=5)
+TRANSFORMERS = (TransformerSpec(0, 2, 2), TransformerSpec(1, 2, 2), TransformerSpec(2, 4, 4),
+                TransformerSpec(3, 4, 4, cpu=False), TransformerSpec(3, 4, 4, window=512, cpu=False))
 
 
 @dataclass(frozen=True)
@@ -60,6 +94,9 @@ class Preset:
     max_bytes: int | None = None  # use only the corpus's first bytes (tiny: seconds per chapter)
     train_on_demand: bool = True  # False: the analysed models are trained by `lit-rnn grid` or shipped, never
     # by a chapter (the paper's recipe takes hours on a CPU); a chapter falls back to the grid and says so
+    transformers: tuple[TransformerSpec, ...] = TRANSFORMERS
+    transformer_recipe: Recipe = TRANSFORMER_RECIPE  # the CPU Transformers'
+    transformer_gpu_recipe: Recipe = TRANSFORMER_GPU_RECIPE  # the others'
 
     def model(self, spec: ModelSpec, dropout: float, vocab_size: int) -> ModelConfig:
         """The model a spec describes, its hidden size matched to its budget for this vocabulary."""
@@ -86,6 +123,17 @@ class Preset:
         return [RunConfig(corpus.sha256, nnn_config(n, corpus.vocab_size), self.recipe, self.seed)
                 for n in self.nnn_contexts]
 
+    def transformer_config(self, spec: TransformerSpec, corpus: Corpus) -> RunConfig:
+        """The Transformer a spec describes, its width matched to its budget, with its recipe."""
+        target = budget(spec.size, corpus.vocab_size, self.reference_sizes)
+        model = matched_transformer(spec.n_layers, spec.n_heads, target, corpus.vocab_size, spec.window)
+        recipe = self.transformer_recipe if spec.cpu else self.transformer_gpu_recipe
+        return RunConfig(corpus.sha256, model, recipe, self.seed)
+
+    def transformer_configs(self, corpus: Corpus, cpu: bool | None = None) -> list[RunConfig]:
+        """The preset's Transformers (only the CPU ones, or only the others, when ``cpu`` says)."""
+        return [self.transformer_config(s, corpus) for s in self.transformers if cpu is None or s.cpu == cpu]
+
     def dynamics_config(self, large_lstm: RunConfig) -> RunConfig | None:
         """The training-dynamics run: the chosen large LSTM's config cut at ``dynamics_epochs`` (its first
         epochs, step for step), or None when the large LSTM's own snapshots serve."""
@@ -98,7 +146,7 @@ class Preset:
         large = [c for configs in self.large_configs(corpus).values() for c in configs]
         dynamics = [self.dynamics_config(c) for c in self.large_configs(corpus).get("lstm", [])]
         every = [*self.grid_configs(corpus), *large, *self.small_configs(corpus), *self.nnn_configs(corpus),
-                 *(c for c in dynamics if c is not None)]
+                 *(c for c in dynamics if c is not None), *self.transformer_configs(corpus)]
         return list({c.run_id: c for c in every}.values())
 
 
@@ -130,6 +178,13 @@ PRESETS = {
         nnn_contexts=(1, 2, 3),
         ngram_contexts=(1, 2, 3, 5, 9, 20),
         max_bytes=120_000,
+        transformers=(TransformerSpec(0, 2, 2, window=50), TransformerSpec(1, 2, 2, window=50, cpu=False)),
+        transformer_recipe=Recipe(batch_size=10, seq_length=50, epochs=1, eval_every=20, patience=3, max_steps=40,
+                                  optimizer="adamw", weight_decay=0.1, schedule="cosine", warmup_steps=5,
+                                  initialisation="normal"),
+        transformer_gpu_recipe=Recipe(batch_size=10, seq_length=50, epochs=1, eval_every=20, patience=3,
+                                      max_steps=60, optimizer="adamw", weight_decay=0.1, schedule="cosine",
+                                      warmup_steps=5, initialisation="normal"),
     ),
     "small": Preset(
         name="small",
@@ -139,6 +194,7 @@ PRESETS = {
         small=ModelSpec("lstm", 1, 0),
         snapshot_steps=(25, 50, 100, 200, 400, 800),
         nnn_contexts=(1, 2, 3, 5, 9, 20),
+        transformers=TRANSFORMERS[:2],
     ),
     "core": Preset(
         name="core",

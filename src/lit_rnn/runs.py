@@ -55,7 +55,7 @@ import torch
 
 from lit_rnn.data import KNOWN_CORPORA, Batcher, Corpus
 from lit_rnn.errors import UserError
-from lit_rnn.models import Model, ModelConfig, load_checkpoint, load_model
+from lit_rnn.models import LATER, Model, ModelConfig, load_checkpoint, load_model
 from lit_rnn.predictions import Predictions
 from lit_rnn.store import (
     atomic_save_torch,
@@ -70,6 +70,18 @@ PORTABLE_FILES = ("config.json", "metrics.jsonl", "result.json", "provenance.jso
 WEIGHTLESS = "weightless.json"  # marks a run kept without weights; holds its test loss and bootstrap std
 TEST_PREDICTIONS = Path("predictions") / "test-best.npz"  # where evaluate.predictions caches the test predictions
 SHIPPED = Path(__file__).resolve().parents[2] / "pretrained" / "runs"  # runs shipped with the repository
+
+
+OPTIMIZERS, SCHEDULES, INITIALISATIONS = ("rmsprop", "adamw"), ("epochs", "cosine"), ("uniform", "normal")
+
+
+def identity(value):
+    """A config as hashed and written to ``config.json``: a nested dict without the fields marked ``LATER`` that
+    hold their defaults, so adding such a field leaves every stored run's id unchanged."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: identity(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if not (f.metadata.get("later") and getattr(value, f.name) == f.default)}
+    return value
 
 
 @dataclass(frozen=True)
@@ -89,6 +101,18 @@ class Recipe:
     eval_every: int = 1000  # steps between validation evaluations (and at every epoch's end)
     patience: int = 5  # evaluations without improvement before early stopping
     max_steps: int | None = None  # cap on optimisation steps (for the small presets)
+    # Added for the Transformer (fields left out of a run's identity at their defaults, so older runs keep theirs):
+    optimizer: str = field(default="rmsprop", metadata=LATER)  # rmsprop (the paper's) or adamw
+    weight_decay: float = field(default=0.0, metadata=LATER)  # AdamW's decoupled decay, on weight matrices only
+    schedule: str = field(default="epochs", metadata=LATER)  # epochs: × lr_decay per epoch; cosine: warm-up, then
+    # cosine decay to a tenth of the learning rate at the last step
+    warmup_steps: int = field(default=0, metadata=LATER)  # cosine's linear warm-up
+    initialisation: str = field(default="uniform", metadata=LATER)  # uniform(±init_range) or normal (GPT-2's)
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("initialisation", INITIALISATIONS)):
+            if getattr(self, name) not in allowed:
+                raise UserError(f"recipe {name} {getattr(self, name)!r} is not one of {', '.join(allowed)}")
 
     def batcher(self, corpus: Corpus) -> Batcher:
         """The corpus cut into this recipe's batches and split."""
@@ -111,7 +135,7 @@ class RunConfig:
 
     @property
     def run_id(self) -> str:
-        return config_hash(self)
+        return config_hash(identity(self))
 
     def batcher(self, corpus: Corpus) -> Batcher:
         return self.recipe.batcher(corpus)
@@ -212,7 +236,7 @@ class Run:
 
     def write_config(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.dir / "config.json", canonical_json(self.config))
+        atomic_write_text(self.dir / "config.json", canonical_json(identity(self.config)))
 
     def write_result(self, result: RunResult) -> None:
         atomic_write_text(self.result_path, json.dumps(dataclasses.asdict(result), indent=2))
@@ -437,7 +461,7 @@ def import_run(folder: str | Path, artifacts: str | Path, accept_incomplete: boo
             shutil.copyfile(folder / name, staging / name)
         if (folder / "snapshots").exists() and not weightless:
             shutil.copytree(folder / "snapshots", staging / "snapshots", copy_function=shutil.copyfile)
-        atomic_write_text(staging / "config.json", canonical_json(config))
+        atomic_write_text(staging / "config.json", canonical_json(identity(config)))
         recorded = json.loads((folder / "provenance.json").read_text()) if (folder / "provenance.json").exists() else {}
         recorded = {**recorded, **(provenance or {})}
         if result.precision is None and "precision" in recorded:

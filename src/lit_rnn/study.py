@@ -183,6 +183,46 @@ class Study:
         """Table 1's models: the grid, with the large and small models added."""
         return choose_dropout([*self.grid_runs, *self.large_runs.values(), self.small_run])  # one run per model
 
+    @cached_property
+    def transformer_runs(self) -> list[Run]:
+        """The preset's Transformers at hand (store or ``pretrained/``), smallest first. The CPU ones train on demand
+        where the preset trains its models so (else only the smallest, where none is at hand: minutes); the GPU
+        ones never train here."""
+        cpu = self.preset.transformer_configs(self.corpus, cpu=True)
+        found = self._runs(self.preset.transformer_configs(self.corpus), train=False)
+        if self.preset.train_on_demand or not found:
+            found = [*self._runs(cpu if self.preset.train_on_demand else cpu[:1]),
+                     *self._runs(self.preset.transformer_configs(self.corpus, cpu=False), train=False)]
+        return sorted(found, key=lambda run: (run.result.parameters, run.config.model.context))
+
+    @cached_property
+    def transformer_run(self) -> Run | None:
+        """The Transformer set beside the LSTM: the largest with a window of the LSTM's unroll trained with the long
+        recipe (on a GPU); else the largest at hand, named in ``notes``."""
+        runs = self.transformer_runs
+        unroll = self.preset.recipe.seq_length
+        long = [r for r in runs if r.config.recipe == self.preset.transformer_gpu_recipe
+                and r.config.model.context == unroll]
+        if long:
+            return long[-1]
+        if not runs:
+            return None
+        chosen = max(runs, key=lambda r: (r.config.model.context == unroll, r.result.parameters))
+        wanted = [c for c in self.preset.transformer_configs(self.corpus, cpu=False) if c.model.context == unroll]
+        if wanted:
+            self.notes.append(f"The {wanted[-1].model.name} trained for a GPU is not in this build's run store "
+                              f"({_how_to_train(self.preset)}); this chapter uses the largest Transformer trained "
+                              f"on a CPU, {self.about(chosen)}.")
+        return chosen
+
+    def matched_lstm(self, run: Run) -> Run:
+        """The LSTM to set beside ``run``: of those trained alike (the same recipe length), the nearest in
+        parameters; else the large LSTM the chapters analyse."""
+        alike = [r for r in self.recurrent_runs if r.config.model.architecture == "lstm" and r.training == run.training]
+        if not alike:
+            return self.cell_run
+        return min(alike, key=lambda r: (abs(np.log(r.result.parameters / run.result.parameters)), r.result.parameters))
+
     def best(self, architecture: str = "lstm") -> Run:
         """The recurrent run of ``architecture`` with the lowest validation loss."""
         return min((r for r in self.recurrent_runs if r.config.model.architecture == architecture),
@@ -236,6 +276,8 @@ class Study:
             self.snapshot_predictions(self.dynamics_run)
         self.baselines()
         self.signals()
+        if self.transformer_run is not None:
+            self.predictions(self.transformer_run)
 
     # -- The scorecard ----------------------------------------------------------------------------
 

@@ -40,7 +40,7 @@ from lit_rnn.data import Batcher, Corpus
 from lit_rnn.devices import autocast, describe, training_precision
 from lit_rnn.errors import UserError
 from lit_rnn.evaluate import split_loss
-from lit_rnn.models import Model, build_model, detach, init_uniform, load_checkpoint, weights
+from lit_rnn.models import Model, build_model, detach, init_normal, init_uniform, load_checkpoint, weights
 from lit_rnn.runs import Recipe, Run, RunConfig, RunResult
 from lit_rnn.store import append_jsonl, atomic_save_torch, atomic_write_text
 
@@ -80,6 +80,17 @@ def learning_rate(recipe: Recipe, epoch: int) -> float:
     return recipe.learning_rate * recipe.lr_decay ** max(0, epoch - recipe.lr_decay_after + 1)
 
 
+def step_learning_rate(recipe: Recipe, step: int, steps: int, n_train: int) -> float:
+    """Learning rate of (0-based) ``step`` of ``steps``: the epoch's (paper), or linear warm-up then cosine decay
+    to a tenth (``schedule="cosine"``)."""
+    if recipe.schedule == "epochs":
+        return learning_rate(recipe, step // n_train)
+    if step < recipe.warmup_steps:
+        return recipe.learning_rate * (step + 1) / recipe.warmup_steps
+    progress = (step - recipe.warmup_steps) / max(1, steps - recipe.warmup_steps)
+    return recipe.learning_rate * (0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
 def total_steps(recipe: Recipe, n_train_batches: int) -> int:
     steps = math.ceil(recipe.epochs * n_train_batches)
     return min(steps, recipe.max_steps) if recipe.max_steps is not None else steps
@@ -103,13 +114,25 @@ def check_corpus(config: RunConfig, corpus: Corpus) -> None:
 
 
 def initialise(config: RunConfig, device: torch.device) -> tuple[Model, torch.optim.Optimizer]:
-    """The seeded, uniformly initialised model on ``device`` and its RMSProp optimiser."""
+    """The seeded, initialised model on ``device`` and its optimiser (the paper's: uniform and RMSProp)."""
     recipe = config.recipe
     torch.manual_seed(config.seed)
     model = build_model(config.model)
-    init_uniform(model, recipe.init_range)
+    if recipe.initialisation == "normal":
+        init_normal(model, 0.02)
+    else:
+        init_uniform(model, recipe.init_range)
     model.to(device).train()
-    return model, rmsprop(model.parameters(), recipe)
+    return model, rmsprop(model.parameters(), recipe) if recipe.optimizer == "rmsprop" else adamw(model, recipe)
+
+
+def adamw(model: Model, recipe: Recipe) -> torch.optim.AdamW:
+    """AdamW (betas 0.9, 0.95) with weight decay on the weight matrices, none on biases, norms and embeddings."""
+    decayed = [p for name, p in model.named_parameters()
+               if p.ndim >= 2 and "embed" not in name and "position" not in name]
+    rest = [p for p in model.parameters() if all(p is not q for q in decayed)]
+    return torch.optim.AdamW([{"params": decayed, "weight_decay": recipe.weight_decay},
+                              {"params": rest, "weight_decay": 0.0}], lr=recipe.learning_rate, betas=(0.9, 0.95))
 
 
 def rmsprop(parameters, recipe: Recipe) -> torch.optim.RMSprop:
@@ -151,7 +174,7 @@ def restore(run: Run, model: Model, optimizer: torch.optim.Optimizer, generators
     optimizer.load_state_dict(checkpoint["optimizer"])
     progress = Progress(**checkpoint["progress"])
     tensors = [s.to(device) for s in checkpoint["state"]]
-    state = tuple(tensors) if run.config.model.architecture == "lstm" else tensors[0]
+    state = tuple(tensors) if len(tensors) > 1 else tensors[0]  # (h, c) of an LSTM, (bytes, count) of a Transformer
     for name, generator in generators.items():
         if name in checkpoint:
             generator.set_state(checkpoint[name].cpu())
@@ -188,7 +211,8 @@ def record_validation(run: Run, model: Model, batcher: Batcher, progress: Progre
         atomic_save_torch(weights(model), run.best_path)
     else:
         progress.bad_evals += 1
-    record = {"step": step, "epoch": step / batcher.n_train, "lr": learning_rate(recipe, (step - 1) // batcher.n_train),
+    lr = step_learning_rate(recipe, step - 1, total_steps(recipe, batcher.n_train), batcher.n_train)
+    record = {"step": step, "epoch": step / batcher.n_train, "lr": lr,
               "train_loss": progress.loss_sum / progress.loss_steps, "val_loss": val, "time": time.time()}
     append_jsonl(run.metrics_path, record)
     progress.loss_sum, progress.loss_steps = 0.0, 0
@@ -232,8 +256,11 @@ class Trainee(Protocol):
     options: TrainOptions
     label: str  # the progress bar's
 
-    def new_epoch(self, learning_rate: float) -> None:
-        """Rows start afresh (zero state), at this epoch's learning rate."""
+    def new_epoch(self) -> None:
+        """Rows start afresh (zero state)."""
+
+    def set_learning_rate(self, learning_rate: float) -> None:
+        """The learning rate of the next step."""
 
     def step(self, batch: tuple[np.ndarray, np.ndarray]) -> torch.Tensor:
         """One optimisation step of every member on ``batch``; their losses, left on the device."""
@@ -294,10 +321,12 @@ class Single:
     def __init__(self, member: Member, options: TrainOptions):
         self.members, self.options, self.label = [member], options, member.run.config.model.name
 
-    def new_epoch(self, learning_rate: float) -> None:
+    def new_epoch(self) -> None:
         member = self.members[0]
         member.state = member.model.initial_state(member.run.config.recipe.batch_size, self.options.device)
-        for group in member.optimizer.param_groups:
+
+    def set_learning_rate(self, learning_rate: float) -> None:
+        for group in self.members[0].optimizer.param_groups:
             group["lr"] = learning_rate
 
     def step(self, batch: tuple[np.ndarray, np.ndarray]) -> torch.Tensor:
@@ -368,9 +397,10 @@ def train_loop(trainee: Trainee, batcher: Batcher, options: TrainOptions,
             if past(options.deadline):
                 _save(trainee, tally)
                 return False
-            epoch, batch_index = divmod(step, batcher.n_train)
-            if batch_index == 0:  # rows start afresh each epoch, at this epoch's learning rate
-                trainee.new_epoch(learning_rate(recipe, epoch))
+            batch_index = step % batcher.n_train
+            if batch_index == 0:  # rows start afresh each epoch
+                trainee.new_epoch()
+            trainee.set_learning_rate(step_learning_rate(recipe, step, steps, batcher.n_train))
             tally.add(trainee.step(batcher.batch(batch_index)))
             step += 1
             for member in trainee.members:

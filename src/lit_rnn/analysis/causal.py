@@ -122,7 +122,8 @@ def _score_cell(cell, ablated, on: np.ndarray, samples: int, seed: int) -> tuple
     excess = interval(targets[:, 0] - targets[:, 1:].mean(axis=1))
     other_excess = interval(others_bytes[:, 0] - others_bytes[:, 1:].mean(axis=1))
     return {
-        "signal": cell.signal, "target": TARGETS.get(cell.signal, "given bytes"), "layer": cell.layer, "quantity": cell.quantity,
+        "signal": cell.signal, "target": TARGETS.get(cell.signal, "given bytes"), "layer": cell.layer,
+        "quantity": cell.quantity,
         "cell": cell.cell, "score": cell.score, "targets": int(n_on.sum()),
         "plain": float((ablated.plain * on).sum() / max(n_on.sum(), 1)),
         "delta": float(delta), "delta_low": interval(targets[:, 0])[0], "delta_high": interval(targets[:, 0])[1],

@@ -1,0 +1,226 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Does attention fix what the LSTM cannot?
+#
+# The paper ends its error analysis with a conjecture. The LSTM's "dynamic memory" errors are bytes
+# of a rare word it has just seen: it mispredicts the second "Mary" as it did the first. A model
+# "allowed to attend to recent history", in the manner of memory networks, should fix them.
+# Chapter 8 tested the other remedy the paper names, dynamic evaluation. Here is the direct test: a
+# byte-level **Transformer**, matched to the paper's parameter budgets, read through the same analyses.
+#
+# **The model.** A decoder-only Transformer over bytes: learned byte and position embeddings,
+# pre-LayerNorm blocks of causal multi-head attention and a 4x-wide GELU MLP, a final LayerNorm and a
+# linear read-out. It sees a *window* of W bytes: W = 100, the LSTM's unroll, and W = 512 where a GPU
+# trains it. Its width is chosen so that its parameter count matches a budget of the paper (the
+# 1-layer LSTM of 64, 128, 256 or 512 cells), as the recurrent models' are.
+#
+# **Training.** The same batches (100 rows × 100 bytes) and split as the LSTM's, through the same
+# training loop, with a recipe suited to a Transformer: AdamW (β = 0.9, 0.95, weight decay 0.1 on the
+# weight matrices), a linear warm-up and a cosine decay to a tenth, GPT-2's initialisation, dropout 0.
+# Each 100-byte batch is read as one window, the usual GPT objective.
+#
+# **Evaluation.** A sliding window: the text is read in blocks of W/4 bytes, each byte predicted from
+# the sequence that starts 3W/4 bytes before its block, so from between 3W/4 + 1 and W bytes of the
+# text before it (fewer only at a row's start). A Recurrent model sees the whole row; the
+# Transformer sees exactly its window and nothing beyond. Its predictions take the same form as every
+# other model's, so every analysis of the earlier chapters runs on them unchanged; its trace is its
+# attention.
+
+# %% tags=["parameters"]
+corpus = "warpeace"  # a registered corpus (warpeace, linux) or the path of any text file
+preset = "core"  # tiny, small, core or paper
+device = "auto"  # auto, cpu, cuda or cuda:N
+precision = "auto"  # training precision: auto, fp32, tf32 or bf16
+data_dir = None  # default: $LIT_RNN_DATA or ./data
+artifacts = None  # default: $LIT_RNN_HOME or ./artifacts
+language = "auto"  # the corpus's language for the reference signals: auto, text, or a Pygments lexer name
+
+# %% tags=["hide-input"]
+import numpy as np
+from IPython.display import HTML, Markdown, display
+
+from lit_rnn.analysis import attention, compare, longrange, scorecard
+from lit_rnn.analysis.oracles import OracleConfig, error_breakdown, fixed_errors, fixed_share, side_by_side
+from lit_rnn.attention import attention_over, repeated_bytes, split_attention
+from lit_rnn.study import Study
+from lit_rnn.viz import figures, notebook
+from lit_rnn.viz.attention import attention_text_html, induction_heatmap, mark_window
+
+notebook.setup()
+study = Study.open(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
+                   artifacts=artifacts, language=language)
+run = study.transformer_run
+lstm_run = study.matched_lstm(run)  # trained alike and nearest in parameters, else the large LSTM
+window = run.config.model.context
+transformer, lstm = study.predictions(run), study.predictions(lstm_run)
+ngrams, nnns = study.baselines()
+ngram = ngrams[max(ngrams)]
+Markdown(f"The Transformer: **{study.about(run)}**, a window of {window} bytes. The LSTM beside it, trained alike and "
+         f"nearest in parameters: **{study.about(lstm_run)}**. The n-gram: {ngram.name}."
+         + "".join(f"\n\n*{note}*" for note in study.notes))
+
+# %% [markdown]
+# ## The Transformers beside the LSTMs of the same budgets
+#
+# Every Transformer this build has, beside Table 1's models (the grid, trained for as many steps, and
+# the large ones); the training time is its run's own record (its device and precision are in the run
+# store), so it compares runs only where they trained on the same machine under the same load.
+
+# %%
+runs = [*study.recurrent_runs, *study.transformer_runs]
+table = compare.loss_table([study.predictions(r) for r in runs], [r.config.model for r in runs],
+                           [r.result.parameters for r in runs], study.budgets, study.corpus.name,
+                           [r.training for r in runs])
+table.assign(wall_s=[next(r.provenance.get("wall_s") for r in runs if r.name == m) for m in table.model]).round(3)
+
+# %% [markdown]
+# ## Table 2's row: finite horizons
+#
+# The paper's Table 2 sets the n-gram and the n-NN, which see n bytes, against the LSTM. The
+# Transformer sees up to W bytes: far more than any of them, far fewer than the LSTM can carry.
+
+# %%
+horizon = compare.finite_horizon_table(ngrams, nnns, lstm)
+horizon[transformer.name] = transformer.cross_entropy
+horizon.round(3)
+
+# %% tags=["hide-input"]
+difference = transformer.cross_entropy - lstm.cross_entropy
+Markdown(f"Test loss: {transformer.name} **{transformer.cross_entropy:.3f}**, {lstm.name} **{lstm.cross_entropy:.3f}** "
+         f"nats/byte (difference {difference:+.3f}, paired bootstrap std "
+         f"{compare.paired_bootstrap_std(transformer, lstm):.4f}); {ngram.name} {ngram.cross_entropy:.3f}.")
+
+# %% [markdown]
+# ## Whose errors are whose (the paper's Figure 4, left)
+
+# %%
+compared = [lstm, transformer, ngram]
+overlap = longrange.error_overlap(compared)
+figures.error_overlap(overlap)
+
+# %% [markdown]
+# ## Which bytes does attention predict better than the LSTM?
+#
+# The mean probability of the correct byte per byte value, the Transformer against the LSTM, sorted
+# by the Transformer's advantage.
+
+# %%
+per_byte = longrange.per_byte_probability([transformer, lstm], study.corpus.vocab)
+advantage = longrange.byte_advantage(per_byte, transformer.name, lstm.name)
+figures.byte_advantage(advantage, transformer.name, lstm.name)
+
+# %% [markdown]
+# ## The closing bracket by distance, and the window's edge
+#
+# Within its window the Transformer can look back at the opening bracket; beyond it, it sees
+# nothing of it, and must guess from what is inside the window. The dashed line marks the window.
+# (A closer that occurs fewer than 20 times in the test text is not drawn.)
+
+# %%
+closers = {}
+for closer in (b"}", b")", b'"'):
+    closers[closer] = longrange.closer_probability_by_distance(compared, study.syntax, closer)
+    if closers[closer]["count"].sum() >= 20:
+        figure = figures.closer_by_distance(closers[closer], [p.name for p in compared], closer.decode())
+        display(mark_window(figure, closers[closer], window))
+
+# %% [markdown]
+# ## The oracle breakdown, and the memory errors
+#
+# Chapter 7's oracles peel each model's errors in order: n-gram, dynamic memory, rare words, word
+# model, punctuation, boost. Then, of the LSTM's errors in each category, the share the Transformer
+# predicts correctly (probability ≥ 0.5). The conjecture says the memory category is where attention
+# helps most.
+
+# %%
+oracle = OracleConfig()
+oracle_ngrams = study.oracle_ngrams(oracle)
+breakdowns = [error_breakdown(p, oracle_ngrams, study.corpus.data, study.train_positions(), oracle)
+              for p in (lstm, transformer)]
+figures.error_breakdown(breakdowns)
+
+# %%
+side_by_side(*breakdowns).round(3)
+
+# %%
+fixes = fixed_errors(breakdowns[0], lstm, transformer)
+figures.error_fixes(fixes, f"Errors of {lstm.name} that {transformer.name} fixes, by oracle category")
+
+# %% tags=["hide-input"]
+gap = fixed_share(breakdowns[0], lstm, transformer, "memory")
+Markdown(f"The Transformer fixes **{gap[0]:.1%}** of the LSTM's memory-oracle errors and **{gap[1]:.1%}** of its "
+         f"other errors: a difference of {gap[0] - gap[1]:+.1%} (95% bootstrap interval over the test split's "
+         f"segments, {gap[2]:+.1%} to {gap[3]:+.1%}). For comparison, chapter 8 measures the same shares for "
+         "dynamic evaluation.")
+
+# %% [markdown]
+# ## Looking inside: induction heads
+#
+# A head that copies attends from the current byte to the byte that *followed* an earlier occurrence
+# of it, so the model can predict the same continuation again: an induction head (Olsson et al.,
+# 2022). The standard probe: random bytes, repeated once within the window; a head's score is the
+# mean attention each byte of the repeat puts on the byte after its first occurrence.
+
+# %%
+model = run.load_model(study.settings.device)
+period = window // 2
+probe = repeated_bytes(study.corpus.vocab_size, period, rows=16)
+scores = attention.induction_scores(attention_over(model, probe), period)
+induction_heatmap(scores)
+
+# %% [markdown]
+# **Do the memory errors fall where such heads copy?** Over the first bytes of some test rows, the
+# best induction head's attention on the bytes that follow an earlier occurrence of the current two
+# bytes inside the window (its *copying mass*), by the oracle category of the LSTM's error there;
+# "copying" is the share of those bytes where that mass is at least 0.3, and the last two columns the
+# share the Transformer predicts correctly there and elsewhere.
+
+# %%
+rows = np.linspace(0, study.batcher.batch_size - 1, min(8, study.batcher.batch_size)).astype(int)
+length = min(1500, study.batcher.split_inputs("test").shape[1])
+positions, ids, layers = split_attention(model, study.batcher, "test", rows, length)
+top_layer, top_head = (int(scores.loc[0, "layer"]), int(scores.loc[0, "head"]))  # the best induction head
+mass = attention.row_copy_mass(layers[top_layer][:, top_head], ids, len(rows))
+picked = np.searchsorted(lstm.positions, positions)
+category = attention.error_categories(breakdowns[0])[picked]
+fixed = (lstm.errors & ~transformer.errors)[picked]
+heads_table = attention.memory_errors_and_heads(category, fixed, mass)
+heads_table.round(3)
+
+# %% [markdown]
+# ## Attention over the text
+#
+# As chapter 3 draws a cell over the text, here is the best induction head's attention drawn over
+# the window a prediction sees (the predicting byte underlined, the most attended bytes darkest): at
+# the LSTM's memory errors that the Transformer fixed, where the head copies most.
+
+# %% tags=["hide-input"]
+candidates = np.flatnonzero((category == "memory") & fixed)
+candidates = candidates[np.argsort(-mass[candidates])][:3]
+head = layers[top_layer][:, top_head]
+for index in candidates:
+    offset = int(positions[index])
+    seen = study.corpus.data[max(0, offset - window + 1): offset + 1]
+    display(HTML(attention_text_html(seen, head[index], title=(
+        f"layer {top_layer + 1}, head {top_head}: predicting the byte after offset {offset} "
+        f"(LSTM p = {lstm.target_probs[picked[index]]:.2f}, Transformer p = "
+        f"{transformer.target_probs[picked[index]]:.2f})"))))
+if not len(candidates):
+    display(Markdown("No memory-oracle error of the LSTM in these rows is fixed by the Transformer."))
+
+# %% [markdown]
+# ## The paper's conjecture, checked
+
+# %%
+claims = [attention.attention_claim(gap, lstm.cross_entropy, transformer.cross_entropy, (lstm.name, transformer.name))]
+study.save_claims("10_attention", claims)
+scorecard.table(claims)

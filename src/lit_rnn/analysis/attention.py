@@ -1,0 +1,99 @@
+"""Reading a Transformer's attention: induction heads, where they copy, and the paper's conjecture as a claim.
+
+An induction head attends from the current byte to the byte that followed an earlier occurrence of
+the current context, so it can copy what came next then. Its standard score (as in Olsson et al.
+2022 and TransformerLens) is measured on random bytes repeated once: the mean attention each byte of
+the repeat puts on the byte after its earlier occurrence, ``period - 1`` bytes back. On real text,
+:func:`copy_keys` marks the same keys for every byte (an earlier occurrence of its last ``match``
+bytes inside the window) and :func:`induction_mass` how much of a head's attention falls on them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from lit_rnn.analysis.scorecard import Claim, judge
+
+
+def induction_scores(layers: list[np.ndarray], period: int) -> pd.DataFrame:
+    """Per layer and head, the mean attention from each byte of the repeat to the byte after its earlier
+    occurrence (``period - 1`` back), for the trace of :func:`lit_rnn.attention.repeated_bytes`
+    (layers: (rows, 2 * period, heads, window)). Sorted best first."""
+    rows = []
+    for layer, attention in enumerate(layers):
+        if period - 1 >= attention.shape[-1]:
+            raise ValueError(f"period {period} does not fit the window of {attention.shape[-1]} bytes")
+        on_copy = attention[:, period:, :, period - 1]  # (rows, queries, heads)
+        for head, score in enumerate(on_copy.mean(axis=(0, 1))):
+            rows.append((layer, head, float(score)))
+    table = pd.DataFrame(rows, columns=["layer", "head", "induction_score"])
+    return table.sort_values("induction_score", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def copy_keys(ids: np.ndarray, window: int, match: int = 2) -> np.ndarray:
+    """(n, window) mask over a row's bytes ``ids``: key ``d`` back from byte t follows an earlier occurrence of
+    t's last ``match`` bytes (``ids[t-d-1-k] == ids[t-k]`` for k < match), so attending to it copies."""
+    n = len(ids)
+    padded = np.concatenate([np.full(window + match, -1), np.asarray(ids, dtype=np.int64)])
+    t = np.arange(n)[:, None] + window + match
+    d = np.arange(window)[None, :]
+    keys = np.ones((n, window), dtype=bool)
+    for k in range(match):
+        earlier = padded[t - d - 1 - k]
+        keys &= (earlier == padded[t - k]) & (earlier >= 0)
+    return keys & (np.arange(n)[:, None] - d - 1 - (match - 1) >= 0)
+
+
+def induction_mass(attention: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Per byte, the attention one head (attention: (n, window)) puts on the copying keys (``copy_keys``)."""
+    return (attention * keys).sum(axis=1)
+
+
+def memory_errors_and_heads(category: np.ndarray, fixed: np.ndarray, mass: np.ndarray,
+                            threshold: float = 0.3) -> pd.DataFrame:
+    """Do the memory errors fall where an induction head copies? Per oracle category of the LSTM's errors (and
+    ``""``: bytes it got right): count, the induction head's mean mass, the share of bytes where it puts at least
+    ``threshold`` on copying keys, and the share the Transformer fixes there and elsewhere."""
+    rows = []
+    for name in dict.fromkeys(category):
+        inside = category == name
+        copies = inside & (mass >= threshold)
+        rows.append((name or "not an error", int(inside.sum()), float(mass[inside].mean()), copies.sum() / inside.sum(),
+                     _share(fixed, copies), _share(fixed, inside & ~copies)))
+    return pd.DataFrame(rows, columns=["category", "bytes", "mean_mass", "copying", "fixed_copying",
+                                       "fixed_elsewhere"])
+
+
+def _share(mask: np.ndarray, where: np.ndarray) -> float:
+    return float(mask[where].mean()) if where.any() else np.nan
+
+
+def attention_claim(gap: tuple[float, float, float, float], lstm_loss: float, transformer_loss: float,
+                    names: tuple[str, str]) -> Claim:
+    """The paper's conjecture: a model allowed to attend to recent history would fix the dynamic-memory errors.
+    Tested: the Transformer fixes a larger share of the LSTM's memory-oracle errors than of its other errors,
+    the bootstrap interval of the difference (``gap`` from :func:`lit_rnn.analysis.oracles.fixed_share`) above 0."""
+    claim = "A model that attends to recent history would fix the dynamic-memory errors"
+    memory, others, low, high = gap
+    if np.isnan(memory):
+        return Claim("Attention", claim, f"{names[0]} makes no memory-oracle errors", judge(None))
+    measured = (f"{names[1]} (test {transformer_loss:.3f} nats/byte) fixes {memory:.1%} of the memory-oracle errors "
+                f"of {names[0]} (test {lstm_loss:.3f}) and {others:.1%} of its other errors (difference "
+                f"{memory - others:+.1%}, 95% interval {low:+.1%} to {high:+.1%})")
+    return Claim("Attention", claim, measured, judge(low > 0, partly=memory > others))
+
+
+def error_categories(breakdown) -> np.ndarray:
+    """Per prediction of an :class:`~lit_rnn.analysis.oracles.ErrorBreakdown`, the oracle category of its error
+    (``""`` where the model made none)."""
+    categories = {**dict(zip(breakdown.table["step"], breakdown.table["category"], strict=True)), "": ""}
+    return np.array([categories[step] for step in breakdown.labels], dtype=object)
+
+
+def row_copy_mass(attention: np.ndarray, ids: np.ndarray, rows: int, match: int = 2) -> np.ndarray:
+    """``induction_mass`` of one head over ``rows`` rows read from their starts, flattened row by row
+    (attention: (rows * length, window); ids: (rows * length,)), each row's copying keys found within it."""
+    window = attention.shape[-1]
+    parts = zip(np.split(attention, rows), np.split(np.asarray(ids), rows), strict=True)
+    return np.concatenate([induction_mass(a, copy_keys(i, window, match)) for a, i in parts])
