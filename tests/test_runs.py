@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from lit_rnn.analysis.compare import agreement_matrix, bootstrap_std, loss_table
+from lit_rnn.analysis.compare import ScoredModel, agreement_matrix, bootstrap_std, loss_table
 from lit_rnn.cli import main
 from lit_rnn.data import Corpus
 from lit_rnn.errors import UserError
@@ -220,8 +220,8 @@ def test_table_1_and_the_agreement_from_weightless_runs_equal_those_from_the_ful
     tables, agreements = [], []
     for runs in (grid, weightless):
         test = [Predictions.load(run.dir / TEST_PREDICTIONS) for run in runs]
-        tables.append(loss_table(test, [r.config.model for r in runs], [r.result.parameters for r in runs],
-                                 [300, 600, 1200, 2400], trainings=[r.training for r in runs]))
+        scored = [ScoredModel(p, r.config.model, r.result.parameters, r.training) for p, r in zip(test, runs)]
+        tables.append(loss_table(scored, [300, 600, 1200, 2400]))
         agreements.append(agreement_matrix(test))
     pd.testing.assert_frame_equal(tables[0], tables[1])
     pd.testing.assert_frame_equal(agreements[0], agreements[1])
