@@ -24,7 +24,7 @@ from lit_rnn.data import load_corpus
 from lit_rnn.evaluate import predictions
 from lit_rnn.ngram import ngram_predictions
 from lit_rnn.runs import Run, RunConfig
-from lit_rnn.store import resolve_artifacts
+from lit_rnn.settings import resolve_artifacts, resolve_data_dir
 
 
 def main() -> None:
@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument("--contexts", type=int, nargs="+", default=list(OracleConfig().ngram_contexts))
     args = parser.parse_args()
     torch.set_num_threads(1)
-    corpus, store = load_corpus(args.corpus), resolve_artifacts(args.artifacts)
+    corpus, store = load_corpus(args.corpus, resolve_data_dir()), resolve_artifacts(args.artifacts)
     runs = [Run(RunConfig.from_dict(json.loads((store / "runs" / i / "config.json").read_text())), store)
             for i in (args.lstm, args.transformer)]
     lstm, transformer = (predictions(run, corpus) for run in runs)

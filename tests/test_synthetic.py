@@ -81,7 +81,7 @@ def test_unknowable_controls_are_independent_of_the_text():
 
 def test_written_corpus_loads_by_path_with_its_truth(tmp_path):
     path = write(CONFIG, tmp_path)
-    corpus = load_corpus(str(path))
+    corpus = load_corpus(str(path), tmp_path)
     truth = read_truth(path)
     assert len(corpus) == CONFIG.n_bytes and len(truth["in_quotes"]) == CONFIG.n_bytes
     assert write(CONFIG, tmp_path) == path  # written once per config

@@ -181,8 +181,8 @@ def prepare(config: BookConfig) -> None:
     if once_chapters(config.notebooks):
         from lit_rnn.truth_study import TruthStudy
 
-        start = _step(f"models for the ground truth at preset {config.preset}")
-        TruthStudy.open(**_once_parameters(config), pretrained=not config.retrain).prepare()
+        start = _step(f"models for the ground truth at preset {config.settings[0].preset.name}")
+        TruthStudy.open(**_once_parameters(config), retrain=config.settings[0].retrain).prepare()
         _done(start)
 
 

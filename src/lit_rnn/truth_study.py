@@ -25,8 +25,8 @@ from lit_rnn.data import Corpus
 from lit_rnn.errors import UserError
 from lit_rnn.grid import train_runs
 from lit_rnn.runs import Run
-from lit_rnn.settings import Settings
-from lit_rnn.store import atomic_write_text, resolve_artifacts
+from lit_rnn.settings import Settings, resolve_artifacts
+from lit_rnn.store import atomic_write_text
 from lit_rnn.synthetic import (
     HORIZON,
     NEEDED,
@@ -78,12 +78,12 @@ class TruthStudy:
 
     @classmethod
     def open(cls, *, preset: str, device: str = "auto", precision: str = "auto", artifacts: str | None = None,
-             data_dir: str | None = None, generator: dict | None = None, pretrained: bool = True) -> TruthStudy:
+             data_dir: str | None = None, generator: dict | None = None, retrain: bool = False) -> TruthStudy:
         """The study of a chapter's parameters; ``generator`` replaces fields of the preset's generator config."""
         config = generator_config(preset, **(generator or {}))
         path = write(config, resolve_artifacts(artifacts))
         settings = Settings.resolve(corpus=str(path), preset=preset, device=device, precision=precision,
-                                    data_dir=data_dir, artifacts=artifacts, language="text", pretrained=pretrained)
+                                    data_dir=data_dir, artifacts=artifacts, language="text", retrain=retrain)
         if len(settings.corpus) != config.n_bytes:
             raise UserError(f"preset {preset} reads only {len(settings.corpus):,} bytes; give n_bytes <= that")
         return cls(settings, config)
@@ -234,10 +234,10 @@ def false_positives_path(artifacts: Path, preset: str, generator: SyntheticConfi
     return Path(artifacts) / "groundtruth" / f"{preset}-{generator.key}" / "false_positives.json"
 
 
-def false_positive_note(artifacts: str | Path | None, preset: str) -> str | None:
+def false_positive_note(artifacts: Path, preset: str) -> str | None:
     """One sentence on how often chapter 3's thresholds declare a cell for a variable no model needs, as the
     ground-truth chapter measured it for ``preset`` (None where it has not run in this store)."""
-    path = false_positives_path(resolve_artifacts(artifacts), preset)
+    path = false_positives_path(artifacts, preset)
     if not path.exists():
         return None
     rows = {(r["threshold"], r["kind"]): r for r in json.loads(path.read_text())}
