@@ -63,8 +63,9 @@ def cells(study: Study) -> list[scorecard.Claim]:
 def gates(study: Study) -> list[scorecard.Claim]:
     """Chapter 4: gate saturation."""
     saturation = {architecture: gate_saturation(study.trace(run)) for architecture, run in study.gate_runs.items()}
-    return _scaled(lstm_gate_claims(saturation["lstm"]) + (
-        [gru_first_layer_claim(saturation["gru"])] if "gru" in saturation else []), *study.gate_runs.values())
+    gru = [gru_first_layer_claim(saturation["gru"])] if "gru" in saturation else []
+    return _scaled(lstm_gate_claims(saturation["lstm"]), study.gate_runs["lstm"]) + (
+        _scaled(gru, study.gate_runs["gru"]) if gru else [])
 
 
 def baselines(study: Study) -> list[scorecard.Claim]:
