@@ -154,7 +154,7 @@ explorer.widget
 
 # %%
 claims = scorecard.applicable(cell_claims(ranking, silent, beyond, n_bytes=len(trace.positions)), study.corpus.name,
-                              paper_recipe=run.training == Recipe().length)
+                              paper_recipe=run.config.recipe.length == Recipe().length)
 study.save_claims("03_cells", claims)
 display(Markdown(scorecard.findings(claims, study.corpus.name)))
 scorecard.table(claims)

@@ -96,7 +96,7 @@ else:
 # average: this book's thresholds for the paper's words.
 
 # %%
-paper_recipe = {architecture: run.training == Recipe().length for architecture, run in gated.items()}
+paper_recipe = {architecture: run.config.recipe.length == Recipe().length for architecture, run in gated.items()}
 claims = scorecard.applicable(lstm_gate_claims(lstm), study.corpus.name, paper_recipe=paper_recipe["lstm"])
 if "gru" in saturation:
     claims += scorecard.applicable([gru_first_layer_claim(saturation["gru"])], study.corpus.name,
