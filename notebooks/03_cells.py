@@ -171,7 +171,7 @@ Markdown(measured if measured else "How often they declare a cell by chance is m
 
 # %%
 claims = scorecard.applicable(cell_claims(ranking, silent, beyond, n_bytes=len(trace.positions)), study.corpus.name,
-                              paper_recipe=run.training == Recipe().length)
+                              paper_recipe=run.config.recipe.length == Recipe().length)
 study.save_claims("03_cells", claims)
 display(Markdown(scorecard.findings(claims, study.corpus.name)))
 scorecard.table(claims)

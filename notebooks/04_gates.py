@@ -113,9 +113,11 @@ else:
 # average: this book's thresholds for the paper's words.
 
 # %%
-claims = scorecard.applicable(
-    lstm_gate_claims(lstm) + ([gru_first_layer_claim(saturation["gru"])] if "gru" in saturation else []),
-    study.corpus.name, paper_recipe=all(run.training == Recipe().length for run in gated.values()))
+paper_recipe = {architecture: run.config.recipe.length == Recipe().length for architecture, run in gated.items()}
+claims = scorecard.applicable(lstm_gate_claims(lstm), study.corpus.name, paper_recipe=paper_recipe["lstm"])
+if "gru" in saturation:
+    claims += scorecard.applicable([gru_first_layer_claim(saturation["gru"])], study.corpus.name,
+                                   paper_recipe=paper_recipe["gru"])
 study.save_claims("04_gates", claims)
 display(Markdown(scorecard.findings(claims, study.corpus.name)))
 scorecard.table(claims)

@@ -83,7 +83,7 @@ Markdown(
 # %%
 claims = scorecard.applicable(compare.finite_horizon_claims(ngrams, nnns, best, study.corpus.name),
                               study.corpus.name,
-                              paper_recipe=best_run.training == Recipe().length)
+                              paper_recipe=best_run.config.recipe.length == Recipe().length)
 study.save_claims("05_baselines", claims)
 display(Markdown(scorecard.findings(claims, study.corpus.name)))
 scorecard.table(claims)

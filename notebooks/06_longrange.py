@@ -148,7 +148,7 @@ claims = scorecard.applicable([
     longrange.advantage_claim(advantage, prose=study.prose),
     longrange.closer_claim(lstm, ngram, study.syntax),
     longrange.dynamics_claim(dynamics),
-], study.corpus.name, paper_recipe=study.cell_run.training == Recipe().length)
+], study.corpus.name, paper_recipe=study.cell_run.config.recipe.length == Recipe().length)
 study.save_claims("06_longrange", claims)
 display(Markdown(scorecard.findings(claims, study.corpus.name)))
 scorecard.table(claims)

@@ -129,7 +129,7 @@ for step in first.table.step:
 claims = [breakdown_claim(first)] + ([scaling_claim(breakdowns[0], breakdowns[1], ratio)] if len(breakdowns) > 1
                                      else [])
 claims = scorecard.applicable(claims, study.corpus.name,
-                              paper_recipe=all(run.training == Recipe().length for run in runs))
+                              paper_recipe=all(run.config.recipe.length == Recipe().length for run in runs))
 study.save_claims("07_errors", claims)
 display(Markdown(scorecard.findings(claims, study.corpus.name)))
 scorecard.table(claims)

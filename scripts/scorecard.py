@@ -28,7 +28,7 @@ from lit_rnn.study import Study
 
 def _scaled(claims: list[scorecard.Claim], *runs) -> list[scorecard.Claim]:
     """The claims, counted "not at the paper's scale" unless every run they read trained with the paper's recipe."""
-    return [scorecard.at_scale(c, all(run.training == Recipe().length for run in runs)) for c in claims]
+    return [scorecard.at_scale(c, all(run.config.recipe.length == Recipe().length for run in runs)) for c in claims]
 
 
 def models(study: Study) -> list[scorecard.Claim]:
@@ -63,8 +63,9 @@ def cells(study: Study) -> list[scorecard.Claim]:
 def gates(study: Study) -> list[scorecard.Claim]:
     """Chapter 4: gate saturation."""
     saturation = {architecture: gate_saturation(study.trace(run)) for architecture, run in study.gate_runs.items()}
-    return _scaled(lstm_gate_claims(saturation["lstm"]) + (
-        [gru_first_layer_claim(saturation["gru"])] if "gru" in saturation else []), *study.gate_runs.values())
+    gru = [gru_first_layer_claim(saturation["gru"])] if "gru" in saturation else []
+    return _scaled(lstm_gate_claims(saturation["lstm"]), study.gate_runs["lstm"]) + (
+        _scaled(gru, study.gate_runs["gru"]) if gru else [])
 
 
 def baselines(study: Study) -> list[scorecard.Claim]:

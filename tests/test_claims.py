@@ -272,6 +272,8 @@ def test_the_training_dynamics_claim_is_noise_tested():
     assert longrange.dynamics_claim(_dynamics(progression, 0.05)).verdict == "reproduced"
     backwards = {n: values[::-1] for n, values in progression.items()}
     assert longrange.dynamics_claim(_dynamics(backwards, 0.05)).verdict == "not reproduced"
+    skips = {1: [0.1, 0.1, 0.6, 0.8], 2: [0.4, 0.4, 0.4, 0.6], 3: [0.6, 0.6, 0.1, 0.1], 4: [0.8, 0.8, 0.3, 0.3]}
+    assert longrange.dynamics_claim(_dynamics(skips, 0.05)).verdict == "partly"  # 1, 1, 3, 3: in order, two n only
     flat = {n: [0.5] * 4 for n in progression}
     assert longrange.dynamics_claim(_dynamics(flat, 0.3)).verdict == "inconclusive"  # the nearest n is noise
     one = longrange.dynamics_claim(_dynamics({1: [0.1] * 4}, 0.05))  # a build with only the 1-NN cannot show it

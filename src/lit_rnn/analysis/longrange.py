@@ -322,21 +322,23 @@ def closer_claim(model: Predictions, baseline: Predictions, syntax: Syntax, clos
                              baseline.target_probs, segment_ids(model.positions), min_count=min_count)
 
 
-def _progression(kl: np.ndarray, ns: np.ndarray) -> bool:
-    """Whether the nearest n-NN (least KL, per step in order) starts at the smallest n, never goes back and visits
-    three n."""
+def _progression(kl: np.ndarray, ns: np.ndarray) -> tuple[bool, bool]:
+    """For the nearest n-NN at each step (least KL, steps in order): whether it starts at the smallest n and never
+    goes back, and whether it ends at a larger n than it starts."""
     nearest = ns[np.argmin(kl, axis=-1)]
-    return bool(nearest[0] == ns.min() and np.all(np.diff(nearest) >= 0) and len(np.unique(nearest)) >= 3)
+    return bool(nearest[0] == ns.min() and np.all(np.diff(nearest) >= 0)), bool(nearest[-1] > nearest[0])
 
 
 def dynamics_claim(dynamics: pd.DataFrame) -> Claim:
     """The paper: during training the LSTM first behaves like the 1-NN, then like the 2-, 3-, 4-NN in turn.
-    ``dynamics`` is :func:`training_dynamics`'s table; the nearest n-NN is the one of least symmetric KL. Noise: the
-    share of bootstrap resamplings of the test segments in which the progression holds."""
+    ``dynamics`` is :func:`training_dynamics`'s table; the nearest n-NN is the one of least symmetric KL. Two tests,
+    each on the share of bootstrap resamplings of the test segments in which it holds: the nearest n-NN starts at the
+    smallest n and never goes back (order), and it moves to a larger n (growth); reproduced only if it also visits
+    three n, as the paper's 1, 2, 3, 4 does."""
     name = "During training the LSTM behaves like the 1-NN, then the 2-, 3-, 4-NN in turn"
-    threshold = ("the nearest n-NN starts at the smallest n, never goes back and visits three n, in >= 97.5% of "
-                 "bootstrap resamplings of the test segments (against: in <= 2.5%, the sequence found recurring in "
-                 ">= 97.5%)")
+    threshold = ("order (starts at the smallest n, never goes back) and growth (ends at a larger n), each in >= 97.5% "
+                 "of bootstrap resamplings of the test segments (against: in <= 2.5%, with the sequence found "
+                 "recurring in >= 97.5%); reproduced if it also visits three n, else partly")
     if dynamics.empty:
         return Claim("Long range", name, "no early snapshots of the LSTM, or no n-NN to compare them with",
                      judge(None), threshold)
@@ -353,9 +355,13 @@ def dynamics_claim(dynamics: pd.DataFrame) -> Claim:
     cells = dynamics.set_index(["step", "n"])["segment_kl"]
     sums = np.stack([[cells[(step, n)] for n in ns] for step in grid.index])  # (steps, ns, segments)
     resampled = bootstrap(sums)  # (samples, steps, ns): the same segments for every step and n
-    holds = float(np.mean([_progression(sample, ns) for sample in resampled]))
+    holds = np.mean([_progression(sample, ns) for sample in resampled], axis=0)  # (order, growth)
     stable = float(np.mean([np.array_equal(ns[np.argmin(sample, axis=-1)], nearest) for sample in resampled]))
-    # Against: the progression fails and the sequence that contradicts it is itself beyond the noise.
-    outcome = FOR if holds >= 0.975 else scorecard.AGAINST if holds <= 0.025 and stable >= 0.975 else WITHIN
-    return Claim("Long range", name, f"{measured}; the progression holds in {holds:.0%} of resamplings",
-                 verdict([outcome]), threshold, finding=f"nearest n-NN {', '.join(map(str, nearest))}")
+    # Against: a test fails in nearly every resampling and the sequence that contradicts it is itself beyond the noise.
+    outcomes = [FOR if share >= 0.975 else scorecard.AGAINST if share <= 0.025 and stable >= 0.975 else WITHIN
+                for share in holds]
+    judged = verdict(outcomes)
+    if judged == scorecard.REPRODUCED and len(np.unique(nearest)) < 3:
+        judged = scorecard.PARTLY
+    return Claim("Long range", name, f"{measured}; order holds in {holds[0]:.0%} of resamplings, growth in "
+                 f"{holds[1]:.0%}", judged, threshold, finding=f"nearest n-NN {', '.join(map(str, nearest))}")
