@@ -77,9 +77,8 @@ Markdown(f"The Transformer: **{study.about(run)}**, a window of {window} bytes. 
 
 # %%
 runs = [*study.recurrent_runs, *study.transformer_runs]
-table = compare.loss_table([study.predictions(r) for r in runs], [r.config.model for r in runs],
-                           [r.result.parameters for r in runs], study.budgets, study.corpus.name,
-                           [r.training for r in runs])
+table = compare.loss_table([compare.ScoredModel(study.predictions(r), r.config.model, r.result.parameters, r.training)
+                            for r in runs], study.budgets, study.corpus.name)
 table.assign(wall_s=[next(r.provenance.get("wall_s") for r in runs if r.name == m) for m in table.model]).round(3)
 
 # %% [markdown]
@@ -157,9 +156,9 @@ figures.error_fixes(fixes, f"Errors of {lstm.name} that {transformer.name} fixes
 
 # %% tags=["hide-input"]
 gap = fixed_share(breakdowns[0], lstm, transformer, "memory")
-Markdown(f"The Transformer fixes **{gap[0]:.1%}** of the LSTM's memory-oracle errors and **{gap[1]:.1%}** of its "
-         f"other errors: a difference of {gap[0] - gap[1]:+.1%} (95% bootstrap interval over the test split's "
-         f"segments, {gap[2]:+.1%} to {gap[3]:+.1%}). For comparison, chapter 8 measures the same shares for "
+Markdown(f"The Transformer fixes **{gap.share:.1%}** of the LSTM's memory-oracle errors and **{gap.rest:.1%}** of "
+         f"its other errors: a difference of {gap.share - gap.rest:+.1%} (95% bootstrap interval over the test "
+         f"split's segments, {gap.low:+.1%} to {gap.high:+.1%}). For comparison, chapter 8 measures the same shares for "
          "dynamic evaluation.")
 
 # %% [markdown]

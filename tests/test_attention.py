@@ -135,7 +135,7 @@ def test_a_transformer_trains_and_resumes_through_the_one_loop(wp_slice, artifac
     corpus = Corpus("wp40k", wp_slice.path, np.array(wp_slice.data[:40_000]))
     preset = get_preset("tiny")
     config = preset.transformer_config(preset.transformers[0], corpus)
-    run = train(config, corpus, TrainOptions(progress=False, checkpoint_every=10))
+    run = train(config, corpus, TrainOptions(progress=False, checkpoint_every=10), artifacts)
     metrics = run.metrics
     assert run.is_finished and metrics[-1]["val_loss"] < metrics[0]["val_loss"] + 0.5
     assert run.result.parameters == transformer_parameter_count(

@@ -13,7 +13,7 @@ def test_every_shipped_run_imports_and_is_one_the_default_preset_names(reference
     preset = get_preset(DEFAULT_PRESET)
     named = {run_config.run_id for name in KNOWN_CORPORA
              for run_config in preset.run_configs(load_corpus(name, reference_data_dir))}
-    truth = load_corpus(str(write(generator_config(preset.name), tmp_path / "synthetic")))
+    truth = load_corpus(str(write(generator_config(preset.name), tmp_path / "synthetic")), tmp_path)
     named |= {run_config.run_id for run_config in truth_models(preset.name).run_configs(truth)}  # chapter 9's
     folders = sorted(SHIPPED.iterdir())
     assert folders, "pretrained/runs is empty"

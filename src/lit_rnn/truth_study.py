@@ -19,7 +19,7 @@ import pandas as pd
 from lit_rnn import evaluate, interventions
 from lit_rnn.analysis import groundtruth, scorecard
 from lit_rnn.analysis.causal import CausalScores, causal_scores, cells_to_ablate
-from lit_rnn.analysis.cells import beyond_horizon, busiest_window, rank_cells
+from lit_rnn.analysis.cells import BeyondHorizon, beyond_horizon, busiest_window, rank_cells
 from lit_rnn.analysis.signals import Signal
 from lit_rnn.data import Corpus
 from lit_rnn.errors import UserError
@@ -184,7 +184,7 @@ class TruthStudy:
             "wall_s": run.provenance.get("wall_s"),
         } for run in self.runs]).round(4)
 
-    def beyond(self, search: Search) -> dict:
+    def beyond(self, search: Search) -> BeyondHorizon:
         """Chapter 3's beyond-the-horizon scores of the run's best ``in_quotes`` cell."""
         row = search.variables.set_index("signal").loc["in_quotes"]
         return beyond_horizon(self.trace(search.run), self.signals(["in_quotes"])["in_quotes"], int(row.layer),

@@ -222,12 +222,12 @@ def probe_claim(table: pd.DataFrame, model: str) -> Claim:
 def horizon_claim(beyond: dict | None, model: str) -> Claim:
     """The best quote cell stays on more than the unroll horizon into spans longer than it."""
     claim = "Quote cells stay on beyond the unroll horizon when spans exceed it"
-    if beyond is None or not beyond["bytes_beyond"]:
+    if beyond is None or not beyond.bytes_beyond:
         return Claim(CHAPTER, claim, "no quoted span longer than the horizon in the test text", judge(None))
-    text = (f"{model}: AUC {beyond['auc_beyond']:.2f} on {beyond['bytes_beyond']:,} bytes more than 100 into their "
-            f"span, {beyond['auc']:.2f} overall")
-    return Claim(CHAPTER, claim, text, judge(beyond["auc_beyond"] >= TRACKS["binary"],
-                                             partly=beyond["auc_beyond"] >= PARTLY_TRACKS["binary"]))
+    text = (f"{model}: AUC {beyond.auc_beyond:.2f} on {beyond.bytes_beyond:,} bytes more than {beyond.horizon} into "
+            f"their span, {beyond.auc:.2f} overall")
+    return Claim(CHAPTER, claim, text, judge(beyond.auc_beyond >= TRACKS["binary"],
+                                             partly=beyond.auc_beyond >= PARTLY_TRACKS["binary"]))
 
 
 def used_claim(used: pd.DataFrame, model: str) -> Claim:
