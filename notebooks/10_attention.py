@@ -158,8 +158,8 @@ figures.error_fixes(fixes, f"Errors of {lstm.name} that {transformer.name} fixes
 gap = fixed_share(breakdowns[0], lstm, transformer, "memory")
 Markdown(f"The Transformer fixes **{gap.share:.1%}** of the LSTM's memory-oracle errors and **{gap.rest:.1%}** of "
          f"its other errors: a difference of {gap.share - gap.rest:+.1%} (95% bootstrap interval over the test "
-         f"split's segments, {gap.low:+.1%} to {gap.high:+.1%}). For comparison, chapter 8 measures the same shares for "
-         "dynamic evaluation.")
+         f"split's segments, {gap.low:+.1%} to {gap.high:+.1%}). For comparison, chapter 8 measures the same "
+         "shares for dynamic evaluation.")
 
 # %% [markdown]
 # ## Looking inside: induction heads

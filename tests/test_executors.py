@@ -29,7 +29,8 @@ def test_the_local_executor_trains_the_grid_as_the_in_process_path_does(referenc
                                                                          one_thread):
     tiny = PRESETS["tiny"]  # two models, so two jobs: both start at once and the test takes one job's time
     monkeypatch.setitem(PRESETS, "tiny", dataclasses.replace(
-        tiny, grid=(ModelSpec("lstm", 1, 0), ModelSpec("gru", 1, 0)), large=(), nnn_contexts=(), snapshot_steps=(), transformers=()))
+        tiny, grid=(ModelSpec("lstm", 1, 0), ModelSpec("gru", 1, 0)), large=(), nnn_contexts=(), snapshot_steps=(),
+        transformers=()))
     common = ["grid", "--corpus", "warpeace", "--preset", "tiny", "--device", "cpu", "--precision", "fp32",
               "--data-dir", str(reference_data_dir), "--trainer", "packed"]
     assert main([*common, "--artifacts", str(tmp_path / "here")]) == 0
