@@ -23,9 +23,11 @@ def induction_heatmap(scores: pd.DataFrame) -> go.Figure:
     grid = scores.pivot(index="layer", columns="head", values="induction_score").sort_index()
     figure = go.Figure(go.Heatmap(z=grid.values, x=[f"head {h}" for h in grid.columns],
                                   y=[f"layer {layer + 1}" for layer in grid.index], colorscale="Blues", zmin=0, zmax=1,
-                                  text=np.round(grid.values, 2), texttemplate="%{text}"))
-    figure.update_layout(title="Induction score per head: attention to the byte after the earlier occurrence",
-                         yaxis=dict(autorange="reversed"), height=140 + 40 * len(grid))
+                                  text=np.round(grid.values, 2), texttemplate="%{text}",
+                                  colorbar=dict(title="induction score")))
+    figure.update_layout(title="Induction score per head:<br>attention to the byte after the earlier occurrence",
+                         xaxis_title="attention head", yaxis=dict(title="layer", autorange="reversed"),
+                         height=160 + 40 * len(grid))
     return figure
 
 
