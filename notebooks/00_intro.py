@@ -47,6 +47,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from lit_rnn.analysis import compare, scorecard
+from lit_rnn.dynamic import dynamic_evaluation
 from lit_rnn.study import Study
 from lit_rnn.viz import notebook
 
@@ -78,19 +79,24 @@ Markdown(scorecard.by_chapter(found))
 # ## This build
 
 # %% tags=["hide-input"]
-rows = []
+rows, against_ngram = [], []
 for name, study in studies.items():
     run = study.cell_run
     predictions = study.predictions(run)
     ngrams, _ = study.baselines()
     gram = ngrams[max(ngrams)]
+    dynamic = dynamic_evaluation(run, study.corpus, study.settings.device).predictions  # chapter 8's, cached
     rows.append({"corpus": name, "analysed LSTM": study.about(run),
                  "test loss": f"{predictions.cross_entropy:.3f} ± {compare.bootstrap_std(predictions):.3f}",
-                 f"n-gram ({max(ngrams)} bytes of context)": f"{gram.cross_entropy:.3f}",
+                 "with dynamic evaluation": f"{dynamic.cross_entropy:.3f}",
+                 f"{gram.name}": f"{gram.cross_entropy:.3f}",
                  "the paper's best LSTM": compare.PAPER.get(name, {}).get("best LSTM", "—")})
+    against_ngram.append(compare.against_ngram(scorecard.CORPUS_NAMES.get(name, name), predictions, dynamic, gram))
 display(Markdown(f"Built with the **{preset}** preset. The chapters analyse these models (test losses in nats "
-                 "per byte, ± one bootstrap standard deviation over the test segments):"))
-pd.DataFrame(rows).set_index("corpus")
+                 "per byte, ± one bootstrap standard deviation over the test segments; dynamic evaluation, "
+                 "chapter 8, lets the model keep learning from the test text it has read):"))
+display(pd.DataFrame(rows).set_index("corpus"))
+Markdown(" ".join(against_ngram))
 
 # %% tags=["hide-input"]
 notes = [f"{name}: {note}" for name, study in studies.items() for note in study.notes]

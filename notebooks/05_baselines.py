@@ -74,6 +74,11 @@ Markdown(
 )
 
 # %% [markdown]
+# These are models that stop learning when training ends. A model that keeps learning from the text
+# it has just read, *dynamic evaluation*, goes further: [chapter 8](08_beyond.ipynb) measures it,
+# and the introduction sets its loss beside the 20-gram's.
+
+# %% [markdown]
 # ## What this chapter found
 #
 # "Nearly identical" means within 2% here, with the 95% bootstrap interval inside that band; any

@@ -150,6 +150,15 @@ def _shifted(p: Predictions, name: str, by: float, kind: str = "nnn") -> Predict
     return Predictions(p.probs, p.target_log_probs - by, p.targets, p.positions, name, kind, "sha", "test")
 
 
+def test_the_lstm_against_the_n_gram_reads_as_trained_and_under_dynamic_evaluation():
+    gram = losses("20-gram", 1.1, kind="ngram")
+    lstm, dynamic = _shifted(gram, "lstm", 0.04, "lstm"), _shifted(gram, "lstm", -0.1, "lstm")  # worse, then better
+    sentence = compare.against_ngram("Linux", lstm, dynamic, gram)
+    assert sentence.startswith("On Linux the LSTM loses to the 20-gram (") and "under dynamic evaluation it beats it" \
+        in sentence
+    assert "as it does under dynamic evaluation" in compare.against_ngram("Linux", dynamic, dynamic, gram)
+
+
 def test_finite_horizon_claims_pass_on_table_2s_pattern_and_fail_on_its_reverse():
     base = losses("base", 1.5)
     ngrams = {1: _shifted(base, "2-gram", 0.5, "ngram"), 2: _shifted(base, "3-gram", 0.3, "ngram"),
@@ -357,3 +366,4 @@ def test_lstm_gate_claims_fail_when_no_gate_integrates_and_the_first_layer_is_th
     integrators, feed_forward, output, diffuse = lstm_gate_claims(saturation)
     assert integrators.verdict == "not reproduced" and diffuse.verdict == "not reproduced"
     assert feed_forward.verdict == output.verdict == "reproduced" and "90%" in integrators.threshold
+

@@ -62,6 +62,21 @@ def comparison(expected: Predictions, other: Predictions) -> Comparison:
                       paired_bootstrap_std(other, expected))
 
 
+def against_ngram(corpus: str, model: Predictions, dynamic: Predictions, ngram: Predictions) -> str:
+    """One sentence: whether the model beats the n-gram beyond the noise, as trained and under dynamic evaluation
+    (|z|: the difference over its paired bootstrap standard deviation)."""
+    def verb(c: Comparison) -> str:
+        return {scorecard.FOR: "beats", scorecard.AGAINST: "loses to"}.get(c.outcome, "is within the noise of")
+
+    plain, adapted = comparison(model, ngram), comparison(dynamic, ngram)
+    sentence = (f"On {corpus} the LSTM {verb(plain)} the {ngram.name} ({model.cross_entropy:.3f} against "
+                f"{ngram.cross_entropy:.3f} nats/byte, |z| {abs(plain.z):.1f})")
+    under = f"({dynamic.cross_entropy:.3f}, |z| {abs(adapted.z):.1f})"
+    if adapted.outcome == plain.outcome:
+        return f"{sentence}, as it does under dynamic evaluation {under}."
+    return f"{sentence}; under dynamic evaluation it {verb(adapted)} it {under}."
+
+
 @dataclass(frozen=True)
 class ScoredModel:
     """One row of Table 1's input: a model's test predictions, its config, parameter count and how long it trained
