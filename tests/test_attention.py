@@ -10,6 +10,7 @@ from lit_rnn.analysis.attention import copy_keys, induction_mass, induction_scor
 from lit_rnn.attention import attention_over, repeated_bytes
 from lit_rnn.data import Corpus
 from lit_rnn.evaluate import model_predictions
+from lit_rnn.hashing import canonical_json, config_hash
 from lit_rnn.models import (
     ModelConfig,
     Transformer,
@@ -20,7 +21,6 @@ from lit_rnn.models import (
 )
 from lit_rnn.presets import TRANSFORMER_RECIPE, get_preset
 from lit_rnn.runs import Recipe, RunConfig, identity
-from lit_rnn.store import canonical_json, config_hash
 from lit_rnn.train import TrainOptions, step_learning_rate, train
 
 

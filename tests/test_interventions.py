@@ -11,6 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from lit_rnn.atomic import atomic_save_torch
 from lit_rnn.data import Corpus
 from lit_rnn.devices import exact_fp32
 from lit_rnn.errors import UserError
@@ -30,7 +31,6 @@ from lit_rnn.interventions import (
 )
 from lit_rnn.models import RECURRENT, CharLM, ModelConfig, init_uniform, weights
 from lit_rnn.runs import Recipe, Run, RunConfig
-from lit_rnn.store import atomic_save_torch
 from lit_rnn.viz.interventions import InterventionExplorer, readings_html
 
 WRITTEN_OUT_ATOL = 1e-5  # the written-out equations against the fused kernel on a CPU (see test_models)

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from lit_rnn.atomic import atomic_save_torch
 from lit_rnn.devices import exact_fp32, training_precision
 from lit_rnn.errors import UserError
 from lit_rnn.models import (
@@ -17,7 +18,6 @@ from lit_rnn.models import (
     weights,
 )
 from lit_rnn.probe import FREE_RUNNING_ATOL, ONE_STEP_ATOL, one_step_gap, strong_model
-from lit_rnn.store import atomic_save_torch
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 

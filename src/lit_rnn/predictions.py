@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lit_rnn.atomic import atomic_save_npz, atomic_write_bytes
 from lit_rnn.errors import UserError
-from lit_rnn.store import atomic_save_npz, atomic_write_bytes
 
 ERROR_THRESHOLD = 0.5
 

@@ -6,9 +6,9 @@ How it was executed (device, precision, checkpoint cadence) is not part of its i
 precision is recorded in its result, because it moves the numbers slightly.
 
 Everything the store holds, and who writes it. The training files are written by the trainer; every
-other artifact is computed on first use through :func:`lit_rnn.store.cached`, whose key rule is
+other artifact is computed on first use through :func:`lit_rnn.atomic.cached`, whose key rule is
 that a path names all that determines the artifact: its owner's folder (a run's, an n-gram's) is a
-:func:`~lit_rnn.store.config_hash`, and the artifact's own name adds the split, the checkpoint or a
+:func:`~lit_rnn.hashing.config_hash`, and the artifact's own name adds the split, the checkpoint or a
 hash of its parameters. Anything in it can be deleted and is rebuilt the same; a hidden
 ``.*.partial`` folder is a build that was killed, never read::
 
@@ -53,18 +53,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from lit_rnn.atomic import atomic_save_torch, atomic_write_text, read_jsonl, umask
 from lit_rnn.data import KNOWN_CORPORA, Batcher, Corpus
 from lit_rnn.errors import UserError
+from lit_rnn.hashing import canonical_json, config_hash
 from lit_rnn.models import LATER, Model, ModelConfig, load_checkpoint, load_model
 from lit_rnn.predictions import Predictions
-from lit_rnn.store import (
-    atomic_save_torch,
-    atomic_write_text,
-    canonical_json,
-    config_hash,
-    read_jsonl,
-    umask,
-)
 
 PORTABLE_FILES = ("config.json", "metrics.jsonl", "result.json", "provenance.json", "best.pt")
 WEIGHTLESS = "weightless.json"  # marks a run kept without weights; holds its test loss and bootstrap std
