@@ -92,7 +92,7 @@ def collect_predictions(windows: Iterable[tuple[slice, torch.Tensor, torch.Tenso
         targets=batcher.split_targets(split).reshape(-1),
         positions=batcher.positions(split).reshape(-1),
         name=name,
-        kind=config.architecture,
+        architecture=config.architecture,
         corpus_sha256=batcher.corpus.sha256,
         split=split,
     )

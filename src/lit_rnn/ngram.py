@@ -273,7 +273,7 @@ def ngram_predictions(
             targets=batcher.split_targets(split).reshape(-1),
             positions=batcher.positions(split).reshape(-1),
             name=f"{order}-gram",
-            kind="ngram",
+            architecture="ngram",
             corpus_sha256=batcher.corpus.sha256,
             split=split,
         ).save(path)

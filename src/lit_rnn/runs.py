@@ -395,11 +395,11 @@ def _checked_weightless(folder: Path, config: RunConfig) -> RunResult:
         raise UserError(f"{folder} is weightless but lacks {TEST_PREDICTIONS}; not imported")
     predictions = Predictions.load(folder / TEST_PREDICTIONS)
     model = config.model
-    found = (predictions.is_compact, predictions.name, predictions.kind, predictions.corpus_sha256, predictions.split,
-             predictions.vocab_size)
+    found = (predictions.is_compact, predictions.name, predictions.architecture, predictions.corpus_sha256,
+             predictions.split, predictions.vocab_size)
     if found != (True, model.name, model.architecture, config.corpus_sha256, "test", model.vocab_size):
         raise UserError(f"{folder / TEST_PREDICTIONS} are not the compact test predictions of {model.name} on its "
-                        f"corpus (compact, name, kind, corpus, split, vocabulary: {found}); not imported")
+                        f"corpus (compact, name, architecture, corpus, split, vocabulary: {found}); not imported")
     ids_fit = max(predictions.most_likely.max(), predictions.targets.max()) < model.vocab_size
     ordered = bool(np.all(np.diff(predictions.positions) > 0))
     probable = bool(np.all(np.isfinite(predictions.target_log_probs)) and np.all(predictions.target_log_probs <= 0))
