@@ -65,8 +65,8 @@ def _training(store: Path, project: Path) -> bool:
 
 
 def _estimating(store: Path, project: Path) -> bool:
-    """KenLM is writing an n-gram binary (its hidden build folder exists)."""
-    return any((store / "ngram").glob("*/.model.bin.*.partial"))
+    """KenLM estimates an n-gram of the corpus (lmplz piped into build_binary, in the binary's hidden build folder)."""
+    return any((store / "ngram").glob("*/.model.bin.*.partial/build_binary.log"))
 
 
 def _in_chapter(store: Path, project: Path) -> bool:
