@@ -71,11 +71,11 @@ def main() -> None:
     print("budget  transformer            lstm        train s/step (T, LSTM, ratio)  eval s/10KB (T, LSTM, ratio)")
     for spec in TRANSFORMERS[:1] if args.smoke else [s for s in TRANSFORMERS if s.window == 100]:
         transformer = preset.transformer_config(spec, corpus)
-        hidden = matched_hidden_size("lstm", 1, budget(spec.size, VOCAB), VOCAB)
+        hidden = matched_hidden_size("lstm", 1, budget(spec.budget_index, VOCAB), VOCAB)
         lstm = RunConfig(corpus.sha256, ModelConfig("lstm", 1, hidden, VOCAB), Recipe())
         (t_step, t_eval), (l_step, l_eval) = (costs(c, rows, 100, repeats) for c in (transformer, lstm))
         scale = 10_000 / (rows * 100)
-        print(f"{spec.size:>6}  {transformer.model.name:<22} {lstm.model.name:<11} "
+        print(f"{spec.budget_index:>6}  {transformer.model.name:<22} {lstm.model.name:<11} "
               f"{t_step:7.3f} {l_step:7.3f} {t_step / l_step:6.1f}x        "
               f"{t_eval * scale:7.3f} {l_eval * scale:7.3f} {t_eval / l_eval:6.1f}x")
 

@@ -30,12 +30,12 @@ from lit_rnn.settings import resolve_data_dir
 from lit_rnn.viz.explorer import CELL_NUMBER, MARKED_SPAN, CellExplorer
 
 
-def write_synthetic_trace(folder: Path, positions: np.ndarray, layers: int, cells: int, chunk: int = 32768) -> None:
+def write_synthetic_trace(folder: Path, positions: np.ndarray, n_layers: int, cells: int, chunk: int = 32768) -> None:
     """A StoredTrace folder of random float16 values: gates in [0, 1], c ~ N(0, 2), the rest in [-1, 1]."""
     rng = np.random.default_rng(0)
     folder.mkdir(parents=True)
     np.save(folder / "positions.npy", positions)
-    for layer in range(layers):
+    for layer in range(n_layers):
         for name in TRACE_QUANTITIES["lstm"]:
             array = np.lib.format.open_memmap(folder / f"layer{layer}_{name}.npy", mode="w+", dtype=np.float16,
                                               shape=(len(positions), cells))
@@ -64,7 +64,7 @@ def timed(action, repeats: int = 1, reset=None) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", default="warpeace")
-    parser.add_argument("--layers", type=int, default=3)
+    parser.add_argument("--layers", dest="n_layers", type=int, default=3)
     parser.add_argument("--cells", type=int, default=241)
     parser.add_argument("--positions", type=int, default=None, help="default: the whole test split")
     parser.add_argument("--repeats", type=int, default=5)
@@ -72,15 +72,15 @@ def main() -> None:
     args = parser.parse_args()
     corpus = load_corpus(args.corpus, resolve_data_dir())
     if args.smoke:
-        corpus, args.layers, args.cells, args.positions, args.repeats = corpus.head(SMOKE_BYTES), 1, 8, 2000, 1
+        corpus, args.n_layers, args.cells, args.positions, args.repeats = corpus.head(SMOKE_BYTES), 1, 8, 2000, 1
     positions = corpus.batcher().positions("test").reshape(-1)[: args.positions]
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        write_synthetic_trace(Path(tmp) / "trace", positions, args.layers, args.cells)
+        write_synthetic_trace(Path(tmp) / "trace", positions, args.n_layers, args.cells)
         size = sum(p.stat().st_size for p in (Path(tmp) / "trace").iterdir())
-        print(f"synthetic trace: {args.layers} layers x {args.cells} cells x {len(positions):,} positions x 6 "
+        print(f"synthetic trace: {args.n_layers} layers x {args.cells} cells x {len(positions):,} positions x 6 "
               f"quantities, {size / 1e9:.2f} GB, written in {time.perf_counter() - start:.0f} s")
-        trace = StoredTrace(Path(tmp) / "trace", "lstm", args.layers)
+        trace = StoredTrace(Path(tmp) / "trace", "lstm", args.n_layers)
         start = time.perf_counter()
         signals = reference_signals(lex(corpus.data, resolve_language("auto", corpus)))
         explorer = CellExplorer(corpus, {"lstm": trace}, signals)
@@ -95,7 +95,7 @@ def main() -> None:
 
         print(f"cell change (draw one cell's window): {timed(next_cell, args.repeats) * 1000:.0f} ms")
         print(f"position change: {timed(next_position, args.repeats) * 1000:.0f} ms")
-        explorer.layer.value = args.layers - 1
+        explorer.layer.value = args.n_layers - 1
         no_ranking = partial(setattr, explorer.rank_by, "value", CELL_NUMBER)
         for signal in ("in_quotes", "line_position"):  # a binary signal (AUC) and a count (correlation)
             choose = partial(setattr, explorer.rank_by, "value", signal)

@@ -27,24 +27,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--corpus", default="warpeace")
     parser.add_argument("--split", default="test")
-    parser.add_argument("--layers", type=int, default=3)
+    parser.add_argument("--layers", dest="n_layers", type=int, default=3)
     parser.add_argument("--cells", type=int, default=512)
     parser.add_argument("--smoke", action="store_true", help="the smallest setting, on CPU in seconds: checks it runs")
     args = parser.parse_args()
     corpus = load_corpus(args.corpus, resolve_data_dir())
     if args.smoke:
-        corpus, args.layers, args.cells = corpus.head(SMOKE_BYTES), 1, 8
+        corpus, args.n_layers, args.cells = corpus.head(SMOKE_BYTES), 1, 8
     torch.manual_seed(0)
-    model = CharLM(ModelConfig("lstm", args.layers, args.cells, corpus.vocab_size)).eval()
+    model = CharLM(ModelConfig("lstm", args.n_layers, args.cells, corpus.vocab_size)).eval()
     init_uniform(model, 0.08)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "trace"
         start = time.perf_counter()
         write_trace(model, corpus.batcher(), args.split, folder)
         seconds = time.perf_counter() - start
-        trace = StoredTrace(folder, "lstm", args.layers)
+        trace = StoredTrace(folder, "lstm", args.n_layers)
         size = sum(p.stat().st_size for p in folder.iterdir())
-        print(f"traced {len(trace.positions):,} positions x {args.layers} layers x 6 quantities x {args.cells} cells "
+        print(f"traced {len(trace.positions):,} positions x {args.n_layers} layers x 6 quantities x {args.cells} cells "
               f"in {seconds:.0f} s; {size / 2**30:.2f} GiB on disk; peak resident memory "
               f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
 

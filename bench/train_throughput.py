@@ -93,15 +93,15 @@ def main() -> None:
     targets = torch.randint(0, VOCAB, (rows, rows), device=device)
     print(f"device {device}, bf16 autocast {args.bf16}, threads {torch.get_num_threads()}, batch {rows} x {rows}")
     print(f"{'model':<12}{'lit-rnn B/s':>14}{'reference B/s':>16}{'ratio':>8}{'peak MB':>10}")
-    for cell, layers, hidden in cases:
-        fused = CharLM(ModelConfig(cell, layers, hidden, VOCAB)).to(device)
-        reference = CellLoopLM(cell, layers, hidden, VOCAB).to(device)
+    for cell, n_layers, hidden in cases:
+        fused = CharLM(ModelConfig(cell, n_layers, hidden, VOCAB)).to(device)
+        reference = CellLoopLM(cell, n_layers, hidden, VOCAB).to(device)
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
         fast = step_time(fused, ids, targets, device, args.bf16, args.repeats)
         memory = peak_memory_mb(device)
         slow = step_time(reference, ids, targets, device, args.bf16, args.repeats)
-        print(f"{cell}-{layers}x{hidden:<6}{rows**2 / fast:>14,.0f}{rows**2 / slow:>16,.0f}{slow / fast:>8.2f}"
+        print(f"{cell}-{n_layers}x{hidden:<6}{rows**2 / fast:>14,.0f}{rows**2 / slow:>16,.0f}{slow / fast:>8.2f}"
               f"{memory:>10,.0f}")
 
 

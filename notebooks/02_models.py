@@ -88,7 +88,7 @@ Markdown("```python\n" + "\n\n".join(inspect.getsource(step) for step in (rnn_st
 
 # %%
 grid = pd.DataFrame(parameter_matched_grid(study.corpus.vocab_size, reference_sizes=study.preset.reference_sizes))
-grid["budget"] = grid["size"].map(dict(enumerate(budget_label(b) for b in study.budgets)))
+grid["budget"] = grid["budget_index"].map(dict(enumerate(budget_label(b) for b in study.budgets)))
 grid.pivot(index=["architecture", "n_layers"], columns="budget", values=["hidden_size", "parameters"]).reindex(
     columns=[budget_label(b) for b in study.budgets], level=1).rename_axis(index=["architecture", "layers"])
 
@@ -145,7 +145,8 @@ trainings = {run.name: run.training for run in runs}
 table = compare.loss_table([compare.ScoredModel(predictions[run.name], run.config.model, run.result.parameters,
                                                  run.training) for run in runs], study.budgets, study.corpus.name)
 labels = {run.name: study.about(run) for run in runs}
-table.assign(model=table.model.map(labels), budget=table.budget.map(dict(enumerate(map(budget_label, study.budgets)))))[
+budget_labels = dict(enumerate(map(budget_label, study.budgets)))
+table.assign(model=table.model.map(labels), budget=table.budget_index.map(budget_labels))[
     ["model", "budget", "test_loss", "std", "error_rate"]].rename(
     columns={"test_loss": "test loss (nats/byte)", "std": "± (bootstrap)", "error_rate": "error rate"}).round(4)
 

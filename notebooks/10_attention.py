@@ -79,7 +79,8 @@ Markdown(f"The Transformer: **{study.about(run)}**, a window of {window} bytes. 
 runs = [*study.recurrent_runs, *study.transformer_runs]
 table = compare.loss_table([compare.ScoredModel(study.predictions(r), r.config.model, r.result.parameters, r.training)
                             for r in runs], study.budgets, study.corpus.name)
-table.assign(wall_s=[next(r.provenance.get("wall_s") for r in runs if r.name == m) for m in table.model]).round(3)
+table.assign(wall_s=[next(r.provenance.get("wall_s") for r in runs if r.name == m) for m in table.model]).rename(
+    columns={"n_layers": "layers", "budget_index": "budget"}).round(3)  # the page's labels, as before
 
 # %% [markdown]
 # ## Table 2's row: finite horizons

@@ -36,9 +36,8 @@ def models(study: Study) -> list[scorecard.Claim]:
     runs = study.recurrent_runs
     predictions = {run.name: study.predictions(run) for run in runs}
     trainings = {run.name: run.training for run in runs}
-    table = compare.loss_table(list(predictions.values()), [run.config.model for run in runs],
-                               [run.result.parameters for run in runs], study.budgets, study.corpus.name,
-                               trainings=list(trainings.values()))
+    table = compare.loss_table([compare.ScoredModel(predictions[run.name], run.config.model, run.result.parameters,
+                                                    run.training) for run in runs], study.budgets, study.corpus.name)
     architectures = {run.name: run.config.model.architecture for run in runs}
     paper_training = Recipe().length
     return [compare.depth_claim(table, predictions, paper_training),

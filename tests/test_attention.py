@@ -10,6 +10,7 @@ from lit_rnn.analysis.attention import copy_keys, induction_mass, induction_scor
 from lit_rnn.attention import attention_over, repeated_bytes
 from lit_rnn.data import Corpus
 from lit_rnn.evaluate import model_predictions
+from lit_rnn.hashing import canonical_json, config_hash
 from lit_rnn.models import (
     ModelConfig,
     Transformer,
@@ -20,13 +21,12 @@ from lit_rnn.models import (
 )
 from lit_rnn.presets import TRANSFORMER_RECIPE, get_preset
 from lit_rnn.runs import Recipe, RunConfig, identity
-from lit_rnn.store import canonical_json, config_hash
 from lit_rnn.train import TrainOptions, step_learning_rate, train
 
 
-def transformer(window=12, layers=2, heads=2, width=16, vocab=11, seed=0) -> Transformer:
+def transformer(window=12, n_layers=2, heads=2, width=16, vocab=11, seed=0) -> Transformer:
     torch.manual_seed(seed)
-    model = Transformer(ModelConfig("transformer", layers, width, vocab, context=window, n_heads=heads))
+    model = Transformer(ModelConfig("transformer", n_layers, width, vocab, context=window, n_heads=heads))
     init_normal(model, 0.3)  # large weights: attention far from uniform, so differences show
     return model.eval()
 
@@ -81,11 +81,11 @@ def test_evaluation_through_the_split_pass_matches_one_pass(wp_slice):
     expected = torch.log_softmax(logits, -1).gather(-1, torch.from_numpy(
         batcher.split_targets("test").astype(np.int64))[..., None])[..., 0].reshape(-1).numpy()
     np.testing.assert_allclose(predictions.target_log_probs, expected, rtol=1e-4, atol=1e-5)
-    assert predictions.kind == "transformer"
+    assert predictions.architecture == "transformer"
 
 
 def test_trace_shapes_and_weights():
-    model, ids = transformer(window=12, layers=3, heads=4), torch.randint(0, 11, (2, 30))
+    model, ids = transformer(window=12, n_layers=3, heads=4), torch.randint(0, 11, (2, 30))
     (layers, logits), _ = model.trace(ids)
     assert len(layers) == 3 and all(set(layer) == {"attention"} for layer in layers)
     assert all(layer["attention"].shape == (2, 30, 4, 12) for layer in layers)
@@ -98,14 +98,14 @@ def test_trace_shapes_and_weights():
 
 
 @pytest.mark.parametrize("vocab_size", [65, 87, 101])
-@pytest.mark.parametrize("size", [0, 1, 2, 3])
-def test_parameter_matching_per_budget(vocab_size, size):
-    target = budget(size, vocab_size)
-    layers, heads = ((2, 2), (2, 2), (4, 4), (4, 4))[size]
+@pytest.mark.parametrize("budget_index", [0, 1, 2, 3])
+def test_parameter_matching_per_budget(vocab_size, budget_index):
+    target = budget(budget_index, vocab_size)
+    n_layers, heads = ((2, 2), (2, 2), (4, 4), (4, 4))[budget_index]
     for window in (100, 512):
-        config = matched_transformer(layers, heads, target, vocab_size, window)
+        config = matched_transformer(n_layers, heads, target, vocab_size, window)
         counted = sum(p.numel() for p in Transformer(config).parameters())
-        assert counted == transformer_parameter_count(layers, config.hidden_size, vocab_size, window)
+        assert counted == transformer_parameter_count(n_layers, config.hidden_size, vocab_size, window)
         assert abs(counted / target - 1) < 0.07  # ±1 step of the width (a multiple of the heads)
         assert config.hidden_size % heads == 0
 

@@ -25,14 +25,14 @@ def _positions(segments: int = SEGMENTS, length: int = LENGTH) -> np.ndarray:
     return (np.arange(segments)[:, None] * 1000 + np.arange(length)[None]).ravel()
 
 
-def losses(name: str, mean: float, kind: str = "lstm", spread: float = 0.2, seed: int = 0) -> Predictions:
+def losses(name: str, mean: float, architecture: str = "lstm", spread: float = 0.2, seed: int = 0) -> Predictions:
     """Predictions over 20 segments of 50 bytes whose per-byte losses average ``mean``."""
     rng = np.random.default_rng(seed)
     loss = np.clip(mean + spread * rng.standard_normal(SEGMENTS * LENGTH), 0.01, None)
     p = np.exp(-loss)
     probs = np.stack([p, 1 - p], axis=1)
     return Predictions(probs.astype(np.float16), np.log(p).astype(np.float32), np.zeros(len(p), np.int64),
-                       _positions(), name, kind, "sha", "test")
+                       _positions(), name, architecture, "sha", "test")
 
 
 def test_bootstrap_std_shrinks_with_agreement_and_pairs_cancel_shared_noise():
@@ -54,11 +54,11 @@ def test_a_comparison_names_the_better_model_and_a_reversal_as_one():
 
 
 def _table(rows, predictions, trainings=None):
-    configs = [type("C", (), dict(architecture=a, n_layers=layers, hidden_size=10, dropout=0.0))
-               for _, a, layers, _ in rows]
+    configs = [type("C", (), dict(architecture=a, n_layers=n_layers, hidden_size=10, dropout=0.0))
+               for _, a, n_layers, _ in rows]
     trainings = trainings or [""] * len(rows)
-    models = [compare.ScoredModel(predictions[name], config, budget, training)
-              for (name, *_, budget), config, training in zip(rows, configs, trainings)]
+    models = [compare.ScoredModel(predictions[name], config, parameters, training)
+              for (name, *_, parameters), config, training in zip(rows, configs, trainings)]
     return compare.loss_table(models, budgets=[100, 1000])
 
 
@@ -69,8 +69,8 @@ def _models(lstm1: float, lstm2: float, rnn2: float, gru2: float) -> dict[str, P
     """Four models over the same bytes: shared per-byte noise, so differences of 0.1 are far beyond the noise."""
     base = losses("base", 1.5)
     return {name: Predictions(base.probs, base.target_log_probs - (loss - 1.5), base.targets, base.positions, name,
-                              kind, "sha", "test")
-            for (name, kind, *_), loss in zip(ROWS, (lstm1, lstm2, rnn2, gru2))}
+                              architecture, "sha", "test")
+            for (name, architecture, *_), loss in zip(ROWS, (lstm1, lstm2, rnn2, gru2))}
 
 
 def test_depth_claim_passes_on_the_papers_effect_and_fails_on_a_reversal():
@@ -114,12 +114,12 @@ def test_models_trained_for_different_times_are_never_compared():
     assert compare.gated_claim(table, predictions).verdict == "not measured"
 
 
-def _tops(name: str, kind: str, top: np.ndarray) -> Predictions:
+def _tops(name: str, architecture: str, top: np.ndarray) -> Predictions:
     """Predictions over 3 bytes whose most likely byte at each position is ``top``."""
     probs = np.full((len(top), 3), 0.1, np.float32)
     probs[np.arange(len(top)), top] = 0.8
     return Predictions(probs.astype(np.float16), np.log(probs[:, 0]), np.zeros(len(top), np.int64), _positions(),
-                       name, kind, "sha", "test")
+                       name, architecture, "sha", "test")
 
 
 def test_cluster_claim_is_noise_tested_on_agreement():
@@ -130,24 +130,24 @@ def test_cluster_claim_is_noise_tested_on_agreement():
         r = np.random.default_rng(seed)
         return np.where(r.random(len(base)) < share, r.integers(0, 3, len(base)), base)
 
-    kinds = {"lstm": "lstm", "gru": "gru", "rnn": "rnn"}
+    architectures = {"lstm": "lstm", "gru": "gru", "rnn": "rnn"}
     apart = [_tops("lstm", "lstm", base), _tops("gru", "gru", noisy(0.1, 1)), _tops("rnn", "rnn", noisy(0.8, 2))]
-    claim = compare.cluster_claim(apart, kinds)
+    claim = compare.cluster_claim(apart, architectures)
     assert claim.verdict == "reproduced" and claim.corpora == ("warpeace",)
     together = [_tops("lstm", "lstm", base), _tops("gru", "gru", noisy(0.8, 1)), _tops("rnn", "rnn", noisy(0.1, 2))]
-    assert compare.cluster_claim(together, kinds).verdict == "not reproduced"
+    assert compare.cluster_claim(together, architectures).verdict == "not reproduced"
     close = [_tops("lstm", "lstm", base), _tops("gru", "gru", noisy(0.3, 1)), _tops("rnn", "rnn", noisy(0.3, 2))]
-    assert compare.cluster_claim(close, kinds).verdict == "inconclusive"  # the same distance: within the noise
+    assert compare.cluster_claim(close, architectures).verdict == "inconclusive"  # the same distance: within the noise
     longer = {"lstm": "50 epochs", "gru": "1,000 steps", "rnn": "1,000 steps"}
-    assert compare.cluster_claim(apart, kinds, longer).verdict == "not measured"  # one gated model trained alike
+    assert compare.cluster_claim(apart, architectures, longer).verdict == "not measured"  # one gated model alike
     agree = compare.agreement_matrix(apart)
     embedding = compare.model_embedding(agree)
     assert list(embedding.model) == ["lstm", "gru", "rnn"] and np.isfinite(embedding[["x", "y"]].to_numpy()).all()
     assert compare.agreement_bootstrap(apart, samples=10).shape == (10, 3, 3)
 
 
-def _shifted(p: Predictions, name: str, by: float, kind: str = "nnn") -> Predictions:
-    return Predictions(p.probs, p.target_log_probs - by, p.targets, p.positions, name, kind, "sha", "test")
+def _shifted(p: Predictions, name: str, by: float, architecture: str = "nnn") -> Predictions:
+    return Predictions(p.probs, p.target_log_probs - by, p.targets, p.positions, name, architecture, "sha", "test")
 
 
 def test_the_lstm_against_the_n_gram_reads_as_trained_and_under_dynamic_evaluation():

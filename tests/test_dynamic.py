@@ -9,13 +9,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from lit_rnn.atomic import atomic_save_torch
 from lit_rnn.data import Corpus
 from lit_rnn.dynamic import DynamicConfig, dynamic_evaluation, dynamic_pass, dynamic_predictions, gradient_rms
 from lit_rnn.errors import UserError
 from lit_rnn.evaluate import model_predictions, split_loss, split_pass
 from lit_rnn.models import CharLM, ModelConfig, init_uniform, weights
 from lit_rnn.runs import Recipe, Run, RunConfig
-from lit_rnn.store import atomic_save_torch
 
 CPU = torch.device("cpu")
 LETTERS = np.frombuffer(b"abcdefghij", np.uint8)

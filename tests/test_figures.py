@@ -78,8 +78,9 @@ def test_training_curves_one_panel_per_length_distinct_colours_and_a_key():
 def _loss_table() -> pd.DataFrame:
     rows = [("lstm", 3, 0, "50 epochs", 1.5), ("lstm", 3, 3, "50 epochs", 1.1), ("lstm", 3, 1, "1,000 steps", 1.6),
             ("rnn", 1, 1, "1,000 steps", 1.9), ("gru", 2, 1, "1,000 steps", 1.7)]
-    return pd.DataFrame([dict(model=f"{a}-{n}x{b}", architecture=a, layers=n, budget=b, training=t, test_loss=loss,
-                              parameters=[50_000, 130_000, 400_000, 1_300_000][b]) for a, n, b, t, loss in rows])
+    return pd.DataFrame([dict(model=f"{a}-{n}x{b}", architecture=a, n_layers=n, budget_index=b, training=t,
+                              test_loss=loss, parameters=[50_000, 130_000, 400_000, 1_300_000][b])
+                         for a, n, b, t, loss in rows])
 
 
 def test_loss_heatmap_puts_each_training_length_on_its_own_row():
@@ -100,10 +101,11 @@ def test_finite_horizon_agreement_and_embedding():
     shown = _contract(figures.agreement_heatmap(matrix))
     assert shown["data"][0]["zmax"] == 1.0
     embedding = pd.DataFrame({"model": names, "x": [0.0, 1.0, 2.0], "y": [0.0, 1.0, 0.5]})
-    table = pd.DataFrame({"model": names, "architecture": ["lstm", "rnn", "gru"], "layers": [1, 2, 3],
-                          "budget": [0, 1, 2]})
+    table = pd.DataFrame({"model": names, "architecture": ["lstm", "rnn", "gru"], "n_layers": [1, 2, 3],
+                          "budget_index": [0, 1, 2]})
     shown = _contract(figures.model_embedding(embedding, table))
-    assert [t["marker"]["color"] for t in shown["data"]] == [figures.KIND_COLOURS[a] for a in ("gru", "lstm", "rnn")]
+    colours = [figures.ARCHITECTURE_COLOURS[a] for a in ("gru", "lstm", "rnn")]
+    assert [t["marker"]["color"] for t in shown["data"]] == colours
 
 
 def test_cell_selector_colours_on_the_fixed_scale():

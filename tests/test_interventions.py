@@ -11,6 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from lit_rnn.atomic import atomic_save_torch
 from lit_rnn.data import Corpus
 from lit_rnn.devices import exact_fp32
 from lit_rnn.errors import UserError
@@ -30,15 +31,14 @@ from lit_rnn.interventions import (
 )
 from lit_rnn.models import RECURRENT, CharLM, ModelConfig, init_uniform, weights
 from lit_rnn.runs import Recipe, Run, RunConfig
-from lit_rnn.store import atomic_save_torch
 from lit_rnn.viz.interventions import InterventionExplorer, readings_html
 
 WRITTEN_OUT_ATOL = 1e-5  # the written-out equations against the fused kernel on a CPU (see test_models)
 
 
-def _model(architecture: str, layers: int, hidden: int = 24, vocab: int = 30, seed: int = 0) -> CharLM:
+def _model(architecture: str, n_layers: int, hidden: int = 24, vocab: int = 30, seed: int = 0) -> CharLM:
     torch.manual_seed(seed)
-    model = CharLM(ModelConfig(architecture, layers, hidden, vocab)).eval()
+    model = CharLM(ModelConfig(architecture, n_layers, hidden, vocab)).eval()
     init_uniform(model, 0.3)  # strong enough that cells matter
     return model
 
@@ -58,9 +58,9 @@ def _run(model, ids, chunk=25):
 
 
 @pytest.mark.parametrize("architecture", RECURRENT)
-@pytest.mark.parametrize("layers", [1, 2, 3])
-def test_the_empty_intervention_is_the_plain_model_exactly(architecture, layers):
-    model = _model(architecture, layers)
+@pytest.mark.parametrize("n_layers", [1, 2, 3])
+def test_the_empty_intervention_is_the_plain_model_exactly(architecture, n_layers):
+    model = _model(architecture, n_layers)
     ids = torch.randint(0, 30, (3, 60))
     plain_logits, plain_state = _run(model, ids)
     logits, state = _run(Intervened(model, Intervention()), ids)

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from lit_rnn.atomic import atomic_save_torch
 from lit_rnn.devices import exact_fp32, training_precision
 from lit_rnn.errors import UserError
 from lit_rnn.models import (
@@ -17,7 +18,6 @@ from lit_rnn.models import (
     weights,
 )
 from lit_rnn.probe import FREE_RUNNING_ATOL, ONE_STEP_ATOL, one_step_gap, strong_model
-from lit_rnn.store import atomic_save_torch
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -28,10 +28,10 @@ def test_reference_lstm_parameter_counts():
 
 
 @pytest.mark.parametrize("architecture", RECURRENT)
-@pytest.mark.parametrize("layers", [1, 2, 3])
-def test_parameter_count_matches_the_module(architecture, layers):
-    model = CharLM(ModelConfig(architecture, layers, 23, 87))
-    assert sum(p.numel() for p in model.parameters()) == parameter_count(architecture, layers, 23, 87)
+@pytest.mark.parametrize("n_layers", [1, 2, 3])
+def test_parameter_count_matches_the_module(architecture, n_layers):
+    model = CharLM(ModelConfig(architecture, n_layers, 23, 87))
+    assert sum(p.numel() for p in model.parameters()) == parameter_count(architecture, n_layers, 23, 87)
 
 
 def test_grid_matches_the_budgets_for_any_vocabulary():
@@ -51,25 +51,25 @@ def _state_list(state) -> list[torch.Tensor]:
 # The bounds and the strong, contracting model are lit_rnn.probe's (what `lit-rnn gpu-window` checks a device with).
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("architecture", RECURRENT)
-@pytest.mark.parametrize("layers", [1, 2, 3])
-def test_one_written_out_step_reproduces_the_fused_kernel(architecture, layers, device):
+@pytest.mark.parametrize("n_layers", [1, 2, 3])
+def test_one_written_out_step_reproduces_the_fused_kernel(architecture, n_layers, device):
     """From the fused path's own state at step t-1, one step of the equations gives its h (and c) at t."""
-    model = strong_model(architecture, layers, device)
+    model = strong_model(architecture, n_layers, device)
     assert one_step_gap(model, torch.randint(0, 60, (3, 40), device=device)) < ONE_STEP_ATOL
 
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("architecture", RECURRENT)
-@pytest.mark.parametrize("layers", [1, 2, 3])
-def test_trace_follows_the_fused_path_over_a_whole_window(architecture, layers, device):
-    model = strong_model(architecture, layers, device)
+@pytest.mark.parametrize("n_layers", [1, 2, 3])
+def test_trace_follows_the_fused_path_over_a_whole_window(architecture, n_layers, device):
+    model = strong_model(architecture, n_layers, device)
     ids = torch.randint(0, 60, (3, 300), device=device)
     atol = FREE_RUNNING_ATOL[torch.device(device).type]
     with torch.no_grad(), exact_fp32():
         hidden, _ = model.rnn(model.one_hot(ids))
         logits, state = model(ids)
     (traced, traced_logits), traced_state = model.trace(ids)
-    assert len(traced) == layers and set(traced[0]) == set(TRACE_QUANTITIES[architecture])
+    assert len(traced) == n_layers and set(traced[0]) == set(TRACE_QUANTITIES[architecture])
     torch.testing.assert_close(traced[-1]["h"], hidden, atol=atol, rtol=0)
     torch.testing.assert_close(traced_logits, logits, atol=atol, rtol=0)
     for mine, theirs in zip(_state_list(traced_state), _state_list(state)):

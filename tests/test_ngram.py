@@ -63,7 +63,7 @@ def test_distributions_are_kenlms_renormalised_over_bytes(batcher, root, order):
     result = ngram_predictions(batcher, order, "test", root)
     n = batcher.split_inputs("test").size
     assert result.probs.shape == (n, batcher.corpus.vocab_size) and result.probs.dtype == np.float16
-    assert result.name == f"{order}-gram" and result.kind == "ngram" and result.split == "test"
+    assert result.name == f"{order}-gram" and result.architecture == "ngram" and result.split == "test"
     np.testing.assert_array_equal(result.positions, batcher.positions("test").ravel())
     np.testing.assert_array_equal(result.targets, batcher.split_targets("test").ravel())
     assert np.all(np.isfinite(result.probs)) and np.all(result.target_probs > 0)

@@ -24,7 +24,7 @@ def test_every_preset_names_distinct_runs_with_matched_budgets(corpus):
         assert len({c.run_id for c in configs}) == len(configs), preset.name
         for spec in (*preset.grid, *preset.large, preset.small):
             model = preset.model(spec, 0.0, corpus.vocab_size)
-            target = parameter_count("lstm", 1, preset.reference_sizes[spec.size], corpus.vocab_size)
+            target = parameter_count("lstm", 1, preset.reference_sizes[spec.budget_index], corpus.vocab_size)
             count = parameter_count(model.architecture, model.n_layers, model.hidden_size, corpus.vocab_size)
             tolerance = 0.05 if preset.name == "tiny" else 0.02  # a dozen cells cannot match a budget within 2%
             assert abs(count - target) / target < tolerance, (preset.name, spec)
@@ -33,7 +33,8 @@ def test_every_preset_names_distinct_runs_with_matched_budgets(corpus):
 def test_the_paper_preset_is_the_papers_grid(corpus):
     paper = PRESETS["paper"]
     assert len(paper.grid_configs(corpus)) == 36 * 3 and paper.recipe == Recipe()
-    assert {(s.architecture, s.n_layers, s.size) for s in paper.large} == {(a, 3, 3) for a in ("rnn", "lstm", "gru")}
+    large = {(s.architecture, s.n_layers, s.budget_index) for s in paper.large}
+    assert large == {(a, 3, 3) for a in ("rnn", "lstm", "gru")}
 
 
 def test_the_core_preset_trains_the_analysed_models_with_the_papers_recipe(corpus):
@@ -41,7 +42,7 @@ def test_the_core_preset_trains_the_analysed_models_with_the_papers_recipe(corpu
     large = core.large_configs(corpus)
     assert [c.model.name for c in large["lstm"]] == ["lstm-3x241", "lstm-3x241"]  # dropout 0.25 and 0.5
     assert all(c.recipe == Recipe() for configs in large.values() for c in configs)
-    assert core.small_configs(corpus)[0].model.n_layers == 3 and core.small.size == 0
+    assert core.small_configs(corpus)[0].model.n_layers == 3 and core.small.budget_index == 0
     assert [c.model.context for c in core.nnn_configs(corpus)] == list(TABLE2_CONTEXTS)
     dynamics = core.dynamics_config(large["lstm"][0])
     assert dynamics.model == large["lstm"][0].model and dynamics.recipe.epochs == 3.0

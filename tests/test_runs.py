@@ -12,10 +12,12 @@ import pytest
 import torch
 
 from lit_rnn.analysis.compare import ScoredModel, agreement_matrix, bootstrap_std, loss_table
+from lit_rnn.atomic import atomic_save_torch
 from lit_rnn.cli import main
 from lit_rnn.data import Corpus
 from lit_rnn.errors import UserError
 from lit_rnn.evaluate import predictions
+from lit_rnn.hashing import canonical_json, config_hash
 from lit_rnn.models import ModelConfig, load_checkpoint
 from lit_rnn.predictions import Predictions
 from lit_rnn.presets import PRESETS
@@ -32,7 +34,6 @@ from lit_rnn.runs import (
     run_table,
     stored_runs,
 )
-from lit_rnn.store import atomic_save_torch, canonical_json, config_hash
 from lit_rnn.study import Study
 from lit_rnn.train import TrainOptions, get_or_train
 

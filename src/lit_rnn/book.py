@@ -250,7 +250,7 @@ def slim_downloads(html: Path) -> None:
     """
     import nbformat
 
-    from lit_rnn.store import atomic_write_text
+    from lit_rnn.atomic import atomic_write_text
 
     for path in (html / "_sources").rglob("*.ipynb"):
         notebook = nbformat.read(path, as_version=4)

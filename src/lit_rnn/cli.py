@@ -63,7 +63,7 @@ def _train(args: argparse.Namespace) -> None:
 
     settings = settings_from_args(args)
     corpus = settings.corpus
-    model = ModelConfig(args.architecture, args.layers, args.hidden, corpus.vocab_size, args.dropout)
+    model = ModelConfig(args.architecture, args.n_layers, args.hidden, corpus.vocab_size, args.dropout)
     config = RunConfig(corpus.sha256, model, settings.preset.recipe, args.seed)
     run = get_or_train(config, corpus, settings.train_options, settings.artifacts)
     print(f"{model.name}: best validation loss {run.result.best_val_loss:.4f} nats/byte "
@@ -232,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     recipe.add_argument("--max-steps", type=int, default=None, help="cap the optimisation steps")
     train = commands.add_parser("train", parents=[settings, recipe], help="train one model with a preset's recipe")
     train.add_argument("--architecture", choices=["rnn", "lstm", "gru"], default="lstm")
-    train.add_argument("--layers", type=int, default=2)
+    train.add_argument("--layers", dest="n_layers", type=int, default=2)
     train.add_argument("--hidden", type=int, default=128)
     train.add_argument("--dropout", type=float, default=0.0)
     train.add_argument("--seed", type=int, default=0)

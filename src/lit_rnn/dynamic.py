@@ -36,14 +36,15 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from lit_rnn.atomic import atomic_save_torch, atomic_write_text, cached
 from lit_rnn.data import Batcher, Corpus
 from lit_rnn.devices import exact_fp32
 from lit_rnn.errors import UserError
 from lit_rnn.evaluate import collect_predictions, model_predictions, split_loss, split_pass
+from lit_rnn.hashing import config_hash
 from lit_rnn.models import CharLM, detach, load_checkpoint
 from lit_rnn.predictions import Predictions
 from lit_rnn.runs import Run
-from lit_rnn.store import atomic_save_torch, atomic_write_text, cached, config_hash
 
 RULES = ("rms", "sgd")
 RMS_FLOOR = 0.01  # a gradient's RMS is taken as at least this share of the mean RMS (bytes rare in training)

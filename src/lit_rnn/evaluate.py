@@ -16,13 +16,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from lit_rnn.atomic import cached
 from lit_rnn.data import Batcher, Corpus
 from lit_rnn.devices import exact_fp32
 from lit_rnn.errors import UserError
 from lit_rnn.models import TRACE_QUANTITIES, CharLM, Model, ModelConfig
 from lit_rnn.predictions import Predictions
 from lit_rnn.runs import Run
-from lit_rnn.store import cached
 
 
 def split_pass(step: Callable, batcher: Batcher, split: str, device: torch.device, chunk: int,
@@ -92,7 +92,7 @@ def collect_predictions(windows: Iterable[tuple[slice, torch.Tensor, torch.Tenso
         targets=batcher.split_targets(split).reshape(-1),
         positions=batcher.positions(split).reshape(-1),
         name=name,
-        kind=config.architecture,
+        architecture=config.architecture,
         corpus_sha256=batcher.corpus.sha256,
         split=split,
     )
@@ -143,7 +143,7 @@ def write_trace(model: CharLM, batcher: Batcher, split: str, folder: Path, chunk
 
     Each window of steps is written straight to its place in the files, so memory stays at one
     window: a 3-layer 512 LSTM over a 330,000-byte split is 5.7 GiB on disk, not in RAM. The folder is
-    complete only when this returns (:func:`trace` builds it through :func:`lit_rnn.store.cached`).
+    complete only when this returns (:func:`trace` builds it through :func:`lit_rnn.atomic.cached`).
     """
     device = next(model.parameters()).device
     rows, length = batcher.split_inputs(split).shape

@@ -30,12 +30,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lit_rnn.atomic import atomic_save_npz, cached
 from lit_rnn.data import Batcher, Corpus
 from lit_rnn.errors import UserError
 from lit_rnn.evaluate import samples, split_pass
+from lit_rnn.hashing import config_hash
 from lit_rnn.models import FUSED_LAYERS, STEPS, CharLM, ModelConfig
 from lit_rnn.runs import Run
-from lit_rnn.store import atomic_save_npz, cached, config_hash
 
 CLAMPABLE = {"rnn": ("h",), "lstm": ("c", "h"), "gru": ("h",)}
 

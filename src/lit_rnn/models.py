@@ -118,29 +118,30 @@ def matched_hidden_size(architecture: str, n_layers: int, budget: int, vocab_siz
     return int(sizes[np.argmin(np.abs(counts - budget))])
 
 
-def budget(size: int, vocab_size: int, reference_sizes: tuple[int, ...] = REFERENCE_LSTM_SIZES) -> int:
-    """Parameters of the paper's ``size``-th budget: a 1-layer LSTM of ``reference_sizes[size]`` cells."""
-    return parameter_count("lstm", 1, reference_sizes[size], vocab_size)
+def budget(budget_index: int, vocab_size: int, reference_sizes: tuple[int, ...] = REFERENCE_LSTM_SIZES) -> int:
+    """The parameter count of the paper's ``budget_index``-th budget (0..3): a 1-layer LSTM of
+    ``reference_sizes[budget_index]`` cells."""
+    return parameter_count("lstm", 1, reference_sizes[budget_index], vocab_size)
 
 
 def parameter_matched_grid(
     vocab_size: int,
     architectures: tuple[str, ...] = RECURRENT,
-    depths: tuple[int, ...] = (1, 2, 3),
+    n_layers: tuple[int, ...] = (1, 2, 3),
     reference_sizes: tuple[int, ...] = REFERENCE_LSTM_SIZES,
 ) -> list[dict]:
     """The paper's grid: per architecture and depth, hidden sizes matching the 1-layer LSTM budgets.
 
-    Each row: architecture, n_layers, size (0..3), hidden_size, parameters, budget.
+    Each row: architecture, n_layers, budget_index (0..3), hidden_size, parameters, budget (a parameter count).
     """
     rows = []
-    for size in range(len(reference_sizes)):
-        target = budget(size, vocab_size, reference_sizes)
+    for budget_index in range(len(reference_sizes)):
+        target = budget(budget_index, vocab_size, reference_sizes)
         for architecture in architectures:
-            for depth in depths:
-                hidden = matched_hidden_size(architecture, depth, target, vocab_size)
-                rows.append(dict(architecture=architecture, n_layers=depth, size=size, hidden_size=hidden,
-                                 parameters=parameter_count(architecture, depth, hidden, vocab_size), budget=target))
+            for n in n_layers:
+                hidden = matched_hidden_size(architecture, n, target, vocab_size)
+                rows.append(dict(architecture=architecture, n_layers=n, budget_index=budget_index, hidden_size=hidden,
+                                 parameters=parameter_count(architecture, n, hidden, vocab_size), budget=target))
     return rows
 
 
@@ -434,14 +435,14 @@ def detach(state):
 def init_normal(model: nn.Module, std: float) -> None:
     """GPT-2's initialisation: weights normal with ``std`` (residual projections scaled by 1/sqrt(2 layers)),
     biases 0, layer norms the identity."""
-    depth = getattr(model.config, "n_layers", 1)
+    n_layers = getattr(model.config, "n_layers", 1)
     with torch.no_grad():
         for name, parameter in model.named_parameters():
             if parameter.ndim < 2:
                 parameter.fill_(1.0 if ".ln" in f".{name}" and name.endswith("weight") else 0.0)
             else:
                 residual = name.endswith(("proj.weight", "mlp.2.weight"))
-                parameter.normal_(0.0, std / math.sqrt(2 * depth) if residual else std)
+                parameter.normal_(0.0, std / math.sqrt(2 * n_layers) if residual else std)
 
 
 def weights(model: Model) -> dict:

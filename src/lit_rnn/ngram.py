@@ -26,10 +26,11 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from lit_rnn.atomic import atomic_write_text, cached
 from lit_rnn.data import Batcher, Corpus
 from lit_rnn.errors import UserError
+from lit_rnn.hashing import canonical_json, config_hash
 from lit_rnn.predictions import Predictions
-from lit_rnn.store import atomic_write_text, cached, canonical_json, config_hash
 
 MAX_ORDER = 21  # what `make setup` compiles lmplz, build_binary and the kenlm module for (Table 2's n = 20)
 KENLM_VERSION = "0.3.0"
@@ -207,7 +208,7 @@ def _write_training_text(batcher: Batcher, path: Path) -> None:
 def train_ngram(batcher: Batcher, order: int, artifacts: str | Path) -> Path:
     """The KenLM binary of an ``order``-gram on ``batcher``'s train split, estimated once and cached.
 
-    The binary is built in a hidden folder and renamed into place (:func:`lit_rnn.store.cached`), so an
+    The binary is built in a hidden folder and renamed into place (:func:`lit_rnn.atomic.cached`), so an
     interrupted build never leaves a ``model.bin`` that looks finished.
     """
     config = NgramConfig.of(batcher, order)
@@ -272,7 +273,7 @@ def ngram_predictions(
             targets=batcher.split_targets(split).reshape(-1),
             positions=batcher.positions(split).reshape(-1),
             name=f"{order}-gram",
-            kind="ngram",
+            architecture="ngram",
             corpus_sha256=batcher.corpus.sha256,
             split=split,
         ).save(path)

@@ -33,8 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from lit_rnn.atomic import atomic_write_bytes
 from lit_rnn.errors import UserError
-from lit_rnn.store import atomic_write_bytes
 
 DOWNLOADS = "downloads"  # the data directory's folder for downloaded sources
 RETRIES = 2  # further attempts after a failed transfer, each from the start

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lit_rnn.atomic import atomic_save_npz, atomic_write_bytes
 from lit_rnn.errors import UserError
-from lit_rnn.store import atomic_save_npz, atomic_write_bytes
 
 ERROR_THRESHOLD = 0.5
 
@@ -37,7 +37,7 @@ class Predictions:
     targets: np.ndarray  # (n,) vocabulary ids of the true next bytes
     positions: np.ndarray  # (n,) corpus offsets of the inputs, increasing
     name: str  # the model's name for tables and legends, e.g. "lstm-2x128" or "20-gram"
-    kind: str  # "rnn", "lstm", "gru", "nnn" or "ngram"
+    architecture: str  # "rnn", "lstm", "gru", "nnn", "transformer" or "ngram"
     corpus_sha256: str
     split: str
     top_ids: np.ndarray | None = None  # (n,) the most likely next byte's id: the compact form's, for want of probs
@@ -58,12 +58,12 @@ class Predictions:
 
     @classmethod
     def from_log_probs(cls, log_probs: np.ndarray, targets: np.ndarray, positions: np.ndarray, name: str,
-                       kind: str, corpus_sha256: str, split: str) -> Predictions:
+                       architecture: str, corpus_sha256: str, split: str) -> Predictions:
         """Predictions from full (n, vocab) log-probabilities, keeping the target's exactly."""
         targets = np.asarray(targets)
         target_log_probs = log_probs[np.arange(len(targets)), targets].astype(np.float32)
-        return cls(np.exp(log_probs).astype(np.float16), target_log_probs, targets, positions, name, kind,
-                   corpus_sha256, split)
+        return cls(np.exp(log_probs).astype(np.float16), target_log_probs, targets, positions, name,
+                   architecture, corpus_sha256, split)
 
     @property
     def vocab_size(self) -> int:
@@ -104,7 +104,7 @@ class Predictions:
             buffer = io.BytesIO()
             np.savez_compressed(buffer, top_ids=self.top_ids, target_log_probs=self.target_log_probs,
                                 targets=self.targets, position_steps=steps,
-                                meta=np.array([self.name, self.kind, self.corpus_sha256, self.split,
+                                meta=np.array([self.name, self.architecture, self.corpus_sha256, self.split,
                                                str(self.compact_vocab_size)]))
             atomic_write_bytes(path, buffer.getvalue())
             return
@@ -114,20 +114,20 @@ class Predictions:
             target_log_probs=self.target_log_probs,
             targets=self.targets,
             positions=self.positions,
-            meta=np.array([self.name, self.kind, self.corpus_sha256, self.split]),
+            meta=np.array([self.name, self.architecture, self.corpus_sha256, self.split]),
         )
 
     @classmethod
     def load(cls, path: str | Path) -> Predictions:
         try:
             with np.load(path, allow_pickle=False) as stored:
-                name, kind, sha, split, *vocab = (str(x) for x in stored["meta"])
+                name, architecture, sha, split, *vocab = (str(x) for x in stored["meta"])
                 if "probs" in stored:
                     return cls(stored["probs"], stored["target_log_probs"], stored["targets"], stored["positions"],
-                               name, kind, sha, split)
+                               name, architecture, sha, split)
                 positions = np.cumsum(stored["position_steps"], dtype=np.int64)
-                return cls(None, stored["target_log_probs"], stored["targets"], positions, name, kind, sha, split,
-                           stored["top_ids"], int(vocab[0]))
+                return cls(None, stored["target_log_probs"], stored["targets"], positions, name, architecture, sha,
+                           split, stored["top_ids"], int(vocab[0]))
         except (OSError, ValueError, KeyError) as error:
             raise UserError(f"cannot read predictions {path}: {error}; delete it to recompute") from error
 

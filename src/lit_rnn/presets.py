@@ -51,7 +51,7 @@ class ModelSpec:
 
     architecture: str
     n_layers: int
-    size: int  # the paper's budgets: a 1-layer LSTM of 64, 128, 256, 512 cells
+    budget_index: int  # which of the paper's budgets: a 1-layer LSTM of 64, 128, 256, 512 cells
     dropouts: tuple[float, ...] = (0.0,)
 
 
@@ -59,7 +59,7 @@ class ModelSpec:
 class TransformerSpec:
     """A Transformer of a preset: budget index, depth, heads, window, and whether a CPU trains it (else a GPU)."""
 
-    size: int
+    budget_index: int
     n_layers: int
     n_heads: int
     window: int = 100  # bytes it attends over: 100 is the LSTM's unroll
@@ -100,7 +100,7 @@ class Preset:
 
     def model(self, spec: ModelSpec, dropout: float, vocab_size: int) -> ModelConfig:
         """The model a spec describes, its hidden size matched to its budget for this vocabulary."""
-        target = budget(spec.size, vocab_size, self.reference_sizes)
+        target = budget(spec.budget_index, vocab_size, self.reference_sizes)
         hidden = matched_hidden_size(spec.architecture, spec.n_layers, target, vocab_size)
         return ModelConfig(spec.architecture, spec.n_layers, hidden, vocab_size, dropout)
 
@@ -125,7 +125,7 @@ class Preset:
 
     def transformer_config(self, spec: TransformerSpec, corpus: Corpus) -> RunConfig:
         """The Transformer a spec describes, its width matched to its budget, with its recipe."""
-        target = budget(spec.size, corpus.vocab_size, self.reference_sizes)
+        target = budget(spec.budget_index, corpus.vocab_size, self.reference_sizes)
         model = matched_transformer(spec.n_layers, spec.n_heads, target, corpus.vocab_size, spec.window)
         recipe = self.transformer_recipe if spec.cpu else self.transformer_gpu_recipe
         return RunConfig(corpus.sha256, model, recipe, self.seed)
@@ -150,9 +150,9 @@ class Preset:
         return list({c.run_id: c for c in every}.values())
 
 
-def full_grid(dropouts: tuple[float, ...], depths=(1, 2, 3), sizes=(0, 1, 2, 3),
+def full_grid(dropouts: tuple[float, ...], n_layers=(1, 2, 3), budget_indices=(0, 1, 2, 3),
               architectures=RECURRENT) -> tuple[ModelSpec, ...]:
-    return tuple(ModelSpec(a, d, s, dropouts) for a in architectures for d in depths for s in sizes)
+    return tuple(ModelSpec(a, n, b, dropouts) for a in architectures for n in n_layers for b in budget_indices)
 
 
 SMALL_RECIPE = Recipe(epochs=50, max_steps=1000, eval_every=250, patience=3)
@@ -160,7 +160,7 @@ SMALL_RECIPE = Recipe(epochs=50, max_steps=1000, eval_every=250, patience=3)
 # epochs of War and Peace and 2 of Linux.
 SMALL_GRID = (
     ModelSpec("lstm", 1, 0),
-    *(ModelSpec("lstm", depth, 1) for depth in (1, 2, 3)),
+    *(ModelSpec("lstm", n_layers, 1) for n_layers in (1, 2, 3)),
     ModelSpec("rnn", 2, 1),
     ModelSpec("gru", 2, 1),
 )

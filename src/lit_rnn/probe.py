@@ -90,17 +90,17 @@ def free_running_gap(model: CharLM, ids: torch.Tensor) -> float:
     return max(gaps)
 
 
-def trace_agreement(device: torch.device, depths: tuple[int, ...] = (1, 2, 3), length: int = 300) -> list[dict]:
+def trace_agreement(device: torch.device, n_layers: tuple[int, ...] = (1, 2, 3), length: int = 300) -> list[dict]:
     """Per architecture and depth on ``device``: the one-step and free-running gaps, and whether both are within
     their bounds."""
     rows = []
     for architecture in RECURRENT:
-        for n_layers in depths:
-            model = strong_model(architecture, n_layers, device)  # seeds the generators the ids are drawn from
+        for n in n_layers:
+            model = strong_model(architecture, n, device)  # seeds the generators the ids are drawn from
             one = one_step_gap(model, torch.randint(0, 60, (3, 40), device=device))
-            model = strong_model(architecture, n_layers, device)
+            model = strong_model(architecture, n, device)
             free = free_running_gap(model, torch.randint(0, 60, (3, length), device=device))
-            rows.append({"architecture": architecture, "n_layers": n_layers, "one_step": one, "free_running": free,
+            rows.append({"architecture": architecture, "n_layers": n, "one_step": one, "free_running": free,
                          "passed": one < ONE_STEP_ATOL and free < FREE_RUNNING_ATOL[device.type]})
     return rows
 

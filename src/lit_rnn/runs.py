@@ -6,9 +6,9 @@ How it was executed (device, precision, checkpoint cadence) is not part of its i
 precision is recorded in its result, because it moves the numbers slightly.
 
 Everything the store holds, and who writes it. The training files are written by the trainer; every
-other artifact is computed on first use through :func:`lit_rnn.store.cached`, whose key rule is
+other artifact is computed on first use through :func:`lit_rnn.atomic.cached`, whose key rule is
 that a path names all that determines the artifact: its owner's folder (a run's, an n-gram's) is a
-:func:`~lit_rnn.store.config_hash`, and the artifact's own name adds the split, the checkpoint or a
+:func:`~lit_rnn.hashing.config_hash`, and the artifact's own name adds the split, the checkpoint or a
 hash of its parameters. Anything in it can be deleted and is rebuilt the same; a hidden
 ``.*.partial`` folder is a build that was killed, never read::
 
@@ -53,18 +53,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from lit_rnn.atomic import atomic_save_torch, atomic_write_text, read_jsonl, umask
 from lit_rnn.data import KNOWN_CORPORA, Batcher, Corpus
 from lit_rnn.errors import UserError
+from lit_rnn.hashing import canonical_json, config_hash
 from lit_rnn.models import LATER, Model, ModelConfig, load_checkpoint, load_model
 from lit_rnn.predictions import Predictions
-from lit_rnn.store import (
-    atomic_save_torch,
-    atomic_write_text,
-    canonical_json,
-    config_hash,
-    read_jsonl,
-    umask,
-)
 
 PORTABLE_FILES = ("config.json", "metrics.jsonl", "result.json", "provenance.json", "best.pt")
 WEIGHTLESS = "weightless.json"  # marks a run kept without weights; holds its test loss and bootstrap std
@@ -401,11 +395,11 @@ def _checked_weightless(folder: Path, config: RunConfig) -> RunResult:
         raise UserError(f"{folder} is weightless but lacks {TEST_PREDICTIONS}; not imported")
     predictions = Predictions.load(folder / TEST_PREDICTIONS)
     model = config.model
-    found = (predictions.is_compact, predictions.name, predictions.kind, predictions.corpus_sha256, predictions.split,
-             predictions.vocab_size)
+    found = (predictions.is_compact, predictions.name, predictions.architecture, predictions.corpus_sha256,
+             predictions.split, predictions.vocab_size)
     if found != (True, model.name, model.architecture, config.corpus_sha256, "test", model.vocab_size):
         raise UserError(f"{folder / TEST_PREDICTIONS} are not the compact test predictions of {model.name} on its "
-                        f"corpus (compact, name, kind, corpus, split, vocabulary: {found}); not imported")
+                        f"corpus (compact, name, architecture, corpus, split, vocabulary: {found}); not imported")
     ids_fit = max(predictions.most_likely.max(), predictions.targets.max()) < model.vocab_size
     ordered = bool(np.all(np.diff(predictions.positions) > 0))
     probable = bool(np.all(np.isfinite(predictions.target_log_probs)) and np.all(predictions.target_log_probs <= 0))

@@ -66,8 +66,8 @@ class Study:
     @property
     def budgets(self) -> list[int]:
         """The paper's four parameter budgets for this corpus's vocabulary."""
-        return [budget(size, self.corpus.vocab_size, self.preset.reference_sizes)
-                for size in range(len(self.preset.reference_sizes))]
+        return [budget(budget_index, self.corpus.vocab_size, self.preset.reference_sizes)
+                for budget_index in range(len(self.preset.reference_sizes))]
 
     def _runs(self, configs: list[RunConfig], train: bool = True, weightless: bool = False) -> list[Run]:
         """The finished runs of ``configs``: from the store, imported from pretrained/, or (``train``) trained;

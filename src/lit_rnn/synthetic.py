@@ -35,12 +35,13 @@ from pathlib import Path
 
 import numpy as np
 
+from lit_rnn.atomic import atomic_save_npz, atomic_write_bytes, atomic_write_text
 from lit_rnn.data import Corpus
 from lit_rnn.errors import UserError
+from lit_rnn.hashing import canonical_json, config_hash
 from lit_rnn.models import ModelConfig
 from lit_rnn.presets import PRESETS, SMALL_RECIPE
 from lit_rnn.runs import Recipe, RunConfig
-from lit_rnn.store import atomic_save_npz, atomic_write_bytes, atomic_write_text, canonical_json, config_hash
 
 NEEDED = {  # the variables the text depends on, by kind
     "paren_depth": "count",

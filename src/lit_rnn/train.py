@@ -36,13 +36,13 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from lit_rnn.atomic import append_jsonl, atomic_save_torch, atomic_write_text
 from lit_rnn.data import Batcher, Corpus
 from lit_rnn.devices import autocast, describe, training_precision
 from lit_rnn.errors import UserError
 from lit_rnn.evaluate import split_loss
 from lit_rnn.models import Model, build_model, detach, init_normal, init_uniform, load_checkpoint, weights
 from lit_rnn.runs import Recipe, Run, RunConfig, RunResult
-from lit_rnn.store import append_jsonl, atomic_save_torch, atomic_write_text
 
 
 @dataclass(frozen=True)

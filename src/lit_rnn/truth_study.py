@@ -21,12 +21,12 @@ from lit_rnn.analysis import groundtruth, scorecard
 from lit_rnn.analysis.causal import CausalScores, causal_scores, cells_to_ablate
 from lit_rnn.analysis.cells import BeyondHorizon, beyond_horizon, busiest_window, rank_cells
 from lit_rnn.analysis.signals import Signal
+from lit_rnn.atomic import atomic_write_text
 from lit_rnn.data import Corpus
 from lit_rnn.errors import UserError
 from lit_rnn.grid import train_runs
 from lit_rnn.runs import Run
 from lit_rnn.settings import Settings, resolve_artifacts
-from lit_rnn.store import atomic_write_text
 from lit_rnn.synthetic import (
     HORIZON,
     NEEDED,

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import torch
 
+from lit_rnn.atomic import atomic_write_text
 from lit_rnn.data import Corpus, load_corpus
 from lit_rnn.devices import PRECISIONS, describe, resolve_device, resolve_precision
 from lit_rnn.errors import UserError
@@ -44,7 +45,6 @@ from lit_rnn.packed import pack_groups, train_packed
 from lit_rnn.presets import Preset, get_preset
 from lit_rnn.probe import Timing, per_run_rate, time_training, trace_agreement
 from lit_rnn.runs import SHIPPED, Run, RunConfig, export_run, import_shipped
-from lit_rnn.store import atomic_write_text
 from lit_rnn.train import TrainingDiverged, TrainOptions, train
 
 RESERVE_S = 30.0  # seconds kept at the end of a window for the export and the report

@@ -89,21 +89,22 @@ class ScoredModel:
 
 
 def loss_table(models: Sequence[ScoredModel], budgets: Sequence[int], corpus_name: str | None = None) -> pd.DataFrame:
-    """Table 1: one row per model (architecture, layers, budget, hidden, parameters, dropout, training) with its
-    test loss and bootstrap standard deviation.
+    """Table 1: one row per model (architecture, n_layers, budget_index, hidden, parameters, dropout, training)
+    with its test loss and bootstrap standard deviation.
 
-    ``budgets`` are the paper's four parameter budgets, and ``budget`` is the index of the one nearest each
-    model. The ``paper`` column holds the paper's best LSTM loss on the best LSTM's row, where known.
+    ``budgets`` are the paper's four parameter budgets (parameter counts), and ``budget_index`` is the index of
+    the one nearest each model. The ``paper`` column holds the paper's best LSTM loss on the best LSTM's row, where
+    known.
     """
     rows = [
-        dict(model=m.predictions.name, architecture=m.config.architecture, layers=m.config.n_layers,
-             budget=int(np.argmin(np.abs(np.log(m.parameters) - np.log(budgets)))), hidden=m.config.hidden_size,
+        dict(model=m.predictions.name, architecture=m.config.architecture, n_layers=m.config.n_layers,
+             budget_index=int(np.argmin(np.abs(np.log(m.parameters) - np.log(budgets)))), hidden=m.config.hidden_size,
              parameters=m.parameters, dropout=m.config.dropout, training=m.training,
              test_loss=m.predictions.cross_entropy, std=bootstrap_std(m.predictions),
              error_rate=float(m.predictions.errors.mean()))
         for m in models
     ]
-    table = pd.DataFrame(rows).sort_values(["architecture", "layers", "parameters"]).reset_index(drop=True)
+    table = pd.DataFrame(rows).sort_values(["architecture", "n_layers", "parameters"]).reset_index(drop=True)
     table["paper"] = np.nan
     lstm = table[table.architecture == "lstm"]
     reference = PAPER.get(corpus_name, {}).get("best LSTM")
@@ -210,10 +211,10 @@ def depth_claim(table: pd.DataFrame, predictions: dict[str, Predictions], paper_
     (training, architecture, budget) with a 1-layer and a 2-layer model: the 2-layer model is better beyond the
     noise. ``paper_training``: the paper's recipe's ``training`` (e.g. "50 epochs"); other models are counted apart."""
     def pick(group):
-        one, two = group[group.layers == 1], group[group.layers == 2]
+        one, two = group[group.n_layers == 1], group[group.n_layers == 2]
         return [(two.iloc[0], one.iloc[0])] if len(one) and len(two) else []
 
-    return _scaled("Depth of at least 2 helps", _paired(table, predictions, ["architecture", "budget"], pick,
+    return _scaled("Depth of at least 2 helps", _paired(table, predictions, ["architecture", "budget_index"], pick,
                                                         paper_training),
                    f"each 2-layer model better than the 1-layer model of its type and budget; {NOISE_TEXT}",
                    "{beyond} of {total} pairs better beyond the noise, {against} reversed")
@@ -227,8 +228,8 @@ def gated_claim(table: pd.DataFrame, predictions: dict[str, Predictions], paper_
         return [(group[group.architecture == gated].iloc[0], rnn.iloc[0]) for gated in ("lstm", "gru")
                 if len(rnn) and (group.architecture == gated).any()]
 
-    return _scaled("The LSTM and the GRU beat the RNN", _paired(table, predictions, ["layers", "budget"], pick,
-                                                                paper_training),
+    return _scaled("The LSTM and the GRU beat the RNN", _paired(table, predictions, ["n_layers", "budget_index"],
+                                                                pick, paper_training),
                    f"each LSTM and GRU better than the RNN of its depth and budget; {NOISE_TEXT}",
                    "{beyond} of {total} pairs better beyond the noise, {against} reversed")
 
@@ -266,8 +267,8 @@ def cluster_claim(predictions: list[Predictions], architectures: dict[str, str],
     threshold = ("least agreement within a kind minus the most across kinds > 0; " + INTERVAL_TEXT.format(0))
     common = pd.Series(trainings).value_counts().idxmax() if trainings else None
     alike = [p for p in predictions if common is None or trainings[p.name] == common]
-    kinds = np.array([architectures[p.name] for p in alike])
-    gated, rnns = np.isin(kinds, ["lstm", "gru"]), kinds == "rnn"
+    architecture = np.array([architectures[p.name] for p in alike])
+    gated, rnns = np.isin(architecture, ["lstm", "gru"]), architecture == "rnn"
     if gated.sum() < 2 or not rnns.any():
         return Claim("Models", name, "needs two gated models and an RNN trained alike", judge(None), threshold,
                      corpora=corpora)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from lit_rnn.store import atomic_write_text
+from lit_rnn.atomic import atomic_write_text
 
 REPRODUCED, PARTLY, INCONCLUSIVE, NOT_REPRODUCED = "reproduced", "partly", "inconclusive", "not reproduced"
 NOT_MEASURED, NOT_APPLICABLE, NOT_AT_SCALE = "not measured", "not applicable", "not at the paper's scale"

@@ -48,9 +48,10 @@ from pygments.lexers import get_all_lexers, get_lexer_by_name, get_lexer_for_fil
 from pygments.token import Comment, String
 from pygments.util import ClassNotFound
 
+from lit_rnn.atomic import atomic_save_npz, cached
 from lit_rnn.data import KNOWN_CORPORA, Corpus, decode_utf8
 from lit_rnn.errors import UserError
-from lit_rnn.store import atomic_save_npz, cached, config_hash
+from lit_rnn.hashing import config_hash
 
 KINDS = ("count", "binary")
 

@@ -15,7 +15,7 @@ from lit_rnn.analysis.cells import CellView
 from lit_rnn.data import Batcher, Corpus, byte_label
 from lit_rnn.viz.heatmap import COLOURSCALE, colour_range, glyphs, shown_name, shown_values, tooltip
 
-KIND_COLOURS = {"rnn": "#1f77b4", "lstm": "#d62728", "gru": "#2ca02c", "nnn": "#9467bd", "ngram": "#7f7f7f"}
+ARCHITECTURE_COLOURS = {"rnn": "#1f77b4", "lstm": "#d62728", "gru": "#2ca02c", "nnn": "#9467bd", "ngram": "#7f7f7f"}
 SERIES_COLOURS = qualitative.Dark24  # distinct colours for series that are not architectures (runs, n-NNs)
 LEGEND_ROW = 22  # px per legend entry: a figure is at least this tall per entry, so its whole legend shows
 BASE_HEIGHT = 450  # px: plotly's default figure height
@@ -99,10 +99,10 @@ def loss_heatmap(table: pd.DataFrame, budgets: list[int]) -> go.Figure:
     """The loss grid (the paper's Figure 1, left): rows architecture × depth, columns the four parameter
     budgets; a cell holds the test loss of the model trained at that budget (blank where none was)."""
     # models trained for different lengths on separate rows
-    table = table.assign(row=table.architecture.str.upper() + " " + table.layers.astype(str) + "L · "
+    table = table.assign(row=table.architecture.str.upper() + " " + table.n_layers.astype(str) + "L · "
                          + table.training.astype(str).map(short_training))
-    best = table.loc[table.groupby(["row", "budget"]).test_loss.idxmin()]
-    grid = best.pivot(index="row", columns="budget", values="test_loss").reindex(columns=range(len(budgets)))
+    best = table.loc[table.groupby(["row", "budget_index"]).test_loss.idxmin()]
+    grid = best.pivot(index="row", columns="budget_index", values="test_loss").reindex(columns=range(len(budgets)))
     labels = [budget_label(b) for b in budgets]
     figure = go.Figure(go.Heatmap(z=grid.values, x=labels, y=list(grid.index), colorscale="Viridis_r",
                                   texttemplate="%{z:.3f}", colorbar_title="nats/byte", hoverongaps=False))
@@ -117,13 +117,13 @@ def loss_heatmap(table: pd.DataFrame, budgets: list[int]) -> go.Figure:
 def finite_horizon(table: pd.DataFrame, recurrent: str) -> go.Figure:
     """Table 2 as lines: n-gram and n-NN test loss against n, the recurrent model as a level."""
     figure = go.Figure()
-    for column, colour in (("n-gram", KIND_COLOURS["ngram"]), ("n-NN", KIND_COLOURS["nnn"])):
+    for column, colour in (("n-gram", ARCHITECTURE_COLOURS["ngram"]), ("n-NN", ARCHITECTURE_COLOURS["nnn"])):
         if table[column].isna().all():  # a build without n-NNs (or n-grams): no empty line in the legend
             continue
         figure.add_scatter(x=[str(n) for n in table.index], y=table[column], name=column, mode="lines+markers",
                            line_color=colour)  # the n-gram seeing n bytes: KenLM order n + 1
     if recurrent in table:
-        figure.add_hline(y=float(table[recurrent].iloc[0]), line_dash="dash", line_color=KIND_COLOURS["lstm"],
+        figure.add_hline(y=float(table[recurrent].iloc[0]), line_dash="dash", line_color=ARCHITECTURE_COLOURS["lstm"],
                          annotation_text=recurrent)
     figure.update_layout(title="Test loss of finite-horizon models", xaxis_title="n (bytes of context)",
                          yaxis_title="test loss (nats/byte)", xaxis_type="category")
@@ -144,14 +144,14 @@ def agreement_heatmap(matrix: pd.DataFrame) -> go.Figure:
 def model_embedding(embedding: pd.DataFrame, table: pd.DataFrame) -> go.Figure:
     """The t-SNE of models from their agreement (the paper's Figure 1, right): colour the architecture,
     size the parameter budget, marker the depth, as in the paper. ``table`` is the loss table of the models."""
-    rows = embedding.merge(table[["model", "architecture", "layers", "budget"]], on="model")
+    rows = embedding.merge(table[["model", "architecture", "n_layers", "budget_index"]], on="model")
     markers = {1: "circle", 2: "square", 3: "diamond"}
     figure = go.Figure()
-    for (architecture, layers), group in rows.groupby(["architecture", "layers"]):
-        figure.add_scatter(x=group.x, y=group.y, mode="markers", name=f"{architecture.upper()} {layers} layer(s)",
+    for (architecture, n_layers), group in rows.groupby(["architecture", "n_layers"]):
+        figure.add_scatter(x=group.x, y=group.y, mode="markers", name=f"{architecture.upper()} {n_layers} layer(s)",
                            text=group.model, hovertemplate="%{text}<extra></extra>",
-                           marker=dict(color=KIND_COLOURS.get(architecture), size=8 + 6 * group.budget,
-                                       symbol=markers.get(layers, "circle"), opacity=0.8,
+                           marker=dict(color=ARCHITECTURE_COLOURS.get(architecture), size=8 + 6 * group.budget_index,
+                                       symbol=markers.get(n_layers, "circle"), opacity=0.8,
                                        line=dict(width=1, color="white")))
     figure.update_layout(title="Models placed by how often they agree<br>on the most likely next byte "
                                "(t-SNE; the paper's Figure 1, right)", xaxis_visible=False, yaxis_visible=False,
@@ -247,7 +247,7 @@ def byte_advantage(table: pd.DataFrame, model: str, baseline: str, top: int = 15
     figure = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.05, subplot_titles=[
         f"the {len(gains)} bytes it gains most on", f"the {len(losses)} it gains least on (of {len(table)})"])
     for column, shown in enumerate((gains, losses), start=1):
-        for name, colour in ((model, KIND_COLOURS["lstm"]), (baseline, KIND_COLOURS["ngram"])):
+        for name, colour in ((model, ARCHITECTURE_COLOURS["lstm"]), (baseline, ARCHITECTURE_COLOURS["ngram"])):
             figure.add_bar(x=shown.label, y=shown[name], name=name, marker_color=colour, legendgroup=name,
                            showlegend=column == 1, row=1, col=column)
         figure.update_xaxes(title_text="byte (by advantage)", type="category", row=1, col=column)
@@ -263,7 +263,7 @@ def closer_by_distance(table: pd.DataFrame, models: list[str], closer: str) -> g
     buckets = [f"{b}<br>n={c:,}" for b, c in zip(table.bucket, table["count"])]  # each point's number of closers
     for i, name in enumerate(models):
         figure.add_scatter(x=buckets, y=table[name], name=name, mode="lines+markers",
-                           line_color=[KIND_COLOURS["lstm"], KIND_COLOURS["ngram"], KIND_COLOURS["nnn"]][i % 3],
+                           line_color=ARCHITECTURE_COLOURS[("lstm", "ngram", "nnn")[i % 3]],
                            text=[f"{c} closers" for c in table["count"]])
     figure.update_layout(title=f"Probability of {closer} by distance back to its opener",
                          xaxis=dict(title="distance to the opener (bytes); n: closers at that distance",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lit_rnn.store import atomic_write_text, cached
+from lit_rnn.atomic import atomic_write_text, cached
 
 
 def _json(value):

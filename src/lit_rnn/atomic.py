@@ -1,16 +1,14 @@
-"""The artifacts folder's mechanics: configuration hashes, writes that never leave half a file, and the one
-cached-artifact helper.
+"""Writes that never leave half a file, and the one cached-artifact helper built on them.
 
-Everything expensive (trained runs, predictions, traces, n-gram binaries) lives under one
-root (chosen once, by :mod:`lit_rnn.settings`), in a folder named by a hash of the configuration
-that determines it, so a result is reused exactly when it would come out the same. Every cached
-artifact goes through :func:`cached` (the layout is in :mod:`lit_rnn.runs`).
+Everything expensive (trained runs, predictions, traces, n-gram binaries) lives under one root (chosen once,
+by :mod:`lit_rnn.settings`), in a folder named by a hash of the configuration that determines it
+(:func:`lit_rnn.hashing.config_hash`), so a result is reused exactly when it would come out the same. Every
+file is written whole or not at all, and every cached artifact goes through :func:`cached`, which renames a
+complete build into place (the layout of the store is in :mod:`lit_rnn.runs`).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import io
 import json
 import os
@@ -21,18 +19,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-
-
-def canonical_json(value: Any) -> str:
-    """Stable JSON of a (nested) dataclass or plain value: sorted keys, no whitespace."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        value = dataclasses.asdict(value)
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
-
-
-def config_hash(value: Any, length: int = 16) -> str:
-    """Short sha256 of ``canonical_json(value)``: the name of the folder that caches it."""
-    return hashlib.sha256(canonical_json(value).encode()).hexdigest()[:length]
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -106,8 +92,8 @@ def cached(path: str | Path, build: Callable[[Path], None], load: Callable[[Path
     """The artifact at ``path`` (a file or a folder), built on first use: the one cache of the store.
 
     The key rule: ``path`` names everything that determines the artifact (its owner's folder, a run's or
-    an n-gram's, is named by a :func:`config_hash`; the artifact's own name adds the split, checkpoint or a
-    hash of its parameters). ``build(staging)`` writes the artifact at ``staging``, a path in a hidden
+    an n-gram's, is named by a :func:`~lit_rnn.hashing.config_hash`; the artifact's own name adds the split,
+    checkpoint or a hash of its parameters). ``build(staging)`` writes the artifact at ``staging``, a path in a hidden
     folder beside ``path``; it is renamed to ``path`` only once complete, so a reader (or a rerun after a
     crash) finds the whole artifact or none. ``load(path)`` reads it, right after building too, so a first
     use returns what every later one does.
