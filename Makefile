@@ -66,15 +66,20 @@ $(WIDGETS_JS): | $(SYSTEM_STAMP)
 
 LINT := $(BIN)/ruff check src tests bench scripts notebooks/*.py
 
+# The tests run in TEST_WORKERS processes (pytest-xdist), a test file per process at a time, so that the
+# tiny book's build in one file runs beside the other files.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+
 # Everything, the book build in a real browser included (what CI runs).
 test: setup
 	$(LINT)
-	LIT_RNN_DATA=$(DATA) $(BIN)/python -m pytest
+	LIT_RNN_DATA=$(DATA) $(PYTEST)
 
 # The same without the tests marked slow (the whole book at the tiny preset).
 test-fast: setup
 	$(LINT)
-	LIT_RNN_DATA=$(DATA) $(BIN)/python -m pytest -m "not slow"
+	LIT_RNN_DATA=$(DATA) $(PYTEST) -m "not slow"
 
 book: setup
 	LIT_RNN_DATA=$(DATA) $(BIN)/lit-rnn book --preset $(PRESET) --jobs $(JOBS) $(if $(RETRAIN),--retrain)
