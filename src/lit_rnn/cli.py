@@ -155,9 +155,10 @@ def _run_corpus(sha256: str, name_or_path: str | None, data_dir: str | None):
     """The corpus a run was trained on: ``name_or_path`` or a registered corpus, whole or cut to a preset's size."""
     from lit_rnn.data import KNOWN_CORPORA, load_corpus
     from lit_rnn.presets import PRESETS
+    from lit_rnn.settings import resolve_data_dir
 
     for name in [name_or_path] if name_or_path else list(KNOWN_CORPORA):
-        corpus = load_corpus(name, data_dir)
+        corpus = load_corpus(name, resolve_data_dir(data_dir))
         for size in [None, *(p.max_bytes for p in PRESETS.values() if p.max_bytes)]:
             cut = corpus.head(size) if size else corpus
             if cut.sha256 == sha256:
