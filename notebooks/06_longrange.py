@@ -2,6 +2,11 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -118,12 +123,18 @@ for closer in (b"}", b")", b'"'):
 
 # %%
 if study.dynamics_run is not None and nnns:
-    dynamics = longrange.training_dynamics(study.snapshot_predictions(study.dynamics_run), nnns)
+    checkpoints = study.snapshot_predictions(study.dynamics_run)
+    dynamics = longrange.training_dynamics(checkpoints, nnns)
     separate = study.dynamics_run.config.run_id != study.cell_run.config.run_id
+    whole = len(next(iter(nnns.values())).targets)
+    sampled = min((len(p.targets) for _, p in checkpoints), default=whole)
     display(Markdown(f"Snapshots of **{study.about(study.dynamics_run)}**"
                      + (": a separate, shorter run of the analysed model's architecture and recipe, kept for its early "
                         "weights (the analysed model's are not kept), so the curves show how such a model learns, not "
-                        "that model's own history." if separate else ", the analysed model itself.")))
+                        "that model's own history." if separate else ", the analysed model itself.")
+                     + (f" Its snapshots were shipped as their predictions on a fixed sample of test bytes, not as "
+                        f"weights: the KL and the loss difference are measured on those {sampled:,} bytes (a stretch "
+                        f"of every test segment) of the {whole:,}." if sampled < whole else "")))
     display(figures.training_dynamics(dynamics))
 else:
     dynamics = pd.DataFrame(columns=["step", "n", "symmetric_kl", "delta_loss"])

@@ -121,8 +121,20 @@ def _runs_export(args: argparse.Namespace) -> None:
         if args.weightless:
             folder = _export_weightless(run, args)
         else:
-            folder = export_run(run, args.destination, half=args.fp16, snapshots=not args.no_snapshots)
+            if args.sampled_snapshots and not args.no_snapshots:
+                _sample_snapshots(run, args)
+            folder = export_run(run, args.destination, half=args.fp16, snapshots=not args.no_snapshots,
+                                sampled=args.sampled_snapshots)
         print(f"exported {run.name}{' weightless' if args.weightless else ''} to {folder}")
+
+
+def _sample_snapshots(run, args: argparse.Namespace) -> None:
+    """Compute (once: cached in the store) each snapshot's sampled test predictions, which ship in its place."""
+    from lit_rnn.devices import resolve_device
+    from lit_rnn.evaluate import sampled_snapshots
+
+    sampled_snapshots(run, _run_corpus(run.config.corpus_sha256, args.corpus, args.data_dir),
+                      resolve_device(args.device))
 
 
 def _export_weightless(run, args: argparse.Namespace):
@@ -143,9 +155,10 @@ def _run_corpus(sha256: str, name_or_path: str | None, data_dir: str | None):
     """The corpus a run was trained on: ``name_or_path`` or a registered corpus, whole or cut to a preset's size."""
     from lit_rnn.data import KNOWN_CORPORA, load_corpus
     from lit_rnn.presets import PRESETS
+    from lit_rnn.settings import resolve_data_dir
 
     for name in [name_or_path] if name_or_path else list(KNOWN_CORPORA):
-        corpus = load_corpus(name, data_dir)
+        corpus = load_corpus(name, resolve_data_dir(data_dir))
         for size in [None, *(p.max_bytes for p in PRESETS.values() if p.max_bytes)]:
             cut = corpus.head(size) if size else corpus
             if cut.sha256 == sha256:
@@ -269,9 +282,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--weightless", action="store_true",
                         help="leave the weights behind: results and compact test predictions only (what Table 1 and "
                              "Figure 1 need), computing the predictions if the store lacks them")
-    export.add_argument("--corpus", default=None, help="with --weightless: the run's corpus, if not a registered one")
+    export.add_argument("--sampled-snapshots", action="store_true",
+                        help="ship each snapshot as its test distributions at a fixed sample of test positions (what "
+                             "chapter 6's training dynamics reads), not as weights, computing them if the store lacks "
+                             "them")
+    export.add_argument("--corpus", default=None,
+                        help="with --weightless or --sampled-snapshots: the run's corpus, if not a registered one")
     export.add_argument("--data-dir", default=None, help="data directory (default: $LIT_RNN_DATA or ./data)")
-    export.add_argument("--device", default="auto", help="with --weightless: where to compute the predictions")
+    export.add_argument("--device", default="auto",
+                        help="with --weightless or --sampled-snapshots: where to compute the predictions")
     export.set_defaults(handler=_runs_export)
     imports = runs.add_parser("import", parents=[artifacts],
                               help="bring run folders trained elsewhere into the store, after checking them")

@@ -116,6 +116,21 @@ def predictions(run: Run, corpus: Corpus, split: str = "test", device: torch.dev
     return cached(run.dir / "predictions" / f"{split}-{tag}.npz", build, Predictions.load)
 
 
+def sampled_snapshots(run: Run, corpus: Corpus, device: torch.device = torch.device("cpu")) -> dict[int, Predictions]:
+    """Each snapshot's test predictions in the sampled form (:meth:`Predictions.sample`), by training step: what a run
+    ships in place of its snapshots' weights. Cached beside the weights (their positions are in the file); the
+    whole split's predictions are computed, not kept."""
+    _check_corpus(run, corpus)
+    batcher = run.config.batcher(corpus)
+
+    def builder(checkpoint: Path) -> Callable[[Path], None]:
+        return lambda path: model_predictions(run.load_model(device, checkpoint), batcher, "test", run.name,
+                                              device).sample().save(path, compress=True)
+
+    return {step: cached(run.sampled_path(step), builder(checkpoint), Predictions.load)
+            for step, checkpoint in run.snapshots().items()}
+
+
 class StoredTrace:
     """Per-layer gate, cell and hidden values over a split, as float16 arrays memory-mapped from disk.
 

@@ -10,6 +10,11 @@ derive from these.
 The *compact* form (:meth:`Predictions.compact`, what a weightless run keeps) drops the
 distributions and keeps each position's most likely byte: enough for Table 1 (losses, errors,
 bootstrap) and the agreement t-SNE, at a few bytes per position instead of two per vocabulary entry.
+
+The *sampled* form (:meth:`Predictions.sample`, what a run ships for a training snapshot) keeps the
+distributions but only at a fixed, seeded stretch of ``SAMPLE_STRETCH`` consecutive positions of
+every contiguous segment: the training dynamics' KL needs distributions, and its bootstrap needs
+every test segment, not every byte.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from lit_rnn.atomic import atomic_save_npz, atomic_write_bytes
 from lit_rnn.errors import UserError
 
 ERROR_THRESHOLD = 0.5
+SAMPLE_STRETCH = 10  # consecutive positions kept from every segment in the sampled form (100 test segments: 1,000)
+SAMPLE_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -98,7 +105,21 @@ class Predictions:
         """The paper's error: the true next byte got probability below 0.5."""
         return self.target_probs < ERROR_THRESHOLD
 
-    def save(self, path: str | Path) -> None:
+    def at(self, positions: np.ndarray) -> Predictions:
+        """The same predictions at ``positions`` only (some of these, increasing): to align with a sampled form."""
+        positions = np.asarray(positions)
+        index = np.minimum(np.searchsorted(self.positions, positions), len(self.positions) - 1)
+        if not np.array_equal(self.positions[index], positions) or np.any(np.diff(positions) <= 0):
+            raise UserError(f"predictions of {self.name!r} do not cover the positions asked of them")
+        return replace(self, probs=None if self.probs is None else self.probs[index],
+                       target_log_probs=self.target_log_probs[index], targets=self.targets[index], positions=positions,
+                       top_ids=None if self.top_ids is None else self.top_ids[index])
+
+    def sample(self, stretch: int = SAMPLE_STRETCH, seed: int = SAMPLE_SEED) -> Predictions:
+        """The sampled form: ``stretch`` consecutive positions of every contiguous segment, at seeded offsets."""
+        return self.at(sample_positions(self.positions, stretch, seed))
+
+    def save(self, path: str | Path, compress: bool = False) -> None:
         if self.is_compact:
             steps = np.diff(self.positions, prepend=0).astype(np.int32)  # mostly 1: compress to almost nothing
             buffer = io.BytesIO()
@@ -108,14 +129,15 @@ class Predictions:
                                                str(self.compact_vocab_size)]))
             atomic_write_bytes(path, buffer.getvalue())
             return
-        atomic_save_npz(
-            path,
-            probs=self.probs,
-            target_log_probs=self.target_log_probs,
-            targets=self.targets,
-            positions=self.positions,
-            meta=np.array([self.name, self.architecture, self.corpus_sha256, self.split]),
-        )
+        meta = np.array([self.name, self.architecture, self.corpus_sha256, self.split])
+        arrays = dict(probs=self.probs, target_log_probs=self.target_log_probs, targets=self.targets,
+                      positions=self.positions, meta=meta)
+        if not compress:  # a whole split's predictions: written fast, read often
+            atomic_save_npz(path, **arrays)
+            return
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)
+        atomic_write_bytes(path, buffer.getvalue())
 
     @classmethod
     def load(cls, path: str | Path) -> Predictions:
@@ -130,6 +152,17 @@ class Predictions:
                            split, stored["top_ids"], int(vocab[0]))
         except (OSError, ValueError, KeyError) as error:
             raise UserError(f"cannot read predictions {path}: {error}; delete it to recompute") from error
+
+
+def sample_positions(positions: np.ndarray, stretch: int = SAMPLE_STRETCH, seed: int = SAMPLE_SEED) -> np.ndarray:
+    """One stretch of ``stretch`` consecutive positions from each contiguous segment of ``positions`` (the whole
+    segment if shorter), each at an offset drawn with ``seed``: the same positions for the same split."""
+    positions = np.asarray(positions)
+    starts = np.flatnonzero(np.diff(positions, prepend=-2) != 1)  # where each segment begins (offsets are >= 0)
+    ends = np.append(starts[1:], len(positions))
+    offsets = np.random.default_rng(seed).integers(0, np.maximum(ends - starts - stretch, 0) + 1)
+    stretches = (positions[s + o:min(s + o + stretch, e)] for s, o, e in zip(starts, offsets, ends))
+    return np.concatenate([positions[:0], *stretches])
 
 
 def check_aligned(predictions: Sequence[Predictions]) -> None:

@@ -21,6 +21,7 @@ hash of its parameters. Anything in it can be deleted and is rebuilt the same; a
         result.json                     once training ended
         provenance.json                 how and where it was trained
         snapshots/step<N>.pt            early weights (the training dynamics)
+        snapshots/step<N>.npz           their test predictions, sampled (evaluate.sampled_snapshots): shipped instead
         predictions/<split>-<best|stepN>.npz     the predictions of the best weights or a snapshot (evaluate)
         trace-<split>/layer<L>_<q>.npy  cells and gates over a split, float16, memory-mapped (evaluate)
         ablations/<hash>.npz            one layer's ablations: layer, tested cells, AblationConfig (interventions)
@@ -221,6 +222,14 @@ class Run:
         folder = self.dir / "snapshots"
         return {int(p.stem[4:]): p for p in sorted(folder.glob("step*.pt"))} if folder.exists() else {}
 
+    def sampled_path(self, step: int) -> Path:
+        return self.dir / "snapshots" / f"step{step:08d}.npz"
+
+    def sampled_snapshots(self) -> dict[int, Path]:
+        """Kept early test predictions, sampled, by training step: the light form of :meth:`snapshots`."""
+        folder = self.dir / "snapshots"
+        return {int(p.stem[4:]): p for p in sorted(folder.glob("step*.npz"))} if folder.exists() else {}
+
     def load_model(self, device: torch.device = torch.device("cpu"), path: Path | None = None) -> Model:
         """The best model (or the weights at ``path``), on ``device``, in eval mode; a weightless run refuses."""
         if self.weightless:
@@ -275,24 +284,32 @@ def run_table(artifacts: str | Path) -> pd.DataFrame:
 # -- Moving runs between machines ---------------------------------------------------------------
 
 
-def export_run(run: Run, destination: str | Path, half: bool = False, snapshots: bool = True) -> Path:
+def export_run(run: Run, destination: str | Path, half: bool = False, snapshots: bool = True,
+               sampled: bool = False) -> Path:
     """Copy a finished run's portable files (and, with ``snapshots``, its early weights) into ``destination/<id>/``.
 
-    ``half`` stores the weights in fp16 (half the size; loading widens them back to fp32).
+    ``half`` stores the weights in fp16 (half the size; loading widens them back to fp32). ``sampled`` ships each
+    snapshot as its sampled test predictions instead of its weights (computed beforehand:
+    ``evaluate.sampled_snapshots``): the training dynamics' light form, a tenth of the size or less.
     """
     if not run.is_finished:
         raise UserError(f"run {run.config.run_id} ({run.name}) has not finished; only finished runs are exported")
     if run.weightless:
         raise UserError(f"run {run.config.run_id} ({run.name}) is weightless: export it with --weightless")
+    if sampled and snapshots and sorted(run.sampled_snapshots()) != sorted(run.snapshots()):
+        raise UserError(f"run {run.config.run_id} ({run.name}) lacks the sampled predictions of some snapshots; "
+                        "`lit-rnn runs export --sampled-snapshots` computes them")
     target = Path(destination) / run.config.run_id
     if target.exists():
         raise UserError(f"{target} exists already; choose an empty destination")
     staging = _staging(Path(destination), ".export-")
     try:
-        for name in PORTABLE_FILES:
-            if (run.dir / name).exists() and not name.endswith(".pt"):
-                shutil.copyfile(run.dir / name, staging / name)
-        for source in [run.best_path, *(run.snapshots().values() if snapshots else ())]:
+        copied = [run.dir / n for n in PORTABLE_FILES if not n.endswith(".pt")]
+        for source in [*copied, *(run.sampled_snapshots().values() if sampled and snapshots else ())]:
+            if source.exists():
+                (staging / source.relative_to(run.dir)).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, staging / source.relative_to(run.dir))
+        for source in [run.best_path, *(run.snapshots().values() if snapshots and not sampled else ())]:
             relative = source.relative_to(run.dir)
             (staging / relative).parent.mkdir(parents=True, exist_ok=True)
             checkpoint = load_checkpoint(source)
@@ -364,6 +381,32 @@ def _check_weights(path: Path, config: RunConfig) -> None:
     if model.config != config.model:
         raise UserError(f"{path} holds a {model.config.name} (dropout {model.config.dropout}), but its run config "
                         f"describes a {config.model.name} (dropout {config.model.dropout}); not imported")
+
+
+def _check_sampled(folder: Path, config: RunConfig) -> None:
+    """Refuse sampled snapshot predictions that are not this run's model's test distributions, all at one set of
+    positions, each agreeing with itself (rows that sum to 1, the true byte's log-probability among them)."""
+    model, first = config.model, None
+    for path in sorted((folder / "snapshots").glob("step*.npz")):
+        if not path.stem[4:].isdigit():
+            raise UserError(f"{path}: a snapshot's predictions are named step<N>.npz; not imported")
+        p = Predictions.load(path)
+        found = (p.is_compact, p.name, p.architecture, p.corpus_sha256, p.split, p.vocab_size)
+        if found != (False, model.name, model.architecture, config.corpus_sha256, "test", model.vocab_size):
+            raise UserError(f"{path} are not the test distributions of {model.name} on its corpus (compact, name, "
+                            f"architecture, corpus, split, vocabulary: {found}); not imported")
+        rows = np.arange(len(p.targets))
+        agrees = (len(p.targets) and int(p.targets.max()) < model.vocab_size and np.all(np.diff(p.positions) > 0)
+                  and np.allclose(p.probs.sum(axis=1, dtype=np.float64), 1, atol=1e-2)
+                  and np.all(np.isfinite(p.target_log_probs)) and np.all(p.target_log_probs <= 0)
+                  and np.allclose(np.exp(p.target_log_probs), p.probs[rows, p.targets], atol=1e-3))
+        if not agrees:
+            raise UserError(f"{path}: its distributions do not agree with themselves (rows summing to 1, the true "
+                            "byte's log-probability among them, positions increasing); not imported")
+        if first is not None and not (np.array_equal(first.positions, p.positions)
+                                      and np.array_equal(first.targets, p.targets)):
+            raise UserError(f"{path} covers other positions than the run's other snapshots; not imported")
+        first = p
 
 
 def _result_from_metrics(folder: Path) -> RunResult:
@@ -474,9 +517,11 @@ def import_run(folder: str | Path, artifacts: str | Path, accept_incomplete: boo
 
 
 def _checked_result(folder: Path, config: RunConfig, accept_incomplete: bool) -> RunResult:
-    """The result of a run folder with weights, after checking every weights file against its config."""
+    """The result of a run folder with weights, after checking every weights file against its config (and any
+    sampled snapshot predictions against it too)."""
     for path in [folder / "best.pt", *sorted((folder / "snapshots").glob("step*.pt"))]:
         _check_weights(path, config)
+    _check_sampled(folder, config)
     if (folder / "result.json").exists():
         return RunResult.from_dict(json.loads((folder / "result.json").read_text()))
     if accept_incomplete:

@@ -150,7 +150,7 @@ class Study:
         """The LSTM whose early snapshots chapter 6 compares with the n-NNs (None if no such snapshots exist)."""
         config = self.preset.dynamics_config(self.cell_run.config)
         if config is None:
-            return self.cell_run if self.cell_run.snapshots() else None
+            return self.cell_run if self.cell_run.snapshots() or self.cell_run.sampled_snapshots() else None
         found = self._runs([config], self.preset.train_on_demand)
         if found:
             return found[0]
@@ -317,7 +317,10 @@ class Study:
         return self._predictions[key]
 
     def snapshot_predictions(self, run: Run, split: str = "test") -> list[tuple[int, Predictions]]:
-        """The run's predictions at each kept early checkpoint, by training step."""
+        """The run's predictions at each kept early checkpoint, by training step: over the whole split from the
+        snapshots' weights, or where only their sampled test predictions were shipped, those (fewer positions)."""
+        if not run.snapshots() and split == "test":
+            return [(step, Predictions.load(path)) for step, path in run.sampled_snapshots().items()]
         return [(step, evaluate.predictions(run, self.corpus, split, self.settings.device, checkpoint=path))
                 for step, path in run.snapshots().items()]
 

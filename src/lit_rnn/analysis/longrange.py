@@ -182,12 +182,17 @@ def training_dynamics(
 
     ``checkpoints`` are (training step, predictions) of one model; ``baselines`` maps the
     context ``n`` to an n-NN's predictions. Columns: step, n, symmetric_kl, delta_loss, and
-    segment_kl (the KL summed per test segment, for the noise: one array per row).
+    segment_kl (the KL summed per test segment, for the noise: one array per row). Checkpoints kept in the sampled
+    form (fewer positions: :meth:`Predictions.sample`) are compared with the baselines at their positions only.
     """
-    rows = []
+    rows, aligned = [], {}  # the baselines at each set of checkpoint positions (one set, usually), restricted once
     for step, model in checkpoints:
         segments = segment_ids(model.positions)
-        for n, baseline in sorted(baselines.items()):
+        key = model.positions.tobytes()
+        if key not in aligned:
+            aligned[key] = {n: b if len(b.positions) == len(model.positions) else b.at(model.positions)
+                            for n, b in baselines.items()}
+        for n, baseline in sorted(aligned[key].items()):
             kl = _symmetric_kl_positions(model, baseline)
             rows.append({"step": step, "n": n, "symmetric_kl": float(kl.mean()),
                          "delta_loss": delta_loss(model, baseline), "segment_kl": segment_sums(segments, kl)[0]})
