@@ -40,6 +40,7 @@ from lit_rnn.atomic import atomic_write_text
 from lit_rnn.data import Corpus, load_corpus
 from lit_rnn.devices import PRECISIONS, describe, resolve_device, resolve_precision
 from lit_rnn.errors import UserError
+from lit_rnn.evaluate import sampled_snapshots
 from lit_rnn.folders import resolve_artifacts, resolve_data_dir
 from lit_rnn.packed import pack_groups, train_packed
 from lit_rnn.presets import Preset, get_preset
@@ -192,12 +193,19 @@ def train_window(tasks: list[Task], options: TrainOptions, artifacts: Path, part
     return finished
 
 
-def export_finished(runs: list[Run], out: Path) -> list[str]:
-    """The finished runs in fp16, with their snapshots, in ``out/runs/`` (what ``lit-rnn runs import`` takes)."""
+def export_finished(runs: list[Run], out: Path, corpora: list[Corpus], device: torch.device,
+                    dynamics_epochs: float | None) -> list[str]:
+    """The finished runs in fp16 in ``out/runs/`` (what ``lit-rnn runs import`` takes): the training-dynamics runs
+    (``dynamics_epochs`` long) with their snapshots in the light, sampled form, the others without snapshots, so a
+    window's output stays within what a GPU machine can send back."""
+    by_sha = {corpus.sha256: corpus for corpus in corpora}
     exported = []
     for run in runs:
+        dynamics = dynamics_epochs is not None and run.config.recipe.epochs == dynamics_epochs
         if not (out / "runs" / run.config.run_id).exists():
-            export_run(run, out / "runs", half=True)
+            if dynamics:
+                sampled_snapshots(run, by_sha[run.config.corpus_sha256], device)
+            export_run(run, out / "runs", half=True, snapshots=dynamics, sampled=dynamics)
         exported.append(run.config.run_id)
     return exported
 
@@ -218,7 +226,7 @@ def gpu_window(corpora: list[Corpus], out: Path, *, deadline: float, core: Prese
         task.timing = timings[task.configs[0].run_id]  # its whole pack's: an upper bound for part of it
     finished = train_window(tasks, dataclasses.replace(options, deadline=deadline), artifacts, partial)
     report.tasks = [_task_row(task) for task in tasks]
-    report.exported = export_finished(finished, out)
+    report.exported = export_finished(finished, out, corpora, options.device, core.dynamics_epochs)
     report.finished = _now()
     atomic_write_text(out / "report.json", json.dumps(dataclasses.asdict(report), indent=2))
     atomic_write_text(out / "report.md", markdown(report))
