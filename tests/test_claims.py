@@ -151,7 +151,7 @@ def _shifted(p: Predictions, name: str, by: float, architecture: str = "nnn") ->
 
 
 def test_the_lstm_against_the_n_gram_reads_as_trained_and_under_dynamic_evaluation():
-    gram = losses("20-gram", 1.1, kind="ngram")
+    gram = losses("20-gram", 1.1, architecture="ngram")
     lstm, dynamic = _shifted(gram, "lstm", 0.04, "lstm"), _shifted(gram, "lstm", -0.1, "lstm")  # worse, then better
     sentence = compare.against_ngram("Linux", lstm, dynamic, gram)
     assert sentence.startswith("On Linux the LSTM loses to the 20-gram (") and "under dynamic evaluation it beats it" \

@@ -334,14 +334,15 @@ def error_fixes(table: pd.DataFrame, title: str) -> go.Figure:
 def _wrap(text: bytes, values: np.ndarray, width: int) -> tuple[list[list], list[list[str]], list[list[str]]]:
     """Lay characters out in lines (at newlines or ``width``), padding short lines with blanks.
 
-    Returns the value of each cell (a character's last byte), its glyph and its tooltip (every byte's value).
+    Returns the value of each cell (a character's last byte, to 3 decimals: finer than any colour step, and a
+    third of the page's weight), its glyph and its tooltip (every byte's value).
     """
     rows, row = [], []
     for start, stop, shown in glyphs(text):
         if not shown:
             continue
         # plotly draws text, not HTML: the character itself
-        row.append((float(values[stop - 1]), html.unescape(shown), tooltip(text[start:stop], values[start:stop])))
+        row.append((round(float(values[stop - 1]), 3), html.unescape(shown), tooltip(text[start:stop], values[start:stop])))
         if text[start:stop] == b"\n" or len(row) == width:
             rows.append(row)
             row = []
