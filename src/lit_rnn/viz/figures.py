@@ -342,7 +342,8 @@ def _wrap(text: bytes, values: np.ndarray, width: int) -> tuple[list[list], list
         if not shown:
             continue
         # plotly draws text, not HTML: the character itself
-        row.append((round(float(values[stop - 1]), 3), html.unescape(shown), tooltip(text[start:stop], values[start:stop])))
+        value = round(float(values[stop - 1]), 3)
+        row.append((value, html.unescape(shown), tooltip(text[start:stop], values[start:stop])))
         if text[start:stop] == b"\n" or len(row) == width:
             rows.append(row)
             row = []
