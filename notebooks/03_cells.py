@@ -47,6 +47,7 @@ from lit_rnn.analysis.cells import (
     rank_cells,
     signal_views,
     top_cells,
+    tracking,
 )
 from lit_rnn.analysis.signals import varying
 from lit_rnn.runs import Recipe
@@ -92,7 +93,7 @@ Markdown("The best cell for each signal: " + "; ".join(
 # the claims below has no cell worth showing: it gets a sentence instead.
 
 # %%
-shown = leaders[leaders.score >= leaders.kind.map(PARTLY_TRACKS)].signal
+shown = tracking(leaders).signal
 weak = leaders[~leaders.signal.isin(shown)]
 tracked = {name: signal for name, signal in signals.items() if name in set(shown)}
 for view in signal_views(ranking[ranking.signal.isin(shown)], trace, study.corpus.data, tracked, length=500):

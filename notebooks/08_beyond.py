@@ -54,7 +54,7 @@ from lit_rnn.analysis.causal import (
     quiet_prime,
     signal_in_samples,
 )
-from lit_rnn.analysis.cells import rank_cells, top_cells
+from lit_rnn.analysis.cells import rank_cells, top_cells, tracking
 from lit_rnn.analysis.compare import paired_bootstrap_std
 from lit_rnn.analysis.oracles import (
     OracleConfig,
@@ -87,7 +87,8 @@ Markdown(f"We examine the model chapter 3 reads: **{study.about(run)}**."
 # ## Ablating the interpretable cells
 #
 # The search ranks every cell of every layer against the reference signals that vary in the test
-# text (as in chapter 3); the first cell of each signal is put to the test. Ablations run the
+# text (as in chapter 3); the first cell of each signal is ablated, and put to the test where it
+# tracks its signal at least partly (chapter 3's threshold: the interpretable cells). Ablations run the
 # model's own weights: the layers below the ablated one through the fused kernel, once for all
 # ablations; the ablated layer through the written-out step equations with the cell held at 0; the
 # tested cells and all random cells of a layer side by side in one batch.
@@ -95,9 +96,13 @@ Markdown(f"We examine the model chapter 3 reads: **{study.about(run)}**."
 # %%
 trace = study.trace(run)
 signals = varying(study.signals(), trace.positions)
-tested = top_cells(rank_cells(trace, signals.values(), trace.positions, quantities=("c", "h")), per_signal=1)
-ablated = interventions.ablations(run, study.corpus, cells_to_ablate(tested), AblationConfig(), study.settings.device)
-scores = causal_scores(tested, ablated, signals, study.corpus.data)
+leaders = top_cells(rank_cells(trace, signals.values(), trace.positions, quantities=("c", "h")), per_signal=1)
+ablated = interventions.ablations(run, study.corpus, cells_to_ablate(leaders), AblationConfig(), study.settings.device)
+scores = causal_scores(tracking(leaders), ablated, signals, study.corpus.data)
+untracked = leaders[~leaders.signal.isin(scores.table.get("signal", []))]
+Markdown("Not tested, as no cell tracks them (chapter 3): " + ", ".join(
+    f"{r.signal} (best {'|ρ|' if r.kind == 'count' else 'AUC'} {r.score:.2f})" for r in untracked.itertuples())
+    + "." if len(untracked) else "Every signal's first cell tracks it at least partly, and is tested.")
 
 # %% tags=["hide-input"]
 scored, draws = next(iter(ablated.values())).plain, len(next(iter(ablated.values())).random)
@@ -140,15 +145,17 @@ Markdown(
      + "; ".join(f"{r.signal} — layer {r.layer + 1} `{r.quantity}[{r.cell}]`: {r.delta:+.3f} nats/byte on the "
                  f"{r.target} (random cells {r.random_mean:+.3f} ± {r.random_sd:.3f}, z = {r.z:.1f}), "
                  f"{r.delta_other:+.3f} on the other bytes" for r in used.itertuples())
-     + "." if len(used) else f"None of the {len(measured)} measurable cells is causally used by that test.")
+     + "." if len(used) else f"None of the {len(measured)} measurable cells is causally used by that test."
+     if len(measured) else "No cell is tested.")
     + (f" Not measured (too few target bytes): {', '.join(scores.table[~scores.table.measured].signal)}."
        if len(measured) < len(scores.table) else "")
     + "".join(
         f" The same cell, layer {layer + 1} `{quantity}[{cell}]`, ranks first for "
         + " and ".join(f"{r.signal} ({'used' if r.causal else 'not used'}, z = {r.z:.1f})" for r in group.itertuples())
-        + ". The verdicts differ because each signal scores the cell on its own bytes: silencing it moves the loss "
-        "on one signal's bytes beyond the random cells and not on the other's, so the model relies on it for the "
-        "first and its correlation with the second is not something the model uses to predict those bytes."
+        + ". The verdicts differ because each signal scores the cell on its own bytes: the model relies on it for "
+        f"{' and '.join(group[group.causal].signal)}, and not, by this test, for "
+        f"{' and '.join(group[~group.causal].signal)}, where one of the conditions above fails (the table and "
+        "figure show which)."
         for (layer, quantity, cell), group in measured.groupby(["layer", "quantity", "cell"])
         if len(group) > 1 and group.causal.nunique() > 1)
 )
@@ -181,7 +188,7 @@ def _against_plain(table, column: str, what: str, form: str) -> str:
             "two standard errors (over the 32 samples) is not evidence that the clamp moves it.")
 
 if "line_position" in signals:
-    line = tested.set_index("signal").loc["line_position"]
+    line = leaders.set_index("signal").loc["line_position"]
     late, early = clamp_values(trace, line.layer, line.quantity, line.cell, signals["line_position"])
     lines = interventions.intervention_samples(model, study.corpus, {
         "plain": Intervention(),
@@ -210,7 +217,7 @@ else:
 
 # %%
 if "in_quotes" in signals:
-    quote = tested.set_index("signal").loc["in_quotes"]
+    quote = leaders.set_index("signal").loc["in_quotes"]
     on, off = clamp_values(trace, quote.layer, quote.quantity, quote.cell, signals["in_quotes"])
     quotes = interventions.intervention_samples(model, study.corpus, {
         "plain": Intervention(),
@@ -235,7 +242,7 @@ else:
 # the widget shows its first view.
 
 # %%
-InterventionExplorer(tested, interventions.resampler(model, study.corpus, prime)).widget
+InterventionExplorer(leaders, interventions.resampler(model, study.corpus, prime)).widget
 
 # %% [markdown]
 # ## Dynamic evaluation

@@ -51,6 +51,7 @@ from IPython.display import HTML, Markdown, display
 from lit_rnn.analysis import attention, compare, longrange, scorecard
 from lit_rnn.analysis.oracles import OracleConfig, error_breakdown, fixed_errors, fixed_share, side_by_side
 from lit_rnn.attention import attention_over, repeated_bytes, split_attention
+from lit_rnn.runs import Recipe
 from lit_rnn.study import Study
 from lit_rnn.viz import figures, notebook
 from lit_rnn.viz.attention import attention_text_html, induction_heatmap, mark_window
@@ -94,10 +95,8 @@ horizon[transformer.name] = transformer.cross_entropy
 horizon.round(3)
 
 # %% tags=["hide-input"]
-difference = transformer.cross_entropy - lstm.cross_entropy
 Markdown(f"Test loss: {transformer.name} **{transformer.cross_entropy:.3f}**, {lstm.name} **{lstm.cross_entropy:.3f}** "
-         f"nats/byte (difference {difference:+.3f}, paired bootstrap std "
-         f"{compare.paired_bootstrap_std(transformer, lstm):.4f}); {ngram.name} {ngram.cross_entropy:.3f}.")
+         f"nats/byte: {compare.comparison(transformer, lstm)}; {ngram.name} {ngram.cross_entropy:.3f}.")
 
 # %% [markdown]
 # ## Whose errors are whose (the paper's Figure 4, left)
@@ -221,6 +220,8 @@ if not len(candidates):
 # ## The paper's conjecture, checked
 
 # %%
-claims = [attention.attention_claim(gap, lstm.cross_entropy, transformer.cross_entropy, (lstm.name, transformer.name))]
+claims = scorecard.applicable(
+    [attention.attention_claim(gap, lstm.cross_entropy, transformer.cross_entropy, (lstm.name, transformer.name))],
+    study.corpus.name, paper_recipe=all(r.config.recipe.length == Recipe().length for r in (run, lstm_run)))
 study.save_claims("10_attention", claims)
 scorecard.table(claims)

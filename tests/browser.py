@@ -1,4 +1,4 @@
-"""Headless Chromium for the tests: the DOM after scripts ran, a screenshot, and a page driven as a user would.
+"""Headless Chromium for the tests: pages opened, read, photographed and driven as a user would.
 
 :class:`Page` speaks Chromium's DevTools protocol over a local websocket (websocket-client): it runs
 JavaScript in the page, waits for conditions, and clicks and drags with real mouse events.
@@ -45,23 +45,6 @@ def require_chromium() -> str:
     return path
 
 
-def _run(page: Path, *extra: str) -> str:
-    with tempfile.TemporaryDirectory() as profile:
-        result = subprocess.run([chromium(), *FLAGS, "--virtual-time-budget=20000", f"--user-data-dir={profile}",
-                                 *extra, page.resolve().as_uri()], capture_output=True, text=True, timeout=180)
-    return result.stdout
-
-
-def rendered_dom(page: Path) -> str:
-    """The page's DOM after its JavaScript ran (plotly and widgets draw into it)."""
-    return _run(page, "--dump-dom")
-
-
-def screenshot(page: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _run(page, f"--screenshot={target.resolve()}", "--window-size=1280,4000", "--hide-scrollbars")
-
-
 class Page:
     """One page in a headless Chromium, driven over the DevTools protocol; use as a context manager."""
 
@@ -89,6 +72,12 @@ class Page:
         self.errors: list[str] = []  # uncaught exceptions in the page
         self.send("Runtime.enable")
         self.wait_for("location.href !== 'about:blank' && document.readyState === 'complete'", timeout,
+                      what=f"{url} to load")
+
+    def navigate(self, url: str, timeout: float = 60) -> None:
+        """Open ``url`` in this page (one browser for many pages) and wait for it to load."""
+        self.send("Page.navigate", url=url)
+        self.wait_for(f"location.href === {json.dumps(url)} && document.readyState === 'complete'", timeout,
                       what=f"{url} to load")
 
     def send(self, method: str, **params) -> dict:

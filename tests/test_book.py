@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import shutil
@@ -10,7 +12,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
-from browser import rendered_dom, screenshot
+from browser import Page
 
 from lit_rnn.book import (
     ONCE,
@@ -163,29 +165,46 @@ def test_downloads_keep_each_figure_once_as_plotlys_mime_type(tmp_path):
 RAW_TABLE = re.compile(r"\|\s*:?-{3,}:?\s*\|")  # a Markdown table's rule row, left as text
 
 
+WIDGETS = ".widget-box, .widget-vbox, .widget-hbox, .widget-html, .widget-dropdown, .widget-slider"
+EXPLORER_TEXT = ".lit-rnn-text > .lit-rnn-heatmap"  # chapter 3's explorer: its text (an anywidget) drawn
+
+
+def _drawn(figures: int, widgets: bool, explorer: bool) -> str:
+    """A JavaScript test that a page has drawn its plotly figures, widgets and explorer text."""
+    tests = [f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {figures}"]
+    tests += [f"!!document.querySelector({json.dumps(WIDGETS)})"] if widgets else []
+    tests += [f"!!document.querySelector({json.dumps(EXPLORER_TEXT)})"] if explorer else []
+    return " && ".join(tests)
+
+
 @pytest.mark.slow
 @pytest.mark.usefixtures("browser")
 def test_every_page_renders_in_a_browser(site):
+    """One Chromium opens every page in turn, waits until it has drawn (or 30 s), then reads its DOM."""
     problems = []
-    for page in _pages(site):
-        name = str(page.relative_to(site / "book")).replace("/", "_").replace(".html", ".png")
-        screenshot(page, SCREENSHOTS / name)
-        static = page.read_text(errors="replace")
-        dom = rendered_dom(page)
-        figures = static.count('class="plotly-graph-div"')
-        drawn = len(re.findall(r'class="[^"]*js-plotly-plot[^"]*"', dom))
-        if drawn != figures or figures and "main-svg" not in dom:
-            problems.append(f"{page.name}: {drawn} of {figures} plotly figures rendered")
-        if "Traceback" in dom or re.search(r'class="[^"]*(output error|traceback|stderr)', dom):
-            problems.append(f"{page.name}: error output in the page")
-        views = static.count("application/vnd.jupyter.widget-view+json")
-        if views and len(re.findall(r'class="[^"]*widget-(?:box|vbox|hbox|html|dropdown|slider)', dom)) == 0:
-            problems.append(f"{page.name}: {views} widget views but none rendered")
-        if RAW_TABLE.search(re.sub(r"<(pre|code|script|style)\b.*?</\1>", "", dom, flags=re.S)):
-            problems.append(f"{page.name}: a Markdown table shown as text (a row of pipes), not as a table")
-        drawn_text = r'class="[^"]*lit-rnn-text[^>]*>\s*<div class="lit-rnn-heatmap'
-        if page.stem == "03_cells" and not re.search(drawn_text, dom):
-            problems.append(f"{page.name}: the explorer's text (an anywidget) is not drawn")
+    with Page(_pages(site)[0].resolve().as_uri(), height=4000) as browser:
+        for page in _pages(site):
+            static = page.read_text(errors="replace")
+            figures = static.count('class="plotly-graph-div"')
+            views = static.count("application/vnd.jupyter.widget-view+json")
+            browser.navigate(page.resolve().as_uri())
+            with contextlib.suppress(TimeoutError):  # what did not draw is reported below
+                browser.wait_for(_drawn(figures, bool(views), page.stem == "03_cells"), timeout=30)
+            dom = browser.evaluate("document.documentElement.outerHTML")
+            browser.screenshot(SCREENSHOTS / str(page.relative_to(site / "book")).replace("/", "_").replace(
+                ".html", ".png"))
+            drawn = len(re.findall(r'class="[^"]*js-plotly-plot[^"]*"', dom))
+            if drawn != figures or figures and "main-svg" not in dom:
+                problems.append(f"{page.name}: {drawn} of {figures} plotly figures rendered")
+            if "Traceback" in dom or re.search(r'class="[^"]*(output error|traceback|stderr)', dom):
+                problems.append(f"{page.name}: error output in the page")
+            if views and len(re.findall(r'class="[^"]*widget-(?:box|vbox|hbox|html|dropdown|slider)', dom)) == 0:
+                problems.append(f"{page.name}: {views} widget views but none rendered")
+            if RAW_TABLE.search(re.sub(r"<(pre|code|script|style)\b.*?</\1>", "", dom, flags=re.S)):
+                problems.append(f"{page.name}: a Markdown table shown as text (a row of pipes), not as a table")
+            drawn_text = r'class="[^"]*lit-rnn-text[^>]*>\s*<div class="lit-rnn-heatmap'
+            if page.stem == "03_cells" and not re.search(drawn_text, dom):
+                problems.append(f"{page.name}: the explorer's text (an anywidget) is not drawn")
     assert not problems, problems
     assert len(list(SCREENSHOTS.glob("*.png"))) >= len(_pages(site))
 

@@ -266,3 +266,10 @@ def test_line_lengths_count_complete_lines_without_the_carriage_return():
     lengths = line_lengths({"a": [b"abc\r\nde\nf", b"\nxyz"], "b": [b"no break"]})
     assert lengths.iloc[0].tolist() == pytest.approx(["a", 3, 5 / 3, 1.25, 3])  # per-sample means 2.5 and 0
     assert lengths.iloc[1].lines == 0 and np.isnan(lengths.iloc[1].mean_length)
+
+
+def test_no_tracking_cell_gives_an_empty_table_and_a_claim_not_measured():
+    scores = causal_scores(pd.DataFrame(columns=["signal", "layer", "quantity", "cell", "score"]), {}, {}, b"abc")
+    assert scores.table.empty and {"signal", "delta", "causal", "p_holm"} <= set(scores.table.columns)
+    claim = causal_claim(scores)
+    assert claim.verdict == "not measured" and "no cell tracks a signal" in claim.measured

@@ -181,6 +181,10 @@ def test_a_build_without_n_nns_measures_only_what_it_has():
     ngrams = {1: losses("2-gram", 2.0), 20: losses("21-gram", 1.2, seed=2)}
     similar, overfit, beats = compare.finite_horizon_claims(ngrams, {}, losses("lstm", 1.0, seed=6), "linux")
     assert similar.verdict == overfit.verdict == "not measured" and beats.verdict == "reproduced"
+    up_to_7 = {n: losses(f"{n}-NN", 1.5 - 0.1 * n, seed=n) for n in (1, 7)}  # Table 2's n = 20 missing
+    _, overfit, _ = compare.finite_horizon_claims({**ngrams, 7: losses("8-gram", 1.3, seed=3)}, up_to_7,
+                                                  losses("lstm", 1.0, seed=6))
+    assert overfit.verdict == "not measured" and "no n-NN at n = 20" in overfit.measured
     table = compare.finite_horizon_table(ngrams, {}, losses("lstm", 1.0, seed=6))
     assert table["n-NN"].isna().all() and [trace.name for trace in figures.finite_horizon(table, "lstm").data] == [
         "n-gram"]
@@ -204,7 +208,8 @@ def test_overlap_is_decided_by_the_shared_share(shared, verdict):
     models = [_erring(name, (kind == 0) | (kind == k)) for k, name in enumerate(["lstm", "nnn", "gram"], start=1)]
     claim = longrange.overlap_claim(models)
     assert claim.verdict == verdict, claim.measured
-    assert longrange.overlap_claim(models[::2]).verdict == "not measured"  # no n-NN
+    two = longrange.overlap_claim(models[::2])
+    assert two.verdict == "not measured" and "shared by both models" in two.measured  # no n-NN
 
 
 def _advantage(bytes_: list[int], counts: list[int]) -> pd.DataFrame:
@@ -262,6 +267,8 @@ def test_the_closing_brace_claim_does_not_pass_on_noise_or_on_a_few_closers():
     keep = (distance < 20) | (distance > 100) | (np.arange(200) < 2)
     few = longrange.closer_gain_claim(distance[keep], model[keep], baseline[keep], segments[keep])
     assert few.verdict == "not measured"
+    none = longrange.closer_gain_claim(distance[:0], model[:0], baseline[:0], segments[:0])  # War and Peace: no braces
+    assert none.verdict == "not measured" and none.measured == "no closer with an opener in the test split"
 
 
 def _dynamics(kl: dict[int, list[float]], noise: float, seed: int = 0) -> pd.DataFrame:

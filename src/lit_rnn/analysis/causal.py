@@ -137,6 +137,11 @@ def _score_cell(cell, ablated, on: np.ndarray, samples: int, seed: int) -> tuple
     }, others
 
 
+SCORES = ("signal", "target", "layer", "quantity", "cell", "score", "targets", "plain", "delta", "delta_low",
+          "delta_high", "random_mean", "random_sd", "z", "p", "rank_p", "excess_low", "excess_high", "delta_other",
+          "other_excess_low", "other_excess_high", "effect")  # a tested cell's row (:func:`_score_cell`)
+
+
 def causal_scores(tested: pd.DataFrame, ablations: Mapping, signals: Mapping[str, Signal], data: bytes | np.ndarray,
                   bootstrap: int = 1000, alpha: float = 0.05, min_targets: int = 20, seed: int = 0,
                   targets: Mapping[str, np.ndarray] | None = None) -> CausalScores:
@@ -166,10 +171,10 @@ def causal_scores(tested: pd.DataFrame, ablations: Mapping, signals: Mapping[str
         on = _at_predicted(np.asarray(mask, bool), ablated.positions)  # (rows, bytes)
         row, random[cell.signal] = _score_cell(cell, ablated, on, bootstrap, seed)
         rows.append({**row, "measured": row["targets"] >= min_targets})
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows, columns=[*SCORES, "measured"]).astype({"measured": bool})
+    table["p_holm"], table["causal"] = np.nan, False
     if len(table):
         measured = table["measured"].to_numpy(bool)
-        table["p_holm"] = np.nan
         table.loc[measured, "p_holm"] = _holm(table.loc[measured, "p"].fillna(1).to_numpy())
         beyond = (table.excess_low > 0) | (table.excess_high < 0)
         costs = (table.effect == "hurts") | (table.other_excess_low > 0)
@@ -191,9 +196,11 @@ def causal_claim(scores: CausalScores) -> Claim:
                  "interval (over scored rows) of its excess over random cells excluding 0; a cell whose ablation "
                  "helps its bytes must cost the other bytes more than random cells (interval above 0); reproduced "
                  "if every measured cell is used, partly if some")
-    measured = scores.table[scores.table.measured] if len(scores.table) else scores.table
+    measured = scores.table[scores.table.measured]
     if not len(measured):
-        return Claim(BEYOND, claim, "no signal has enough target bytes in the scored rows", judge(None), threshold)
+        why = "no signal has enough target bytes in the scored rows" if len(scores.table) else \
+            "no cell tracks a signal at least partly (chapter 3's threshold)"
+        return Claim(BEYOND, claim, why, judge(None), threshold)
     used = measured.causal
     text = (f"{int(used.sum())} of {len(measured)} top cells causally used: "
             + ", ".join(f"{r.signal} (layer {r.layer + 1} {r.quantity}[{r.cell}]) Δ{r.delta:+.3f} nats on the "

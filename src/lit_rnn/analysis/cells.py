@@ -325,6 +325,12 @@ CELL_CLAIMS = {  # the paper's interpretable cells: the signals that stand for t
 BEYOND_SIGNALS = ("in_quotes", "in_comment")  # the paper's cells that stay on beyond the horizon
 
 
+def tracking(leaders: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``leaders`` (top cells) that track their signal at least partly: the cells worth showing
+    (chapter 3) and the interpretable cells whose use is tested (chapter 8)."""
+    return leaders[leaders.score >= leaders.kind.map(PARTLY_TRACKS)]
+
+
 def _chance(kind: str, cells: int, n_bytes: int | None) -> str:
     """What the best of ``cells`` unrelated cells would score: |rho| about sqrt(2 ln(2 cells) / bytes) for
     independent bytes (neighbouring bytes are not, so this is a floor), AUC 0.5 for any one cell."""

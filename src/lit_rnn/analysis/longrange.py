@@ -223,7 +223,8 @@ def overlap_claim(predictions: Sequence[Predictions]) -> Claim:
     resampled = bootstrap(np.stack([shared_sum, any_sum]))
     with np.errstate(invalid="ignore", divide="ignore"):
         low, high = interval(resampled[:, 0] / resampled[:, 1])
-    measured = (f"{share:.0%} of the errors are shared by all {len(names)} models (95% interval {low:.0%} to "
+    every = "both" if len(names) == 2 else f"all {len(names)}"
+    measured = (f"{share:.0%} of the errors are shared by {every} models (95% interval {low:.0%} to "
                 f"{high:.0%}); errors of one model alone: " + ", ".join(f"{n} {c:,}" for n, c in alone.items()))
     if len(names) < 3:  # without the n-NN, sharing between two models is a weaker claim than the paper's
         return Claim("Long range", name, measured + " (no n-NN in this build)", judge(None), threshold)
@@ -300,9 +301,9 @@ def closer_gain_claim(distance: np.ndarray, model_probs: np.ndarray, baseline_pr
                for k in range(len(edges) - 1) if (distance > 0)[bucket == k].sum() >= min_count]
     measured = "gain by distance: " + ", ".join(f"[{a:g}, {b:g}) {g:+.2f} ({n:,})" for a, b, n, g in buckets)
     if min(counts) < min_count or not buckets:
-        return Claim("Long range", name, f"closers nearer, within and beyond {RISE}-{FALL} bytes: "
-                     f"{', '.join(map(str, counts))}, fewer than {min_count} in one", judge(None), threshold,
-                     "0", ("linux",))
+        found = (f"closers nearer, within and beyond {RISE}-{FALL} bytes: {', '.join(map(str, counts))}, fewer "
+                 f"than {min_count} in one" if sum(counts) else "no closer with an opener in the test split")
+        return Claim("Long range", name, found, judge(None), threshold, "0", ("linux",))
     sums = segment_sums(segments, *(gain * r for r in regions), *regions)
     resampled = bootstrap(sums)
     with np.errstate(invalid="ignore", divide="ignore"):
