@@ -67,9 +67,10 @@ $(WIDGETS_JS): | $(SYSTEM_STAMP)
 LINT := $(BIN)/ruff check src tests bench scripts notebooks/*.py
 
 # The tests run in TEST_WORKERS processes (pytest-xdist), a test file per process at a time, so that the
-# tiny book's build in one file runs beside the other files.
+# tiny book's build in one file runs beside the other files; one thread each (OMP_NUM_THREADS), as the
+# processes already share the cores (more threads than cores made every test slower).
 TEST_WORKERS ?= 2
-PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+PYTEST := OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Everything, the book build in a real browser included (what CI runs).
 test: setup

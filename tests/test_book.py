@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -23,11 +24,13 @@ from lit_rnn.book import (
     chapters,
     execute,
     once_chapters,
+    side_by_side,
     site_sizes,
     slim_downloads,
     to_ipynb,
 )
 from lit_rnn.errors import UserError
+from lit_rnn.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 SCREENSHOTS = Path(os.environ.get("LIT_RNN_TEST_ARTIFACTS", REPO / "test-artifacts")) / "screenshots"
@@ -45,7 +48,7 @@ def _copy_project(target: Path) -> Path:
 def site(tmp_path_factory, reference_data_dir) -> Path:
     project = _copy_project(tmp_path_factory.mktemp("project"))
     config = BookConfig.resolve(project=project, preset="tiny", data_dir=str(reference_data_dir),
-                                artifacts=str(project / "artifacts"))
+                                artifacts=str(project / "artifacts"), jobs=2)  # the corpora side by side
     return build_book(config)
 
 
@@ -289,3 +292,24 @@ def test_every_figure_and_table_keeps_the_contract(site):
     drawn = sum(len(figures_in_html(page.read_text())) for page in _pages(site))
     assert drawn >= 10, f"only {drawn} figures read back from the pages: has the way pages carry figures changed?"
     assert site_problems(site) == {}
+
+
+def _record(folder: Path, settings: Settings) -> None:
+    """What a corpus's worker saw: its process and its share of the cores (a file per corpus)."""
+    if settings.corpus.name == "broken":
+        raise UserError("chapter 02_models failed for broken")
+    (folder / f"{settings.corpus.name}.txt").write_text(f"{os.getpid()} {os.environ.get('OMP_NUM_THREADS')}")
+
+
+@pytest.mark.slow
+def test_the_corpora_run_side_by_side_in_processes_that_share_the_cores(tmp_path):
+    corpora = []
+    for name in ("first", "broken"):
+        corpora.append(tmp_path / f"{name}.txt")
+        corpora[-1].write_bytes(b"the same short text, again and again\n" * 400)
+    config = BookConfig(tuple(Settings.resolve(corpus=str(c), preset="tiny", artifacts=str(tmp_path / "store"), jobs=2)
+                              for c in corpora), tmp_path)
+    with pytest.raises(UserError, match="failed for broken"):  # a corpus's failure fails the build
+        side_by_side(config, functools.partial(_record, tmp_path))
+    pid, threads = (tmp_path / "first.txt").read_text().split()  # the other corpus ran meanwhile
+    assert pid != str(os.getpid()) and threads == str(max(1, (os.cpu_count() or 1) // 2))

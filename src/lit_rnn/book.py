@@ -9,13 +9,16 @@ synced back. Jupyter Book 1.x then builds the site with execution off and warnin
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+import multiprocessing
 import os
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,19 +168,45 @@ def _one_line_error(executed: Path) -> str | None:
     return None
 
 
+def _use_threads(threads: str) -> None:
+    """A worker's share of the cores, for itself and the kernels it starts (they inherit the environment)."""
+    os.environ["OMP_NUM_THREADS"] = threads
+
+
+def side_by_side(config: BookConfig, work: Callable[[Settings], None]) -> None:
+    """``work`` for each corpus's settings: in up to ``jobs`` processes at once, else one after another here."""
+    workers = min(config.settings[0].jobs, len(config.settings))
+    if workers > 1:
+        threads = str(max(1, (os.cpu_count() or 1) // workers))  # the cores shared out, kernels included
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_use_threads, initargs=(threads,)) as pool:
+            list(pool.map(work, config.settings))  # re-raises a failure
+    else:
+        for settings in config.settings:
+            work(settings)
+
+
+def _prepare_corpus(settings: Settings) -> None:
+    """Train (or find in the run store) and evaluate everything one corpus's chapters read."""
+    from lit_rnn.study import Study
+
+    start = _step(f"models for {settings.corpus.name} at preset {settings.preset.name}")
+    Study(settings).prepare()
+    _done(start)
+
+
 def prepare(config: BookConfig) -> None:
-    """Train (or find in the run store) every model each corpus's chapters read."""
+    """Train (or find in the run store) every model each corpus's chapters read: with ``retrain``, every run of
+    the preset first (``jobs`` trainings at once); then each corpus's models, the corpora side by side."""
     from lit_rnn.grid import train_runs
     from lit_rnn.study import Study
 
     for settings in config.settings:
-        start = _step(f"models for {settings.corpus.name} at preset {settings.preset.name}")
-        study = Study(settings)
         if settings.retrain:  # everything, so that the chapters find every run in the store
+            study = Study(settings)
             train_runs(study.preset.run_configs(study.corpus), study.corpus, settings.train_options,
                        study.artifacts, settings.jobs, packed=settings.packed)
-        study.prepare()
-        _done(start)
+    side_by_side(config, _prepare_corpus)
     if once_chapters(config.notebooks):
         from lit_rnn.truth_study import TruthStudy
 
@@ -191,9 +220,21 @@ def _once_parameters(config: BookConfig) -> dict:
     return {k: v for k, v in config.settings[0].parameters().items() if k not in ("corpus", "language")}
 
 
+def _execute_corpus(config: BookConfig, settings: Settings) -> None:
+    """Every chapter of one corpus, in order, into ``book/<corpus>/``."""
+    folder = config.book / settings.corpus.name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for source in chapters(config.notebooks):
+        start = _step(f"chapter {source.stem} on {settings.corpus.name}")
+        execute(source, folder / f"{source.stem}.ipynb", settings.parameters())
+        _done(start)
+
+
 def execute_chapters(config: BookConfig) -> None:
     """Execute the ``ONCE`` chapters first (the corpus chapters read what they keep, e.g. the ground truth's
-    false-positive rate), then every other chapter once per corpus, then the intro, into ``book/``."""
+    false-positive rate), then every other chapter of each corpus, the corpora side by side in up to ``jobs``
+    processes (a corpus's chapters in order: each reads what the ones before it cached), then the intro."""
     for source in once_chapters(config.notebooks):
         folder = config.book / ONCE[source.stem]
         shutil.rmtree(folder, ignore_errors=True)
@@ -201,14 +242,9 @@ def execute_chapters(config: BookConfig) -> None:
         start = _step(f"chapter {source.stem}")
         execute(source, folder / f"{source.stem}.ipynb", _once_parameters(config))
         _done(start)
-    for settings in config.settings:
-        folder = config.book / settings.corpus.name
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-        for source in chapters(config.notebooks):
-            start = _step(f"chapter {source.stem} on {settings.corpus.name}")
-            execute(source, folder / f"{source.stem}.ipynb", settings.parameters())
-            _done(start)
+    for source in chapters(config.notebooks):  # the paired .ipynb written here once, not by two processes at once
+        to_ipynb(source)
+    side_by_side(config, functools.partial(_execute_corpus, config))
     start = _step("introduction")
     execute(config.notebooks / f"{INTRO}.py", config.book / "intro.ipynb", config.intro_parameters())
     _done(start)
