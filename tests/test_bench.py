@@ -40,6 +40,7 @@ def test_bench_scripts_are_found():
     assert len(SCRIPTS) >= 10, [p.name for p in SCRIPTS]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", [p.name for p in SCRIPTS])
 def test_bench_script_runs_smoke(script: str, smoked):
     done = smoked[script]

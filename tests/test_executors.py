@@ -25,6 +25,7 @@ def one_thread(monkeypatch):
     torch.set_num_threads(threads)
 
 
+@pytest.mark.slow
 def test_the_local_executor_trains_the_grid_as_the_in_process_path_does(reference_data_dir, tmp_path, monkeypatch,
                                                                          one_thread):
     tiny = PRESETS["tiny"]  # two models, so two jobs: both start at once and the test takes one job's time

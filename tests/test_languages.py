@@ -185,6 +185,7 @@ def disabled_blocks(data: np.ndarray) -> list[tuple[int, int]]:
     return blocks
 
 
+@pytest.mark.slow
 def test_linux_signals_match_the_hand_written_c_rules_outside_if_0_blocks(reference_data_dir):
     """Pygments reads code disabled by ``#if 0`` as a comment; everywhere else the masks are equal."""
     data = load_corpus("linux", reference_data_dir).data

@@ -73,6 +73,7 @@ def test_distributions_are_kenlms_renormalised_over_bytes(batcher, root, order):
     check_against_kenlm(result, batcher, order, root, columns)
 
 
+@pytest.mark.slow
 def test_higher_orders_fit_the_training_text_at_least_as_well(wp_slice, root):
     batcher = Corpus("wp30k", wp_slice.path, wp_slice.data[:30_000]).batcher(batch_size=10, seq_length=100)
     orders = [1, 2, 3, 5, 9, 20]

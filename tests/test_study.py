@@ -72,6 +72,7 @@ def test_the_command_line_takes_the_language_and_rejects_a_bad_one_in_one_line(r
     assert capsys.readouterr().err.startswith("lit-rnn: error: unknown language 'klingon'")
 
 
+@pytest.mark.slow
 def test_the_grid_command_and_the_book_train_the_same_runs(reference_data_dir, tmp_path):
     artifacts = tmp_path / "artifacts"
     common = ["--corpus", "warpeace", "--preset", "tiny", "--device", "cpu", "--data-dir", str(reference_data_dir),
@@ -86,6 +87,7 @@ def test_the_grid_command_and_the_book_train_the_same_runs(reference_data_dir, t
     assert {run.config.run_id for run in stored_runs(artifacts)} == trained  # found, none trained again
 
 
+@pytest.mark.slow
 def test_study_names_each_chapters_runs(reference_data_dir, tmp_path):
     study = Study.open(corpus="warpeace", preset="tiny", device="cpu", data_dir=str(reference_data_dir),
                        artifacts=str(tmp_path), progress=False)
@@ -107,6 +109,7 @@ def test_study_names_each_chapters_runs(reference_data_dir, tmp_path):
     assert len(list((study.cell_run.dir / "predictions").glob("test-step*.npz"))) == len(preset.snapshot_steps)
 
 
+@pytest.mark.slow
 def test_a_missing_paper_scale_model_falls_back_to_the_grid_and_says_so(reference_data_dir, tmp_path):
     tiny = PRESETS["tiny"]
     preset = dataclasses.replace(tiny, large=(*tiny.large[:2], dataclasses.replace(tiny.large[2], n_layers=3)),
@@ -119,6 +122,7 @@ def test_a_missing_paper_scale_model_falls_back_to_the_grid_and_says_so(referenc
     assert any("rnn-3x" in note and "lit-rnn grid --preset tiny" in note for note in study.notes)
 
 
+@pytest.mark.slow
 def test_table_2_rows_are_bytes_of_context_and_the_n_nn_is_chosen_on_validation(reference_data_dir, tmp_path):
     study = Study.open(corpus="warpeace", preset="tiny", device="cpu", data_dir=str(reference_data_dir),
                        artifacts=str(tmp_path), progress=False)

@@ -79,6 +79,7 @@ def test_the_deadline_cuts_a_started_pack_which_keeps_its_checkpoint(corpora, tm
         assert torch.load(run.checkpoint_path, weights_only=True)["progress"]["step"] > 0
 
 
+@pytest.mark.slow
 def test_a_window_measures_trains_in_order_exports_and_reports(corpora, tmp_path):
     report = gpu_window(corpora[:1], tmp_path / "out", deadline=time.monotonic() + 120, core=CORE, grid=GRID,
                         options=QUIET, artifacts=tmp_path / "store", processes=0)
