@@ -96,7 +96,7 @@ Markdown("The best cell for each signal: " + "; ".join(
 shown = tracking(leaders).signal
 weak = leaders[~leaders.signal.isin(shown)]
 tracked = {name: signal for name, signal in signals.items() if name in set(shown)}
-for view in signal_views(ranking[ranking.signal.isin(shown)], trace, study.corpus.data, tracked, length=500):
+for view in signal_views(ranking[ranking.signal.isin(shown)], trace, study.corpus.data, tracked, length=300):
     display(HTML(cell_view_html(view)))
 if len(weak):
     display(Markdown("No cell tracks " + ", ".join(
@@ -133,11 +133,12 @@ if deepest is not None and deepest.longest_span > horizon and deepest.signal in 
 # %% [markdown]
 # ## Explore without a kernel
 #
-# The menu switches between the top cells of every signal.
+# The menu switches between the two top cells of every signal (300 bytes of text each; the live
+# explorer below ranks every cell on any stretch of text).
 
 # %%
 figures.cell_selector(signal_views(ranking[ranking.signal.isin(shown)], trace, study.corpus.data, tracked,
-                                   per_signal=3, length=400)) if len(shown) else Markdown("No cell tracks any signal.")
+                                   per_signal=2, length=300)) if len(shown) else Markdown("No cell tracks any signal.")
 
 # %% [markdown]
 # ## The explorer
