@@ -55,6 +55,7 @@ from lit_rnn.runs import Recipe
 from lit_rnn.study import Study
 from lit_rnn.viz import figures, notebook
 from lit_rnn.viz.attention import attention_text_html, induction_heatmap, mark_window
+from lit_rnn.viz.figures import budget_label
 
 notebook.setup()
 study = Study.open(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
@@ -80,8 +81,12 @@ Markdown(f"The Transformer: **{study.about(run)}**, a window of {window} bytes. 
 runs = [*study.recurrent_runs, *study.transformer_runs]
 table = compare.loss_table([compare.ScoredModel(study.predictions(r), r.config.model, r.result.parameters, r.training)
                             for r in runs], study.budgets, study.corpus.name)
-table.assign(wall_s=[next(r.provenance.get("wall_s") for r in runs if r.name == m) for m in table.model]).rename(
-    columns={"n_layers": "layers", "budget_index": "budget"}).round(3)  # the page's labels, as before
+labels, budgets = {r.name: study.about(r) for r in runs}, dict(enumerate(map(budget_label, study.budgets)))
+table.assign(model=table.model.map(labels), budget=table.budget_index.map(budgets),
+             minutes=[next(r.provenance.get("wall_s", np.nan) for r in runs if r.name == m) / 60 for m in table.model])[
+    ["model", "budget", "test_loss", "std", "error_rate", "minutes"]].rename(columns={
+        "test_loss": "test loss (nats/byte)", "std": "± (bootstrap)", "error_rate": "error rate",
+        "minutes": "training (min)"}).round(3)
 
 # %% [markdown]
 # ## Table 2's row: finite horizons
