@@ -123,11 +123,13 @@ beyond = [beyond_horizon(trace, signals[row.signal], row.layer, row.quantity, ro
 deepest = max(beyond, key=lambda b: b.longest_span, default=None)
 if deepest is not None and deepest.longest_span > horizon and deepest.signal in set(shown):
     row = leaders.set_index("signal").loc[deepest.signal]
-    length = min(deepest.longest_span + 60, 1500)
+    length = min(deepest.longest_span + 60, 6 * horizon)  # its end, well beyond the horizon
     start = max(deepest.longest_end + 30 - length, 0)
     text, values = cell_window(study.corpus.data, trace, row.layer, row.quantity, row.cell, start, length)
-    label = (f"The longest {deepest.signal} span of the test text ({deepest.longest_span} bytes), "
-             f"coloured by layer {row.layer + 1} {row.quantity}[{row.cell}]")
+    label = (f"The longest {deepest.signal} span of the test text ({deepest.longest_span:,} bytes; "
+             + ("all of it, with 30 bytes on either side" if length == deepest.longest_span + 60 else
+                f"its last {length - 30:,} bytes and the 30 after") + f"), coloured by layer {row.layer + 1} "
+             f"{row.quantity}[{row.cell}]")
     display(HTML(cell_view_html(CellView(label, row.layer, row.quantity, row.cell, start, text, values))))
 
 # %% [markdown]
