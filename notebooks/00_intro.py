@@ -61,9 +61,10 @@ found = {name: study.claims() for name, study in studies.items()}
 #
 # The scorecard's totals: per corpus, how many of the paper's claims each verdict went to, out of
 # those judged (the denominator: claims the paper made on that corpus, that this build could measure,
-# on models trained with the paper's recipe). Claims the paper made on the other corpus only are
-# *not applicable*; claims judged only on shorter-trained models are *not at the paper's scale*;
-# neither counts. This book's own claims, beyond the paper, are tallied apart.
+# on models trained with the paper's recipe; a model whose training with that recipe was cut short
+# counts too, and every page that reads it says where it stopped). Claims the paper made on the
+# other corpus only are *not applicable*; claims judged only on shorter-trained models are *not at
+# the paper's scale*; neither counts. This book's own claims, beyond the paper, are tallied apart.
 
 # %% tags=["hide-input"]
 display(Markdown(scorecard.summary(found)))

@@ -116,7 +116,7 @@ class Recipe:
     @property
     def length(self) -> str:
         """How long the recipe trains, in words: its epochs and any cap on steps."""
-        return f"{self.epochs:g} epochs" + (f", <= {self.max_steps} steps" if self.max_steps else "")
+        return f"{self.epochs:g} epochs" + (f", at most {self.max_steps:,} steps" if self.max_steps else "")
 
 
 @dataclass(frozen=True)
