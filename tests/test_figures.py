@@ -171,7 +171,7 @@ def test_error_breakdown_shows_its_whole_legend_in_distinct_colours():
     shown = _contract(figures.error_breakdown([_breakdown("large"), _breakdown("small")]))
     colours = {t["name"]: t["marker"]["color"] for t in shown["data"]}
     assert len(colours) == 15 == len(set(colours.values()))
-    assert colours["n-gram"] != colours["remaining"] and shown["layout"]["height"] >= 100 + 22 * 15
+    assert colours["n-gram"] != colours["remaining"] and shown["layout"]["height"] >= 180 + 22 * 15
 
 
 def test_error_fixes_ticks_do_not_repeat():

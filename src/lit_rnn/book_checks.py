@@ -211,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         print(page)
         for problem in problems:
             print(f"  {problem}")
-    print(f"{sum(map(len, found.values()))} problems on {len(found)} pages of {site}")
+    pages = [p for p in site.rglob("*.html") if not any(part.startswith("_") for part in p.relative_to(site).parts)]
+    print(f"{sum(map(len, found.values()))} problems on {len(found)} of the {len(pages)} pages of {site}")
     return 1 if found else 0
 
 

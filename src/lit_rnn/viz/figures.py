@@ -19,6 +19,7 @@ ARCHITECTURE_COLOURS = {"rnn": "#1f77b4", "lstm": "#d62728", "gru": "#2ca02c", "
 SERIES_COLOURS = qualitative.Dark24  # distinct colours for series that are not architectures (runs, n-NNs)
 LEGEND_ROW = 22  # px per legend entry: a figure is at least this tall per entry, so its whole legend shows
 BASE_HEIGHT = 450  # px: plotly's default figure height
+MARGINS = 180  # px: plotly's default top and bottom margins, which a vertical legend cannot use
 
 
 def count_label(count: int) -> str:
@@ -41,7 +42,7 @@ def short_training(length: str) -> str:
 
 def legend_height(entries: int, base: int = BASE_HEIGHT) -> int:
     """A figure height that shows a vertical legend of ``entries`` entries whole."""
-    return max(base, 100 + LEGEND_ROW * entries)
+    return max(base, MARGINS + LEGEND_ROW * entries)
 
 
 def byte_frequencies(corpus: Corpus, top: int | None = None) -> go.Figure:
