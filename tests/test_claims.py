@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lit_rnn.analysis import compare, longrange
+from lit_rnn.analysis import attention, compare, groundtruth, longrange
+from lit_rnn.analysis.cells import BeyondHorizon
 from lit_rnn.analysis.corpora import corpus_claim
 from lit_rnn.analysis.gates import lstm_gate_claims
-from lit_rnn.analysis.oracles import ErrorBreakdown, breakdown_claim, scaling_claim, scaling_difference
+from lit_rnn.analysis.oracles import ErrorBreakdown, FixedShare, breakdown_claim, scaling_claim, scaling_difference
 from lit_rnn.analysis.scorecard import Comparison
 from lit_rnn.predictions import Predictions
 from lit_rnn.viz import figures
@@ -374,3 +375,42 @@ def test_lstm_gate_claims_fail_when_no_gate_integrates_and_the_first_layer_is_th
     assert integrators.verdict == "not reproduced" and diffuse.verdict == "not reproduced"
     assert feed_forward.verdict == output.verdict == "reproduced" and "90%" in integrators.threshold
 
+
+
+@pytest.mark.parametrize(("low", "high", "verdict"), [(0.05, 0.2, "reproduced"), (-0.05, 0.1, "inconclusive"),
+                                                      (-0.3, -0.2, "not reproduced")])
+def test_the_attention_claim_follows_the_interval_of_the_memory_errors_excess(low, high, verdict):
+    gap = FixedShare("memory", 0.3, 0.3 - (low + high) / 2, low, high)
+    assert attention.attention_claim(gap, 1.2, 1.1, ("lstm", "transformer")).verdict == verdict
+    none = FixedShare("memory", float("nan"), 0.1, float("nan"), float("nan"))
+    assert attention.attention_claim(none, 1.2, 1.1, ("lstm", "transformer")).verdict == "not measured"
+
+
+def _rates(tracks: int, partly: int) -> pd.DataFrame:
+    return pd.DataFrame([{"kind": "all", "threshold": t, "declared": d, "searches": 100, "rate": d / 100,
+                          "low": 0.0, "high": 0.05} for t, d in (("tracks", tracks), ("partly or better", partly))])
+
+
+def test_the_ground_truth_claims_pass_on_a_clean_search_and_fail_on_a_wrong_one():
+    assert groundtruth.control_claim(_rates(0, 0)).verdict == "reproduced"
+    assert groundtruth.control_claim(_rates(3, 9)).verdict == "not reproduced"
+    needed = pd.DataFrame({"role": ["needed", "needed", "control"], "signal": ["a", "b", "c"],
+                           "kind": ["binary", "count", "binary"], "score": [0.95, 0.6, 0.5],
+                           "declared": ["tracks", "tracks", "none"], "holds": [True, True, False],
+                           "probe": [0.99, 0.9, 0.1]})
+    missed = needed.assign(declared=["none", "none", "none"])
+    assert groundtruth.needed_claim(needed, "m").verdict == groundtruth.probe_claim(needed, "m").verdict == "reproduced"
+    assert groundtruth.needed_claim(missed, "m").verdict == groundtruth.probe_claim(missed, "m").verdict == \
+        "not reproduced"
+    assert groundtruth.probe_claim(needed.assign(holds=False), "m").verdict == "not measured"
+    deep = BeyondHorizon("in_quotes", 100, 0.97, 0.95, 400, 300, 10)
+    assert groundtruth.horizon_claim(deep, "m").verdict == "reproduced"
+    assert groundtruth.horizon_claim(BeyondHorizon("in_quotes", 100, 0.97, 0.4, 400, 300, 10), "m").verdict == \
+        "not reproduced"
+    assert groundtruth.horizon_claim(BeyondHorizon("in_quotes", 100, 0.97, float("nan"), 0, 50, 10), "m").verdict \
+        == "not measured"
+    used = pd.DataFrame({"signal": ["a", "b"], "first_used": [1.0, 1.0], "ablated": [5, 5], "used": [2, 1]})
+    assert groundtruth.used_claim(used, "m").verdict == "reproduced"
+    unused = used.assign(first_used=[float("nan")] * 2, used=[0, 0])
+    assert groundtruth.used_claim(unused, "m").verdict == "not reproduced"
+    assert groundtruth.used_claim(used.iloc[:0], "m").verdict == "not measured"
