@@ -50,7 +50,6 @@ from lit_rnn.analysis.cells import (
     tracking,
 )
 from lit_rnn.analysis.signals import varying
-from lit_rnn.runs import Recipe
 from lit_rnn.study import Study
 from lit_rnn.truth_study import false_positive_note
 from lit_rnn.viz import figures, notebook
@@ -175,7 +174,7 @@ Markdown(measured if measured else "How often they declare a cell by chance is m
 
 # %%
 claims = scorecard.applicable(cell_claims(ranking, silent, beyond, n_bytes=len(trace.positions)), study.corpus.name,
-                              paper_recipe=run.config.recipe.length == Recipe().length)
+                              paper_recipe=run.paper_recipe)
 study.save_claims("03_cells", claims)
 display(Markdown(scorecard.findings(claims, study.corpus.name)))
 scorecard.table(claims)

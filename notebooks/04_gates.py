@@ -44,7 +44,6 @@ from lit_rnn.analysis.gates import (
     saturated_cells,
     unsaturated_fraction,
 )
-from lit_rnn.runs import Recipe
 from lit_rnn.study import Study
 from lit_rnn.viz import figures, notebook
 
@@ -113,7 +112,7 @@ else:
 # average: this book's thresholds for the paper's words.
 
 # %%
-paper_recipe = {architecture: run.config.recipe.length == Recipe().length for architecture, run in gated.items()}
+paper_recipe = {architecture: run.paper_recipe for architecture, run in gated.items()}
 claims = scorecard.applicable(lstm_gate_claims(lstm), study.corpus.name, paper_recipe=paper_recipe["lstm"])
 if "gru" in saturation:
     claims += scorecard.applicable([gru_first_layer_claim(saturation["gru"])], study.corpus.name,

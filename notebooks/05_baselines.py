@@ -39,7 +39,6 @@ language = "auto"  # the corpus's language for the reference signals: auto, text
 from IPython.display import Markdown, display
 
 from lit_rnn.analysis import compare, scorecard
-from lit_rnn.runs import Recipe
 from lit_rnn.study import Study
 from lit_rnn.viz import figures, notebook
 
@@ -88,7 +87,7 @@ Markdown(
 # %%
 claims = scorecard.applicable(compare.finite_horizon_claims(ngrams, nnns, best, study.corpus.name),
                               study.corpus.name,
-                              paper_recipe=best_run.config.recipe.length == Recipe().length)
+                              paper_recipe=best_run.paper_recipe)
 study.save_claims("05_baselines", claims)
 display(Markdown(scorecard.findings(claims, study.corpus.name)))
 scorecard.table(claims)

@@ -36,7 +36,6 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from lit_rnn.analysis import longrange, scorecard
-from lit_rnn.runs import Recipe
 from lit_rnn.study import Study
 from lit_rnn.viz import figures, notebook
 
@@ -85,7 +84,7 @@ advantage = longrange.byte_advantage(per_byte, lstm.name, ngram.name)
 figures.byte_advantage(advantage, lstm.name, ngram.name)
 
 # %% tags=["hide-input"]
-frequent = advantage[advantage["count"] >= longrange.MIN_COUNT]  # as the claim below ranks them
+frequent = longrange.frequent_bytes(advantage)  # as the claim below ranks them
 Markdown(f"Of the {len(frequent)} bytes the test text holds at least {longrange.MIN_COUNT} times (the chart shows all "
          f"{len(advantage)}), the LSTM's largest advantages over the {ngram.name} are on "
          + ", ".join(f"`{row.label}` ({row.advantage:+.3f})" for row in frequent.head(5).itertuples()) + ".")
@@ -161,7 +160,7 @@ claims = scorecard.applicable([
     longrange.advantage_claim(advantage, prose=study.prose),
     longrange.closer_claim(lstm, ngram, study.syntax),
     longrange.dynamics_claim(dynamics),
-], study.corpus.name, paper_recipe=study.cell_run.config.recipe.length == Recipe().length)
+], study.corpus.name, paper_recipe=study.cell_run.paper_recipe)
 study.save_claims("06_longrange", claims)
 display(Markdown(scorecard.findings(claims, study.corpus.name)))
 scorecard.table(claims)

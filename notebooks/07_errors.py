@@ -51,7 +51,6 @@ from lit_rnn.analysis.oracles import (
     scaling_difference,
     side_by_side,
 )
-from lit_rnn.runs import Recipe
 from lit_rnn.study import Study
 from lit_rnn.viz import figures, notebook
 from lit_rnn.viz.heatmap import error_examples_html
@@ -129,7 +128,7 @@ for step in first.table.step:
 claims = [breakdown_claim(first)] + ([scaling_claim(breakdowns[0], breakdowns[1], ratio)] if len(breakdowns) > 1
                                      else [])
 claims = scorecard.applicable(claims, study.corpus.name,
-                              paper_recipe=all(run.config.recipe.length == Recipe().length for run in runs))
+                              paper_recipe=all(run.paper_recipe for run in runs))
 study.save_claims("07_errors", claims)
 display(Markdown(scorecard.findings(claims, study.corpus.name)))
 scorecard.table(claims)

@@ -67,7 +67,6 @@ from lit_rnn.analysis.oracles import (
 from lit_rnn.analysis.signals import varying
 from lit_rnn.dynamic import dynamic_evaluation
 from lit_rnn.interventions import AblationConfig, Intervention
-from lit_rnn.runs import Recipe
 from lit_rnn.study import Study
 from lit_rnn.viz import figures, notebook
 from lit_rnn.viz.heatmap import colour_key_html
@@ -335,7 +334,7 @@ Markdown(f"Dynamic evaluation fixes **{gap.share:.1%}** of the memory-oracle err
 claims = scorecard.applicable([
     causal_claim(scores), dynamic_claim(fixes, gap, plain.cross_entropy, dynamic.predictions.cross_entropy,
                                         paired_bootstrap_std(dynamic.predictions, plain))],
-    study.corpus.name, paper_recipe=run.config.recipe.length == Recipe().length)
+    study.corpus.name, paper_recipe=run.paper_recipe)
 study.save_claims("08_beyond", claims)
 display(Markdown(scorecard.findings(claims, study.corpus.name)))
 scorecard.table(claims)

@@ -51,7 +51,6 @@ from IPython.display import HTML, Markdown, display
 from lit_rnn.analysis import attention, compare, longrange, scorecard
 from lit_rnn.analysis.oracles import OracleConfig, error_breakdown, fixed_errors, fixed_share, side_by_side
 from lit_rnn.attention import attention_over, repeated_bytes, split_attention
-from lit_rnn.runs import Recipe
 from lit_rnn.study import Study
 from lit_rnn.viz import figures, notebook
 from lit_rnn.viz.attention import attention_text_html, induction_heatmap, mark_window
@@ -82,8 +81,8 @@ runs = [*study.recurrent_runs, *study.transformer_runs]
 table = compare.loss_table([compare.ScoredModel(study.predictions(r), r.config.model, r.result.parameters, r.training)
                             for r in runs], study.budgets, study.corpus.name)
 labels, budgets = {r.name: study.about(r) for r in runs}, dict(enumerate(map(budget_label, study.budgets)))
-table.assign(model=table.model.map(labels), budget=table.budget_index.map(budgets),
-             minutes=[next(r.provenance.get("wall_s", np.nan) for r in runs if r.name == m) / 60 for m in table.model])[
+minutes = {r.name: r.provenance.get("wall_s", np.nan) / 60 for r in runs}
+table.assign(model=table.model.map(labels), budget=table.budget_index.map(budgets), minutes=table.model.map(minutes))[
     ["model", "budget", "test_loss", "std", "error_rate", "minutes"]].rename(columns={
         "test_loss": "test loss (nats/byte)", "std": "± (bootstrap)", "error_rate": "error rate",
         "minutes": "training (min)"}).round(3)
@@ -233,7 +232,7 @@ if not len(candidates):
 # %%
 claims = scorecard.applicable(
     [attention.attention_claim(gap, lstm.cross_entropy, transformer.cross_entropy, (lstm.name, transformer.name))],
-    study.corpus.name, paper_recipe=all(r.config.recipe.length == Recipe().length for r in (run, lstm_run)))
+    study.corpus.name, paper_recipe=run.paper_recipe and lstm_run.paper_recipe)
 study.save_claims("10_attention", claims)
 best_induction = scores.induction_score.iloc[0]
 display(Markdown(

@@ -28,7 +28,7 @@ from lit_rnn.study import Study
 
 def _scaled(claims: list[scorecard.Claim], *runs) -> list[scorecard.Claim]:
     """The claims, counted "not at the paper's scale" unless every run they read trained with the paper's recipe."""
-    return [scorecard.at_scale(c, all(run.config.recipe.length == Recipe().length for run in runs)) for c in claims]
+    return [scorecard.at_scale(c, all(run.paper_recipe for run in runs)) for c in claims]
 
 
 def models(study: Study) -> list[scorecard.Claim]:

@@ -58,12 +58,12 @@ def atomic_save_torch(obj: Any, path: str | Path) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def atomic_save_npz(path: str | Path, **arrays: Any) -> None:
-    """``numpy.savez`` through :func:`atomic_write_bytes`."""
+def atomic_save_npz(path: str | Path, compress: bool = False, **arrays: Any) -> None:
+    """``numpy.savez`` (``savez_compressed`` with ``compress``) through :func:`atomic_write_bytes`."""
     import numpy as np
 
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    (np.savez_compressed if compress else np.savez)(buffer, **arrays)
     atomic_write_bytes(path, buffer.getvalue())
 
 

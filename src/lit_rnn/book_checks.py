@@ -190,12 +190,16 @@ def page_problems(page: str) -> list[str]:
     return [p for figure in figures_in_html(page) for p in figure_problems(figure)] + table_problems(page)
 
 
+def site_pages(site: Path) -> list[Path]:
+    """The pages of a built site (``_build/html``): not what lies in _static, _sources or _images."""
+    return [page for page in sorted(Path(site).rglob("*.html"))
+            if not any(part.startswith("_") for part in page.relative_to(site).parts[:-1])]
+
+
 def site_problems(site: Path) -> dict[str, list[str]]:
     """The problems of every page of a built site (``_build/html``), by page; pages without any are left out."""
     found = {}
-    for page in sorted(Path(site).rglob("*.html")):
-        if any(part.startswith("_") for part in page.relative_to(site).parts[:-1]):
-            continue  # _static, _sources, _images: not pages
+    for page in site_pages(site):
         if problems := page_problems(page.read_text(encoding="utf-8", errors="replace")):
             found[str(page.relative_to(site))] = problems
     return found
@@ -211,8 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         print(page)
         for problem in problems:
             print(f"  {problem}")
-    pages = [p for p in site.rglob("*.html") if not any(part.startswith("_") for part in p.relative_to(site).parts)]
-    print(f"{sum(map(len, found.values()))} problems on {len(found)} of the {len(pages)} pages of {site}")
+    print(f"{sum(map(len, found.values()))} problems on {len(found)} of the {len(site_pages(site))} pages of {site}")
     return 1 if found else 0
 
 

@@ -19,7 +19,6 @@ every test segment, not every byte.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lit_rnn.atomic import atomic_save_npz, atomic_write_bytes
+from lit_rnn.atomic import atomic_save_npz
 from lit_rnn.errors import UserError
 
 ERROR_THRESHOLD = 0.5
@@ -122,22 +121,14 @@ class Predictions:
     def save(self, path: str | Path, compress: bool = False) -> None:
         if self.is_compact:
             steps = np.diff(self.positions, prepend=0).astype(np.int32)  # mostly 1: compress to almost nothing
-            buffer = io.BytesIO()
-            np.savez_compressed(buffer, top_ids=self.top_ids, target_log_probs=self.target_log_probs,
-                                targets=self.targets, position_steps=steps,
-                                meta=np.array([self.name, self.architecture, self.corpus_sha256, self.split,
-                                               str(self.compact_vocab_size)]))
-            atomic_write_bytes(path, buffer.getvalue())
+            atomic_save_npz(path, compress=True, top_ids=self.top_ids, target_log_probs=self.target_log_probs,
+                            targets=self.targets, position_steps=steps,
+                            meta=np.array([self.name, self.architecture, self.corpus_sha256, self.split,
+                                           str(self.compact_vocab_size)]))
             return
-        meta = np.array([self.name, self.architecture, self.corpus_sha256, self.split])
-        arrays = dict(probs=self.probs, target_log_probs=self.target_log_probs, targets=self.targets,
-                      positions=self.positions, meta=meta)
-        if not compress:  # a whole split's predictions: written fast, read often
-            atomic_save_npz(path, **arrays)
-            return
-        buffer = io.BytesIO()
-        np.savez_compressed(buffer, **arrays)
-        atomic_write_bytes(path, buffer.getvalue())
+        atomic_save_npz(path, compress=compress, probs=self.probs, target_log_probs=self.target_log_probs,
+                        targets=self.targets, positions=self.positions,
+                        meta=np.array([self.name, self.architecture, self.corpus_sha256, self.split]))
 
     @classmethod
     def load(cls, path: str | Path) -> Predictions:

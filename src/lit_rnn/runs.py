@@ -193,6 +193,11 @@ class Run:
         return self.config.recipe.length + ("" if self.result.complete else ", cut short")
 
     @property
+    def paper_recipe(self) -> bool:
+        """Whether it trained with the paper's recipe (as long: epochs and any step cap), even if cut short."""
+        return self.config.recipe.length == Recipe().length
+
+    @property
     def is_finished(self) -> bool:
         return self.result_path.exists()
 

@@ -241,11 +241,17 @@ def _hypergeometric_tails(population: int, marked: int, drawn: int, observed: in
     return float(law.sf(observed - 1)), float(law.cdf(observed))
 
 
+def frequent_bytes(advantage: pd.DataFrame, min_count: int = MIN_COUNT) -> pd.DataFrame:
+    """The rows of a byte-advantage table whose byte is the target at least ``min_count`` times: the ones the
+    advantage claim ranks (a rare byte's mean is noise)."""
+    return advantage[advantage["count"] >= min_count]
+
+
 def advantage_claim(advantage: pd.DataFrame, prose: bool, min_count: int = MIN_COUNT) -> Claim:
     """The paper: over the 20-gram, the LSTM gains most on the carriage return in War and Peace (prose) and
     on the bytes that structure code in Linux. ``advantage`` is :func:`byte_advantage`'s table; only bytes that are
     the target at least ``min_count`` times are ranked (a rare byte's mean is noise)."""
-    ranked = advantage[advantage["count"] >= min_count].reset_index(drop=True)
+    ranked = frequent_bytes(advantage, min_count).reset_index(drop=True)
     top = ranked.head(TOP)
     listed = ", ".join(f"{row.label} ({row.advantage:+.3f})" for row in top.head(5).itertuples())
     eligible = f"{len(ranked)} bytes seen >= {min_count} times"
