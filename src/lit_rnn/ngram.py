@@ -229,34 +229,41 @@ def train_ngram(batcher: Batcher, order: int, artifacts: str | Path) -> Path:
 # -- Next-byte distributions --------------------------------------------------------------------
 
 
-def _row_probs(model, words: list[str], row: list[str], unseen: list[int]) -> np.ndarray:
-    """Next-byte distributions after each byte of ``row``, carrying KenLM's state from the sentence start.
+def _split_probs(model, batcher: Batcher, split: str, desc: str) -> np.ndarray:
+    """Next-byte distributions after each byte of every row of ``split``, in text order: ``(positions, vocab_size)``.
 
-    Row ``i`` is KenLM's p(word k | <s> row[:i+1]); words the model never saw share its
-    ``<unk>`` probability equally, then each row is renormalised over the vocabulary (no ``</s>``).
+    Position i of a row gets KenLM's p(word k | <s> row[:i+1]), its state carried from the sentence start.
+    A distribution depends on nothing but that state (the context KenLM keeps), so it is asked of KenLM
+    once per distinct state and copied after: War and Peace's 330,000 test positions hold 75 distinct
+    states under the 1-gram, 28,000 under the 4-gram, 296,000 under the 20-gram. Words the model never
+    saw share its ``<unk>`` probability equally; each distribution is renormalised over the vocabulary
+    (no ``</s>``).
     """
     kenlm = _kenlm()
-    score = model.BaseScore
-    state, following, scratch = kenlm.State(), kenlm.State(), kenlm.State()
-    model.BeginSentenceWrite(state)
-    log10_probs = np.empty((len(row), len(words)))
-    for i, word in enumerate(row):
-        score(state, word, following)
-        log10_probs[i] = [score(following, w, scratch) for w in words]
-        state, following = following, state
-    if unseen:
-        log10_probs[:, unseen] -= np.log10(len(unseen))
-    probs = 10.0**log10_probs
-    return probs / probs.sum(axis=1, keepdims=True)
-
-
-def _split_probs(model, batcher: Batcher, split: str, desc: str) -> np.ndarray:
-    """:func:`_row_probs` for every row of ``split``, stacked in text order: ``(positions, vocab_size)``."""
     words = tokens(batcher.corpus)
     unseen = [k for k, word in enumerate(words) if word not in model]
     rows = np.array(words)[batcher.split_inputs(split)]
-    bar = tqdm(rows, desc=desc, unit="row", leave=False)
-    return np.concatenate([_row_probs(model, words, row.tolist(), unseen) for row in bar])
+    score, scratch = model.BaseScore, kenlm.State()
+    log10_probs = np.empty((rows.size, len(words)))
+    first: dict = {}  # KenLM state -> the first position that had it
+    position = 0
+    for row in tqdm(rows, desc=desc, unit="row", leave=False):
+        state = kenlm.State()
+        model.BeginSentenceWrite(state)
+        for word in row.tolist():
+            following = kenlm.State()
+            score(state, word, following)
+            seen = first.setdefault(following, position)
+            if seen == position:
+                log10_probs[position] = [score(following, w, scratch) for w in words]
+            else:
+                log10_probs[position] = log10_probs[seen]
+            state, position = following, position + 1
+    if unseen:
+        log10_probs[:, unseen] -= np.log10(len(unseen))
+    probs = np.power(10.0, log10_probs, out=log10_probs)
+    probs /= probs.sum(axis=1, keepdims=True)
+    return probs
 
 
 def ngram_predictions(
