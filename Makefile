@@ -16,7 +16,9 @@ JOBS ?= 2
 
 WIDGETS_JS := book/_static/widgets/embed-amd.js
 
-setup: $(STAMP) $(KENLM_STAMP) $(KENLM_TOOLS_STAMP) $(WIDGETS_JS)
+# The Python packages first; then KenLM's module, KenLM's programs and the site's scripts side by side.
+setup: $(STAMP)
+	@$(MAKE) --no-print-directory --silent --jobs=2 $(KENLM_STAMP) $(KENLM_TOOLS_STAMP) $(WIDGETS_JS)
 
 # The system packages the steps below need (scripts/debian-packages.txt, the list CI installs too):
 # checked on any system, installed with apt-get where no password is needed, else the command is printed.
@@ -33,6 +35,7 @@ $(STAMP): pyproject.toml | $(SYSTEM_STAMP)
 # kenlm's Python module must be compiled for 21-grams (Table 2's n-gram with 20 bytes of context);
 # --no-cache-dir keeps pip from reusing a cached default (order 6) wheel.
 $(KENLM_STAMP): $(STAMP)
+	@echo "pip install kenlm==0.3.0 compiled for $(KENLM_ORDER)-grams (about two minutes)"
 	MAX_ORDER=$(KENLM_ORDER) $(BIN)/pip install --quiet --no-cache-dir --force-reinstall --no-deps --no-binary kenlm kenlm==0.3.0
 	$(BIN)/python -c "import kenlm"
 	touch $@

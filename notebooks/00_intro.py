@@ -47,7 +47,6 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from lit_rnn.analysis import compare, scorecard
-from lit_rnn.dynamic import dynamic_evaluation
 from lit_rnn.study import Study
 from lit_rnn.viz import notebook
 
@@ -86,7 +85,7 @@ for name, study in studies.items():
     predictions = study.predictions(run)
     ngrams, _ = study.baselines()
     gram = ngrams[max(ngrams)]
-    dynamic = dynamic_evaluation(run, study.corpus, study.settings.device).predictions  # chapter 8's, cached
+    dynamic = study.dynamic(run).predictions  # chapter 8's, cached
     rows.append({"corpus": name, "analysed LSTM": study.about(run),
                  "test loss": f"{predictions.cross_entropy:.3f} ± {compare.bootstrap_std(predictions):.3f}",
                  "with dynamic evaluation": f"{dynamic.cross_entropy:.3f}",

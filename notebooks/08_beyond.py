@@ -48,13 +48,12 @@ from lit_rnn.analysis import scorecard
 from lit_rnn.analysis.causal import (
     causal_claim,
     causal_scores,
-    cells_to_ablate,
     clamp_values,
     line_lengths,
     quiet_prime,
     signal_in_samples,
 )
-from lit_rnn.analysis.cells import rank_cells, top_cells, tracking
+from lit_rnn.analysis.cells import tracking
 from lit_rnn.analysis.compare import paired_bootstrap_std
 from lit_rnn.analysis.oracles import (
     OracleConfig,
@@ -65,8 +64,7 @@ from lit_rnn.analysis.oracles import (
     scaling_difference,
 )
 from lit_rnn.analysis.signals import varying
-from lit_rnn.dynamic import dynamic_evaluation
-from lit_rnn.interventions import AblationConfig, Intervention
+from lit_rnn.interventions import Intervention
 from lit_rnn.study import Study
 from lit_rnn.viz import figures, notebook
 from lit_rnn.viz.heatmap import colour_key_html
@@ -95,8 +93,8 @@ Markdown(f"We examine the model chapter 3 reads: **{study.about(run)}**."
 # %%
 trace = study.trace(run)
 signals = varying(study.signals(), trace.positions)
-leaders = top_cells(rank_cells(trace, signals.values(), trace.positions, quantities=("c", "h")), per_signal=1)
-ablated = interventions.ablations(run, study.corpus, cells_to_ablate(leaders), AblationConfig(), study.settings.device)
+leaders = study.leading_cells(run)
+ablated = study.ablations(run, leaders)
 scores = causal_scores(tracking(leaders), ablated, signals, study.corpus.data)
 untracked = leaders[~leaders.signal.isin(scores.table.get("signal", []))]
 Markdown("Not tested, as no cell tracks them (chapter 3): " + ", ".join(
@@ -258,7 +256,7 @@ InterventionExplorer(leaders, interventions.resampler(model, study.corpus, prime
 # never on test; taking no step at all (the first row of the table, η = 0) is one of the choices.
 
 # %%
-dynamic = dynamic_evaluation(run, study.corpus, study.settings.device)
+dynamic = study.dynamic(run)
 plain = study.predictions(run)
 dynamic.validation.round(4)
 

@@ -20,17 +20,17 @@ from lit_rnn.book import (
     PLOTLY_BANNER,
     PLOTLY_MIME,
     BookConfig,
+    Step,
     build_book,
     chapters,
     execute,
     once_chapters,
-    side_by_side,
+    run_steps,
     site_sizes,
     slim_downloads,
     to_ipynb,
 )
 from lit_rnn.errors import UserError
-from lit_rnn.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 SCREENSHOTS = Path(os.environ.get("LIT_RNN_TEST_ARTIFACTS", REPO / "test-artifacts")) / "screenshots"
@@ -294,22 +294,33 @@ def test_every_figure_and_table_keeps_the_contract(site):
     assert site_problems(site) == {}
 
 
-def _record(folder: Path, settings: Settings) -> None:
-    """What a corpus's worker saw: its process and its share of the cores (a file per corpus)."""
-    if settings.corpus.name == "broken":
+def _record(folder: Path, name: str) -> None:
+    """What a step's worker saw: its process and its share of the cores (a file per step)."""
+    if name == "broken":
         raise UserError("chapter 02_models failed for broken")
-    (folder / f"{settings.corpus.name}.txt").write_text(f"{os.getpid()} {os.environ.get('OMP_NUM_THREADS')}")
+    (folder / f"{name}.txt").write_text(f"{os.getpid()} {os.environ.get('OMP_NUM_THREADS')}")
+
+
+def test_steps_run_once_those_they_follow_have_the_first_listed_first():
+    done = []
+    steps = [Step("chapter", functools.partial(done.append, "chapter"), ("models",)),
+             Step("models", functools.partial(done.append, "models")),
+             Step("n-gram", functools.partial(done.append, "n-gram"))]
+    run_steps(steps, jobs=1)
+    assert done == ["models", "chapter", "n-gram"]
+
+
+@pytest.mark.parametrize("steps", [[Step("a", print, ("b",)), Step("b", print, ("a",))], [Step("a", print, ("c",))],
+                                   [Step("a", print), Step("a", print)]])
+def test_steps_that_can_never_run_are_refused(steps):
+    with pytest.raises(ValueError, match="steps"):
+        run_steps(steps, jobs=1)
 
 
 @pytest.mark.slow
-def test_the_corpora_run_side_by_side_in_processes_that_share_the_cores(tmp_path):
-    corpora = []
-    for name in ("first", "broken"):
-        corpora.append(tmp_path / f"{name}.txt")
-        corpora[-1].write_bytes(b"the same short text, again and again\n" * 400)
-    config = BookConfig(tuple(Settings.resolve(corpus=str(c), preset="tiny", artifacts=str(tmp_path / "store"), jobs=2)
-                              for c in corpora), tmp_path)
-    with pytest.raises(UserError, match="failed for broken"):  # a corpus's failure fails the build
-        side_by_side(config, functools.partial(_record, tmp_path))
-    pid, threads = (tmp_path / "first.txt").read_text().split()  # the other corpus ran meanwhile
+def test_steps_run_side_by_side_in_processes_that_share_the_cores(tmp_path):
+    steps = [Step(name, functools.partial(_record, tmp_path, name)) for name in ("first", "broken")]
+    with pytest.raises(UserError, match="failed for broken"):  # a step's failure fails the build
+        run_steps(steps, jobs=2)
+    pid, threads = (tmp_path / "first.txt").read_text().split()  # the other step ran meanwhile
     assert pid != str(os.getpid()) and threads == str(max(1, (os.cpu_count() or 1) // 2))

@@ -1,8 +1,8 @@
 """A book build killed (SIGKILL) while it trains, while KenLM estimates an n-gram and while a chapter runs: the
 rerun completes with the scorecard of a build never killed, and no cached artifact is ever there half-written.
 
-The build is the book's own (:func:`lit_rnn.book.prepare` then :func:`lit_rnn.book.execute_chapters`, what
-``lit-rnn book`` runs before the site, which reads no cache) for War and Peace at the tiny preset, in a project
+The build is the book's own (:func:`lit_rnn.book.execute_book`, what ``lit-rnn book`` runs before the site,
+which reads no cache) for War and Peace at the tiny preset, in a project
 holding chapter 5 (it reads every n-gram, n-NN and grid run, and saves its claims) and the introduction.
 """
 
@@ -26,9 +26,9 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 CHAPTERS = ("00_intro", "05_baselines")  # the introduction is always executed; chapter 5 saves claims
 EXECUTED = Path("book") / "warpeace" / "05_baselines.ipynb"
-BUILD = ("from lit_rnn.book import BookConfig, execute_chapters, prepare; from pathlib import Path; import sys; "
+BUILD = ("from lit_rnn.book import BookConfig, execute_book; from pathlib import Path; import sys; "
          "config = BookConfig.resolve(('warpeace',), project=Path(sys.argv[3]), preset='tiny', device='cpu', "
-         "data_dir=sys.argv[1], artifacts=sys.argv[2], progress=False); prepare(config); execute_chapters(config)")
+         "data_dir=sys.argv[1], artifacts=sys.argv[2], progress=False); execute_book(config)")
 
 
 def _project(folder: Path) -> Path:

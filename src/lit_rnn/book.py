@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import json
 import multiprocessing
 import os
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,8 +84,8 @@ def _step(message: str) -> float:
     return time.time()
 
 
-def _done(start: float) -> None:
-    print(f"   done in {time.time() - start:.0f} s", flush=True)
+def _done(start: float, message: str = "") -> None:
+    print(f"   {message + ' ' if message else ''}done in {time.time() - start:.0f} s", flush=True)
 
 
 def to_ipynb(source: Path) -> Path:
@@ -168,36 +169,127 @@ def _one_line_error(executed: Path) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Step:
+    """One piece of a build: its name in the log, what it does (a call a process can be handed), and the steps it
+    must follow."""
+
+    name: str
+    work: Callable[[], object]
+    after: tuple[str, ...] = ()
+
+
+def _run_step(step: Step) -> None:
+    start = _step(step.name)
+    step.work()
+    _done(start, step.name)
+
+
 def _use_threads(threads: str) -> None:
     """A worker's share of the cores, for itself and the kernels it starts (they inherit the environment)."""
     os.environ["OMP_NUM_THREADS"] = threads
 
 
-def side_by_side(config: BookConfig, work: Callable[[Settings], None]) -> None:
-    """``work`` for each corpus's settings: in up to ``jobs`` processes at once, else one after another here."""
-    workers = min(config.settings[0].jobs, len(config.settings))
-    if workers > 1:
-        threads = str(max(1, (os.cpu_count() or 1) // workers))  # the cores shared out, kernels included
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_use_threads, initargs=(threads,)) as pool:
-            list(pool.map(work, config.settings))  # re-raises a failure
-    else:
-        for settings in config.settings:
-            work(settings)
+def run_steps(steps: list[Step], jobs: int) -> None:
+    """Every step, each once the steps it follows have finished; of the steps ready, the first listed first. Up to
+    ``jobs`` at once in processes that share the cores out (the kernels they start included), else here, one
+    after another. A failing step fails the build with its message once the steps running beside it end."""
+    names = [step.name for step in steps]
+    unknown = {name for step in steps for name in step.after} - set(names)
+    if unknown or len(set(names)) < len(names):
+        raise ValueError(f"steps named twice, or following steps that are not there: {sorted(unknown)}")
+    pending, done = list(steps), set()
+
+    def ready() -> Iterator[Step]:
+        return (step for step in list(pending) if done.issuperset(step.after))
+
+    if jobs <= 1:
+        while pending:
+            step = next(ready(), None)
+            if step is None:
+                raise ValueError(f"steps that wait for each other: {[s.name for s in pending]}")
+            pending.remove(step)
+            _run_step(step)
+            done.add(step.name)
+        return
+    threads = str(max(1, (os.cpu_count() or 1) // jobs))
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_use_threads, initargs=(threads,)) as pool:
+        running = {}
+        while pending or running:
+            for step in ready():
+                if len(running) == jobs:
+                    break
+                pending.remove(step)
+                running[pool.submit(_run_step, step)] = step.name
+            if not running:
+                raise ValueError(f"steps that wait for each other: {[s.name for s in pending]}")
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                future.result()  # re-raises a step's failure
+                done.add(running.pop(future))
 
 
-def _prepare_corpus(settings: Settings) -> None:
-    """Train (or find in the run store) and evaluate everything one corpus's chapters read."""
+def _prepare_part(settings: Settings, part: str) -> None:
     from lit_rnn.study import Study
 
-    start = _step(f"models for {settings.corpus.name} at preset {settings.preset.name}")
-    Study(settings).prepare()
-    _done(start)
+    Study(settings).parts()[part][0]()
 
 
-def prepare(config: BookConfig) -> None:
-    """Train (or find in the run store) every model each corpus's chapters read: with ``retrain``, every run of
-    the preset first (``jobs`` trainings at once); then each corpus's models, the corpora side by side."""
+def _prepare_truth(parameters: dict, retrain: bool) -> None:
+    from lit_rnn.truth_study import TruthStudy
+
+    TruthStudy.open(**parameters, retrain=retrain).prepare()
+
+
+def _once_parameters(config: BookConfig) -> dict:
+    """The parameters of a chapter executed once: the book's settings without a corpus or its language."""
+    return {k: v for k, v in config.settings[0].parameters().items() if k not in ("corpus", "language")}
+
+
+def book_steps(config: BookConfig) -> list[Step]:
+    """A book build before its site, as steps: each corpus's preparation in parts (:meth:`Study.parts`), its
+    chapters in reading order (each reads what the ones before it cached) after them and after the chapters run
+    once (chapter 3 reads the ground truth's false-positive rate), and the introduction after every chapter.
+
+    Listed in the order they are preferred when ready: the chapters first (they end the build), then the parts of
+    the corpora in turn, the largest corpus's first (the longest to prepare).
+    """
+    from lit_rnn.study import Study
+
+    once, prepared, every_chapter = [], [], []
+    if once_chapters(config.notebooks):
+        truth = Step(f"models for the ground truth at preset {config.settings[0].preset.name}",
+                     functools.partial(_prepare_truth, _once_parameters(config), config.settings[0].retrain))
+        once.append(truth)
+        for source in once_chapters(config.notebooks):
+            output = config.book / ONCE[source.stem] / f"{source.stem}.ipynb"
+            once.append(Step(f"chapter {source.stem}", functools.partial(execute, source, output,
+                                                                          _once_parameters(config)), (truth.name,)))
+    for settings in config.settings:
+        corpus = settings.corpus.name
+        parts = [Step(f"{part} for {corpus}", functools.partial(_prepare_part, settings, part),
+                      tuple(f"{before} for {corpus}" for before in after))
+                 for part, (_, after) in Study(settings).parts().items()]
+        prepared.append((len(settings.corpus.data), parts))
+        previous = (*(step.name for step in parts), *(step.name for step in once[1:]))
+        for source in chapters(config.notebooks):
+            step = Step(f"chapter {source.stem} on {corpus}", functools.partial(
+                execute, source, config.book / corpus / f"{source.stem}.ipynb", settings.parameters()), previous)
+            every_chapter.append(step)
+            previous = (step.name,)
+    intro = Step("introduction", functools.partial(execute, config.notebooks / f"{INTRO}.py",
+                                                   config.book / "intro.ipynb", config.intro_parameters()),
+                 tuple(step.name for step in [*once, *every_chapter]))
+    largest_first = [parts for _, parts in sorted(prepared, key=lambda sized: -sized[0])]
+    in_turn = [step for turn in itertools.zip_longest(*largest_first) for step in turn if step is not None]
+    return [*once, *every_chapter, *in_turn, intro]
+
+
+def execute_book(config: BookConfig) -> None:
+    """Everything before the site: with ``retrain``, every run of the preset first (``jobs`` trainings at once);
+    then :func:`book_steps`, ``jobs`` at once. Each chapter's folder is emptied, and every paired ``.ipynb``
+    written, here first (not by two processes at once)."""
     from lit_rnn.grid import train_runs
     from lit_rnn.study import Study
 
@@ -206,48 +298,14 @@ def prepare(config: BookConfig) -> None:
             study = Study(settings)
             train_runs(study.preset.run_configs(study.corpus), study.corpus, settings.train_options,
                        study.artifacts, settings.jobs, packed=settings.packed)
-    side_by_side(config, _prepare_corpus)
-    if once_chapters(config.notebooks):
-        from lit_rnn.truth_study import TruthStudy
-
-        start = _step(f"models for the ground truth at preset {config.settings[0].preset.name}")
-        TruthStudy.open(**_once_parameters(config), retrain=config.settings[0].retrain).prepare()
-        _done(start)
-
-
-def _once_parameters(config: BookConfig) -> dict:
-    """The parameters of a chapter executed once: the book's settings without a corpus or its language."""
-    return {k: v for k, v in config.settings[0].parameters().items() if k not in ("corpus", "language")}
-
-
-def _execute_corpus(config: BookConfig, settings: Settings) -> None:
-    """Every chapter of one corpus, in order, into ``book/<corpus>/``."""
-    folder = config.book / settings.corpus.name
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    for source in chapters(config.notebooks):
-        start = _step(f"chapter {source.stem} on {settings.corpus.name}")
-        execute(source, folder / f"{source.stem}.ipynb", settings.parameters())
-        _done(start)
-
-
-def execute_chapters(config: BookConfig) -> None:
-    """Execute the ``ONCE`` chapters first (the corpus chapters read what they keep, e.g. the ground truth's
-    false-positive rate), then every other chapter of each corpus, the corpora side by side in up to ``jobs``
-    processes (a corpus's chapters in order: each reads what the ones before it cached), then the intro."""
-    for source in once_chapters(config.notebooks):
-        folder = config.book / ONCE[source.stem]
+    folders = [*(config.book / ONCE[p.stem] for p in once_chapters(config.notebooks)),
+               *(config.book / settings.corpus.name for settings in config.settings)]
+    for folder in folders:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-        start = _step(f"chapter {source.stem}")
-        execute(source, folder / f"{source.stem}.ipynb", _once_parameters(config))
-        _done(start)
-    for source in chapters(config.notebooks):  # the paired .ipynb written here once, not by two processes at once
+    for source in [*once_chapters(config.notebooks), *chapters(config.notebooks), config.notebooks / f"{INTRO}.py"]:
         to_ipynb(source)
-    side_by_side(config, functools.partial(_execute_corpus, config))
-    start = _step("introduction")
-    execute(config.notebooks / f"{INTRO}.py", config.book / "intro.ipynb", config.intro_parameters())
-    _done(start)
+    run_steps(book_steps(config), config.settings[0].jobs)
 
 
 def serve_widget_modules(static: Path) -> None:
@@ -354,8 +412,7 @@ def build_book(config: BookConfig) -> Path:
     if not (config.notebooks.is_dir() and (config.project / "_toc.yml").exists()):
         raise UserError("run `lit-rnn book` from the repository root (where _toc.yml and notebooks/ are)")
     start = time.time()
-    prepare(config)
-    execute_chapters(config)
+    execute_book(config)
     html = build_site(config.project)
     print(f"\nbook built in {(time.time() - start) / 60:.1f} min: {html / 'index.html'}\n{site_sizes(html)}")
     return html

@@ -10,6 +10,8 @@ executing the chapters afterwards only reads the store.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -17,12 +19,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lit_rnn import evaluate
+from lit_rnn import evaluate, interventions
 from lit_rnn.analysis import scorecard
+from lit_rnn.analysis.causal import cells_to_ablate
+from lit_rnn.analysis.cells import rank_cells, top_cells
 from lit_rnn.analysis.oracles import OracleConfig
-from lit_rnn.analysis.signals import Signal, Syntax, lex, reference_signals
+from lit_rnn.analysis.signals import Signal, Syntax, lex, reference_signals, varying
 from lit_rnn.data import Batcher, Corpus
+from lit_rnn.dynamic import DynamicResult, dynamic_evaluation
 from lit_rnn.grid import choose_dropout, train_runs
+from lit_rnn.interventions import AblationConfig, LayerAblations
 from lit_rnn.models import ModelConfig, budget
 from lit_rnn.predictions import Predictions
 from lit_rnn.presets import PRESETS, Preset
@@ -268,13 +274,36 @@ class Study:
 
     def prepare(self) -> None:
         """Train and evaluate everything the chapters read, so executing them only reads the store."""
-        for run in self.recurrent_runs:
+        for work, _ in self.parts().values():
+            work()
+
+    def parts(self) -> dict[str, tuple[Callable[[], object], tuple[str, ...]]]:
+        """:meth:`prepare` in parts that may run side by side, by name: what each computes and the parts it must
+        follow. Only ``runs`` trains or imports (two processes must never train one run); ``ablations`` reads the
+        trace and signals that ``models`` keeps."""
+        parts = {  # the slowest first, as a build prefers them in this order
+            "runs": (self.every_run, ()),
+            "dynamic evaluation": (lambda: self.dynamic(self.cell_run), ("runs",)),
+            "models": (self._evaluate_models, ("runs",)),
+            "ablations": (lambda: self.ablations(self.cell_run, self.leading_cells(self.cell_run)), ("models",)),
+        }
+        for n in sorted(self.preset.ngram_contexts, reverse=True):
+            parts[f"{n}-gram"] = (functools.partial(self.ngram, n + 1), ())
+        return parts
+
+    def every_run(self) -> list[Run]:
+        """Every run the chapters read, found in the store, imported from ``pretrained/`` or trained."""
+        found = [*self.recurrent_runs, *self.nnn_runs.values(), self.dynamics_run, self.transformer_run]
+        return [run for run in found if run is not None]
+
+    def _evaluate_models(self) -> None:
+        """Every model's test predictions and the traces and signals the chapters read (the n-grams apart)."""
+        for run in [*self.recurrent_runs, *self.nnn_runs.values()]:
             self.predictions(run)
         for run in self.traced_runs:
             self.trace(run)
         if self.dynamics_run is not None:
             self.snapshot_predictions(self.dynamics_run)
-        self.baselines()
         self.signals()
         if self.transformer_run is not None:
             self.predictions(self.transformer_run)
@@ -326,6 +355,22 @@ class Study:
 
     def trace(self, run: Run, split: str = "test") -> evaluate.StoredTrace:
         return evaluate.trace(run, self.corpus, split, self.settings.device)
+
+    def dynamic(self, run: Run) -> DynamicResult:
+        """Dynamic evaluation of ``run`` on test, its configuration chosen on validation (chapter 8's)."""
+        return dynamic_evaluation(run, self.corpus, self.settings.device)
+
+    def leading_cells(self, run: Run) -> pd.DataFrame:
+        """The cell (c or h, any layer) that ranks first for each reference signal varying in the test text: the
+        cells chapter 8 ablates."""
+        trace = self.trace(run)
+        signals = varying(self.signals(), trace.positions)
+        return top_cells(rank_cells(trace, signals.values(), trace.positions, quantities=("c", "h")), per_signal=1)
+
+    def ablations(self, run: Run, leaders: pd.DataFrame) -> dict[int, LayerAblations]:
+        """``run`` with each of the ``leaders`` ablated, one at a time, beside random cells of its layer (cached)."""
+        return interventions.ablations(run, self.corpus, cells_to_ablate(leaders), AblationConfig(),
+                                       self.settings.device)
 
     @cached_property
     def syntax(self) -> Syntax:
