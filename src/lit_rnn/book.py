@@ -185,9 +185,13 @@ def _run_step(step: Step) -> None:
     _done(start, step.name)
 
 
-def _use_threads(threads: str) -> None:
-    """A worker's share of the cores, for itself and the kernels it starts (they inherit the environment)."""
-    os.environ["OMP_NUM_THREADS"] = threads
+def _use_threads(threads: int) -> None:
+    """A worker's share of the cores: for the kernels it starts (they read the environment) and for itself (torch,
+    imported with this module, read the environment already)."""
+    import torch
+
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    torch.set_num_threads(threads)
 
 
 def run_steps(steps: list[Step], jobs: int) -> None:
@@ -212,7 +216,7 @@ def run_steps(steps: list[Step], jobs: int) -> None:
             _run_step(step)
             done.add(step.name)
         return
-    threads = str(max(1, (os.cpu_count() or 1) // jobs))
+    threads = max(1, (os.cpu_count() or 1) // jobs)
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
                              initializer=_use_threads, initargs=(threads,)) as pool:
         running = {}
