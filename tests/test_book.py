@@ -48,7 +48,7 @@ def _copy_project(target: Path) -> Path:
 def site(tmp_path_factory, reference_data_dir) -> Path:
     project = _copy_project(tmp_path_factory.mktemp("project"))
     config = BookConfig.resolve(project=project, preset="tiny", data_dir=str(reference_data_dir),
-                                artifacts=str(project / "artifacts"), jobs=2)  # the corpora side by side
+                                artifacts=str(project / "artifacts"), jobs=2)  # the build's steps side by side
     return build_book(config)
 
 

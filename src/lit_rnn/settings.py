@@ -40,7 +40,7 @@ class Settings:
     artifacts: Path
     language: str  # what the reference signals lex the corpus as: a Pygments lexer name, or "text" for prose
     shipped: Path | None = None  # runs shipped in pretrained/, imported when needed; None: train everything
-    jobs: int = 1  # trainings at once, and the book's corpora executed side by side
+    jobs: int = 1  # trainings at once, and the book build's steps run side by side
     progress: bool = True
     packed: bool = False  # train runs of one architecture and depth as one computation (the trainer's choice)
     retrain: bool = False  # train every run of the preset rather than import those shipped in pretrained/
@@ -88,7 +88,7 @@ def settings_parser() -> argparse.ArgumentParser:
     parent.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="training precision; auto is bf16 autocast where the hardware runs it natively")
     parent.add_argument("--jobs", type=int, default=1,
-                        help="trainings at once (useful on a GPU), and the book's corpora executed side by side")
+                        help="trainings at once (useful on a GPU), and the book build's steps run side by side")
     parent.add_argument("--data-dir", default=None, help="data directory (default: $LIT_RNN_DATA or ./data)")
     parent.add_argument("--artifacts", default=None, help="artifacts folder (default: $LIT_RNN_HOME or ./artifacts)")
     parent.add_argument("--retrain", action="store_true",
