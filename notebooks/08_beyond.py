@@ -51,6 +51,7 @@ from lit_rnn.analysis.causal import (
     clamp_values,
     line_lengths,
     quiet_prime,
+    scores_table,
     signal_in_samples,
 )
 from lit_rnn.analysis.cells import tracking
@@ -97,7 +98,7 @@ leaders = study.leading_cells(run)
 ablated = study.ablations(run, leaders)
 scores = causal_scores(tracking(leaders), ablated, signals, study.corpus.data)
 untracked = leaders[~leaders.signal.isin(scores.table.get("signal", []))]
-Markdown("Not tested, as no cell tracks them (chapter 3): " + ", ".join(
+Markdown(f"Not tested, as no cell tracks {'it' if len(untracked) == 1 else 'them'} (chapter 3): " + ", ".join(
     f"{r.signal} (best {'|ρ|' if r.kind == 'count' else 'AUC'} {r.score:.2f})" for r in untracked.itertuples())
     + "." if len(untracked) else "Every signal's first cell tracks it at least partly, and is tested.")
 
@@ -108,13 +109,7 @@ Markdown(f"Scored on {scored.shape[0]} of the test split's {study.batcher.batch_
          "distribution, each ablated alone.")
 
 # %%
-shown = scores.table.assign(layer=scores.table.layer + 1, cell=[f"{q}[{c}]" for q, c in  # layers counted from 1
-                                                                 zip(scores.table.quantity, scores.table.cell)])
-shown[["signal", "target", "layer", "cell", "targets", "delta", "random_mean", "random_sd", "z", "rank_p",
-       "delta_other", "causal"]].rename(columns={
-    "target": "scored bytes", "targets": "bytes scored", "delta": "Δ loss on them (nats/byte)",
-    "random_mean": "random cells' Δ (mean)", "random_sd": "random cells' Δ (sd)", "rank_p": "rank p",
-    "delta_other": "Δ loss on other bytes", "causal": "used"}).round(3)
+scores_table(scores)
 
 # %%
 causal_scores_figure(scores).for_each_trace(  # the star's colour, keyed: red used, blue not used
@@ -125,12 +120,12 @@ causal_scores_figure(scores).for_each_trace(  # the star's colour, keyed: red us
 # The test is two-sided. A cell the model uses can make its bytes *easier* to predict when it is
 # silenced: a line-length cell that holds back line breaks until the line is long enough, once
 # removed, leaves the model expecting a line break everywhere — the true ones included — at a cost on
-# every other byte (`delta_other`). A cell is counted as used when its change lies further from the
-# random cells' mean than at most 5% of them (`rank_p` ≤ 0.05: with 32 random cells, further than
-# every one), its z-score's two-sided p-value stays within 0.05 after Holm's correction for the
-# cells tested (`p_holm`), and the bootstrap interval of its excess over them excludes zero; a cell
-# whose ablation makes its bytes easier must also cost the other bytes more than random cells do
-# (the interval of that excess, `other_excess_low` to `other_excess_high`, above zero). A signal
+# every other byte (*Δ loss on other bytes*). A cell is counted as used when its change lies further
+# from the random cells' mean than at most 5% of them (*rank p* ≤ 0.05: with 32 random cells, further
+# than every one), its z-score's two-sided p-value stays within 0.05 after Holm's correction for the
+# cells tested (*Holm p*), and the bootstrap interval of its excess over them excludes zero (*excess
+# over random*); a cell whose ablation makes its bytes easier must also cost the other bytes more than
+# random cells do (*excess on other bytes* above zero). A signal
 # with fewer than 20 target bytes in the scored rows is not measured. The bootstrap resamples the
 # 10 scored rows, so its intervals are rough ones.
 
@@ -140,7 +135,7 @@ used = measured[measured.causal]
 Markdown(
     (f"**{len(used)} of {len(measured)}** measurable cells are causally used: "
      + "; ".join(f"{r.signal} — layer {r.layer + 1} `{r.quantity}[{r.cell}]`: {r.delta:+.3f} nats/byte on the "
-                 f"{r.target} (random cells {r.random_mean:+.3f} ± {r.random_sd:.3f}, z = {r.z:.1f}), "
+                 f"{r.target} (random cells {round(r.random_mean, 3) + 0.0:+.3f} ± {r.random_sd:.3f}, z = {r.z:.1f}), "
                  f"{r.delta_other:+.3f} on the other bytes" for r in used.itertuples())
      + "." if len(used) else f"None of the {len(measured)} measurable cells is causally used by that test."
      if len(measured) else "No cell is tested.")
@@ -151,8 +146,8 @@ Markdown(
         + " and ".join(f"{r.signal} ({'used' if r.causal else 'not used'}, z = {r.z:.1f})" for r in group.itertuples())
         + ". The verdicts differ because each signal scores the cell on its own bytes: the model relies on it for "
         f"{' and '.join(group[group.causal].signal)}, and not, by this test, for "
-        f"{' and '.join(group[~group.causal].signal)}, where one of the conditions above fails (the table and "
-        "figure show which)."
+        f"{' and '.join(group[~group.causal].signal)}, where one of the conditions above fails (the table shows "
+        "which)."
         for (layer, quantity, cell), group in measured.groupby(["layer", "quantity", "cell"])
         if len(group) > 1 and group.causal.nunique() > 1)
 )
@@ -266,7 +261,8 @@ Markdown(
     ("Validation chose to take no step at all: no configuration beat plain evaluation" if not chosen.learning_rate
      else f"Validation chose the {chosen.rule} rule with η = {chosen.learning_rate:g}, λ = {chosen.decay:g} and a "
      f"step every {chosen.window} bytes per row")
-    + f" (scored on the first {dynamic.validation_length or 'all'} bytes of each validation row). On test, the "
+    + f" (scored on the first {f'{dynamic.validation_length:,}' if dynamic.validation_length else 'all'} bytes of "
+    "each validation row). On test, the "
     f"loss goes from **{plain.cross_entropy:.3f}** to **{dynamic.predictions.cross_entropy:.3f}** nats/byte "
     f"(bootstrap standard deviation of the difference {paired_bootstrap_std(dynamic.predictions, plain):.4f}), and "
     f"the errors (p < 0.5) from {int(plain.errors.sum()):,} to {int(dynamic.predictions.errors.sum()):,}. It costs "

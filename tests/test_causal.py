@@ -134,7 +134,7 @@ def test_the_causal_claim_counts_the_measurable_cells():
                           "causal": [True, False, False]})
     claim = causal_claim(CausalScores(table, {}))
     assert claim.verdict == "partly" and claim.measured.startswith("1 of 2 top cells causally used")
-    assert "in_quotes (layer 2 c[7])" in claim.measured and "paren_depth" not in claim.measured
+    assert "in_quotes (layer 2 c[7], used)" in claim.measured and "paren_depth" not in claim.measured
     assert causal_claim(CausalScores(table.assign(causal=[True, True, False]), {})).verdict == "reproduced"
     assert causal_claim(CausalScores(table.assign(measured=False), {})).verdict == "not measured"
 

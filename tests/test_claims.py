@@ -169,13 +169,13 @@ def test_finite_horizon_claims_pass_on_table_2s_pattern_and_fail_on_its_reverse(
     similar, overfit, beats = compare.finite_horizon_claims(ngrams, nnns, _shifted(base, "lstm", -0.5, "lstm"),
                                                             "linux")
     assert similar.verdict == "reproduced" and "n = 1" in similar.measured
-    assert overfit.verdict == "reproduced" and "21-gram is better than 20-NN" in overfit.measured
+    assert overfit.verdict == "reproduced" and "the 21-gram is better than the 20-NN" in overfit.measured
     assert beats.verdict == "reproduced" and "the paper's 0.945" in beats.measured
     far = {1: _shifted(base, "1-NN", 0.8), 2: _shifted(base, "2-NN", 0.6), 5: _shifted(base, "5-NN", 0.0),
            20: _shifted(base, "20-NN", -0.5)}
     similar, overfit, beats = compare.finite_horizon_claims(ngrams, far, _shifted(base, "lstm", 0.0, "lstm"))
     assert similar.verdict == "not reproduced" and overfit.verdict == "not reproduced"
-    assert beats.verdict == "not reproduced" and "21-gram is better than lstm" in beats.measured
+    assert beats.verdict == "not reproduced" and "the 21-gram is better than lstm" in beats.measured
 
 
 def test_a_build_without_n_nns_measures_only_what_it_has():

@@ -106,7 +106,8 @@ class Study:
         if full:
             weightless = sum(run.weightless for run in full)
             self.notes.append(f"Table 1 and Figure 1 show {len(full)} models of the paper's grid trained with its full "
-                              f"recipe ({weightless} of them weightless: results and test predictions only)"
+                              "recipe" + (f" ({weightless} of them shipped without weights: their results and test "
+                                          "predictions only)" if weightless else "")
                               + (f", and {len(runs) - len(full)} of this preset's grid ({recipe}) where the store "
                                  "lacks the full-recipe model" if len(runs) > len(full) else "") + ".")
         elif self.preset.name != "paper" and self.preset.max_bytes is None:  # a cut corpus has no paper grid
@@ -147,8 +148,10 @@ class Study:
         found = {run.config.model.context for run in runs}
         missing = [c.model.context for c in configs if c.model.context not in found]
         if missing:
-            self.notes.append(f"The n-NNs for n = {', '.join(map(str, missing))} are not in this build's run store "
-                              f"({_how_to_train(self.preset)}); Table 2 leaves them out.")
+            many = len(missing) > 1
+            self.notes.append(f"The n-NN{'s' if many else ''} for n = {', '.join(map(str, missing))} "
+                              f"{'are' if many else 'is'} not in this build's run store "
+                              f"({_how_to_train(self.preset, many)}); Table 2 leaves {'them' if many else 'it'} out.")
         return {run.config.model.context: run for run in sorted(runs, key=lambda r: r.config.model.context)}
 
     @cached_property
@@ -390,8 +393,9 @@ def _spec(specs, architecture: str):
     return next(spec for spec in specs if spec.architecture == architecture)
 
 
-def _how_to_train(preset: Preset) -> str:
-    return (f"`lit-rnn grid --preset {preset.name} --device cuda` trains it; `lit-rnn runs import` brings it from "
+def _how_to_train(preset: Preset, many: bool = False) -> str:
+    it = "them" if many else "it"
+    return (f"`lit-rnn grid --preset {preset.name} --device cuda` trains {it}; `lit-rnn runs import` brings {it} from "
             "elsewhere")
 
 

@@ -186,6 +186,26 @@ def causal_scores(tested: pd.DataFrame, ablations: Mapping, signals: Mapping[str
 CORRECTION = "Holm over the measured cells, on the z-score's two-sided normal p, family-wise α = 0.05"
 
 
+def scores_table(scores: CausalScores) -> pd.DataFrame:
+    """The tested cells as chapter 8 shows them: layers counted from 1, each test's columns named as the text names
+    them, intervals as "low to high", numbers to 3 decimals."""
+
+    def between(low: pd.Series, high: pd.Series) -> list[str]:
+        return [f"{a:+.3f} to {b:+.3f}" if np.isfinite(a) and np.isfinite(b) else "not measured"
+                for a, b in zip(low, high)]
+
+    table = scores.table
+    shown = table.assign(layer=table.layer + 1, cell=[f"{q}[{c}]" for q, c in zip(table.quantity, table.cell)],
+                         excess=between(table.excess_low, table.excess_high),
+                         other_excess=between(table.other_excess_low, table.other_excess_high))
+    return shown[["signal", "target", "layer", "cell", "targets", "delta", "random_mean", "random_sd", "z", "rank_p",
+                  "p_holm", "excess", "delta_other", "other_excess", "causal"]].rename(columns={
+        "target": "scored bytes", "targets": "bytes scored", "delta": "Δ loss on them (nats/byte)",
+        "random_mean": "random cells' Δ (mean)", "random_sd": "random cells' Δ (sd)", "rank_p": "rank p",
+        "p_holm": "Holm p", "excess": "excess over random (95%)", "delta_other": "Δ loss on other bytes",
+        "other_excess": "excess on other bytes (95%)", "causal": "used"}).round(3)
+
+
 def causal_claim(scores: CausalScores) -> Claim:
     """This book: the interpretable cells keep track of what the model needs (the paper's line-length cell
     "seems particularly well-tuned" to predicting the carriage return). Tested: each signal's top cell, ablated,
@@ -203,9 +223,9 @@ def causal_claim(scores: CausalScores) -> Claim:
         return Claim(BEYOND, claim, why, judge(None), threshold)
     used = measured.causal
     text = (f"{int(used.sum())} of {len(measured)} top cells causally used: "
-            + ", ".join(f"{r.signal} (layer {r.layer + 1} {r.quantity}[{r.cell}]) Δ{r.delta:+.3f} nats on the "
-                        f"{r.target}, z {r.z:.1f}, Holm p {r.p_holm:.2g}"
-                        + (f", {r.delta_other:+.4f} on other bytes" if r.effect == "helps" else "")
+            + ", ".join(f"{r.signal} (layer {r.layer + 1} {r.quantity}[{r.cell}], {'used' if r.causal else 'not used'}"
+                        f") Δ{r.delta:+.3f} nats/byte on the {r.target}, z {r.z:.1f}, Holm p {r.p_holm:.2g}"
+                        + (f", {r.delta_other:+.3f} nats/byte on other bytes" if r.effect == "helps" else "")
                         for r in measured.itertuples()))
     chance = f"{len(measured)} × 5% = {0.05 * len(measured):.2f} cells by chance before the correction"
     return Claim(BEYOND, claim, text, judge(bool(used.all()), partly=bool(used.any())), threshold, chance,

@@ -293,6 +293,11 @@ def _relative_gap(a: Predictions, b: Predictions) -> tuple[float, float, float]:
     return a.cross_entropy / b.cross_entropy - 1, low, high
 
 
+def _percent(share: float) -> str:
+    """``+1.2%``; a share that rounds to zero reads ``+0.0%``, never ``-0.0%``."""
+    return f"{round(share, 3) + 0.0:+.1%}"
+
+
 def _similar_claim(ngrams: dict[int, Predictions], nnns: dict[int, Predictions]) -> Claim:
     """n-NN and n-gram within SIMILAR of each other at every n <= 3, beyond the noise."""
     name = "n-NN and n-gram nearly identical at small n"
@@ -305,7 +310,7 @@ def _similar_claim(ngrams: dict[int, Predictions], nnns: dict[int, Predictions])
     outcomes = [scorecard.FOR if low >= -SIMILAR and high <= SIMILAR else
                 scorecard.AGAINST if low > SIMILAR or high < -SIMILAR else scorecard.WITHIN
                 for _, low, high in gaps.values()]
-    measured = "; ".join(f"n = {n}: n-NN {g:+.1%} against the n-gram ({low:+.1%} to {high:+.1%})"
+    measured = "; ".join(f"n = {n}: n-NN {_percent(g)} against the n-gram ({_percent(low)} to {_percent(high)})"
                          for n, (g, low, high) in gaps.items())
     return Claim("Baselines", name, measured, verdict(outcomes), threshold)
 

@@ -317,7 +317,7 @@ def scaling_claim(large: ErrorBreakdown, small: ErrorBreakdown, ratio: float) ->
                      f"{share_interval[1]:.0%}); " + ", ".join(
                          f"{c} {s:.0%}" for c, s in zip(table.category, table["share of difference"])))
     return Claim("Errors", name, measured, verdict(outcomes), threshold, corpora=("warpeace",),
-                 finding=f"{total:+,} errors, {ngram / total:.0%} of them n-gram" if total > 0 else
+                 finding=f"{total:,} fewer errors, {ngram / total:.0%} of them n-gram" if total > 0 else
                  f"{-total:,} more errors in the larger model")
 
 

@@ -123,6 +123,7 @@ class Comparison:
         if not math.isfinite(self.difference):
             return f"{self.expected} vs {self.other}: not measured"
         better, worse = (self.expected, self.other) if self.difference >= 0 else (self.other, self.expected)
+        better, worse = (f"the {name}" if name.endswith(("-gram", "-NN")) else name for name in (better, worse))
         noise = {FOR: "beyond the noise", AGAINST: "beyond the noise, against the paper", WITHIN: "within the noise"}
         return (f"{better} is better than {worse} by {abs(self.difference):.3f} nats/byte "
                 f"(z {abs(self.z):.1f}, {noise[self.outcome]})")
