@@ -191,8 +191,8 @@ def scores_table(scores: CausalScores) -> pd.DataFrame:
     them, intervals as "low to high", numbers to 3 decimals."""
 
     def between(low: pd.Series, high: pd.Series) -> list[str]:
-        return [f"{a:+.3f} to {b:+.3f}" if np.isfinite(a) and np.isfinite(b) else "not measured"
-                for a, b in zip(low, high)]
+        return [f"{round(a, 3) + 0.0:+.3f} to {round(b, 3) + 0.0:+.3f}" if np.isfinite(a) and np.isfinite(b)
+                else "not measured" for a, b in zip(low, high)]  # + 0.0: no "-0.000"
 
     table = scores.table
     shown = table.assign(layer=table.layer + 1, cell=[f"{q}[{c}]" for q, c in zip(table.quantity, table.cell)],
