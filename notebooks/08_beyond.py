@@ -135,7 +135,7 @@ used = measured[measured.causal]
 Markdown(
     (f"**{len(used)} of {len(measured)}** measurable cells are causally used: "
      + "; ".join(f"{r.signal} — layer {r.layer + 1} `{r.quantity}[{r.cell}]`: {r.delta:+.3f} nats/byte on the "
-                 f"{r.target} (random cells {round(r.random_mean, 3) + 0.0:+.3f} ± {r.random_sd:.3f}, z = {r.z:.1f}), "
+                 f"{r.target} (random cells {scorecard.signed(r.random_mean)} ± {r.random_sd:.3f}, z = {r.z:.1f}), "
                  f"{r.delta_other:+.3f} on the other bytes" for r in used.itertuples())
      + "." if len(used) else f"None of the {len(measured)} measurable cells is causally used by that test."
      if len(measured) else "No cell is tested.")

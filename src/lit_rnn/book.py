@@ -194,40 +194,42 @@ def _use_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def run_steps(steps: list[Step], jobs: int) -> None:
-    """Every step, each once the steps it follows have finished; of the steps ready, the first listed first. Up to
-    ``jobs`` at once in processes that share the cores out (the kernels they start included), else here, one
-    after another. A failing step fails the build with its message once the steps running beside it end."""
+def in_order(steps: list[Step]) -> list[Step]:
+    """The steps as one process runs them: each once those it follows have run, the first listed of those ready
+    first; refused if names repeat, or a step follows one that is not there or that waits for it."""
     names = [step.name for step in steps]
     unknown = {name for step in steps for name in step.after} - set(names)
     if unknown or len(set(names)) < len(names):
         raise ValueError(f"steps named twice, or following steps that are not there: {sorted(unknown)}")
-    pending, done = list(steps), set()
+    pending, done, order = list(steps), set(), []
+    while pending:
+        step = next((s for s in pending if done.issuperset(s.after)), None)
+        if step is None:
+            raise ValueError(f"steps that wait for each other: {[s.name for s in pending]}")
+        pending.remove(step)
+        done.add(step.name)
+        order.append(step)
+    return order
 
-    def ready() -> Iterator[Step]:
-        return (step for step in list(pending) if done.issuperset(step.after))
 
+def run_steps(steps: list[Step], jobs: int) -> None:
+    """Every step (checked by :func:`in_order`), each once the steps it follows have finished; of the steps ready,
+    the first listed first. Up to ``jobs`` at once in processes that share the cores out (the kernels they start
+    included), else here, in :func:`in_order`'s order. A failing step fails the build with its message once the
+    steps running beside it end."""
+    order = in_order(steps)
     if jobs <= 1:
-        while pending:
-            step = next(ready(), None)
-            if step is None:
-                raise ValueError(f"steps that wait for each other: {[s.name for s in pending]}")
-            pending.remove(step)
+        for step in order:
             _run_step(step)
-            done.add(step.name)
         return
+    pending, done, running = list(steps), set(), {}
     threads = max(1, (os.cpu_count() or 1) // jobs)
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
                              initializer=_use_threads, initargs=(threads,)) as pool:
-        running = {}
         while pending or running:
-            for step in ready():
-                if len(running) == jobs:
-                    break
+            for step in [s for s in pending if done.issuperset(s.after)][: jobs - len(running)]:
                 pending.remove(step)
                 running[pool.submit(_run_step, step)] = step.name
-            if not running:
-                raise ValueError(f"steps that wait for each other: {[s.name for s in pending]}")
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
                 future.result()  # re-raises a step's failure

@@ -23,7 +23,7 @@ import pandas as pd
 
 from lit_rnn.analysis import segments
 from lit_rnn.analysis.cells import Trace
-from lit_rnn.analysis.scorecard import BEYOND, Claim, judge
+from lit_rnn.analysis.scorecard import BEYOND, Claim, judge, signed
 from lit_rnn.analysis.segments import interval
 from lit_rnn.analysis.signals import Signal, as_bytes, lex, reference_signals
 from lit_rnn.errors import UserError
@@ -191,8 +191,8 @@ def scores_table(scores: CausalScores) -> pd.DataFrame:
     them, intervals as "low to high", numbers to 3 decimals."""
 
     def between(low: pd.Series, high: pd.Series) -> list[str]:
-        return [f"{round(a, 3) + 0.0:+.3f} to {round(b, 3) + 0.0:+.3f}" if np.isfinite(a) and np.isfinite(b)
-                else "not measured" for a, b in zip(low, high)]  # + 0.0: no "-0.000"
+        return [f"{signed(a)} to {signed(b)}" if np.isfinite(a) and np.isfinite(b) else "not measured"
+                for a, b in zip(low, high)]
 
     table = scores.table
     shown = table.assign(layer=table.layer + 1, cell=[f"{q}[{c}]" for q, c in zip(table.quantity, table.cell)],

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from lit_rnn.analysis import scorecard
-from lit_rnn.analysis.scorecard import INTERVAL_TEXT, NOISE_TEXT, Claim, Comparison, judge, verdict
+from lit_rnn.analysis.scorecard import INTERVAL_TEXT, NOISE_TEXT, Claim, Comparison, judge, signed, verdict
 from lit_rnn.analysis.segments import SAMPLES, bootstrap, interval, segment_ids, segment_sums
 from lit_rnn.predictions import Predictions, check_aligned
 
@@ -293,11 +293,6 @@ def _relative_gap(a: Predictions, b: Predictions) -> tuple[float, float, float]:
     return a.cross_entropy / b.cross_entropy - 1, low, high
 
 
-def _percent(share: float) -> str:
-    """``+1.2%``; a share that rounds to zero reads ``+0.0%``, never ``-0.0%``."""
-    return f"{round(share, 3) + 0.0:+.1%}"
-
-
 def _similar_claim(ngrams: dict[int, Predictions], nnns: dict[int, Predictions]) -> Claim:
     """n-NN and n-gram within SIMILAR of each other at every n <= 3, beyond the noise."""
     name = "n-NN and n-gram nearly identical at small n"
@@ -310,7 +305,8 @@ def _similar_claim(ngrams: dict[int, Predictions], nnns: dict[int, Predictions])
     outcomes = [scorecard.FOR if low >= -SIMILAR and high <= SIMILAR else
                 scorecard.AGAINST if low > SIMILAR or high < -SIMILAR else scorecard.WITHIN
                 for _, low, high in gaps.values()]
-    measured = "; ".join(f"n = {n}: n-NN {_percent(g)} against the n-gram ({_percent(low)} to {_percent(high)})"
+    measured = "; ".join(f"n = {n}: n-NN {signed(g, 1, percent=True)} against the n-gram "
+                         f"({signed(low, 1, percent=True)} to {signed(high, 1, percent=True)})"
                          for n, (g, low, high) in gaps.items())
     return Claim("Baselines", name, measured, verdict(outcomes), threshold)
 

@@ -65,6 +65,14 @@ class Claim:
         return self.chapter == BEYOND
 
 
+def signed(value: float, decimals: int = 3, percent: bool = False) -> str:
+    """``value`` with its sign, e.g. ``+0.104`` or ``-1.2%``; one that rounds to zero reads ``+0.000``, never
+    ``-0.000`` (which would read as a reversal)."""
+    if percent:
+        return f"{round(value, decimals + 2) + 0.0:+.{decimals}%}"
+    return f"{round(value, decimals) + 0.0:+.{decimals}f}"
+
+
 def judge(holds: bool | None, partly: bool = False) -> str:
     """The verdict for a claim whose test ``holds`` (None: not measured); ``partly`` when it holds only in part."""
     if holds is None:
