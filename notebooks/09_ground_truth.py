@@ -109,7 +109,8 @@ study.model_table()
 # %%
 searches = study.analyse_all(control_draws)
 tables = pd.concat([s.variables.assign(hidden=s.run.config.model.hidden_size) for s in searches], ignore_index=True)
-tables.pivot(index=["role", "signal"], columns="hidden", values=["score", "declared", "probe", "first_used"]).round(2)
+wide = tables.pivot(index=["role", "signal"], columns="hidden", values=["score", "declared", "probe", "first_used"])
+wide.infer_objects().round(2)  # a pivot over text and numbers leaves every column text until inferred
 
 # %%
 largest = searches[-1]

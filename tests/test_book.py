@@ -267,8 +267,9 @@ def test_a_bad_parameter_stops_a_chapter_at_its_first_cell_with_one_line(tmp_pat
     assert shown[0].text.startswith(f"lit-rnn: error: {message}") and shown[0].text.count("\n") == 1
 
 
-def test_a_chapter_kernel_shows_a_user_error_as_one_line(capsys):
+def test_a_chapter_kernel_shows_a_user_error_as_one_line_and_a_missing_value_as_a_dash(capsys):
     """What ``viz.notebook.setup()`` does in the kernel that runs a chapter, in this process."""
+    import pandas as pd
     from IPython.core.interactiveshell import InteractiveShell
 
     from lit_rnn.viz import notebook
@@ -280,6 +281,8 @@ def test_a_chapter_kernel_shows_a_user_error_as_one_line(capsys):
         assert not result.success
         captured = capsys.readouterr()
         assert captured.err == "lit-rnn: error: bad corpus: give a file\n" and "Traceback" not in captured.out
+        shown = shell.display_formatter.format(pd.DataFrame({"n-NN": [float("nan")]}))[0]["text/html"]
+        assert f"<td>{notebook.MISSING}</td>" in shown and "NaN" not in shown
     finally:
         InteractiveShell.clear_instance()
 

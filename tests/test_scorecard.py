@@ -74,6 +74,7 @@ def test_findings_sum_up_a_chapter_in_a_few_sentences():
               Claim("Cells", "A cell tracks brackets", "-", "not applicable", corpora=("linux",)),
               Claim("Cells", "Cells stay on", "AUC 0.6", "not reproduced")]
     text = scorecard.findings(claims, "warpeace")
+    partly = Claim("Cells", "A cell counts lines", "AUC 0.8", "partly")
     assert text.startswith("Of the paper's claims, 2 judged on War and Peace: 1 reproduced, 1 not reproduced "
                            "(not counted: 1 not applicable).")
     assert scorecard.findings(claims[1:2], "linux") == "None of the paper's claims could be judged on Linux: " \
@@ -82,6 +83,8 @@ def test_findings_sum_up_a_chapter_in_a_few_sentences():
     assert 2 <= text.count(". ") + 1 <= 4
     lines = scorecard.by_chapter({"warpeace": claims})
     assert lines.startswith("*War and Peace*") and "- **Cells**: 1 reproduced, 1 not reproduced (of 2 judged)" in lines
+    assert "; partly or within the noise: a cell counts lines; not reproduced: cells stay on." in \
+        scorecard.by_chapter({"warpeace": [*claims, partly]})
 
 
 def test_claims_are_saved_per_chapter_and_gathered_in_order(tmp_path):

@@ -4,9 +4,10 @@ Every plotly figure on a page is read back from its JSON (the ``Plotly.newPlot``
 carries) and every HTML table from its markup. A figure fails on an axis without a title, a
 quantity axis whose title names no unit, two different series drawn in the same style, a legend
 taller than the figure, or a title line wider than the book's text column; a table fails on pandas'
-truncation marks and on integer columns printed as floats. ``site_problems`` runs them over a
-built site (``_build/html``), so the tiny-book test and a person checking the ``core`` site use the
-same rules (``python -m lit_rnn.book_checks _build/html`` runs them from a shell).
+truncation marks, on its marks of a missing value ("NaN") and on integer columns printed as floats.
+``site_problems`` runs them over a built site (``_build/html``), so the tiny-book test and a person
+checking the ``core`` site use the same rules (``python -m lit_rnn.book_checks _build/html`` runs them
+from a shell).
 """
 
 from __future__ import annotations
@@ -160,10 +161,12 @@ class _Tables(HTMLParser):
 
 
 FLOAT_INTEGER = re.compile(r"^-?[\d,]+\.0+$")
+MISSING_MARKS = ("NaN", "nan", "None", "<NA>", "NaT")  # what pandas prints for a missing value unless told
 
 
 def table_problems(page: str) -> list[str]:
-    """pandas' truncation marks and integer columns printed as floats ("77.0"), in a page's HTML tables."""
+    """pandas' truncation marks, its marks of a missing value ("NaN") and integer columns printed as floats
+    ("77.0"), in a page's HTML tables."""
     problems = []
     if match := re.search(r"\d+ rows × \d+ columns", page):
         problems.append(f"a table is truncated ({match.group()})")
@@ -173,12 +176,14 @@ def table_problems(page: str) -> list[str]:
         rows = [row for row in table if row]
         if any(cell in ("...", "…") for row in rows for cell in row):
             problems.append(f"a table with header {rows[0][:6]} shows pandas' truncation mark")
+        if marks := sorted({cell for row in rows for cell in row if cell in MISSING_MARKS}):
+            problems.append(f"a table with header {rows[0][:6]} shows {marks} for a missing value")
         body = rows[1:]
         if not body:
             continue
         k = min(len(row) for row in body)  # data columns align on the right (index cells may span rows)
         for j in range(1, k + 1):
-            column = [row[-j] for row in body if row[-j] not in ("", "NaN", "nan", "None")]
+            column = [row[-j] for row in body if row[-j] not in ("", "—", *MISSING_MARKS)]  # "—": chapters' missing
             if len(set(column)) > 1 and all(FLOAT_INTEGER.match(v) for v in column) and any(
                     abs(float(v.replace(",", ""))) >= 2 for v in column):  # a constant column may be a whole rate
                 problems.append(f"a table prints the integers {column[:3]} as floats")

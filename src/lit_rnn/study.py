@@ -103,16 +103,17 @@ class Study:
         own = [c for c in self.preset.grid_configs(self.corpus) if replace(c.model, dropout=0.0) not in covered]
         runs = [*full, *choose_dropout(self._runs(own, weightless=True))]
         recipe = (self.preset.grid_recipe or self.preset.recipe).length
+        grid = "The paper's grid (Table 1 and Figure 1, chapter 2)"
         if full:
-            weightless = sum(run.weightless for run in full)
-            self.notes.append(f"Table 1 and Figure 1 show {len(full)} models of the paper's grid trained with its full "
-                              "recipe" + (f" ({weightless} of them shipped without weights: their results and test "
-                                          "predictions only)" if weightless else "")
-                              + (f", and {len(runs) - len(full)} of this preset's grid ({recipe}) where the store "
-                                 "lacks the full-recipe model" if len(runs) > len(full) else "") + ".")
+            weightless, own_count = sum(run.weightless for run in full), len(runs) - len(full)
+            self.notes.append(f"{grid} has {_count(len(full), 'model')} trained with its full recipe"
+                              + (f" ({weightless} of them shipped without weights: their results and test "
+                                 "predictions only)" if weightless else "")
+                              + (f", and {own_count} of this preset's ({recipe}) where the store lacks the "
+                                 "full-recipe model" if own_count else "") + ".")
         elif self.preset.name != "paper" and self.preset.max_bytes is None:  # a cut corpus has no paper grid
-            self.notes.append(f"Table 1 and Figure 1 show this preset's grid ({recipe}): the paper's grid trained with "
-                              f"its full recipe is not in this build's run store ({_how_to_train(PRESETS['paper'])}).")
+            self.notes.append(f"{grid} is this preset's ({recipe}): the grid trained with the paper's full recipe is "
+                              f"not in this build's run store ({_how_to_train(PRESETS['paper'])}).")
         return runs
 
     @cached_property
@@ -391,6 +392,11 @@ class Study:
 
 def _spec(specs, architecture: str):
     return next(spec for spec in specs if spec.architecture == architecture)
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 model``, ``7 models``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _how_to_train(preset: Preset, many: bool = False) -> str:

@@ -203,6 +203,10 @@ def _names(claims: Sequence[Claim]) -> str:
     return parts[0] if len(parts) == 1 else "; ".join(parts[:-1]) + "; and " + parts[-1]
 
 
+GROUPS = (((REPRODUCED,), "reproduced"), ((PARTLY, INCONCLUSIVE), "partly or within the noise"),
+          ((NOT_REPRODUCED,), "not reproduced"))  # how a chapter's judged claims are named, in this order
+
+
 def findings(claims: Sequence[Claim], corpus: str | None = None) -> str:
     """What a chapter found, in two to four sentences computed from its claims (after :func:`applicable`)."""
     judged = [c for c in claims if c.verdict in JUDGED]
@@ -212,20 +216,19 @@ def findings(claims: Sequence[Claim], corpus: str | None = None) -> str:
     reasons = _counts(apart)
     sentences = [f"Of {kind}, {len(judged)} judged{where}: {counts}" + (f" (not counted: {reasons})." if apart else ".")
                  if judged else f"None of {kind} could be judged{where}" + (f": {reasons}." if apart else ".")]
-    for verdicts, label in (((REPRODUCED,), "Reproduced"), ((PARTLY, INCONCLUSIVE), "Partly or within the noise"),
-                            ((NOT_REPRODUCED,), "Not reproduced")):
+    for verdicts, label in GROUPS:
         group = [c for c in judged if c.verdict in verdicts]
         if group:
-            sentences.append(f"{label}: {_names(group)}.")
+            sentences.append(f"{label.capitalize()}: {_names(group)}.")
     return " ".join(sentences[:4])
 
 
 def _chapter_line(chapter: str, claims: Sequence[Claim]) -> str:
-    """One chapter's claims in a line: its verdict counts, and what it reproduced and did not."""
+    """One chapter's claims in a line: its verdict counts, and what it reproduced, partly or not."""
     judged = [c for c in claims if c.verdict in JUDGED]
     counts = _counts(judged)
     line = f"**{chapter}**: " + (f"{counts} (of {len(judged)} judged)" if judged else "nothing judged")
-    for verdicts, label in (((REPRODUCED,), "reproduced"), ((NOT_REPRODUCED,), "not reproduced")):
+    for verdicts, label in GROUPS:
         group = [c for c in judged if c.verdict in verdicts]
         if group:
             line += f"; {label}: {_names(group)}"

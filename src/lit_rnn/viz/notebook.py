@@ -20,6 +20,7 @@ from plotly.io.base_renderers import MimetypeRenderer
 from lit_rnn.errors import UserError
 
 ERROR_PREFIX = "lit-rnn: error: "
+MISSING = "—"  # a value a table lacks (a model not trained yet, a signal never used): "NaN" reads as a failure
 BOOK_ENV = "LIT_RNN_BOOK"  # "1" in the kernels of the book build
 SITE_RENDERER = "lit_rnn_site"
 
@@ -46,9 +47,24 @@ def _one_line(shell, etype, value, tb, tb_offset=None) -> None:
     print(f"{ERROR_PREFIX}{value}", file=sys.stderr)
 
 
+def _whole_with_missing(column: pd.Series) -> bool:
+    """Integers (a rank, a count) that pandas stores as floats because one of them is missing."""
+    present = column.dropna()
+    return column.dtype.kind == "f" and 0 < len(present) < len(column) and bool((present % 1 == 0).all())
+
+
+def html_table(frame: pd.DataFrame) -> str:
+    """A table as pandas draws it in a notebook, with ``MISSING`` in place of NaN and integers kept integers."""
+    whole = [(lambda v: f"{v:.0f}") if _whole_with_missing(frame.iloc[:, j]) else None for j in range(frame.shape[1])]
+    return frame.to_html(notebook=True, na_rep=MISSING, formatters=whole, max_rows=pd.get_option("display.max_rows"),
+                         max_cols=pd.get_option("display.max_columns"),
+                         show_dimensions=pd.get_option("display.show_dimensions"),
+                         float_format=pd.get_option("display.float_format"))
+
+
 def setup() -> None:
-    """Set the figure renderer (book build or not), let tables show whole sentences, and show UserError as one
-    line in this kernel (IPython only)."""
+    """Set the figure renderer (book build or not), let tables show whole sentences, and in this kernel (IPython
+    only) draw a missing value as ``MISSING`` and show UserError as one line."""
     use_renderer(book=os.environ.get(BOOK_ENV) == "1")
     pd.set_option("display.max_colwidth", None)  # the scorecard's and the run descriptions' text, uncut
     try:
@@ -57,4 +73,5 @@ def setup() -> None:
         return
     shell = get_ipython()
     if shell is not None:
+        shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, html_table)
         shell.set_custom_exc((UserError,), _one_line)
