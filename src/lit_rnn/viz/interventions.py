@@ -79,23 +79,30 @@ class InterventionExplorer:
         options = [(f"{r.signal}: layer {r.layer + 1} {r.quantity}[{r.cell}]",
                     (int(r.layer), str(r.quantity), int(r.cell)))
                    for r in cells.itertuples()]
-        self.cell = widgets.Dropdown(options=options, description="cell")
-        self.mode = widgets.ToggleButtons(options=["ablate", "clamp"], description="action")
-        self.value = widgets.FloatSlider(0.0, min=-5.0, max=5.0, step=0.05, description="clamp to",
-                                         continuous_update=False)
+        label = {"description_width": "initial"}  # every label whole ("temperature", not "temperat…")
+        slider = widgets.Layout(width="300px")
+        self.cell = widgets.Dropdown(options=options, description="cell", style=label,
+                                     layout=widgets.Layout(width="auto"))
+        self.mode = widgets.ToggleButtons(options=["ablate", "clamp"], description="action",
+                                          style={**label, "button_width": "auto"})
+        self.value = widgets.FloatSlider(0.0, min=-5.0, max=5.0, step=0.05, description="clamp to", style=label,
+                                         layout=slider, continuous_update=False)
         self.temperature = widgets.FloatSlider(1.0, min=0.2, max=1.5, step=0.1, description="temperature",
-                                               continuous_update=False)
-        self.seed = widgets.IntText(0, description="seed")
-        self.length = widgets.IntSlider(length, min=50, max=1000, step=50, description="bytes",
-                                        continuous_update=False)
-        self.resample = widgets.Button(description="resample", button_style="primary")
+                                               style=label, layout=slider, continuous_update=False)
+        self.seed = widgets.IntText(0, description="seed", style=label, layout=widgets.Layout(width="120px"))
+        self.length = widgets.IntSlider(length, min=50, max=1000, step=50, description="bytes", style=label,
+                                        layout=slider, continuous_update=False)
+        self.resample = widgets.Button(description="resample", button_style="primary",
+                                       layout=widgets.Layout(width="auto"))
         self.view = widgets.HTML()
         self.resample.on_click(lambda _: setattr(self.seed, "value", self.seed.value + 1))
         for control in (self.cell, self.mode, self.value, self.temperature, self.length, self.seed):
             control.observe(lambda _: self.draw(), names="value")
+        wrap = widgets.Layout(flex_flow="row wrap", align_items="center", grid_gap="4px 16px")  # lines at any width
         self.widget = widgets.VBox([
-            widgets.HBox([self.cell, self.mode, self.value]),
-            widgets.HBox([self.temperature, self.length, self.seed, self.resample]),
+            widgets.HBox([self.cell, self.mode], layout=wrap),
+            widgets.HBox([self.value, self.temperature], layout=wrap),
+            widgets.HBox([self.length, self.seed, self.resample], layout=wrap),
             self.view,
         ])
         self.draw()
