@@ -152,7 +152,8 @@ class Study:
             many = len(missing) > 1
             self.notes.append(f"The n-NN{'s' if many else ''} for n = {', '.join(map(str, missing))} "
                               f"{'are' if many else 'is'} not in this build's run store "
-                              f"({_how_to_train(self.preset, many)}); Table 2 leaves {'them' if many else 'it'} out.")
+                              f"({_how_to_train(self.preset, many)}); the tables and figures leave {'them' if many else 'it'} "
+                              "out (— in a table).")
         return {run.config.model.context: run for run in sorted(runs, key=lambda r: r.config.model.context)}
 
     @cached_property
