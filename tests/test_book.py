@@ -298,12 +298,13 @@ def test_every_figure_and_table_keeps_the_contract(site):
 
 
 def _record(folder: Path, name: str) -> None:
-    """What a step's worker saw: its process and its share of the cores (a file per step)."""
+    """What a step's worker saw: its process, its share of the cores and whether it draws bars (a file per step)."""
     if name == "broken":
         raise UserError("chapter 02_models failed for broken")
     import torch
 
-    (folder / f"{name}.txt").write_text(f"{os.getpid()} {os.environ.get('OMP_NUM_THREADS')} {torch.get_num_threads()}")
+    (folder / f"{name}.txt").write_text(f"{os.getpid()} {os.environ.get('OMP_NUM_THREADS')} {torch.get_num_threads()} "
+                                        f"{os.environ.get('TQDM_DISABLE')}")
 
 
 def test_steps_run_once_those_they_follow_have_the_first_listed_first():
@@ -327,5 +328,6 @@ def test_steps_run_side_by_side_in_processes_that_share_the_cores(tmp_path):
     steps = [Step(name, functools.partial(_record, tmp_path, name)) for name in ("first", "broken")]
     with pytest.raises(UserError, match="failed for broken"):  # a step's failure fails the build
         run_steps(steps, jobs=2)
-    pid, kernels, torch_threads = (tmp_path / "first.txt").read_text().split()  # the other step ran meanwhile
+    pid, kernels, torch_threads, quiet = (tmp_path / "first.txt").read_text().split()  # the other ran meanwhile
     assert pid != str(os.getpid()) and kernels == torch_threads == str(max(1, (os.cpu_count() or 1) // 2))
+    assert quiet == "1"  # one bar, the build's, on the terminal

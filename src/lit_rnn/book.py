@@ -23,6 +23,8 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from lit_rnn.errors import UserError
 from lit_rnn.settings import Settings
 from lit_rnn.viz.notebook import BOOK_ENV, ERROR_PREFIX
@@ -185,12 +187,14 @@ def _run_step(step: Step) -> None:
     _done(start, step.name)
 
 
-def _use_threads(threads: int) -> None:
-    """A worker's share of the cores: for the kernels it starts (they read the environment) and for itself (torch,
-    imported with this module, read the environment already)."""
+def _set_up_worker(threads: int) -> None:
+    """A worker's share of the cores, for the kernels it starts (they read the environment) and for itself (torch,
+    imported with this module, read the environment already); and no progress bars, kernels' included
+    (``TQDM_DISABLE``): bars from two processes garble each other on one terminal, so the build draws one."""
     import torch
 
     os.environ["OMP_NUM_THREADS"] = str(threads)
+    os.environ["TQDM_DISABLE"] = "1"
     torch.set_num_threads(threads)
 
 
@@ -215,8 +219,8 @@ def in_order(steps: list[Step]) -> list[Step]:
 def run_steps(steps: list[Step], jobs: int) -> None:
     """Every step (checked by :func:`in_order`), each once the steps it follows have finished; of the steps ready,
     the first listed first. Up to ``jobs`` at once in processes that share the cores out (the kernels they start
-    included), else here, in :func:`in_order`'s order. A failing step fails the build with its message once the
-    steps running beside it end."""
+    included) under one progress bar over the steps, else here, in :func:`in_order`'s order, each with its own bars.
+    A failing step fails the build with its message once the steps running beside it end."""
     order = in_order(steps)
     if jobs <= 1:
         for step in order:
@@ -224,16 +228,20 @@ def run_steps(steps: list[Step], jobs: int) -> None:
         return
     pending, done, running = list(steps), set(), {}
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_use_threads, initargs=(threads,)) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_set_up_worker,
+                             initargs=(threads,)) as pool, tqdm(total=len(steps), desc="book", unit="step") as bar:
         while pending or running:
             for step in [s for s in pending if done.issuperset(s.after)][: jobs - len(running)]:
                 pending.remove(step)
-                running[pool.submit(_run_step, step)] = step.name
+                running[pool.submit(step.work)] = (step.name, time.time())
+                bar.write(f"== {step.name}")
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
+                name, start = running.pop(future)
                 future.result()  # re-raises a step's failure
-                done.add(running.pop(future))
+                done.add(name)
+                bar.write(f"   {name} done in {time.time() - start:.0f} s")
+                bar.update()
 
 
 def _prepare_part(settings: Settings, part: str) -> None:

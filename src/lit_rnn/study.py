@@ -150,10 +150,11 @@ class Study:
         missing = [c.model.context for c in configs if c.model.context not in found]
         if missing:
             many = len(missing) > 1
+            them = "them" if many else "it"
             self.notes.append(f"The n-NN{'s' if many else ''} for n = {', '.join(map(str, missing))} "
                               f"{'are' if many else 'is'} not in this build's run store "
-                              f"({_how_to_train(self.preset, many)}); the tables and figures leave {'them' if many else 'it'} "
-                              "out (— in a table).")
+                              f"({_how_to_train(self.preset, many)}); the tables and figures leave {them} out "
+                              "(— in a table).")
         return {run.config.model.context: run for run in sorted(runs, key=lambda r: r.config.model.context)}
 
     @cached_property
