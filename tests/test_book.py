@@ -253,7 +253,7 @@ def test_every_chapter_sets_up_its_error_display_before_it_resolves_its_paramete
     ({"corpus": "warpeace", "language": "klingon"}, "unknown language 'klingon'"),
 ])
 def test_a_bad_parameter_stops_a_chapter_at_its_first_cell_with_one_line(tmp_path, reference_data_dir, parameters,
-                                                                          message):
+                                                                          message, capfd):
     import nbformat
 
     notebooks = shutil.copytree(REPO / "notebooks", tmp_path / "notebooks")
@@ -265,6 +265,8 @@ def test_a_bad_parameter_stops_a_chapter_at_its_first_cell_with_one_line(tmp_pat
              for output in cell.outputs]
     assert len(shown) == 1 and shown[0].output_type == "stream" and shown[0].name == "stderr", shown
     assert shown[0].text.startswith(f"lit-rnn: error: {message}") and shown[0].text.count("\n") == 1
+    if os.name == "posix":  # its kernel talked over local sockets, not unencrypted TCP
+        assert "without encryption" not in capfd.readouterr().err
 
 
 def test_a_chapter_kernel_shows_a_user_error_as_one_line_and_a_missing_value_as_a_dash(capsys):

@@ -136,12 +136,29 @@ def execute(source: Path, output: Path, parameters: dict) -> None:
     try:
         with _environment(BOOK_ENV, "1"):
             papermill.execute_notebook(str(notebook), str(output), parameters=parameters, progress_bar=False,
-                                       kernel_name="python3", cwd=str(Path.cwd()))
+                                       kernel_name="python3", cwd=str(Path.cwd()), **_local_kernels())
     except papermill.PapermillExecutionError as error:
         message = _one_line_error(output) or f"{error.ename}: {error.evalue}"
         raise UserError(f"chapter {source.stem} failed for {parameters.get('corpus', 'the book')}: {message} "
                         f"(the executed notebook is {output})") from error
     _hide_plumbing(output)
+
+
+@functools.cache
+def _local_kernels() -> dict:
+    """On POSIX, kernels talk over local sockets (IPC) in the user's own runtime folder, not over TCP, which any
+    user of the machine can reach and which ipykernel warns about once per chapter."""
+    if os.name != "posix":
+        return {}
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class LocalKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _local_transport(self) -> str:
+            return "ipc"
+
+    return {"kernel_manager_class": LocalKernelManager}
 
 
 PLUMBING = {"parameters", "injected-parameters"}  # papermill's cells: the reader sees the page's values elsewhere
