@@ -46,7 +46,8 @@ def describe(device: torch.device) -> str:
     cpuinfo = Path("/proc/cpuinfo")
     names = [line.split(":", 1)[1].strip() for line in (cpuinfo.read_text().splitlines() if cpuinfo.exists() else [])
              if line.startswith("model name")]
-    return f"{names[0] if names else 'CPU'} ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"{names[0] if names else 'CPU'} ({threads} thread{'' if threads == 1 else 's'})"
 
 
 def native_bf16(device: torch.device) -> bool:
