@@ -269,6 +269,18 @@ def test_a_bad_parameter_stops_a_chapter_at_its_first_cell_with_one_line(tmp_pat
         assert "without encryption" not in capfd.readouterr().err
 
 
+@pytest.mark.skipif(os.name != "posix", reason="kernels use TCP where there are no local sockets")
+def test_every_chapter_kernel_has_local_sockets_of_its_own():
+    """Two build steps start kernels at once: on shared socket names each read the other's messages ("Invalid
+    Signature"); jupyter_client's default puts them in the working folder as kernel-ipc-1, -2..."""
+    from lit_rnn.book import _local_kernels
+
+    manager = _local_kernels()["kernel_manager_class"]
+    first, second = manager(kernel_name="python3"), manager(kernel_name="python3")
+    assert first.transport == second.transport == "ipc"
+    assert first.ip != second.ip and Path(first.ip).is_absolute() and Path(first.ip).parent == Path(second.ip).parent
+
+
 def test_a_chapter_kernel_shows_a_user_error_as_one_line_and_a_missing_value_as_a_dash(capsys):
     """What ``viz.notebook.setup()`` does in the kernel that runs a chapter, in this process."""
     import pandas as pd

@@ -146,17 +146,27 @@ def execute(source: Path, output: Path, parameters: dict) -> None:
 
 @functools.cache
 def _local_kernels() -> dict:
-    """On POSIX, kernels talk over local sockets (IPC) in the user's own runtime folder, not over TCP, which any
-    user of the machine can reach and which ipykernel warns about once per chapter."""
+    """On POSIX, kernels talk over local sockets (IPC), each kernel its own in the user's Jupyter runtime folder
+    (never another's: build steps start kernels at once), not over TCP, which any user of the machine can reach
+    and which ipykernel warns about once per chapter."""
     if os.name != "posix":
         return {}
+    import uuid
+
     from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.paths import jupyter_runtime_dir
     from traitlets import default
 
     class LocalKernelManager(AsyncKernelManager):
         @default("transport")
         def _local_transport(self) -> str:
             return "ipc"
+
+        @default("ip")
+        def _own_sockets(self) -> str:  # the sockets' path prefix: "kernel-ipc" in the working folder by default
+            folder = Path(jupyter_runtime_dir())
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            return str(folder / f"lit-rnn-{uuid.uuid4().hex[:12]}")
 
     return {"kernel_manager_class": LocalKernelManager}
 
