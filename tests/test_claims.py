@@ -186,6 +186,10 @@ def test_a_build_without_n_nns_measures_only_what_it_has():
     _, overfit, _ = compare.finite_horizon_claims({**ngrams, 7: losses("8-gram", 1.3, seed=3)}, up_to_7,
                                                   losses("lstm", 1.0, seed=6))
     assert overfit.verdict == "not measured" and "no n-NN at n = 20" in overfit.measured
+    gap = {n: losses(f"{n}-NN", 1.5 - 0.01 * n, seed=n) for n in (1, 20)}  # the 7-NN, maybe the best, missing
+    _, overfit, _ = compare.finite_horizon_claims({**ngrams, 7: losses("8-gram", 1.3, seed=3)}, gap,
+                                                  losses("lstm", 1.0, seed=6))
+    assert overfit.verdict == "not measured" and "no n-NN at n = 7 of Table 2's rows" in overfit.measured
     table = compare.finite_horizon_table(ngrams, {}, losses("lstm", 1.0, seed=6))
     assert table["n-NN"].isna().all() and [trace.name for trace in figures.finite_horizon(table, "lstm").data] == [
         "n-gram"]
