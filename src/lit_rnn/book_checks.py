@@ -4,7 +4,8 @@ Every plotly figure on a page is read back from its JSON (the ``Plotly.newPlot``
 carries) and every HTML table from its markup. A figure fails on an axis without a title, a
 quantity axis whose title names no unit, two different series drawn in the same style, a legend
 taller than the figure, or a title line wider than the book's text column; a table fails on pandas'
-truncation marks, on its marks of a missing value ("NaN") and on integer columns printed as floats.
+truncation marks, on its marks of a missing value ("NaN"), on a negative zero and on integer columns
+printed as floats.
 ``site_problems`` runs them over a built site (``_build/html``), so the tiny-book test and a person
 checking the ``core`` site use the same rules (``python -m lit_rnn.book_checks _build/html`` runs them
 from a shell).
@@ -161,6 +162,7 @@ class _Tables(HTMLParser):
 
 
 FLOAT_INTEGER = re.compile(r"^-?[\d,]+\.0+$")
+NEGATIVE_ZERO = re.compile(r"^-0(\.0*)?$")
 MISSING_MARKS = ("NaN", "nan", "None", "<NA>", "NaT")  # what pandas prints for a missing value unless told
 
 
@@ -178,6 +180,8 @@ def table_problems(page: str) -> list[str]:
             problems.append(f"a table with header {rows[0][:6]} shows pandas' truncation mark")
         if marks := sorted({cell for row in rows for cell in row if cell in MISSING_MARKS}):
             problems.append(f"a table with header {rows[0][:6]} shows {marks} for a missing value")
+        if zeros := sorted({cell for row in rows for cell in row if NEGATIVE_ZERO.match(cell)}):
+            problems.append(f"a table with header {rows[0][:6]} shows a negative zero {zeros}")
         body = rows[1:]
         if not body:
             continue

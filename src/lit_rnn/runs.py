@@ -164,7 +164,7 @@ class RunResult:
         if not self.complete:
             return f"cut short at epoch {self.epochs:g} of {recipe.epochs:g}"
         if self.stopped_early:
-            return f"early-stopped at epoch {self.epochs:.1f}"
+            return f"early-stopped at epoch {round(self.epochs, 1):g}"
         return f"{self.steps:,} steps" if recipe.max_steps is not None and self.steps >= recipe.max_steps \
             else f"{self.epochs:g} epochs"
 

@@ -103,17 +103,16 @@ class Study:
         own = [c for c in self.preset.grid_configs(self.corpus) if replace(c.model, dropout=0.0) not in covered]
         runs = [*full, *choose_dropout(self._runs(own, weightless=True))]
         recipe = (self.preset.grid_recipe or self.preset.recipe).length
-        grid = "The paper's grid (Table 1 and Figure 1, chapter 2)"
+        grid = "Of the paper's grid (Table 1 and Figure 1, chapter 2)"
         if full:
             weightless, own_count = sum(run.weightless for run in full), len(runs) - len(full)
-            self.notes.append(f"{grid} has {_count(len(full), 'model')} trained with its full recipe"
+            self.notes.append(f"{grid}, this build has {_count(len(full), 'model')} trained with its full recipe"
                               + (f" ({weightless} of them shipped without weights: their results and test "
                                  "predictions only)" if weightless else "")
-                              + (f", and {own_count} of this preset's ({recipe}) where the store lacks the "
-                                 "full-recipe model" if own_count else "") + ".")
+                              + (f"; the other {own_count} are this preset's ({recipe})" if own_count else "") + ".")
         elif self.preset.name != "paper" and self.preset.max_bytes is None:  # a cut corpus has no paper grid
-            self.notes.append(f"{grid} is this preset's ({recipe}): the grid trained with the paper's full recipe is "
-                              f"not in this build's run store ({_how_to_train(PRESETS['paper'])}).")
+            self.notes.append(f"{grid}, this build has this preset's models ({recipe}): none trained with the paper's "
+                              f"full recipe is in its run store ({_how_to_train(PRESETS['paper'])}).")
         return runs
 
     @cached_property

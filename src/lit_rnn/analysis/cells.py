@@ -332,13 +332,13 @@ def tracking(leaders: pd.DataFrame) -> pd.DataFrame:
 
 
 def _chance(kind: str, cells: int, n_bytes: int | None) -> str:
-    """What the best of ``cells`` unrelated cells would score: |rho| about sqrt(2 ln(2 cells) / bytes) for
-    independent bytes (neighbouring bytes are not, so this is a floor), AUC 0.5 for any one cell."""
+    """What unrelated cells would score: AUC 0.5 or |rho| 0 for one cell; for the best of ``cells``, more, at least
+    sqrt(2 ln(2 cells) / bytes) in |rho| (a floor: it holds for independent bytes, and neighbouring bytes are not)."""
     if kind == "binary" or not n_bytes:
-        return f"AUC 0.5 for an unrelated cell (best of {cells:,} cells)" if kind == "binary" else \
-            f"|ρ| 0 for an unrelated cell (best of {cells:,} cells)"
-    return (f"best of {cells:,} unrelated cells: |ρ| ≈ {np.sqrt(2 * np.log(2 * cells) / n_bytes):.3f} "
-            f"over {n_bytes:,} independent bytes")
+        one = "AUC 0.5" if kind == "binary" else "|ρ| 0"
+        return f"{one} for one unrelated cell; the best of {cells:,} scores higher (chapter 9 measures how much)"
+    return (f"best of {cells:,} unrelated cells: |ρ| ≥ {np.sqrt(2 * np.log(2 * cells) / n_bytes):.3f} "
+            f"(the floor for {n_bytes:,} independent bytes; neighbouring bytes are not)")
 
 
 def _threshold(kind: str) -> str:

@@ -360,7 +360,8 @@ def dynamics_claim(dynamics: pd.DataFrame) -> Claim:
     grid = dynamics.pivot(index="step", columns="n", values="symmetric_kl").sort_index()
     ns = grid.columns.to_numpy()
     nearest = ns[np.argmin(grid.to_numpy(), axis=1)]
-    measured = "nearest n-NN by step: " + ", ".join(f"{s}: {n}" for s, n in zip(grid.index, nearest))
+    measured = (f"nearest n-NN by step, of n = {', '.join(map(str, ns))}: "
+                + ", ".join(f"{s}: {n}" for s, n in zip(grid.index, nearest)))
     if "segment_kl" not in dynamics or grid.isna().any().any():
         return Claim("Long range", name, measured + " (no per-segment KL: the noise is not measured)", judge(None),
                      threshold)

@@ -203,12 +203,12 @@ def _names(claims: Sequence[Claim]) -> str:
     return parts[0] if len(parts) == 1 else "; ".join(parts[:-1]) + "; and " + parts[-1]
 
 
-GROUPS = (((REPRODUCED,), "reproduced"), ((PARTLY, INCONCLUSIVE), "partly or within the noise"),
+GROUPS = (((REPRODUCED,), "reproduced"), ((PARTLY,), "partly"), ((INCONCLUSIVE,), "within the noise"),
           ((NOT_REPRODUCED,), "not reproduced"))  # how a chapter's judged claims are named, in this order
 
 
 def findings(claims: Sequence[Claim], corpus: str | None = None) -> str:
-    """What a chapter found, in two to four sentences computed from its claims (after :func:`applicable`)."""
+    """What a chapter found, in two to five sentences computed from its claims (after :func:`applicable`)."""
     judged = [c for c in claims if c.verdict in JUDGED]
     kind = "claims beyond the paper" if claims and all(c.beyond_paper for c in claims) else "the paper's claims"
     where = f" on {CORPUS_NAMES.get(corpus, corpus)}" if corpus else ""
@@ -220,7 +220,7 @@ def findings(claims: Sequence[Claim], corpus: str | None = None) -> str:
         group = [c for c in judged if c.verdict in verdicts]
         if group:
             sentences.append(f"{label.capitalize()}: {_names(group)}.")
-    return " ".join(sentences[:4])
+    return " ".join(sentences)
 
 
 def _chapter_line(chapter: str, claims: Sequence[Claim]) -> str:

@@ -54,7 +54,9 @@ def _whole_with_missing(column: pd.Series) -> bool:
 
 
 def html_table(frame: pd.DataFrame) -> str:
-    """A table as pandas draws it in a notebook, with ``MISSING`` in place of NaN and integers kept integers."""
+    """A table as pandas draws it in a notebook, with ``MISSING`` in place of NaN, integers kept integers and no
+    negative zero (a value rounded to -0.0 reads as a sign that is not there)."""
+    frame = frame.apply(lambda column: column + 0.0 if column.dtype.kind == "f" else column)  # -0.0 + 0.0 is 0.0
     whole = [(lambda v: f"{v:.0f}") if _whole_with_missing(frame.iloc[:, j]) else None for j in range(frame.shape[1])]
     return frame.to_html(notebook=True, na_rep=MISSING, formatters=whole, max_rows=pd.get_option("display.max_rows"),
                          max_cols=pd.get_option("display.max_columns"),
