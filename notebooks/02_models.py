@@ -148,19 +148,21 @@ labels = {run.name: study.about(run) for run in runs}
 budget_labels = dict(enumerate(map(budget_label, study.budgets)))
 table.assign(model=table.model.map(labels), budget=table.budget_index.map(budget_labels))[
     ["model", "budget", "test_loss", "std", "error_rate"]].rename(
-    columns={"test_loss": "test loss (nats/byte)", "std": "± (bootstrap)", "error_rate": "error rate"}).round(4)
+    columns={"test_loss": "test loss (nats/byte)", "std": "± (bootstrap)", "error_rate": "error rate"}).round(3)
 
 # %%
 figures.loss_heatmap(table, study.budgets)
 
 # %% tags=["hide-input"]
 best = table.loc[table.test_loss.idxmin()]
-by_architecture = table.groupby("architecture").test_loss.min()
+best_of = table.loc[table.groupby("architecture").test_loss.idxmin()]
 paper = compare.PAPER.get(study.corpus.name, {})
 Markdown(
     f"The best model here is **{labels[best.model]}** at {best.test_loss:.3f} ± {best['std']:.3f} nats per byte; "
     "the best "
-    "of each architecture: " + ", ".join(f"{name.upper()} {loss:.3f}" for name, loss in by_architecture.items()) + ". "
+    "of each architecture, with how long it trained: "
+    + ", ".join(f"{r.architecture.upper()} {r.test_loss:.3f} ({trainings[r.model]})" for r in best_of.itertuples())
+    + ". "
     + (f"The paper's best LSTM reached {paper['best LSTM']:.3f} (the paper's value, for comparison)"
        + (" on its own Linux corpus, built from a 2015 kernel with 101 symbols against this one's "
           f"{study.corpus.vocab_size}: chapter 5 compares Linux by the ratio to the 20-gram instead."
@@ -197,9 +199,10 @@ Markdown("```text\n" + generated.decode("utf-8", errors="replace").replace("\r",
 # deviation (|z| > 2), the bootstrap resampling the test split's segments (not seeds: each
 # configuration is trained once). A reversal beyond the noise makes a claim *not reproduced*;
 # differences all within the noise make it *inconclusive*. Only models trained alike are compared
-# (the `training` column), so a model trained longer never stands in for a deeper or gated one, and
-# a claim judged only on models not trained with the paper's recipe is counted apart, as *not at
-# the paper's scale*. The t-SNE of models is the paper's on War and Peace only.
+# (the end of each model's name says how long it trained), so a model trained longer never stands
+# in for a deeper or gated one, and a claim judged only on models not trained with the paper's
+# recipe is counted apart, as *not at the paper's scale*. The t-SNE of models is the paper's on War
+# and Peace only.
 
 # %%
 architectures = {run.name: run.config.model.architecture for run in runs}

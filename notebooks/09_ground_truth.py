@@ -134,7 +134,7 @@ pd.concat([groundtruth.chance_quantiles(s.ranking, list(s.controls.signal)).assi
            for s in searches], ignore_index=True).round(3)
 
 # %%
-controls.groupby("kind").score.describe().round(3)
+controls.groupby("kind").score.describe().round(3).astype({"count": int})
 
 # %%
 rates = groundtruth.false_positive_rate(controls)
@@ -143,7 +143,8 @@ rates.round(3)
 
 # %% tags=["hide-input"]
 top = controls.groupby("kind").score.max()
-Markdown(f"Over {len(controls)} control searches the best cell reached AUC **{top.get('binary', float('nan')):.3f}** "
+Markdown(f"Over {len(controls)} control searches ({len(searches)} models, {len(controls) // len(searches)} control "
+         f"variables each) the best cell reached AUC **{top.get('binary', float('nan')):.3f}** "
          f"and |ρ| **{top.get('count', float('nan')):.3f}**: chance on {len(study.trace(largest.run).positions):,} "
          f"bytes of test text, against chapter 3's *partly* thresholds of AUC {groundtruth.PARTLY_TRACKS['binary']} "
          f"and |ρ| {groundtruth.PARTLY_TRACKS['count']}.")

@@ -409,6 +409,9 @@ def test_the_ground_truth_claims_pass_on_a_clean_search_and_fail_on_a_wrong_one(
     assert groundtruth.probe_claim(needed.assign(holds=False), "m").verdict == "not measured"
     deep = BeyondHorizon("in_quotes", 100, 0.97, 0.95, 400, 300, 10)
     assert groundtruth.horizon_claim(deep, "m").verdict == "reproduced"
+    judged = [groundtruth.control_claim(_rates(0, 0)), groundtruth.needed_claim(needed, "m"),
+              groundtruth.probe_claim(needed, "m"), groundtruth.horizon_claim(deep, "m")]
+    assert all("≥" in claim.threshold for claim in judged)  # each names the test behind its verdict
     assert groundtruth.horizon_claim(BeyondHorizon("in_quotes", 100, 0.97, 0.4, 400, 300, 10), "m").verdict == \
         "not reproduced"
     assert groundtruth.horizon_claim(BeyondHorizon("in_quotes", 100, 0.97, float("nan"), 0, 50, 10), "m").verdict \
