@@ -284,8 +284,9 @@ Markdown(
 #
 # The oracles of chapter 7 sort the plain model's errors into categories. For each category: how
 # many of its errors dynamic evaluation predicts correctly (probability ≥ 0.5), and how much the
-# log-probability of those bytes changes on average (`gain`, nats). If the paper's conjecture holds,
-# the memory category is fixed at a higher rate than the others.
+# log-probability of the true byte changes on average over all of the category's errors, fixed or not
+# (`gain`, nats; positive is better). If the paper's conjecture holds, the memory category is fixed
+# at a higher rate than the others.
 
 # %%
 oracle = OracleConfig()
@@ -296,7 +297,7 @@ fixes = fixed_errors(before, plain, dynamic.predictions)
 figures.error_fixes(fixes, "Errors of the plain model that dynamic evaluation fixes,<br>by oracle category")
 
 # %%
-fixes.round(3)
+fixes.assign(fixed_share=fixes.fixed_share.map("{:.1%}".format)).round(3)
 
 # %% [markdown]
 # Both evaluations' errors peeled by the same oracles, by category (`difference`: the plain model's

@@ -16,6 +16,7 @@ from lit_rnn.analysis.causal import (
     clamp_values,
     line_lengths,
     quiet_prime,
+    scores_table,
     signal_in_samples,
     target_mask,
 )
@@ -117,6 +118,15 @@ def test_a_cell_that_moves_its_targets_is_causal_and_one_like_the_random_cells_i
         assert row.delta_other == pytest.approx(cost, abs=0.01) and (row.other_excess_low > 0) == (cost > 0)
     else:
         assert row.rank_p > 0.05 and abs(row.z) < 4
+
+
+def test_the_scores_table_reads_as_the_chapter_names_each_test():
+    cells = pd.DataFrame({"signal": ["in_quotes"], "layer": [1], "quantity": ["c"], "cell": [7], "score": [0.9]})
+    ablated, on = _ablations(1, [7, 3], draws=40, effect=0.5, cost=0.0)
+    scores = causal_scores(cells, {1: ablated}, _signal(on), np.zeros(1000, np.uint8), bootstrap=200)
+    row = scores_table(scores).iloc[0]
+    assert row["layer"] == 2 and row["cell"] == "c[7]" and row["used"] == "yes" and row["target bytes (count)"] == 80
+    assert row["Holm p"] == f"{scores.table.p_holm.iloc[0]:.2g}" != "0.0" and " to " in row["excess over random (95%)"]
 
 
 def test_a_cell_with_too_few_target_bytes_is_not_measured():

@@ -188,7 +188,8 @@ CORRECTION = "Holm over the measured cells, on the z-score's two-sided normal p,
 
 def scores_table(scores: CausalScores) -> pd.DataFrame:
     """The tested cells as chapter 8 shows them: layers counted from 1, each test's columns named as the text names
-    them, intervals as "low to high", numbers to 3 decimals."""
+    them, intervals as "low to high", p-values in two significant figures (a Holm p of 4e-18 is not 0), "yes"/"no",
+    other numbers to 3 decimals."""
 
     def between(low: pd.Series, high: pd.Series) -> list[str]:
         return [f"{signed(a)} to {signed(b)}" if np.isfinite(a) and np.isfinite(b) else "not measured"
@@ -197,10 +198,12 @@ def scores_table(scores: CausalScores) -> pd.DataFrame:
     table = scores.table
     shown = table.assign(layer=table.layer + 1, cell=[f"{q}[{c}]" for q, c in zip(table.quantity, table.cell)],
                          excess=between(table.excess_low, table.excess_high),
-                         other_excess=between(table.other_excess_low, table.other_excess_high))
+                         other_excess=between(table.other_excess_low, table.other_excess_high),
+                         rank_p=[f"{p:.2g}" for p in table.rank_p], p_holm=[f"{p:.2g}" for p in table.p_holm],
+                         causal=table.causal.map({True: "yes", False: "no"}))
     return shown[["signal", "target", "layer", "cell", "targets", "delta", "random_mean", "random_sd", "z", "rank_p",
                   "p_holm", "excess", "delta_other", "other_excess", "causal"]].rename(columns={
-        "target": "scored bytes", "targets": "bytes scored", "delta": "Δ loss on them (nats/byte)",
+        "target": "target bytes", "targets": "target bytes (count)", "delta": "Δ loss on them (nats/byte)",
         "random_mean": "random cells' Δ (mean)", "random_sd": "random cells' Δ (sd)", "rank_p": "rank p",
         "p_holm": "Holm p", "excess": "excess over random (95%)", "delta_other": "Δ loss on other bytes",
         "other_excess": "excess on other bytes (95%)", "causal": "used"}).round(3)
