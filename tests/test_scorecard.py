@@ -58,7 +58,7 @@ def test_claims_the_paper_made_on_another_corpus_are_not_applicable_and_not_coun
     assert totals.loc[("warpeace", "beyond the paper"), "partly"] == 1  # tallied apart from the paper's
     summary = scorecard.summary({"warpeace": warpeace})
     assert "**War and Peace**: of the paper's claims, 2 reproduced" in summary and "out of **2** judged" in summary
-    assert "not counted: 1 not applicable" in summary and "Beyond the paper: 1 partly of 1 judged" in summary
+    assert "not counted: 1 not applicable" in summary and "Beyond the paper: 1 partly out of 1 judged" in summary
 
 
 def test_a_claim_on_short_trainings_is_counted_apart():

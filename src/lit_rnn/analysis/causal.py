@@ -218,7 +218,8 @@ def causal_claim(scores: CausalScores) -> Claim:
     threshold = (f"per cell: rank among 1 + the layer's random cells <= 5%, {CORRECTION}, and the 95% bootstrap "
                  "interval (over scored rows) of its excess over random cells excluding 0; a cell whose ablation "
                  "helps its bytes must cost the other bytes more than random cells (interval above 0); reproduced "
-                 "if every measured cell is used, partly if some")
+                 "if every measured cell is used, partly if some; Δ: the loss on the target bytes with the cell "
+                 "ablated less without (positive: ablation hurts), z: Δ in standard deviations of the random cells'")
     measured = scores.table[scores.table.measured]
     if not len(measured):
         why = "no signal has enough target bytes in the scored rows" if len(scores.table) else \

@@ -387,7 +387,7 @@ def dynamic_claim(fixes: pd.DataFrame, gap: FixedShare, plain_loss: float, dynam
     A test loss higher beyond the noise (``loss_std``: the paired bootstrap std of the difference) goes against it."""
     claim = "Dynamic evaluation could mitigate the dynamic-memory errors"
     threshold = (f"memory-oracle errors fixed at a higher rate than the others, {INTERVAL_TEXT.format(0)} (decides); "
-                 f"a test loss higher by |z| > {NOISE:g} goes against it")
+                 f"a test loss higher by |z| > {NOISE:g} goes against it (z > 0: dynamic evaluation's loss is lower)")
     if np.isnan(gap.share):
         return Claim(BEYOND, claim, "the plain model makes no memory-oracle errors", judge(None), threshold)
     rest = fixes[(fixes["category"] != "memory") & (fixes["errors"] > 0)]

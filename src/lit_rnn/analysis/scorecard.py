@@ -187,7 +187,7 @@ def summary(claims: dict[str, list[Claim]]) -> str:
             + ", ".join(f"{paper[v]} {v}" for v in JUDGED) + f", out of **{paper['judged']}** judged"
             + (f" (not counted: {apart})" if apart else "") + ". Beyond the paper: "
             + (", ".join(f"{beyond[v]} {v}" for v in JUDGED if beyond[v]) or "none")
-            + f" of {beyond['judged']} judged.")
+            + f" out of {beyond['judged']} judged.")
     return "\n\n".join(paragraphs)
 
 
