@@ -142,8 +142,16 @@ def applicable(claims: Iterable[Claim], corpus: str, paper_recipe: bool = True) 
     the paper's, e.g. a user's text, is judged on every claim), and all of them "not at the paper's scale"
     unless ``paper_recipe`` (the models they were judged on trained with the paper's recipe)."""
     if corpus in CORPORA:
-        claims = [c if corpus in c.corpora else dataclasses.replace(c, verdict=NOT_APPLICABLE) for c in claims]
+        claims = [c if corpus in c.corpora else _elsewhere(c) for c in claims]
     return [at_scale(c, paper_recipe) for c in claims]
+
+
+def _elsewhere(claim: Claim) -> Claim:
+    """A claim the paper made on other corpora: "not applicable", saying where it was made and what it would read."""
+    where = " and ".join(CORPUS_NAMES.get(c, c) for c in claim.corpora)
+    reads = f"; here it would read: {claim.verdict}" if claim.verdict in JUDGED else ""
+    return dataclasses.replace(claim, verdict=NOT_APPLICABLE,
+                               measured=f"{claim.measured} (the paper makes this claim on {where} only{reads})")
 
 
 def at_scale(claim: Claim, paper_recipe: bool) -> Claim:
