@@ -47,7 +47,8 @@ def test_claims_the_paper_made_on_another_corpus_are_not_applicable_and_not_coun
               Claim(scorecard.BEYOND, "cells are used", "1 of 7", "partly")]
     warpeace = scorecard.applicable(claims, "warpeace")
     assert [c.verdict for c in warpeace] == ["not applicable", "reproduced", "reproduced", "partly"]
-    assert warpeace[0].measured == "ρ 0.06 (the paper makes this claim on Linux only; here it would read: not reproduced)"
+    assert warpeace[0].measured == \
+        "ρ 0.06 (the paper makes this claim on Linux only; here it would read: not reproduced)"
     assert scorecard.applicable(claims, "my.txt") == claims  # a user's text: every claim applies
     short = scorecard.applicable(claims, "linux", paper_recipe=False)
     scale = "not at the paper's scale"
