@@ -14,7 +14,8 @@
 # Three recurrent networks read one byte per step as a one-hot vector $x_t$ and predict the next
 # byte with a softmax over the read-out $y_t = W_y h_t^L$ of the top layer $L$; layer $l$ reads the
 # layer below, $h_t^{l-1}$ (with $h_t^0 = x_t$), and its own previous state $h_{t-1}^l$. Written as
-# the code computes them (biases included, as PyTorch's fused kernels hold them):
+# the code computes them (biases included, as PyTorch's fused kernels hold them), in the paper's
+# convention for the GRU's update gate $z$:
 #
 # - **RNN**: $h_t^l = \tanh(W_{ih} h_t^{l-1} + b_{ih} + W_{hh} h_{t-1}^l + b_{hh})$
 # - **LSTM**: gates $i, f, o = \sigma(\cdot)$ and candidate $g = \tanh(\cdot)$ of
