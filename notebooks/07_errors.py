@@ -100,7 +100,7 @@ if len(breakdowns) > 1:
     ratio = large.result.parameters / small.result.parameters
     difference = scaling_difference(breakdowns[0], breakdowns[1])
     display(Markdown(f"{large.name} has {ratio:.1f} times the parameters of {small.name}."))
-    display(difference.round(3))
+    display(difference.rename(columns={"difference": f"{small.name} − {large.name}"}).round(3))
 else:
     difference, ratio = None, 1.0
     display(Markdown("This build has one LSTM only."))
