@@ -301,9 +301,9 @@ fixes.assign(fixed_share=fixes.fixed_share.map("{:.1%}".format)).round(3)
 
 # %% [markdown]
 # Both evaluations' errors peeled by the same oracles, by category, and the plain model's errors less
-# the dynamic evaluation's (positive: dynamic evaluation makes fewer). The share of the difference per category is left out: where
-# the errors fall in some categories and rise in others, shares of a small net difference have no
-# meaning.
+# the dynamic evaluation's (positive: dynamic evaluation makes fewer). The share of the difference
+# per category is left out: where the errors fall in some categories and rise in others, shares of a
+# small net difference have no meaning.
 
 # %%
 scaling_difference(after, before).drop(columns="share of difference", errors="ignore").rename(
