@@ -282,12 +282,12 @@ def test_a_missing_value_reads_as_a_dash_in_a_chapter_and_as_a_fault_otherwise()
     from lit_rnn.viz import notebook
 
     lacking = pd.DataFrame({"n": [1, 2], "n-NN": [2.806, np.nan], "note": ["shipped", None], "rank": [np.nan, 12],
-                            "Δ": [-0.0001, 0.5]}).round(3)
+                            "Δ": [-0.0001, 0.5], "parameters": [1_335_599, 15_537]}).round(3)
     problems = book_checks.table_problems(lacking._repr_html_())
     assert any("['NaN'] for a missing value" in p for p in problems) and any("negative zero" in p for p in problems)
     drawn = notebook.html_table(lacking)
     assert book_checks.table_problems(drawn) == [] and drawn.count(f"<td>{notebook.MISSING}</td>") == 3
-    assert "<td>12</td>" in drawn and "<td>2.806</td>" in drawn
+    assert "<td>12</td>" in drawn and "<td>2.806</td>" in drawn and "<td>1,335,599</td>" in drawn
 
 
 def _run(tmp_path: Path, provenance: dict | None, **result):

@@ -53,11 +53,16 @@ def _whole_with_missing(column: pd.Series) -> bool:
     return column.dtype.kind == "f" and 0 < len(present) < len(column) and bool((present % 1 == 0).all())
 
 
+def _integers(column: pd.Series) -> bool:
+    """A column of integers, or of whole numbers stored as floats because one is missing."""
+    return column.dtype.kind in "iu" or _whole_with_missing(column)
+
+
 def html_table(frame: pd.DataFrame) -> str:
-    """A table as pandas draws it in a notebook, with ``MISSING`` in place of NaN, integers kept integers and no
-    negative zero (a value rounded to -0.0 reads as a sign that is not there)."""
+    """A table as pandas draws it in a notebook, with ``MISSING`` in place of NaN, integers kept integers and grouped
+    by thousands (1,335,599 parameters), and no negative zero (a value rounded to -0.0 shows a sign not there)."""
     frame = frame.apply(lambda column: column + 0.0 if column.dtype.kind == "f" else column)  # -0.0 + 0.0 is 0.0
-    whole = [(lambda v: f"{v:.0f}") if _whole_with_missing(frame.iloc[:, j]) else None for j in range(frame.shape[1])]
+    whole = [(lambda v: f"{v:,.0f}") if _integers(frame.iloc[:, j]) else None for j in range(frame.shape[1])]
     return frame.to_html(notebook=True, na_rep=MISSING, formatters=whole, max_rows=pd.get_option("display.max_rows"),
                          max_cols=pd.get_option("display.max_columns"),
                          show_dimensions=pd.get_option("display.show_dimensions"),
