@@ -371,6 +371,11 @@ def test_explorer_live_in_jupyterlab(tmp_path):
                              ".requestExecute({code: 'explorer.start.value = 0'}).done.then(() => true)")
             browser.wait_for(f"!!document.querySelector('.lit-rnn-text [data-row=\"{SPAN[1]}\"]')", 60,
                              what="the text from the start")
+            browser.wait_for(  # the same text for a second: a redraw still on its way would move it under the mouse
+                f"(() => {{ const e = document.querySelector('.lit-rnn-text [data-row=\"{SPAN[0]}\"]');"
+                " if (!e) return false; if (window.litRnnRow !== e) { window.litRnnRow = e;"
+                " window.litRnnSince = Date.now(); return false; } return Date.now() - window.litRnnSince > 1000; })()",
+                60, what="the text to settle")
             first = browser.point(f'.lit-rnn-text [data-row="{SPAN[0]}"]', across=0.1)  # select with the mouse
             browser.drag(first, browser.point(f'.lit-rnn-text [data-row="{SPAN[1] - 1}"]', across=0.9))
             shown = browser.wait_for("(() => { const t = document.querySelector('.lit-rnn-explorer').innerText;"
