@@ -157,12 +157,13 @@ figures.loss_heatmap(table, study.budgets)
 # %% tags=["hide-input"]
 best = table.loc[table.test_loss.idxmin()]
 best_of = table.loc[table.groupby("architecture").test_loss.idxmin()]
+lengths = {run.name: run.result.describe(run.config.recipe) for run in runs}  # "1,000 steps", "cut short at ..."
 paper = compare.PAPER.get(study.corpus.name, {})
 Markdown(
     f"The best model here is **{labels[best.model]}** at {best.test_loss:.3f} ± {best['std']:.3f} nats per byte; "
     "the best "
     "of each architecture, with how long it trained: "
-    + ", ".join(f"{r.architecture.upper()} {r.test_loss:.3f} ({trainings[r.model]})" for r in best_of.itertuples())
+    + ", ".join(f"{r.architecture.upper()} {r.test_loss:.3f} ({lengths[r.model]})" for r in best_of.itertuples())
     + ". "
     + (f"The paper's best LSTM reached {paper['best LSTM']:.3f} (the paper's value, for comparison)"
        + (" on its own Linux corpus, built from a 2015 kernel with 101 symbols against this one's "
