@@ -81,13 +81,18 @@ def once_chapters(notebooks: Path) -> list[Path]:
     return sorted(p for p in notebooks.glob("[0-9][0-9]_*.py") if p.stem in ONCE)
 
 
-def _step(message: str) -> float:
-    print(f"\n== {message}", flush=True)
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def _step(message: str, write: Callable[[str], None] = _say) -> float:
+    """Say that a step starts (``write``: print, or a progress bar's write), and return when."""
+    write(f"== {message}")
     return time.time()
 
 
-def _done(start: float, message: str = "") -> None:
-    print(f"   {message + ' ' if message else ''}done in {time.time() - start:.0f} s", flush=True)
+def _done(start: float, message: str = "", write: Callable[[str], None] = _say) -> None:
+    write(f"   {message + ' ' if message else ''}done in {time.time() - start:.0f} s")
 
 
 def to_ipynb(source: Path) -> Path:
@@ -260,14 +265,13 @@ def run_steps(steps: list[Step], jobs: int) -> None:
         while pending or running:
             for step in [s for s in pending if done.issuperset(s.after)][: jobs - len(running)]:
                 pending.remove(step)
-                running[pool.submit(step.work)] = (step.name, time.time())
-                bar.write(f"== {step.name}")
+                running[pool.submit(step.work)] = (step.name, _step(step.name, bar.write))
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
                 name, start = running.pop(future)
                 future.result()  # re-raises a step's failure
                 done.add(name)
-                bar.write(f"   {name} done in {time.time() - start:.0f} s")
+                _done(start, name, bar.write)
                 bar.update()
 
 
