@@ -115,8 +115,8 @@ class Recipe:
 
     @property
     def length(self) -> str:
-        """How long the recipe trains, in words: its epochs and any cap on steps."""
-        return f"{self.epochs:g} epochs" + (f", at most {self.max_steps:,} steps" if self.max_steps else "")
+        """How long the recipe trains, in words: its epochs and any step that cuts them (which ends first)."""
+        return f"{self.epochs:g} epochs" + (f" cut at step {self.max_steps:,}" if self.max_steps else "")
 
 
 @dataclass(frozen=True)

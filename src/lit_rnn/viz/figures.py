@@ -35,9 +35,9 @@ def budget_label(count: int) -> str:
 
 
 def short_training(length: str) -> str:
-    """A recipe's length (``Recipe.length``, ``Run.training``) as a label: "50 epochs, at most 1,000 steps" reads
+    """A recipe's length (``Recipe.length``, ``Run.training``) as a label: "50 epochs cut at step 1,000" reads
     "1,000 steps", since the step cap ends such a run first."""
-    return re.sub(r"^[\d.]+ epochs, at most ([\d,]+) steps", r"\1 steps", length)
+    return re.sub(r"^[\d.]+ epochs cut at step ([\d,]+)", r"\1 steps", length)
 
 
 def legend_height(entries: int, base: int = BASE_HEIGHT) -> int:
