@@ -174,7 +174,7 @@ Markdown(measured if measured else "How often they declare a cell by chance is m
 
 # %%
 claims = scorecard.applicable(cell_claims(ranking, silent, beyond, n_bytes=len(trace.positions)), study.corpus.name,
-                              paper_recipe=run.paper_recipe)
+                              models=[run])
 study.save_claims("03_cells", claims)
 display(Markdown(scorecard.findings(claims, study.corpus.name)))
 scorecard.table(claims)

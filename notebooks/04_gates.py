@@ -112,11 +112,10 @@ else:
 # average: this book's thresholds for the paper's words.
 
 # %%
-paper_recipe = {architecture: run.paper_recipe for architecture, run in gated.items()}
-claims = scorecard.applicable(lstm_gate_claims(lstm), study.corpus.name, paper_recipe=paper_recipe["lstm"])
+claims = scorecard.applicable(lstm_gate_claims(lstm), study.corpus.name, models=[gated["lstm"]])
 if "gru" in saturation:
     claims += scorecard.applicable([gru_first_layer_claim(saturation["gru"])], study.corpus.name,
-                                   paper_recipe=paper_recipe["gru"])
+                                   models=[gated["gru"]])
 study.save_claims("04_gates", claims)
 display(Markdown(scorecard.findings(claims, study.corpus.name)))
 scorecard.table(claims)

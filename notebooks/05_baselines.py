@@ -85,9 +85,9 @@ Markdown(
 # the bootstrap resampling the test split's segments (not seeds).
 
 # %%
-claims = scorecard.applicable(compare.finite_horizon_claims(ngrams, nnns, best, study.corpus.name),
-                              study.corpus.name,
-                              paper_recipe=best_run.paper_recipe)
+similar, overfit, beats = compare.finite_horizon_claims(ngrams, nnns, best, study.corpus.name)
+claims = scorecard.applicable([similar, overfit], study.corpus.name) + scorecard.applicable([beats], study.corpus.name,
+                                                                                           models=[best_run])
 study.save_claims("05_baselines", claims)
 display(Markdown(scorecard.findings(claims, study.corpus.name)))
 scorecard.table(claims)

@@ -125,10 +125,10 @@ for step in first.table.step:
 # bootstrap interval over the test segments.
 
 # %%
-claims = [breakdown_claim(first)] + ([scaling_claim(breakdowns[0], breakdowns[1], ratio)] if len(breakdowns) > 1
-                                     else [])
-claims = scorecard.applicable(claims, study.corpus.name,
-                              paper_recipe=all(run.paper_recipe for run in runs))
+claims = scorecard.applicable([breakdown_claim(first)], study.corpus.name, models=runs[:1])
+if len(breakdowns) > 1:
+    claims += scorecard.applicable([scaling_claim(breakdowns[0], breakdowns[1], ratio)], study.corpus.name,
+                                   models=runs)
 study.save_claims("07_errors", claims)
 display(Markdown(scorecard.findings(claims, study.corpus.name)))
 scorecard.table(claims)

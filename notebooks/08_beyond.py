@@ -330,7 +330,7 @@ Markdown(f"Dynamic evaluation fixes **{gap.share:.1%}** of the memory-oracle err
 claims = scorecard.applicable([
     causal_claim(scores), dynamic_claim(fixes, gap, plain.cross_entropy, dynamic.predictions.cross_entropy,
                                         paired_bootstrap_std(dynamic.predictions, plain))],
-    study.corpus.name, paper_recipe=run.paper_recipe)
+    study.corpus.name, models=[run])
 study.save_claims("08_beyond", claims)
 display(Markdown(scorecard.findings(claims, study.corpus.name)))
 scorecard.table(claims)

@@ -232,7 +232,7 @@ if not len(candidates):
 # %%
 claims = scorecard.applicable(
     [attention.attention_claim(gap, lstm.cross_entropy, transformer.cross_entropy, (lstm.name, transformer.name))],
-    study.corpus.name, paper_recipe=run.paper_recipe and lstm_run.paper_recipe)
+    study.corpus.name, models=[run, lstm_run])
 study.save_claims("10_attention", claims)
 best_induction = scores.induction_score.iloc[0]
 display(Markdown(

@@ -310,6 +310,7 @@ def test_pages_name_a_model_short_and_keep_its_provenance_in_one_table(tmp_path)
     untimed = _run(tmp_path / "b", None, complete=False, epochs=35.0)
     assert model_label(timed) == "lstm-3x241 · 1.27M · d0.25 · 50 epochs"
     assert model_label(untimed) == "lstm-3x241 · 1.27M · d0.25 · cut short at epoch 35 of 50"
+    assert (timed.shortfall, untimed.shortfall) == ("", "lstm-3x241 cut short at epoch 35 of 50")  # for claims
     table = provenance_table([timed, untimed])
     assert list(table["hardware"]) == ["NVIDIA H200", "not recorded"] and list(table["precision"]) == ["bf16"] * 2
     assert list(table["wall time (s)"]) == [285, "not timed"]

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import pytest
 
 from lit_rnn.analysis import scorecard
 from lit_rnn.analysis.scorecard import Claim
+
+
+@dataclass(frozen=True)
+class Model:
+    """A model claims are judged on, as the scorecard reads one (a Run's two properties)."""
+
+    paper_recipe: bool = True
+    shortfall: str = ""
 
 
 def test_verdicts_follow_the_test_of_each_claim():
@@ -50,7 +59,7 @@ def test_claims_the_paper_made_on_another_corpus_are_not_applicable_and_not_coun
     assert warpeace[0].measured == \
         "ρ 0.06 (the paper makes this claim on Linux only; here it would read: not reproduced)"
     assert scorecard.applicable(claims, "my.txt") == claims  # a user's text: every claim applies
-    short = scorecard.applicable(claims, "linux", paper_recipe=False)
+    short = scorecard.applicable(claims, "linux", models=[Model(paper_recipe=False)])
     scale = "not at the paper's scale"
     assert [c.verdict for c in short] == [scale, scale, "not applicable", scale]
     totals = scorecard.totals({"warpeace": warpeace, "linux": scorecard.applicable(claims, "linux")})
@@ -61,6 +70,18 @@ def test_claims_the_paper_made_on_another_corpus_are_not_applicable_and_not_coun
     summary = scorecard.summary({"warpeace": warpeace})
     assert "**War and Peace**: of the paper's claims, 2 reproduced" in summary and "out of **2** judged" in summary
     assert "not counted: 1 not applicable" in summary and "Beyond the paper: 1 partly out of 1 judged" in summary
+
+
+def test_a_claim_judged_on_a_model_cut_short_says_so_in_what_it_measured_and_found():
+    claims = [Claim("Baselines", "beats the 20-gram", "worse by 0.039", "not reproduced", finding="worse by 0.039"),
+              Claim("Baselines", "overfits", "no n-NN at n = 7", "not measured")]
+    cut = Model(shortfall="lstm-3x244 cut short at epoch 35 of 50")
+    judged, unmeasured = scorecard.applicable(claims, "linux", models=[cut, Model()])
+    assert judged.verdict == "not reproduced"
+    assert judged.measured == "worse by 0.039 (judged on lstm-3x244 cut short at epoch 35 of 50)"
+    assert judged.finding == "worse by 0.039; judged on lstm-3x244 cut short at epoch 35 of 50"
+    assert unmeasured == claims[1]  # nothing was judged: nothing to qualify
+    assert scorecard.applicable(claims, "linux", models=[Model()]) == claims
 
 
 def test_a_claim_on_short_trainings_is_counted_apart():

@@ -198,6 +198,12 @@ class Run:
         return self.config.recipe.length == Recipe().length
 
     @property
+    def shortfall(self) -> str:
+        """"" if it finished its recipe; else the model and where it stopped ("lstm-3x244 cut short at epoch 35 of
+        50"), for the claims judged on it to say so."""
+        return "" if self.result.complete else f"{self.name} {self.result.describe(self.config.recipe)}"
+
+    @property
     def is_finished(self) -> bool:
         return self.result_path.exists()
 

@@ -22,6 +22,7 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import pandas as pd
 
@@ -137,13 +138,26 @@ class Comparison:
                 f"(z {abs(self.z):.1f}, {noise[self.outcome]})")
 
 
-def applicable(claims: Iterable[Claim], corpus: str, paper_recipe: bool = True) -> list[Claim]:
+class Judged(Protocol):
+    """A model that claims are judged on, as the scorecard reads it (a :class:`~lit_rnn.runs.Run`)."""
+
+    @property
+    def paper_recipe(self) -> bool: ...  # trained with the paper's recipe (as long), even if cut short
+
+    @property
+    def shortfall(self) -> str: ...  # "" if it finished its recipe, else e.g. "lstm-3x244 cut short at epoch 35 of 50"
+
+
+def applicable(claims: Iterable[Claim], corpus: str, models: Iterable[Judged] = ()) -> list[Claim]:
     """The claims with those the paper made on other corpora marked "not applicable" (a corpus outside
-    the paper's, e.g. a user's text, is judged on every claim), and all of them "not at the paper's scale"
-    unless ``paper_recipe`` (the models they were judged on trained with the paper's recipe)."""
+    the paper's, e.g. a user's text, is judged on every claim); all of them "not at the paper's scale"
+    unless every one of ``models`` (those they were judged on) trained with the paper's recipe; and each naming
+    those models that did not finish their recipe."""
+    models = list(models)
     if corpus in CORPORA:
         claims = [c if corpus in c.corpora else _elsewhere(c) for c in claims]
-    return [at_scale(c, paper_recipe) for c in claims]
+    shortfalls = [m.shortfall for m in models if m.shortfall]
+    return [unfinished(at_scale(c, all(m.paper_recipe for m in models)), shortfalls) for c in claims]
 
 
 def _elsewhere(claim: Claim) -> Claim:
@@ -161,6 +175,16 @@ def at_scale(claim: Claim, paper_recipe: bool) -> Claim:
         return claim
     return dataclasses.replace(claim, verdict=NOT_AT_SCALE,
                                measured=f"{claim.measured} (would read: {claim.verdict})")
+
+
+def unfinished(claim: Claim, shortfalls: Sequence[str]) -> Claim:
+    """The claim, saying in what it measured and in its finding which of its models did not finish their recipe
+    (a verdict on a model trained for less than the paper's recipe is read with that in mind)."""
+    if not shortfalls or claim.verdict not in (*JUDGED, NOT_AT_SCALE):
+        return claim
+    caveat = "judged on " + " and ".join(shortfalls)
+    return dataclasses.replace(claim, measured=f"{claim.measured} ({caveat})",
+                               finding=f"{claim.finding}; {caveat}" if claim.finding else caveat)
 
 
 def table(claims: Iterable[Claim]) -> pd.DataFrame:
