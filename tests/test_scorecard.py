@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -79,9 +80,16 @@ def test_a_claim_judged_on_a_model_cut_short_says_so_in_what_it_measured_and_fou
     judged, unmeasured = scorecard.applicable(claims, "linux", models=[cut, Model()])
     assert judged.verdict == "not reproduced"
     assert judged.measured == "worse by 0.039 (judged on lstm-3x244 cut short at epoch 35 of 50)"
-    assert judged.finding == "worse by 0.039; judged on lstm-3x244 cut short at epoch 35 of 50"
+    assert judged.caveat == "judged on lstm-3x244 cut short at epoch 35 of 50"
     assert unmeasured == claims[1]  # nothing was judged: nothing to qualify
     assert scorecard.applicable(claims, "linux", models=[Model()]) == claims
+    found = scorecard.findings([judged, Claim("Baselines", "n-NN ≈ n-gram", "n = 1: +0.7%", "not reproduced")])
+    assert "20-gram (worse by 0.039; judged on lstm-3x244 cut short at epoch 35 of 50); and n-NN" in found
+    both = [judged, dataclasses.replace(judged, claim="overfits")]
+    assert scorecard.findings(both).count("judged on") == 1  # a caveat they all share is said once
+    assert scorecard.findings(both).endswith("All were judged on lstm-3x244 cut short at epoch 35 of 50.")
+    assert scorecard.by_chapter({"linux": both}).endswith(
+        "; all were judged on lstm-3x244 cut short at epoch 35 of 50.")
 
 
 def test_a_claim_on_short_trainings_is_counted_apart():

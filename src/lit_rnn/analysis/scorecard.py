@@ -54,6 +54,7 @@ class Claim:
     chance: str = ""  # what chance alone would give, where that is defined
     corpora: tuple[str, ...] = CORPORA  # the corpora the paper made the claim on
     finding: str = ""  # the key number in a few words, for the chapter's closing sentences
+    caveat: str = ""  # what weighs on the verdict, e.g. "judged on lstm-3x244 cut short at epoch 35 of 50"
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -178,13 +179,12 @@ def at_scale(claim: Claim, paper_recipe: bool) -> Claim:
 
 
 def unfinished(claim: Claim, shortfalls: Sequence[str]) -> Claim:
-    """The claim, saying in what it measured and in its finding which of its models did not finish their recipe
-    (a verdict on a model trained for less than the paper's recipe is read with that in mind)."""
+    """The claim with a caveat naming those of its models that did not finish their recipe, also in what it
+    measured (a verdict on a model trained for less than the paper's recipe is read with that in mind)."""
     if not shortfalls or claim.verdict not in (*JUDGED, NOT_AT_SCALE):
         return claim
     caveat = "judged on " + " and ".join(shortfalls)
-    return dataclasses.replace(claim, measured=f"{claim.measured} ({caveat})",
-                               finding=f"{claim.finding}; {caveat}" if claim.finding else caveat)
+    return dataclasses.replace(claim, measured=f"{claim.measured} ({caveat})", caveat=caveat)
 
 
 def table(claims: Iterable[Claim]) -> pd.DataFrame:
@@ -229,10 +229,19 @@ def _counts(claims: Sequence[Claim]) -> str:
     return ", ".join(f"{count} {v}" for v, count in counts.items() if count)
 
 
-def _names(claims: Sequence[Claim]) -> str:
-    """The claims in a sentence: "x (finding); y and z"."""
-    parts = [c.claim[0].lower() + c.claim[1:] + (f" ({c.finding})" if c.finding else "") for c in claims]
+def _names(claims: Sequence[Claim], shared: str = "") -> str:
+    """The claims in a sentence: "x (finding; caveat); y and z", leaving out the caveat they all share."""
+    parts = []
+    for c in claims:
+        extras = "; ".join(x for x in (c.finding, "" if c.caveat == shared else c.caveat) if x)
+        parts.append(c.claim[0].lower() + c.claim[1:] + (f" ({extras})" if extras else ""))
     return parts[0] if len(parts) == 1 else "; ".join(parts[:-1]) + "; and " + parts[-1]
+
+
+def _shared_caveat(claims: Sequence[Claim]) -> str:
+    """The caveat every one of ``claims`` has, said once for them all ("" if they do not share one)."""
+    caveats = {c.caveat for c in claims}
+    return caveats.pop() if len(caveats) == 1 else ""
 
 
 GROUPS = (((REPRODUCED,), "reproduced"), ((PARTLY,), "partly"), ((INCONCLUSIVE,), "within the noise"),
@@ -245,26 +254,28 @@ def findings(claims: Sequence[Claim], corpus: str | None = None) -> str:
     kind = "claims beyond the paper" if claims and all(c.beyond_paper for c in claims) else "the paper's claims"
     where = f" on {CORPUS_NAMES.get(corpus, corpus)}" if corpus else ""
     counts, apart = _counts(judged), [c for c in claims if c.verdict not in JUDGED]
-    reasons = _counts(apart)
+    reasons, shared = _counts(apart), _shared_caveat(judged)
     sentences = [f"Of {kind}, {len(judged)} judged{where}: {counts}" + (f" (not counted: {reasons})." if apart else ".")
                  if judged else f"None of {kind} could be judged{where}" + (f": {reasons}." if apart else ".")]
     for verdicts, label in GROUPS:
         group = [c for c in judged if c.verdict in verdicts]
         if group:
-            sentences.append(f"{label.capitalize()}: {_names(group)}.")
+            sentences.append(f"{label.capitalize()}: {_names(group, shared)}.")
+    if shared:
+        sentences.append(f"{'It was' if len(judged) == 1 else 'All were'} {shared}.")
     return " ".join(sentences)
 
 
 def _chapter_line(chapter: str, claims: Sequence[Claim]) -> str:
     """One chapter's claims in a line: its verdict counts, and what it reproduced, partly or not."""
     judged = [c for c in claims if c.verdict in JUDGED]
-    counts = _counts(judged)
+    counts, shared = _counts(judged), _shared_caveat(judged)
     line = f"**{chapter}**: " + (f"{counts} (of {len(judged)} judged)" if judged else "nothing judged")
     for verdicts, label in GROUPS:
         group = [c for c in judged if c.verdict in verdicts]
         if group:
-            line += f"; {label}: {_names(group)}"
-    return line + "."
+            line += f"; {label}: {_names(group, shared)}"
+    return line + (f"; {'it was' if len(judged) == 1 else 'all were'} {shared}." if shared else ".")
 
 
 def by_chapter(claims: dict[str, list[Claim]]) -> str:
