@@ -62,8 +62,9 @@ found = {name: study.claims() for name, study in studies.items()}
 # those judged (the denominator: claims the paper made on that corpus, that this build could measure,
 # on models trained with the paper's recipe; a model whose training with that recipe was cut short
 # counts too, and every page that reads it says where it stopped). Claims the paper made on the
-# other corpus only are *not applicable*; claims judged only on shorter-trained models are *not at
-# the paper's scale*; neither counts. This book's own claims, beyond the paper, are tallied apart.
+# other corpus only are *not applicable*; claims judged only on models of a shorter recipe than the
+# paper's (such as the 1,000-step grid) are *not at the paper's scale*; neither counts. This book's
+# own claims, beyond the paper, are tallied apart.
 
 # %% tags=["hide-input"]
 display(Markdown(scorecard.summary(found)))
@@ -99,7 +100,7 @@ display(pd.DataFrame(rows).set_index("corpus"))
 Markdown(" ".join(against_ngram))
 
 # %% tags=["hide-input"]
-notes = [f"{name}: {note}" for name, study in studies.items() for note in study.notes]
+notes = [f"{name}: {note}" for name, study in studies.items() for note in study.every_note]
 Markdown("\n\n".join(f"*{note}*" for note in notes) if notes else "Every model the chapters need was found.")
 
 # %% [markdown]
@@ -138,6 +139,8 @@ claims[claims.chapter == scorecard.BEYOND].set_index("corpus")[["claim", "measur
 # - **Precision**: models train in bf16 autocast where the hardware runs it natively (recorded with
 #   every run); traces and evaluations always run in fp32.
 # - **The oracles' parameters** (memory sizes, rare-word thresholds, boosts) are this book's choice.
+# - **The models at hand**: which of the paper's models this build lacks or trained for less than the
+#   paper's recipe is listed under *This build* above, and every page that uses such a model says so.
 #
 # ## Rerun a chapter on your own text
 #

@@ -100,7 +100,7 @@ grid.pivot(index=["architecture", "n_layers"], columns="budget", values=["hidden
 # hash of what determines its result (corpus, model, recipe, seed), so rebuilding reuses it. Pages
 # name a model by its architecture, layers × cells, parameters, dropout and training, e.g.
 # `lstm-3x241 · 1.27M · d0.25 · 50 epochs`; where and how each was trained is in this table, the
-# book's one record of it (wall time blank where a run was not timed in one piece).
+# book's one record of it (wall time "not timed" where a run was not timed in one piece).
 
 # %% tags=["hide-input"]
 runs = study.recurrent_runs

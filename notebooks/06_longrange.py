@@ -161,7 +161,8 @@ claims = scorecard.applicable([
     longrange.closer_claim(lstm, ngram, study.syntax),
 ], study.corpus.name, models=[study.cell_run])
 # the dynamics are the first epochs of the large LSTM: at the paper's scale where the large LSTM is
-claims.append(scorecard.at_scale(longrange.dynamics_claim(dynamics), study.cell_run.paper_recipe))
+snapshots = f"snapshots of {study.about(study.dynamics_run)}" if study.dynamics_run is not None else ""
+claims.append(scorecard.at_scale(longrange.dynamics_claim(dynamics, snapshots), study.cell_run.paper_recipe))
 study.save_claims("06_longrange", claims)
 display(Markdown(scorecard.findings(claims, study.corpus.name)))
 scorecard.table(claims)

@@ -141,10 +141,16 @@ def test_the_causal_claim_counts_the_measurable_cells():
                           "layer": [1, 1, 0], "quantity": ["c", "c", "h"], "cell": [7, 3, 2], "delta": [0.2, -0.3, 0.1],
                           "z": [8.0, -9.0, 0.5], "p_holm": [1e-9, 1e-9, 0.6], "effect": ["hurts", "helps", "hurts"],
                           "delta_other": [0.0, 0.001, 0.0], "measured": [True, True, False],
+                          "rank_p": [0.01, 0.01, 0.5], "excess_low": [0.1, -0.4, -0.1], "excess_high": [0.3, -0.2, 0.2],
                           "causal": [True, False, False]})
     claim = causal_claim(CausalScores(table, {}))
-    assert claim.verdict == "partly" and claim.measured.startswith("1 of 2 top cells causally used")
+    assert claim.verdict == "partly" and claim.measured.startswith("1 of 2 signals' top cells causally used: ")
     assert "in_quotes (layer 2 c[7], used)" in claim.measured and "paren_depth" not in claim.measured
+    assert "line_position (layer 2 c[3], not used: it makes its bytes easier but costs the other bytes no more " \
+           "than random cells)" in claim.measured
+    shared = causal_claim(CausalScores(table.assign(cell=[7, 7, 2], p_holm=[1e-9, 0.2, 0.6]), {}))
+    assert "(1 distinct cell: a cell may lead two signals, used for one)" in shared.measured
+    assert "not used: Holm p 0.2 > 0.05" in shared.measured
     assert causal_claim(CausalScores(table.assign(causal=[True, True, False]), {})).verdict == "reproduced"
     assert causal_claim(CausalScores(table.assign(measured=False), {})).verdict == "not measured"
 

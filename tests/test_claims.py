@@ -96,11 +96,13 @@ def test_gated_claim_a_significant_reversal_is_not_reproduced():
 
 def test_models_not_trained_with_the_papers_recipe_are_counted_apart():
     short = _models(1.5, 1.3, 1.6, 1.5)
-    table = _table(ROWS, short, trainings=["50 epochs cut at step 1,000"] * 4)
+    table = _table(ROWS, short, trainings=["1,000 steps of a 50-epoch schedule"] * 4)
     claim = compare.depth_claim(table, short, paper_training="50 epochs")
     assert claim.verdict == "not at the paper's scale" and "would read: reproduced" in claim.measured
+    assert "[not at the paper's scale]" not in claim.measured  # the verdict says it once for all its comparisons
     reversed_ = _models(1.3, 1.5, 1.6, 1.5)
-    claim = compare.depth_claim(_table(ROWS, reversed_, ["50 epochs cut at step 1,000"] * 4), reversed_, "50 epochs")
+    claim = compare.depth_claim(_table(ROWS, reversed_, ["1,000 steps of a 50-epoch schedule"] * 4), reversed_,
+                                "50 epochs")
     assert claim.verdict == "not at the paper's scale"  # never "not reproduced" from the 1,000-step grid
     assert compare.depth_claim(_table(ROWS, short, ["50 epochs"] * 4), short, "50 epochs").verdict == "reproduced"
 
@@ -168,13 +170,14 @@ def test_finite_horizon_claims_pass_on_table_2s_pattern_and_fail_on_its_reverse(
             20: _shifted(base, "20-NN", 0.2)}
     similar, overfit, beats = compare.finite_horizon_claims(ngrams, nnns, _shifted(base, "lstm", -0.5, "lstm"),
                                                             "linux")
-    assert similar.verdict == "reproduced" and "n = 1" in similar.measured
+    assert similar.verdict == "reproduced" and similar.finding == "within 2% at n = 1, 2"
     assert overfit.verdict == "reproduced" and "the 21-gram is better than the 20-NN" in overfit.measured
     assert beats.verdict == "reproduced" and "the paper's 0.945" in beats.measured
     far = {1: _shifted(base, "1-NN", 0.8), 2: _shifted(base, "2-NN", 0.6), 5: _shifted(base, "5-NN", 0.0),
            20: _shifted(base, "20-NN", -0.5)}
     similar, overfit, beats = compare.finite_horizon_claims(ngrams, far, _shifted(base, "lstm", 0.0, "lstm"))
     assert similar.verdict == "not reproduced" and overfit.verdict == "not reproduced"
+    assert similar.finding == "beyond 2% at n = 1, 2" and "n = 1: n-NN +" in similar.measured
     assert beats.verdict == "not reproduced" and "the 21-gram is better than lstm" in beats.measured
 
 
@@ -190,6 +193,10 @@ def test_a_build_without_n_nns_measures_only_what_it_has():
     _, overfit, _ = compare.finite_horizon_claims({**ngrams, 7: losses("8-gram", 1.3, seed=3)}, gap,
                                                   losses("lstm", 1.0, seed=6))
     assert overfit.verdict == "not measured" and "no n-NN at n = 7 of Table 2's rows" in overfit.measured
+    fell = {n: losses(f"{n}-NN", loss, seed=n) for n, loss in ((1, 1.5), (20, 1.8))}  # the 7-NN missing, 1-NN better
+    _, overfit, _ = compare.finite_horizon_claims({**ngrams, 7: losses("8-gram", 1.3, seed=3)}, fell,
+                                                  losses("lstm", 1.0, seed=6))
+    assert overfit.verdict == "reproduced" and overfit.measured.endswith("(without the n-NN at n = 7)")
     table = compare.finite_horizon_table(ngrams, {}, losses("lstm", 1.0, seed=6))
     assert table["n-NN"].isna().all() and [trace.name for trace in figures.finite_horizon(table, "lstm").data] == [
         "n-gram"]
@@ -273,7 +280,8 @@ def test_the_closing_brace_claim_does_not_pass_on_noise_or_on_a_few_closers():
     few = longrange.closer_gain_claim(distance[keep], model[keep], baseline[keep], segments[keep])
     assert few.verdict == "not measured"
     none = longrange.closer_gain_claim(distance[:0], model[:0], baseline[:0], segments[:0])  # War and Peace: no braces
-    assert none.verdict == "not measured" and none.measured == "no closer with an opener in the test split"
+    assert none.verdict == "not measured"
+    assert none.measured == "no closing brace with its opening brace in the test split"
 
 
 def _dynamics(kl: dict[int, list[float]], noise: float, seed: int = 0) -> pd.DataFrame:
@@ -294,7 +302,11 @@ def test_the_training_dynamics_claim_is_noise_tested():
     backwards = {n: values[::-1] for n, values in progression.items()}
     assert longrange.dynamics_claim(_dynamics(backwards, 0.05)).verdict == "not reproduced"
     skips = {1: [0.1, 0.1, 0.6, 0.8], 2: [0.4, 0.4, 0.4, 0.6], 3: [0.6, 0.6, 0.1, 0.1], 4: [0.8, 0.8, 0.3, 0.3]}
-    assert longrange.dynamics_claim(_dynamics(skips, 0.05)).verdict == "partly"  # 1, 1, 3, 3: in order, two n only
+    skipping = longrange.dynamics_claim(_dynamics(skips, 0.05), snapshots="snapshots of lstm-3x8 · 3 epochs")
+    assert skipping.verdict == "partly"  # 1, 1, 3, 3: in order, two n only
+    assert skipping.measured.startswith(
+        "nearest of the n-NNs for n = 1, 2, 3, 4: the 1-NN at steps 10–20, the 3-NN at steps 30–40; order holds in ")
+    assert skipping.finding == "nearest n-NN 1 → 3" and skipping.caveat == "judged on snapshots of lstm-3x8 · 3 epochs"
     flat = {n: [0.5] * 4 for n in progression}
     assert longrange.dynamics_claim(_dynamics(flat, 0.3)).verdict == "inconclusive"  # the nearest n is noise
     one = longrange.dynamics_claim(_dynamics({1: [0.1] * 4}, 0.05))  # a build with only the 1-NN cannot show it

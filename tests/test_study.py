@@ -119,7 +119,10 @@ def test_a_missing_paper_scale_model_falls_back_to_the_grid_and_says_so(referenc
     study = Study(dataclasses.replace(settings, preset=preset))
     runs = study.large_runs
     assert runs["rnn"].config.model.n_layers == 1  # the grid's RNN stands in for the missing 3-layer one
-    assert any("rnn-3x" in note and "lit-rnn grid --preset tiny" in note for note in study.notes)
+    held = [note for note in study.every_note if "rnn-3x" in note and "lit-rnn grid --preset tiny" in note]
+    assert held and not set(held) & set(study.notes)
+    assert study.cell_run and not set(held) & set(study.notes)  # a page on the LSTM alone does not note the RNN
+    assert study.recurrent_runs and set(held) <= set(study.notes)  # Table 1's page does
 
 
 @pytest.mark.slow

@@ -115,8 +115,10 @@ class Recipe:
 
     @property
     def length(self) -> str:
-        """How long the recipe trains, in words: its epochs and any step that cuts them (which ends first)."""
-        return f"{self.epochs:g} epochs" + (f" cut at step {self.max_steps:,}" if self.max_steps else "")
+        """How long the recipe trains, in words: its epochs, or its cap on steps (which a corpus ends first) of a
+        schedule of that many epochs."""
+        return f"{self.max_steps:,} steps of a {self.epochs:g}-epoch schedule" if self.max_steps else \
+            f"{self.epochs:g} epochs"
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from lit_rnn.settings import Settings
 class Study:
     settings: Settings
     notes: list[str] = field(default_factory=list)  # fallbacks and short runs, for the chapters to show
+    _held: dict = field(default_factory=dict, repr=False)  # notes kept until a chapter uses the models they are about
     _predictions: dict = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -103,16 +104,19 @@ class Study:
         own = [c for c in self.preset.grid_configs(self.corpus) if replace(c.model, dropout=0.0) not in covered]
         runs = [*full, *choose_dropout(self._runs(own, weightless=True))]
         recipe = (self.preset.grid_recipe or self.preset.recipe).length
-        grid = "Of the paper's grid (Table 1 and Figure 1, chapter 2)"
+        models = {replace(c.model, dropout=0.0) for c in PRESETS["paper"].grid_configs(self.corpus)}
+        grid = f"Of the paper's grid of {_count(len(models), 'model')} (Table 1 and Figure 1, chapter 2), this build " \
+               f"has {len(runs)}"
         if full:
             weightless, own_count = sum(run.weightless for run in full), len(runs) - len(full)
-            self.notes.append(f"{grid}, this build has {_count(len(full), 'model')} trained with its full recipe"
-                              + (f" ({weightless} of them shipped without weights: their results and test "
-                                 "predictions only)" if weightless else "")
-                              + (f"; the other {own_count} are this preset's ({recipe})" if own_count else "") + ".")
+            caveats = ([f"{weightless} of them shipped without weights: their results and test predictions only"]
+                       if weightless else []) + [run.shortfall for run in full if run.shortfall]
+            self._hold("grid", f"{grid}: {len(full)} trained with its full recipe"
+                              + (f" ({'; '.join(caveats)})" if caveats else "")
+                              + (f", {own_count} with this preset's ({recipe})" if own_count else "") + ".")
         elif self.preset.name != "paper" and self.preset.max_bytes is None:  # a cut corpus has no paper grid
-            self.notes.append(f"{grid}, this build has this preset's models ({recipe}): none trained with the paper's "
-                              f"full recipe is in its run store ({_how_to_train(PRESETS['paper'])}).")
+            self._hold("grid", f"{grid}, all this preset's ({recipe}): none trained with the paper's full recipe is in "
+                              f"its run store ({_how_to_train(PRESETS['paper'])}).")
         return runs
 
     @cached_property
@@ -123,11 +127,14 @@ class Study:
             found = choose_dropout(self._runs(configs, self.preset.train_on_demand))
             if found:
                 chosen[architecture] = found[0]
-                self._note_incomplete(found[0])
+                if not found[0].result.complete:
+                    self._hold(found[0].dir, f"{found[0].name} did not finish its recipe: "
+                               f"{found[0].result.describe(found[0].config.recipe)}, so it is a paper-scale model "
+                               "trained for fewer epochs than the paper's.")
             elif (fallback := self._grid_fallback(architecture, largest=True)) is not None:
                 chosen[architecture] = fallback
                 wanted = self.preset.model(_spec(self.preset.large, architecture), 0.0, self.corpus.vocab_size)
-                self._note_missing(wanted, fallback)
+                self._hold(fallback.dir, self._missing(wanted, fallback))
         return chosen
 
     @cached_property
@@ -137,7 +144,7 @@ class Study:
         if found:
             return found[0]
         fallback = self._grid_fallback("lstm", largest=False)
-        self._note_missing(self.preset.model(self.preset.small, 0.0, self.corpus.vocab_size), fallback)
+        self.notes.append(self._missing(self.preset.model(self.preset.small, 0.0, self.corpus.vocab_size), fallback))
         return fallback
 
     @cached_property
@@ -172,12 +179,16 @@ class Study:
     @property
     def cell_run(self) -> Run:
         """The model whose cells chapter 3 ranks and shows: the large LSTM."""
-        return self.large_runs["lstm"]
+        run = self.large_runs["lstm"]
+        self._use(run)
+        return run
 
     @property
     def gate_runs(self) -> dict[str, Run]:
         """The models whose gates chapter 4 measures: the large LSTM and GRU (where present)."""
-        return {a: run for a, run in self.large_runs.items() if a in ("lstm", "gru")}
+        runs = {a: run for a, run in self.large_runs.items() if a in ("lstm", "gru")}
+        self._use(*runs.values())
+        return runs
 
     @property
     def traced_runs(self) -> list[Run]:
@@ -192,7 +203,9 @@ class Study:
     @property
     def recurrent_runs(self) -> list[Run]:
         """Table 1's models: the grid, with the large and small models added."""
-        return choose_dropout([*self.grid_runs, *self.large_runs.values(), self.small_run])  # one run per model
+        runs = choose_dropout([*self.grid_runs, *self.large_runs.values(), self.small_run])  # one run per model
+        self._use(*runs, grid=True)
+        return runs
 
     @cached_property
     def transformer_runs(self) -> list[Run]:
@@ -256,14 +269,25 @@ class Study:
             return max(candidates, key=lambda r: (r.config.model.n_layers, r.result.parameters))
         return min(candidates, key=lambda r: r.result.parameters)
 
-    def _note_missing(self, wanted: ModelConfig, fallback: Run) -> None:
-        self.notes.append(f"The paper-scale {wanted.name} is not in this build's run store "
-                          f"({_how_to_train(self.preset)}); the chapters use {self.about(fallback)} in its place.")
+    def _missing(self, wanted: ModelConfig, fallback: Run) -> str:
+        """The note for a model this build lacks: how to get it, and what stands in its place."""
+        return (f"The paper-scale {wanted.name} is not in this build's run store ({_how_to_train(self.preset)}); "
+                f"the chapters use {self.about(fallback)} in its place.")
 
-    def _note_incomplete(self, run: Run) -> None:
-        if not run.result.complete:
-            self.notes.append(f"{run.name} did not finish its recipe: {run.result.describe(run.config.recipe)}, "
-                              "so it is a paper-scale model trained for fewer epochs than the paper's.")
+    def _hold(self, about: Path | str, note: str) -> None:
+        """Keep ``note`` until a chapter uses what it is about (a run's folder, or "grid" for Table 1's models), so a
+        page notes only the models it uses."""
+        self._held.setdefault(about, []).append(note)
+
+    def _use(self, *runs: Run, grid: bool = False) -> None:
+        """Add the notes held about ``runs`` (and Table 1's grid, if ``grid``) to ``notes``: a chapter uses them."""
+        for about in [*(run.dir for run in runs), *(["grid"] if grid else [])]:
+            self.notes.extend(note for note in self._held.pop(about, []) if note not in self.notes)
+
+    @property
+    def every_note(self) -> list[str]:
+        """``notes`` and the notes held about models no chapter has used yet: the introduction's list of them all."""
+        return [*self.notes, *(note for held in self._held.values() for note in held if note not in self.notes)]
 
     def about(self, run: Run) -> str:
         """A run's short name on pages: model, size, dropout and how long it trained, e.g.

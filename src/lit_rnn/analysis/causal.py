@@ -137,13 +137,14 @@ def _score_cell(cell, ablated, on: np.ndarray, samples: int, seed: int) -> tuple
     }, others
 
 
+ALPHA = 0.05  # the family-wise error rate of the tests that call a cell used
 SCORES = ("signal", "target", "layer", "quantity", "cell", "score", "targets", "plain", "delta", "delta_low",
           "delta_high", "random_mean", "random_sd", "z", "p", "rank_p", "excess_low", "excess_high", "delta_other",
           "other_excess_low", "other_excess_high", "effect")  # a tested cell's row (:func:`_score_cell`)
 
 
 def causal_scores(tested: pd.DataFrame, ablations: Mapping, signals: Mapping[str, Signal], data: bytes | np.ndarray,
-                  bootstrap: int = 1000, alpha: float = 0.05, min_targets: int = 20, seed: int = 0,
+                  bootstrap: int = 1000, alpha: float = ALPHA, min_targets: int = 20, seed: int = 0,
                   targets: Mapping[str, np.ndarray] | None = None) -> CausalScores:
     """Score each ``tested`` cell (rows of ``cells.top_cells``: signal, layer, quantity, cell, score) by ablation.
 
@@ -226,14 +227,29 @@ def causal_claim(scores: CausalScores) -> Claim:
             "no cell tracks a signal at least partly (chapter 3's threshold)"
         return Claim(BEYOND, claim, why, judge(None), threshold)
     used = measured.causal
-    text = (f"{int(used.sum())} of {len(measured)} top cells causally used: "
-            + ", ".join(f"{r.signal} (layer {r.layer + 1} {r.quantity}[{r.cell}], {'used' if r.causal else 'not used'}"
-                        f") Δ{r.delta:+.3f} nats/byte on the {r.target}, z {r.z:.1f}, Holm p {r.p_holm:.2g}"
-                        + (f", {r.delta_other:+.3f} nats/byte on other bytes" if r.effect == "helps" else "")
-                        for r in measured.itertuples()))
+    cells = len(measured[["layer", "quantity", "cell"]].drop_duplicates())
+    text = (f"{int(used.sum())} of {len(measured)} signals' top cells causally used"
+            + (f" ({cells} distinct cell{'s' if cells != 1 else ''}: a cell may lead two signals, used for one)"
+               if cells < len(measured) else "")
+            + ": " + ", ".join(f"{r.signal} (layer {r.layer + 1} {r.quantity}[{r.cell}], "
+                               f"{'used' if r.causal else 'not used: ' + _failed_test(r)}"
+                               f") Δ{r.delta:+.3f} nats/byte on the {r.target}, z {r.z:.1f}, Holm p {r.p_holm:.2g}"
+                               + (f", {r.delta_other:+.3f} nats/byte on other bytes" if r.effect == "helps" else "")
+                               for r in measured.itertuples()))
     chance = f"{len(measured)} × 5% = {0.05 * len(measured):.2f} cells by chance before the correction"
     return Claim(BEYOND, claim, text, judge(bool(used.all()), partly=bool(used.any())), threshold, chance,
-                 finding=f"{int(used.sum())} of {len(measured)} cells used")
+                 finding=f"{int(used.sum())} of {len(measured)} signals' top cells used")
+
+
+def _failed_test(row, alpha: float = ALPHA) -> str:
+    """Why a measured cell is not counted as used: the first of :func:`causal_scores`'s tests it fails."""
+    if not row.rank_p <= alpha:
+        return f"rank p {row.rank_p:.2g} > {alpha:g}"
+    if not row.p_holm <= alpha:
+        return f"Holm p {row.p_holm:.2g} > {alpha:g}"
+    if not (row.excess_low > 0 or row.excess_high < 0):
+        return "its excess over random cells is within the noise"
+    return "it makes its bytes easier but costs the other bytes no more than random cells"
 
 
 def cells_to_ablate(tested: pd.DataFrame) -> dict[int, list[int]]:

@@ -307,8 +307,9 @@ def closer_gain_claim(distance: np.ndarray, model_probs: np.ndarray, baseline_pr
                for k in range(len(edges) - 1) if (distance > 0)[bucket == k].sum() >= min_count]
     measured = "gain by distance: " + ", ".join(f"[{a:g}, {b:g}) {g:+.2f} ({n:,})" for a, b, n, g in buckets)
     if min(counts) < min_count or not buckets:
-        found = (f"closers nearer, within and beyond {RISE}-{FALL} bytes: {', '.join(map(str, counts))}, fewer "
-                 f"than {min_count} in one" if sum(counts) else "no closer with an opener in the test split")
+        found = (f"closing braces nearer, within and beyond {RISE}-{FALL} bytes: {', '.join(map(str, counts))}, "
+                 f"fewer than {min_count} in one" if sum(counts) else
+                 "no closing brace with its opening brace in the test split")
         return Claim("Long range", name, found, judge(None), threshold, "0", ("linux",))
     sums = segment_sums(segments, *(gain * r for r in regions), *regions)
     resampled = bootstrap(sums)
@@ -341,9 +342,21 @@ def _progression(kl: np.ndarray, ns: np.ndarray) -> tuple[bool, bool]:
     return bool(nearest[0] == ns.min() and np.all(np.diff(nearest) >= 0)), bool(nearest[-1] > nearest[0])
 
 
-def dynamics_claim(dynamics: pd.DataFrame) -> Claim:
+def _stretches(steps, nearest) -> str:
+    """The nearest n-NN step by step, in stretches: "the 1-NN at steps 10–261, the 2-NN at step 325, ..."."""
+    parts, start = [], 0
+    for i in range(1, len(nearest) + 1):
+        if i == len(nearest) or nearest[i] != nearest[start]:
+            where = f"{steps[start]:,}" if i - 1 == start else f"{steps[start]:,}–{steps[i - 1]:,}"
+            parts.append(f"the {nearest[start]}-NN at {'step' if i - 1 == start else 'steps'} {where}")
+            start = i
+    return ", ".join(parts)
+
+
+def dynamics_claim(dynamics: pd.DataFrame, snapshots: str = "") -> Claim:
     """The paper: during training the LSTM first behaves like the 1-NN, then like the 2-, 3-, 4-NN in turn.
-    ``dynamics`` is :func:`training_dynamics`'s table; the nearest n-NN is the one of least symmetric KL. Two tests,
+    ``dynamics`` is :func:`training_dynamics`'s table, measured on ``snapshots`` (the run they come from, in words,
+    for the claim's caveat); the nearest n-NN is the one of least symmetric KL. Two tests,
     each on the share of bootstrap resamplings of the test segments in which it holds: the nearest n-NN starts at the
     smallest n and never goes back (order), and it moves to a larger n (growth); reproduced only if it also visits
     three n, as the paper's 1, 2, 3, 4 does."""
@@ -360,8 +373,7 @@ def dynamics_claim(dynamics: pd.DataFrame) -> Claim:
     grid = dynamics.pivot(index="step", columns="n", values="symmetric_kl").sort_index()
     ns = grid.columns.to_numpy()
     nearest = ns[np.argmin(grid.to_numpy(), axis=1)]
-    measured = (f"nearest n-NN by step, of n = {', '.join(map(str, ns))}: "
-                + ", ".join(f"{s}: {n}" for s, n in zip(grid.index, nearest)))
+    measured = f"nearest of the n-NNs for n = {', '.join(map(str, ns))}: {_stretches(list(grid.index), nearest)}"
     if "segment_kl" not in dynamics or grid.isna().any().any():
         return Claim("Long range", name, measured + " (no per-segment KL: the noise is not measured)", judge(None),
                      threshold)
@@ -376,5 +388,8 @@ def dynamics_claim(dynamics: pd.DataFrame) -> Claim:
     judged = verdict(outcomes)
     if judged == scorecard.REPRODUCED and len(np.unique(nearest)) < 3:
         judged = scorecard.PARTLY
+    caveat = f"judged on {snapshots}" if snapshots else ""
     return Claim("Long range", name, f"{measured}; order holds in {holds[0]:.0%} of resamplings, growth in "
-                 f"{holds[1]:.0%}", judged, threshold, finding=f"nearest n-NN {', '.join(map(str, nearest))}")
+                 f"{holds[1]:.0%}" + (f" ({caveat})" if caveat else ""), judged, threshold,
+                 finding="nearest n-NN " + " → ".join(str(n) for i, n in enumerate(nearest)
+                                                      if i == 0 or n != nearest[i - 1]), caveat=caveat)

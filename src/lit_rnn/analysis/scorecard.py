@@ -267,15 +267,17 @@ def findings(claims: Sequence[Claim], corpus: str | None = None) -> str:
 
 
 def _chapter_line(chapter: str, claims: Sequence[Claim]) -> str:
-    """One chapter's claims in a line: its verdict counts, and what it reproduced, partly or not."""
+    """One chapter's claims in a line: its verdict counts (after the caveat they all share, if any), and what it
+    reproduced, partly or not."""
     judged = [c for c in claims if c.verdict in JUDGED]
     counts, shared = _counts(judged), _shared_caveat(judged)
-    line = f"**{chapter}**: " + (f"{counts} (of {len(judged)} judged)" if judged else "nothing judged")
+    line = f"**{chapter}**" + (f" ({shared})" if shared else "") + ": " + (
+        f"{counts} (of {len(judged)} judged)" if judged else "nothing judged")
     for verdicts, label in GROUPS:
         group = [c for c in judged if c.verdict in verdicts]
         if group:
             line += f"; {label}: {_names(group, shared)}"
-    return line + (f"; {'it was' if len(judged) == 1 else 'all were'} {shared}." if shared else ".")
+    return line + "."
 
 
 def by_chapter(claims: dict[str, list[Claim]]) -> str:

@@ -35,9 +35,9 @@ def budget_label(count: int) -> str:
 
 
 def short_training(length: str) -> str:
-    """A recipe's length (``Recipe.length``, ``Run.training``) as a label: "50 epochs cut at step 1,000" reads
-    "1,000 steps", since the step cap ends such a run first."""
-    return re.sub(r"^[\d.]+ epochs cut at step ([\d,]+)", r"\1 steps", length)
+    """A recipe's length (``Recipe.length``, ``Run.training``) as a label: "1,000 steps of a 50-epoch schedule"
+    reads "1,000 steps"."""
+    return re.sub(r"^([\d,]+ steps) of a [\d.]+-epoch schedule", r"\1", length)
 
 
 def legend_height(entries: int, base: int = BASE_HEIGHT) -> int:
