@@ -117,7 +117,7 @@ study.provenance_table()
 # %%
 curves = {}
 for run in runs:
-    curves.setdefault(figures.short_training(run.config.recipe.length), {})[study.about(run)] = run.metrics
+    curves.setdefault(run.config.recipe.length, {})[study.about(run)] = run.metrics
 figures.training_curves(curves)
 
 # %% tags=["hide-input"]

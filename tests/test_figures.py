@@ -50,8 +50,6 @@ def test_labels_name_budgets_and_models_by_their_parameter_counts():
     assert [figures.budget_label(n) for n in (45_132, 131_000, 402_000, 1_272_326)] == ["≈45K", "≈130K", "≈400K",
                                                                                          "≈1.3M"]
     assert figures.count_label(1_272_326) == "1.27M" and figures.count_label(7_389) == "7K"
-    assert figures.short_training("1,000 steps of a 50-epoch schedule") == "1,000 steps"
-    assert figures.short_training("50 epochs, cut short") == "50 epochs, cut short"
 
 
 def test_byte_frequencies_and_split_map():

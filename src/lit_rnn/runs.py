@@ -115,10 +115,10 @@ class Recipe:
 
     @property
     def length(self) -> str:
-        """How long the recipe trains, in words: its epochs, or its cap on steps (which a corpus ends first) of a
-        schedule of that many epochs."""
-        return f"{self.max_steps:,} steps of a {self.epochs:g}-epoch schedule" if self.max_steps else \
-            f"{self.epochs:g} epochs"
+        """How long the recipe trains, in words: its cap on steps where it has one (on the paper's corpora that cap
+        ends a run long before its epochs do, and before any epoch-wise decay of the learning rate), else its
+        epochs."""
+        return f"{self.max_steps:,} steps" if self.max_steps else f"{self.epochs:g} epochs"
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import re
 
 import numpy as np
 import pandas as pd
@@ -32,12 +31,6 @@ def budget_label(count: int) -> str:
     if count >= 1e6:
         return f"≈{count / 1e6:.1f}M"
     return f"≈{round(count, -4 if count >= 1e5 else -3) / 1e3:.0f}K"
-
-
-def short_training(length: str) -> str:
-    """A recipe's length (``Recipe.length``, ``Run.training``) as a label: "1,000 steps of a 50-epoch schedule"
-    reads "1,000 steps"."""
-    return re.sub(r"^([\d,]+ steps) of a [\d.]+-epoch schedule", r"\1", length)
 
 
 def legend_height(entries: int, base: int = BASE_HEIGHT) -> int:
@@ -101,7 +94,7 @@ def loss_heatmap(table: pd.DataFrame, budgets: list[int]) -> go.Figure:
     budgets; a cell holds the test loss of the model trained at that budget (blank where none was)."""
     # models trained for different lengths on separate rows
     table = table.assign(row=table.architecture.str.upper() + " " + table.n_layers.astype(str) + "L · "
-                         + table.training.astype(str).map(short_training))
+                         + table.training.astype(str))
     best = table.loc[table.groupby(["row", "budget_index"]).test_loss.idxmin()]
     grid = best.pivot(index="row", columns="budget_index", values="test_loss").reindex(columns=range(len(budgets)))
     labels = [budget_label(b) for b in budgets]
