@@ -66,7 +66,8 @@ figures.finite_horizon(table, best.name)
 best_ngram = table["n-gram"].idxmin()
 Markdown(
     f"The best n-gram is the {best_ngram}-gram at {table['n-gram'].min():.3f} nats per byte, "
-    + (f"the best n-NN is the {table['n-NN'].idxmin()}-NN at {table['n-NN'].min():.3f}" if nnns else
+    + (f"the best n-NN{' at hand' if table['n-NN'].isna().any() else ''} is the {table['n-NN'].idxmin()}-NN at "
+       f"{table['n-NN'].min():.3f}" if nnns else
        "and there is no n-NN in this build")
     + f"; the best recurrent model, {study.about(best_run)}, reaches {best.cross_entropy:.3f}. "
     + "".join(f"\n\n*{note}*" for note in study.notes)

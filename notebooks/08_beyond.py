@@ -120,9 +120,9 @@ causal_scores_figure(scores).for_each_trace(  # the star's colour, keyed: red us
 # The test is two-sided. A cell the model uses can make its bytes *easier* to predict when it is
 # silenced: a line-length cell that holds back line breaks until the line is long enough, once
 # removed, leaves the model expecting a line break everywhere — the true ones included — at a cost on
-# every other byte (*Δ loss on other bytes*). A cell is counted as used when its change lies further
-# from the random cells' mean than at most 5% of them (*rank p* ≤ 0.05: with 32 random cells, further
-# than every one), its z-score's two-sided p-value stays within 0.05 after Holm's correction for the
+# every other byte (*Δ loss on other bytes*). A cell is counted as used when at most 5% of the random
+# cells lie as far from their mean as its change does (*rank p* ≤ 0.05: with 32 random cells, none
+# does), its z-score's two-sided p-value stays within 0.05 after Holm's correction for the
 # cells tested (*Holm p*), and the bootstrap interval of its excess over them excludes zero (*excess
 # over random*); a cell whose ablation makes its bytes easier must also cost the other bytes more than
 # random cells do (*excess on other bytes* above zero). A signal
@@ -133,11 +133,11 @@ causal_scores_figure(scores).for_each_trace(  # the star's colour, keyed: red us
 measured = scores.table[scores.table.measured]
 used = measured[measured.causal]
 Markdown(
-    (f"**{len(used)} of {len(measured)}** measurable cells are causally used: "
+    (f"**{len(used)} of {len(measured)}** measurable signals' top cells are causally used: "
      + "; ".join(f"{r.signal} — layer {r.layer + 1} `{r.quantity}[{r.cell}]`: {r.delta:+.3f} nats/byte on the "
                  f"{r.target} (random cells {scorecard.signed(r.random_mean)} ± {r.random_sd:.3f}, z = {r.z:.1f}), "
                  f"{r.delta_other:+.3f} on the other bytes" for r in used.itertuples())
-     + "." if len(used) else f"None of the {len(measured)} measurable cells is causally used by that test."
+     + "." if len(used) else f"None of the {len(measured)} measurable signals' top cells is causally used by that test."
      if len(measured) else "No cell is tested.")
     + (f" Not measured (too few target bytes): {', '.join(scores.table[~scores.table.measured].signal)}."
        if len(measured) < len(scores.table) else "")

@@ -142,6 +142,7 @@ def test_the_causal_claim_counts_the_measurable_cells():
                           "z": [8.0, -9.0, 0.5], "p_holm": [1e-9, 1e-9, 0.6], "effect": ["hurts", "helps", "hurts"],
                           "delta_other": [0.0, 0.001, 0.0], "measured": [True, True, False],
                           "rank_p": [0.01, 0.01, 0.5], "excess_low": [0.1, -0.4, -0.1], "excess_high": [0.3, -0.2, 0.2],
+                          "other_excess_low": [0.0, -0.1, 0.0],
                           "causal": [True, False, False]})
     claim = causal_claim(CausalScores(table, {}))
     assert claim.verdict == "partly" and claim.measured.startswith("1 of 2 signals' top cells causally used: ")

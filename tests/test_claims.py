@@ -196,7 +196,9 @@ def test_a_build_without_n_nns_measures_only_what_it_has():
     fell = {n: losses(f"{n}-NN", loss, seed=n) for n, loss in ((1, 1.5), (20, 1.8))}  # the 7-NN missing, 1-NN better
     _, overfit, _ = compare.finite_horizon_claims({**ngrams, 7: losses("8-gram", 1.3, seed=3)}, fell,
                                                   losses("lstm", 1.0, seed=6))
-    assert overfit.verdict == "reproduced" and overfit.measured.endswith("(without the n-NN at n = 7)")
+    assert overfit.verdict == "reproduced" and overfit.measured.endswith(
+        "(without the n-NN at n = 7: the claim needs one smaller n-NN better than the 20-NN, as the 1-NN is, and a "
+        "missing row cannot undo that)")
     table = compare.finite_horizon_table(ngrams, {}, losses("lstm", 1.0, seed=6))
     assert table["n-NN"].isna().all() and [trace.name for trace in figures.finite_horizon(table, "lstm").data] == [
         "n-gram"]
@@ -305,7 +307,8 @@ def test_the_training_dynamics_claim_is_noise_tested():
     skipping = longrange.dynamics_claim(_dynamics(skips, 0.05), snapshots="snapshots of lstm-3x8 · 3 epochs")
     assert skipping.verdict == "partly"  # 1, 1, 3, 3: in order, two n only
     assert skipping.measured.startswith(
-        "nearest of the n-NNs for n = 1, 2, 3, 4: the 1-NN at steps 10–20, the 3-NN at steps 30–40; order holds in ")
+        "nearest of the n-NNs for n = 1, 2, 3, 4: the 1-NN at the snapshots of steps 10 to 20, the 3-NN at the "
+        "snapshots of steps 30 to 40; order holds in ")
     assert skipping.finding == "nearest n-NN 1 → 3" and skipping.caveat == "judged on snapshots of lstm-3x8 · 3 epochs"
     flat = {n: [0.5] * 4 for n in progression}
     assert longrange.dynamics_claim(_dynamics(flat, 0.3)).verdict == "inconclusive"  # the nearest n is noise

@@ -257,7 +257,7 @@ def test_table_1_takes_the_full_recipe_grid_wherever_the_store_holds_it(referenc
     assert grid[0].config == config and grid[0].weightless and study.predictions(grid[0]).is_compact
     own = {c.run_id for c in tiny.grid_configs(study.corpus)[1:]}
     assert {r.config.run_id for r in grid[1:]} == own  # the preset's grid for the models the full grid lacks
-    assert any(f"grid of 1 model (Table 1 and Figure 1, chapter 2), this build has {len(grid)}: 1 trained with its "
-               "full recipe (1 of them shipped without weights" in note and f", {len(own)} with this preset's (" in note
-               for note in study.every_note)
+    assert any(f"grid of 1 model (Table 1 and Figure 1, chapter 2), this build has {len(grid)}: 1 with the paper's "
+               f"recipe (1 of them shipped without weights: their results and test predictions only; {grid[0].name}), "
+               f"{len(own)} with this preset's (" in note for note in study.every_note)
     assert all(not r.weightless for r in study.large_runs.values()) and not study.small_run.weightless

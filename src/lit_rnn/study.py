@@ -35,6 +35,8 @@ from lit_rnn.presets import PRESETS, Preset
 from lit_rnn.runs import Run, RunConfig, import_shipped
 from lit_rnn.settings import Settings
 
+NAMED = 4  # the grid note names the models trained with the paper's recipe, up to this many
+
 
 @dataclass
 class Study:
@@ -109,9 +111,11 @@ class Study:
                f"has {len(runs)}"
         if full:
             weightless, own_count = sum(run.weightless for run in full), len(runs) - len(full)
+            named = ", ".join(run.shortfall or run.name for run in full) if len(full) <= NAMED else \
+                "; ".join(run.shortfall for run in full if run.shortfall)  # a few by name, else those cut short
             caveats = ([f"{weightless} of them shipped without weights: their results and test predictions only"]
-                       if weightless else []) + [run.shortfall for run in full if run.shortfall]
-            self._hold("grid", f"{grid}: {len(full)} trained with its full recipe"
+                       if weightless else []) + ([named] if named else [])
+            self._hold("grid", f"{grid}: {len(full)} with the paper's recipe"
                               + (f" ({'; '.join(caveats)})" if caveats else "")
                               + (f", {own_count} with this preset's ({recipe})" if own_count else "") + ".")
         elif self.preset.name != "paper" and self.preset.max_bytes is None:  # a cut corpus has no paper grid
@@ -203,9 +207,19 @@ class Study:
     @property
     def recurrent_runs(self) -> list[Run]:
         """Table 1's models: the grid, with the large and small models added."""
-        runs = choose_dropout([*self.grid_runs, *self.large_runs.values(), self.small_run])  # one run per model
+        runs = self._recurrent()
         self._use(*runs, grid=True)
         return runs
+
+    def _recurrent(self) -> list[Run]:
+        """Table 1's models, without noting them: a chapter that picks one of them notes that one alone."""
+        return choose_dropout([*self.grid_runs, *self.large_runs.values(), self.small_run])  # one run per model
+
+    def _pick(self, runs: list[Run], key: Callable[[Run], object]) -> Run:
+        """The run of least ``key`` among ``runs``, noted as one the chapter uses."""
+        chosen = min(runs, key=key)
+        self._use(chosen)
+        return chosen
 
     @cached_property
     def transformer_runs(self) -> list[Run]:
@@ -242,15 +256,16 @@ class Study:
     def matched_lstm(self, run: Run) -> Run:
         """The LSTM to set beside ``run``: of those trained alike (the same recipe length), the nearest in
         parameters; else the large LSTM the chapters analyse."""
-        alike = [r for r in self.recurrent_runs if r.config.model.architecture == "lstm" and r.training == run.training]
+        alike = [r for r in self._recurrent() if r.config.model.architecture == "lstm" and r.training == run.training]
         if not alike:
             return self.cell_run
-        return min(alike, key=lambda r: (abs(np.log(r.result.parameters / run.result.parameters)), r.result.parameters))
+        return self._pick(alike, lambda r: (abs(np.log(r.result.parameters / run.result.parameters)),
+                                            r.result.parameters))
 
     def best(self, architecture: str = "lstm") -> Run:
         """The recurrent run of ``architecture`` with the lowest validation loss."""
-        return min((r for r in self.recurrent_runs if r.config.model.architecture == architecture),
-                   key=lambda r: r.result.best_val_loss)
+        return self._pick([r for r in self._recurrent() if r.config.model.architecture == architecture],
+                          lambda r: r.result.best_val_loss)
 
     def best_nnn(self) -> Run | None:
         """The n-NN of lowest validation loss (chosen on validation, never on test); None if the store has none."""
@@ -258,7 +273,7 @@ class Study:
 
     def best_recurrent(self) -> Run:
         """The recurrent run of lowest validation loss, whatever its architecture."""
-        return min(self.recurrent_runs, key=lambda r: r.result.best_val_loss)
+        return self._pick(self._recurrent(), lambda r: r.result.best_val_loss)
 
     def _grid_fallback(self, architecture: str, largest: bool) -> Run | None:
         """The grid's nearest stand-in: of ``architecture``, the deepest and largest (or the smallest) model."""

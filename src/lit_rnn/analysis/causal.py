@@ -232,7 +232,7 @@ def causal_claim(scores: CausalScores) -> Claim:
             + (f" ({cells} distinct cell{'s' if cells != 1 else ''}: a cell may lead two signals, used for one)"
                if cells < len(measured) else "")
             + ": " + ", ".join(f"{r.signal} (layer {r.layer + 1} {r.quantity}[{r.cell}], "
-                               f"{'used' if r.causal else 'not used: ' + _failed_test(r)}"
+                               f"{'used' if r.causal else 'not used: ' + _failed_tests(r)}"
                                f") Δ{r.delta:+.3f} nats/byte on the {r.target}, z {r.z:.1f}, Holm p {r.p_holm:.2g}"
                                + (f", {r.delta_other:+.3f} nats/byte on other bytes" if r.effect == "helps" else "")
                                for r in measured.itertuples()))
@@ -241,15 +241,15 @@ def causal_claim(scores: CausalScores) -> Claim:
                  finding=f"{int(used.sum())} of {len(measured)} signals' top cells used")
 
 
-def _failed_test(row, alpha: float = ALPHA) -> str:
-    """Why a measured cell is not counted as used: the first of :func:`causal_scores`'s tests it fails."""
-    if not row.rank_p <= alpha:
-        return f"rank p {row.rank_p:.2g} > {alpha:g}"
-    if not row.p_holm <= alpha:
-        return f"Holm p {row.p_holm:.2g} > {alpha:g}"
-    if not (row.excess_low > 0 or row.excess_high < 0):
-        return "its excess over random cells is within the noise"
-    return "it makes its bytes easier but costs the other bytes no more than random cells"
+def _failed_tests(row, alpha: float = ALPHA) -> str:
+    """Why a measured cell is not counted as used: every one of :func:`causal_scores`'s tests it fails."""
+    failed = [f"rank p {row.rank_p:.2g} > {alpha:g}" if not row.rank_p <= alpha else "",
+              f"Holm p {row.p_holm:.2g} > {alpha:g}" if not row.p_holm <= alpha else "",
+              f"the bootstrap interval of its excess over random cells ({signed(row.excess_low)} to "
+              f"{signed(row.excess_high)}) includes 0" if not (row.excess_low > 0 or row.excess_high < 0) else "",
+              "it makes its bytes easier but costs the other bytes no more than random cells"
+              if row.effect == "helps" and not row.other_excess_low > 0 else ""]
+    return "; ".join(reason for reason in failed if reason)
 
 
 def cells_to_ablate(tested: pd.DataFrame) -> dict[int, list[int]]:

@@ -329,7 +329,7 @@ def finite_horizon_claims(ngrams: dict[int, Predictions], nnns: dict[int, Predic
                          f"{NOISE_TEXT}")
     largest = max(ngrams, default=0)  # Table 2's largest n: the claim is about it, not the largest n-NN at hand
     lacking = [n for n in sorted(ngrams) if n not in nnns]  # rows of Table 2 without their n-NN
-    tests = None
+    tests, best_n = None, None
     if largest > 3 and largest in nnns and any(k < largest for k in nnns):
         best_n = min((k for k in nnns if k < largest), key=lambda k: nnns[k].cross_entropy)
         tests = comparison(ngrams[largest], nnns[largest]), comparison(nnns[best_n], nnns[largest])
@@ -337,7 +337,9 @@ def finite_horizon_claims(ngrams: dict[int, Predictions], nnns: dict[int, Predic
     # beyond the noise is judged (one smaller n-NN better is the claim; a missing row cannot undo it).
     if tests and (not lacking or tests[1].outcome == scorecard.FOR):
         overfit = Claim("Baselines", overfit_name, f"n = {largest}: {tests[0]}; {tests[1]}"
-                        + (f" (without the n-NN at n = {', '.join(map(str, lacking))})" if lacking else ""),
+                        + (f" (without the n-NN at n = {', '.join(map(str, lacking))}: the claim needs one smaller "
+                           f"n-NN better than the {largest}-NN, as the {best_n}-NN is, and a missing row cannot undo "
+                           "that)" if lacking else ""),
                         verdict([test.outcome for test in tests]), overfit_threshold)
     else:
         overfit = Claim("Baselines", overfit_name,

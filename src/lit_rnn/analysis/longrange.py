@@ -224,13 +224,13 @@ def overlap_claim(predictions: Sequence[Predictions]) -> Claim:
     with np.errstate(invalid="ignore", divide="ignore"):
         low, high = interval(resampled[:, 0] / resampled[:, 1])
     every = "both" if len(names) == 2 else f"all {len(names)}"
-    measured = (f"{share:.0%} of the errors are shared by {every} models (95% interval {low:.0%} to "
-                f"{high:.0%}); errors of one model alone: " + ", ".join(f"{n} {c:,}" for n, c in alone.items()))
+    measured = (f"{share:.1%} of the errors are shared by {every} models (95% interval {low:.1%} to "
+                f"{high:.1%}); errors of one model alone: " + ", ".join(f"{n} {c:,}" for n, c in alone.items()))
     if len(names) < 3:  # without the n-NN, sharing between two models is a weaker claim than the paper's
         return Claim("Long range", name, measured + " (no n-NN in this build)", judge(None), threshold)
     outcome = scorecard.outcome_interval(low, high, SHARED)
     judged = verdict([outcome]) if outcome != FOR or all(alone.values()) else scorecard.PARTLY
-    return Claim("Long range", name, measured, judged, threshold, finding=f"{share:.0%} shared")
+    return Claim("Long range", name, measured, judged, threshold, finding=f"{share:.1%} shared")
 
 
 def _hypergeometric_tails(population: int, marked: int, drawn: int, observed: int) -> tuple[float, float]:
@@ -343,12 +343,14 @@ def _progression(kl: np.ndarray, ns: np.ndarray) -> tuple[bool, bool]:
 
 
 def _stretches(steps, nearest) -> str:
-    """The nearest n-NN step by step, in stretches: "the 1-NN at steps 10–261, the 2-NN at step 325, ..."."""
+    """The nearest n-NN snapshot by snapshot, in stretches: "the 1-NN at the snapshots of steps 10 to 261, the 2-NN
+    at the snapshot of step 325, ..."."""
     parts, start = [], 0
     for i in range(1, len(nearest) + 1):
         if i == len(nearest) or nearest[i] != nearest[start]:
-            where = f"{steps[start]:,}" if i - 1 == start else f"{steps[start]:,}–{steps[i - 1]:,}"
-            parts.append(f"the {nearest[start]}-NN at {'step' if i - 1 == start else 'steps'} {where}")
+            where = (f"the snapshot of step {steps[start]:,}" if i - 1 == start else
+                     f"the snapshots of steps {steps[start]:,} to {steps[i - 1]:,}")
+            parts.append(f"the {nearest[start]}-NN at {where}")
             start = i
     return ", ".join(parts)
 
