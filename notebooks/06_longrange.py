@@ -85,8 +85,9 @@ figures.byte_advantage(advantage, lstm.name, ngram.name)
 
 # %% tags=["hide-input"]
 frequent = longrange.frequent_bytes(advantage)  # as the claim below ranks them
-Markdown(f"Of the {len(frequent)} bytes the test text holds at least {longrange.MIN_COUNT} times (the chart shows all "
-         f"{len(advantage)}), the LSTM's largest advantages over the {ngram.name} are on "
+Markdown(f"Of the {len(frequent)} bytes the test text holds at least {longrange.MIN_COUNT} times (the chart shows "
+         f"every one of its {len(advantage)} distinct bytes), the LSTM's largest advantages over the {ngram.name} "
+         "are on "
          + ", ".join(f"`{row.label}` ({row.advantage:+.3f})" for row in frequent.head(5).itertuples()) + ".")
 
 # %% [markdown]
@@ -95,8 +96,8 @@ Markdown(f"Of the {len(frequent)} bytes the test text holds at least {longrange.
 # For every closing byte the distance back to its opening partner is measured over the whole
 # text; the curves show the mean probability each model gives the closer, by distance, and under
 # each distance the number of closers $n$ its points average (few closers make a noisy point). (Code
-# has braces; prose mostly parentheses and quotes. A closer that occurs fewer than 20 times in the
-# test split is skipped.)
+# has braces; prose mostly parentheses and quotes. A closing byte that occurs fewer than 20 times in
+# all of the test split is skipped; a point of few closers, though drawn, is a noisy one.)
 
 # %%
 closers = {}
