@@ -130,11 +130,11 @@ class Study:
         for architecture, configs in self.preset.large_configs(self.corpus).items():
             found = choose_dropout(self._runs(configs, self.preset.train_on_demand))
             if found:
-                chosen[architecture] = found[0]
-                if not found[0].result.complete:
-                    self._hold(found[0].dir, f"{found[0].name} did not finish its recipe: "
-                               f"{found[0].result.describe(found[0].config.recipe)}, so it is a paper-scale model "
-                               "trained for fewer epochs than the paper's.")
+                run = chosen[architecture] = found[0]
+                if not run.result.complete:
+                    self._hold(run.dir, f"{run.name} did not finish its recipe: "
+                                        f"{run.result.describe(run.config.recipe)}, so it is a paper-scale model "
+                                        "trained for fewer epochs than the paper's.")
             elif (fallback := self._grid_fallback(architecture, largest=True)) is not None:
                 chosen[architecture] = fallback
                 wanted = self.preset.model(_spec(self.preset.large, architecture), 0.0, self.corpus.vocab_size)

@@ -177,11 +177,15 @@ def causal_scores(tested: pd.DataFrame, ablations: Mapping, signals: Mapping[str
     if len(table):
         measured = table["measured"].to_numpy(bool)
         table.loc[measured, "p_holm"] = _holm(table.loc[measured, "p"].fillna(1).to_numpy())
-        beyond = (table.excess_low > 0) | (table.excess_high < 0)
-        costs = (table.effect == "hurts") | (table.other_excess_low > 0)
-        table["causal"] = (table.measured & (table.rank_p <= alpha) & (table.p_holm <= alpha) & beyond
-                           & costs).astype(bool)
+        table["causal"] = (table.measured & _tests(table, alpha).all(axis=1)).astype(bool)
     return CausalScores(table, random)
+
+
+def _tests(table: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
+    """Per tested cell, whether it passes each test that counts a cell as used (:func:`causal_scores`)."""
+    return pd.DataFrame({"rank": table.rank_p <= alpha, "holm": table.p_holm <= alpha,
+                         "beyond": (table.excess_low > 0) | (table.excess_high < 0),
+                         "costs": (table.effect == "hurts") | (table.other_excess_low > 0)}, index=table.index)
 
 
 CORRECTION = "Holm over the measured cells, on the z-score's two-sided normal p, family-wise α = 0.05"
@@ -226,13 +230,13 @@ def causal_claim(scores: CausalScores) -> Claim:
         why = "no signal has enough target bytes in the scored rows" if len(scores.table) else \
             "no cell tracks a signal at least partly (chapter 3's threshold)"
         return Claim(BEYOND, claim, why, judge(None), threshold)
-    used = measured.causal
+    used, passed = measured.causal, _tests(measured)
     cells = len(measured[["layer", "quantity", "cell"]].drop_duplicates())
     text = (f"{int(used.sum())} of {len(measured)} signals' top cells causally used"
             + (f" ({cells} distinct cell{'s' if cells != 1 else ''}: a cell may lead two signals, used for one)"
                if cells < len(measured) else "")
             + ": " + ", ".join(f"{r.signal} (layer {r.layer + 1} {r.quantity}[{r.cell}], "
-                               f"{'used' if r.causal else 'not used: ' + _failed_tests(r)}"
+                               f"{'used' if r.causal else 'not used: ' + _failed(r, passed.loc[r.Index])}"
                                f") Δ{r.delta:+.3f} nats/byte on the {r.target}, z {r.z:.1f}, Holm p {r.p_holm:.2g}"
                                + (f", {r.delta_other:+.3f} nats/byte on other bytes" if r.effect == "helps" else "")
                                for r in measured.itertuples()))
@@ -241,15 +245,13 @@ def causal_claim(scores: CausalScores) -> Claim:
                  finding=f"{int(used.sum())} of {len(measured)} signals' top cells used")
 
 
-def _failed_tests(row, alpha: float = ALPHA) -> str:
-    """Why a measured cell is not counted as used: every one of :func:`causal_scores`'s tests it fails."""
-    failed = [f"rank p {row.rank_p:.2g} > {alpha:g}" if not row.rank_p <= alpha else "",
-              f"Holm p {row.p_holm:.2g} > {alpha:g}" if not row.p_holm <= alpha else "",
-              f"the bootstrap interval of its excess over random cells ({signed(row.excess_low)} to "
-              f"{signed(row.excess_high)}) includes 0" if not (row.excess_low > 0 or row.excess_high < 0) else "",
-              "it makes its bytes easier but costs the other bytes no more than random cells"
-              if row.effect == "helps" and not row.other_excess_low > 0 else ""]
-    return "; ".join(reason for reason in failed if reason)
+def _failed(row, passed: pd.Series) -> str:
+    """Why a measured cell is not counted as used: in words, every one of its :func:`_tests` it fails."""
+    reasons = {"rank": f"rank p {row.rank_p:.2g} > {ALPHA:g}", "holm": f"Holm p {row.p_holm:.2g} > {ALPHA:g}",
+               "beyond": f"the bootstrap interval of its excess over random cells ({signed(row.excess_low)} to "
+                         f"{signed(row.excess_high)}) includes 0",
+               "costs": "it makes its bytes easier but costs the other bytes no more than random cells"}
+    return "; ".join(reasons[test] for test, ok in passed.items() if not ok)
 
 
 def cells_to_ablate(tested: pd.DataFrame) -> dict[int, list[int]]:

@@ -390,8 +390,8 @@ def dynamics_claim(dynamics: pd.DataFrame, snapshots: str = "") -> Claim:
     judged = verdict(outcomes)
     if judged == scorecard.REPRODUCED and len(np.unique(nearest)) < 3:
         judged = scorecard.PARTLY
-    caveat = f"judged on {snapshots}" if snapshots else ""
-    return Claim("Long range", name, f"{measured}; order holds in {holds[0]:.0%} of resamplings, growth in "
-                 f"{holds[1]:.0%}" + (f" ({caveat})" if caveat else ""), judged, threshold,
-                 finding="nearest n-NN " + " → ".join(str(n) for i, n in enumerate(nearest)
-                                                      if i == 0 or n != nearest[i - 1]), caveat=caveat)
+    claim = Claim("Long range", name, f"{measured}; order holds in {holds[0]:.0%} of resamplings, growth in "
+                  f"{holds[1]:.0%}", judged, threshold,
+                  finding="nearest n-NN " + " → ".join(str(n) for i, n in enumerate(nearest)
+                                                       if i == 0 or n != nearest[i - 1]))
+    return scorecard.judged_on(claim, snapshots) if snapshots else claim

@@ -157,8 +157,8 @@ def applicable(claims: Iterable[Claim], corpus: str, models: Iterable[Judged] = 
     models = list(models)
     if corpus in CORPORA:
         claims = [c if corpus in c.corpora else _elsewhere(c) for c in claims]
-    shortfalls = [m.shortfall for m in models if m.shortfall]
-    return [unfinished(at_scale(c, all(m.paper_recipe for m in models)), shortfalls) for c in claims]
+    paper_recipe, shortfalls = all(m.paper_recipe for m in models), [m.shortfall for m in models if m.shortfall]
+    return [unfinished(at_scale(c, paper_recipe), shortfalls) for c in claims]
 
 
 def _elsewhere(claim: Claim) -> Claim:
@@ -183,7 +183,12 @@ def unfinished(claim: Claim, shortfalls: Sequence[str]) -> Claim:
     measured (a verdict on a model trained for less than the paper's recipe is read with that in mind)."""
     if not shortfalls or claim.verdict not in (*JUDGED, NOT_AT_SCALE):
         return claim
-    caveat = "judged on " + " and ".join(shortfalls)
+    return judged_on(claim, " and ".join(shortfalls))
+
+
+def judged_on(claim: Claim, what: str) -> Claim:
+    """The claim with the caveat "judged on ``what``", in what it measured too."""
+    caveat = f"judged on {what}"
     return dataclasses.replace(claim, measured=f"{claim.measured} ({caveat})", caveat=caveat)
 
 
