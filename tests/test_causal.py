@@ -252,25 +252,31 @@ def test_fixed_share_of_memory_errors_against_the_others_with_a_bootstrap_over_s
     gap = fixed_share(_breakdown(labels, positions), plain, after, samples=500)
     assert (gap.share, gap.rest) == (0.75, 0.2) and gap.category == "memory"
     assert gap.low <= gap.share - gap.rest <= gap.high and gap.low < gap.high
+    up, little = np.log(0.9 / 0.2), np.log(0.3 / 0.2)  # log p' - log p of a byte at 0.2 raised to 0.9 or 0.3
+    memory, rest = (3 * up + little) / 4, (up + 4 * little) / 5
+    assert (gap.gain, gap.rest_gain) == pytest.approx((memory, rest), abs=1e-6)
+    assert gap.gain_low <= gap.gain - gap.rest_gain <= gap.gain_high and gap.gain_outcome is not None
     none = ["n-gram" if label == "1-memory" else label for label in labels]
     assert np.isnan(fixed_share(_breakdown(none, positions), plain, after).share)
 
 
 def test_the_dynamic_evaluation_claim_is_decided_by_the_memory_errors():
-    """The memory errors' fixed share decides; "partly" no longer stands in for a gap within the noise."""
-    fixes = pd.DataFrame({"category": ["n-gram", "memory", "word"], "errors": [10, 4, 6], "fixed": [1, 3, 2],
-                          "gain": [0.1, 0.5, -0.1]})
-    gap = lambda share, rest, low, high: FixedShare("memory", share, rest, low, high)  # noqa: E731
-    assert dynamic_claim(fixes, gap(0.75, 0.19, 0.2, 0.9), 1.10, 1.05, 0.01).verdict == "reproduced"
-    assert dynamic_claim(fixes, gap(0.75, 0.19, 0.2, 0.9), 1.10, 1.05, 0.03).verdict == "reproduced"  # loss: noise
-    within = dynamic_claim(fixes, gap(0.012, 0.012, -0.003, 0.003), 1.10, 1.05, 0.01)  # issue 27: 1.2% vs 1.2%
+    """The memory errors' fixed share decides; "partly" no longer stands in for a gap within the noise. The
+    log-probability gains are stated with their interval, whichever way they go."""
+    def gap(share, rest, low, high, gains=(0.5, 0.025, 0.3, 0.6)):
+        return FixedShare("memory", share, rest, low, high, *gains)
+
+    assert dynamic_claim(gap(0.75, 0.19, 0.2, 0.9), 1.10, 1.05, 0.01).verdict == "reproduced"
+    assert dynamic_claim(gap(0.75, 0.19, 0.2, 0.9), 1.10, 1.05, 0.03).verdict == "reproduced"  # loss: noise
+    within = dynamic_claim(gap(0.012, 0.012, -0.003, 0.003), 1.10, 1.05, 0.01)  # issue 27: 1.2% vs 1.2%
     assert within.verdict == "inconclusive"
-    assert dynamic_claim(fixes, gap(0.10, 0.19, -0.3, -0.1), 1.10, 1.05, 0.01).verdict == "not reproduced"
-    assert dynamic_claim(fixes, gap(0.75, 0.19, 0.2, 0.9), 1.10, 1.15, 0.01).verdict == "not reproduced"  # loss up
-    assert dynamic_claim(fixes, gap(np.nan, 0.19, np.nan, np.nan), 1.10, 1.05, 0.01).verdict == "not measured"
-    measured = dynamic_claim(fixes, gap(0.75, 0.1875, 0.2, 0.9), 1.1, 1.0, 0.01).measured
+    assert dynamic_claim(gap(0.10, 0.19, -0.3, -0.1), 1.10, 1.05, 0.01).verdict == "not reproduced"
+    assert dynamic_claim(gap(0.75, 0.19, 0.2, 0.9), 1.10, 1.15, 0.01).verdict == "not reproduced"  # loss up
+    assert dynamic_claim(gap(np.nan, 0.19, np.nan, np.nan), 1.10, 1.05, 0.01).verdict == "not measured"
+    assert dynamic_claim(gap(0.75, 0.19, 0.2, 0.9, (0.1, 0.5, -0.6, -0.2)), 1.1, 1.0, 0.01).verdict == "reproduced"
+    measured = dynamic_claim(gap(0.75, 0.1875, 0.2, 0.9), 1.1, 1.0, 0.01).measured
     assert "fixes 75.0% of the memory-oracle errors and 18.8% of the others (difference +56.2%" in measured
-    assert "+0.500 and +0.025 nats on average" in measured
+    assert "+0.500 and +0.025 nats on average (difference +0.475, 95% interval +0.300 to +0.600)" in measured
 
 
 def test_holm_keeps_the_family_wise_error_over_the_tested_cells():

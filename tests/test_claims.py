@@ -199,9 +199,11 @@ def test_a_build_without_n_nns_measures_only_what_it_has():
     assert overfit.verdict == "reproduced" and overfit.measured.endswith(
         "(without the n-NN at n = 7: the claim needs one smaller n-NN better than the 20-NN, as the 1-NN is, and a "
         "missing row cannot undo that)")
-    table = compare.finite_horizon_table(ngrams, {}, losses("lstm", 1.0, seed=6))
-    assert table["n-NN"].isna().all() and [trace.name for trace in figures.finite_horizon(table, "lstm").data] == [
+    table = compare.finite_horizon_table(ngrams, {})
+    assert table["n-NN"].isna().all() and [trace.name for trace in figures.finite_horizon(table, {}).data] == [
         "n-gram"]
+    levels = figures.finite_horizon(table, {"lstm": 1.0, "transformer": 1.1}).layout.annotations
+    assert [a.text for a in levels] == ["lstm: 1.000", "transformer: 1.100"]
     empty = pd.DataFrame(columns=["step", "n", "symmetric_kl", "delta_loss"])
     assert "no n-NN" in longrange.dynamics_claim(empty).measured
 

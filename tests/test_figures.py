@@ -280,11 +280,15 @@ def test_a_missing_value_reads_as_a_dash_in_a_chapter_and_as_a_fault_otherwise()
     from lit_rnn.viz import notebook
 
     lacking = pd.DataFrame({"n": [1, 2], "n-NN": [2.806, np.nan], "note": ["shipped", None], "rank": [np.nan, 12],
-                            "Δ": [-0.0001, 0.5], "parameters": [1_335_599, 15_537]}).round(3)
+                            "Δ": [-0.0001, 0.5], "parameters": [1_335_599, 15_537], "test_loss": [1.0, 1.1],
+                            "signal": ["in_quotes", "line_position"]}).set_index("signal").rename_axis(
+        columns="by_signal").round(3)
     problems = book_checks.table_problems(lacking._repr_html_())
     assert any("['NaN'] for a missing value" in p for p in problems) and any("negative zero" in p for p in problems)
+    assert any("the code's names ['by_signal', 'test_loss']" in p for p in problems)
     drawn = notebook.html_table(lacking)
     assert book_checks.table_problems(drawn) == [] and drawn.count(f"<td>{notebook.MISSING}</td>") == 3
+    assert "<th>test loss</th>" in drawn and "<th>in_quotes</th>" in drawn  # names in words, the data as it is
     assert "<td>12</td>" in drawn and "<td>2.806</td>" in drawn and "<td>1,335,599</td>" in drawn
 
 

@@ -136,16 +136,21 @@ def _legend_problems(layout: dict, traces: list[dict]) -> list[str]:
 
 
 class _Tables(HTMLParser):
-    """The text of every table cell, as tables of rows."""
+    """The text of every table cell, as tables of rows, and of every table's header cells (``<thead>``)."""
 
     def __init__(self):
         super().__init__()
         self.tables: list[list[list[str]]] = []
+        self.headers: list[list[str]] = []
         self.cell: list[str] | None = None
+        self.in_head = False
 
     def handle_starttag(self, tag, attrs):
         if tag == "table":
             self.tables.append([])
+            self.headers.append([])
+        elif tag == "thead":
+            self.in_head = True
         elif tag == "tr" and self.tables:
             self.tables[-1].append([])
         elif tag in ("td", "th"):
@@ -156,26 +161,34 @@ class _Tables(HTMLParser):
             self.cell.append(data)
 
     def handle_endtag(self, tag):
+        if tag == "thead":
+            self.in_head = False
         if tag in ("td", "th") and self.cell is not None and self.tables and self.tables[-1]:
-            self.tables[-1][-1].append("".join(self.cell).strip())
+            text = "".join(self.cell).strip()
+            self.tables[-1][-1].append(text)
+            if self.in_head and tag == "th":
+                self.headers[-1].append(text)
             self.cell = None
 
 
 FLOAT_INTEGER = re.compile(r"^-?[\d,]+\.0+$")
 NEGATIVE_ZERO = re.compile(r"^-0(\.0*)?$")
 MISSING_MARKS = ("NaN", "nan", "None", "<NA>", "NaT")  # what pandas prints for a missing value unless told
+IDENTIFIER = re.compile(r"^[A-Za-z]\w*_\w+$")  # a library's column name (test_loss), not a reader's header
 
 
 def table_problems(page: str) -> list[str]:
-    """pandas' truncation marks, its marks of a missing value ("NaN") and integer columns printed as floats
-    ("77.0"), in a page's HTML tables."""
+    """pandas' truncation marks, its marks of a missing value ("NaN"), integer columns printed as floats
+    ("77.0") and headers that are code's names (``test_loss``), in a page's HTML tables."""
     problems = []
     if match := re.search(r"\d+ rows × \d+ columns", page):
         problems.append(f"a table is truncated ({match.group()})")
     parser = _Tables()
     parser.feed(page)
-    for table in parser.tables:
+    for table, header in zip(parser.tables, parser.headers):
         rows = [row for row in table if row]
+        if names := [cell for cell in header if IDENTIFIER.match(cell)]:
+            problems.append(f"a table's header shows the code's names {names[:4]}, not words")
         if any(cell in ("...", "…") for row in rows for cell in row):
             problems.append(f"a table with header {rows[0][:6]} shows pandas' truncation mark")
         if marks := sorted({cell for row in rows for cell in row if cell in MISSING_MARKS}):

@@ -96,8 +96,10 @@ def _baselines(args: argparse.Namespace) -> None:
     study = Study(settings_from_args(args))
     ngrams, nnns = study.baselines()
     grid_done = all(Run(c, study.artifacts).is_finished for c in study.preset.run_configs(study.corpus))
-    best = study.predictions(study.best("lstm")) if grid_done else None
-    print(finite_horizon_table(ngrams, nnns, best).round(4).to_string())
+    print(finite_horizon_table(ngrams, nnns).round(4).to_string())
+    if grid_done:
+        best = study.predictions(study.best("lstm"))
+        print(f"{best.name}: {best.cross_entropy:.4f}")
 
 
 def _runs_list(args: argparse.Namespace) -> None:

@@ -74,13 +74,14 @@ def attention_claim(gap: FixedShare, lstm_loss: float, transformer_loss: float, 
     """The paper's conjecture: a model allowed to attend to recent history would fix the dynamic-memory errors.
     Tested: the Transformer fixes a larger share of the LSTM's memory-oracle errors than of its other errors,
     the bootstrap interval (over test segments) of the difference (:func:`lit_rnn.analysis.oracles.fixed_share`)
-    above 0; within the noise it is inconclusive, below 0 not reproduced."""
+    above 0; within the noise it is inconclusive, below 0 not reproduced. The log-probability gains are stated with
+    their interval, not judged."""
     claim = "A model that attends to recent history would fix the dynamic-memory errors"
     if np.isnan(gap.share):
         return Claim("Attention", claim, f"{names[0]} makes no memory-oracle errors", verdict([None]))
     measured = (f"{names[1]} (test {transformer_loss:.3f} nats/byte) fixes {gap.share:.1%} of the memory-oracle "
                 f"errors of {names[0]} (test {lstm_loss:.3f}) and {gap.rest:.1%} of its other errors (difference "
-                f"{gap.share - gap.rest:+.1%}, 95% interval {gap.low:+.1%} to {gap.high:+.1%})")
+                f"{gap.share - gap.rest:+.1%}, 95% interval {gap.low:+.1%} to {gap.high:+.1%}); {gap.gain_text()}")
     return Claim("Attention", claim, measured, verdict([gap.outcome]),
                  threshold="the interval of the difference above 0", chance="0 (no preference for memory errors)")
 

@@ -133,25 +133,21 @@ def byte_entropy(data: np.ndarray) -> float:
     return float(-(frequencies * np.log(frequencies)).sum())
 
 
-def finite_horizon_table(ngrams: dict[int, Predictions], nnns: dict[int, Predictions],
-                         recurrent: Predictions | None = None) -> pd.DataFrame:
+def finite_horizon_table(ngrams: dict[int, Predictions], nnns: dict[int, Predictions]) -> pd.DataFrame:
     """Table 2: test cross-entropy by bytes of context ``n``: the n-gram seeing n bytes (KenLM order n + 1)
-    and the n-NN seeing n bytes, with bootstrap standard deviations, beside a recurrent model."""
+    and the n-NN seeing n bytes, with bootstrap standard deviations."""
     contexts = sorted(set(ngrams) | set(nnns))
 
     def column(models: dict[int, Predictions], value) -> list[float]:
         return [value(models[n]) if n in models else np.nan for n in contexts]
 
-    table = pd.DataFrame({
+    return pd.DataFrame({
         "n": contexts,
         "n-gram": column(ngrams, lambda p: p.cross_entropy),
         "n-gram std": column(ngrams, bootstrap_std),
         "n-NN": column(nnns, lambda p: p.cross_entropy),
         "n-NN std": column(nnns, bootstrap_std),
     }).set_index("n")
-    if recurrent is not None:
-        table[recurrent.name] = recurrent.cross_entropy
-    return table
 
 
 def agreement_matrix(predictions: list[Predictions]) -> pd.DataFrame:

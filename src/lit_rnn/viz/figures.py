@@ -108,17 +108,18 @@ def loss_heatmap(table: pd.DataFrame, budgets: list[int]) -> go.Figure:
     return figure
 
 
-def finite_horizon(table: pd.DataFrame, recurrent: str) -> go.Figure:
-    """Table 2 as lines: n-gram and n-NN test loss against n, the recurrent model as a level."""
+def finite_horizon(table: pd.DataFrame, levels: dict[str, float]) -> go.Figure:
+    """Table 2 as lines: n-gram and n-NN test loss against n, each of ``levels`` (a model's test loss) as a level."""
     figure = go.Figure()
     for column, colour in (("n-gram", ARCHITECTURE_COLOURS["ngram"]), ("n-NN", ARCHITECTURE_COLOURS["nnn"])):
         if table[column].isna().all():  # a build without n-NNs (or n-grams): no empty line in the legend
             continue
         figure.add_scatter(x=[str(n) for n in table.index], y=table[column], name=column, mode="lines+markers",
                            line_color=colour)  # the n-gram seeing n bytes: KenLM order n + 1
-    if recurrent in table:
-        figure.add_hline(y=float(table[recurrent].iloc[0]), line_dash="dash", line_color=ARCHITECTURE_COLOURS["lstm"],
-                         annotation_text=recurrent)
+    colours, sides = (ARCHITECTURE_COLOURS["lstm"], *SERIES_COLOURS), ("top right", "bottom right")
+    for i, (name, loss) in enumerate(levels.items()):  # labels alternate above and below: close levels stay legible
+        figure.add_hline(y=loss, line_dash="dash", line_color=colours[i], annotation_text=f"{name}: {loss:.3f}",
+                         annotation_position=sides[i % 2])
     figure.update_layout(title="Test loss of finite-horizon models", xaxis_title="n (bytes of context)",
                          yaxis_title="test loss (nats/byte)", xaxis_type="category")
     return figure

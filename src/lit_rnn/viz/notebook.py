@@ -58,9 +58,16 @@ def _integers(column: pd.Series) -> bool:
     return column.dtype.kind in "iu" or _whole_with_missing(column)
 
 
+def _words(label: object) -> object:
+    """A column name as a reader reads it: the library's ``test_loss`` is ``test loss`` on a page."""
+    return label.replace("_", " ") if isinstance(label, str) else label
+
+
 def html_table(frame: pd.DataFrame) -> str:
     """A table as pandas draws it in a notebook, with ``MISSING`` in place of NaN, integers kept integers and grouped
-    by thousands (1,335,599 parameters), and no negative zero (a value rounded to -0.0 shows a sign not there)."""
+    by thousands (1,335,599 parameters), no negative zero (a value rounded to -0.0 shows a sign not there), and its
+    column and axis names in words: the table itself keeps the names the code uses."""
+    frame = frame.rename(columns=_words).rename_axis(index=_words, columns=_words)
     frame = frame.apply(lambda column: column + 0.0 if column.dtype.kind == "f" else column)  # -0.0 + 0.0 is 0.0
     whole = [(lambda v: f"{v:,.0f}") if _integers(frame.iloc[:, j]) else None for j in range(frame.shape[1])]
     return frame.to_html(notebook=True, na_rep=MISSING, formatters=whole, max_rows=pd.get_option("display.max_rows"),
