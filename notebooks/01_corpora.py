@@ -31,6 +31,7 @@ from IPython.display import Markdown, display
 
 from lit_rnn.analysis import scorecard
 from lit_rnn.analysis.corpora import corpus_claim
+from lit_rnn.analysis.signals import language_name
 from lit_rnn.data import byte_label, character_table
 from lit_rnn.study import Study
 from lit_rnn.viz import figures, notebook
@@ -63,7 +64,7 @@ Markdown(
 # %% tags=["hide-input"]
 sizes = {split: batcher.split_bytes(split) for split in ("train", "val", "test")}
 Markdown(
-    f"With $B={batcher.batch_size}$ and $T={batcher.seq_length}$ there are {batcher.n_batches} batches: "
+    f"With B = {batcher.batch_size} rows and T = {batcher.seq_length} steps there are {batcher.n_batches} batches: "
     f"{batcher.n_train} train ({sizes['train']:,} bytes), {batcher.n_val} validation "
     f"({sizes['val']:,} bytes) and {batcher.n_test} test ({sizes['test']:,} bytes), "
     f"in {batcher.batch_size} segments of {sizes['test'] // batcher.batch_size:,} bytes."
@@ -92,9 +93,9 @@ Markdown("The most frequent bytes: " + ", ".join(f"`{label}` ({n / len(text):.1%
 # %% tags=["hide-input"]
 characters = character_table(text.data)
 wide = characters[characters.kind != "ascii"]
-Markdown(f"The {text.vocab_size} byte values make {len(characters)} distinct characters"
-         + (f"; the {len(wide)} that are not ASCII, most frequent first:" if len(wide) else ", all of them ASCII.")
-         + f" The reference signals (chapter 3) read the text as **{settings.language}**.")
+Markdown(f"The reference signals of chapter 3 read this text as {language_name(settings.language)}. "
+         f"Its {text.vocab_size} byte values make {len(characters)} distinct characters"
+         + (f"; the {len(wide)} that are not ASCII, most frequent first:" if len(wide) else ", all of them ASCII."))
 
 # %%
 wide.head(40)

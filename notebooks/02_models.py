@@ -127,7 +127,8 @@ Markdown("No run's validation loss rose by 0.05 nats/byte or more from one evalu
          "they are: " + "; ".join(
              f"{r.model} from {r.val_before:.2f} at epoch {r.epoch_before:g} to {r.val_after:.2f} at epoch "
              f"{r.epoch:g}, while its training loss (the mean over the epoch) fell from {r.train_before:.2f} to "
-             f"{r.train_after:.2f}" + ("" if np.isnan(r.val_next) else f", and {r.val_next:.2f} at the next evaluation")
+             f"{r.train_after:.2f}" + ("" if np.isnan(r.val_next) else f"; its validation loss is {r.val_next:.2f} at "
+                                        "the next evaluation")
              for r in rises.itertuples())
          + f". Predicting every byte by its frequency alone costs {compare.byte_entropy(study.corpus.data):.2f} "
          "nats/byte on this corpus: a model near that loss has not yet learned to use its context. Each point is "

@@ -49,7 +49,7 @@ from lit_rnn.analysis.cells import (
     top_cells,
     tracking,
 )
-from lit_rnn.analysis.signals import varying
+from lit_rnn.analysis.signals import language_name, varying
 from lit_rnn.study import Study
 from lit_rnn.truth_study import false_positive_note
 from lit_rnn.viz import figures, notebook
@@ -66,7 +66,7 @@ all_signals = study.signals()
 signals = varying(all_signals, trace.positions)
 silent = sorted(set(all_signals) - set(signals))
 Markdown(f"We examine **{study.about(run)}** over the {len(trace.positions):,} bytes of the test split, with the "
-         f"signals of **{study.settings.language}**."
+         f"signals of {language_name(study.settings.language)}."
          + (f" These signals never change in this test text and are left out: {', '.join(silent)}." if silent else "")
          + "".join(f"\n\n*{note}*" for note in study.notes))
 

@@ -66,7 +66,7 @@ figures.finite_horizon(table, {best.name: best.cross_entropy})
 # %%
 best_ngram = table["n-gram"].idxmin()
 Markdown(
-    f"The best n-gram is the {best_ngram}-gram at {table['n-gram'].min():.3f} nats per byte, "
+    f"On the test split, the best n-gram is the {best_ngram}-gram at {table['n-gram'].min():.3f} nats per byte, "
     + (f"the best n-NN{' at hand' if table['n-NN'].isna().any() else ''} is the {table['n-NN'].idxmin()}-NN at "
        f"{table['n-NN'].min():.3f}" if nnns else
        "and there is no n-NN in this build")

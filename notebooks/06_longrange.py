@@ -85,10 +85,11 @@ figures.byte_advantage(advantage, lstm.name, ngram.name)
 
 # %% tags=["hide-input"]
 frequent = longrange.frequent_bytes(advantage)  # as the claim below ranks them
-Markdown(f"Of the {len(frequent)} bytes the test text holds at least {longrange.MIN_COUNT} times (the chart shows "
-         f"every one of its {len(advantage)} distinct bytes), the LSTM's largest advantages over the {ngram.name} "
-         "are on "
-         + ", ".join(f"`{row.label}` ({row.advantage:+.3f})" for row in frequent.head(5).itertuples()) + ".")
+Markdown(f"The chart shows the {figures.TOP_BYTES} largest and the {figures.TOP_BYTES} smallest advantages among "
+         f"all {len(advantage)} distinct bytes of the test text, rare ones included. Of the {len(frequent)} bytes it "
+         f"holds at least {longrange.MIN_COUNT} times, the LSTM's largest advantages over the {ngram.name} are on "
+         + ", ".join(f"`{row.label}` ({row.advantage:+.3f})" for row in frequent.head(5).itertuples())
+         + " (differences in the mean probability of the correct byte).")
 
 # %% [markdown]
 # ## Closing brackets and quotes (the paper's Figure 5, left)

@@ -393,7 +393,7 @@ def test_a_cell_that_flips_beyond_the_horizon_is_scored_in_its_overall_direction
     result = beyond_horizon(trace, Signal("in_quotes", "binary", on), 0, "c", 0, horizon=100)
     assert 0.6 < result.auc < 0.8 and result.auc_beyond < 0.05
     claims = {c.claim: c for c in cell_claims(_ranking(), silent=[], beyond=[result])}
-    assert claims["Quote and comment cells stay on beyond the 100-byte unroll horizon"].verdict == "not reproduced"
+    assert claims["A quote or comment cell stays on beyond the 100-byte unroll horizon"].verdict == "not reproduced"
 
 
 def _ranking(quotes: float = 0.8) -> pd.DataFrame:
@@ -414,7 +414,13 @@ def test_cell_claims_use_the_best_cell_per_concept_and_say_what_is_absent():
     assert claims["A cell tracks brackets"].verdict == "not reproduced"
     assert claims["A cell tracks brackets"].corpora == ("linux",)
     assert claims["A cell tracks comments"].verdict == "not measured"
-    assert claims["Quote and comment cells stay on beyond the 100-byte unroll horizon"].verdict == "reproduced"
+    assert claims["A cell tracks comments"].measured == "not in this text (in_comment never changes)"
+    prose = {c.claim: c for c in cell_claims(_ranking(), silent=[])}  # prose has no comment signal at all
+    assert prose["A cell tracks comments"].measured == "not in this text (its language has no in_comment)"
+    assert claims["A quote or comment cell stays on beyond the 100-byte unroll horizon"].verdict == "reproduced"
+    short = BeyondHorizon("in_comment", 100, 0.9, float("nan"), 0, 96, 10)
+    both = cell_claims(_ranking(), silent=[], beyond=[*beyond, short])[-1]
+    assert both.verdict == "reproduced" and both.measured.endswith("; in_comment: no span longer than 100 bytes")
     unroll = cell_claims(_ranking(), silent=[], beyond=[BeyondHorizon("in_quotes", 50, 0.8, 0.93, 500, 300, 10)])
-    assert unroll[-1].claim == "Quote and comment cells stay on beyond the 50-byte unroll horizon"
+    assert unroll[-1].claim == "A quote or comment cell stays on beyond the 50-byte unroll horizon"
     assert cell_claims(_ranking(), silent=[])[-1].verdict == "not measured"

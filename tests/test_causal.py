@@ -15,6 +15,7 @@ from lit_rnn.analysis.causal import (
     cells_to_ablate,
     clamp_values,
     line_lengths,
+    p_text,
     quiet_prime,
     scores_table,
     signal_in_samples,
@@ -126,7 +127,8 @@ def test_the_scores_table_reads_as_the_chapter_names_each_test():
     scores = causal_scores(cells, {1: ablated}, _signal(on), np.zeros(1000, np.uint8), bootstrap=200)
     row = scores_table(scores).iloc[0]
     assert row["layer"] == 2 and row["cell"] == "c[7]" and row["used"] == "yes" and row["target bytes (count)"] == 80
-    assert row["Holm p"] == f"{scores.table.p_holm.iloc[0]:.2g}" != "0.0" and " to " in row["excess over random (95%)"]
+    assert row["Holm p"] == p_text(scores.table.p_holm.iloc[0]) != "0.0" and " to " in row["excess over random (95%)"]
+    assert (p_text(4e-18), p_text(2.5e-3)) == ("< 1e-06", "0.0025")  # the normal tail's far digits are not shown
 
 
 def test_a_cell_with_too_few_target_bytes_is_not_measured():
@@ -147,6 +149,7 @@ def test_the_causal_claim_counts_the_measurable_cells():
     claim = causal_claim(CausalScores(table, {}))
     assert claim.verdict == "partly" and claim.measured.startswith("1 of 2 signals' top cells causally used: ")
     assert "in_quotes (layer 2 c[7], used)" in claim.measured and "paren_depth" not in claim.measured
+    assert "z 8.0, Holm p < 1e-06" in claim.measured
     assert "line_position (layer 2 c[3], not used: it makes its bytes easier but costs the other bytes no more " \
            "than random cells)" in claim.measured
     shared = causal_claim(CausalScores(table.assign(cell=[7, 7, 2], p_holm=[1e-9, 0.2, 0.6]), {}))
@@ -250,12 +253,15 @@ def test_fixed_share_of_memory_errors_against_the_others_with_a_bootstrap_over_s
     plain = _predictions(np.full(12, 0.2), "plain", positions)
     after = _predictions(np.array([0.9, 0.9, 0.3, 0.9, 0.3, 0.9, 0.9, 0.3, 0.9, 0.9, 0.3, 0.3]), "dynamic", positions)
     gap = fixed_share(_breakdown(labels, positions), plain, after, samples=500)
-    assert (gap.share, gap.rest) == (0.75, 0.2) and gap.category == "memory"
+    assert (gap.share, gap.rest) == (0.75, 0.0) and gap.group == "memory"  # the n-gram errors fixed do not count
     assert gap.low <= gap.share - gap.rest <= gap.high and gap.low < gap.high
     up, little = np.log(0.9 / 0.2), np.log(0.3 / 0.2)  # log p' - log p of a byte at 0.2 raised to 0.9 or 0.3
-    memory, rest = (3 * up + little) / 4, (up + 4 * little) / 5
+    memory, rest = (3 * up + little) / 4, little
     assert (gap.gain, gap.rest_gain) == pytest.approx((memory, rest), abs=1e-6)
     assert gap.gain_low <= gap.gain - gap.rest_gain <= gap.gain_high and gap.gain_outcome is not None
+    steps = fixed_share(_breakdown(labels, positions), plain, after, steps=["1-memory"], samples=500)
+    assert (steps.group, steps.share, steps.rest) == ("1-memory", 0.75, 0.0)
+    assert np.isnan(fixed_share(_breakdown(labels, positions), plain, after, steps=[]).share)  # a window too short
     none = ["n-gram" if label == "1-memory" else label for label in labels]
     assert np.isnan(fixed_share(_breakdown(none, positions), plain, after).share)
 
@@ -275,8 +281,12 @@ def test_the_dynamic_evaluation_claim_is_decided_by_the_memory_errors():
     assert dynamic_claim(gap(np.nan, 0.19, np.nan, np.nan), 1.10, 1.05, 0.01).verdict == "not measured"
     assert dynamic_claim(gap(0.75, 0.19, 0.2, 0.9, (0.1, 0.5, -0.6, -0.2)), 1.1, 1.0, 0.01).verdict == "reproduced"
     measured = dynamic_claim(gap(0.75, 0.1875, 0.2, 0.9), 1.1, 1.0, 0.01).measured
-    assert "fixes 75.0% of the memory-oracle errors and 18.8% of the others (difference +56.2%" in measured
-    assert "+0.500 and +0.025 nats on average (difference +0.475, 95% interval +0.300 to +0.600)" in measured
+    assert ("fixes 75.0% of the memory-oracle errors and 18.8% of the other errors that short context cannot fix "
+            "(difference +56.2 points, 95% interval +20.0 points to +90.0 points)") in measured
+    assert "+0.500 and +0.025 nats on average (difference +0.475 nats, 95% interval +0.300 to +0.600)" in measured
+    assert dynamic_claim(gap(0.75, 0.1875, 0.2, 0.9), 1.1, 1.0, 0.01).finding == (
+        "memory errors fixed 75.0% against 18.8%; their log-probability rises more than the others' (+0.475 nats, "
+        "beyond the noise)")
 
 
 def test_holm_keeps_the_family_wise_error_over_the_tested_cells():

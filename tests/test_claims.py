@@ -202,6 +202,9 @@ def test_a_build_without_n_nns_measures_only_what_it_has():
     table = compare.finite_horizon_table(ngrams, {})
     assert table["n-NN"].isna().all() and [trace.name for trace in figures.finite_horizon(table, {}).data] == [
         "n-gram"]
+    assert compare.horizon_worth(table, 0.5).startswith("beats every n-gram here")
+    assert compare.horizon_worth(table, table["n-gram"].iloc[0] + 0.01) == (
+        f"does worse than the n-gram with {table.index[0]} byte{'s' if table.index[0] > 1 else ''} of context")
     levels = figures.finite_horizon(table, {"lstm": 1.0, "transformer": 1.1}).layout.annotations
     assert [a.text for a in levels] == ["lstm: 1.000", "transformer: 1.100"]
     empty = pd.DataFrame(columns=["step", "n", "symmetric_kl", "delta_loss"])
@@ -354,7 +357,7 @@ def test_scaling_claim_is_noise_tested_and_a_larger_model_with_more_errors_fails
     small[free[:300]] = "n-gram"
     small[free[300:330]] = "boost"
     claim = scaling_claim(_breakdown("large", large), _breakdown("small", small), ratio=26)
-    assert claim.verdict == "reproduced" and claim.measured.startswith("large has 26x")
+    assert claim.verdict == "reproduced" and claim.measured.startswith("large has 26.0 times the parameters")
     more = scaling_claim(_breakdown("small", small), _breakdown("large", large), ratio=26)
     assert more.verdict == "not reproduced"  # issue 26: read "not measured"
     spread = large.copy()

@@ -189,12 +189,19 @@ def _tests(table: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
 
 
 CORRECTION = "Holm over the measured cells, on the z-score's two-sided normal p, family-wise α = 0.05"
+P_FLOOR = 1e-6  # below it a normal tail fitted to a few dozen random cells says only "very small"
+
+
+def p_text(p: float) -> str:
+    """A p-value as pages show it: two significant figures (a Holm p of 4e-18 is not 0), or "< 1e-06" below
+    :data:`P_FLOOR`, where the normal approximation's digits mean nothing."""
+    return f"< {P_FLOOR:g}" if p < P_FLOOR else f"{p:.2g}"
 
 
 def scores_table(scores: CausalScores) -> pd.DataFrame:
     """The tested cells as chapter 8 shows them: layers counted from 1, each test's columns named as the text names
-    them, intervals as "low to high", p-values in two significant figures (a Holm p of 4e-18 is not 0), "yes"/"no",
-    other numbers to 3 decimals."""
+    them, intervals as "low to high", p-values as :func:`p_text` writes them, "yes"/"no", other numbers to 3
+    decimals."""
 
     def between(low: pd.Series, high: pd.Series) -> list[str]:
         return [f"{signed(a)} to {signed(b)}" if np.isfinite(a) and np.isfinite(b) else "not measured"
@@ -204,7 +211,7 @@ def scores_table(scores: CausalScores) -> pd.DataFrame:
     shown = table.assign(layer=table.layer + 1, cell=[f"{q}[{c}]" for q, c in zip(table.quantity, table.cell)],
                          excess=between(table.excess_low, table.excess_high),
                          other_excess=between(table.other_excess_low, table.other_excess_high),
-                         rank_p=[f"{p:.2g}" for p in table.rank_p], p_holm=[f"{p:.2g}" for p in table.p_holm],
+                         rank_p=[p_text(p) for p in table.rank_p], p_holm=[p_text(p) for p in table.p_holm],
                          causal=table.causal.map({True: "yes", False: "no"}))
     return shown[["signal", "target", "layer", "cell", "targets", "delta", "random_mean", "random_sd", "z", "rank_p",
                   "p_holm", "excess", "delta_other", "other_excess", "causal"]].rename(columns={
@@ -237,7 +244,7 @@ def causal_claim(scores: CausalScores) -> Claim:
                if cells < len(measured) else "")
             + ": " + ", ".join(f"{r.signal} (layer {r.layer + 1} {r.quantity}[{r.cell}], "
                                f"{'used' if r.causal else 'not used: ' + _failed(r, passed.loc[r.Index])}"
-                               f") Δ{r.delta:+.3f} nats/byte on the {r.target}, z {r.z:.1f}, Holm p {r.p_holm:.2g}"
+                               f") Δ{r.delta:+.3f} nats/byte on the {r.target}, z {r.z:.1f}, Holm p {p_text(r.p_holm)}"
                                + (f", {r.delta_other:+.3f} nats/byte on other bytes" if r.effect == "helps" else "")
                                for r in measured.itertuples()))
     chance = f"{len(measured)} × 5% = {0.05 * len(measured):.2f} cells by chance before the correction"

@@ -336,9 +336,11 @@ def _chance(kind: str, cells: int, n_bytes: int | None) -> str:
     sqrt(2 ln(2 cells) / bytes) in |rho| (a floor: it holds for independent bytes, and neighbouring bytes are not)."""
     if kind == "binary" or not n_bytes:
         one = "AUC 0.5" if kind == "binary" else "|ρ| 0"
-        return f"{one} for one unrelated cell; the best of {cells:,} scores higher (chapter 9 measures how much)"
-    return (f"best of {cells:,} unrelated cells: |ρ| ≥ {np.sqrt(2 * np.log(2 * cells) / n_bytes):.3f} "
-            f"(the floor for {n_bytes:,} independent bytes; neighbouring bytes are not)")
+        return (f"{one} for one unrelated state; the best of {cells:,} (each cell's c and h) scores higher "
+                "(chapter 9 measures how much)")
+    return (f"best of {cells:,} unrelated states (each cell's c and h): |ρ| ≥ "
+            f"{np.sqrt(2 * np.log(2 * cells) / n_bytes):.3f} (the floor for {n_bytes:,} independent bytes; "
+            "neighbouring bytes are not, and chapter 9 measures more)")
 
 
 def _threshold(kind: str) -> str:
@@ -358,8 +360,9 @@ def cell_claims(ranking: pd.DataFrame, silent: Sequence[str], beyond: Sequence[B
         present = [n for n in names if n in best.index]
         kind = SIGNAL_KINDS[names[0]]
         if not present:
-            absent = ", ".join(n for n in names if n in silent) or ", ".join(names)
-            claims.append(Claim("Cells", f"A cell tracks {concept}", f"not in this text ({absent} never changes)",
+            silent_here = ", ".join(n for n in names if n in silent)
+            why = f"{silent_here} never changes" if silent_here else f"its language has no {', '.join(names)}"
+            claims.append(Claim("Cells", f"A cell tracks {concept}", f"not in this text ({why})",
                                 judge(None), _threshold(kind), corpora=corpora))
             continue
         row = best.loc[max(present, key=lambda n: best.loc[n, "score"] - TRACKS[best.loc[n, "kind"]])]
@@ -376,7 +379,7 @@ def cell_claims(ranking: pd.DataFrame, silent: Sequence[str], beyond: Sequence[B
 def _beyond_claim(beyond: Sequence[BeyondHorizon]) -> Claim:
     """Some quote or comment cell still separates its signal deeper than the horizon, in its overall direction."""
     horizon = beyond[0].horizon if beyond else None
-    name = "Quote and comment cells stay on beyond the " + (f"{horizon}-byte " if horizon else "") + "unroll horizon"
+    name = "A quote or comment cell stays on beyond the " + (f"{horizon}-byte " if horizon else "") + "unroll horizon"
     threshold = (f"AUC beyond the horizon, in the cell's overall direction, >= {TRACKS['binary']} (partly >= "
                  f"{PARTLY_TRACKS['binary']}); below 0.5 the cell flips there")
     deep = [b for b in beyond if b.signal in BEYOND_SIGNALS and b.bytes_beyond > 0 and np.isfinite(b.auc_beyond)]
@@ -384,7 +387,9 @@ def _beyond_claim(beyond: Sequence[BeyondHorizon]) -> Claim:
         return Claim("Cells", name, f"no quote or comment span longer than {horizon or 'the horizon'} bytes in the "
                      "test text", judge(None), threshold, "AUC 0.5")
     top = max(deep, key=lambda b: b.auc_beyond)
+    short = [b.signal for b in beyond if b.signal in BEYOND_SIGNALS and b not in deep]
     return Claim("Cells", name, "; ".join(f"{b.signal}: AUC {b.auc_beyond:.2f} beyond {b.horizon} bytes "
-                                          f"({b.bytes_beyond:,} bytes), {b.auc:.2f} overall" for b in deep),
+                                          f"({b.bytes_beyond:,} bytes), {b.auc:.2f} overall" for b in deep)
+                 + "".join(f"; {signal}: no span longer than {horizon} bytes" for signal in short),
                  judge(top.auc_beyond >= TRACKS["binary"], partly=top.auc_beyond >= PARTLY_TRACKS["binary"]),
                  threshold, "AUC 0.5", finding=f"AUC {top.auc_beyond:.2f} beyond {top.horizon} bytes")

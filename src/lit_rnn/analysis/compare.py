@@ -150,6 +150,15 @@ def finite_horizon_table(ngrams: dict[int, Predictions], nnns: dict[int, Predict
     }).set_index("n")
 
 
+def horizon_worth(table: pd.DataFrame, loss: float) -> str:
+    """What a test ``loss`` is worth in Table 2's terms (``table`` from :func:`finite_horizon_table`): the fewest bytes
+    of context with which an n-gram does better, or that it beats every n-gram of the table."""
+    better = table.index[table["n-gram"] < loss]
+    if not len(better):
+        return f"beats every n-gram here (up to {table.index.max()} bytes of context)"
+    return f"does worse than the n-gram with {better.min()} byte{'s' if better.min() > 1 else ''} of context"
+
+
 def agreement_matrix(predictions: list[Predictions]) -> pd.DataFrame:
     """How often each pair of models agrees on the most likely next byte (fraction of positions)."""
     check_aligned(predictions)

@@ -134,6 +134,11 @@ def as_bytes(data: bytes | np.ndarray) -> np.ndarray:
 # -- Languages -----------------------------------------------------------------------------------
 
 
+def language_name(language: str) -> str:
+    """A resolved language as pages name it: ``prose``, or ``C code`` for the lexer ``c``."""
+    return "prose" if language == TEXT else f"{_lexer(language).name} code"
+
+
 @functools.cache
 def _lexer(language: str) -> Lexer:
     """Pygments' lexer for a language name, or a one-line error that says how to find the names."""

@@ -19,6 +19,7 @@ SERIES_COLOURS = qualitative.Dark24  # distinct colours for series that are not 
 LEGEND_ROW = 22  # px per legend entry: a figure is at least this tall per entry, so its whole legend shows
 BASE_HEIGHT = 450  # px: plotly's default figure height
 MARGINS = 180  # px: plotly's default top and bottom margins, which a vertical legend cannot use
+TOP_BYTES = 15  # bytes of largest and of smallest advantage a per-byte chart shows
 
 
 def count_label(count: int) -> str:
@@ -234,7 +235,7 @@ def error_overlap(table: pd.DataFrame) -> go.Figure:
     return figure
 
 
-def byte_advantage(table: pd.DataFrame, model: str, baseline: str, top: int = 15) -> go.Figure:
+def byte_advantage(table: pd.DataFrame, model: str, baseline: str, top: int = TOP_BYTES) -> go.Figure:
     """Mean probability of the correct byte, for the bytes where ``model`` gains and loses most: two panels,
     the ``top`` largest advantages and the ``top`` smallest (the bytes between them are left out)."""
     gains = table.head(top)
