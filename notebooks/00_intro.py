@@ -26,7 +26,10 @@
 # - the **error analysis** that peels the LSTM's errors with a sequence of oracles (Figure 6);
 #
 # and goes beyond it where the paper stops: whether the interpretable cells are *used* (ablating and
-# clamping them), and how much of the "dynamic memory" error dynamic evaluation removes.
+# clamping them), and how much of the "dynamic memory" error dynamic evaluation removes (chapter 8);
+# whether the cell search finds what a model is known to track, on synthetic text whose variables
+# are known (the ground truth); and whether a model that attends to recent history, a byte-level
+# Transformer, fixes the memory errors as the paper conjectures (chapter 10).
 #
 # Every number on these pages is computed by the build that produced them, except the paper's own
 # values, which are quoted as the paper's for comparison. Each chapter ends with the paper's claims

@@ -53,6 +53,7 @@ import pandas as pd
 from IPython.display import HTML, Markdown, display
 
 from lit_rnn.analysis import groundtruth, scorecard
+from lit_rnn.analysis.causal import scores_table
 from lit_rnn.analysis.cells import CellView
 from lit_rnn.synthetic import HORIZON
 from lit_rnn.truth_study import TruthStudy
@@ -102,7 +103,7 @@ study.model_table()
 # For each model: chapter 3's ranking with every true variable as a signal, the best cell and what
 # the thresholds declare; `probe`, the score of a ridge regression over all cells at once, fitted
 # on the first half of the test text and scored on the second (the model *holds* a variable when
-# the probe reaches the "tracks" threshold); `first_used`, the rank in the search of the first cell
+# the probe reaches the "tracks" threshold); *first used*, the rank in the search of the first cell
 # whose ablation moves the loss on the bytes that need the variable beyond the layer's random cells
 # (chapter 8's test; the top three cells of each needed variable are ablated).
 
@@ -162,10 +163,12 @@ pd.concat([groundtruth.precision_recall(s.variables).assign(model=s.run.name) fo
 
 # %% [markdown]
 # ## Does the model use the cells the search finds?
+#
+# The top cells of each needed variable in the largest model, ablated and tested as chapter 8 tests
+# them (a cell is *used* when it passes every test).
 
 # %%
-largest.causal.table[["signal", "layer", "quantity", "cell", "score", "targets", "delta", "random_mean", "z",
-                      "rank_p", "causal"]].assign(layer=lambda t: t.layer + 1).round(3)
+scores_table(largest.causal)
 
 # %% [markdown]
 # ## Beyond the unroll horizon
@@ -181,17 +184,24 @@ pd.DataFrame(beyond.values(), index=list(beyond)).drop(columns="longest_end").ro
 # ## When do the cells appear?
 #
 # The best cell and the probe for each needed variable across model width and the training steps
-# whose weights were kept (the last step of each width is its best weights).
+# whose weights were kept (the last step of each width is its best weights). First the best cell's
+# score, by training step:
 
 # %%
 emergence = study.emergence()
 emergence.pivot(index=["signal", "hidden"], columns="step", values="score").round(2)
+
+# %% [markdown]
+# The probe's score, at the same steps:
 
 # %%
 emergence.pivot(index=["signal", "hidden"], columns="step", values="probe").round(2)
 
 # %% [markdown]
 # ## The claims, checked
+#
+# Each claim is judged on the largest model, whose name leads what it measured; the tables above
+# show the smaller ones.
 
 # %%
 variables = largest.variables

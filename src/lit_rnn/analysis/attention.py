@@ -55,13 +55,15 @@ def memory_errors_and_heads(category: np.ndarray, fixed: np.ndarray, mass: np.nd
                             threshold: float = 0.3) -> pd.DataFrame:
     """Do the memory errors fall where an induction head copies? Per oracle category of the LSTM's errors (and
     ``""``: bytes it got right): count, the induction head's mean mass, the share of bytes where it puts at least
-    ``threshold`` on copying keys, and the share the Transformer fixes there and elsewhere."""
+    ``threshold`` on copying keys, and the share the Transformer fixes there and elsewhere (none for bytes without
+    an error)."""
     rows = []
     for name in dict.fromkeys(category):
         inside = category == name
         copies = inside & (mass >= threshold)
+        shares = (_share(fixed, copies), _share(fixed, inside & ~copies)) if name else (np.nan, np.nan)  # no error
         rows.append((name or "not an error", int(inside.sum()), float(mass[inside].mean()), copies.sum() / inside.sum(),
-                     _share(fixed, copies), _share(fixed, inside & ~copies)))
+                     *shares))
     return pd.DataFrame(rows, columns=["category", "bytes", "mean_mass", "copying", "fixed_copying",
                                        "fixed_elsewhere"])
 

@@ -19,11 +19,13 @@ def attention_text_html(text: bytes, weights: np.ndarray, title: str = "") -> st
 
 
 def induction_heatmap(scores: pd.DataFrame) -> go.Figure:
-    """Each head's induction score (rows of ``analysis.attention.induction_scores``), layer by head."""
+    """Each head's induction score (rows of ``analysis.attention.induction_scores``), layer by head, both counted
+    from 1; the colours span the scores at hand, which the colour bar states."""
     grid = scores.pivot(index="layer", columns="head", values="induction_score").sort_index()
-    figure = go.Figure(go.Heatmap(z=grid.values, x=[f"head {h}" for h in grid.columns],
-                                  y=[f"layer {layer + 1}" for layer in grid.index], colorscale="Blues", zmin=0, zmax=1,
-                                  text=np.round(grid.values, 2), texttemplate="%{text}",
+    figure = go.Figure(go.Heatmap(z=grid.values, x=[f"head {h + 1}" for h in grid.columns],
+                                  y=[f"layer {layer + 1}" for layer in grid.index], colorscale="Blues", zmin=0,
+                                  zmax=max(float(np.nanmax(grid.values)), 1e-3),  # the scale of the scores at hand
+                                  text=np.round(grid.values, 3), texttemplate="%{text}",
                                   colorbar=dict(title="induction score")))
     figure.update_layout(title="Induction score per head:<br>attention to the byte after the earlier occurrence",
                          xaxis_title="attention head", yaxis=dict(title="layer", autorange="reversed"),
