@@ -90,10 +90,11 @@ def test_loss_heatmap_puts_each_training_length_on_its_own_row():
 
 
 def test_finite_horizon_agreement_and_embedding():
-    table = pd.DataFrame({"n-gram": [2.0, 1.5, 1.4], "n-NN": [2.1, 1.6, np.nan], "lstm": [1.2, 1.2, 1.2]},
-                         index=pd.Index([1, 2, 20], name="n"))
-    shown = _contract(figures.finite_horizon(table, "lstm"))
+    table = pd.DataFrame({"n-gram": [2.0, 1.5, 1.4], "n-NN": [2.1, 1.6, np.nan]}, index=pd.Index([1, 2, 20], name="n"))
+    shown = _contract(figures.finite_horizon(table, {"lstm": 1.2}))
     assert [t["name"] for t in shown["data"]] == ["n-gram", "n-NN"]
+    assert [(s["y0"], a["text"]) for s, a in zip(shown["layout"]["shapes"], shown["layout"]["annotations"])] == [
+        (1.2, "lstm: 1.200")]
     names = ["lstm-a", "rnn-b", "gru-c"]
     matrix = pd.DataFrame([[1, 0.8, 0.7], [0.8, 1, 0.6], [0.7, 0.6, 1]], index=names, columns=names)
     shown = _contract(figures.agreement_heatmap(matrix))
