@@ -66,7 +66,7 @@ all_signals = study.signals()
 signals = varying(all_signals, trace.positions)
 silent = sorted(set(all_signals) - set(signals))
 Markdown(f"We examine **{study.about(run)}** over the {len(trace.positions):,} bytes of the test split, with the "
-         f"signals of {language_name(study.settings.language)}."
+         f"reference signals for {language_name(study.settings.language)}."
          + (f" These signals never change in this test text and are left out: {', '.join(silent)}." if silent else "")
          + "".join(f"\n\n*{note}*" for note in study.notes))
 

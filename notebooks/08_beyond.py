@@ -184,10 +184,10 @@ if "line_position" in signals:
     late, early = clamp_values(trace, line.layer, line.quantity, line.cell, signals["line_position"])
     lines = interventions.intervention_samples(model, study.corpus, {
         "plain": Intervention(),
-        f"held at its end-of-line value ({late:+.2f})": Intervention.clamp(line.layer, [line.cell], late,
-                                                                           line.quantity),
-        f"held at its start-of-line value ({early:+.2f})": Intervention.clamp(line.layer, [line.cell], early,
-                                                                              line.quantity),
+        f"held at its end-of-line value ({line.quantity} = {late:+.2f})":
+            Intervention.clamp(line.layer, [line.cell], late, line.quantity),
+        f"held at its start-of-line value ({line.quantity} = {early:+.2f})":
+            Intervention.clamp(line.layer, [line.cell], early, line.quantity),
         "ablated": Intervention.ablate(line.layer, [line.cell], line.quantity),
     }, prime, n=600, count=32, seed=0)
     lengths = line_lengths(lines)
@@ -213,8 +213,10 @@ if "in_quotes" in signals:
     on, off = clamp_values(trace, quote.layer, quote.quantity, quote.cell, signals["in_quotes"])
     quotes = interventions.intervention_samples(model, study.corpus, {
         "plain": Intervention(),
-        f"clamped on ({on:+.2f})": Intervention.clamp(quote.layer, [quote.cell], on, quote.quantity),
-        f"clamped off ({off:+.2f})": Intervention.clamp(quote.layer, [quote.cell], off, quote.quantity),
+        f"clamped on ({quote.quantity} = {on:+.2f})": Intervention.clamp(quote.layer, [quote.cell], on,
+                                                                         quote.quantity),
+        f"clamped off ({quote.quantity} = {off:+.2f})": Intervention.clamp(quote.layer, [quote.cell], off,
+                                                                           quote.quantity),
     }, prime, n=300, count=32, seed=0)
     in_quotes = signal_in_samples(quotes, "in_quotes", study.settings.language)
     display(in_quotes.round(3))

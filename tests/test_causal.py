@@ -282,7 +282,7 @@ def test_the_dynamic_evaluation_claim_is_decided_by_the_memory_errors():
     assert dynamic_claim(gap(0.75, 0.19, 0.2, 0.9, (0.1, 0.5, -0.6, -0.2)), 1.1, 1.0, 0.01).verdict == "reproduced"
     measured = dynamic_claim(gap(0.75, 0.1875, 0.2, 0.9), 1.1, 1.0, 0.01).measured
     assert ("fixes 75.0% of the memory-oracle errors and 18.8% of the other errors that short context cannot fix "
-            "(difference +56.2 points, 95% interval +20.0 points to +90.0 points)") in measured
+            "(difference +56.2 points, 95% interval +20.0 to +90.0 points)") in measured
     assert "+0.500 and +0.025 nats on average (difference +0.475 nats, 95% interval +0.300 to +0.600)" in measured
     assert dynamic_claim(gap(0.75, 0.1875, 0.2, 0.9), 1.1, 1.0, 0.01).finding == (
         "memory errors fixed 75.0% against 18.8%; their log-probability rises more than the others' (+0.475 nats, "

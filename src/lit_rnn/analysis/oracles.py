@@ -376,7 +376,7 @@ class FixedShare:
         """Both comparisons as a claim states them: ``errors`` names the group's errors (e.g. "the memory-oracle
         errors")."""
         return (f"fixes {self.share:.1%} of {errors} and {self.rest:.1%} of {BASELINE_TEXT} (difference "
-                f"{points(self.share - self.rest)}, 95% interval {points(self.low)} to {points(self.high)}); it "
+                f"{points(self.share - self.rest)}, 95% interval {100 * self.low:+.1f} to {points(self.high)}); it "
                 f"raises the log-probability of their true bytes by {self.gain:+.3f} and {self.rest_gain:+.3f} nats on "
                 f"average (difference {self.gain - self.rest_gain:+.3f} nats, 95% interval {self.gain_low:+.3f} to "
                 f"{self.gain_high:+.3f})")

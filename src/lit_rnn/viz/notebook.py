@@ -65,12 +65,15 @@ def _words(label: object) -> object:
 
 def html_table(frame: pd.DataFrame) -> str:
     """A table as pandas draws it in a notebook, with ``MISSING`` in place of NaN, integers kept integers and grouped
-    by thousands (1,335,599 parameters), no negative zero (a value rounded to -0.0 shows a sign not there), and its
-    column and axis names in words: the table itself keeps the names the code uses."""
+    by thousands (1,335,599 parameters), no negative zero (a value rounded to -0.0 shows a sign not there), its
+    column and axis names in words (the table itself keeps the names the code uses), and no row numbers where the
+    index is only that (an unnamed integer index: pandas' row count, or what is left of it after a filter)."""
     frame = frame.rename(columns=_words).rename_axis(index=_words, columns=_words)
     frame = frame.apply(lambda column: column + 0.0 if column.dtype.kind == "f" else column)  # -0.0 + 0.0 is 0.0
     whole = [(lambda v: f"{v:,.0f}") if _integers(frame.iloc[:, j]) else None for j in range(frame.shape[1])]
-    return frame.to_html(notebook=True, na_rep=MISSING, formatters=whole, max_rows=pd.get_option("display.max_rows"),
+    numbered = frame.index.nlevels == 1 and frame.index.name is None and frame.index.dtype.kind in "iu"
+    return frame.to_html(notebook=True, na_rep=MISSING, formatters=whole, index=not numbered,
+                         max_rows=pd.get_option("display.max_rows"),
                          max_cols=pd.get_option("display.max_columns"),
                          show_dimensions=pd.get_option("display.show_dimensions"),
                          float_format=pd.get_option("display.float_format"))
