@@ -144,8 +144,10 @@ rates.round(3)
 
 # %% tags=["hide-input"]
 top = controls.groupby("kind").score.max()
-Markdown(f"Over {len(controls)} control searches ({len(searches)} models, {len(controls) // len(searches)} control "
-         f"variables each) the best cell reached AUC **{top.get('binary', float('nan')):.3f}** "
+Markdown(f"Over {len(controls)} control searches ({len(searches)} models, each searched against "
+         f"{len(controls) // len(searches)} control variables: the computable controls, and the unknowable ones in "
+         f"{control_draws + 1} independent draws each) the best cell reached "
+         f"AUC **{top.get('binary', float('nan')):.3f}** "
          f"and |ρ| **{top.get('count', float('nan')):.3f}**: chance on {len(study.trace(largest.run).positions):,} "
          f"bytes of test text, against chapter 3's *partly* thresholds of AUC {groundtruth.PARTLY_TRACKS['binary']} "
          f"and |ρ| {groundtruth.PARTLY_TRACKS['count']}.")

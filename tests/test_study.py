@@ -100,6 +100,10 @@ def test_study_names_each_chapters_runs(reference_data_dir, tmp_path):
     assert study.dynamics_run is study.cell_run and sorted(study.cell_run.snapshots()) == list(preset.snapshot_steps)
     assert {run.config.run_id for run in study.recurrent_runs} == {run.config.run_id for run in study.grid_runs}
     assert study.notes == []
+    lstms = [run for run in study.recurrent_runs if run.config.model.architecture == "lstm"]
+    for run in lstms:  # the rival of a model: the best on validation of its budget, trained alike
+        rivals = [r for r in lstms if r.training == run.training and study._budget_index(r) == study._budget_index(run)]
+        assert study.matched_lstm(run).config.run_id == min(rivals, key=lambda r: r.result.best_val_loss).config.run_id
     traced = [run.dir for run in study.traced_runs]  # the explorer's runs: each traced run once
     assert sorted(traced) == sorted({run.dir for run in [study.cell_run, *study.gate_runs.values()]})
     assert len(traced) == len(set(traced)) and traced[0] == study.cell_run.dir

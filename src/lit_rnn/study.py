@@ -254,13 +254,21 @@ class Study:
         return chosen
 
     def matched_lstm(self, run: Run) -> Run:
-        """The LSTM to set beside ``run``: of those trained alike (the same recipe length), the nearest in
-        parameters; else the large LSTM the chapters analyse."""
+        """The LSTM to set beside ``run``: of those trained alike (the same recipe length), the best on validation
+        of its parameter budget (the paper's, nearest in log-parameters), else the nearest in parameters; else the
+        large LSTM the chapters analyse. The best of the budget, so a model is not judged against a weak rival."""
         alike = [r for r in self._recurrent() if r.config.model.architecture == "lstm" and r.training == run.training]
         if not alike:
             return self.cell_run
+        same = [r for r in alike if self._budget_index(r) == self._budget_index(run)]
+        if same:
+            return self._pick(same, lambda r: r.result.best_val_loss)
         return self._pick(alike, lambda r: (abs(np.log(r.result.parameters / run.result.parameters)),
                                             r.result.parameters))
+
+    def _budget_index(self, run: Run) -> int:
+        """Which of the paper's budgets a run's parameter count is nearest (in log-parameters)."""
+        return int(np.argmin(np.abs(np.log(run.result.parameters) - np.log(self.budgets))))
 
     def best(self, architecture: str = "lstm") -> Run:
         """The recurrent run of ``architecture`` with the lowest validation loss."""
