@@ -14,8 +14,8 @@
 # The paper studies two texts at opposite ends of a spectrum of structure: Tolstoy's *War and
 # Peace*, almost entirely English prose, and the source code of the Linux kernel, whose braces,
 # comments and indentation nest over hundreds of bytes. Both are modelled as **bytes**: the
-# vocabulary is the set of byte values that occur, so a UTF-8 character outside ASCII is two or
-# three symbols.
+# vocabulary is the set of byte values that occur, so a UTF-8 character outside ASCII is two to
+# four symbols.
 
 # %% tags=["parameters"]
 corpus = "warpeace"  # a registered corpus (warpeace, linux) or the path of any text file

@@ -20,7 +20,8 @@
 # comment), reported as $\max(\mathrm{AUC}, 1-\mathrm{AUC})$.
 #
 # Quotes and line length matter in prose; brackets, comments and indentation in code. Every signal
-# is computed on any corpus; one that never varies in a text simply ranks nothing.
+# but the comment signal is computed on prose, and every signal on code; one that never varies in a
+# text simply ranks nothing.
 
 # %% tags=["parameters"]
 corpus = "warpeace"  # a registered corpus (warpeace, linux) or the path of any text file

@@ -202,8 +202,8 @@ emergence.pivot(index=["signal", "hidden"], columns="step", values="probe").roun
 # %% [markdown]
 # ## The claims, checked
 #
-# Each claim is judged on the largest model, whose name leads what it measured; the tables above
-# show the smaller ones.
+# Each claim but the first (which pools the control searches of every model) is judged on the
+# largest model, whose name leads what it measured; the tables above show the smaller ones.
 
 # %%
 variables = largest.variables

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from lit_rnn.analysis.attention import copy_keys, induction_mass, induction_scores
+from lit_rnn.analysis.attention import copy_keys, even_induction_score, induction_mass, induction_scores
 from lit_rnn.attention import attention_over, repeated_bytes
 from lit_rnn.data import Corpus
 from lit_rnn.evaluate import model_predictions
@@ -155,5 +155,9 @@ def test_a_perfect_induction_head_scores_one_and_copy_keys_find_it():
     keys = copy_keys(ids[0], window, match=1)
     assert keys[period:, period - 1].all() and not keys[:period].any()
     np.testing.assert_allclose(induction_mass(attention[0, :, 0], keys)[period:], 1.0)
+    even = np.zeros((1, 2 * period, 1, window))  # attention spread over the query and every byte before it
+    for t in range(2 * period):
+        even[:, t, 0, :t + 1] = 1 / (t + 1)
+    assert induction_scores([even], period).iloc[0].induction_score == pytest.approx(even_induction_score(period))
     text = np.array([1, 2, 3, 1, 2, 9])  # at byte 4 ("2" after "1"), "3" (2 back) followed "1 2" earlier
     assert copy_keys(text, 5, match=2)[4].tolist() == [False, False, True, False, False]

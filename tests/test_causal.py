@@ -272,20 +272,22 @@ def test_the_dynamic_evaluation_claim_is_decided_by_the_memory_errors():
     def gap(share, rest, low, high, gains=(0.5, 0.025, 0.3, 0.6)):
         return FixedShare("memory", share, rest, low, high, *gains)
 
-    assert dynamic_claim(gap(0.75, 0.19, 0.2, 0.9), 1.10, 1.05, 0.01).verdict == "reproduced"
-    assert dynamic_claim(gap(0.75, 0.19, 0.2, 0.9), 1.10, 1.05, 0.03).verdict == "reproduced"  # loss: noise
-    within = dynamic_claim(gap(0.012, 0.012, -0.003, 0.003), 1.10, 1.05, 0.01)  # issue 27: 1.2% vs 1.2%
+    assert dynamic_claim(gap(0.75, 0.19, 0.2, 0.9), 1.10, 1.05, 0.01, (4, 3)).verdict == "reproduced"
+    assert dynamic_claim(gap(0.75, 0.19, 0.2, 0.9), 1.10, 1.05, 0.03, (4, 3)).verdict == "reproduced"  # loss: noise
+    within = dynamic_claim(gap(0.012, 0.012, -0.003, 0.003), 1.10, 1.05, 0.01, (4, 3))  # issue 27: 1.2% vs 1.2%
     assert within.verdict == "inconclusive"
-    assert dynamic_claim(gap(0.10, 0.19, -0.3, -0.1), 1.10, 1.05, 0.01).verdict == "not reproduced"
-    assert dynamic_claim(gap(0.75, 0.19, 0.2, 0.9), 1.10, 1.15, 0.01).verdict == "not reproduced"  # loss up
-    assert dynamic_claim(gap(np.nan, 0.19, np.nan, np.nan), 1.10, 1.05, 0.01).verdict == "not measured"
-    assert dynamic_claim(gap(0.75, 0.19, 0.2, 0.9, (0.1, 0.5, -0.6, -0.2)), 1.1, 1.0, 0.01).verdict == "reproduced"
-    measured = dynamic_claim(gap(0.75, 0.1875, 0.2, 0.9), 1.1, 1.0, 0.01).measured
-    assert ("fixes 75.0% of the memory-oracle errors and 18.8% of the other errors that short context cannot fix "
-            "(difference +56.2 points, 95% interval +20.0 to +90.0 points)") in measured
+    assert dynamic_claim(gap(0.10, 0.19, -0.3, -0.1), 1.10, 1.05, 0.01, (4, 3)).verdict == "not reproduced"
+    assert dynamic_claim(gap(0.75, 0.19, 0.2, 0.9), 1.10, 1.15, 0.01, (4, 3)).verdict == "not reproduced"  # loss up
+    assert dynamic_claim(gap(np.nan, 0.19, np.nan, np.nan), 1.10, 1.05, 0.01, (4, 3)).verdict == "not measured"
+    gains_down = gap(0.75, 0.19, 0.2, 0.9, (0.1, 0.5, -0.6, -0.2))  # stated, not judged
+    assert dynamic_claim(gains_down, 1.1, 1.0, 0.01, (4, 3)).verdict == "reproduced"
+    measured = dynamic_claim(gap(0.75, 0.1875, 0.2, 0.9), 1.1, 1.0, 0.01, (4, 3)).measured
+    assert ("fixes 75.00% of the memory-oracle errors and 18.75% of the other errors that short context cannot fix "
+            "(difference +56.25 points, 95% interval +20.00 to +90.00 points)") in measured
     assert "+0.500 and +0.025 nats on average (difference +0.475 nats, 95% interval +0.300 to +0.600)" in measured
-    assert dynamic_claim(gap(0.75, 0.1875, 0.2, 0.9), 1.1, 1.0, 0.01).finding == (
-        "memory errors fixed 75.0% against 18.8%; their log-probability rises more than the others' (+0.475 nats, "
+    assert measured.endswith("; memory-oracle errors, each model's peeled alike, 4 → 3 net")
+    assert dynamic_claim(gap(0.75, 0.1875, 0.2, 0.9), 1.1, 1.0, 0.01, (4, 3)).finding == (
+        "memory errors fixed 75.00% against 18.75%; their log-probability rises more than the others' (+0.475 nats, "
         "beyond the noise)")
 
 

@@ -202,9 +202,14 @@ def test_a_build_without_n_nns_measures_only_what_it_has():
     table = compare.finite_horizon_table(ngrams, {})
     assert table["n-NN"].isna().all() and [trace.name for trace in figures.finite_horizon(table, {}).data] == [
         "n-gram"]
-    assert compare.horizon_worth(table, 0.5).startswith("beats every n-gram here")
+    first, second = table.index[:2]
+    assert compare.horizon_worth(table, 0.5).startswith("beats every n-gram here, up to the ")
     assert compare.horizon_worth(table, table["n-gram"].iloc[0] + 0.01) == (
-        f"does worse than the n-gram with {table.index[0]} byte{'s' if table.index[0] > 1 else ''} of context")
+        f"does worse than the {first}-gram ({table['n-gram'].iloc[0]:.3f})")
+    between = (table["n-gram"].iloc[0] + table["n-gram"].iloc[1]) / 2  # Table 2's n-grams improve with n
+    gram = table["n-gram"]
+    assert compare.horizon_worth(table, between) == (f"does worse than the {second}-gram ({gram.iloc[1]:.3f}) "
+                                                     f"and better than the {first}-gram ({gram.iloc[0]:.3f})")
     levels = figures.finite_horizon(table, {"lstm": 1.0, "transformer": 1.1}).layout.annotations
     assert [a.text for a in levels] == ["lstm: 1.000", "transformer: 1.100"]
     empty = pd.DataFrame(columns=["step", "n", "symmetric_kl", "delta_loss"])
@@ -386,7 +391,10 @@ class _Corpus:
 
 def test_corpus_claim_passes_on_the_papers_corpus_and_fails_on_another():
     assert corpus_claim(_Corpus("warpeace", 3_258_246, 87)).verdict == "reproduced"
-    assert corpus_claim(_Corpus("linux", 6_206_996, 110)).verdict == "partly"  # rebuilt from Linux 6.1
+    rebuilt = corpus_claim(_Corpus("linux", 6_206_996, 110))  # from Linux 6.1, cut to the paper's size
+    assert rebuilt.verdict == "not reproduced" and "the size by construction" in rebuilt.measured
+    assert corpus_claim(_Corpus("linux", 6_206_996, 101)).verdict == "reproduced"  # the size alone is no evidence
+    assert corpus_claim(_Corpus("warpeace", 3_258_246, 90)).verdict == "partly"
     assert corpus_claim(_Corpus("warpeace", 1_000, 50)).verdict == "not reproduced"
     assert corpus_claim(_Corpus("mine", 1_000, 50)).verdict == "not measured"
 

@@ -290,6 +290,8 @@ def test_a_missing_value_reads_as_a_dash_in_a_chapter_and_as_a_fault_otherwise()
     drawn = notebook.html_table(lacking)
     assert book_checks.table_problems(drawn) == [] and drawn.count(f"<td>{notebook.MISSING}</td>") == 3
     assert "<th>test loss</th>" in drawn and "<th>in_quotes</th>" in drawn  # names in words, the data as it is
+    named = notebook.html_table(pd.DataFrame({"auc_beyond": [0.9], "mean_length_se": [1.0], "wall_s": [3.0]}))
+    assert all(f"<th>{h}</th>" in named for h in ("AUC beyond", "mean length s.e.", "wall (s)"))
     numbered = notebook.html_table(pd.DataFrame({"n": [5, 6]}, index=[77, 81]))  # rows left by a filter
     assert "<th>77</th>" not in numbered and "<td>5</td>" in numbered
     assert "<td>12</td>" in drawn and "<td>2.806</td>" in drawn and "<td>1,335,599</td>" in drawn

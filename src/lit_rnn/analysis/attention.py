@@ -32,6 +32,12 @@ def induction_scores(layers: list[np.ndarray], period: int) -> pd.DataFrame:
     return table.sort_values("induction_score", ascending=False, kind="stable").reset_index(drop=True)
 
 
+def even_induction_score(period: int) -> float:
+    """The induction score of a head that spreads its attention evenly over every byte up to its query, on the
+    probe of :func:`induction_scores`: the query at t (from ``period`` to ``2 * period - 1``) sees t + 1 bytes."""
+    return float(np.mean(1 / (np.arange(period, 2 * period) + 1)))
+
+
 def copy_keys(ids: np.ndarray, window: int, match: int = 2) -> np.ndarray:
     """(n, window) mask over a row's bytes ``ids``: key ``d`` back from byte t follows an earlier occurrence of
     t's last ``match`` bytes (``ids[t-d-1-k] == ids[t-k]`` for k < match), so attending to it copies."""
@@ -86,8 +92,9 @@ def attention_claim(gap: FixedShare, lstm_loss: float, transformer_loss: float, 
     measured = (f"{names[1]} (test {transformer_loss:.3f} nats/byte, {names[0]} {lstm_loss:.3f}) "
                 f"{gap.text(errors)}")
     return Claim("Attention", claim, measured, verdict([gap.outcome]),
-                 threshold="the interval of the difference above 0", chance="0 (no preference for memory errors)",
-                 finding=gap_finding(gap))
+                 threshold="the 95% interval of the difference in shares fixed (points) above 0 (decides); the "
+                           "log-probability difference is stated, not judged",
+                 chance="0 (no preference for memory errors)", finding=gap_finding(gap))
 
 
 def error_categories(breakdown) -> np.ndarray:

@@ -151,12 +151,15 @@ def finite_horizon_table(ngrams: dict[int, Predictions], nnns: dict[int, Predict
 
 
 def horizon_worth(table: pd.DataFrame, loss: float) -> str:
-    """What a test ``loss`` is worth in Table 2's terms (``table`` from :func:`finite_horizon_table`): the fewest bytes
-    of context with which an n-gram does better, or that it beats every n-gram of the table."""
-    better = table.index[table["n-gram"] < loss]
+    """What a test ``loss`` is worth in Table 2's terms (``table`` from :func:`finite_horizon_table`): the n-gram of
+    fewest bytes of context that does better, and the one just before it, which does not."""
+    ngrams = table["n-gram"].dropna()
+    better = ngrams.index[ngrams < loss]
     if not len(better):
-        return f"beats every n-gram here (up to {table.index.max()} bytes of context)"
-    return f"does worse than the n-gram with {better.min()} byte{'s' if better.min() > 1 else ''} of context"
+        return f"beats every n-gram here, up to the {ngrams.index.max()}-gram ({ngrams.iloc[-1]:.3f})"
+    worse = ngrams.index[ngrams.index < better.min()]
+    return (f"does worse than the {better.min()}-gram ({ngrams[better.min()]:.3f})"
+            + (f" and better than the {worse.max()}-gram ({ngrams[worse.max()]:.3f})" if len(worse) else ""))
 
 
 def agreement_matrix(predictions: list[Predictions]) -> pd.DataFrame:

@@ -58,9 +58,15 @@ def _integers(column: pd.Series) -> bool:
     return column.dtype.kind in "iu" or _whole_with_missing(column)
 
 
+HEADER_WORDS = {"auc": "AUC", "se": "s.e.", "val": "validation", "s": "(s)"}  # a code name's parts, as read
+
+
 def _words(label: object) -> object:
-    """A column name as a reader reads it: the library's ``test_loss`` is ``test loss`` on a page."""
-    return label.replace("_", " ") if isinstance(label, str) else label
+    """A column name as a reader reads it: the library's ``test_loss`` is ``test loss``, ``auc_beyond`` is ``AUC
+    beyond`` and ``wall_s`` is ``wall (s)`` on a page."""
+    if not isinstance(label, str):
+        return label
+    return " ".join(HEADER_WORDS.get(part, part) for part in label.split("_"))
 
 
 def html_table(frame: pd.DataFrame) -> str:
