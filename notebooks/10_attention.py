@@ -50,7 +50,14 @@ import numpy as np
 from IPython.display import HTML, Markdown, display
 
 from lit_rnn.analysis import attention, compare, longrange, scorecard
-from lit_rnn.analysis.oracles import OracleConfig, error_breakdown, fixed_errors, fixed_share, side_by_side
+from lit_rnn.analysis.oracles import (
+    OracleConfig,
+    error_breakdown,
+    fixed_errors,
+    fixed_share,
+    memory_steps,
+    side_by_side,
+)
 from lit_rnn.attention import attention_over, repeated_bytes, split_attention
 from lit_rnn.study import Study
 from lit_rnn.viz import figures, notebook
@@ -163,7 +170,7 @@ fixes = fixed_errors(breakdowns[0], lstm, transformer)
 figures.error_fixes(fixes, f"Errors of {lstm.name} that {transformer.name} fixes, by oracle category")
 
 # %% tags=["hide-input"]
-within = [f"{size}-memory" for size in oracle.memory_sizes if size <= window]  # what the window can see
+within = memory_steps(oracle, window)  # what the window can see
 gap = fixed_share(breakdowns[0], lstm, transformer, "memory", steps=within)
 Markdown(f"Only the memory errors whose earlier occurrence lies within {window} bytes ({', '.join(within) or 'none'}) "
          f"are ones a window of {window} bytes can mostly see (it reaches {3 * window // 4 + 1} to {window} bytes "

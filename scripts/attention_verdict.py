@@ -18,7 +18,14 @@ import numpy as np
 import torch
 
 from lit_rnn.analysis import attention, compare, longrange
-from lit_rnn.analysis.oracles import OracleConfig, error_breakdown, fixed_errors, fixed_share, side_by_side
+from lit_rnn.analysis.oracles import (
+    OracleConfig,
+    error_breakdown,
+    fixed_errors,
+    fixed_share,
+    memory_steps,
+    side_by_side,
+)
 from lit_rnn.attention import attention_over, repeated_bytes, split_attention
 from lit_rnn.data import load_corpus
 from lit_rnn.evaluate import predictions
@@ -50,9 +57,9 @@ def main() -> None:
                   for p in (lstm, transformer)]
     print(side_by_side(*breakdowns).round(3).to_string())
     print(fixed_errors(breakdowns[0], lstm, transformer).round(3).to_string())
-    gap = fixed_share(breakdowns[0], lstm, transformer, "memory")
-    print(attention.attention_claim(gap, lstm.cross_entropy, transformer.cross_entropy, (lstm.name, transformer.name)))
     model = runs[1].load_model()
+    gap = fixed_share(breakdowns[0], lstm, transformer, "memory", steps=memory_steps(oracle, model.config.context))
+    print(attention.attention_claim(gap, lstm.cross_entropy, transformer.cross_entropy, (lstm.name, transformer.name)))
     period = model.config.context // 2
     scores = attention.induction_scores(attention_over(model, repeated_bytes(corpus.vocab_size, period)), period)
     print(scores.round(3).to_string())

@@ -21,7 +21,15 @@ from lit_rnn.analysis.causal import (
     signal_in_samples,
     target_mask,
 )
-from lit_rnn.analysis.oracles import ErrorBreakdown, FixedShare, dynamic_claim, fixed_errors, fixed_share
+from lit_rnn.analysis.oracles import (
+    ErrorBreakdown,
+    FixedShare,
+    OracleConfig,
+    dynamic_claim,
+    fixed_errors,
+    fixed_share,
+    memory_steps,
+)
 from lit_rnn.analysis.signals import SIGNAL_KINDS, Signal, lex, reference_signals
 from lit_rnn.errors import UserError
 from lit_rnn.interventions import LayerAblations
@@ -262,6 +270,7 @@ def test_fixed_share_of_memory_errors_against_the_others_with_a_bootstrap_over_s
     steps = fixed_share(_breakdown(labels, positions), plain, after, steps=["1-memory"], samples=500)
     assert (steps.group, steps.share, steps.rest) == ("1-memory", 0.75, 0.0)
     assert np.isnan(fixed_share(_breakdown(labels, positions), plain, after, steps=[]).share)  # a window too short
+    assert memory_steps(OracleConfig(), 512) == ["100-memory", "500-memory"] and memory_steps(OracleConfig(), 50) == []
     none = ["n-gram" if label == "1-memory" else label for label in labels]
     assert np.isnan(fixed_share(_breakdown(none, positions), plain, after).share)
 

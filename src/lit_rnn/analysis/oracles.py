@@ -418,6 +418,11 @@ def fixed_share(breakdown: ErrorBreakdown, model: Predictions, other: Prediction
                       float(totals[4] / totals[0]), float(totals[5] / totals[2]), *interval(gains))
 
 
+def memory_steps(config: OracleConfig, window: int) -> list[str]:
+    """The memory oracle's steps a model seeing ``window`` bytes back can act on: those of memories up to it."""
+    return [f"{size}-memory" for size in config.memory_sizes if size <= window]
+
+
 def category_errors(breakdown: ErrorBreakdown, category: str) -> int:
     """How many of a model's errors the oracles put in ``category``."""
     return int(breakdown.table.loc[breakdown.table["category"] == category, "errors"].sum())
