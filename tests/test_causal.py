@@ -135,6 +135,7 @@ def test_the_scores_table_reads_as_the_chapter_names_each_test():
     scores = causal_scores(cells, {1: ablated}, _signal(on), np.zeros(1000, np.uint8), bootstrap=200)
     row = scores_table(scores).iloc[0]
     assert row["layer"] == 2 and row["cell"] == "c[7]" and row["used"] == "yes" and row["target bytes (count)"] == 80
+    assert row["why not used"] == ""
     assert row["Holm p"] == p_text(scores.table.p_holm.iloc[0]) != "0.0" and " to " in row["excess over random (95%)"]
     assert (p_text(4e-18), p_text(2.5e-3)) == ("< 1e-06", "0.0025")  # the normal tail's far digits are not shown
 
@@ -142,8 +143,10 @@ def test_the_scores_table_reads_as_the_chapter_names_each_test():
 def test_a_cell_with_too_few_target_bytes_is_not_measured():
     cells = pd.DataFrame({"signal": ["in_quotes"], "layer": [1], "quantity": ["c"], "cell": [7], "score": [0.9]})
     ablated, on = _ablations(1, [7], draws=40, effect=0.5, rows=1)
-    row = causal_scores(cells, {1: ablated}, _signal(on), np.zeros(1000, np.uint8), min_targets=20).table.iloc[0]
+    scores = causal_scores(cells, {1: ablated}, _signal(on), np.zeros(1000, np.uint8), min_targets=20)
+    row = scores.table.iloc[0]
     assert row.targets == 10 and not row.measured and not row.causal
+    assert scores_table(scores).iloc[0]["why not used"] == "too few target bytes to test"
 
 
 def test_the_causal_claim_counts_the_measurable_cells():

@@ -212,13 +212,15 @@ def scores_table(scores: CausalScores) -> pd.DataFrame:
                          excess=between(table.excess_low, table.excess_high),
                          other_excess=between(table.other_excess_low, table.other_excess_high),
                          rank_p=[p_text(p) for p in table.rank_p], p_holm=[p_text(p) for p in table.p_holm],
-                         causal=table.causal.map({True: "yes", False: "no"}))
+                         causal=table.causal.map({True: "yes", False: "no"}),
+                         why_not=[_why_not(row, passed) for (_, row), (_, passed) in
+                                  zip(table.iterrows(), _tests(table).iterrows())])
     return shown[["signal", "target", "layer", "cell", "targets", "delta", "random_mean", "random_sd", "z", "rank_p",
-                  "p_holm", "excess", "delta_other", "other_excess", "causal"]].rename(columns={
+                  "p_holm", "excess", "delta_other", "other_excess", "causal", "why_not"]].rename(columns={
         "target": "target bytes", "targets": "target bytes (count)", "delta": "Δ loss on them (nats/byte)",
         "random_mean": "random cells' Δ (mean)", "random_sd": "random cells' Δ (sd)", "rank_p": "rank p",
         "p_holm": "Holm p", "excess": "excess over random (95%)", "delta_other": "Δ loss on other bytes",
-        "other_excess": "excess on other bytes (95%)", "causal": "used"}).round(3)
+        "other_excess": "excess on other bytes (95%)", "causal": "used", "why_not": "why not used"}).round(3)
 
 
 def causal_claim(scores: CausalScores) -> Claim:
@@ -250,6 +252,13 @@ def causal_claim(scores: CausalScores) -> Claim:
     chance = f"{len(measured)} × 5% = {0.05 * len(measured):.2f} cells by chance before the correction"
     return Claim(BEYOND, claim, text, judge(bool(used.all()), partly=bool(used.any())), threshold, chance,
                  finding=f"{int(used.sum())} of {len(measured)} signals' top cells used")
+
+
+def _why_not(row: pd.Series, passed: pd.Series) -> str:
+    """Why a tested cell is not counted as used, or "" where it is."""
+    if row.causal:
+        return ""
+    return _failed(row, passed) if row.measured else "too few target bytes to test"
 
 
 def _failed(row, passed: pd.Series) -> str:
