@@ -299,8 +299,8 @@ def test_the_dynamic_evaluation_claim_is_decided_by_the_memory_errors():
     assert "+0.500 and +0.025 nats on average (difference +0.475 nats, 95% interval +0.300 to +0.600)" in measured
     assert measured.endswith("; memory-oracle errors, each model's peeled alike, 4 → 3 net")
     assert dynamic_claim(gap(0.75, 0.1875, 0.2, 0.9), 1.1, 1.0, 0.01, (4, 3)).finding == (
-        "memory errors fixed 75.00% against 18.75%; their log-probability rises more than the others' (+0.475 nats, "
-        "beyond the noise)")
+        "memory errors fixed 75.00% against 18.75%; their log-probability rises more than the others', by 0.475 "
+        "nats, beyond the noise")
 
 
 def test_holm_keeps_the_family_wise_error_over_the_tested_cells():

@@ -457,6 +457,6 @@ def gap_finding(gap: FixedShare) -> str:
     beyond the noise."""
     finding = f"memory errors fixed {gap.share:.2%} against {gap.rest:.2%}"
     if gap.gain_outcome in (FOR, AGAINST):
-        finding += (f"; their log-probability rises {'more' if gap.gain_outcome == FOR else 'less'} than the others' "
-                    f"({gap.gain - gap.rest_gain:+.3f} nats, beyond the noise)")
+        finding += (f"; their log-probability rises {'more' if gap.gain_outcome == FOR else 'less'} than the others', "
+                    f"by {abs(gap.gain - gap.rest_gain):.3f} nats, beyond the noise")
     return finding
