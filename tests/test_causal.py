@@ -138,6 +138,7 @@ def test_the_scores_table_reads_as_the_chapter_names_each_test():
     assert row["why not used"] == ""
     assert row["Holm p"] == p_text(scores.table.p_holm.iloc[0]) != "0.0" and " to " in row["excess over random (95%)"]
     assert (p_text(4e-18), p_text(2.5e-3)) == ("< 1e-06", "0.0025")  # the normal tail's far digits are not shown
+    assert p_text(float("nan")) == "not measured"
 
 
 def test_a_cell_with_too_few_target_bytes_is_not_measured():

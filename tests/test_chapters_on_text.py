@@ -87,7 +87,7 @@ def _run_chapters(tmp_path: Path, name: str, text: bytes) -> Path:
 def test_every_chapter_runs_on_python_source_and_ranks_cells_for_its_comments_and_strings(tmp_path):
     """papermill with a corpus given as a file path, as the README shows: signals in the corpus's language."""
     executed = _run_chapters(tmp_path, "my_python.txt", python_source(30_000))
-    assert "the signals of **python**" in _outputs(executed / "03_cells.ipynb", "run = study.cell_run")
+    assert "the reference signals for Python code" in _outputs(executed / "03_cells.ipynb", "run = study.cell_run")
     ranking = _outputs(executed / "03_cells.ipynb", "ranking = rank_cells(")
     assert "in_comment" in ranking and "in_quotes" in ranking
 
@@ -96,7 +96,7 @@ def test_every_chapter_runs_on_python_source_and_ranks_cells_for_its_comments_an
 def test_every_chapter_runs_on_utf8_text_and_draws_its_characters(tmp_path):
     text = multi_script_text(30_000)
     executed = _run_chapters(tmp_path, "my_text.txt", text)
-    assert "the signals of **text**" in _outputs(executed / "03_cells.ipynb", "run = study.cell_run")
+    assert "the reference signals for prose" in _outputs(executed / "03_cells.ipynb", "run = study.cell_run")
     # No signal of this random text reaches "partly", so chapter 3 draws no cell view (a sentence says so): its
     # drawing is checked on the same text through the function that draws every cell view.
     from lit_rnn.analysis.cells import CellView

@@ -193,8 +193,10 @@ P_FLOOR = 1e-6  # below it a normal tail fitted to a few dozen random cells says
 
 
 def p_text(p: float) -> str:
-    """A p-value as pages show it: two significant figures (a Holm p of 4e-18 is not 0), or "< 1e-06" below
-    :data:`P_FLOOR`, where the normal approximation's digits mean nothing."""
+    """A p-value as pages show it: two significant figures (a Holm p of 4e-18 is not 0), "< 1e-06" below
+    :data:`P_FLOOR`, where the normal approximation's digits mean nothing, or "not measured"."""
+    if not np.isfinite(p):
+        return "not measured"
     return f"< {P_FLOOR:g}" if p < P_FLOOR else f"{p:.2g}"
 
 
