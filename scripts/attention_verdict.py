@@ -17,15 +17,7 @@ import json
 import numpy as np
 import torch
 
-from lit_rnn.analysis import attention, compare, longrange
-from lit_rnn.analysis.oracles import (
-    OracleConfig,
-    error_breakdown,
-    fixed_errors,
-    fixed_share,
-    memory_steps,
-    side_by_side,
-)
+from lit_rnn.analysis import attention, compare, longrange, oracles
 from lit_rnn.attention import attention_over, repeated_bytes, split_attention
 from lit_rnn.data import load_corpus
 from lit_rnn.evaluate import predictions
@@ -40,7 +32,7 @@ def main() -> None:
     parser.add_argument("transformer")
     parser.add_argument("--corpus", default="warpeace")
     parser.add_argument("--artifacts", default=None)
-    parser.add_argument("--contexts", type=int, nargs="+", default=list(OracleConfig().ngram_contexts))
+    parser.add_argument("--contexts", type=int, nargs="+", default=list(oracles.OracleConfig().ngram_contexts))
     args = parser.parse_args()
     torch.set_num_threads(1)
     corpus, store = load_corpus(args.corpus, resolve_data_dir()), resolve_artifacts(args.artifacts)
@@ -52,13 +44,14 @@ def main() -> None:
     print(f"test: {lstm.name} {lstm.cross_entropy:.4f}, {transformer.name} {transformer.cross_entropy:.4f} nats/byte "
           f"(paired bootstrap std {compare.paired_bootstrap_std(transformer, lstm):.4f})")
     print(longrange.error_overlap([lstm, transformer, ngrams[-1]]).to_string())
-    oracle = OracleConfig(ngram_contexts=tuple(args.contexts))
-    breakdowns = [error_breakdown(p, ngrams, corpus.data, batcher.positions("train").ravel(), oracle)
+    oracle = oracles.OracleConfig(ngram_contexts=tuple(args.contexts))
+    breakdowns = [oracles.error_breakdown(p, ngrams, corpus.data, batcher.positions("train").ravel(), oracle)
                   for p in (lstm, transformer)]
-    print(side_by_side(*breakdowns).round(3).to_string())
-    print(fixed_errors(breakdowns[0], lstm, transformer).round(3).to_string())
+    print(oracles.side_by_side(*breakdowns).round(3).to_string())
+    print(oracles.fixed_errors(breakdowns[0], lstm, transformer).round(3).to_string())
     model = runs[1].load_model()
-    gap = fixed_share(breakdowns[0], lstm, transformer, "memory", steps=memory_steps(oracle, model.config.context))
+    within = oracles.memory_steps(oracle, model.config.context)
+    gap = oracles.fixed_share(breakdowns[0], lstm, transformer, "memory", steps=within)
     print(attention.attention_claim(gap, lstm.cross_entropy, transformer.cross_entropy, (lstm.name, transformer.name)))
     period = model.config.context // 2
     scores = attention.induction_scores(attention_over(model, repeated_bytes(corpus.vocab_size, period)), period)
