@@ -50,7 +50,7 @@ from lit_rnn.analysis.cells import (
     top_cells,
     tracking,
 )
-from lit_rnn.analysis.signals import language_name, varying
+from lit_rnn.analysis.signals import language_name, signal_words, varying
 from lit_rnn.study import Study
 from lit_rnn.truth_study import false_positive_note
 from lit_rnn.viz import figures, notebook
@@ -100,7 +100,7 @@ for view in signal_views(ranking[ranking.signal.isin(shown)], trace, study.corpu
     display(HTML(cell_view_html(view)))
 if len(weak):
     display(Markdown("No cell tracks " + ", ".join(
-        f"**{row.signal}** (best: layer {row.layer + 1} `{row.quantity}[{row.cell}]`, "
+        f"**{signal_words(row.signal)}** (best: layer {row.layer + 1} `{row.quantity}[{row.cell}]`, "
         f"{'|ρ|' if row.kind == 'count' else 'AUC'} = {row.score:.2f}, below {PARTLY_TRACKS[row.kind]:g})"
         for row in weak.itertuples()) + f": no view is shown for {'it' if len(weak) == 1 else 'them'}."))
 

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from lit_rnn.analysis.scorecard import Claim, judge
-from lit_rnn.analysis.signals import SIGNAL_KINDS, Signal
+from lit_rnn.analysis.signals import SIGNAL_KINDS, Signal, signal_words
 from lit_rnn.errors import UserError
 
 TraceLike = Mapping[int, Mapping[str, np.ndarray]]  # or a Trace: indexable by layer 0..n-1
@@ -369,7 +369,7 @@ def cell_claims(ranking: pd.DataFrame, silent: Sequence[str], beyond: Sequence[B
         kind, score = row["kind"], row["score"]
         measure = "|ρ|" if kind == "count" else "AUC"
         claims.append(Claim("Cells", f"A cell tracks {concept}",
-                            f"layer {row.layer + 1} {row.quantity}[{row.cell}] follows {row.name} "
+                            f"layer {row.layer + 1} {row.quantity}[{row.cell}] follows {signal_words(row.name)} "
                             f"({measure} {score:.2f})",
                             judge(score >= TRACKS[kind], partly=score >= PARTLY_TRACKS[kind]), _threshold(kind),
                             _chance(kind, cells, n_bytes), corpora, f"{measure} {score:.2f}"))

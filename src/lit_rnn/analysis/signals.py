@@ -65,6 +65,16 @@ SIGNAL_KINDS = {
     "indentation": "count",
 }
 
+SIGNAL_WORDS = {  # each reference signal as a sentence names it
+    "line_position": "the position in the line",
+    "in_quotes": "being inside quotes",
+    "in_comment": "being inside a comment",
+    "paren_depth": "the parenthesis depth",
+    "bracket_depth": "the square-bracket depth",
+    "brace_depth": "the brace depth",
+    "indentation": "the indentation",
+}
+
 AUTO = "auto"
 TEXT = "text"  # prose: Pygments' own name for plain text
 PROSE_SIGNALS = tuple(name for name in SIGNAL_KINDS if name != "in_comment")  # prose has no comments
@@ -132,6 +142,12 @@ def as_bytes(data: bytes | np.ndarray) -> np.ndarray:
 
 
 # -- Languages -----------------------------------------------------------------------------------
+
+
+def signal_words(name: str) -> str:
+    """A signal as a sentence names it, its code name after: "the brace depth (brace_depth)"; any other signal (the
+    ground truth's, a user's) by its name alone."""
+    return f"{SIGNAL_WORDS[name]} ({name})" if name in SIGNAL_WORDS else name
 
 
 def language_name(language: str) -> str:
