@@ -409,7 +409,7 @@ def test_cell_claims_use_the_best_cell_per_concept_and_say_what_is_absent():
                                               n_bytes=10_000)}
     assert claims["A cell tracks line length"].verdict == "reproduced"
     line = claims["A cell tracks line length"]
-    assert "layer 1 c[5] follows the position in the line (line_position)" in line.measured
+    assert "layer 1 c[5] follows line_position, the position in the line (|ρ| 0.62)" in line.measured
     assert "|ρ| ≥ 0.012 (the floor" in claims["A cell tracks line length"].chance  # sqrt(2 ln 2 / 10,000): 1 cell
     assert claims["A cell tracks quotes"].verdict == "partly" and "0.75" in claims["A cell tracks quotes"].threshold
     assert claims["A cell tracks brackets"].verdict == "not reproduced"

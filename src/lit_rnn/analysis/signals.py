@@ -145,9 +145,9 @@ def as_bytes(data: bytes | np.ndarray) -> np.ndarray:
 
 
 def signal_words(name: str) -> str:
-    """A signal as a sentence names it, its code name after: "the brace depth (brace_depth)"; any other signal (the
-    ground truth's, a user's) by its name alone."""
-    return f"{SIGNAL_WORDS[name]} ({name})" if name in SIGNAL_WORDS else name
+    """A signal as a sentence names it, its code name first (tables show that): "brace_depth, the brace depth"; any
+    other signal (the ground truth's, a user's) by its name alone."""
+    return f"{name}, {SIGNAL_WORDS[name]}" if name in SIGNAL_WORDS else name
 
 
 def language_name(language: str) -> str:
