@@ -72,8 +72,7 @@ SIGNAL_WORDS = {  # each reference signal as a sentence names it
     "paren_depth": "the parenthesis depth",
     "bracket_depth": "the square-bracket depth",
     "brace_depth": "the brace depth",
-    "indentation": "the indentation",
-}
+}  # indentation names itself
 
 AUTO = "auto"
 TEXT = "text"  # prose: Pygments' own name for plain text
