@@ -67,7 +67,7 @@ Markdown(
     f"With B = {batcher.batch_size} rows and T = {batcher.seq_length} steps there are {batcher.n_batches} batches: "
     f"{batcher.n_train} train ({sizes['train']:,} bytes), {batcher.n_val} validation "
     f"({sizes['val']:,} bytes) and {batcher.n_test} test ({sizes['test']:,} bytes), "
-    f"in {batcher.batch_size} segments of {sizes['test'] // batcher.batch_size:,} bytes."
+    f"in {batcher.batch_size} segments of {batcher.segment_bytes('test'):,} bytes."
 )
 
 # %%

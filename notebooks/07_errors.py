@@ -68,7 +68,7 @@ breakdowns = [error_breakdown(study.predictions(run), ngrams, study.corpus.data,
 Markdown("Models: " + "; ".join(study.about(run) for run in runs) + ". The n-gram oracle consults "
          + ", ".join(p.name for p in ngrams) + f"; memory sizes {list(oracle.memory_sizes)} bytes, rare-word "
          f"thresholds {list(oracle.rare_thresholds)}, boosts {list(oracle.boosts)}. A memory looks back only within "
-         f"the byte's test segment ({study.batcher.split_bytes('test') // study.batcher.batch_size:,} bytes), so a "
+         f"the byte's test segment ({study.batcher.segment_bytes('test'):,} bytes), so a "
          "memory as long as that reaches the whole segment read so far."
          + "".join(f"\n\n*{note}*" for note in study.notes))
 

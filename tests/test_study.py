@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 import torch
 
+from lit_rnn.analysis import compare
 from lit_rnn.book import BookConfig
 from lit_rnn.cli import main
 from lit_rnn.errors import UserError
@@ -102,7 +103,9 @@ def test_study_names_each_chapters_runs(reference_data_dir, tmp_path):
     assert study.notes == []
     lstms = [run for run in study.recurrent_runs if run.config.model.architecture == "lstm"]
     for run in lstms:  # the rival of a model: the best on validation of its budget, trained alike
-        rivals = [r for r in lstms if r.training == run.training and study._budget_index(r) == study._budget_index(run)]
+        budget = compare.budget_index(run.result.parameters, study.budgets)
+        rivals = [r for r in lstms if r.training == run.training
+                  and compare.budget_index(r.result.parameters, study.budgets) == budget]
         assert study.matched_lstm(run).config.run_id == min(rivals, key=lambda r: r.result.best_val_loss).config.run_id
     traced = [run.dir for run in study.traced_runs]  # the explorer's runs: each traced run once
     assert sorted(traced) == sorted({run.dir for run in [study.cell_run, *study.gate_runs.values()]})

@@ -240,6 +240,10 @@ class Batcher:
     def split_bytes(self, split: str) -> int:
         return len(self.batch_range(split)) * self.bytes_per_batch
 
+    def segment_bytes(self, split: str) -> int:
+        """The bytes of one of the split's ``batch_size`` segments (one row's share of it)."""
+        return self.split_bytes(split) // self.batch_size
+
 
 def byte_label(byte: int) -> str:
     """A printable name for a byte value (for tables and figures)."""

@@ -23,6 +23,7 @@ from lit_rnn import evaluate, interventions
 from lit_rnn.analysis import scorecard
 from lit_rnn.analysis.causal import cells_to_ablate
 from lit_rnn.analysis.cells import rank_cells, top_cells
+from lit_rnn.analysis.compare import budget_index
 from lit_rnn.analysis.oracles import OracleConfig
 from lit_rnn.analysis.signals import Signal, Syntax, lex, reference_signals, varying
 from lit_rnn.data import Batcher, Corpus
@@ -260,15 +261,12 @@ class Study:
         alike = [r for r in self._recurrent() if r.config.model.architecture == "lstm" and r.training == run.training]
         if not alike:
             return self.cell_run
-        same = [r for r in alike if self._budget_index(r) == self._budget_index(run)]
+        budget = budget_index(run.result.parameters, self.budgets)
+        same = [r for r in alike if budget_index(r.result.parameters, self.budgets) == budget]
         if same:
             return self._pick(same, lambda r: r.result.best_val_loss)
         return self._pick(alike, lambda r: (abs(np.log(r.result.parameters / run.result.parameters)),
                                             r.result.parameters))
-
-    def _budget_index(self, run: Run) -> int:
-        """Which of the paper's budgets a run's parameter count is nearest (in log-parameters)."""
-        return int(np.argmin(np.abs(np.log(run.result.parameters) - np.log(self.budgets))))
 
     def best(self, architecture: str = "lstm") -> Run:
         """The recurrent run of ``architecture`` with the lowest validation loss."""

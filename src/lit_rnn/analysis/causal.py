@@ -209,14 +209,13 @@ def scores_table(scores: CausalScores) -> pd.DataFrame:
         return [f"{signed(a)} to {signed(b)}" if np.isfinite(a) and np.isfinite(b) else "not measured"
                 for a, b in zip(low, high)]
 
-    table = scores.table
+    table, passed = scores.table, _tests(scores.table)
     shown = table.assign(layer=table.layer + 1, cell=[f"{q}[{c}]" for q, c in zip(table.quantity, table.cell)],
                          excess=between(table.excess_low, table.excess_high),
                          other_excess=between(table.other_excess_low, table.other_excess_high),
                          rank_p=[p_text(p) for p in table.rank_p], p_holm=[p_text(p) for p in table.p_holm],
                          causal=table.causal.map({True: "yes", False: "no"}),
-                         why_not=[_why_not(row, passed) for (_, row), (_, passed) in
-                                  zip(table.iterrows(), _tests(table).iterrows())])
+                         why_not=[_why_not(row, passed.loc[i]) for i, row in table.iterrows()])
     return shown[["signal", "target", "layer", "cell", "targets", "delta", "random_mean", "random_sd", "z", "rank_p",
                   "p_holm", "excess", "delta_other", "other_excess", "causal", "why_not"]].rename(columns={
         "target": "target bytes", "targets": "target bytes (count)", "delta": "Δ loss on them (nats/byte)",

@@ -88,6 +88,11 @@ class ScoredModel:
     training: str = ""
 
 
+def budget_index(parameters: int, budgets: Sequence[int]) -> int:
+    """Which of the paper's parameter ``budgets`` a model of ``parameters`` is nearest, in log-parameters."""
+    return int(np.argmin(np.abs(np.log(parameters) - np.log(budgets))))
+
+
 def loss_table(models: Sequence[ScoredModel], budgets: Sequence[int], corpus_name: str | None = None) -> pd.DataFrame:
     """Table 1: one row per model (architecture, n_layers, budget_index, hidden, parameters, dropout, training)
     with its test loss and bootstrap standard deviation.
@@ -98,7 +103,7 @@ def loss_table(models: Sequence[ScoredModel], budgets: Sequence[int], corpus_nam
     """
     rows = [
         dict(model=m.predictions.name, architecture=m.config.architecture, n_layers=m.config.n_layers,
-             budget_index=int(np.argmin(np.abs(np.log(m.parameters) - np.log(budgets)))), hidden=m.config.hidden_size,
+             budget_index=budget_index(m.parameters, budgets), hidden=m.config.hidden_size,
              parameters=m.parameters, dropout=m.config.dropout, training=m.training,
              test_loss=m.predictions.cross_entropy, std=bootstrap_std(m.predictions),
              error_rate=float(m.predictions.errors.mean()))

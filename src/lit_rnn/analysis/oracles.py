@@ -331,6 +331,11 @@ def _categories(breakdown: ErrorBreakdown, model: Predictions, other: Prediction
     return np.array([categories[step] for step in breakdown.labels], dtype=object)
 
 
+def _log_gain(model: Predictions, other: Predictions) -> np.ndarray:
+    """Per byte, how much ``other`` raises the log-probability of the true byte over ``model`` (nats)."""
+    return other.target_log_probs.astype(np.float64) - model.target_log_probs
+
+
 def fixed_errors(breakdown: ErrorBreakdown, model: Predictions, other: Predictions) -> pd.DataFrame:
     """Per category of the errors ``breakdown`` found in ``model``'s predictions: how many ``other`` predicts.
 
@@ -338,7 +343,7 @@ def fixed_errors(breakdown: ErrorBreakdown, model: Predictions, other: Predictio
     the mean change in the log-probability of those bytes from ``model`` to ``other`` (nats; > 0 is better).
     """
     category = _categories(breakdown, model, other)
-    change = other.target_log_probs.astype(np.float64) - model.target_log_probs
+    change = _log_gain(model, other)
     rows = []
     for name in dict.fromkeys(breakdown.table["category"]):
         errors = category == name
@@ -376,7 +381,8 @@ class FixedShare:
         """Both comparisons as a claim states them: ``errors`` names the group's errors (e.g. "the memory-oracle
         errors")."""
         return (f"fixes {self.share:.2%} of {errors} and {self.rest:.2%} of {BASELINE_TEXT} (difference "
-                f"{points(self.share - self.rest)}, 95% interval {100 * self.low:+.2f} to {points(self.high)}); it "
+                f"{points(self.share - self.rest)}, 95% interval {100 * self.low:+.2f} to {100 * self.high:+.2f} "
+                f"points); it "
                 f"raises the log-probability of their true bytes by {self.gain:+.3f} and {self.rest_gain:+.3f} nats on "
                 f"average (difference {self.gain - self.rest_gain:+.3f} nats, 95% interval {self.gain_low:+.3f} to "
                 f"{self.gain_high:+.3f})")
@@ -403,8 +409,7 @@ def fixed_share(breakdown: ErrorBreakdown, model: Predictions, other: Prediction
     labels = _categories(breakdown, model, other)
     inside = labels == category if steps is None else np.isin(breakdown.labels, list(steps))
     baseline = (labels != NOT_AN_ERROR) & (labels != SHORT_CONTEXT) & (labels != category)
-    fixed = ~other.errors
-    change = other.target_log_probs.astype(np.float64) - model.target_log_probs
+    fixed, change = ~other.errors, _log_gain(model, other)
     counts = segment_sums(segment_ids(model.positions), inside, inside & fixed, baseline, baseline & fixed,
                           np.where(inside, change, 0.0), np.where(baseline, change, 0.0))
     group = category if steps is None else ", ".join(steps)

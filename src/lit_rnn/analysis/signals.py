@@ -140,13 +140,13 @@ def as_bytes(data: bytes | np.ndarray) -> np.ndarray:
     return np.asarray(data, dtype=np.uint8)
 
 
-# -- Languages -----------------------------------------------------------------------------------
-
-
 def signal_words(name: str) -> str:
     """A signal as a sentence names it, its code name first (tables show that): "brace_depth, the brace depth"; any
     other signal (the ground truth's, a user's) by its name alone."""
     return f"{name}, {SIGNAL_WORDS[name]}" if name in SIGNAL_WORDS else name
+
+
+# -- Languages -----------------------------------------------------------------------------------
 
 
 def language_name(language: str) -> str:
