@@ -4,7 +4,10 @@ tests/test_bench.py, through `bench/grid_throughput.py --smoke`)."""
 
 import dataclasses
 import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -95,6 +98,7 @@ def test_a_window_measures_trains_in_order_exports_and_reports(corpora, tmp_path
         assert all(w.dtype == torch.float16 for w in weights.values() if w.is_floating_point())
     saved = json.loads((tmp_path / "out" / "report.json").read_text())
     assert saved["tasks"] == report.tasks
+    assert all(task["step_s"] > 0 and task["validation_s"] > 0 for task in report.tasks)  # the pack's own timing
     assert "core first: lstm-1 layers (1 runs)" in (tmp_path / "out" / "report.md").read_text()
 
 
@@ -102,3 +106,14 @@ def test_a_window_measures_trains_in_order_exports_and_reports(corpora, tmp_path
 def test_a_window_too_short_to_train_is_refused_in_one_line(capsys, tmp_path):
     assert main(["gpu-window", "--minutes", "0.5", "--out", str(tmp_path), "--device", "cpu"]) == 2
     assert "leaves no time to train" in capsys.readouterr().err
+
+
+def test_window_packs_prints_each_grid_pack_of_a_kept_report(reference_data_dir):
+    """scripts/window_packs.py on the first window's report: one row per grid pack, run-steps and seconds as kept."""
+    root = Path(__file__).resolve().parents[1]
+    report = root / "bench" / "gpu-windows" / "2026-12-04-report.json"
+    result = subprocess.run([sys.executable, str(root / "scripts" / "window_packs.py"), str(report), "--data-dir",
+                             str(reference_data_dir)], capture_output=True, text=True, check=True)
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| warpeace") or line.startswith("| linux")]
+    assert len(rows) == sum(task["stage"] == "grid" for task in json.loads(report.read_text())["tasks"]) == 18
+    assert rows[0] == "| warpeace: rnn-1 layers (12 runs) | 12 × 13,000 | 6.3 min | 412 | 34.3 |"

@@ -15,7 +15,8 @@ In order:
    deadline cuts it and a later window resumes it). Training stops at the deadline: every run still
    training is checkpointed and left unfinished;
 3. the runs this window finished are exported in fp16 to ``out/runs/`` (:func:`lit_rnn.runs.export_run`),
-   and a report is written: ``out/report.json`` and ``out/report.md``.
+   and a report is written: ``out/report.json`` and ``out/report.md`` (each training with its measured time per
+   step and per validation pass, its projected and its actual time, and its outcome).
 
 The projected wall times (core set; grid per corpus) add up every pack's measured steps and validations
 over its recipe without early stopping (an upper bound), packs one after another; the per-run path's
@@ -130,7 +131,9 @@ class Report:
 def _task_row(task: Task) -> dict:
     return {"stage": task.stage, "corpus": task.corpus.name, "training": task.label, "runs": len(task.configs),
             "run_ids": [c.run_id for c in task.configs], "projected_s": round(task.projected_s, 1),
-            "seconds": round(task.seconds, 1), "outcome": task.outcome}
+            "seconds": round(task.seconds, 1), "outcome": task.outcome,
+            "step_s": task.timing.step_s if task.timing else None,
+            "validation_s": task.timing.validation_s if task.timing else None}
 
 
 def measure(corpora: list[Corpus], core: Preset, grid: Preset, options: TrainOptions, processes: int | None,
@@ -241,6 +244,10 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:.2f} h"
 
 
+def _milliseconds(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{seconds * 1000:,.0f} ms"
+
+
 def markdown(report: Report) -> str:
     """The report in a few lines of Markdown."""
     agreed = sum(row["passed"] for row in report.trace)
@@ -260,9 +267,9 @@ def markdown(report: Report) -> str:
         lines.append(f"- projected wall time, {name}: {times} (no early stopping)")
     if report.imported:
         lines.append(f"- imported from pretrained/ instead of trained: {len(report.imported)} runs")
-    lines += ["", "| training | projected | took | outcome |", "|---|---|---|---|"]
-    lines += [f"| {t['training']} | {_duration(t['projected_s'])} | {_duration(t['seconds'])} | {t['outcome']} |"
-              for t in report.tasks]
+    lines += ["", "| training | step | validation | projected | took | outcome |", "|---|---|---|---|---|---|"]
+    lines += [f"| {t['training']} | {_milliseconds(t['step_s'])} | {_milliseconds(t['validation_s'])} | "
+              f"{_duration(t['projected_s'])} | {_duration(t['seconds'])} | {t['outcome']} |" for t in report.tasks]
     lines += ["", f"{len(report.exported)} finished runs exported in fp16 to runs/ "
               "(`lit-rnn runs import runs/*`).", f"Finished {report.finished}.", ""]
     return "\n".join(lines)
