@@ -81,8 +81,8 @@ Markdown(f"The Transformer: **{study.about(run)}**, a window of {window} bytes. 
 # ## The Transformers beside the LSTMs of the same budgets
 #
 # Every Transformer this build has, beside Table 1's models (the grid, trained for as many steps, and
-# the large ones); the training time is its run's own record (its device and precision are in the run
-# store), so it compares runs only where they trained on the same machine under the same load.
+# the large ones); the training time is its run's own record, beside the machine it trained on, so it
+# compares runs only where they trained on the same machine under the same load.
 
 # %%
 runs = [*study.recurrent_runs, *study.transformer_runs]
@@ -90,10 +90,12 @@ table = compare.loss_table([compare.ScoredModel(study.predictions(r), r.config.m
                             for r in runs], study.budgets, study.corpus.name)
 labels, budgets = {r.name: study.about(r) for r in runs}, dict(enumerate(map(budget_label, study.budgets)))
 minutes = {r.name: round(r.provenance.get("wall_s", np.nan) / 60, 1) for r in runs}
-table.assign(model=table.model.map(labels), budget=table.budget_index.map(budgets), minutes=table.model.map(minutes))[
-    ["model", "budget", "test_loss", "std", "error_rate", "minutes"]].rename(columns={
+machines = {r.name: r.provenance.get("device", "not recorded") for r in runs}
+table.assign(model=table.model.map(labels), budget=table.budget_index.map(budgets), minutes=table.model.map(minutes),
+             machine=table.model.map(machines))[
+    ["model", "budget", "test_loss", "std", "error_rate", "minutes", "machine"]].rename(columns={
         "test_loss": "test loss (nats/byte)", "std": "± (bootstrap)", "error_rate": "error rate",
-        "minutes": "training (min)"}).round(3)
+        "minutes": "training (min)", "machine": "trained on"}).round(3)
 
 # %% [markdown]
 # ## Against Table 2's finite horizons
@@ -247,15 +249,16 @@ if not len(candidates):
 # %%
 claims = scorecard.applicable(
     [attention.attention_claim(gap, lstm.cross_entropy, transformer.cross_entropy, (lstm.name, transformer.name))],
-    study.corpus.name, models=[run, lstm_run])
+    study.corpus.name, models=study.judged_beside(run, lstm_run))
 study.save_claims("10_attention", claims)
 best_induction = scores.induction_score.iloc[0]
 even = attention.even_induction_score(period)
 display(Markdown(
     scorecard.findings(claims, study.corpus.name)
-    + f" The LSTM compared, {study.about(lstm_run)}, scores {lstm.cross_entropy:.3f} nats/byte against the "
-    f"{ngram.name}'s {ngram.cross_entropy:.3f}: the errors the Transformer fixes are that LSTM's, not the "
-    f"paper-scale model's. The head with the highest induction score puts {best_induction:.3f} of its attention on "
+    + ("" if lstm_run.paper_recipe else f" The LSTM compared, {study.about(lstm_run)}, scores {lstm.cross_entropy:.3f} "
+       f"nats/byte against the {ngram.name}'s {ngram.cross_entropy:.3f}: the errors the Transformer fixes are that "
+       "LSTM's, not the paper-scale model's.")
+    + f" The head with the highest induction score puts {best_induction:.3f} of its attention on "
     f"the byte to copy, {best_induction / even:.1f} times what attention spread evenly over the bytes before each "
     "query would put there" + (": no head of this model copies." if best_induction / even < 2 else ".")))
 scorecard.table(claims)

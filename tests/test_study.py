@@ -12,7 +12,7 @@ from lit_rnn.book import BookConfig
 from lit_rnn.cli import main
 from lit_rnn.errors import UserError
 from lit_rnn.presets import PRESETS, get_preset
-from lit_rnn.runs import stored_runs
+from lit_rnn.runs import Run, stored_runs
 from lit_rnn.settings import Settings
 from lit_rnn.study import Study
 
@@ -107,6 +107,10 @@ def test_study_names_each_chapters_runs(reference_data_dir, tmp_path):
         rivals = [r for r in lstms if r.training == run.training
                   and compare.budget_index(r.result.parameters, study.budgets) == budget]
         assert study.matched_lstm(run).config.run_id == min(rivals, key=lambda r: r.result.best_val_loss).config.run_id
+    short = study.transformer_runs[0]  # chapter 10's claim: a Transformer is at the paper's scale with the long recipe
+    long = Run(preset.transformer_configs(study.corpus, cpu=False)[0], tmp_path)
+    assert study.judged_beside(short, study.cell_run) == [short, study.cell_run]
+    assert study.judged_beside(long, study.cell_run) == [study.cell_run]
     traced = [run.dir for run in study.traced_runs]  # the explorer's runs: each traced run once
     assert sorted(traced) == sorted({run.dir for run in [study.cell_run, *study.gate_runs.values()]})
     assert len(traced) == len(set(traced)) and traced[0] == study.cell_run.dir

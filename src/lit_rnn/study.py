@@ -254,6 +254,11 @@ class Study:
                               f"on a CPU, {self.about(chosen)}.")
         return chosen
 
+    def judged_beside(self, transformer: Run, lstm: Run) -> list[Run]:
+        """The runs a claim on ``transformer`` against ``lstm`` is judged on for the paper's scale: the LSTM, and the
+        Transformer unless it trained with the preset's long recipe (the paper trained none; that recipe stands in)."""
+        return [lstm] if transformer.config.recipe == self.preset.transformer_gpu_recipe else [transformer, lstm]
+
     def matched_lstm(self, run: Run) -> Run:
         """The LSTM to set beside ``run``: of those trained alike (the same recipe length), the best on validation
         of its parameter budget (the paper's, nearest in log-parameters), else the nearest in parameters; else the

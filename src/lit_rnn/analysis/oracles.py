@@ -382,10 +382,9 @@ class FixedShare:
         errors")."""
         return (f"fixes {self.share:.2%} of {errors} and {self.rest:.2%} of {BASELINE_TEXT} (difference "
                 f"{points(self.share - self.rest)}, 95% interval {100 * self.low:+.2f} to {100 * self.high:+.2f} "
-                f"points); it "
-                f"raises the log-probability of their true bytes by {self.gain:+.3f} and {self.rest_gain:+.3f} nats on "
-                f"average (difference {self.gain - self.rest_gain:+.3f} nats, 95% interval {self.gain_low:+.3f} to "
-                f"{self.gain_high:+.3f})")
+                f"points); it changes the log-probability of their true bytes by {self.gain:+.3f} and "
+                f"{self.rest_gain:+.3f} nats on average (difference {self.gain - self.rest_gain:+.3f} nats, 95% "
+                f"interval {self.gain_low:+.3f} to {self.gain_high:+.3f})")
 
 
 SHORT_CONTEXT = "n-gram"  # the oracle category of errors short context fixes: not the baseline of FixedShare
