@@ -19,10 +19,10 @@
 #
 # **The model.** A decoder-only Transformer over bytes: learned byte and position embeddings,
 # pre-LayerNorm blocks of causal multi-head attention and a 4x-wide GELU MLP, a final LayerNorm and a
-# linear read-out. It sees a *window* of W bytes: W = 100, the LSTM's unroll; of the larger models,
-# which a GPU trains, one sees W = 100 and one W = 512. Its width is chosen so that its parameter
-# count matches a budget of the paper (the 1-layer LSTM of 64, 128, 256 or 512 cells), as the
-# recurrent models' are.
+# linear read-out. It sees a *window* of W bytes: W = 100, the LSTM's unroll; the two largest, which a
+# GPU trains, see W = 100 and W = 512 (the table below lists those this build has). Its width is
+# chosen so that its parameter count matches a budget of the paper (the 1-layer LSTM of 64, 128, 256
+# or 512 cells), as the recurrent models' are.
 #
 # **Training.** The same batches (100 rows × 100 bytes) and split as the LSTM's, through the same
 # training loop, with a recipe suited to a Transformer: AdamW (β = 0.9, 0.95, weight decay 0.1 on the
@@ -68,13 +68,13 @@ notebook.setup()
 study = Study.open(corpus=corpus, preset=preset, device=device, precision=precision, data_dir=data_dir,
                    artifacts=artifacts, language=language)
 run = study.transformer_run
-lstm_run = study.matched_lstm(run)  # trained alike, the best of its budget on validation
+lstm_run = study.matched_lstm(run)  # trained alike, the best of its budget on validation, where there is one
 window = run.config.model.context
 transformer, lstm = study.predictions(run), study.predictions(lstm_run)
 ngrams, nnns = study.baselines()
 ngram = ngrams[max(ngrams)]
-Markdown(f"The Transformer: **{study.about(run)}**, a window of {window} bytes. The LSTM beside it, trained alike, "
-         f"the best on validation of its parameter budget: **{study.about(lstm_run)}**. The n-gram: {ngram.name}."
+Markdown(f"The Transformer: **{study.about(run)}**, a window of {window} bytes. The LSTM beside it, "
+         f"{study.matched_how(run)}: **{study.about(lstm_run)}**. The n-gram: {ngram.name}."
          + "".join(f"\n\n*{note}*" for note in study.notes))
 
 # %% [markdown]
@@ -111,7 +111,8 @@ figures.finite_horizon(horizon, {study.about(lstm_run): lstm.cross_entropy,
 
 # %% tags=["hide-input"]
 Markdown(f"Test loss: {transformer.name} **{transformer.cross_entropy:.3f}**, {lstm.name} **{lstm.cross_entropy:.3f}** "
-         f"nats/byte: {compare.comparison(transformer, lstm)}; {ngram.name} {ngram.cross_entropy:.3f}. "
+         f"nats/byte: {compare.comparison(transformer, lstm, paper_expects=False)}; "
+         f"{ngram.name} {ngram.cross_entropy:.3f}. "
          + " ".join(f"{p.name} {compare.horizon_worth(horizon, p.cross_entropy)}." for p in (transformer, lstm)))
 
 # %% [markdown]
@@ -243,8 +244,8 @@ if not len(candidates):
 # within the window that the Transformer predicts correctly and the share of its other errors that
 # short context cannot fix: reproduced when the 95% bootstrap interval of that difference (over the
 # test segments) lies above zero; chance is 0, no preference for memory errors. Read it with the
-# comparison it rests on: the LSTM is the one of the Transformer's budget trained as long, and
-# whether any head copies at all is measured above.
+# comparison it rests on: the LSTM set beside the Transformer (how it was chosen is said above), and
+# whether any head copies at all, measured above.
 
 # %%
 claims = scorecard.applicable(

@@ -49,6 +49,8 @@ def test_a_comparison_names_the_better_model_and_a_reversal_as_one():
     reversal = Comparison("lstm-2x86", "lstm-1x128", -0.104, 0.01)  # issue 22's "beats ... by -0.104"
     assert reversal.outcome == "against" and str(reversal) == (
         "lstm-1x128 is better than lstm-2x86 by 0.104 nats/byte (z 10.4, beyond the noise, against the paper)")
+    unexpected = Comparison("transformer", "lstm", -0.049, 0.002, paper_expects=False)  # the paper expects neither
+    assert str(unexpected) == "lstm is better than transformer by 0.049 nats/byte (z 24.5, beyond the noise)"
     assert Comparison("a", "b", 0.01, 0.01).outcome == "within" and "within the noise" in str(Comparison("a", "b",
                                                                                                          0.01, 0.01))
     assert Comparison("a", "b", np.nan, 0.01).outcome is None and "not measured" in str(Comparison("a", "b", np.nan, 1))

@@ -148,6 +148,7 @@ def test_side_by_side_puts_two_models_in_one_table(breakdown):
     assert table["step"].tolist() == breakdown.table["step"].tolist()
     assert table["lstm errors"].tolist() == breakdown.table["errors"].tolist()
     assert table["small errors"].sum() == len(ERRORS)
+    assert table["small share of its errors"].sum() == pytest.approx(1)  # each model's own mix of errors
     with pytest.raises(UserError):
         side_by_side(breakdown, breakdown)
 

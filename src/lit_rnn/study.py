@@ -263,15 +263,24 @@ class Study:
         """The LSTM to set beside ``run``: of those trained alike (the same recipe length), the best on validation
         of its parameter budget (the paper's, nearest in log-parameters), else the nearest in parameters; else the
         large LSTM the chapters analyse. The best of the budget, so a model is not judged against a weak rival."""
+        return self._matched(run)[0]
+
+    def matched_how(self, run: Run) -> str:
+        """How :meth:`matched_lstm` chose the LSTM beside ``run``, in words a chapter prints."""
+        return self._matched(run)[1]
+
+    def _matched(self, run: Run) -> tuple[Run, str]:
         alike = [r for r in self._recurrent() if r.config.model.architecture == "lstm" and r.training == run.training]
         if not alike:
-            return self.cell_run
+            return self.cell_run, f"the large LSTM the chapters analyse (no LSTM here trained for {run.training})"
         budget = budget_index(run.result.parameters, self.budgets)
         same = [r for r in alike if budget_index(r.result.parameters, self.budgets) == budget]
         if same:
-            return self._pick(same, lambda r: r.result.best_val_loss)
-        return self._pick(alike, lambda r: (abs(np.log(r.result.parameters / run.result.parameters)),
-                                            r.result.parameters))
+            return (self._pick(same, lambda r: r.result.best_val_loss),
+                    f"trained for {run.training} too, the best on validation of its parameter budget")
+        return (self._pick(alike, lambda r: (abs(np.log(r.result.parameters / run.result.parameters)),
+                                             r.result.parameters)),
+                f"trained for {run.training} too, the nearest in parameters (none of its budget was)")
 
     def best(self, architecture: str = "lstm") -> Run:
         """The recurrent run of ``architecture`` with the lowest validation loss."""

@@ -56,10 +56,11 @@ def paired_bootstrap_std(a: Predictions, b: Predictions, samples: int = SAMPLES,
     return float((difference / total).std())
 
 
-def comparison(expected: Predictions, other: Predictions) -> Comparison:
-    """``expected`` (the model the paper expects to be better) against ``other`` on the same bytes."""
+def comparison(expected: Predictions, other: Predictions, paper_expects: bool = True) -> Comparison:
+    """``expected`` (the model the paper expects to be better, where ``paper_expects``) against ``other`` on the same
+    bytes."""
     return Comparison(expected.name, other.name, other.cross_entropy - expected.cross_entropy,
-                      paired_bootstrap_std(other, expected))
+                      paired_bootstrap_std(other, expected), paper_expects)
 
 
 def against_ngram(corpus: str, model: Predictions, dynamic: Predictions, ngram: Predictions) -> str:

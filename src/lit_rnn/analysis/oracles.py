@@ -241,7 +241,7 @@ def side_by_side(*breakdowns: ErrorBreakdown) -> pd.DataFrame:
     for b in breakdowns:
         steps = b.table.set_index("step").reindex(table["step"])
         table[f"{b.name} errors"] = steps["errors"].to_numpy()
-        table[f"{b.name} share"] = steps["share"].to_numpy()
+        table[f"{b.name} share of its errors"] = steps["share"].to_numpy()
     return table
 
 

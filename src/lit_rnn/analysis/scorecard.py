@@ -120,6 +120,7 @@ class Comparison:
     other: str
     difference: float  # other's loss minus expected's (nats/byte): > 0 is the paper's way
     std: float  # paired bootstrap std of that difference
+    paper_expects: bool = True  # False: the paper expects nothing of the two (e.g. a Transformer against the LSTM)
 
     @property
     def z(self) -> float:
@@ -134,7 +135,8 @@ class Comparison:
             return f"{self.expected} vs {self.other}: not measured"
         better, worse = (self.expected, self.other) if self.difference >= 0 else (self.other, self.expected)
         better, worse = (f"the {name}" if name.endswith(("-gram", "-NN")) else name for name in (better, worse))
-        noise = {FOR: "beyond the noise", AGAINST: "beyond the noise, against the paper", WITHIN: "within the noise"}
+        noise = {FOR: "beyond the noise", WITHIN: "within the noise",
+                 AGAINST: "beyond the noise, against the paper" if self.paper_expects else "beyond the noise"}
         return (f"{better} is better than {worse} by {abs(self.difference):.3f} nats/byte "
                 f"(z {abs(self.z):.1f}, {noise[self.outcome]})")
 
