@@ -50,9 +50,9 @@ def main() -> None:
     print(oracles.side_by_side(*breakdowns).round(3).to_string())
     print(oracles.fixed_errors(breakdowns[0], lstm, transformer).round(3).to_string())
     model = runs[1].load_model()
-    within = oracles.memory_steps(oracle, model.config.context)
-    gap = oracles.fixed_share(breakdowns[0], lstm, transformer, "memory", steps=within)
-    print(attention.attention_claim(gap, lstm.cross_entropy, transformer.cross_entropy, (lstm.name, transformer.name)))
+    gap, control = attention.memory_tests(breakdowns[0], lstm, transformer, oracle, model.config.context)
+    print(attention.attention_claim(gap, control, lstm.cross_entropy, transformer.cross_entropy,
+                                    (lstm.name, transformer.name)))
     period = model.config.context // 2
     scores = attention.induction_scores(attention_over(model, repeated_bytes(corpus.vocab_size, period)), period)
     print(scores.round(3).to_string())

@@ -275,6 +275,11 @@ def test_fixed_share_of_memory_errors_against_the_others_with_a_bootstrap_over_s
     assert (steps.group, steps.share, steps.rest) == ("1-memory", 0.75, 0.0)
     assert np.isnan(fixed_share(_breakdown(labels, positions), plain, after, steps=[]).share)  # a window too short
     assert memory_steps(OracleConfig(), 512) == ["100-memory", "500-memory"] and memory_steps(OracleConfig(), 50) == []
+    assert memory_steps(OracleConfig(), 512, beyond=True) == ["1000-memory", "5000-memory"]
+    against = fixed_share(_breakdown(labels, positions), plain, after, steps=["1-memory"], against=["remaining"],
+                          samples=500)  # another baseline: the named steps alone, named in the text
+    assert (against.share, against.rest) == (0.75, 0.0) and "of the remaining errors" in against.text("memory ones")
+    assert "short context" in steps.text("memory ones")
     none = ["n-gram" if label == "1-memory" else label for label in labels]
     assert np.isnan(fixed_share(_breakdown(none, positions), plain, after).share)
 

@@ -352,10 +352,14 @@ def fixed_errors(breakdown: ErrorBreakdown, model: Predictions, other: Predictio
     return pd.DataFrame(rows, columns=["category", "errors", "fixed", "fixed_share", "gain"])
 
 
+SHORT_CONTEXT = "n-gram"  # the oracle category of errors short context fixes: not the baseline of FixedShare
+BASELINE_TEXT = "the other errors that short context cannot fix"
+
+
 @dataclass(frozen=True)
 class FixedShare:
-    """How much more of one group of errors a second model fixes than of the errors short context cannot fix either
-    (every later oracle's), and how much more it raises their log-probability."""
+    """How much more of one group of errors a second model fixes than of a baseline group (by default the errors
+    short context cannot fix either: every later oracle's), and how much more it raises their log-probability."""
 
     group: str  # the oracle category, or its steps, tested
     share: float  # of the group's errors fixed (NaN where it has none)
@@ -366,6 +370,7 @@ class FixedShare:
     rest_gain: float = np.nan  # the same over the baseline's errors
     gain_low: float = np.nan  # 95% bootstrap interval of gain - rest_gain, from the same resampled segments
     gain_high: float = np.nan
+    baseline: str = BASELINE_TEXT  # the baseline group in words
 
     @property
     def outcome(self) -> str | None:
@@ -380,15 +385,12 @@ class FixedShare:
     def text(self, errors: str) -> str:
         """Both comparisons as a claim states them: ``errors`` names the group's errors (e.g. "the memory-oracle
         errors")."""
-        return (f"fixes {self.share:.2%} of {errors} and {self.rest:.2%} of {BASELINE_TEXT} (difference "
+        return (f"fixes {self.share:.2%} of {errors} and {self.rest:.2%} of {self.baseline} (difference "
                 f"{points(self.share - self.rest)}, 95% interval {100 * self.low:+.2f} to {100 * self.high:+.2f} "
                 f"points); it changes the log-probability of their true bytes by {self.gain:+.3f} and "
                 f"{self.rest_gain:+.3f} nats on average (difference {self.gain - self.rest_gain:+.3f} nats, 95% "
                 f"interval {self.gain_low:+.3f} to {self.gain_high:+.3f})")
 
-
-SHORT_CONTEXT = "n-gram"  # the oracle category of errors short context fixes: not the baseline of FixedShare
-BASELINE_TEXT = "the other errors that short context cannot fix"
 
 
 def points(difference: float) -> str:
@@ -397,34 +399,40 @@ def points(difference: float) -> str:
 
 
 def fixed_share(breakdown: ErrorBreakdown, model: Predictions, other: Predictions, category: str = "memory",
-                steps: Sequence[str] | None = None, samples: int = SAMPLES, seed: int = 0) -> FixedShare:
+                steps: Sequence[str] | None = None, against: Sequence[str] | None = None, samples: int = SAMPLES,
+                seed: int = 0) -> FixedShare:
     """How much more of ``category``'s errors (or of its oracle ``steps`` alone) ``other`` fixes than of the errors
-    that neither the n-gram oracle nor ``category`` takes, and how much more it raises their log-probability, each
-    difference with a 95% interval from one bootstrap over the split's segments (char-rnn's rows).
+    that neither the n-gram oracle nor ``category`` takes (or than of the oracle steps ``against``), and how much more
+    it raises their log-probability, each difference with a 95% interval from one bootstrap over the split's
+    segments (char-rnn's rows).
 
-    The baseline leaves out the n-gram oracle's errors: short context fixes them, so any better model fixes many,
-    and a remedy for long-range errors would look worse against them than it is.
+    The default baseline leaves out the n-gram oracle's errors: short context fixes them, so any better model fixes
+    many, and a remedy for long-range errors would look worse against them than it is.
     """
     labels = _categories(breakdown, model, other)
     inside = labels == category if steps is None else np.isin(breakdown.labels, list(steps))
-    baseline = (labels != NOT_AN_ERROR) & (labels != SHORT_CONTEXT) & (labels != category)
+    if against is None:
+        baseline, words = (labels != NOT_AN_ERROR) & (labels != SHORT_CONTEXT) & (labels != category), BASELINE_TEXT
+    else:
+        baseline, words = np.isin(breakdown.labels, list(against)), f"the {', '.join(against)} errors"
     fixed, change = ~other.errors, _log_gain(model, other)
     counts = segment_sums(segment_ids(model.positions), inside, inside & fixed, baseline, baseline & fixed,
                           np.where(inside, change, 0.0), np.where(baseline, change, 0.0))
     group = category if steps is None else ", ".join(steps)
     if not counts[0].sum() or not counts[2].sum():
-        return FixedShare(group, np.nan, np.nan, np.nan, np.nan)
+        return FixedShare(group, np.nan, np.nan, np.nan, np.nan, baseline=words)
     with np.errstate(invalid="ignore", divide="ignore"):
         totals, resampled = counts.sum(axis=1), bootstrap(counts, samples, seed)  # (6,), (samples, 6)
         shares = resampled[:, 1] / resampled[:, 0] - resampled[:, 3] / resampled[:, 2]
         gains = resampled[:, 4] / resampled[:, 0] - resampled[:, 5] / resampled[:, 2]
     return FixedShare(group, float(totals[1] / totals[0]), float(totals[3] / totals[2]), *interval(shares),
-                      float(totals[4] / totals[0]), float(totals[5] / totals[2]), *interval(gains))
+                      float(totals[4] / totals[0]), float(totals[5] / totals[2]), *interval(gains), words)
 
 
-def memory_steps(config: OracleConfig, window: int) -> list[str]:
-    """The memory oracle's steps a model seeing ``window`` bytes back can act on: those of memories up to it."""
-    return [f"{size}-memory" for size in config.memory_sizes if size <= window]
+def memory_steps(config: OracleConfig, window: int, beyond: bool = False) -> list[str]:
+    """The memory oracle's steps a model seeing ``window`` bytes back can act on: those of memories up to it (with
+    ``beyond``: the others, whose earlier occurrence it cannot see)."""
+    return [f"{size}-memory" for size in config.memory_sizes if (size > window) == beyond]
 
 
 def category_errors(breakdown: ErrorBreakdown, category: str) -> int:
