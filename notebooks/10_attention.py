@@ -19,10 +19,10 @@
 #
 # **The model.** A decoder-only Transformer over bytes: learned byte and position embeddings,
 # pre-LayerNorm blocks of causal multi-head attention and a 4x-wide GELU MLP, a final LayerNorm and a
-# linear read-out. It sees a *window* of W bytes: W = 100, the LSTM's unroll; the two largest, which a
-# GPU trains, see W = 100 and W = 512 (the table below lists those this build has). Its width is
-# chosen so that its parameter count matches a budget of the paper (the 1-layer LSTM of 64, 128, 256
-# or 512 cells), as the recurrent models' are.
+# linear read-out. It sees a *window* of W bytes: W = 100, the LSTM's unroll (the preset also names a
+# GPU-trained one with W = 512; the table below lists those this build has). Its width is chosen so
+# that its parameter count matches a budget of the paper (the 1-layer LSTM of 64, 128, 256 or 512
+# cells), as the recurrent models' are.
 #
 # **Training.** The same batches (100 rows × 100 bytes) and split as the LSTM's, through the same
 # training loop, with a recipe suited to a Transformer: AdamW (β = 0.9, 0.95, weight decay 0.1 on the
@@ -153,11 +153,11 @@ for closer in (b"}", b")", b'"'):
 #
 # Chapter 7's oracles peel each model's errors in order: n-gram, dynamic memory, rare words, word
 # model, punctuation, boost. Then, of the LSTM's errors in each category, the share the Transformer
-# predicts correctly (probability ≥ 0.5). The conjecture says attention fixes the memory errors
-# whose earlier occurrence it can see at a higher rate than the other errors that short context
-# cannot fix (every category but the n-gram's, which any better model fixes many of), and at a
-# higher rate than the memory errors beyond its window, which attention cannot reach: those a
-# better model of rare words would fix as well.
+# predicts correctly (probability ≥ 0.5). The conjecture predicts that attention fixes the memory
+# errors whose earlier occurrence it can see more often than the other errors that short context
+# cannot fix (every category but the n-gram's, many of which any better model fixes, and the memory
+# errors themselves), and more often than the memory errors beyond its window: attention cannot
+# reach those, so what it fixes of them measures what any better model would fix.
 
 # %%
 oracle = OracleConfig()
@@ -181,7 +181,7 @@ Markdown(f"Only the memory errors whose earlier occurrence lies within {window} 
          f"back); those are tested. The Transformer {gap.text('those errors of the LSTM')}: the n-gram oracle's "
          "errors are left out, since short context fixes them."
          + ("" if control is None else " The control: the memory errors beyond the window, whose earlier occurrence "
-            "it cannot see, so that attention cannot be what fixes them; against those, it "
+            "it cannot see, so attention cannot be what fixes them; against those, it "
             f"{control.text('the memory errors within the window')}.")
          + " Chapter 8 runs a similar test for dynamic evaluation, over every memory size.")
 
@@ -225,7 +225,8 @@ heads_table.round(3)
 #
 # As chapter 3 draws a cell over the text, here is that head's attention drawn over
 # the window a prediction sees (the predicting byte underlined, the most attended bytes darkest): at
-# the LSTM's memory errors that the Transformer fixed, where the head copies most.
+# the LSTM's memory errors that the Transformer fixed, where the head puts the most attention on
+# the bytes to copy (whether or not it copies at all: see the score above).
 
 # %% tags=["hide-input"]
 candidates = np.flatnonzero((category == "memory") & fixed)

@@ -279,7 +279,7 @@ def test_fixed_share_of_memory_errors_against_the_others_with_a_bootstrap_over_s
     against = fixed_share(_breakdown(labels, positions), plain, after, steps=["1-memory"], against=["remaining"],
                           samples=500)  # another baseline: the named steps alone, named in the text
     assert (against.share, against.rest) == (0.75, 0.0) and "of the remaining errors" in against.text("memory ones")
-    assert "short context" in steps.text("memory ones")
+    assert "short context" in steps.text("memory ones") and "it raises the log-probability" in steps.text("x")
     none = ["n-gram" if label == "1-memory" else label for label in labels]
     assert np.isnan(fixed_share(_breakdown(none, positions), plain, after).share)
 
@@ -302,7 +302,8 @@ def test_the_dynamic_evaluation_claim_is_decided_by_the_memory_errors():
     measured = dynamic_claim(gap(0.75, 0.1875, 0.2, 0.9), 1.1, 1.0, 0.01, (4, 3)).measured
     assert ("fixes 75.00% of the memory-oracle errors and 18.75% of the other errors that short context cannot fix "
             "(difference +56.25 points, 95% interval +20.00 to +90.00 points)") in measured
-    assert "+0.500 and +0.025 nats on average (difference +0.475 nats, 95% interval +0.300 to +0.600)" in measured
+    assert ("raises the log-probability of their true bytes by 0.500 nats and raises that of the others' by 0.025 "
+            "(difference +0.475 nats, 95% interval +0.300 to +0.600)") in measured
     assert measured.endswith("; memory-oracle errors, each model's peeled alike, 4 → 3 net")
     assert dynamic_claim(gap(0.75, 0.1875, 0.2, 0.9), 1.1, 1.0, 0.01, (4, 3)).finding == (
         "memory errors fixed 75.00% against 18.75%; their log-probability rises more than the others', by 0.475 "

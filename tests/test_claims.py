@@ -422,6 +422,7 @@ def test_the_attention_claim_follows_the_interval_of_the_memory_errors_excess(lo
         {"reproduced": "partly"}.get(verdict, verdict))  # attention is not shown to be what fixes them
     claim = attention.attention_claim(gap, beyond, 1.2, 1.1, names)
     assert "beyond its window" in claim.measured and "30.00% against 29.00% of those beyond" in claim.finding
+    assert "attention is not shown to be what fixes them" in claim.finding
     none = FixedShare("memory", float("nan"), 0.1, float("nan"), float("nan"))
     assert attention.attention_claim(none, None, 1.2, 1.1, names).verdict == "not measured"
 

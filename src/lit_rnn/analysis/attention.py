@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from lit_rnn.analysis.oracles import ErrorBreakdown, FixedShare, OracleConfig, fixed_share, gap_finding, memory_steps
-from lit_rnn.analysis.scorecard import Claim, verdict
+from lit_rnn.analysis.scorecard import FOR, Claim, verdict
 from lit_rnn.predictions import Predictions
 
 
@@ -108,6 +108,8 @@ def attention_claim(gap: FixedShare, control: FixedShare | None, lstm_loss: floa
         measured += f"; against the memory errors beyond its window, it {control.text('those within')}"
         tests.append(control)
         finding += f"; {control.share:.2%} against {control.rest:.2%} of those beyond the window"
+        if control.outcome != FOR:
+            finding += ", so attention is not shown to be what fixes them"
     return Claim("Attention", claim, measured, verdict([t.outcome for t in tests]),
                  threshold="the 95% intervals of the differences in shares fixed (points) above 0, against the "
                            "other errors and against the memory errors beyond the window (decide); the "

@@ -387,10 +387,16 @@ class FixedShare:
         errors")."""
         return (f"fixes {self.share:.2%} of {errors} and {self.rest:.2%} of {self.baseline} (difference "
                 f"{points(self.share - self.rest)}, 95% interval {100 * self.low:+.2f} to {100 * self.high:+.2f} "
-                f"points); it changes the log-probability of their true bytes by {self.gain:+.3f} and "
-                f"{self.rest_gain:+.3f} nats on average (difference {self.gain - self.rest_gain:+.3f} nats, 95% "
-                f"interval {self.gain_low:+.3f} to {self.gain_high:+.3f})")
+                f"points); on average it {_moves(self.gain)} the log-probability of their true bytes by "
+                f"{abs(self.gain):.3f} nats and {_moves(self.rest_gain)} that of the others' by "
+                f"{abs(self.rest_gain):.3f} (difference {self.gain - self.rest_gain:+.3f} nats, 95% interval "
+                f"{self.gain_low:+.3f} to {self.gain_high:+.3f})")
 
+
+
+def _moves(change: float) -> str:
+    """The verb of a change of log-probability: raises (0 or more) or lowers."""
+    return "raises" if change >= 0 else "lowers"
 
 
 def points(difference: float) -> str:
