@@ -54,7 +54,6 @@ from lit_rnn.analysis.oracles import (
     OracleConfig,
     error_breakdown,
     fixed_errors,
-    memory_steps,
     side_by_side,
 )
 from lit_rnn.attention import attention_over, repeated_bytes, split_attention
@@ -174,9 +173,8 @@ fixes = fixed_errors(breakdowns[0], lstm, transformer)
 figures.error_fixes(fixes, f"Errors of {lstm.name} that {transformer.name} fixes, by oracle category")
 
 # %% tags=["hide-input"]
-within = memory_steps(oracle, window)  # what the window can see
-gap, control = attention.memory_tests(breakdowns[0], lstm, transformer, oracle, window)
-Markdown(f"Only the memory errors whose earlier occurrence lies within {window} bytes ({', '.join(within) or 'none'}) "
+gap, control = attention.memory_tests(breakdowns[0], lstm, transformer, oracle, window)  # gap.group: what it sees
+Markdown(f"Only the memory errors whose earlier occurrence lies within {window} bytes ({gap.group or 'none'}) "
          f"are ones a window of {window} bytes can mostly see (it reaches {3 * window // 4 + 1} to {window} bytes "
          f"back); those are tested. The Transformer {gap.text('those errors of the LSTM')}: the n-gram oracle's "
          "errors are left out, since short context fixes them."

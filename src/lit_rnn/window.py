@@ -132,8 +132,7 @@ def _task_row(task: Task) -> dict:
     return {"stage": task.stage, "corpus": task.corpus.name, "training": task.label, "runs": len(task.configs),
             "run_ids": [c.run_id for c in task.configs], "projected_s": round(task.projected_s, 1),
             "seconds": round(task.seconds, 1), "outcome": task.outcome,
-            "step_s": task.timing.step_s if task.timing else None,
-            "validation_s": task.timing.validation_s if task.timing else None}
+            "step_s": task.timing.step_s, "validation_s": task.timing.validation_s}
 
 
 def measure(corpora: list[Corpus], core: Preset, grid: Preset, options: TrainOptions, processes: int | None,
@@ -244,8 +243,8 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:.2f} h"
 
 
-def _milliseconds(seconds: float | None) -> str:
-    return "—" if seconds is None else f"{seconds * 1000:,.0f} ms"
+def _milliseconds(seconds: float) -> str:
+    return f"{seconds * 1000:,.0f} ms"
 
 
 def markdown(report: Report) -> str:

@@ -393,7 +393,6 @@ class FixedShare:
                 f"{self.gain_low:+.3f} to {self.gain_high:+.3f})")
 
 
-
 def _moves(change: float) -> str:
     """The verb of a change of log-probability: raises (0 or more) or lowers."""
     return "raises" if change >= 0 else "lowers"
