@@ -1,6 +1,7 @@
-"""Aggregate training throughput of a pack of runs against the same runs in concurrent single-run processes, side
-by side on one device, and the projected wall time of the paper's grid and of the core set: the device check of
-``lit-rnn gpu-window`` (:func:`lit_rnn.window.measure`), without its training.
+"""Aggregate training throughput of a pack of runs against the same runs in smaller packs on concurrent CUDA streams
+and in concurrent single-run processes, side by side on one device, and the projected wall time of the paper's grid
+and of the core set: the device check of ``lit-rnn gpu-window`` (:func:`lit_rnn.window.measure`), without its
+training.
 
     .venv/bin/python bench/grid_throughput.py --device cuda     # the paper's shapes, both corpora (minutes)
     .venv/bin/python bench/grid_throughput.py --smoke           # a CPU, tiny runs on random bytes (seconds)
@@ -8,9 +9,9 @@ by side on one device, and the projected wall time of the paper's grid and of th
 Measured: the written-out equations against the device's fused kernels; per pack the window would train (the
 ``core`` preset's runs, then the ``paper`` grid, per corpus), seconds per step and per validation pass on fresh
 weights; for the grid's largest pack (12 runs: a model's four budgets x three dropouts), its aggregate
-run-steps/s packed and in ``--processes`` concurrent processes, one run each. Projection: per pack, the recipe's
-steps and validations without early stopping (an upper bound), packs one after another; the per-run path at the
-probe's aggregate rate.
+run-steps/s packed, as a pack per model and as each run alone on concurrent CUDA streams (one thread each), and in
+``--processes`` concurrent processes, one run each. Projection: per pack, the recipe's steps and validations without
+early stopping (an upper bound), packs one after another; the other paths at the probe's ratio of rates.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import importlib.util
 import json
 import os
 import signal
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ from lit_rnn.data import Corpus
 from lit_rnn.errors import UserError
 from lit_rnn.grid import packs_for, train_runs
 from lit_rnn.models import RECURRENT, ModelConfig
-from lit_rnn.packed import pack_groups, train_packed
+from lit_rnn.packed import pack_groups, train_packed, train_streams
 from lit_rnn.presets import get_preset
 from lit_rnn.runs import Recipe, Run, RunConfig
 from lit_rnn.train import TrainingDiverged, TrainOptions, train
@@ -167,12 +168,56 @@ def test_runs_are_grouped_by_what_a_pack_shares(text, tmp_path):
         train_packed([*lstm, *gru], text, QUIET, tmp_path)
 
 
+def test_runs_are_grouped_by_model_or_alone_on_request(text):
+    recipe = Recipe(batch_size=10, seq_length=20)
+    configs = _configs(text, "lstm", recipe, runs=((8, 0.0, 1), (12, 0.0, 1), (8, 0.3, 1)))
+    assert pack_groups(configs, by="model") == [[configs[0], configs[2]], [configs[1]]]
+    assert pack_groups(configs, by="run") == [[c] for c in configs]
+    with pytest.raises(UserError, match="unknown pack grouping 'width'"):
+        pack_groups(configs, by="width")
+
+
+def test_packs_on_concurrent_threads_land_as_packs_trained_one_after_another(text, tmp_path):
+    recipe = Recipe(batch_size=10, seq_length=20, epochs=1, eval_every=10, max_steps=30)
+    configs = _configs(text, "gru", recipe, runs=((8, 0.0, 1), (12, 0.3, 2), (8, 0.3, 3), (12, 0.0, 4)))
+    options = dataclasses.replace(QUIET, snapshot_steps=(10,))
+    one_by_one = [run for group in pack_groups(configs, by="model")
+                  for run in train_packed(group, text, options, artifacts=tmp_path / "one")]
+    together = train_streams(configs, text, options, artifacts=tmp_path / "together", by="model")
+    assert [run.config for run in together] == configs
+    by_id = {run.config.run_id: run for run in one_by_one}
+    for run in together:
+        alone = by_id[run.config.run_id]
+        assert run.result == alone.result, run.name
+        assert [{k: v for k, v in r.items() if k != "time"} for r in run.metrics] == [
+            {k: v for k, v in r.items() if k != "time"} for r in alone.metrics], run.name
+        for name, tensor in _final_weights(alone).items():
+            assert torch.equal(tensor, _final_weights(run)[name]), (run.name, name)
+        assert sorted(run.snapshots()) == [10]
+
+
+def test_ctrl_c_checkpoints_every_concurrent_pack_and_resumes(text, tmp_path):
+    recipe = Recipe(batch_size=10, seq_length=20, epochs=1000, eval_every=10_000)
+    configs = _configs(text, "rnn", recipe, runs=((8, 0.0, 1), (12, 0.3, 2)))
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        train_streams(configs, text, QUIET, artifacts=tmp_path, by="run")
+    timer.cancel()
+    for config in configs:
+        run = Run(config, tmp_path)
+        assert run.checkpoint_path.exists() and not run.is_finished
+        assert torch.load(run.checkpoint_path, weights_only=True)["progress"]["step"] > 0
+
+
 def test_a_diverging_pack_stops_with_a_clear_message(text, tmp_path):
     recipe = Recipe(batch_size=10, seq_length=20, learning_rate=float("inf"), max_steps=20)
     configs = _configs(text, "rnn", recipe, runs=((8, 0.0, 1), (12, 0.0, 2)))
     with pytest.raises(TrainingDiverged, match="became nan .* pack of 2"):
         train_packed(configs, text, dataclasses.replace(QUIET, log_every=5), artifacts=tmp_path)
     assert not any(Run(c, tmp_path).is_finished for c in configs)
+    with pytest.raises(TrainingDiverged, match="became nan .* pack of 1"):  # raised once both threads stopped
+        train_streams(configs, text, dataclasses.replace(QUIET, log_every=5), artifacts=tmp_path / "side", by="run")
 
 
 def test_the_grid_trains_in_packs_on_a_gpu_by_default(wp_slice, artifacts):
@@ -187,3 +232,14 @@ def test_the_grid_trains_in_packs_on_a_gpu_by_default(wp_slice, artifacts):
     mtimes = [run.result_path.stat().st_mtime for run in runs]
     again = train_runs(configs, wp_slice, QUIET, artifacts, packed=True)
     assert [run.result_path.stat().st_mtime for run in again] == mtimes
+
+
+def test_the_grid_trains_packs_side_by_side_on_streams(wp_slice, artifacts):
+    tiny = get_preset("tiny")
+    preset = dataclasses.replace(tiny, grid=tuple(dataclasses.replace(spec, dropouts=(0.0, 0.3)) for spec in tiny.grid))
+    configs = preset.grid_configs(wp_slice)
+    runs = train_runs(configs, wp_slice, QUIET, artifacts, packed=True, pack_by="run", streams=3)
+    assert all(run.is_finished for run in runs)
+    assert {run.provenance["pack_size"] for run in runs} == {1}
+    with pytest.raises(UserError, match="--streams trains packs side by side in this process"):
+        train_runs(configs, wp_slice, QUIET, artifacts, jobs=2, packed=True, streams=2)

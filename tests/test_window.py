@@ -15,11 +15,12 @@ import torch
 
 from lit_rnn.cli import main
 from lit_rnn.data import Corpus
+from lit_rnn.packed import PACK_BY
 from lit_rnn.presets import ModelSpec, get_preset
 from lit_rnn.probe import time_training
 from lit_rnn.runs import Run, import_run
 from lit_rnn.train import TrainOptions, train
-from lit_rnn.window import gpu_window, plan, train_window
+from lit_rnn.window import gpu_window, path, plan, train_window
 
 QUIET = TrainOptions(progress=False, precision="fp32")
 TINY = dataclasses.replace(get_preset("tiny"), transformers=())  # the tiny Transformers train alone; not here
@@ -82,13 +83,24 @@ def test_the_deadline_cuts_a_started_pack_which_keeps_its_checkpoint(corpora, tm
         assert torch.load(run.checkpoint_path, weights_only=True)["progress"]["step"] > 0
 
 
+def test_a_window_trains_an_architecture_and_depth_as_the_packs_it_is_told(corpora, tmp_path):
+    tasks = _timed(plan(corpora[:1], CORE, GRID, tmp_path)[2:])  # the grid's two packs of two dropouts
+    finished = train_window(tasks, dataclasses.replace(QUIET, deadline=time.monotonic() + 120), tmp_path,
+                            pack_by="run")
+    assert [t.outcome for t in tasks] == ["trained", "trained"] and len(finished) == 4
+    assert {run.provenance["pack_size"] for run in finished} == {1}  # each run alone, on its own thread
+
+
 @pytest.mark.slow
 def test_a_window_measures_trains_in_order_exports_and_reports(corpora, tmp_path):
     report = gpu_window(corpora[:1], tmp_path / "out", deadline=time.monotonic() + 120, core=CORE, grid=GRID,
                         options=QUIET, artifacts=tmp_path / "store", processes=0)
     assert all(row["passed"] for row in report.trace)
-    assert report.throughput["runs"] == 2 and report.throughput["packed_steps_per_s"] > 0
+    rates = report.throughput["run_steps_per_s"]
+    assert report.throughput["runs"] == 2 and set(rates) == {"packed", "streams by model", "streams by run"}
+    assert report.pack_by == max(PACK_BY, key=lambda by: rates[path(by)])  # the fastest in the probe
     assert set(report.projected_s) == {"core", "grid first"}
+    assert set(report.projected_s["grid first"]) == set(rates)
     assert [(t["stage"], t["outcome"]) for t in report.tasks] == [("core", "trained")] * 2 + [("grid", "trained")] * 2
     assert len(report.exported) == 6
     for run_id in report.exported:  # what `lit-rnn runs import` takes
@@ -116,4 +128,6 @@ def test_window_packs_prints_each_grid_pack_of_a_kept_report(reference_data_dir)
                              str(reference_data_dir)], capture_output=True, text=True, check=True)
     rows = [line for line in result.stdout.splitlines() if line.startswith("| warpeace") or line.startswith("| linux")]
     assert len(rows) == sum(task["stage"] == "grid" for task in json.loads(report.read_text())["tasks"]) == 18
-    assert rows[0] == "| warpeace: rnn-1 layers (12 runs) | 12 × 13,000 | 6.3 min | 412 | 34.3 |"
+    assert rows[0] == ("| warpeace: rnn-1 layers (12 runs) | 12 × 13,000 | 6.3 min | 412 | 34.3 | 36.7 M | 5.44 M | "
+                       "75 | 11.2 |")  # its fused weights: 12 runs' 5,970 units, zeros included
+    assert "The whole grid (216 runs) does 115 PFLOP on its runs' own weights" in result.stdout

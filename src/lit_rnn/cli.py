@@ -82,7 +82,8 @@ def _grid(args: argparse.Namespace) -> None:
     device = settings.device if cluster.executor == "process" else cluster.job_device
     configs = settings.preset.run_configs(settings.corpus)
     for run in train_runs(configs, settings.corpus, settings.train_options, settings.artifacts, settings.jobs,
-                          shipped=settings.shipped, packed=packs_for(args.trainer, device), cluster=cluster):
+                          shipped=settings.shipped, packed=packs_for(args.trainer, device), pack_by=args.pack_by,
+                          streams=args.streams, cluster=cluster):
         model = run.config.model
         print(f"{model.name:<16} dropout {model.dropout:<4} val {run.result.best_val_loss:.4f}  {run.dir}")
 
@@ -215,6 +216,7 @@ def _gpu_window(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from lit_rnn.data import KNOWN_CORPORA
     from lit_rnn.grid import EXECUTORS
+    from lit_rnn.packed import PACK_BY
     from lit_rnn.settings import settings_parser
 
     parser = argparse.ArgumentParser(prog="lit-rnn", description=__doc__)
@@ -257,6 +259,11 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument("--executor", choices=EXECUTORS, default="process",
                       help="where the trainings run: process (here: in-process, or --jobs processes); local or slurm: "
                            "one submitit job per pack (slurm: the run store on a file system the nodes share)")
+    grid.add_argument("--pack-by", choices=PACK_BY, default="depth",
+                      help="packed trainer: a pack per architecture and depth, per model (its dropouts) or per run")
+    grid.add_argument("--streams", type=int, default=1,
+                      help="packed trainer: packs trained at once in this process, each on its own CUDA stream "
+                           "(lit-rnn gpu-window measures which grouping is fastest on a GPU)")
     grid.add_argument("--partition", default=None, help="slurm: the partition (default: the cluster's)")
     grid.add_argument("--time-min", type=int, default=240,
                       help="local/slurm: a job's time limit in minutes; a job cut by it is requeued and resumes")

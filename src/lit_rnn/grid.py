@@ -2,6 +2,10 @@
 
 Two trainers: one run per training (``jobs`` processes at a time), or packs of runs that train as
 one computation (:mod:`lit_rnn.packed`), the default on a GPU, where one run leaves it mostly idle.
+Packs group an architecture and depth's runs (``pack_by="depth"``), one model's dropouts (``model``)
+or each run alone (``run``); on a GPU, ``streams`` packs train at once in this process, each on its
+own CUDA stream (separate processes only take turns on one GPU). ``lit-rnn gpu-window`` measures which
+is fastest on a device.
 
 Where the trainings run is the executor's business, and only that: in this process or a process pool
 (``process``, the default), or one submitit job each (``local``: submitit's LocalExecutor on this
@@ -26,7 +30,7 @@ from lit_rnn.data import Corpus
 from lit_rnn.devices import resolve_precision
 from lit_rnn.errors import UserError
 from lit_rnn.models import ModelConfig
-from lit_rnn.packed import pack_groups, train_packed
+from lit_rnn.packed import pack_groups, train_packed, train_streams
 from lit_rnn.runs import Run, RunConfig, import_shipped
 from lit_rnn.train import TrainOptions, get_or_train
 
@@ -114,16 +118,26 @@ def train_runs(
     *,
     shipped: Path | None = None,
     packed: bool = False,
+    pack_by: str = "depth",
+    streams: int = 1,
     cluster: ClusterOptions = ClusterOptions(),
 ) -> list[Run]:
     """The finished runs of ``configs``: from the store, imported from ``shipped`` (``pretrained/``) where a
     run is there, trained otherwise, ``jobs`` trainings at a time, each a single run or, with ``packed``, a
-    pack of the runs that share architecture and depth (:func:`lit_rnn.packed.pack_groups`); with a
-    ``cluster`` executor, one submitit job per training."""
+    pack of the runs :func:`lit_rnn.packed.pack_groups` groups (``pack_by``: those that share architecture and
+    depth, or model, or each run alone), with ``streams`` > 1 that many packs at once on their own CUDA streams;
+    with a ``cluster`` executor, one submitit job per training."""
     if shipped is not None:
         import_shipped(configs, shipped, artifacts)
     pending = [c for c in configs if not Run(c, artifacts).is_finished]
-    groups = pack_groups(pending) if packed else [[c] for c in pending]
+    groups = pack_groups(pending, pack_by) if packed else [[c] for c in pending]
+    if packed and streams > 1:
+        if cluster.executor != "process" or jobs > 1:
+            raise UserError("--streams trains packs side by side in this process: use it without --jobs and "
+                            "with --executor process")
+        recurrent = [c for g in groups if g[0].model.architecture not in ("nnn", "transformer") for c in g]
+        groups = [g for g in groups if g[0].model.architecture in ("nnn", "transformer")]
+        train_streams(recurrent, corpus, options, artifacts, by=pack_by, streams=streams)
     if cluster.executor != "process" and groups:
         _submit(groups, corpus, options, Path(artifacts).resolve(), cluster)
     elif jobs <= 1 or len(groups) <= 1:

@@ -1,7 +1,8 @@
 """Many runs trained as one computation: a pack of CharLMs in block-diagonal fused layers.
 
-On a GPU one CharLM training step is bound by the latency of its 100 sequential time steps, not by
-arithmetic, so runs trained one by one (or in concurrent processes) leave the GPU mostly idle. A
+On a GPU one small CharLM's training step is bound by the latency of its 100 sequential time steps,
+not by arithmetic, so runs trained one by one (or in concurrent processes, which take turns on the
+GPU) leave it mostly idle. A
 :class:`Pack` trains several runs of one architecture and depth (any hidden sizes, dropouts and
 seeds) in the same fused kernels: layer l of the pack is one ``nn.LSTM`` (``nn.GRU``, ``nn.RNN``)
 of H = Σ h_r units, run r's units side by side with the others'. Its recurrent weights, and the input
@@ -31,12 +32,22 @@ How a packed run equals the run trained alone (:func:`lit_rnn.train.train`):
 A run that stops early leaves the pack, which is rebuilt from the others. A non-finite value in one
 run spreads to the whole pack (0 × NaN is NaN), so a diverging run stops the pack, keeping every
 run's last good checkpoint.
+
+How runs are grouped into packs (``by``, :data:`PACK_BY`) trades the pack's zeros against the number of
+trainings: ``depth`` (every width and dropout of an architecture and depth: 12 runs of the paper's grid,
+85-88% of their fused weights zero), ``model`` (one model's dropouts: 3 runs, 67% zero) or ``run``
+(each run alone, in a pack of one: no zeros). :func:`train_streams` trains several packs at once in this
+process, each on its own thread and CUDA stream, so that small packs can share a GPU (separate
+processes only take turns on it); which grouping and concurrency is fastest is the device's to say
+(:func:`lit_rnn.probe.streams_rate`, measured by every GPU window).
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +56,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lit_rnn.data import Batcher, Corpus
-from lit_rnn.devices import autocast
+from lit_rnn.devices import autocast, training_precision
 from lit_rnn.errors import UserError
 from lit_rnn.evaluate import split_losses
 from lit_rnn.models import FUSED_LAYERS, GATE_BLOCKS, ModelConfig, detach
@@ -56,28 +67,34 @@ from lit_rnn.train import (
     TrainOptions,
     batch_tensors,
     check_corpus,
+    deferred_interrupt,
     prepare,
     rmsprop,
     train_loop,
 )
 
 WEIGHT_KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")  # a fused layer's tensors
+PACK_BY = ("depth", "model", "run")  # what the runs of a pack share besides corpus, recipe and architecture
 
 
-def _pack_key(config: RunConfig) -> tuple:
+def _pack_key(config: RunConfig, by: str = "depth") -> object:
     """What runs trained in one pack share: corpus, recipe (so batches and learning rates), architecture,
-    depth and vocabulary."""
+    depth and vocabulary; with ``by="model"`` the width too; with ``by="run"`` everything (a pack of one)."""
     model = config.model
-    return config.corpus_sha256, config.recipe, model.architecture, model.n_layers, model.vocab_size
+    key = config.corpus_sha256, config.recipe, model.architecture, model.n_layers, model.vocab_size
+    return {"depth": key, "model": (*key, model.hidden_size), "run": config}[by]
 
 
-def pack_groups(configs: list[RunConfig]) -> list[list[RunConfig]]:
+def pack_groups(configs: list[RunConfig], by: str = "depth") -> list[list[RunConfig]]:
     """``configs`` in the groups that train as packs, in order of first appearance: runs that share corpus,
-    recipe, architecture and depth (whatever their widths, dropouts and seeds); an n-NN or a Transformer alone."""
+    recipe, architecture and depth (whatever their widths, dropouts and seeds; ``by="model"``: and width, so one
+    model's dropouts and seeds; ``by="run"``: each alone); an n-NN or a Transformer alone."""
+    if by not in PACK_BY:
+        raise UserError(f"unknown pack grouping {by!r}: choose one of {', '.join(PACK_BY)}")
     groups: dict[object, list[RunConfig]] = {}
     for config in configs:
         alone = config.model.architecture in ("nnn", "transformer")
-        groups.setdefault(config if alone else _pack_key(config), []).append(config)
+        groups.setdefault(config if alone else _pack_key(config, by), []).append(config)
     return list(groups.values())
 
 
@@ -259,7 +276,7 @@ def train_packed(configs: list[RunConfig], corpus: Corpus, options: TrainOptions
 
     Runs resumed at different steps train in separate packs, one after another.
     """
-    if len(pack_groups(configs)) != 1 or configs[0].model.architecture == "nnn":
+    if len(pack_groups(configs)) != 1 or configs[0].model.architecture in ("nnn", "transformer"):
         raise UserError("a pack trains recurrent runs of one corpus, recipe, architecture and depth; "
                         "split the runs with lit_rnn.packed.pack_groups")
     for config in configs:
@@ -269,6 +286,36 @@ def train_packed(configs: list[RunConfig], corpus: Corpus, options: TrainOptions
     for _, same_step in itertools.groupby(sorted(members, key=lambda m: m.progress.step), lambda m: m.progress.step):
         if not train_loop(Packed(list(same_step), options), batcher, options, on_eval):
             break  # the deadline came
+    return [Run(c, artifacts) for c in configs]
+
+
+def own_stream(device: torch.device) -> contextlib.AbstractContextManager:
+    """A new CUDA stream for the calling thread's work on ``device`` (nothing on a CPU)."""
+    return torch.cuda.stream(torch.cuda.Stream(device)) if device.type == "cuda" else contextlib.nullcontext()
+
+
+def train_streams(configs: list[RunConfig], corpus: Corpus, options: TrainOptions, artifacts: str | Path,
+                  by: str = "model", streams: int | None = None) -> list[Run]:
+    """Train (or resume) ``configs`` as the packs of :func:`pack_groups` (``by``), ``streams`` at a time (default:
+    all), each on its own thread and CUDA stream, its backward pass on that thread; returns their runs, as
+    :func:`train_packed` does.
+
+    Each pack trains exactly as it would alone (its own generators, batches and files). Ctrl-C checkpoints every
+    pack between two of its steps and raises :class:`KeyboardInterrupt` here once all have stopped.
+    """
+    groups = pack_groups(configs, by)
+    if any(g[0].model.architecture in ("nnn", "transformer") for g in groups):
+        raise UserError("train_streams trains recurrent runs; train n-NNs and Transformers with lit_rnn.train.train")
+
+    def train_group(group: list[RunConfig]) -> list[Run]:
+        with own_stream(options.device), torch.autograd.set_multithreading_enabled(False):
+            return train_packed(group, corpus, options, artifacts)
+
+    with training_precision(options.precision), deferred_interrupt(), \
+            ThreadPoolExecutor(max_workers=streams or len(groups)) as pool:
+        futures = [pool.submit(train_group, group) for group in groups]
+    for future in futures:
+        future.result()  # a pack's error (divergence, Ctrl-C), once every pack has stopped
     return [Run(c, artifacts) for c in configs]
 
 

@@ -10,6 +10,9 @@ train a pack of runs against the same runs trained in separate processes, side b
   window trains it (a pack, or a run alone), on fresh weights.
 - :func:`per_run_rate`: the aggregate run-steps/s of the same runs, each trained alone in its own
   process, all started together (the per-run path, ``lit-rnn grid --trainer per-run --jobs N``).
+- :func:`streams_rate`: the aggregate run-steps/s of the same runs in smaller packs (one model's dropouts, or
+  each run alone), all trained at once in this process, each on its own thread and CUDA stream
+  (:func:`lit_rnn.packed.train_streams`, ``lit-rnn grid --pack-by model --streams N``).
 
 ``bench/gpu_check.py``, ``bench/grid_throughput.py`` and ``lit-rnn gpu-window`` (:mod:`lit_rnn.window`)
 call these.
@@ -20,18 +23,20 @@ from __future__ import annotations
 import math
 import multiprocessing
 import tempfile
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import torch
 
-from lit_rnn.data import Corpus
+from lit_rnn.data import Batcher, Corpus
 from lit_rnn.devices import exact_fp32, training_precision
 from lit_rnn.models import RECURRENT, STEPS, CharLM, ModelConfig, init_uniform
-from lit_rnn.packed import Packed
+from lit_rnn.packed import Packed, own_stream, pack_groups
 from lit_rnn.runs import Run, RunConfig
-from lit_rnn.train import Single, TrainOptions, evaluates_at, prepare, total_steps
+from lit_rnn.train import Single, Trainee, TrainOptions, evaluates_at, prepare, total_steps
 
 ONE_STEP_ATOL = 1e-5
 FREE_RUNNING_ATOL = {"cpu": 1e-5, "cuda": 1e-3}
@@ -165,22 +170,28 @@ def _worker_start(barrier) -> None:
     torch.set_num_threads(1)
 
 
+def _timed_steps(trainee: Trainee, batcher: Batcher, device: torch.device, steps: int, warmup: int,
+                 start_together: Callable[[], object]) -> tuple[float, float]:
+    """``steps`` steps of ``trainee`` after ``warmup``, started once ``start_together`` returns (a barrier other
+    trainings wait at too); their start and end (``time.time()``, comparable between processes)."""
+    for index in range(warmup):
+        trainee.step(batcher.batch(index % batcher.n_train))
+    _sync_stream(device)
+    start_together()
+    start = time.time()
+    for index in range(steps):
+        trainee.step(batcher.batch(index % batcher.n_train))
+    _sync_stream(device)
+    return start, time.time()
+
+
 def _timed_alone(config: RunConfig, corpus: Corpus, options: TrainOptions, steps: int,
                  warmup: int) -> tuple[float, float]:
     """In a worker: ``config`` trained alone, its timed steps started with the other workers'; their start and end."""
     with tempfile.TemporaryDirectory() as folder:
         trainee = Single(prepare(Run(config, folder), options.device), options)
-    batcher = config.batcher(corpus)
     with training_precision(options.precision):
-        for index in range(warmup):
-            trainee.step(batcher.batch(index % batcher.n_train))
-        _sync(options.device)
-        _BARRIER.wait()
-        start = time.time()
-        for index in range(steps):
-            trainee.step(batcher.batch(index % batcher.n_train))
-        _sync(options.device)
-    return start, time.time()
+        return _timed_steps(trainee, config.batcher(corpus), options.device, steps, warmup, _BARRIER.wait)
 
 
 def per_run_rate(configs: list[RunConfig], corpus: Corpus, options: TrainOptions, processes: int, steps: int = 20,
@@ -192,3 +203,33 @@ def per_run_rate(configs: list[RunConfig], corpus: Corpus, options: TrainOptions
     with context.Pool(processes, _worker_start, (context.Barrier(processes),)) as pool:
         spans = pool.starmap(_timed_alone, [(c, corpus, options, steps, warmup) for c in chosen], chunksize=1)
     return processes * steps / (max(end for _, end in spans) - min(start for start, _ in spans))
+
+
+def streams_rate(configs: list[RunConfig], corpus: Corpus, options: TrainOptions, by: str, steps: int = 20,
+                 warmup: int = 2) -> float:
+    """Aggregate run-steps/s of ``configs`` in the packs of :func:`lit_rnn.packed.pack_groups` (``by``), trained at
+    once, each on its own thread and CUDA stream, their timed steps started together."""
+    with tempfile.TemporaryDirectory() as folder:
+        packs = [Packed([prepare(Run(c, folder), options.device, own_generators=True) for c in group], options)
+                 for group in pack_groups(configs, by)]
+    batcher = configs[0].batcher(corpus)
+    barrier = threading.Barrier(len(packs))
+
+    def timed(pack: Packed) -> tuple[float, float]:
+        try:
+            with own_stream(options.device), torch.autograd.set_multithreading_enabled(False):
+                return _timed_steps(pack, batcher, options.device, steps, warmup, barrier.wait)
+        except BaseException:
+            barrier.abort()  # the others stop waiting; the first error is raised below
+            raise
+
+    with training_precision(options.precision), ThreadPoolExecutor(max_workers=len(packs)) as pool:
+        futures = [pool.submit(timed, pack) for pack in packs]
+    spans = [future.result() for future in futures]
+    return len(configs) * steps / (max(end for _, end in spans) - min(start for start, _ in spans))
+
+
+def _sync_stream(device: torch.device) -> None:
+    """Wait for the calling thread's CUDA stream (nothing to wait for on a CPU)."""
+    if device.type == "cuda":
+        torch.cuda.current_stream(device).synchronize()

@@ -113,15 +113,19 @@ def check_corpus(config: RunConfig, corpus: Corpus) -> None:
                         f"({corpus.vocab_size})")
 
 
+_SEEDING = threading.RLock()  # the global generators: seeded for one run at a time
+
+
 def initialise(config: RunConfig, device: torch.device) -> tuple[Model, torch.optim.Optimizer]:
     """The seeded, initialised model on ``device`` and its optimiser (the paper's: uniform and RMSProp)."""
     recipe = config.recipe
-    torch.manual_seed(config.seed)
-    model = build_model(config.model)
-    if recipe.initialisation == "normal":
-        init_normal(model, 0.02)
-    else:
-        init_uniform(model, recipe.init_range)
+    with _SEEDING:
+        torch.manual_seed(config.seed)
+        model = build_model(config.model)
+        if recipe.initialisation == "normal":
+            init_normal(model, 0.02)
+        else:
+            init_uniform(model, recipe.init_range)
     model.to(device).train()
     return model, rmsprop(model.parameters(), recipe) if recipe.optimizer == "rmsprop" else adamw(model, recipe)
 
@@ -299,10 +303,11 @@ def prepare(run: Run, device: torch.device, own_generators: bool = False) -> Mem
     """``run`` initialised by its seed, or resumed from its checkpoint. Its generators are PyTorch's defaults, or
     with ``own_generators`` copies of them, where training left them (each run of a pack draws from its own)."""
     run.write_config()
-    model, optimizer = initialise(run.config, device)
-    generators = default_generators(device)
-    if own_generators:
-        generators = {name: _copy(generator) for name, generator in generators.items()}
+    with _SEEDING:  # threads may prepare runs together: a run's copies are taken before another run seeds
+        model, optimizer = initialise(run.config, device)
+        generators = default_generators(device)
+        if own_generators:
+            generators = {name: _copy(generator) for name, generator in generators.items()}
     progress, state = Progress(), model.initial_state(run.config.recipe.batch_size, device)
     if run.checkpoint_path.exists():
         progress, state = restore(run, model, optimizer, generators, device)
@@ -483,22 +488,27 @@ def _finish(trainee: Trainee, members: list[Member], loss_sums: list[float], *, 
                trainee.options, stopped_early=stopped_early, n_train=n_train, **provenance)
 
 
+_INTERRUPTED = threading.Event()  # Ctrl-C came while the main thread deferred it; every thread's loop reads it
+
+
 @contextlib.contextmanager
 def deferred_interrupt() -> Iterator[Callable[[], bool]]:
-    """Turn Ctrl-C into a flag checked between steps, so a checkpoint is never taken mid-step."""
-    flag = {"set": False}
+    """Turn Ctrl-C into a flag checked between steps, so a checkpoint is never taken mid-step: set by the main
+    thread's handler, read by every training thread (:func:`lit_rnn.packed.train_streams`)."""
     if threading.current_thread() is not threading.main_thread():
-        yield lambda: False
+        yield _INTERRUPTED.is_set
         return
 
     def handler(signum, frame):
-        flag["set"] = True
+        _INTERRUPTED.set()
 
+    _INTERRUPTED.clear()
     previous = signal.signal(signal.SIGINT, handler)
     try:
-        yield lambda: flag["set"]
+        yield _INTERRUPTED.is_set
     finally:
         signal.signal(signal.SIGINT, previous)
+        _INTERRUPTED.clear()
 
 
 def get_or_train(config: RunConfig, corpus: Corpus, options: TrainOptions, artifacts: str | Path) -> Run:

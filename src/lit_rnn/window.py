@@ -6,21 +6,25 @@ In order:
 
 1. a short check of the device (:mod:`lit_rnn.probe`): the written-out equations against its fused
    kernels, the seconds per step of every pack the window could train, and the aggregate run-steps/s
-   of one pack against the same runs in N concurrent processes, side by side;
+   of one pack against the same runs in smaller packs on concurrent CUDA streams (one model's
+   dropouts, or each run alone) and in N concurrent processes, side by side;
 2. training, in priority order, of what the store lacks (after importing what ``pretrained/`` ships):
    the ``core`` preset's runs of every corpus, then the ``paper`` preset's grid of the first corpus,
-   then of the next. Each training is a pack of runs of one architecture and depth (an n-NN alone). A
-   pack whose projected time (from its measured seconds per step, validations included, without
-   early stopping) does not fit in the time left is not started (``partial`` starts it anyway: the
-   deadline cuts it and a later window resumes it). Training stops at the deadline: every run still
-   training is checkpointed and left unfinished;
+   then of the next. Each training is the runs of one architecture and depth (an n-NN alone), trained
+   as one pack or, where the probe found it faster (or ``pack_by`` says so), as smaller packs on
+   concurrent streams (:func:`lit_rnn.packed.train_streams`). A training whose projected time (from
+   its measured seconds per step, validations included, without early stopping) does not fit in the
+   time left is not started (``partial`` starts it anyway: the deadline cuts it and a later window
+   resumes it). Training stops at the deadline: every run still training is checkpointed and left
+   unfinished;
 3. the runs this window finished are exported in fp16 to ``out/runs/`` (:func:`lit_rnn.runs.export_run`),
    and a report is written: ``out/report.json`` and ``out/report.md`` (each training with its measured time per
    step and per validation pass, its projected and its actual time, and its outcome).
 
 The projected wall times (core set; grid per corpus) add up every pack's measured steps and validations
-over its recipe without early stopping (an upper bound), packs one after another; the per-run path's
-scales the steps by the probe's packed / per-run ratio (an assumption: that ratio holds for every pack).
+over its recipe without early stopping (an upper bound), packs one after another; the streams' and the
+per-run path's scale the steps by the probe's ratio of rates (an assumption: that ratio holds for every
+pack), and so does a training on streams its own projected time.
 
 It imports nothing that draws (no plotly): a bare machine with PyTorch runs it with ``PYTHONPATH=src``.
 """
@@ -43,9 +47,9 @@ from lit_rnn.devices import PRECISIONS, describe, resolve_device, resolve_precis
 from lit_rnn.errors import UserError
 from lit_rnn.evaluate import sampled_snapshots
 from lit_rnn.folders import resolve_artifacts, resolve_data_dir
-from lit_rnn.packed import pack_groups, train_packed
+from lit_rnn.packed import PACK_BY, pack_groups, train_packed, train_streams
 from lit_rnn.presets import Preset, get_preset
-from lit_rnn.probe import Timing, per_run_rate, time_training, trace_agreement
+from lit_rnn.probe import Timing, per_run_rate, streams_rate, time_training, trace_agreement
 from lit_rnn.runs import SHIPPED, Run, RunConfig, export_run, import_shipped
 from lit_rnn.train import TrainingDiverged, TrainOptions, train
 
@@ -125,6 +129,7 @@ class Report:
     tasks: list[dict] = field(default_factory=list)
     imported: list[str] = field(default_factory=list)  # from pretrained/ into the store, not trained
     exported: list[str] = field(default_factory=list)
+    pack_by: str = "depth"  # how the window trained each architecture and depth's runs (lit_rnn.packed.PACK_BY)
     finished: str = ""
 
 
@@ -135,11 +140,17 @@ def _task_row(task: Task) -> dict:
             "step_s": task.timing.step_s, "validation_s": task.timing.validation_s}
 
 
+def path(pack_by: str) -> str:
+    """The name of the training path that trains an architecture and depth's runs grouped ``pack_by``."""
+    return "packed" if pack_by == "depth" else f"streams by {pack_by}"
+
+
 def measure(corpora: list[Corpus], core: Preset, grid: Preset, options: TrainOptions, processes: int | None,
-            report: Report, steps: int = 5) -> dict[str, Timing]:
-    """The device check: trace agreement, every pack's timing (the whole core set and grid, finished or not),
-    the packed-vs-per-run throughput of the grid's largest pack (``processes`` processes, default one per run of
-    it; 0: not measured) and the projected wall times; returns each run's pack timing by run id."""
+            report: Report, steps: int = 5, pack_by: str = "auto") -> dict[str, Timing]:
+    """The device check: trace agreement, every pack's timing (the whole core set and grid, finished or not), the
+    throughput of the grid's largest pack against its runs in smaller packs on concurrent streams and in
+    ``processes`` processes (default one per run of it; 0: not measured), and the projected wall times; sets
+    ``report.pack_by`` (``auto``: the fastest in the probe); returns each run's timing by run id, as it will train."""
     start = time.monotonic()
     report.trace = trace_agreement(options.device)
     timings, sets = {}, {}
@@ -149,32 +160,47 @@ def measure(corpora: list[Corpus], core: Preset, grid: Preset, options: TrainOpt
         name = "core" if task.stage == "core" else f"grid {task.corpus.name}"
         sets.setdefault(name, []).append(task)
     probe = max((t for t in sets.get(f"grid {corpora[0].name}", [])), key=lambda t: len(t.configs), default=None)
+    rates = {}  # the probe's run-steps/s per path, against which every projection is scaled
     if probe is not None:
-        packed, processes = len(probe.configs) / probe.timing.step_s, processes or len(probe.configs)
-        report.throughput = {"probe": probe.label, "runs": len(probe.configs), "packed_steps_per_s": packed,
-                             "per_run_processes": processes}
+        processes = len(probe.configs) if processes is None else processes
+        rates = {path(by): streams_rate(probe.configs, probe.corpus, options, by, steps=4 * steps)
+                 for by in PACK_BY[1:]}
+        rates = {"packed": len(probe.configs) / probe.timing.step_s} | rates
+        report.throughput = {"probe": probe.label, "runs": len(probe.configs), "per_run_processes": processes}
         if processes:
-            per_run = per_run_rate(probe.configs, probe.corpus, options, processes, steps=4 * steps)
-            report.throughput |= {"per_run_steps_per_s": per_run, "packed_over_per_run": packed / per_run}
-    ratio = report.throughput.get("packed_over_per_run")
+            rates["per_run"] = per_run_rate(probe.configs, probe.corpus, options, processes, steps=4 * steps)
+        report.throughput["run_steps_per_s"] = rates
+        fastest = max(PACK_BY, key=lambda by: rates[path(by)])
+        report.pack_by = fastest if pack_by == "auto" else pack_by
+    elif pack_by != "auto":
+        report.pack_by = pack_by
     for name, tasks in sets.items():
         steps_s, validation_s = (sum(parts) for parts in zip(*(t.timing.parts(t.configs, t.corpus) for t in tasks)))
-        report.projected_s[name] = {"packed": steps_s + validation_s}
-        if ratio:  # each pack's steps at the probe's per-run / packed speed; the same validations
-            report.projected_s[name]["per_run"] = steps_s * ratio + validation_s
+        # each path's steps at the probe's ratio of rates to the packed path's; the same validations
+        report.projected_s[name] = {key: steps_s * rates["packed"] / rate + validation_s
+                                    for key, rate in rates.items()} if rates else {"packed": steps_s + validation_s}
+    if report.pack_by != "depth" and rates:  # the trainings on streams: their steps at the probe's ratio
+        ratio = rates["packed"] / rates[path(report.pack_by)]
+        packs = {c.run_id for tasks in sets.values() for t in tasks if len(t.configs) > 1 for c in t.configs}
+        timings |= {run_id: Timing(timings[run_id].step_s * ratio, timings[run_id].validation_s) for run_id in packs}
     report.check_s = time.monotonic() - start
     return timings
 
 
-def train_task(task: Task, options: TrainOptions, artifacts: Path) -> list[Run]:
-    """Train (or resume) the task's runs until they finish or the deadline comes."""
-    if len(task.configs) > 1:
+def train_task(task: Task, options: TrainOptions, artifacts: Path, pack_by: str = "depth") -> list[Run]:
+    """Train (or resume) the task's runs until they finish or the deadline comes: as one pack (``pack_by="depth"``)
+    or as the smaller packs of ``pack_by`` on concurrent streams; a run alone as itself."""
+    if len(task.configs) == 1:
+        return [train(task.configs[0], task.corpus, options, artifacts)]
+    if pack_by == "depth":
         return train_packed(task.configs, task.corpus, options, artifacts)
-    return [train(task.configs[0], task.corpus, options, artifacts)]
+    return train_streams(task.configs, task.corpus, options, artifacts, by=pack_by)
 
 
-def train_window(tasks: list[Task], options: TrainOptions, artifacts: Path, partial: bool = False) -> list[Run]:
-    """Start the tasks in order while the time left allows; returns the runs that finished."""
+def train_window(tasks: list[Task], options: TrainOptions, artifacts: Path, partial: bool = False,
+                 pack_by: str = "depth") -> list[Run]:
+    """Start the tasks in order while the time left allows, each trained as ``pack_by`` says; returns the runs
+    that finished."""
     finished = []
     for task in tasks:
         task.projected_s = projected_seconds(task, artifacts)
@@ -185,13 +211,12 @@ def train_window(tasks: list[Task], options: TrainOptions, artifacts: Path, part
         start = time.monotonic()
         snapshots = dataclasses.replace(options, snapshot_steps=task.preset.snapshot_steps)
         try:
-            runs = train_task(task, snapshots, artifacts)
-        except TrainingDiverged as error:
-            task.outcome, runs = f"diverged: {error}", []
+            runs = train_task(task, snapshots, artifacts, pack_by)
+            task.outcome = "trained" if all(run.is_finished for run in runs) else "cut"
+        except TrainingDiverged as error:  # on streams, the task's other packs went on and may have finished
+            task.outcome, runs = f"diverged: {error}", [Run(c, artifacts) for c in task.configs]
         task.seconds = time.monotonic() - start
         finished += [run for run in runs if run.is_finished]
-        if runs:
-            task.outcome = "trained" if all(run.is_finished for run in runs) else "cut"
     return finished
 
 
@@ -214,19 +239,20 @@ def export_finished(runs: list[Run], out: Path, corpora: list[Corpus], device: t
 
 def gpu_window(corpora: list[Corpus], out: Path, *, deadline: float, core: Preset, grid: Preset,
                options: TrainOptions, artifacts: Path, processes: int | None = None, partial: bool = False,
-               shipped: Path | None = None, minutes: float = 0.0) -> Report:
+               shipped: Path | None = None, minutes: float = 0.0, pack_by: str = "auto") -> Report:
     """Check the device, train what the store lacks in priority order until ``deadline`` (a ``time.monotonic()``
     time), export what finished into ``out/runs/`` and write ``out/report.json`` and ``out/report.md``."""
     out.mkdir(parents=True, exist_ok=True)
     report = Report(describe(options.device), options.precision, minutes, _now())
-    timings = measure(corpora, core, grid, options, processes, report)
+    timings = measure(corpora, core, grid, options, processes, report, pack_by=pack_by)
     if shipped is not None:
         configs = [c for task in plan(corpora, core, grid, artifacts) for c in task.configs]
         report.imported = [run.config.run_id for run in import_shipped(configs, shipped, artifacts)]
     tasks = plan(corpora, core, grid, artifacts)
     for task in tasks:
         task.timing = timings[task.configs[0].run_id]  # its whole pack's: an upper bound for part of it
-    finished = train_window(tasks, dataclasses.replace(options, deadline=deadline), artifacts, partial)
+    finished = train_window(tasks, dataclasses.replace(options, deadline=deadline), artifacts, partial,
+                            report.pack_by)
     report.tasks = [_task_row(task) for task in tasks]
     report.exported = export_finished(finished, out, corpora, options.device, core.dynamics_epochs)
     report.finished = _now()
@@ -247,6 +273,12 @@ def _milliseconds(seconds: float) -> str:
     return f"{seconds * 1000:,.0f} ms"
 
 
+def _trained_as(pack_by: str) -> str:
+    return {"depth": "one pack per architecture and depth", "model": "a pack per model (its dropouts) on its own "
+            "CUDA stream, all of an architecture and depth at once", "run": "each run on its own CUDA stream, all of "
+            "an architecture and depth at once"}[pack_by]
+
+
 def markdown(report: Report) -> str:
     """The report in a few lines of Markdown."""
     agreed = sum(row["passed"] for row in report.trace)
@@ -254,13 +286,14 @@ def markdown(report: Report) -> str:
              f"- device: {report.device}, torch {torch.__version__}, precision {report.precision}",
              f"- trace agreement (written-out equations vs fused kernels): {agreed} of {len(report.trace)} passed",
              f"- the device check (traces, every pack timed, the throughput probe) took {report.check_s:.0f} s"]
-    rates = report.throughput
-    if rates:
-        line = f"- throughput, {rates['probe']}: packed {rates['packed_steps_per_s']:.1f} run-steps/s"
-        if "per_run_steps_per_s" in rates:
-            line += (f", per-run ({rates['per_run_processes']} processes) {rates['per_run_steps_per_s']:.1f} "
-                     f"run-steps/s: packed / per-run {rates['packed_over_per_run']:.2f}x")
-        lines.append(line)
+    if report.throughput:
+        probe, rates = report.throughput, report.throughput["run_steps_per_s"]
+        named = {"packed": "one pack", "streams by model": "a pack per model on its own stream",
+                 "streams by run": "each run on its own stream",
+                 "per_run": f"each run in its own process ({probe['per_run_processes']} processes)"}
+        lines.append(f"- throughput, {probe['probe']}, in run-steps/s: " + "; ".join(
+            f"{named[key]} {rate:.1f} ({rate / rates['packed']:.2f}x)" for key, rate in rates.items()))
+    lines.append(f"- an architecture and depth's runs train as {_trained_as(report.pack_by)}")
     for name, paths in report.projected_s.items():
         times = ", ".join(f"{path} {_duration(seconds)}" for path, seconds in paths.items())
         lines.append(f"- projected wall time, {name}: {times} (no early stopping)")
@@ -287,6 +320,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="per-run processes of the throughput probe (default: the probe pack's runs; 0: skip)")
     parser.add_argument("--partial", action="store_true",
                         help="start packs that cannot finish in time (the deadline cuts them; a later window resumes)")
+    parser.add_argument("--pack-by", choices=("auto", *PACK_BY), default="auto",
+                        help="how an architecture and depth's runs train: one pack (depth), a pack per model or per "
+                             "run on concurrent CUDA streams; auto: the fastest in the device check's probe")
     parser.add_argument("--retrain", action="store_true", help="train runs that pretrained/ ships instead of importing")
     parser.add_argument("--data-dir", default=None, help="data directory (default: $LIT_RNN_DATA or ./data)")
     parser.add_argument("--artifacts", default=None, help="artifacts folder (default: $LIT_RNN_HOME or ./artifacts)")
@@ -304,7 +340,8 @@ def main(args: argparse.Namespace) -> None:
     shipped = None if args.retrain or not SHIPPED.is_dir() else SHIPPED
     report = gpu_window(corpora, Path(args.out), deadline=start + args.minutes * 60 - RESERVE_S, core=core,
                         grid=grid, options=options, artifacts=resolve_artifacts(args.artifacts),
-                        processes=args.processes, partial=args.partial, shipped=shipped, minutes=args.minutes)
+                        processes=args.processes, partial=args.partial, shipped=shipped, minutes=args.minutes,
+                        pack_by=args.pack_by)
     print(markdown(report))
 
 
