@@ -212,6 +212,7 @@ def streams_rate(configs: list[RunConfig], corpus: Corpus, options: TrainOptions
     with tempfile.TemporaryDirectory() as folder:
         packs = [Packed([prepare(Run(c, folder), options.device, own_generators=True) for c in group], options)
                  for group in pack_groups(configs, by)]
+    _sync(options.device)  # their weights, made on this thread's stream, are read on the packs' own
     batcher = configs[0].batcher(corpus)
     barrier = threading.Barrier(len(packs))
 
