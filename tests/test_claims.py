@@ -458,3 +458,28 @@ def test_the_ground_truth_claims_pass_on_a_clean_search_and_fail_on_a_wrong_one(
     unused = used.assign(first_used=[float("nan")] * 2, used=[0, 0])
     assert groundtruth.used_claim(unused, "m").verdict == "not reproduced"
     assert groundtruth.used_claim(used.iloc[:0], "m").verdict == "not measured"
+
+
+def test_a_pair_with_a_model_that_did_not_train_is_named_not_judged():
+    """An RNN stuck at the byte frequencies' entropy loses to every gated model, for its training, not its type."""
+    stuck = _models(1.5, 1.4, 3.2, 1.5)
+    table = _table(ROWS, stuck)
+    assert compare.gated_claim(table, stuck).verdict == "reproduced"  # without the plateau: a win that means nothing
+    claim = compare.gated_claim(table, stuck, plateau=3.126)
+    assert claim.verdict == "not measured"
+    assert claim.measured.count("[not judged: rnn-2 did not train]") == 2
+    depth = compare.depth_claim(table, stuck, plateau=3.126)  # the LSTMs trained: judged as before
+    assert depth.verdict == "reproduced" and "not judged" not in depth.measured
+
+
+def test_the_recipe_claim_names_the_models_that_did_not_train():
+    trained = _models(1.5, 1.4, 1.6, 1.5)
+    assert compare.recipe_claim(trained, 3.126, list(trained)).verdict == "reproduced"
+    stuck = _models(1.5, 1.4, 3.2, 1.5)
+    claim = compare.recipe_claim(stuck, 3.126, list(stuck))
+    assert claim.verdict == "not reproduced" and "did not train: rnn-2 (3.1" in claim.measured
+    assert claim.measured.startswith("3 of 4 models below it (lstm-1, lstm-2, rnn-2, gru-2)")
+    assert compare.recipe_claim(stuck, 3.126).verdict == "not at the paper's scale"  # none with the paper's recipe
+    judged = compare.recipe_claim(stuck, 3.126, ["lstm-1", "gru-2"])  # judged on the paper's recipe only
+    assert judged.verdict == "reproduced" and judged.finding == "both models trained"
+    assert compare.recipe_claim(stuck, 3.126, ["lstm-1"]).finding == "the one model, lstm-1, trained"

@@ -194,60 +194,104 @@ def model_embedding(agreement: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
 
 # -- The paper's claims about the comparison -----------------------------------------------------
 
-def _scaled(name: str, comparisons: list[tuple[bool, Comparison]], threshold: str, finding: str) -> Claim:
-    """A claim from its comparisons (each flagged whether at the paper's scale): judged on those at the paper's
-    scale, or counted "not at the paper's scale" when there are none; "not measured" without any."""
+def did_not_train(predictions: Predictions, plateau: float) -> bool:
+    """Whether a model learned nothing beyond the byte frequencies: its test loss at or above their entropy,
+    ``plateau`` (:func:`byte_entropy`)."""
+    return predictions.cross_entropy >= plateau
+
+
+def _scaled(name: str, comparisons: list[tuple[bool, Comparison, list[str]]], threshold: str, finding: str) -> Claim:
+    """A claim from its comparisons (each flagged whether at the paper's scale, with the names of its models that
+    did not train): judged on those at the paper's scale whose models trained, or counted "not at the paper's scale"
+    when there are none; "not measured" without any. A comparison with a model that did not train is named, not
+    judged: it says nothing of the architectures, only that the training failed."""
     if not comparisons:
         return Claim("Models", name, "no pair of models to compare", judge(None), threshold)
-    at_scale = [c for scaled, c in comparisons if scaled]
-    mixed = 0 < len(at_scale) < len(comparisons)  # else the verdict says it for every comparison at once
-    measured = "; ".join(str(c) + (" [not at the paper's scale]" if mixed and not scaled else "")
-                         for scaled, c in comparisons)
-    judged = verdict([c.outcome for c in (at_scale or [c for _, c in comparisons])])
+    trained = [(scaled, c) for scaled, c, untrained in comparisons if not untrained]
+    at_scale = [c for scaled, c in trained if scaled]
+    mixed = 0 < len(at_scale) < len(trained)  # else the verdict says it for every comparison at once
+    measured = "; ".join(
+        str(c) + (f" [not judged: {' and '.join(untrained)} did not train]" if untrained else
+                  " [not at the paper's scale]" if mixed and not scaled else "")
+        for scaled, c, untrained in comparisons)
+    if not trained:
+        return Claim("Models", name, measured, judge(None), threshold)
+    judged = verdict([c.outcome for c in (at_scale or [c for _, c in trained])])
+    skipped = len(comparisons) - len(trained)
     claim = Claim("Models", name, measured, judged, threshold, finding=finding.format(
-        against=sum(c.outcome == scorecard.AGAINST for _, c in comparisons),
-        total=len(comparisons), beyond=sum(c.outcome == scorecard.FOR for _, c in comparisons)))
+        against=sum(c.outcome == scorecard.AGAINST for _, c in trained), total=len(trained),
+        beyond=sum(c.outcome == scorecard.FOR for _, c in trained))
+        + (f"; {skipped} not judged (a model did not train)" if skipped else ""))
     return claim if at_scale else scorecard.at_scale(claim, False)
 
 
 def _paired(table: pd.DataFrame, predictions: dict[str, Predictions], keys: list[str], pick,
-            paper_training: str | None) -> list[tuple[bool, Comparison]]:
+            paper_training: str | None, plateau: float | None) -> list[tuple[bool, Comparison, list[str]]]:
     """Comparisons within each group of ``keys`` (models trained alike): ``pick(group)`` gives (expected, other)
-    row pairs; each comparison is flagged whether its models trained with ``paper_training`` (None: all are)."""
+    row pairs; each comparison is flagged whether its models trained with ``paper_training`` (None: all are), with
+    the names of those that did not train (test loss at or above ``plateau``; None: every model counts)."""
     out = []
     for key, group in table.groupby(["training", *keys]):
         for expected, other in pick(group):
             scaled = paper_training is None or key[0] == paper_training
-            out.append((scaled, comparison(predictions[expected.model], predictions[other.model])))
+            pair = [predictions[expected.model], predictions[other.model]]
+            untrained = [p.name for p in pair if plateau is not None and did_not_train(p, plateau)]
+            out.append((scaled, comparison(*pair), untrained))
     return out
 
 
-def depth_claim(table: pd.DataFrame, predictions: dict[str, Predictions], paper_training: str | None = None) -> Claim:
+def depth_claim(table: pd.DataFrame, predictions: dict[str, Predictions], paper_training: str | None = None,
+                plateau: float | None = None) -> Claim:
     """The paper: depth of at least 2 is beneficial (and at 3 layers results are mixed). Tested at every
     (training, architecture, budget) with a 1-layer and a 2-layer model: the 2-layer model is better beyond the
-    noise. ``paper_training``: the paper's recipe's ``training`` (e.g. "50 epochs"); other models are counted apart."""
+    noise. ``paper_training``: the paper's recipe's ``training`` (e.g. "50 epochs"); other models are counted apart.
+    ``plateau``: the byte frequencies' entropy; a pair with a model at or above it is named, not judged."""
     def pick(group):
         one, two = group[group.n_layers == 1], group[group.n_layers == 2]
         return [(two.iloc[0], one.iloc[0])] if len(one) and len(two) else []
 
     return _scaled("Depth of at least 2 helps", _paired(table, predictions, ["architecture", "budget_index"], pick,
-                                                        paper_training),
+                                                        paper_training, plateau),
                    f"each 2-layer model better than the 1-layer model of its type and budget; {NOISE_TEXT}",
                    "{beyond} of {total} pairs better beyond the noise, {against} reversed")
 
 
-def gated_claim(table: pd.DataFrame, predictions: dict[str, Predictions], paper_training: str | None = None) -> Claim:
+def gated_claim(table: pd.DataFrame, predictions: dict[str, Predictions], paper_training: str | None = None,
+                plateau: float | None = None) -> Claim:
     """The paper: the LSTM and the GRU significantly outperform the RNN. Tested at every (training, depth, budget)
-    where an RNN and a gated model were both trained: the gated model is better beyond the noise."""
+    where an RNN and a gated model were both trained: the gated model is better beyond the noise. ``plateau``: as
+    :func:`depth_claim`'s (an RNN that did not train loses for that reason, not its architecture)."""
     def pick(group):
         rnn = group[group.architecture == "rnn"]
         return [(group[group.architecture == gated].iloc[0], rnn.iloc[0]) for gated in ("lstm", "gru")
                 if len(rnn) and (group.architecture == gated).any()]
 
     return _scaled("The LSTM and the GRU beat the RNN", _paired(table, predictions, ["n_layers", "budget_index"],
-                                                                pick, paper_training),
+                                                                pick, paper_training, plateau),
                    f"each LSTM and GRU better than the RNN of its depth and budget; {NOISE_TEXT}",
                    "{beyond} of {total} pairs better beyond the noise, {against} reversed")
+
+
+def recipe_claim(predictions: dict[str, Predictions], plateau: float, paper_models: list[str] | None = None) -> Claim:
+    """The paper: its optimisation settings "work robustly with all of our models". Tested on every model trained
+    with the paper's recipe (``paper_models``, cut short or not; the others only if there are none, counted "not at
+    the paper's scale"): each ends below the byte frequencies' entropy ``plateau``, the loss of a model that learned
+    nothing but them (a floor: a model that learned anything at all passes it)."""
+    name = "The paper's recipe trains every model"
+    threshold = (f"every model's test loss below the byte frequencies' entropy ({plateau:.3f} nats/byte), a floor "
+                 "that any model which learned something passes")
+    models = paper_models or list(predictions)
+    if not models:
+        return Claim("Models", name, "no model", judge(None), threshold)
+    failed = [m for m in models if did_not_train(predictions[m], plateau)]
+    counted = f"{len(models)} model{'s' if len(models) > 1 else ''}"
+    measured = f"{len(models) - len(failed)} of {counted} below it ({', '.join(models)})" + (
+        f"; did not train: {', '.join(f'{m} ({predictions[m].cross_entropy:.3f})' for m in failed)}" if failed else "")
+    claim = Claim("Models", name, measured, judge(not failed), threshold,
+                  finding=f"{len(failed)} of {counted} did not train" if failed else
+                  f"the one model, {models[0]}, trained" if len(models) == 1 else
+                  "both models trained" if len(models) == 2 else f"all {counted} trained")
+    return scorecard.at_scale(claim, bool(paper_models))
 
 
 def agreement_bootstrap(predictions: list[Predictions], samples: int = SAMPLES, seed: int = 0) -> np.ndarray:
