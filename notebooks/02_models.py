@@ -122,7 +122,7 @@ for run in runs:
 figures.training_curves(curves)
 
 # %% tags=["hide-input"]
-plateau = compare.byte_entropy(study.corpus.data)  # the loss of the byte frequencies alone
+plateau = study.plateau  # the loss of predicting each byte by its frequency alone
 rises = compare.validation_rises({study.about(run): run.metrics for run in runs  # a run stuck at the plateau
                                   if run.result.best_val_loss < plateau})           # (named below) has no spikes
 Markdown("No run's validation loss rose by 0.05 nats/byte or more from one evaluation to the next." if rises.empty

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 import torch
@@ -100,7 +101,7 @@ def test_study_names_each_chapters_runs(reference_data_dir, tmp_path):
     assert set(study.nnn_runs) == set(preset.nnn_contexts)  # every n-NN is its own model
     assert study.dynamics_run is study.cell_run and sorted(study.cell_run.snapshots()) == list(preset.snapshot_steps)
     assert {run.config.run_id for run in study.recurrent_runs} == {run.config.run_id for run in study.grid_runs}
-    assert study.notes == []
+    assert all("did not train" in note for note in study.notes)  # nothing missing; 40 steps teach tiny models little
     lstms = [run for run in study.recurrent_runs if run.config.model.architecture == "lstm"]
     for run in lstms:  # the rival of a model: the best on validation of its budget, trained alike
         budget = compare.budget_index(run.result.parameters, study.budgets)
@@ -134,6 +135,23 @@ def test_a_missing_paper_scale_model_falls_back_to_the_grid_and_says_so(referenc
     assert held and not set(held) & set(study.notes)
     assert study.cell_run and not set(held) & set(study.notes)  # a page on the LSTM alone does not note the RNN
     assert study.recurrent_runs and set(held) <= set(study.notes)  # Table 1's page does
+
+
+@pytest.mark.slow
+def test_a_paper_scale_model_that_did_not_train_says_so(reference_data_dir, tmp_path):
+    def notes() -> tuple[Study, list[str]]:
+        study = Study.open(corpus="warpeace", preset="tiny", device="cpu", data_dir=str(reference_data_dir),
+                           artifacts=str(tmp_path), progress=False)
+        assert study.large_runs  # where the notes on the large models are taken
+        return study, [note for note in study.every_note if note.startswith(f"{study.large_runs['rnn'].name} did not")]
+
+    study, none = notes()
+    rnn = study.large_runs["rnn"]
+    assert rnn.result.best_val_loss < study.plateau and none == []
+    result = json.loads(rnn.result_path.read_text())
+    rnn.result_path.write_text(json.dumps(result | {"best_val_loss": study.plateau + 0.05}))  # as if it had not
+    _, held = notes()
+    assert len(held) == 1 and "never went below" in held[0]
 
 
 @pytest.mark.slow
