@@ -123,8 +123,8 @@ figures.training_curves(curves)
 
 # %% tags=["hide-input"]
 plateau = study.plateau  # the loss of predicting each byte by its frequency alone
-rises = compare.validation_rises({study.about(run): run.metrics for run in runs  # a run stuck at the plateau
-                                  if run.result.best_val_loss < plateau})           # (named below) has no spikes
+rises = compare.validation_rises({study.about(run): run.metrics for run in runs  # a run stuck at the plateau (named
+                                  if not compare.did_not_train(run.result.best_val_loss, plateau)})  # below): no spikes
 Markdown("No run's validation loss rose by 0.05 nats/byte or more from one evaluation to the next." if rises.empty
          else "Where a validation loss rises, the runs' logs (`metrics.jsonl`) record it so; the curves draw them as "
          "they are: " + "; ".join(
@@ -156,7 +156,7 @@ table.assign(model=table.model.map(labels), budget=table.budget_index.map(budget
     columns={"test_loss": "test loss (nats/byte)", "std": "± (bootstrap)", "error_rate": "error rate"}).round(3)
 
 # %% tags=["hide-input"]
-untrained = [labels[m] for m in table.model if compare.did_not_train(predictions[m], plateau)]
+untrained = [labels[m] for m in table.model if compare.did_not_train(predictions[m].cross_entropy, plateau)]
 its, it = ("its", "it") if len(untrained) == 1 else ("their", "them")
 Markdown(f"Every model ends below {plateau:.3f} nats/byte, the cost of predicting each byte by its frequency alone."
          if not untrained else

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from lit_rnn.data import Corpus
 from lit_rnn.devices import resolve_precision
 from lit_rnn.errors import UserError
-from lit_rnn.models import ModelConfig
+from lit_rnn.models import RECURRENT, ModelConfig
 from lit_rnn.packed import pack_groups, train_packed, train_streams
 from lit_rnn.runs import Run, RunConfig, import_shipped
 from lit_rnn.train import TrainOptions, get_or_train
@@ -135,8 +135,8 @@ def train_runs(
         if cluster.executor != "process" or jobs > 1:
             raise UserError("--streams trains packs side by side in this process: use it without --jobs and "
                             "with --executor process")
-        recurrent = [c for g in groups if g[0].model.architecture not in ("nnn", "transformer") for c in g]
-        groups = [g for g in groups if g[0].model.architecture in ("nnn", "transformer")]
+        recurrent = [c for c in pending if c.model.architecture in RECURRENT]
+        groups = [g for g in groups if g[0].model.architecture not in RECURRENT]  # n-NNs and Transformers, alone
         train_streams(recurrent, corpus, options, artifacts, by=pack_by, streams=streams)
     if cluster.executor != "process" and groups:
         _submit(groups, corpus, options, Path(artifacts).resolve(), cluster)

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -59,7 +59,7 @@ from lit_rnn.data import Batcher, Corpus
 from lit_rnn.devices import autocast, training_precision
 from lit_rnn.errors import UserError
 from lit_rnn.evaluate import split_losses
-from lit_rnn.models import FUSED_LAYERS, GATE_BLOCKS, ModelConfig, detach
+from lit_rnn.models import FUSED_LAYERS, GATE_BLOCKS, RECURRENT, ModelConfig, detach
 from lit_rnn.runs import Recipe, Run, RunConfig
 from lit_rnn.train import (
     Member,
@@ -93,8 +93,8 @@ def pack_groups(configs: list[RunConfig], by: str = "depth") -> list[list[RunCon
         raise UserError(f"unknown pack grouping {by!r}: choose one of {', '.join(PACK_BY)}")
     groups: dict[object, list[RunConfig]] = {}
     for config in configs:
-        alone = config.model.architecture in ("nnn", "transformer")
-        groups.setdefault(config if alone else _pack_key(config, by), []).append(config)
+        packs = config.model.architecture in RECURRENT
+        groups.setdefault(_pack_key(config, by) if packs else config, []).append(config)
     return list(groups.values())
 
 
@@ -276,7 +276,7 @@ def train_packed(configs: list[RunConfig], corpus: Corpus, options: TrainOptions
 
     Runs resumed at different steps train in separate packs, one after another.
     """
-    if len(pack_groups(configs)) != 1 or configs[0].model.architecture in ("nnn", "transformer"):
+    if len(pack_groups(configs)) != 1 or configs[0].model.architecture not in RECURRENT:
         raise UserError("a pack trains recurrent runs of one corpus, recipe, architecture and depth; "
                         "split the runs with lit_rnn.packed.pack_groups")
     for config in configs:
@@ -289,9 +289,13 @@ def train_packed(configs: list[RunConfig], corpus: Corpus, options: TrainOptions
     return [Run(c, artifacts) for c in configs]
 
 
-def own_stream(device: torch.device) -> contextlib.AbstractContextManager:
-    """A new CUDA stream for the calling thread's work on ``device`` (nothing on a CPU)."""
-    return torch.cuda.stream(torch.cuda.Stream(device)) if device.type == "cuda" else contextlib.nullcontext()
+@contextlib.contextmanager
+def own_stream(device: torch.device) -> Iterator[None]:
+    """The calling thread's work on a CUDA stream of its own (nothing to switch on a CPU), its backward passes run on
+    this thread rather than on autograd's one worker per device, so that threads training side by side overlap."""
+    stream = torch.cuda.stream(torch.cuda.Stream(device)) if device.type == "cuda" else contextlib.nullcontext()
+    with stream, torch.autograd.set_multithreading_enabled(False):
+        yield
 
 
 def train_streams(configs: list[RunConfig], corpus: Corpus, options: TrainOptions, artifacts: str | Path,
@@ -303,12 +307,12 @@ def train_streams(configs: list[RunConfig], corpus: Corpus, options: TrainOption
     Each pack trains exactly as it would alone (its own generators, batches and files). Ctrl-C checkpoints every
     pack between two of its steps and raises :class:`KeyboardInterrupt` here once all have stopped.
     """
-    groups = pack_groups(configs, by)
-    if any(g[0].model.architecture in ("nnn", "transformer") for g in groups):
+    if any(c.model.architecture not in RECURRENT for c in configs):
         raise UserError("train_streams trains recurrent runs; train n-NNs and Transformers with lit_rnn.train.train")
+    groups = pack_groups(configs, by)
 
     def train_group(group: list[RunConfig]) -> list[Run]:
-        with own_stream(options.device), torch.autograd.set_multithreading_enabled(False):
+        with own_stream(options.device):
             return train_packed(group, corpus, options, artifacts)
 
     with training_precision(options.precision), deferred_interrupt(), \

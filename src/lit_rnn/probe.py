@@ -218,7 +218,7 @@ def streams_rate(configs: list[RunConfig], corpus: Corpus, options: TrainOptions
 
     def timed(pack: Packed) -> tuple[float, float]:
         try:
-            with own_stream(options.device), torch.autograd.set_multithreading_enabled(False):
+            with own_stream(options.device):
                 return _timed_steps(pack, batcher, options.device, steps, warmup, barrier.wait)
         except BaseException:
             barrier.abort()  # the others stop waiting; the first error is raised below

@@ -23,7 +23,7 @@ from lit_rnn import evaluate, interventions
 from lit_rnn.analysis import scorecard
 from lit_rnn.analysis.causal import cells_to_ablate
 from lit_rnn.analysis.cells import rank_cells, top_cells
-from lit_rnn.analysis.compare import budget_index, byte_entropy
+from lit_rnn.analysis.compare import budget_index, byte_entropy, did_not_train
 from lit_rnn.analysis.oracles import OracleConfig
 from lit_rnn.analysis.signals import Signal, Syntax, lex, reference_signals, varying
 from lit_rnn.data import Batcher, Corpus
@@ -141,7 +141,7 @@ class Study:
                     self._hold(run.dir, f"{run.name} did not finish its recipe: "
                                         f"{run.result.describe(run.config.recipe)}, so it is a paper-scale model "
                                         "trained for fewer epochs than the paper's.")
-                if run.result.best_val_loss >= self.plateau:
+                if did_not_train(run.result.best_val_loss, self.plateau):
                     self._hold(run.dir, f"{run.name} did not train: its validation loss never went below "
                                         f"{self.plateau:.3f} nats/byte, the byte frequencies' entropy, and it is "
                                         "shown as its training left it (chapter 2).")

@@ -163,17 +163,17 @@ def measure(corpora: list[Corpus], core: Preset, grid: Preset, options: TrainOpt
     rates = {}  # the probe's run-steps/s per path, against which every projection is scaled
     if probe is not None:
         processes = len(probe.configs) if processes is None else processes
-        rates = {path(by): streams_rate(probe.configs, probe.corpus, options, by, steps=4 * steps)
-                 for by in PACK_BY[1:]}
-        rates = {"packed": len(probe.configs) / probe.timing.step_s} | rates
-        report.throughput = {"probe": probe.label, "runs": len(probe.configs), "per_run_processes": processes}
+        rates = {"packed": len(probe.configs) / probe.timing.step_s}
+        rates |= {path(by): streams_rate(probe.configs, probe.corpus, options, by, steps=4 * steps)
+                  for by in PACK_BY[1:]}
         if processes:
             rates["per_run"] = per_run_rate(probe.configs, probe.corpus, options, processes, steps=4 * steps)
-        report.throughput["run_steps_per_s"] = rates
-        fastest = max(PACK_BY, key=lambda by: rates[path(by)])
-        report.pack_by = fastest if pack_by == "auto" else pack_by
-    elif pack_by != "auto":
+        report.throughput = {"probe": probe.label, "runs": len(probe.configs), "per_run_processes": processes,
+                             "run_steps_per_s": rates}
+    if pack_by != "auto":
         report.pack_by = pack_by
+    elif rates:
+        report.pack_by = max(PACK_BY, key=lambda by: rates[path(by)])
     for name, tasks in sets.items():
         steps_s, validation_s = (sum(parts) for parts in zip(*(t.timing.parts(t.configs, t.corpus) for t in tasks)))
         # each path's steps at the probe's ratio of rates to the packed path's; the same validations

@@ -194,10 +194,10 @@ def model_embedding(agreement: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
 
 # -- The paper's claims about the comparison -----------------------------------------------------
 
-def did_not_train(predictions: Predictions, plateau: float) -> bool:
-    """Whether a model learned nothing beyond the byte frequencies: its test loss at or above their entropy,
-    ``plateau`` (:func:`byte_entropy`)."""
-    return predictions.cross_entropy >= plateau
+def did_not_train(loss: float, plateau: float) -> bool:
+    """Whether a model learned nothing beyond the byte frequencies: its loss (test, or its best on validation) at or
+    above their entropy, ``plateau`` (:func:`byte_entropy`)."""
+    return loss >= plateau
 
 
 def _scaled(name: str, comparisons: list[tuple[bool, Comparison, list[str]]], threshold: str, finding: str) -> Claim:
@@ -235,7 +235,7 @@ def _paired(table: pd.DataFrame, predictions: dict[str, Predictions], keys: list
         for expected, other in pick(group):
             scaled = paper_training is None or key[0] == paper_training
             pair = [predictions[expected.model], predictions[other.model]]
-            untrained = [p.name for p in pair if plateau is not None and did_not_train(p, plateau)]
+            untrained = [p.name for p in pair if plateau is not None and did_not_train(p.cross_entropy, plateau)]
             out.append((scaled, comparison(*pair), untrained))
     return out
 
@@ -283,7 +283,7 @@ def recipe_claim(predictions: dict[str, Predictions], plateau: float, paper_mode
     models = paper_models or list(predictions)
     if not models:
         return Claim("Models", name, "no model", judge(None), threshold)
-    failed = [m for m in models if did_not_train(predictions[m], plateau)]
+    failed = [m for m in models if did_not_train(predictions[m].cross_entropy, plateau)]
     counted = f"{len(models)} model{'s' if len(models) > 1 else ''}"
     measured = f"{len(models) - len(failed)} of {counted} below it ({', '.join(models)})" + (
         f"; did not train: {', '.join(f'{m} ({predictions[m].cross_entropy:.3f})' for m in failed)}" if failed else "")
