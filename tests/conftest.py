@@ -1,4 +1,4 @@
-"""Shared fixtures: the reference corpora, a small War and Peace slice and a private artifacts root."""
+"""Shared fixtures: the reference corpora, small War and Peace slices, a private artifacts root, one torch thread."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from lit_rnn.data import KNOWN_CORPORA, Corpus, load_corpus
 from lit_rnn.settings import resolve_data_dir
@@ -41,6 +42,23 @@ def warpeace(reference_data_dir) -> Corpus:
 def wp_slice(warpeace) -> Corpus:
     """The first 200,000 bytes of War and Peace: big enough to learn from in seconds."""
     return Corpus("wp200k", warpeace.path, np.array(warpeace.data[:200_000]))
+
+
+@pytest.fixture(scope="session")
+def wp40k(wp_slice) -> Corpus:
+    """The first 40,000 bytes: 160 training batches of 10 rows x 20 bytes and a 4,000-byte validation split."""
+    return Corpus("wp40k", wp_slice.path, np.array(wp_slice.data[:40_000]))
+
+
+@pytest.fixture
+def one_thread(monkeypatch):
+    """One torch thread, here and in the processes a test starts: tiny models run ten times slower on two threads of
+    a busy 2-core machine, and one thread adds floats up in one order on every path."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import torch
 
 from lit_rnn.analysis.attention import copy_keys, even_induction_score, induction_mass, induction_scores
 from lit_rnn.attention import attention_over, repeated_bytes
-from lit_rnn.data import Corpus
 from lit_rnn.evaluate import model_predictions
 from lit_rnn.hashing import canonical_json, config_hash
 from lit_rnn.models import (
@@ -131,15 +130,14 @@ def test_cosine_schedule_warms_up_then_decays_to_a_tenth():
     assert step_learning_rate(Recipe(), 2600, 5000, 260) == pytest.approx(2e-3 * 0.95)  # the paper's, epoch 10
 
 
-def test_a_transformer_trains_and_resumes_through_the_one_loop(wp_slice, artifacts):
-    corpus = Corpus("wp40k", wp_slice.path, np.array(wp_slice.data[:40_000]))
+def test_a_transformer_trains_and_resumes_through_the_one_loop(wp40k, artifacts):
     preset = get_preset("tiny")
-    config = preset.transformer_config(preset.transformers[0], corpus)
-    run = train(config, corpus, TrainOptions(progress=False, checkpoint_every=10), artifacts)
+    config = preset.transformer_config(preset.transformers[0], wp40k)
+    run = train(config, wp40k, TrainOptions(progress=False, checkpoint_every=10), artifacts)
     metrics = run.metrics
     assert run.is_finished and metrics[-1]["val_loss"] < metrics[0]["val_loss"] + 0.5
     assert run.result.parameters == transformer_parameter_count(
-        config.model.n_layers, config.model.hidden_size, corpus.vocab_size, config.model.context)
+        config.model.n_layers, config.model.hidden_size, wp40k.vocab_size, config.model.context)
     assert config.run_id == run.dir.name and "optimizer" in (run.dir / "config.json").read_text()
 
 

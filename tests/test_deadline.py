@@ -5,36 +5,23 @@ import dataclasses
 import itertools
 import time
 
-import numpy as np
 import pytest
 import torch
 
 from lit_rnn import train as train_module
-from lit_rnn.data import Corpus
 from lit_rnn.models import ModelConfig
 from lit_rnn.packed import train_packed
 from lit_rnn.runs import Recipe, Run, RunConfig
 from lit_rnn.train import TrainOptions, train
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is faster
+
 QUIET = TrainOptions(progress=False, checkpoint_every=7)
 RECIPE = Recipe(batch_size=10, seq_length=20, epochs=1, eval_every=10, max_steps=30)
 
 
-@pytest.fixture(scope="module")
-def text(wp_slice) -> Corpus:
-    return Corpus("wp40k", wp_slice.path, np.array(wp_slice.data[:40_000]))
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def _configs(text, *widths):
-    return [RunConfig(text.sha256, ModelConfig("lstm", 1, width, text.vocab_size, 0.2), RECIPE, seed)
+def _configs(wp40k, *widths):
+    return [RunConfig(wp40k.sha256, ModelConfig("lstm", 1, width, wp40k.vocab_size, 0.2), RECIPE, seed)
             for seed, width in enumerate(widths)]
 
 
@@ -52,31 +39,31 @@ def _same(a: Run, b: Run) -> None:
     assert all(torch.equal(tensor, theirs[name]) for name, tensor in ours.items())
 
 
-def test_a_run_cut_by_the_deadline_is_checkpointed_unfinished_and_resumes_identically(text, tmp_path, monkeypatch):
-    (config,) = _configs(text, 16)
-    whole = train(config, text, QUIET, artifacts=tmp_path / "whole")
+def test_a_run_cut_by_the_deadline_is_checkpointed_unfinished_and_resumes_identically(wp40k, tmp_path, monkeypatch):
+    (config,) = _configs(wp40k, 16)
+    whole = train(config, wp40k, QUIET, artifacts=tmp_path / "whole")
     _cut_after(monkeypatch, 12)
-    cut = train(config, text, dataclasses.replace(QUIET, deadline=0.0), artifacts=tmp_path / "cut")
+    cut = train(config, wp40k, dataclasses.replace(QUIET, deadline=0.0), artifacts=tmp_path / "cut")
     assert not cut.is_finished and not cut.result_path.exists()
     assert torch.load(cut.checkpoint_path, weights_only=True)["progress"]["step"] == 12  # not the periodic 7
     monkeypatch.undo()
-    _same(train(config, text, QUIET, artifacts=tmp_path / "cut"), whole)
+    _same(train(config, wp40k, QUIET, artifacts=tmp_path / "cut"), whole)
 
 
-def test_a_pack_cut_by_the_deadline_checkpoints_every_member(text, tmp_path, monkeypatch):
-    configs = _configs(text, 8, 12)
-    whole = train_packed(configs, text, QUIET, artifacts=tmp_path / "whole")
+def test_a_pack_cut_by_the_deadline_checkpoints_every_member(wp40k, tmp_path, monkeypatch):
+    configs = _configs(wp40k, 8, 12)
+    whole = train_packed(configs, wp40k, QUIET, artifacts=tmp_path / "whole")
     _cut_after(monkeypatch, 23)
-    cut = train_packed(configs, text, dataclasses.replace(QUIET, deadline=0.0), artifacts=tmp_path / "cut")
+    cut = train_packed(configs, wp40k, dataclasses.replace(QUIET, deadline=0.0), artifacts=tmp_path / "cut")
     assert not any(run.is_finished for run in cut)
     assert [torch.load(r.checkpoint_path, weights_only=True)["progress"]["step"] for r in cut] == [23, 23]
     monkeypatch.undo()
-    for resumed, alone in zip(train_packed(configs, text, QUIET, artifacts=tmp_path / "cut"), whole):
+    for resumed, alone in zip(train_packed(configs, wp40k, QUIET, artifacts=tmp_path / "cut"), whole):
         _same(resumed, alone)
 
 
-def test_a_deadline_already_past_trains_nothing(text, tmp_path):
-    (config,) = _configs(text, 16)
-    run = train(config, text, dataclasses.replace(QUIET, deadline=time.monotonic()), artifacts=tmp_path)
+def test_a_deadline_already_past_trains_nothing(wp40k, tmp_path):
+    (config,) = _configs(wp40k, 16)
+    run = train(config, wp40k, dataclasses.replace(QUIET, deadline=time.monotonic()), artifacts=tmp_path)
     assert not run.is_finished and run.metrics == []
     assert torch.load(run.checkpoint_path, weights_only=True)["progress"]["step"] == 0

@@ -15,16 +15,6 @@ from lit_rnn.presets import PRESETS, ModelSpec
 from lit_rnn.runs import stored_runs
 
 
-@pytest.fixture
-def one_thread(monkeypatch):
-    """One torch thread here and in the jobs, so both paths add up floats in the same order."""
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.slow
 def test_the_local_executor_trains_the_grid_as_the_in_process_path_does(reference_data_dir, tmp_path, monkeypatch,
                                                                          one_thread):

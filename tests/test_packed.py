@@ -25,7 +25,6 @@ import numpy as np
 import pytest
 import torch
 
-from lit_rnn.data import Corpus
 from lit_rnn.errors import UserError
 from lit_rnn.grid import packs_for, train_runs
 from lit_rnn.models import RECURRENT, ModelConfig
@@ -33,6 +32,8 @@ from lit_rnn.packed import pack_groups, train_packed, train_streams
 from lit_rnn.presets import get_preset
 from lit_rnn.runs import Recipe, Run, RunConfig
 from lit_rnn.train import TrainingDiverged, TrainOptions, train
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is faster
 
 QUIET = TrainOptions(progress=False)
 CPU = torch.device("cpu")
@@ -49,45 +50,30 @@ def _bench(name: str):
 EQUALITY = _bench("packed_equality")
 
 
-@pytest.fixture(scope="module")
-def text(wp_slice) -> Corpus:
-    """40,000 bytes: 160 training batches of 10 rows x 20 bytes and a 4,000-byte validation split."""
-    return Corpus("wp40k", wp_slice.path, np.array(wp_slice.data[:40_000]))
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One thread: these models are tiny, and two threads on a busy 2-core machine are ten times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def _configs(text, architecture, recipe, runs=((8, 0.0, 1), (12, 0.3, 2), (10, 0.0, 3))):
+def _configs(wp40k, architecture, recipe, runs=((8, 0.0, 1), (12, 0.3, 2), (10, 0.0, 3))):
     """Runs of one architecture, two layers deep, differing in width, dropout and seed."""
-    return [RunConfig(text.sha256, ModelConfig(architecture, 2, hidden, text.vocab_size, dropout), recipe, seed)
+    return [RunConfig(wp40k.sha256, ModelConfig(architecture, 2, hidden, wp40k.vocab_size, dropout), recipe, seed)
             for hidden, dropout, seed in runs]
 
 
 @pytest.mark.parametrize("architecture", RECURRENT)
-def test_a_pack_steps_as_its_runs_alone(text, architecture):
-    for row in EQUALITY.distances(architecture, text, steps=25, learning_rate=2e-3, runs=EQUALITY.RUNS[:3]):
+def test_a_pack_steps_as_its_runs_alone(wp40k, architecture):
+    for row in EQUALITY.distances(architecture, wp40k, steps=25, learning_rate=2e-3, runs=EQUALITY.RUNS[:3]):
         assert row["outside"] == 0, "the pack grew weights outside its runs' blocks"
         assert row["loss_ulps"] <= 8, row
         assert row["packed"] <= 2 * row["rounding"], row
 
 
 @pytest.mark.parametrize("architecture", RECURRENT)
-def test_packed_runs_stop_and_land_in_the_store_as_runs_alone(text, tmp_path, architecture):
+def test_packed_runs_stop_and_land_in_the_store_as_runs_alone(wp40k, tmp_path, architecture):
     # Validation after every step (so the metrics hold every step's loss) and patience 1: the runs stop early
     # at different steps, leaving the pack one by one.
     recipe = Recipe(batch_size=10, seq_length=20, epochs=1, eval_every=1, patience=1, max_steps=60,
                     learning_rate=1e-2)
-    configs = _configs(text, architecture, recipe)
+    configs = _configs(wp40k, architecture, recipe)
     options = dataclasses.replace(QUIET, snapshot_steps=(3, 6))
-    alone = [train(c, text, options, artifacts=tmp_path / "alone") for c in configs]
-    packed = train_packed(configs, text, options, artifacts=tmp_path / "packed")
+    alone = [train(c, wp40k, options, artifacts=tmp_path / "alone") for c in configs]
+    packed = train_packed(configs, wp40k, options, artifacts=tmp_path / "packed")
     assert len({run.result.steps for run in alone}) > 1 and all(run.result.stopped_early for run in alone)
     assert max(json.loads(run.provenance_path.read_text())["pack_size"] for run in packed) == len(configs)
     for a, p in zip(alone, packed):
@@ -110,11 +96,11 @@ def _final_weights(run: Run) -> dict:
 
 
 @pytest.mark.parametrize("how", ["killed", "ctrl-c"])
-def test_packed_resume_after_interruption_is_identical(text, tmp_path, how):
+def test_packed_resume_after_interruption_is_identical(wp40k, tmp_path, how):
     recipe = Recipe(batch_size=10, seq_length=20, epochs=1, eval_every=10, max_steps=40)
-    configs = _configs(text, "lstm", recipe, runs=((8, 0.3, 1), (12, 0.0, 2)))
+    configs = _configs(wp40k, "lstm", recipe, runs=((8, 0.3, 1), (12, 0.0, 2)))
     options = dataclasses.replace(QUIET, checkpoint_every=7, log_every=5, snapshot_steps=(10, 30))
-    whole = train_packed(configs, text, options, artifacts=tmp_path / "whole")
+    whole = train_packed(configs, wp40k, options, artifacts=tmp_path / "whole")
 
     def interrupt(record):
         if record["step"] == 20:
@@ -123,9 +109,9 @@ def test_packed_resume_after_interruption_is_identical(text, tmp_path, how):
             os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: checkpoints are taken at the end of the step
 
     with pytest.raises(KeyboardInterrupt):
-        train_packed(configs, text, options, artifacts=tmp_path / "cut", on_eval=interrupt)
+        train_packed(configs, wp40k, options, artifacts=tmp_path / "cut", on_eval=interrupt)
     assert not any(Run(c, tmp_path / "cut").is_finished for c in configs)
-    resumed = train_packed(configs, text, options, artifacts=tmp_path / "cut")
+    resumed = train_packed(configs, wp40k, options, artifacts=tmp_path / "cut")
     for w, r in zip(whole, resumed):
         assert r.result == w.result
         assert [(m["step"], m["train_loss"], m["val_loss"]) for m in r.metrics] == [
@@ -135,55 +121,55 @@ def test_packed_resume_after_interruption_is_identical(text, tmp_path, how):
         assert sorted(r.snapshots()) == [10, 30]
 
 
-def test_a_run_alone_resumes_a_packed_checkpoint(text, tmp_path):
+def test_a_run_alone_resumes_a_packed_checkpoint(wp40k, tmp_path):
     recipe = Recipe(batch_size=10, seq_length=20, epochs=1, eval_every=10, max_steps=30)
-    configs = _configs(text, "gru", recipe, runs=((8, 0.3, 1), (12, 0.0, 2)))
+    configs = _configs(wp40k, "gru", recipe, runs=((8, 0.3, 1), (12, 0.0, 2)))
     options = dataclasses.replace(QUIET, checkpoint_every=5)
-    whole = train_packed(configs, text, options, artifacts=tmp_path / "whole")
+    whole = train_packed(configs, wp40k, options, artifacts=tmp_path / "whole")
 
     def die(record):
         if record["step"] == 20:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train_packed(configs, text, options, artifacts=tmp_path / "cut", on_eval=die)
+        train_packed(configs, wp40k, options, artifacts=tmp_path / "cut", on_eval=die)
     for config, packed in zip(configs, whole):  # dropout masks, RMSProp state, rows' state all carry over
-        alone = train(config, text, options, artifacts=tmp_path / "cut")
+        alone = train(config, wp40k, options, artifacts=tmp_path / "cut")
         assert alone.result.steps == packed.result.steps == 30
         assert alone.result.best_val_loss == pytest.approx(packed.result.best_val_loss, abs=4e-6)
         assert EQUALITY.largest_difference(alone.load_model(path=alone.checkpoint_path),
                                    packed.load_model(path=packed.checkpoint_path)) < 1e-4
 
 
-def test_runs_are_grouped_by_what_a_pack_shares(text, tmp_path):
+def test_runs_are_grouped_by_what_a_pack_shares(wp40k, tmp_path):
     recipe = Recipe(batch_size=10, seq_length=20)
-    lstm = _configs(text, "lstm", recipe)
-    gru = _configs(text, "gru", recipe)
+    lstm = _configs(wp40k, "lstm", recipe)
+    gru = _configs(wp40k, "gru", recipe)
     deeper = [dataclasses.replace(c, model=dataclasses.replace(c.model, n_layers=3)) for c in lstm[:2]]
     longer = [dataclasses.replace(c, recipe=dataclasses.replace(recipe, epochs=2)) for c in lstm[:1]]
-    nnn = RunConfig(text.sha256, ModelConfig("nnn", 1, 16, text.vocab_size, context=3), recipe)
+    nnn = RunConfig(wp40k.sha256, ModelConfig("nnn", 1, 16, wp40k.vocab_size, context=3), recipe)
     groups = pack_groups([*lstm, *gru, nnn, *deeper, *longer])
     assert groups == [lstm, gru, [nnn], deeper, longer]
     with pytest.raises(UserError, match="one corpus, recipe, architecture and depth"):
-        train_packed([*lstm, *gru], text, QUIET, tmp_path)
+        train_packed([*lstm, *gru], wp40k, QUIET, tmp_path)
 
 
-def test_runs_are_grouped_by_model_or_alone_on_request(text):
+def test_runs_are_grouped_by_model_or_alone_on_request(wp40k):
     recipe = Recipe(batch_size=10, seq_length=20)
-    configs = _configs(text, "lstm", recipe, runs=((8, 0.0, 1), (12, 0.0, 1), (8, 0.3, 1)))
+    configs = _configs(wp40k, "lstm", recipe, runs=((8, 0.0, 1), (12, 0.0, 1), (8, 0.3, 1)))
     assert pack_groups(configs, by="model") == [[configs[0], configs[2]], [configs[1]]]
     assert pack_groups(configs, by="run") == [[c] for c in configs]
     with pytest.raises(UserError, match="unknown pack grouping 'width'"):
         pack_groups(configs, by="width")
 
 
-def test_packs_on_concurrent_threads_land_as_packs_trained_one_after_another(text, tmp_path):
+def test_packs_on_concurrent_threads_land_as_packs_trained_one_after_another(wp40k, tmp_path):
     recipe = Recipe(batch_size=10, seq_length=20, epochs=1, eval_every=10, max_steps=30)
-    configs = _configs(text, "gru", recipe, runs=((8, 0.0, 1), (12, 0.3, 2), (8, 0.3, 3), (12, 0.0, 4)))
+    configs = _configs(wp40k, "gru", recipe, runs=((8, 0.0, 1), (12, 0.3, 2), (8, 0.3, 3), (12, 0.0, 4)))
     options = dataclasses.replace(QUIET, snapshot_steps=(10,))
     one_by_one = [run for group in pack_groups(configs, by="model")
-                  for run in train_packed(group, text, options, artifacts=tmp_path / "one")]
-    together = train_streams(configs, text, options, artifacts=tmp_path / "together", by="model")
+                  for run in train_packed(group, wp40k, options, artifacts=tmp_path / "one")]
+    together = train_streams(configs, wp40k, options, artifacts=tmp_path / "together", by="model")
     assert [run.config for run in together] == configs
     by_id = {run.config.run_id: run for run in one_by_one}
     for run in together:
@@ -196,13 +182,13 @@ def test_packs_on_concurrent_threads_land_as_packs_trained_one_after_another(tex
         assert sorted(run.snapshots()) == [10]
 
 
-def test_ctrl_c_checkpoints_every_concurrent_pack_and_resumes(text, tmp_path):
+def test_ctrl_c_checkpoints_every_concurrent_pack_and_resumes(wp40k, tmp_path):
     recipe = Recipe(batch_size=10, seq_length=20, epochs=1000, eval_every=10_000)
-    configs = _configs(text, "rnn", recipe, runs=((8, 0.0, 1), (12, 0.3, 2)))
+    configs = _configs(wp40k, "rnn", recipe, runs=((8, 0.0, 1), (12, 0.3, 2)))
     timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
     with pytest.raises(KeyboardInterrupt):
-        train_streams(configs, text, QUIET, artifacts=tmp_path, by="run")
+        train_streams(configs, wp40k, QUIET, artifacts=tmp_path, by="run")
     timer.cancel()
     for config in configs:
         run = Run(config, tmp_path)
@@ -210,14 +196,14 @@ def test_ctrl_c_checkpoints_every_concurrent_pack_and_resumes(text, tmp_path):
         assert torch.load(run.checkpoint_path, weights_only=True)["progress"]["step"] > 0
 
 
-def test_a_diverging_pack_stops_with_a_clear_message(text, tmp_path):
+def test_a_diverging_pack_stops_with_a_clear_message(wp40k, tmp_path):
     recipe = Recipe(batch_size=10, seq_length=20, learning_rate=float("inf"), max_steps=20)
-    configs = _configs(text, "rnn", recipe, runs=((8, 0.0, 1), (12, 0.0, 2)))
+    configs = _configs(wp40k, "rnn", recipe, runs=((8, 0.0, 1), (12, 0.0, 2)))
     with pytest.raises(TrainingDiverged, match="became nan .* pack of 2"):
-        train_packed(configs, text, dataclasses.replace(QUIET, log_every=5), artifacts=tmp_path)
+        train_packed(configs, wp40k, dataclasses.replace(QUIET, log_every=5), artifacts=tmp_path)
     assert not any(Run(c, tmp_path).is_finished for c in configs)
     with pytest.raises(TrainingDiverged, match="became nan .* pack of 1"):  # raised once both threads stopped
-        train_streams(configs, text, dataclasses.replace(QUIET, log_every=5), artifacts=tmp_path / "side", by="run")
+        train_streams(configs, wp40k, dataclasses.replace(QUIET, log_every=5), artifacts=tmp_path / "side", by="run")
 
 
 def test_the_grid_trains_in_packs_on_a_gpu_by_default(wp_slice, artifacts):

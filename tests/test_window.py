@@ -22,6 +22,8 @@ from lit_rnn.runs import Run, import_run
 from lit_rnn.train import TrainOptions, train
 from lit_rnn.window import gpu_window, path, plan, train_window
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is faster
+
 QUIET = TrainOptions(progress=False, precision="fp32")
 TINY = dataclasses.replace(get_preset("tiny"), transformers=())  # the tiny Transformers train alone; not here
 # core: one LSTM and the 1-NN; grid: a GRU and an RNN at two dropouts each (two packs of two)
@@ -36,14 +38,6 @@ def corpora(wp_slice) -> list[Corpus]:
     """Two corpora of 40,000 bytes (two parts of War and Peace)."""
     return [Corpus(name, wp_slice.path, np.array(wp_slice.data[start : start + 40_000]))
             for name, start in (("first", 0), ("second", 100_000))]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _timed(tasks):
