@@ -40,6 +40,9 @@
 # per epoch after epoch 10, dropout chosen on validation, early stopping on validation. Gradients are
 # clipped element-wise at 5: char-rnn's number, which the paper does not state (char-rnn clips a
 # gradient summed over the 100 steps, this one is their mean, so its clipping is looser).
+#
+# Every weight and bias starts in that range, the LSTM's forget-gate biases too: char-rnn, the paper's
+# code, set those to 1 only from September 2015, after the paper (its commit 0dfeaa4).
 
 # %% tags=["parameters"]
 corpus = "warpeace"  # a registered corpus (warpeace, linux) or the path of any text file
@@ -100,8 +103,9 @@ grid.pivot(index=["architecture", "n_layers"], columns="budget", values=["hidden
 # The preset decides which models are trained and how. Every run lives in the run store under a
 # hash of what determines its result (corpus, model, recipe, seed), so rebuilding reuses it. Pages
 # name a model by its architecture, layers × cells, parameters, dropout and training, e.g.
-# `lstm-3x241 · 1.27M · d0.25 · 50 epochs`; where and how each was trained is in this table, the
-# book's one record of it (wall time "not timed" where a run was not timed in one piece).
+# `lstm-3x241 · 1.27M · d0.25 · 50 epochs` (War and Peace's large LSTM); where and how each was
+# trained is in this table, the book's one record of it (wall time "not timed" where a run was not
+# timed in one piece).
 
 # %% tags=["hide-input"]
 runs = study.recurrent_runs
@@ -142,7 +146,9 @@ Markdown("No run's validation loss rose by 0.05 nats/byte or more from one evalu
 # ## Test losses (the paper's Figure 1, left)
 #
 # The test cross-entropy of every model, in nats per byte, with its standard deviation over 1,000
-# bootstrap resamplings of the test split's 100 segments.
+# bootstrap resamplings of the test split's 100 segments. The error rate is the paper's: the share of
+# test bytes to which the model gives a probability below 0.5 (a model that is right but unsure makes
+# an error too).
 
 # %%
 predictions = {run.name: study.predictions(run) for run in runs}
@@ -156,7 +162,7 @@ table.assign(model=table.model.map(labels), budget=table.budget_index.map(budget
     columns={"test_loss": "test loss (nats/byte)", "std": "± (bootstrap)", "error_rate": "error rate"}).round(3)
 
 # %% tags=["hide-input"]
-untrained = [labels[m] for m in table.model if compare.did_not_train(predictions[m].cross_entropy, plateau)]
+untrained = [m for m in table.model if compare.did_not_train(predictions[m].cross_entropy, plateau)]
 its, it = ("its", "it") if len(untrained) == 1 else ("their", "them")
 Markdown(f"Every model ends below {plateau:.3f} nats/byte, the cost of predicting each byte by its frequency alone."
          if not untrained else
@@ -166,11 +172,14 @@ Markdown(f"Every model ends below {plateau:.3f} nats/byte, the cost of predictin
          "RMSProp's first step moves every weight by about 4.5 times the learning rate (its running average of "
          "squared gradients starts at zero, as in char-rnn's optimiser), which pushes a wide RNN's units to ±1, "
          "where they pass almost no gradient; the LSTM and GRU, whose gates decide what a unit keeps, go on "
-         "learning. This is one run with one seed, but not an accident: over their first 200 steps on a CPU, five "
-         "of the grid's twelve War and Peace RNNs (every one of 531 units or more, and the 3-layer ones of 257 and "
-         "487) stay at this plateau, every GRU and LSTM leaves it, and at a learning rate of 5e-4 nine of the twelve "
-         "RNNs leave it (`bench/rnn-recipe.md` in the repository). The paper reports RNNs of every size in its "
-         "Table 1 and says its settings \"work robustly with all of our models\": this build does not reproduce that.")
+         "learning. This is one run with one seed, but not an accident: a benchmark outside this build "
+         "(`bench/rnn_recipe.py`, its numbers from a CPU in `bench/rnn-recipe.md` in the repository) found that over "
+         "their first 200 steps five of the grid's twelve War and Peace RNNs (every one of 531 units or more, and the "
+         "3-layer ones of 257 and 487) stay at this plateau, every GRU and LSTM leaves it, and at a learning rate of "
+         "5e-4 nine of the twelve RNNs leave it. The paper reports RNNs of every size in its Table 1 and says its "
+         "settings \"work robustly with all of our models\": this build does not reproduce that. The figures below "
+         f"draw {it} as {its} training left {it}; the test losses' heatmap names the recipe's length in its rows, not "
+         "where a run stopped.")
 
 # %%
 figures.loss_heatmap(table, study.budgets)
@@ -231,11 +240,14 @@ Markdown("```text\n" + generated.decode("utf-8", errors="replace").replace("\r",
 # %%
 architectures = {run.name: run.config.model.architecture for run in runs}
 paper_training = Recipe().length
-claims = scorecard.applicable([
-    compare.depth_claim(table, predictions, paper_training, plateau),
-    compare.gated_claim(table, predictions, paper_training, plateau),
-    compare.recipe_claim(predictions, plateau, [run.name for run in runs if run.paper_recipe]),
-    compare.cluster_claim(list(predictions.values()), architectures, trainings, paper_training)], study.corpus.name)
+recipe_runs = [run for run in runs if run.paper_recipe]  # the recipe claim names those of them cut short
+claims = [
+    *scorecard.applicable([compare.depth_claim(table, predictions, paper_training, plateau),
+                           compare.gated_claim(table, predictions, paper_training, plateau)], study.corpus.name),
+    *scorecard.applicable([compare.recipe_claim(predictions, plateau, [run.name for run in recipe_runs],
+                                                architectures)], study.corpus.name, models=recipe_runs),
+    *scorecard.applicable([compare.cluster_claim(list(predictions.values()), architectures, trainings,
+                                                 paper_training)], study.corpus.name)]
 study.save_claims("02_models", claims)
 display(Markdown(scorecard.findings(claims, study.corpus.name)))
 scorecard.table(claims)

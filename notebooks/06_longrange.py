@@ -131,6 +131,7 @@ if study.dynamics_run is not None and nnns:
     separate = study.dynamics_run.config.run_id != study.cell_run.config.run_id
     whole = len(next(iter(nnns.values())).targets)
     sampled = min((len(p.targets) for _, p in checkpoints), default=whole)
+    on_sample = f", measured on {sampled:,} of the {whole:,} test bytes" if sampled < whole else ""
     display(Markdown(f"Snapshots of **{study.about(study.dynamics_run)}**"
                      + (": a separate, shorter run of the analysed model's architecture and recipe, kept for its early "
                         "weights (the analysed model's are not kept), so the curves show how such a model learns, not "
@@ -140,7 +141,7 @@ if study.dynamics_run is not None and nnns:
                         f"of every test segment) of the {whole:,}." if sampled < whole else "")))
     display(figures.training_dynamics(dynamics))
 else:
-    dynamics = pd.DataFrame(columns=["step", "n", "symmetric_kl", "delta_loss"])
+    dynamics, on_sample = pd.DataFrame(columns=["step", "n", "symmetric_kl", "delta_loss"]), ""
     display(Markdown("This build has no early snapshots of the LSTM." if study.dynamics_run is None else
                      f"This build has snapshots of {study.about(study.dynamics_run)}, but no n-NN to compare them "
                      "with."))
@@ -155,8 +156,8 @@ else:
 # bootstrap intervals, and its peak there (the paper's is near 60 bytes: a Linux claim); the training
 # dynamics must show the progression in at least 97.5% of bootstrap resamplings. Every bootstrap
 # resamples the test split's segments, not seeds. The dynamics claim is about the first epochs, so it
-# is judged on a run of just those epochs of the paper-scale LSTM: at the paper's scale wherever the
-# analysed LSTM is.
+# is judged on a run of just those epochs of the paper-scale LSTM, and counts as at the paper's scale
+# whenever the analysed LSTM was trained with the paper's recipe.
 
 # %%
 claims = scorecard.applicable([
@@ -165,7 +166,7 @@ claims = scorecard.applicable([
     longrange.closer_claim(lstm, ngram, study.syntax),
 ], study.corpus.name, models=[study.cell_run])
 # the dynamics are the first epochs of the large LSTM: at the paper's scale where the large LSTM is
-snapshots = f"snapshots of {study.about(study.dynamics_run)}" if study.dynamics_run is not None else ""
+snapshots = f"snapshots of {study.about(study.dynamics_run)}{on_sample}" if study.dynamics_run is not None else ""
 claims.append(scorecard.at_scale(longrange.dynamics_claim(dynamics, snapshots), study.cell_run.paper_recipe))
 study.save_claims("06_longrange", claims)
 display(Markdown(scorecard.findings(claims, study.corpus.name)))

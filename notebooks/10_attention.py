@@ -71,6 +71,7 @@ window = run.config.model.context
 transformer, lstm = study.predictions(run), study.predictions(lstm_run)
 ngrams, nnns = study.baselines()
 ngram = ngrams[max(ngrams)]
+runs = [*study.recurrent_runs, *study.transformer_runs]  # the table's models below, their notes here
 Markdown(f"The Transformer: **{study.about(run)}**, a window of {window} bytes. The LSTM beside it, "
          f"{study.matched_how(run)}: **{study.about(lstm_run)}**. The n-gram: {ngram.name}."
          + "".join(f"\n\n*{note}*" for note in study.notes))
@@ -83,7 +84,6 @@ Markdown(f"The Transformer: **{study.about(run)}**, a window of {window} bytes. 
 # compares runs only where they trained on the same machine under the same load.
 
 # %%
-runs = [*study.recurrent_runs, *study.transformer_runs]
 table = compare.loss_table([compare.ScoredModel(study.predictions(r), r.config.model, r.result.parameters, r.training)
                             for r in runs], study.budgets, study.corpus.name)
 labels, budgets = {r.name: study.about(r) for r in runs}, dict(enumerate(map(budget_label, study.budgets)))

@@ -24,11 +24,13 @@ from lit_rnn.analysis.causal import (
 from lit_rnn.analysis.oracles import (
     ErrorBreakdown,
     FixedShare,
+    NetChange,
     OracleConfig,
     dynamic_claim,
     fixed_errors,
     fixed_share,
     memory_steps,
+    net_change,
 )
 from lit_rnn.analysis.signals import SIGNAL_KINDS, Signal, lex, reference_signals
 from lit_rnn.errors import UserError
@@ -284,30 +286,50 @@ def test_fixed_share_of_memory_errors_against_the_others_with_a_bootstrap_over_s
     assert np.isnan(fixed_share(_breakdown(none, positions), plain, after).share)
 
 
+def test_the_net_change_counts_each_models_own_errors_with_a_bootstrap_over_segments():
+    positions = np.concatenate([np.arange(6), np.arange(100, 106)])  # two segments (char-rnn rows)
+    plain = _predictions(np.full(12, 0.2), "plain", positions)
+    dynamic = _predictions(np.full(12, 0.2), "dynamic", positions)
+    before = _breakdown(["1-memory", "1-memory", "n-gram", "", "remaining", "",
+                         "1-memory", "n-gram", "n-gram", "", "remaining", "1-memory"], positions)
+    after = _breakdown(["1-memory", "", "n-gram", "", "remaining", "",
+                        "", "n-gram", "n-gram", "", "remaining", ""], positions)
+    net = net_change(before, plain, after, dynamic, "memory", samples=500)
+    assert (net.before, net.after) == (4, 1)
+    assert (net.low, net.high) == (-4, -2)  # per segment: 2 → 1 and 2 → 0, two segments drawn with replacement
+    assert net.text("memory errors") == "memory errors 4 → 1 (change -3, 95% interval -4 to -2)"
+    assert NetChange(4, 2, -3.0, -1.0).outcome == "for" and NetChange(2, 4, 1.0, 3.0).outcome == "against"
+    assert NetChange(4, 4, -1.0, 1.0).outcome == "within"
+
+
 def test_the_dynamic_evaluation_claim_is_decided_by_the_memory_errors():
-    """The memory errors' fixed share decides; "partly" no longer stands in for a gap within the noise. The
-    log-probability gains are stated with their interval, whichever way they go."""
+    """The memory errors' fixed share and their net change decide; "partly" where the share is fixed at a higher rate
+    but as many memory errors remain. The log-probability gains are stated with their interval, whichever way."""
     def gap(share, rest, low, high, gains=(0.5, 0.025, 0.3, 0.6)):
         return FixedShare("memory", share, rest, low, high, *gains)
 
-    assert dynamic_claim(gap(0.75, 0.19, 0.2, 0.9), 1.10, 1.05, 0.01, (4, 3)).verdict == "reproduced"
-    assert dynamic_claim(gap(0.75, 0.19, 0.2, 0.9), 1.10, 1.05, 0.03, (4, 3)).verdict == "reproduced"  # loss: noise
-    within = dynamic_claim(gap(0.012, 0.012, -0.003, 0.003), 1.10, 1.05, 0.01, (4, 3))  # issue 27: 1.2% vs 1.2%
+    fewer, same, more = NetChange(4, 3, -2.0, -0.5), NetChange(4, 4, -1.0, 1.0), NetChange(3, 4, 0.5, 2.0)
+    assert dynamic_claim(gap(0.75, 0.19, 0.2, 0.9), 1.10, 1.05, 0.01, fewer).verdict == "reproduced"
+    assert dynamic_claim(gap(0.75, 0.19, 0.2, 0.9), 1.10, 1.05, 0.03, fewer).verdict == "reproduced"  # loss: noise
+    assert dynamic_claim(gap(0.75, 0.19, 0.2, 0.9), 1.10, 1.05, 0.01, same).verdict == "partly"
+    assert dynamic_claim(gap(0.75, 0.19, 0.2, 0.9), 1.10, 1.05, 0.01, more).verdict == "not reproduced"
+    within = dynamic_claim(gap(0.012, 0.012, -0.003, 0.003), 1.10, 1.05, 0.01, same)  # issue 27: 1.2% vs 1.2%
     assert within.verdict == "inconclusive"
-    assert dynamic_claim(gap(0.10, 0.19, -0.3, -0.1), 1.10, 1.05, 0.01, (4, 3)).verdict == "not reproduced"
-    assert dynamic_claim(gap(0.75, 0.19, 0.2, 0.9), 1.10, 1.15, 0.01, (4, 3)).verdict == "not reproduced"  # loss up
-    assert dynamic_claim(gap(np.nan, 0.19, np.nan, np.nan), 1.10, 1.05, 0.01, (4, 3)).verdict == "not measured"
+    assert dynamic_claim(gap(0.10, 0.19, -0.3, -0.1), 1.10, 1.05, 0.01, fewer).verdict == "not reproduced"
+    assert dynamic_claim(gap(0.75, 0.19, 0.2, 0.9), 1.10, 1.15, 0.01, fewer).verdict == "not reproduced"  # loss up
+    assert dynamic_claim(gap(np.nan, 0.19, np.nan, np.nan), 1.10, 1.05, 0.01, fewer).verdict == "not measured"
     gains_down = gap(0.75, 0.19, 0.2, 0.9, (0.1, 0.5, -0.6, -0.2))  # stated, not judged
-    assert dynamic_claim(gains_down, 1.1, 1.0, 0.01, (4, 3)).verdict == "reproduced"
-    measured = dynamic_claim(gap(0.75, 0.1875, 0.2, 0.9), 1.1, 1.0, 0.01, (4, 3)).measured
+    assert dynamic_claim(gains_down, 1.1, 1.0, 0.01, fewer).verdict == "reproduced"
+    claim = dynamic_claim(gap(0.75, 0.1875, 0.2, 0.9), 1.1, 1.0, 0.01, same)
     assert ("fixes 75.00% of the memory-oracle errors and 18.75% of the other errors that short context cannot fix "
-            "(difference +56.25 points, 95% interval +20.00 to +90.00 points)") in measured
+            "(difference +56.25 points, 95% interval +20.00 to +90.00 points)") in claim.measured
     assert ("raises the log-probability of their true bytes by 0.500 nats and raises that of the others' by 0.025 "
-            "(difference +0.475 nats, 95% interval +0.300 to +0.600)") in measured
-    assert measured.endswith("; memory-oracle errors, each model's peeled alike, 4 → 3 net")
-    assert dynamic_claim(gap(0.75, 0.1875, 0.2, 0.9), 1.1, 1.0, 0.01, (4, 3)).finding == (
+            "(difference +0.475 nats, 95% interval +0.300 to +0.600)") in claim.measured
+    assert claim.measured.endswith("; memory-oracle errors, each model peeled alike, 4 → 4 (change +0, 95% interval "
+                                   "-1 to +1)")
+    assert claim.finding == (
         "memory errors fixed 75.00% against 18.75%; their log-probability rises more than the others', by 0.475 "
-        "nats, beyond the noise")
+        "nats, beyond the noise; as many memory errors in all (within the noise), 4 → 4")
 
 
 def test_holm_keeps_the_family_wise_error_over_the_tested_cells():

@@ -483,3 +483,7 @@ def test_the_recipe_claim_names_the_models_that_did_not_train():
     judged = compare.recipe_claim(stuck, 3.126, ["lstm-1", "gru-2"])  # judged on the paper's recipe only
     assert judged.verdict == "reproduced" and judged.finding == "both models trained"
     assert compare.recipe_claim(stuck, 3.126, ["lstm-1"]).finding == "the one model, lstm-1, trained"
+    kinds = {name: name.split("-")[0] for name in stuck}
+    assert compare.recipe_claim(stuck, 3.126, ["lstm-1", "lstm-2"], kinds).finding == \
+        "both models trained; no RNN or GRU tested"
+    assert "tested" not in compare.recipe_claim(stuck, 3.126, list(stuck), kinds).finding  # every architecture

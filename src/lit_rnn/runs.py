@@ -88,7 +88,7 @@ class Recipe:
     rmsprop_eps: float = 1e-8
     batch_size: int = 100
     seq_length: int = 100
-    init_range: float = 0.08
+    init_range: float = 0.08  # every weight and bias, forget gates too (char-rnn's 1s came after the paper)
     grad_clip: float = 5.0  # element-wise clipping: char-rnn's setting, not stated in the paper
     epochs: float = 50.0
     lr_decay: float = 0.95

@@ -259,8 +259,7 @@ class Study:
         wanted = [c for c in self.preset.transformer_configs(self.corpus, cpu=False) if c.model.context == unroll]
         if wanted:
             self.notes.append(f"The {wanted[-1].model.name} trained for a GPU is not in this build's run store "
-                              f"({_how_to_train(self.preset)}); this chapter uses the largest Transformer trained "
-                              f"on a CPU, {self.about(chosen)}.")
+                              f"({_how_to_train(self.preset)}); this chapter uses {self.about(chosen)} in its place.")
         return chosen
 
     def judged_beside(self, transformer: Run, lstm: Run) -> list[Run]:
@@ -335,8 +334,10 @@ class Study:
 
     def about(self, run: Run) -> str:
         """A run's short name on pages: model, size, dropout and how long it trained, e.g.
-        ``lstm-3x241 · 1.27M · d0.25 · 50 epochs``; where and how it trained is in :meth:`provenance_table`."""
-        return model_label(run)
+        ``lstm-3x241 · 1.27M · d0.25 · 50 epochs``, and "did not train" where it did not (so no table or figure
+        shows such a model unmarked); where and how it trained is in :meth:`provenance_table`."""
+        label = model_label(run)
+        return f"{label} · did not train" if did_not_train(run.result.best_val_loss, self.plateau) else label
 
     def provenance_table(self, runs: list[Run] | None = None) -> pd.DataFrame:
         """Where and how each run was trained (hardware, precision, wall time), one row per run: the book's one

@@ -272,11 +272,13 @@ def gated_claim(table: pd.DataFrame, predictions: dict[str, Predictions], paper_
                    "{beyond} of {total} pairs better beyond the noise, {against} reversed")
 
 
-def recipe_claim(predictions: dict[str, Predictions], plateau: float, paper_models: list[str] | None = None) -> Claim:
+def recipe_claim(predictions: dict[str, Predictions], plateau: float, paper_models: list[str] | None = None,
+                 architectures: dict[str, str] | None = None) -> Claim:
     """The paper: its optimisation settings "work robustly with all of our models". Tested on every model trained
     with the paper's recipe (``paper_models``, cut short or not; the others only if there are none, counted "not at
     the paper's scale"): each ends below the byte frequencies' entropy ``plateau``, the loss of a model that learned
-    nothing but them (a floor: a model that learned anything at all passes it)."""
+    nothing but them (a floor: a model that learned anything at all passes it). ``architectures`` (by model name):
+    the finding names the paper's architectures none of the tested models has."""
     name = "The paper's recipe trains every model"
     threshold = (f"every model's test loss below the byte frequencies' entropy ({plateau:.3f} nats/byte), a floor "
                  "that any model which learned something passes")
@@ -287,10 +289,13 @@ def recipe_claim(predictions: dict[str, Predictions], plateau: float, paper_mode
     counted = f"{len(models)} model{'s' if len(models) > 1 else ''}"
     measured = f"{len(models) - len(failed)} of {counted} below it ({', '.join(models)})" + (
         f"; did not train: {', '.join(f'{m} ({predictions[m].cross_entropy:.3f})' for m in failed)}" if failed else "")
+    tested = {architectures[m] for m in models} if architectures else {"rnn", "lstm", "gru"}
+    absent = [a.upper() for a in ("rnn", "lstm", "gru") if a not in tested]
     claim = Claim("Models", name, measured, judge(not failed), threshold,
-                  finding=f"{len(failed)} of {counted} did not train" if failed else
-                  f"the one model, {models[0]}, trained" if len(models) == 1 else
-                  "both models trained" if len(models) == 2 else f"all {counted} trained")
+                  finding=(f"{len(failed)} of {counted} did not train" if failed else
+                           f"the one model, {models[0]}, trained" if len(models) == 1 else
+                           "both models trained" if len(models) == 2 else f"all {counted} trained")
+                  + (f"; no {' or '.join(absent)} tested" if absent else ""))
     return scorecard.at_scale(claim, bool(paper_models))
 
 
