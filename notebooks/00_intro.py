@@ -69,10 +69,11 @@ found = {name: study.claims() for name, study in studies.items()}
 # paper's (such as the 1,000-step grid) are *not at the paper's scale*; neither counts. The one claim
 # about the first epochs of training (chapter 6's training dynamics) is judged on a run of just those
 # epochs of the paper-scale LSTM, and counts where that LSTM does. The paper's conjecture about
-# attention (chapter 10) counts where its LSTM was trained with the paper's recipe and its Transformer
-# with the long recipe that stands in for one (the paper trained no Transformer). This book's own
-# claims on the two corpora (chapter 8) are tallied apart; those of the ground-truth chapter, on
-# text of its own, are judged there.
+# attention (chapter 10) counts where the LSTM it is tested on was trained with the paper's recipe
+# and the Transformer with the preset's full recipe for it, the one meant for a GPU (the paper
+# trained no Transformer, so no recipe of the paper's applies to it). This book's own claims on the
+# two corpora (chapter 8) are tallied apart; those of the ground-truth chapter, on text of its own,
+# are judged there.
 
 # %% tags=["hide-input"]
 display(Markdown(scorecard.summary(found)))

@@ -249,7 +249,7 @@ InterventionExplorer(leaders, interventions.resampler(model, study.corpus, prime
 # ones, θ ← θ − η ∇L / r + λ (θ₀ − θ) ⊙ r / r̄ (with r floored at 1% of r̄ and r / r̄ capped at 1/λ;
 # plain SGD, θ ← θ − η ∇L + λ (θ₀ − θ), is the other rule the library offers). All rows share the
 # weights, so each step learns from the window just scored in every row — here stretches of text far
-# apart in the book — and no byte is ever scored after a step that saw it. The window, the step size
+# apart in the corpus — and no byte is ever scored after a step that saw it. The window, the step size
 # η and the decay λ are chosen on the validation split (its first bytes per row, to bound the cost),
 # never on test; taking no step at all (the first row of the table, η = 0) is one of the choices.
 
@@ -318,7 +318,8 @@ gap = fixed_share(before, plain, dynamic.predictions, "memory")
 Markdown(f"Dynamic evaluation {gap.text('the memory-oracle errors')}. The intervals are over the test segments, and "
          "rough: under dynamic evaluation the segments share the weights they adapt. The n-gram oracle's errors are "
          "left out of the comparison: short context fixes them, so any better model fixes many. The verdict below "
-         "rests on the errors fixed; a byte whose probability rises but stays under 0.5 is still an error.")
+         "rests on errors (a byte whose probability rises but stays under 0.5 is still one): those fixed, and the "
+         "memory-oracle errors left in all.")
 
 # %% [markdown]
 # ## What this chapter found
@@ -328,11 +329,11 @@ Markdown(f"Dynamic evaluation {gap.text('the memory-oracle errors')}. The interv
 # 5%, its z-score's p-value within 5% after Holm's correction over the cells tested, and the 95%
 # bootstrap interval of its excess over them excluding zero; a cell whose ablation makes its bytes
 # *easier* counts only if it costs the other bytes more than random cells do. Dynamic evaluation is
-# judged by two tests, each beyond its 95% bootstrap interval: whether it fixes memory-oracle errors
-# at a higher rate than the errors short context cannot fix either (those of the oracles after the
-# n-gram's), and whether it leaves fewer memory-oracle errors in all, both models' errors peeled by
-# the same oracles (fixing some errors may make others); a test loss higher beyond the noise
-# (|z| > 2) goes against it.
+# judged by two tests, each passed when its 95% bootstrap interval excludes zero: whether it fixes
+# memory-oracle errors at a higher rate than the errors short context cannot fix either (those of the
+# oracles after the n-gram's), and whether it leaves fewer memory-oracle errors in all, both models'
+# errors peeled by the same oracles (fixing some errors may make others); a test loss higher beyond
+# the noise (|z| > 2) goes against it. The log-probability gains are stated, not judged.
 
 # %%
 claims = scorecard.applicable([

@@ -329,7 +329,7 @@ def test_the_dynamic_evaluation_claim_is_decided_by_the_memory_errors():
                                    "-1 to +1)")
     assert claim.finding == (
         "memory errors fixed 75.00% against 18.75%; their log-probability rises more than the others', by 0.475 "
-        "nats, beyond the noise; as many memory errors in all (within the noise), 4 → 4")
+        "nats, beyond the noise; memory errors in all the same within the noise, 4 → 4")
 
 
 def test_holm_keeps_the_family_wise_error_over_the_tested_cells():

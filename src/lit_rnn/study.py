@@ -288,7 +288,7 @@ class Study:
                     f"trained for {run.training} too, the best on validation of its parameter budget")
         return (self._pick(alike, lambda r: (abs(np.log(r.result.parameters / run.result.parameters)),
                                              r.result.parameters)),
-                f"trained for {run.training} too, the nearest in parameters (none of its budget was)")
+                f"trained for {run.training} too, the nearest in parameters: no LSTM of its budget trained for as long")
 
     def best(self, architecture: str = "lstm") -> Run:
         """The recurrent run of ``architecture`` with the lowest validation loss."""
@@ -342,7 +342,7 @@ class Study:
     def provenance_table(self, runs: list[Run] | None = None) -> pd.DataFrame:
         """Where and how each run was trained (hardware, precision, wall time), one row per run: the book's one
         place for it, from ``Run.provenance``."""
-        return provenance_table(runs if runs is not None else self.recurrent_runs)
+        return provenance_table(runs if runs is not None else self.recurrent_runs, self.about)
 
     # -- What the chapters read ------------------------------------------------------------------
 
@@ -484,13 +484,14 @@ def model_label(run: Run) -> str:
             f"{result.describe(run.config.recipe)}")
 
 
-def provenance_table(runs: list[Run]) -> pd.DataFrame:
-    """One row per run: its short name, hardware, precision, wall time (seconds, where timed) and any note."""
+def provenance_table(runs: list[Run], label: Callable[[Run], str] = model_label) -> pd.DataFrame:
+    """One row per run: its short name (``label``), hardware, precision, wall time (seconds, where timed) and any
+    note."""
     rows = []
     for run in runs:
         facts = run.provenance
         wall = facts.get("wall_s")
-        rows.append({"model": model_label(run), "hardware": facts.get("device", "not recorded"),
+        rows.append({"model": label(run), "hardware": facts.get("device", "not recorded"),
                      "precision": facts.get("precision", run.result.precision or "not recorded"),
                      "wall time (s)": round(wall) if wall is not None else "not timed", "note": facts.get("note", "")})
     return pd.DataFrame(rows, columns=["model", "hardware", "precision", "wall time (s)", "note"])

@@ -492,7 +492,7 @@ def dynamic_claim(gap: FixedShare, plain_loss: float, dynamic_loss: float, loss_
                 f"{gap.text('the memory-oracle errors')}; {net.text('memory-oracle errors, each model peeled alike,')}")
     judged = NOT_REPRODUCED if lower == AGAINST else verdict([gap.outcome, net.outcome])
     count = {FOR: "fewer memory errors in all", AGAINST: "more memory errors in all"}.get(
-        net.outcome, "as many memory errors in all (within the noise)")
+        net.outcome, "memory errors in all the same within the noise")
     return Claim(BEYOND, claim, measured, judged, threshold,
                  finding=f"{gap_finding(gap)}; {count}, {net.before:,} → {net.after:,}")
 

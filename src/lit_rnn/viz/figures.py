@@ -102,7 +102,7 @@ def loss_heatmap(table: pd.DataFrame, budgets: list[int]) -> go.Figure:
     figure = go.Figure(go.Heatmap(z=grid.values, x=labels, y=list(grid.index), colorscale="Viridis_r",
                                   texttemplate="%{z:.3f}", colorbar_title="nats/byte", hoverongaps=False))
     figure.update_layout(title="Test loss by architecture, depth, training and budget<br>(the paper's Figure 1, "
-                               "left; blank: not trained)",
+                               "left; blank: not in this build)",
                          xaxis=dict(type="category", title="parameter budget (parameters)"),
                          yaxis=dict(title="architecture, layers · training", type="category"),
                          height=max(BASE_HEIGHT, 160 + 40 * len(grid)), margin=dict(t=90))
