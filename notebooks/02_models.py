@@ -212,7 +212,7 @@ Markdown(
 # %%
 agreement = compare.agreement_matrix(list(predictions.values()))
 if len(agreement) >= 3:
-    display(figures.model_embedding(compare.model_embedding(agreement), table))
+    display(figures.model_embedding(compare.model_embedding(agreement), table, labels))
 figures.agreement_heatmap(agreement)
 
 # %% [markdown]

@@ -102,9 +102,10 @@ def test_finite_horizon_agreement_and_embedding():
     embedding = pd.DataFrame({"model": names, "x": [0.0, 1.0, 2.0], "y": [0.0, 1.0, 0.5]})
     table = pd.DataFrame({"model": names, "architecture": ["lstm", "rnn", "gru"], "n_layers": [1, 2, 3],
                           "budget_index": [0, 1, 2]})
-    shown = _contract(figures.model_embedding(embedding, table))
+    shown = _contract(figures.model_embedding(embedding, table, {"rnn-b": "rnn-b · did not train"}))
     colours = [figures.ARCHITECTURE_COLOURS[a] for a in ("gru", "lstm", "rnn")]
     assert [t["marker"]["color"] for t in shown["data"]] == colours
+    assert [list(t["text"]) for t in shown["data"]] == [["gru-c"], ["lstm-a"], ["rnn-b · did not train"]]
 
 
 def test_cell_selector_colours_on_the_fixed_scale():

@@ -329,7 +329,9 @@ class Study:
 
     @property
     def every_note(self) -> list[str]:
-        """``notes`` and the notes held about models no chapter has used yet: the introduction's list of them all."""
+        """``notes`` and the notes held about models no chapter has used yet, Table 1's included (its models are
+        read for them): the introduction's list of them all."""
+        self._recurrent()
         return [*self.notes, *(note for held in self._held.values() for note in held if note not in self.notes)]
 
     def about(self, run: Run) -> str:

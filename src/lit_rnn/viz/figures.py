@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -137,15 +138,17 @@ def agreement_heatmap(matrix: pd.DataFrame) -> go.Figure:
     return figure
 
 
-def model_embedding(embedding: pd.DataFrame, table: pd.DataFrame) -> go.Figure:
+def model_embedding(embedding: pd.DataFrame, table: pd.DataFrame, labels: Mapping[str, str] | None = None) -> go.Figure:
     """The t-SNE of models from their agreement (the paper's Figure 1, right): colour the architecture,
-    size the parameter budget, marker the depth, as in the paper. ``table`` is the loss table of the models."""
+    size the parameter budget, marker the depth, as in the paper. ``table`` is the loss table of the models;
+    ``labels`` name them on hover (by default, by name)."""
     rows = embedding.merge(table[["model", "architecture", "n_layers", "budget_index"]], on="model")
+    rows["label"] = rows.model.map(labels or {}).fillna(rows.model)
     markers = {1: "circle", 2: "square", 3: "diamond"}
     figure = go.Figure()
     for (architecture, n_layers), group in rows.groupby(["architecture", "n_layers"]):
         figure.add_scatter(x=group.x, y=group.y, mode="markers", name=f"{architecture.upper()} {n_layers} layer(s)",
-                           text=group.model, hovertemplate="%{text}<extra></extra>",
+                           text=group.label, hovertemplate="%{text}<extra></extra>",
                            marker=dict(color=ARCHITECTURE_COLOURS.get(architecture), size=8 + 6 * group.budget_index,
                                        symbol=markers.get(n_layers, "circle"), opacity=0.8,
                                        line=dict(width=1, color="white")))
