@@ -96,15 +96,13 @@ for name, study in studies.items():
     ngrams, _ = study.baselines()
     gram = ngrams[max(ngrams)]
     dynamic = study.dynamic(run).predictions  # chapter 8's, cached
-    paper = compare.PAPER.get(name, {})  # the paper's numbers on this corpus
     rows.append({"corpus": name, "analysed LSTM": study.about(run),
                  "test loss": f"{predictions.cross_entropy:.3f} ± {compare.bootstrap_std(predictions):.3f}",
                  "with dynamic evaluation": f"{dynamic.cross_entropy:.3f}",
                  f"{gram.name}": f"{gram.cross_entropy:.3f}",
-                 "the paper's best LSTM": paper.get("best LSTM", "—"),
+                 "the paper's best LSTM": compare.PAPER.get(name, {}).get("best LSTM", "—"),
                  f"LSTM / {gram.name}": f"{predictions.cross_entropy / gram.cross_entropy:.3f}",
-                 f"the paper's LSTM / {gram.name}": f"{paper['best LSTM'] / paper[gram.name]:.3f}"
-                 if {"best LSTM", gram.name} <= paper.keys() else "—"})
+                 "the paper's LSTM / 20-gram": "—" if (ratio := compare.paper_ratio(name)) is None else f"{ratio:.3f}"})
     against_ngram.append(compare.against_ngram(scorecard.CORPUS_NAMES.get(name, name), predictions, dynamic, gram))
 display(Markdown(f"Built with the **{preset}** preset. The chapters analyse these models (test losses in nats "
                  "per byte, ± one bootstrap standard deviation over the test segments; dynamic evaluation, "

@@ -127,8 +127,8 @@ figures.training_curves(curves)
 
 # %% tags=["hide-input"]
 plateau = study.plateau  # the loss of predicting each byte by its frequency alone
-rises = compare.validation_rises({study.about(run): run.metrics for run in runs  # a run stuck at the plateau (named
-                                  if not compare.did_not_train(run.result.best_val_loss, plateau)})  # below): no spikes
+rises = compare.validation_rises({study.about(run): run.metrics for run in runs  # one stuck at the plateau (named
+                                  if not study.did_not_train(run)})  # below) has no spikes to speak of
 Markdown("No run's validation loss rose by 0.05 nats/byte or more from one evaluation to the next." if rises.empty
          else "Where a validation loss rises, the runs' logs (`metrics.jsonl`) record it so; the curves draw them as "
          "they are: " + "; ".join(

@@ -129,6 +129,10 @@ class Study:
         """The loss of predicting each byte by its frequency alone: a model that never goes below it did not train."""
         return byte_entropy(self.corpus.data)
 
+    def did_not_train(self, run: Run) -> bool:
+        """Whether ``run``'s best validation loss never went below :attr:`plateau`."""
+        return did_not_train(run.result.best_val_loss, self.plateau)
+
     @cached_property
     def large_runs(self) -> dict[str, Run]:
         """Per architecture, the model the chapters analyse (dropout chosen on validation), or its fallback."""
@@ -141,7 +145,7 @@ class Study:
                     self._hold(run.dir, f"{run.name} did not finish its recipe: "
                                         f"{run.result.describe(run.config.recipe)}, so it is a paper-scale model "
                                         "trained for fewer epochs than the paper's.")
-                if did_not_train(run.result.best_val_loss, self.plateau):
+                if self.did_not_train(run):
                     self._hold(run.dir, f"{run.name} did not train: its validation loss never went below "
                                         f"{self.plateau:.3f} nats/byte, the byte frequencies' entropy, and it is "
                                         "shown as its training left it (chapter 2).")
@@ -339,7 +343,7 @@ class Study:
         ``lstm-3x241 · 1.27M · d0.25 · 50 epochs``, and "did not train" where it did not (so no table or figure
         shows such a model unmarked); where and how it trained is in :meth:`provenance_table`."""
         label = model_label(run)
-        return f"{label} · did not train" if did_not_train(run.result.best_val_loss, self.plateau) else label
+        return f"{label} · did not train" if self.did_not_train(run) else label
 
     def provenance_table(self, runs: list[Run] | None = None) -> pd.DataFrame:
         """Where and how each run was trained (hardware, precision, wall time), one row per run: the book's one
