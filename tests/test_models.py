@@ -18,6 +18,7 @@ from lit_rnn.models import (
     weights,
 )
 from lit_rnn.probe import FREE_RUNNING_ATOL, ONE_STEP_ATOL, one_step_gap, strong_model
+from lit_rnn.train import state_tensors
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -44,10 +45,6 @@ def test_grid_matches_the_budgets_for_any_vocabulary():
         assert lstm1 == [64, 128, 256, 512]
 
 
-def _state_list(state) -> list[torch.Tensor]:
-    return list(state) if isinstance(state, tuple) else [state]
-
-
 # The bounds and the strong, contracting model are lit_rnn.probe's (what `lit-rnn gpu-window` checks a device with).
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("architecture", RECURRENT)
@@ -72,7 +69,7 @@ def test_trace_follows_the_fused_path_over_a_whole_window(architecture, n_layers
     assert len(traced) == n_layers and set(traced[0]) == set(TRACE_QUANTITIES[architecture])
     torch.testing.assert_close(traced[-1]["h"], hidden, atol=atol, rtol=0)
     torch.testing.assert_close(traced_logits, logits, atol=atol, rtol=0)
-    for mine, theirs in zip(_state_list(traced_state), _state_list(state)):
+    for mine, theirs in zip(state_tensors(traced_state), state_tensors(state)):
         torch.testing.assert_close(mine, theirs, atol=atol, rtol=atol)  # cells integrate: grow large
     if architecture == "lstm":
         gates = torch.cat([traced[0][g] for g in "ifo"])

@@ -28,8 +28,9 @@ import torch
 from lit_rnn.errors import UserError
 from lit_rnn.grid import packs_for, train_runs
 from lit_rnn.models import RECURRENT, ModelConfig
-from lit_rnn.packed import pack_groups, train_packed, train_streams
+from lit_rnn.packed import Packed, pack_groups, prepare_member, train_packed, train_streams
 from lit_rnn.presets import get_preset
+from lit_rnn.probe import graph_check
 from lit_rnn.runs import Recipe, Run, RunConfig
 from lit_rnn.train import TrainingDiverged, TrainOptions, train
 
@@ -229,3 +230,19 @@ def test_the_grid_trains_packs_side_by_side_on_streams(wp_slice, artifacts):
     assert {run.provenance["pack_size"] for run in runs} == {1}
     with pytest.raises(UserError, match="--streams trains packs side by side in this process"):
         train_runs(configs, wp_slice, QUIET, artifacts, jobs=2, packed=True, streams=2)
+
+
+def test_cuda_graphs_are_refused_off_a_gpu_and_without_packs_in_one_line(wp40k, tmp_path):
+    graphs = dataclasses.replace(QUIET, cuda_graphs=True)
+    members = [prepare_member(c, tmp_path, CPU) for c in _configs(wp40k, "lstm", Recipe(batch_size=4, seq_length=8))]
+    with pytest.raises(UserError, match="CUDA graphs need a CUDA GPU, not cpu"):
+        Packed(members, graphs)
+    with pytest.raises(UserError, match="--cuda-graphs replays packs' steps on a CUDA GPU"):
+        train_runs(_configs(wp40k, "lstm", Recipe()), wp40k, graphs, tmp_path, packed=True)
+
+
+@pytest.mark.slow
+def test_the_graph_check_reports_a_failure_from_its_own_process():
+    """On a CPU the check's process meets the refusal above: reported, so a window trains without graphs."""
+    result = graph_check(CPU)
+    assert result["passed"] is False and result["error"].startswith("UserError: CUDA graphs need a CUDA GPU")

@@ -20,7 +20,7 @@ from lit_rnn.presets import ModelSpec, get_preset
 from lit_rnn.probe import time_training
 from lit_rnn.runs import Run, import_run
 from lit_rnn.train import TrainOptions, train
-from lit_rnn.window import gpu_window, path, plan, train_window
+from lit_rnn.window import Report, fastest, gpu_window, markdown, path, plan, train_window
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is faster
 
@@ -85,6 +85,34 @@ def test_a_window_trains_an_architecture_and_depth_as_the_packs_it_is_told(corpo
     assert {run.provenance["pack_size"] for run in finished} == {1}  # each run alone, on its own thread
 
 
+def test_a_window_trains_with_the_fastest_path_it_measured_and_with_graphs_only_where_they_passed():
+    rates = {"packed": 100.0, "streams by model": 150.0, "streams by run": 120.0, "per_run": 900.0,
+             "packed with CUDA graphs": 130.0, "streams by model with CUDA graphs": 300.0,
+             "streams by run with CUDA graphs": 400.0}
+    assert fastest(rates, cuda_graphs=True) == ("run", True)
+    assert fastest(rates, "model", cuda_graphs=True) == ("model", True)
+    assert fastest(rates) == ("model", False)  # per-run processes are measured beside, not a way a window trains
+    assert fastest(rates, "depth") == ("depth", False)
+
+
+def test_the_report_says_what_the_graphs_check_found():
+    report = Report("NVIDIA H200", "bf16", 9.0, "2026-12-05 00:00:00 UTC")
+    assert "- CUDA graphs: not checked (not a CUDA GPU, or --cuda-graphs off)" in markdown(report)
+    report.graphs = {"passed": False, "architectures": [], "masks_change": False,
+                     "error": "RuntimeError: operation not permitted when stream is capturing"}
+    assert "failed their check (RuntimeError: operation not permitted when stream is capturing); trained without" \
+        in markdown(report)
+    gaps = [{"architecture": "lstm", "loss_gap": 2e-7, "weight_gap": 3e-8}]
+    report.graphs = {"passed": False, "architectures": gaps, "masks_change": False, "error": None}
+    assert "largest |Δ| of losses and weights: lstm 2.0e-07; the SAME dropout masks every replay: failed" \
+        in markdown(report)
+    report.graphs, report.pack_by, report.cuda_graphs = {**report.graphs, "masks_change": True, "passed": True}, \
+        "run", True
+    text = markdown(report)
+    assert "lstm 2.0e-07; new dropout masks every replay: passed" in text
+    assert "each run on its own CUDA stream, all of an architecture and depth at once, every step replayed" in text
+
+
 @pytest.mark.slow
 def test_a_window_measures_trains_in_order_exports_and_reports(corpora, tmp_path):
     report = gpu_window(corpora[:1], tmp_path / "out", deadline=time.monotonic() + 120, core=CORE, grid=GRID,
@@ -93,6 +121,7 @@ def test_a_window_measures_trains_in_order_exports_and_reports(corpora, tmp_path
     rates = report.throughput["run_steps_per_s"]
     assert report.throughput["runs"] == 2 and set(rates) == {"packed", "streams by model", "streams by run"}
     assert report.pack_by == max(PACK_BY, key=lambda by: rates[path(by)])  # the fastest in the probe
+    assert report.graphs == {} and not report.cuda_graphs  # not a CUDA GPU: no graphs checked or used
     assert set(report.projected_s) == {"core", "grid first"}
     assert set(report.projected_s["grid first"]) == set(rates)
     assert [(t["stage"], t["outcome"]) for t in report.tasks] == [("core", "trained")] * 2 + [("grid", "trained")] * 2

@@ -71,6 +71,7 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _grid(args: argparse.Namespace) -> None:
+    from dataclasses import replace
     from pathlib import Path
 
     from lit_rnn.grid import ClusterOptions, packs_for, train_runs
@@ -81,7 +82,8 @@ def _grid(args: argparse.Namespace) -> None:
                              args.precision, Path(args.logs) if args.logs else None)
     device = settings.device if cluster.executor == "process" else cluster.job_device
     configs = settings.preset.run_configs(settings.corpus)
-    for run in train_runs(configs, settings.corpus, settings.train_options, settings.artifacts, settings.jobs,
+    options = replace(settings.train_options, cuda_graphs=args.cuda_graphs)
+    for run in train_runs(configs, settings.corpus, options, settings.artifacts, settings.jobs,
                           shipped=settings.shipped, packed=packs_for(args.trainer, device), pack_by=args.pack_by,
                           streams=args.streams, cluster=cluster):
         model = run.config.model
@@ -264,6 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument("--streams", type=int, default=1,
                       help="packed trainer: packs trained at once in this process, each on its own CUDA stream "
                            "(lit-rnn gpu-window measures which grouping is fastest on a GPU)")
+    grid.add_argument("--cuda-graphs", action="store_true",
+                      help="packed trainer on a GPU: capture each pack's step once as a CUDA graph and replay it "
+                           "(lit-rnn gpu-window checks the graphs against the eager step before it uses them)")
     grid.add_argument("--partition", default=None, help="slurm: the partition (default: the cluster's)")
     grid.add_argument("--time-min", type=int, default=240,
                       help="local/slurm: a job's time limit in minutes; a job cut by it is requeued and resumes")

@@ -104,5 +104,8 @@ def training_precision(precision: str) -> contextlib.AbstractContextManager[None
 
 
 def autocast(precision: str, device: torch.device) -> torch.autocast:
-    """bf16 autocast for the forward pass at precision ``bf16``; a no-op otherwise."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+    """bf16 autocast for the forward pass at precision ``bf16``; a no-op otherwise.
+
+    Without autocast's cache of cast weights, which a CUDA graph's capture cannot hold (a forward pass casts each
+    weight once, so the cache saves nothing here)."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16", cache_enabled=False)

@@ -125,8 +125,13 @@ def train_runs(
     """The finished runs of ``configs``: from the store, imported from ``shipped`` (``pretrained/``) where a
     run is there, trained otherwise, ``jobs`` trainings at a time, each a single run or, with ``packed``, a
     pack of the runs :func:`lit_rnn.packed.pack_groups` groups (``pack_by``: those that share architecture and
-    depth, or model, or each run alone), with ``streams`` > 1 that many packs at once on their own CUDA streams;
-    with a ``cluster`` executor, one submitit job per training."""
+    depth, or model, or each run alone), with ``streams`` > 1 that many packs at once on their own CUDA streams
+    (``options.cuda_graphs``: each pack's step replayed from a CUDA graph); with a ``cluster`` executor, one
+    submitit job per training."""
+    device = options.device if cluster.executor == "process" else cluster.job_device
+    if options.cuda_graphs and not (packed and device.type == "cuda"):
+        raise UserError("--cuda-graphs replays packs' steps on a CUDA GPU: use it there, with --trainer packed (or "
+                        "auto)")
     if shipped is not None:
         import_shipped(configs, shipped, artifacts)
     pending = [c for c in configs if not Run(c, artifacts).is_finished]

@@ -40,12 +40,18 @@ trainings: ``depth`` (every width and dropout of an architecture and depth: 12 r
 process, each on its own thread and CUDA stream, so that small packs can share a GPU (separate
 processes only take turns on it); which grouping and concurrency is fastest is the device's to say
 (:func:`lit_rnn.probe.streams_rate`, measured by every GPU window).
+
+One host thread issues every kernel of a step, and threads do not add up (``bench/host_overhead.py``), so small
+packs on streams are held to the host's rate. With ``TrainOptions.cuda_graphs`` a pack's step is captured once as a
+CUDA graph and replayed (:class:`GraphedStep`): one launch a step. It has not yet run on a GPU; every GPU window
+checks it against the eager step first (:func:`lit_rnn.probe.graph_check`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -70,6 +76,8 @@ from lit_rnn.train import (
     deferred_interrupt,
     prepare,
     rmsprop,
+    set_learning_rate,
+    state_tensors,
     train_loop,
 )
 
@@ -205,11 +213,10 @@ class Pack(nn.Module):
                 parameter.grad.masked_fill_(self.outside[name], 0.0)
 
 
-def pack_step(pack: Pack, optimizer: torch.optim.Optimizer, batch: tuple[np.ndarray, np.ndarray], state,
-              recipe: Recipe, options: TrainOptions) -> tuple[torch.Tensor, object]:
-    """One optimisation step of every run of the pack on one batch, state carried in and out; returns the
-    runs' losses."""
-    inputs, targets = batch_tensors(batch, options.device)
+def pack_update(pack: Pack, optimizer: torch.optim.Optimizer, inputs: torch.Tensor, targets: torch.Tensor, state,
+                recipe: Recipe, options: TrainOptions) -> tuple[torch.Tensor, object]:
+    """One optimisation step of every run of the pack on a batch's ``inputs`` and ``targets`` (on the device),
+    state carried in and out; returns the runs' losses."""
     with autocast(options.precision, options.device):
         logits, state = pack(inputs, detach(state))
         losses = torch.stack([F.cross_entropy(run.flatten(0, 1).float(), targets.flatten()) for run in logits])
@@ -221,6 +228,79 @@ def pack_step(pack: Pack, optimizer: torch.optim.Optimizer, batch: tuple[np.ndar
     return losses.detach(), detach(state)
 
 
+def pack_step(pack: Pack, optimizer: torch.optim.Optimizer, batch: tuple[np.ndarray, np.ndarray], state,
+              recipe: Recipe, options: TrainOptions) -> tuple[torch.Tensor, object]:
+    """:func:`pack_update` on one batch of the :class:`lit_rnn.data.Batcher`."""
+    inputs, targets = batch_tensors(batch, options.device)
+    return pack_update(pack, optimizer, inputs, targets, state, recipe, options)
+
+
+WARMUP_STEPS = 3  # a pack's eager steps before its step is captured: they make RMSProp's state and cuDNN's workspaces
+_CAPTURING = threading.Lock()  # one capture at a time, whatever the threads training beside it
+
+
+class GraphedStep:
+    """:func:`pack_update` captured once as a CUDA graph and replayed at every later step: one launch a step instead
+    of one per kernel, so that the host (one Python thread at a time, however many streams) stops setting the pace
+    of small packs.
+
+    The graph reads its batch and carried state from tensors it owns and writes the state back there, and RMSProp
+    reads its learning rate and step count from the device (:func:`lit_rnn.train.rmsprop` with a device). The
+    first :data:`WARMUP_STEPS` steps run eagerly, on the side stream the capture then uses. Dropout draws from each
+    run's generator, registered with the graph, so that every replay draws new masks. Not yet run on a GPU: every
+    GPU window checks it first (:func:`lit_rnn.probe.graph_check`) and trains with it only if it passes.
+    """
+
+    def __init__(self, pack: Pack, optimizer: torch.optim.Optimizer, recipe: Recipe, options: TrainOptions,
+                 state) -> None:
+        if options.device.type != "cuda":
+            raise UserError(f"CUDA graphs need a CUDA GPU, not {options.device}; train without --cuda-graphs")
+        self.pack, self.optimizer, self.recipe, self.options, self.state = pack, optimizer, recipe, options, state
+        self.inputs = torch.zeros(recipe.batch_size, recipe.seq_length, dtype=torch.long, device=options.device)
+        self.targets = torch.zeros_like(self.inputs)
+        self.side = torch.cuda.Stream(options.device)
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.losses = torch.zeros(len(pack.widths), device=options.device)  # written by every replay
+        self.eager_steps = 0
+
+    def __call__(self, batch: tuple[np.ndarray, np.ndarray]) -> torch.Tensor:
+        """One step on ``batch``; the runs' losses, in the tensor the next step overwrites."""
+        for static, values in zip((self.inputs, self.targets), batch_tensors(batch, self.options.device)):
+            static.copy_(values)
+        if self.graph is None and self.eager_steps < WARMUP_STEPS:
+            self.eager_steps += 1
+            return self._on_side(self._update)
+        if self.graph is None:
+            self._capture()
+        self.graph.replay()
+        return self.losses
+
+    def _update(self) -> torch.Tensor:
+        losses, state = pack_update(self.pack, self.optimizer, self.inputs, self.targets, self.state, self.recipe,
+                                    self.options)
+        for static, new in zip(state_tensors(self.state), state_tensors(state)):
+            static.copy_(new)
+        self.losses.copy_(losses)
+        return self.losses
+
+    def _on_side(self, work: Callable[[], torch.Tensor]) -> torch.Tensor:
+        """``work`` on the side stream, ordered after and before the caller's stream."""
+        current = torch.cuda.current_stream(self.options.device)
+        self.side.wait_stream(current)
+        with torch.cuda.stream(self.side):
+            result = work()
+        current.wait_stream(self.side)
+        return result
+
+    def _capture(self) -> None:
+        graph = torch.cuda.CUDAGraph()
+        for generator in self.pack.generators:
+            graph.register_generator_state(generator)
+        with _CAPTURING, torch.cuda.graph(graph, stream=self.side, capture_error_mode="thread_local"):
+            self._update()
+        self.graph = graph
+
+
 def prepare_member(config: RunConfig, artifacts, device: torch.device) -> Member:
     """A run as a pack starts it: initialised by its seed, or resumed from its checkpoint, with its own generators."""
     return prepare(Run(config, artifacts), device, own_generators=True)
@@ -229,7 +309,7 @@ def prepare_member(config: RunConfig, artifacts, device: torch.device) -> Member
 @torch.no_grad()
 def _exchange(pack: Pack, optimizer: torch.optim.Optimizer, members: list[Member], into_pack: bool) -> None:
     """Copy weights, RMSProp state and learning rate from the members into the pack (``into_pack``) or back."""
-    packed = dict(pack.named_parameters())
+    packed, capturable = dict(pack.named_parameters()), optimizer.defaults["capturable"]
     for run, member in enumerate(members):
         for name, own in member.model.named_parameters():
             shared = packed[pack.packed_name(name, run)]
@@ -237,8 +317,8 @@ def _exchange(pack: Pack, optimizer: torch.optim.Optimizer, members: list[Member
             own_state, shared_state = member.optimizer.state[own], optimizer.state[shared]
             source, target = (own_state, shared_state) if into_pack else (shared_state, own_state)
             for key, value in source.items():
-                if value.dim() == 0:  # the step count, the same for every run of a pack
-                    target[key] = value.clone()
+                if value.dim() == 0:  # the step count, one for the pack (for a captured graph: on the GPU)
+                    target[key] = value.to(shared.device if into_pack and capturable else "cpu", copy=True)
                 else:
                     own_state.setdefault(key, torch.zeros_like(own))
                     shared_state.setdefault(key, torch.zeros_like(shared))
@@ -250,14 +330,16 @@ def _exchange(pack: Pack, optimizer: torch.optim.Optimizer, members: list[Member
                 else:
                     own_tensor.view(block.shape).copy_(block)
         if not into_pack:
-            member.optimizer.param_groups[0]["lr"] = optimizer.param_groups[0]["lr"]
+            set_learning_rate(member.optimizer, float(optimizer.param_groups[0]["lr"]))
 
 
-def assemble(members: list[Member], recipe: Recipe, device: torch.device) -> tuple[Pack, torch.optim.Optimizer]:
-    """The pack of ``members`` and its optimiser, holding the members' weights and RMSProp state."""
+def assemble(members: list[Member], recipe: Recipe, device: torch.device,
+             cuda_graphs: bool = False) -> tuple[Pack, torch.optim.Optimizer]:
+    """The pack of ``members`` and its optimiser (one a CUDA graph can capture, with ``cuda_graphs``), holding the
+    members' weights and RMSProp state."""
     pack = Pack([m.run.config.model for m in members], [m.generators[f"rng_{device.type}"] for m in members], device)
-    optimizer = rmsprop(pack.parameters(), recipe)
-    optimizer.param_groups[0]["lr"] = members[0].optimizer.param_groups[0]["lr"]
+    optimizer = rmsprop(pack.parameters(), recipe, device if cuda_graphs else None)
+    set_learning_rate(optimizer, members[0].optimizer.param_groups[0]["lr"])
     _exchange(pack, optimizer, members, into_pack=True)
     return pack.train(), optimizer
 
@@ -335,17 +417,21 @@ class Packed:
         self._assemble()
 
     def _assemble(self) -> None:
-        self.pack, self.optimizer = assemble(self.members, self.recipe, self.options.device)
+        graphs = self.options.cuda_graphs
+        self.pack, self.optimizer = assemble(self.members, self.recipe, self.options.device, graphs)
         self.state = self.pack.join_state([m.state for m in self.members])
+        self.graphed = GraphedStep(self.pack, self.optimizer, self.recipe, self.options, self.state) if graphs else None
 
     def new_epoch(self) -> None:
-        self.state = self.pack.initial_state(self.recipe.batch_size, self.options.device)
+        for tensor in state_tensors(self.state):
+            tensor.zero_()  # in place: a captured step reads the state there
 
     def set_learning_rate(self, learning_rate: float) -> None:
-        for group in self.optimizer.param_groups:
-            group["lr"] = learning_rate
+        set_learning_rate(self.optimizer, learning_rate)
 
     def step(self, batch: tuple[np.ndarray, np.ndarray]) -> torch.Tensor:
+        if self.graphed is not None:
+            return self.graphed(batch)
         losses, self.state = pack_step(self.pack, self.optimizer, batch, self.state, self.recipe, self.options)
         return losses
 

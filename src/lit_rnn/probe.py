@@ -14,6 +14,10 @@ train a pack of runs against the same runs trained in separate processes, side b
   each run alone), all trained at once in this process, each on its own thread and CUDA stream
   (:func:`lit_rnn.packed.train_streams`, ``lit-rnn grid --pack-by model --streams N``).
 
+- :func:`graph_check`: whether a pack's step captured as a CUDA graph (:class:`lit_rnn.packed.GraphedStep`)
+  trains as its eager step does (fp32, TF32 off, every architecture), and whether its replays draw new dropout
+  masks; in a process of its own, so that a capture that fails cannot leave this one's CUDA context broken.
+
 ``bench/gpu_check.py``, ``bench/grid_throughput.py`` and ``lit-rnn gpu-window`` (:mod:`lit_rnn.window`)
 call these.
 """
@@ -26,20 +30,22 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 
 import torch
 
 from lit_rnn.data import Batcher, Corpus
 from lit_rnn.devices import exact_fp32, training_precision
 from lit_rnn.models import RECURRENT, STEPS, CharLM, ModelConfig, init_uniform
-from lit_rnn.packed import Packed, own_stream, pack_groups
-from lit_rnn.runs import Run, RunConfig
+from lit_rnn.packed import WARMUP_STEPS, Packed, own_stream, pack_groups
+from lit_rnn.runs import Recipe, Run, RunConfig
 from lit_rnn.train import Single, Trainee, TrainOptions, evaluates_at, prepare, total_steps
 
 ONE_STEP_ATOL = 1e-5
 FREE_RUNNING_ATOL = {"cpu": 1e-5, "cuda": 1e-3}
+GRAPH_ATOL = 1e-4  # a captured step against the eager one, losses and weights, over GRAPH_STEPS steps in fp32
+GRAPH_STEPS = 8  # WARMUP_STEPS eager, then the capture and replays; a new epoch (state zeroed in place) midway
 
 
 def strong_model(architecture: str, n_layers: int, device: torch.device | str) -> CharLM:
@@ -234,3 +240,70 @@ def _sync_stream(device: torch.device) -> None:
     """Wait for the calling thread's CUDA stream (nothing to wait for on a CPU)."""
     if device.type == "cuda":
         torch.cuda.current_stream(device).synchronize()
+
+
+def _packed(configs: list[RunConfig], folder: str, options: TrainOptions) -> Packed:
+    return Packed([prepare(Run(c, folder), options.device, own_generators=True) for c in configs], options)
+
+
+def _graph_gaps(device: torch.device) -> dict:
+    """Per architecture, the largest |Δ| between a 2-layer pack of two runs trained :data:`GRAPH_STEPS` steps eagerly
+    and with its step captured (losses, weights), in fp32 with TF32 off; and whether, with dropout, replays on one
+    batch at learning rate 0 draw new masks (the same masks every replay would be silent, wrong training)."""
+    recipe = Recipe(batch_size=8, seq_length=16)
+    ids = torch.randint(0, 60, (GRAPH_STEPS + 1, recipe.batch_size, recipe.seq_length + 1),
+                        generator=torch.Generator().manual_seed(0))
+    batches = [(b[:, :-1].numpy(), b[:, 1:].numpy()) for b in ids]
+    eager = TrainOptions(device=device, precision="fp32", progress=False)
+    paths = {"eager": eager, "graphed": replace(eager, cuda_graphs=True)}
+    rows = []
+    with tempfile.TemporaryDirectory() as folder, training_precision("fp32"):
+        for architecture in RECURRENT:
+            configs = [RunConfig("0" * 64, ModelConfig(architecture, 2, width, 60), recipe, seed=seed)
+                       for seed, width in enumerate((24, 40))]
+            losses, weights = [], []
+            for name, options in paths.items():
+                trainee = _packed(configs, f"{folder}/{architecture}-{name}", options)
+                trained = []
+                for index, batch in enumerate(batches[:GRAPH_STEPS]):
+                    if index in (0, GRAPH_STEPS // 2 + 1):
+                        trainee.new_epoch()
+                    trained.append(trainee.step(batch).clone())
+                losses.append(torch.stack(trained))
+                weights.append(torch.cat([p.detach().flatten() for p in trainee.pack.parameters()]))
+            rows.append({"architecture": architecture, "loss_gap": (losses[0] - losses[1]).abs().max().item(),
+                         "weight_gap": (weights[0] - weights[1]).abs().max().item()})
+        configs = [RunConfig("0" * 64, ModelConfig("lstm", 2, 32, 60, dropout=0.5), recipe, seed=seed)
+                   for seed in range(2)]
+        trainee = _packed(configs, f"{folder}/dropout", paths["graphed"])
+        for batch in batches[: WARMUP_STEPS + 1]:
+            trainee.step(batch)
+        trainee.set_learning_rate(0.0)
+        replays = []
+        for _ in range(3):
+            trainee.new_epoch()
+            replays.append(trainee.step(batches[-1]).clone())
+    masks_change = all(not torch.equal(replays[0], replay) for replay in replays[1:])
+    passed = masks_change and all(r["loss_gap"] < GRAPH_ATOL and r["weight_gap"] < GRAPH_ATOL for r in rows)
+    return {"passed": passed, "architectures": rows, "masks_change": masks_change, "error": None}
+
+
+def _graph_failed(error: str) -> dict:
+    return {"passed": False, "architectures": [], "masks_change": False, "error": error}
+
+
+def _graph_gaps_caught(device: str) -> dict:
+    try:
+        return _graph_gaps(torch.device(device))
+    except Exception as error:  # any failure to capture or replay: reported, and the window trains without graphs
+        return _graph_failed(f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0]}")
+
+
+def graph_check(device: torch.device) -> dict:
+    """Whether packs may train with their step captured as a CUDA graph on ``device`` (``passed``), with the gaps
+    measured (:func:`_graph_gaps`) or the error met; run in a process of its own."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        try:
+            return pool.submit(_graph_gaps_caught, str(device)).result()
+        except Exception as error:  # the worker died (a crash in the driver): no graphs
+            return _graph_failed(f"the check's process died: {type(error).__name__}")

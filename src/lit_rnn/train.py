@@ -56,6 +56,7 @@ class TrainOptions:
     progress: bool = True
     log_every: int = 50  # steps between host syncs for the progress bar and divergence check
     deadline: float | None = None  # a time.monotonic() time: then training checkpoints every run and returns
+    cuda_graphs: bool = False  # a pack's step captured once as a CUDA graph and replayed (lit_rnn.packed.GraphedStep)
 
 
 @dataclass
@@ -101,7 +102,8 @@ def evaluates_at(step: int, steps: int, recipe: Recipe, n_train: int) -> bool:
     return step % recipe.eval_every == 0 or step == steps or step % n_train == 0
 
 
-def _state_list(state) -> list[torch.Tensor]:
+def state_tensors(state) -> list[torch.Tensor]:
+    """A carried state's tensors: ``h``, or the LSTM's ``h`` and ``c``."""
     return list(state) if isinstance(state, tuple) else [state]
 
 
@@ -139,9 +141,23 @@ def adamw(model: Model, recipe: Recipe) -> torch.optim.AdamW:
                               {"params": rest, "weight_decay": 0.0}], lr=recipe.learning_rate, betas=(0.9, 0.95))
 
 
-def rmsprop(parameters, recipe: Recipe) -> torch.optim.RMSprop:
-    """The recipe's optimiser over ``parameters``, at the recipe's initial learning rate."""
-    return torch.optim.RMSprop(parameters, lr=recipe.learning_rate, alpha=recipe.rmsprop_decay, eps=recipe.rmsprop_eps)
+def rmsprop(parameters, recipe: Recipe, device: torch.device | None = None) -> torch.optim.RMSprop:
+    """The recipe's optimiser over ``parameters``, at the recipe's initial learning rate; with ``device``, one a CUDA
+    graph can capture (its learning rate and step count tensors there, set in place)."""
+    if device is None:
+        return torch.optim.RMSprop(parameters, lr=recipe.learning_rate, alpha=recipe.rmsprop_decay,
+                                   eps=recipe.rmsprop_eps)
+    return torch.optim.RMSprop(parameters, lr=torch.tensor(recipe.learning_rate, device=device),
+                               alpha=recipe.rmsprop_decay, eps=recipe.rmsprop_eps, capturable=True, foreach=True)
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, learning_rate: float) -> None:
+    """Every parameter group's learning rate, in place where it is a tensor (a captured graph reads it there)."""
+    for group in optimizer.param_groups:
+        if isinstance(group["lr"], torch.Tensor):
+            group["lr"].fill_(learning_rate)
+        else:
+            group["lr"] = learning_rate
 
 
 def default_generators(device: torch.device) -> dict[str, torch.Generator]:
@@ -161,7 +177,7 @@ def save_checkpoint(run: Run, model: Model, optimizer: torch.optim.Optimizer, pr
         **weights(model),
         "optimizer": optimizer.state_dict(),
         "progress": dataclasses.asdict(progress),
-        "state": [s.cpu() for s in _state_list(state)],
+        "state": [s.cpu() for s in state_tensors(state)],
         **{name: generator.get_state() for name, generator in generators.items()},
     }, run.checkpoint_path)
 
@@ -331,8 +347,7 @@ class Single:
         member.state = member.model.initial_state(member.run.config.recipe.batch_size, self.options.device)
 
     def set_learning_rate(self, learning_rate: float) -> None:
-        for group in self.members[0].optimizer.param_groups:
-            group["lr"] = learning_rate
+        set_learning_rate(self.members[0].optimizer, learning_rate)
 
     def step(self, batch: tuple[np.ndarray, np.ndarray]) -> torch.Tensor:
         member = self.members[0]

@@ -5,18 +5,20 @@
 In order:
 
 1. a short check of the device (:mod:`lit_rnn.probe`): the written-out equations against its fused
-   kernels, the seconds per step of every pack the window could train, and the aggregate run-steps/s
-   of one pack against the same runs in smaller packs on concurrent CUDA streams (one model's
-   dropouts, or each run alone) and in N concurrent processes, side by side;
+   kernels; whether a pack's step captured as a CUDA graph trains as its eager step does; the seconds
+   per step of every pack the window could train; and the aggregate run-steps/s of one pack against
+   the same runs in smaller packs on concurrent CUDA streams (one model's dropouts, or each run alone),
+   each of these with its step replayed from a CUDA graph where the graphs passed their check, and in
+   N concurrent processes, side by side;
 2. training, in priority order, of what the store lacks (after importing what ``pretrained/`` ships):
    the ``core`` preset's runs of every corpus, then the ``paper`` preset's grid of the first corpus,
    then of the next. Each training is the runs of one architecture and depth (an n-NN alone), trained
    as one pack or, where the probe found it faster (or ``pack_by`` says so), as smaller packs on
-   concurrent streams (:func:`lit_rnn.packed.train_streams`). A training whose projected time (from
-   its measured seconds per step, validations included, without early stopping) does not fit in the
-   time left is not started (``partial`` starts it anyway: the deadline cuts it and a later window
-   resumes it). Training stops at the deadline: every run still training is checkpointed and left
-   unfinished;
+   concurrent streams (:func:`lit_rnn.packed.train_streams`), with CUDA graphs where they were fastest.
+   A training whose projected time (from its measured seconds per step, validations included, without
+   early stopping) does not fit in the time left is not started (``partial`` starts it anyway: the
+   deadline cuts it and a later window resumes it). Training stops at the deadline: every run still
+   training is checkpointed and left unfinished;
 3. the runs this window finished are exported in fp16 to ``out/runs/`` (:func:`lit_rnn.runs.export_run`),
    and a report is written: ``out/report.json`` and ``out/report.md`` (each training with its measured time per
    step and per validation pass, its projected and its actual time, and its outcome).
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import time
 from dataclasses import dataclass, field
@@ -47,9 +50,9 @@ from lit_rnn.devices import PRECISIONS, describe, resolve_device, resolve_precis
 from lit_rnn.errors import UserError
 from lit_rnn.evaluate import sampled_snapshots
 from lit_rnn.folders import resolve_artifacts, resolve_data_dir
-from lit_rnn.packed import PACK_BY, pack_groups, train_packed, train_streams
+from lit_rnn.packed import PACK_BY, WARMUP_STEPS, pack_groups, train_packed, train_streams
 from lit_rnn.presets import Preset, get_preset
-from lit_rnn.probe import Timing, per_run_rate, streams_rate, time_training, trace_agreement
+from lit_rnn.probe import Timing, graph_check, per_run_rate, streams_rate, time_training, trace_agreement
 from lit_rnn.runs import SHIPPED, Run, RunConfig, export_run, import_shipped
 from lit_rnn.train import TrainingDiverged, TrainOptions, train
 
@@ -130,6 +133,8 @@ class Report:
     imported: list[str] = field(default_factory=list)  # from pretrained/ into the store, not trained
     exported: list[str] = field(default_factory=list)
     pack_by: str = "depth"  # how the window trained each architecture and depth's runs (lit_rnn.packed.PACK_BY)
+    graphs: dict = field(default_factory=dict)  # the CUDA graphs' check (lit_rnn.probe.graph_check); empty: not run
+    cuda_graphs: bool = False  # whether the packs trained with their steps replayed from CUDA graphs
     finished: str = ""
 
 
@@ -140,19 +145,37 @@ def _task_row(task: Task) -> dict:
             "step_s": task.timing.step_s, "validation_s": task.timing.validation_s}
 
 
-def path(pack_by: str) -> str:
-    """The name of the training path that trains an architecture and depth's runs grouped ``pack_by``."""
-    return "packed" if pack_by == "depth" else f"streams by {pack_by}"
+CUDA_GRAPHS = ("auto", "off")  # auto: checked on a GPU, used where the probe finds them fastest
+
+
+def path(pack_by: str, cuda_graphs: bool = False) -> str:
+    """The name of the training path that trains an architecture and depth's runs grouped ``pack_by``, with their
+    steps replayed from CUDA graphs or not."""
+    name = "packed" if pack_by == "depth" else f"streams by {pack_by}"
+    return f"{name} with CUDA graphs" if cuda_graphs else name
+
+
+def fastest(rates: dict[str, float], pack_by: str = "auto", cuda_graphs: bool = False) -> tuple[str, bool]:
+    """The grouping (``pack_by``, or the fastest if ``auto``) and whether with CUDA graphs (only if ``cuda_graphs``:
+    they passed their check) of the fastest path in the probe's ``rates`` (run-steps/s by :func:`path`)."""
+    choices = [(by, graphed) for by in (PACK_BY if pack_by == "auto" else (pack_by,))
+               for graphed in ((False, True) if cuda_graphs else (False,))]
+    return max(choices, key=lambda choice: rates[path(*choice)])
 
 
 def measure(corpora: list[Corpus], core: Preset, grid: Preset, options: TrainOptions, processes: int | None,
-            report: Report, steps: int = 5, pack_by: str = "auto") -> dict[str, Timing]:
-    """The device check: trace agreement, every pack's timing (the whole core set and grid, finished or not), the
-    throughput of the grid's largest pack against its runs in smaller packs on concurrent streams and in
+            report: Report, steps: int = 5, pack_by: str = "auto", cuda_graphs: str = "auto") -> dict[str, Timing]:
+    """The device check: trace agreement, the CUDA graphs' check (on a GPU, unless ``cuda_graphs`` is ``off``), every
+    pack's timing (the whole core set and grid, finished or not), the throughput of the grid's largest pack against
+    its runs in smaller packs on concurrent streams (each with CUDA graphs too, where they passed) and in
     ``processes`` processes (default one per run of it; 0: not measured), and the projected wall times; sets
-    ``report.pack_by`` (``auto``: the fastest in the probe); returns each run's timing by run id, as it will train."""
+    ``report.pack_by`` and ``report.cuda_graphs`` (``auto``: the fastest in the probe); returns each run's timing by
+    run id, as it will train."""
     start = time.monotonic()
     report.trace = trace_agreement(options.device)
+    if options.device.type == "cuda" and cuda_graphs == "auto":
+        report.graphs = graph_check(options.device)
+    graphs = (False, True) if report.graphs.get("passed") else (False,)
     timings, sets = {}, {}
     for task in plan(corpora, core, grid):
         task.timing = time_training(task.configs, task.corpus, options, steps=steps)
@@ -164,23 +187,27 @@ def measure(corpora: list[Corpus], core: Preset, grid: Preset, options: TrainOpt
     if probe is not None:
         processes = len(probe.configs) if processes is None else processes
         rates = {"packed": len(probe.configs) / probe.timing.step_s}
-        rates |= {path(by): streams_rate(probe.configs, probe.corpus, options, by, steps=4 * steps)
-                  for by in PACK_BY[1:]}
+        for by, graphed in itertools.product(PACK_BY, graphs):
+            if by != "depth" or graphed:  # the eager pack's rate is its timing's
+                rates[path(by, graphed)] = streams_rate(
+                    probe.configs, probe.corpus, dataclasses.replace(options, cuda_graphs=graphed), by,
+                    steps=4 * steps, warmup=WARMUP_STEPS + 2 if graphed else 2)
         if processes:
             rates["per_run"] = per_run_rate(probe.configs, probe.corpus, options, processes, steps=4 * steps)
         report.throughput = {"probe": probe.label, "runs": len(probe.configs), "per_run_processes": processes,
                              "run_steps_per_s": rates}
-    if pack_by != "auto":
+    if rates:
+        report.pack_by, report.cuda_graphs = fastest(rates, pack_by, cuda_graphs=len(graphs) > 1)
+    elif pack_by != "auto":
         report.pack_by = pack_by
-    elif rates:
-        report.pack_by = max(PACK_BY, key=lambda by: rates[path(by)])
     for name, tasks in sets.items():
         steps_s, validation_s = (sum(parts) for parts in zip(*(t.timing.parts(t.configs, t.corpus) for t in tasks)))
         # each path's steps at the probe's ratio of rates to the packed path's; the same validations
         report.projected_s[name] = {key: steps_s * rates["packed"] / rate + validation_s
                                     for key, rate in rates.items()} if rates else {"packed": steps_s + validation_s}
-    if report.pack_by != "depth" and rates:  # the trainings on streams: their steps at the probe's ratio
-        ratio = rates["packed"] / rates[path(report.pack_by)]
+    chosen = path(report.pack_by, report.cuda_graphs)
+    if chosen != "packed" and rates:  # the trainings of packs on streams or graphs: their steps at the probe's ratio
+        ratio = rates["packed"] / rates[chosen]
         packs = {c.run_id for tasks in sets.values() for t in tasks if len(t.configs) > 1 for c in t.configs}
         timings |= {run_id: Timing(timings[run_id].step_s * ratio, timings[run_id].validation_s) for run_id in packs}
     report.check_s = time.monotonic() - start
@@ -239,20 +266,21 @@ def export_finished(runs: list[Run], out: Path, corpora: list[Corpus], device: t
 
 def gpu_window(corpora: list[Corpus], out: Path, *, deadline: float, core: Preset, grid: Preset,
                options: TrainOptions, artifacts: Path, processes: int | None = None, partial: bool = False,
-               shipped: Path | None = None, minutes: float = 0.0, pack_by: str = "auto") -> Report:
+               shipped: Path | None = None, minutes: float = 0.0, pack_by: str = "auto",
+               cuda_graphs: str = "auto") -> Report:
     """Check the device, train what the store lacks in priority order until ``deadline`` (a ``time.monotonic()``
     time), export what finished into ``out/runs/`` and write ``out/report.json`` and ``out/report.md``."""
     out.mkdir(parents=True, exist_ok=True)
     report = Report(describe(options.device), options.precision, minutes, _now())
-    timings = measure(corpora, core, grid, options, processes, report, pack_by=pack_by)
+    timings = measure(corpora, core, grid, options, processes, report, pack_by=pack_by, cuda_graphs=cuda_graphs)
     if shipped is not None:
         configs = [c for task in plan(corpora, core, grid, artifacts) for c in task.configs]
         report.imported = [run.config.run_id for run in import_shipped(configs, shipped, artifacts)]
     tasks = plan(corpora, core, grid, artifacts)
     for task in tasks:
         task.timing = timings[task.configs[0].run_id]  # its whole pack's: an upper bound for part of it
-    finished = train_window(tasks, dataclasses.replace(options, deadline=deadline), artifacts, partial,
-                            report.pack_by)
+    finished = train_window(tasks, dataclasses.replace(options, deadline=deadline, cuda_graphs=report.cuda_graphs),
+                            artifacts, partial, report.pack_by)
     report.tasks = [_task_row(task) for task in tasks]
     report.exported = export_finished(finished, out, corpora, options.device, core.dynamics_epochs)
     report.finished = _now()
@@ -273,10 +301,33 @@ def _milliseconds(seconds: float) -> str:
     return f"{seconds * 1000:,.0f} ms"
 
 
-def _trained_as(pack_by: str) -> str:
-    return {"depth": "one pack per architecture and depth", "model": "a pack per model (its dropouts) on its own "
-            "CUDA stream, all of an architecture and depth at once", "run": "each run on its own CUDA stream, all of "
-            "an architecture and depth at once"}[pack_by]
+def _trained_as(pack_by: str, cuda_graphs: bool) -> str:
+    words = {"depth": "one pack per architecture and depth", "model": "a pack per model (its dropouts) on its own "
+             "CUDA stream, all of an architecture and depth at once", "run": "each run on its own CUDA stream, all of "
+             "an architecture and depth at once"}[pack_by]
+    return f"{words}, every step replayed from a CUDA graph" if cuda_graphs else words
+
+
+def _path_words(key: str, processes: int) -> str:
+    """A probe's path (:func:`path`, or ``per_run``) in words."""
+    name, graphed, _ = key.partition(" with CUDA graphs")
+    words = {"packed": "one pack", "streams by model": "a pack per model on its own stream",
+             "streams by run": "each run on its own stream",
+             "per_run": f"each run in its own process ({processes} processes)"}[name]
+    return f"{words}, CUDA graphs" if graphed else words
+
+
+def _graphs_line(graphs: dict) -> str:
+    """The CUDA graphs' check in one line."""
+    if not graphs:
+        return "- CUDA graphs: not checked (not a CUDA GPU, or --cuda-graphs off)"
+    if graphs["error"]:
+        return f"- CUDA graphs: failed their check ({graphs['error']}); trained without them"
+    gaps = ", ".join(f"{row['architecture']} {max(row['loss_gap'], row['weight_gap']):.1e}"
+                     for row in graphs["architectures"])
+    masks = "new dropout masks every replay" if graphs["masks_change"] else "the SAME dropout masks every replay"
+    verdict = "passed" if graphs["passed"] else "failed"
+    return f"- CUDA graphs against the eager step, largest |Δ| of losses and weights: {gaps}; {masks}: {verdict}"
 
 
 def markdown(report: Report) -> str:
@@ -285,15 +336,14 @@ def markdown(report: Report) -> str:
     lines = [f"# GPU window, {report.started}", "",
              f"- device: {report.device}, torch {torch.__version__}, precision {report.precision}",
              f"- trace agreement (written-out equations vs fused kernels): {agreed} of {len(report.trace)} passed",
-             f"- the device check (traces, every pack timed, the throughput probe) took {report.check_s:.0f} s"]
+             _graphs_line(report.graphs),
+             f"- the device check (traces, graphs, every pack timed, the throughput probe) took {report.check_s:.0f} s"]
     if report.throughput:
         probe, rates = report.throughput, report.throughput["run_steps_per_s"]
-        named = {"packed": "one pack", "streams by model": "a pack per model on its own stream",
-                 "streams by run": "each run on its own stream",
-                 "per_run": f"each run in its own process ({probe['per_run_processes']} processes)"}
         lines.append(f"- throughput, {probe['probe']}, in run-steps/s: " + "; ".join(
-            f"{named[key]} {rate:.1f} ({rate / rates['packed']:.2f}x)" for key, rate in rates.items()))
-    lines.append(f"- an architecture and depth's runs train as {_trained_as(report.pack_by)}")
+            f"{_path_words(key, probe['per_run_processes'])} {rate:.1f} ({rate / rates['packed']:.2f}x)"
+            for key, rate in rates.items()))
+    lines.append(f"- an architecture and depth's runs train as {_trained_as(report.pack_by, report.cuda_graphs)}")
     for name, paths in report.projected_s.items():
         times = ", ".join(f"{path} {_duration(seconds)}" for path, seconds in paths.items())
         lines.append(f"- projected wall time, {name}: {times} (no early stopping)")
@@ -323,6 +373,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pack-by", choices=("auto", *PACK_BY), default="auto",
                         help="how an architecture and depth's runs train: one pack (depth), a pack per model or per "
                              "run on concurrent CUDA streams; auto: the fastest in the device check's probe")
+    parser.add_argument("--cuda-graphs", choices=CUDA_GRAPHS, default="auto",
+                        help="auto: check packs' steps captured as CUDA graphs against their eager steps and, if they "
+                             "agree, train with them where the probe finds them fastest; off: never")
     parser.add_argument("--retrain", action="store_true", help="train runs that pretrained/ ships instead of importing")
     parser.add_argument("--data-dir", default=None, help="data directory (default: $LIT_RNN_DATA or ./data)")
     parser.add_argument("--artifacts", default=None, help="artifacts folder (default: $LIT_RNN_HOME or ./artifacts)")
@@ -341,7 +394,7 @@ def main(args: argparse.Namespace) -> None:
     report = gpu_window(corpora, Path(args.out), deadline=start + args.minutes * 60 - RESERVE_S, core=core,
                         grid=grid, options=options, artifacts=resolve_artifacts(args.artifacts),
                         processes=args.processes, partial=args.partial, shipped=shipped, minutes=args.minutes,
-                        pack_by=args.pack_by)
+                        pack_by=args.pack_by, cuda_graphs=args.cuda_graphs)
     print(markdown(report))
 
 
