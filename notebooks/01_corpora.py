@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # The corpora
+# # 1. The corpora
 #
 # The paper studies two texts at opposite ends of a spectrum of structure: Tolstoy's *War and
 # Peace*, almost entirely English prose, and the source code of the Linux kernel, whose braces,
@@ -102,6 +102,8 @@ wide.head(40)
 
 # %% [markdown]
 # ## Against the paper
+#
+# A check of the setup, not one of the paper's findings: the scorecard tallies it apart.
 
 # %%
 claims = scorecard.applicable([corpus_claim(text)], study.corpus.name)

@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # Models and training
+# # 2. Models and training
 #
 # Three recurrent networks read one byte per step as a one-hot vector $x_t$ and predict the next
 # byte with a softmax over the read-out $y_t = W_y h_t^L$ of the top layer $L$; layer $l$ reads the
@@ -37,7 +37,8 @@
 # 128, 256 and 512 cells, matched for every architecture and depth. Training follows the paper's
 # recipe: uniform initialisation in $[-0.08, 0.08]$, RMSProp at learning rate $2\cdot10^{-3}$ (decay
 # 0.95), batches of 100 rows × 100 steps with state carried across batches, learning-rate decay 0.95
-# per epoch after epoch 10, dropout chosen on validation, early stopping on validation. Gradients are
+# per epoch after epoch 10, dropout chosen on validation (which dropouts this build trained is listed
+# under its models below), early stopping on validation. Gradients are
 # clipped element-wise at 5: char-rnn's number, which the paper does not state (char-rnn clips a
 # gradient summed over the 100 steps, this one is their mean, so its clipping is looser).
 #
@@ -110,7 +111,8 @@ grid.pivot(index=["architecture", "n_layers"], columns="budget", values=["hidden
 # %% tags=["hide-input"]
 runs = study.recurrent_runs
 grid_ids = {run.config.run_id for run in study.grid_runs}
-display(Markdown(f"Preset **{study.preset.name}**." + "".join(f"\n\n*{note}*" for note in study.notes)))
+display(Markdown(f"Preset **{study.preset.name}**." + "".join(f"\n\n*{note}*" for note in study.notes)
+                 + f"\n\n{study.dropout_note()} Early stopping: {study.preset.recipe.stopping}."))
 study.provenance_table()
 
 # %% [markdown]
@@ -164,6 +166,7 @@ table.assign(model=table.model.map(labels), budget=table.budget_index.map(budget
 # %% tags=["hide-input"]
 untrained = [m for m in table.model if compare.did_not_train(predictions[m].cross_entropy, plateau)]
 its, it = ("its", "it") if len(untrained) == 1 else ("their", "them")
+lengths = {run.name: run.result.describe(run.config.recipe) for run in runs}  # "1,000 steps", "early-stopped at ..."
 Markdown(f"Every model ends below {plateau:.3f} nats/byte, the cost of predicting each byte by its frequency alone."
          if not untrained else
          f"**Did not train:** {', '.join(untrained)}: test loss at or above {plateau:.3f} nats/byte, the cost of "
@@ -177,9 +180,12 @@ Markdown(f"Every model ends below {plateau:.3f} nats/byte, the cost of predictin
          "their first 200 steps five of the grid's twelve War and Peace RNNs (every one of 531 units or more, and the "
          "3-layer ones of 257 and 487) stay at this plateau, every GRU and LSTM leaves it, and at a learning rate of "
          "5e-4 nine of the twelve RNNs leave it. The paper reports RNNs of every size in its Table 1 and says its "
-         "settings \"work robustly with all of our models\": this build does not reproduce that. The figures below "
-         f"draw {it} as {its} training left {it}; the test losses' heatmap names the recipe's length in its rows, not "
-         "where a run stopped.")
+         "settings \"work robustly with all of our models\": this build does not reproduce that. How "
+         f"{it} ended: " + "; ".join(f"{m}, {lengths[m]}" for m in untrained) + f". Early stopping here: "
+         f"{study.preset.recipe.stopping} (the paper gives no patience); a model may stay on the plateau for an epoch "
+         "or two before leaving it, so whether more epochs would have moved "
+         f"{it} is not measured here. The figures below draw {it} as {its} training left {it}; the test losses' "
+         "heatmap names the recipe's length in its rows, not where a run stopped.")
 
 # %%
 figures.loss_heatmap(table, study.budgets)
@@ -187,7 +193,6 @@ figures.loss_heatmap(table, study.budgets)
 # %% tags=["hide-input"]
 best = table.loc[table.test_loss.idxmin()]
 best_of = table.loc[table.groupby("architecture").test_loss.idxmin()]
-lengths = {run.name: run.result.describe(run.config.recipe) for run in runs}  # "1,000 steps", "cut short at ..."
 paper = compare.PAPER.get(study.corpus.name, {})
 Markdown(
     f"The best model here is **{labels[best.model]}** at {best.test_loss:.3f} ± {best['std']:.3f} nats per byte; "

@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # Gate activation statistics
+# # 4. Gate activation statistics
 #
 # A gate is a sigmoid in $(0, 1)$. Call it **left-saturated** when it is below 0.1 (nearly shut)
 # and **right-saturated** when above 0.9 (nearly open). For every gate of every cell we measure the

@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # Finite-horizon baselines
+# # 5. Finite-horizon baselines
 #
 # If the LSTM's strength is long-range memory, models that see only the last $n$ bytes should fall
 # behind it. The paper compares two such families, row by row, at the same context $n$:

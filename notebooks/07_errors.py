@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # Error analysis: peeling the onion
+# # 7. Error analysis: peeling the onion
 #
 # The paper breaks the LSTM's remaining errors into categories with a sequence of **oracles**,
 # each removing the errors that the ones before it left:
@@ -66,8 +66,10 @@ runs = study.error_runs
 breakdowns = [error_breakdown(study.predictions(run), ngrams, study.corpus.data, study.train_positions(), oracle)
               for run in runs]
 Markdown("Models: " + "; ".join(study.about(run) for run in runs) + ". The n-gram oracle consults "
-         + ", ".join(p.name for p in ngrams) + f"; memory sizes {list(oracle.memory_sizes)} bytes, rare-word "
-         f"thresholds {list(oracle.rare_thresholds)}, boosts {list(oracle.boosts)}. A memory looks back only within "
+         + scorecard.listed(p.name for p in ngrams) + "; memory sizes "
+         + scorecard.listed(f"{m:,}" for m in oracle.memory_sizes) + " bytes, rare-word thresholds "
+         + scorecard.listed(f"{t:,}" for t in oracle.rare_thresholds) + ", boosts "
+         + scorecard.listed(f"{b:g}" for b in oracle.boosts) + ". A memory looks back only within "
          f"the byte's test segment ({study.batcher.segment_bytes('test'):,} bytes), so a "
          "memory as long as that reaches the whole segment read so far."
          + "".join(f"\n\n*{note}*" for note in study.notes))

@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # Beyond the paper: do the cells matter, and does dynamic evaluation fix the memory errors?
+# # 8. Beyond the paper: do the cells matter, and does dynamic evaluation fix the memory errors?
 #
 # The paper leaves two questions open that its own models can answer.
 #
@@ -85,9 +85,10 @@ Markdown(f"We examine the model chapter 3 reads: **{study.about(run)}**."
 # %% [markdown]
 # ## Ablating the interpretable cells
 #
-# The search ranks every cell of every layer against the reference signals that vary in the test
-# text (as in chapter 3); the first cell of each signal is ablated, and put to the test where it
-# tracks its signal at least partly (chapter 3's threshold: the interpretable cells). Ablations run the
+# The search ranks every cell of every layer against the reference signals on the validation split
+# and scores them on the test split (as in chapter 3); the first cell of each signal is ablated, on
+# test bytes, and put to the test where its test score tracks its signal at least partly (chapter 3's
+# threshold: the interpretable cells). Ablations run the
 # model's own weights: the layers below the ablated one through the fused kernel, once for all
 # ablations; the ablated layer through the written-out step equations with the cell held at 0; the
 # tested cells and all random cells of a layer side by side in one batch.
@@ -301,17 +302,17 @@ fixes = fixed_errors(before, plain, dynamic.predictions)
 figures.error_fixes(fixes, "Errors of the plain model that dynamic evaluation fixes,<br>by oracle category")
 
 # %%
-fixes.assign(fixed_share=fixes.fixed_share.map("{:.1%}".format)).round(3)
+fixes.assign(fixed_share=fixes.fixed_share.map("{:.2%}".format)).round(3)
 
 # %% [markdown]
-# Both evaluations' errors peeled by the same oracles, by category, and the plain model's errors less
-# the dynamic evaluation's (positive: dynamic evaluation makes fewer). The share of the difference
+# Both evaluations' errors peeled by the same oracles, by category, and the change: the dynamic
+# evaluation's errors less the plain model's (negative: dynamic evaluation makes fewer). The share of the change
 # per category is left out: where the errors fall in some categories and rise in others, shares of a
 # small net difference have no meaning.
 
 # %%
-scaling_difference(after, before).drop(columns="share of difference", errors="ignore").rename(
-    columns={"difference": "plain − dynamic"})[["category", before.name, after.name, "plain − dynamic"]].round(3)
+scaling_difference(before, after).drop(columns="share of difference", errors="ignore").rename(
+    columns={"difference": "change"})[["category", before.name, after.name, "change"]].round(3)
 
 # %% tags=["hide-input"]
 gap = fixed_share(before, plain, dynamic.predictions, "memory")

@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # Ground truth for the cell search
+# # 9. Ground truth for the cell search
 #
 # Chapter 3 ranks every cell of a model against reference signals and declares that a cell
 # *tracks* a signal from $|\rho| \ge 0.5$ (counts) or $\mathrm{AUC} \ge 0.9$ (on/off), *partly*
@@ -74,7 +74,8 @@ study = TruthStudy.open(preset=preset, device=device, precision=precision, data_
 summary = groundtruth.corpus_summary(study.truth, study.roles)
 Markdown(f"The generator wrote **{len(study.corpus):,} bytes** (`{study.corpus.path.name}`, {study.corpus.vocab_size} "
          f"distinct bytes). Of its {study.spans['spans']:,} quoted spans, **{100 * study.spans['beyond']:.0f}%** are "
-         f"longer than the {HORIZON}-byte horizon (the longest: {study.spans['longest']:,} bytes).")
+         f"longer than the {HORIZON}-byte horizon (the longest in the whole text: {study.spans['longest']:,} bytes; "
+         "the tables below measure the test split's).")
 
 # %%
 summary.round(3)
@@ -119,7 +120,7 @@ model = largest.run.name
 Markdown(f"The largest model, **{model}**, cell by cell:")
 
 # %%
-largest.variables.assign(layer=lambda t: t.layer + 1).round(3)
+largest.variables.assign(layer=lambda t: t.layer + 1, holds=lambda t: t.holds.map({True: "yes", False: "no"})).round(3)
 
 # %% [markdown]
 # ## Chance: what the search finds in variables no model needs
@@ -175,8 +176,9 @@ scores_table(largest.causal)
 # %% [markdown]
 # ## Beyond the unroll horizon
 #
-# The best quote cell of each model, on all bytes and only on the bytes more than 100 bytes into
-# their span (against every byte outside a span), as chapter 3 measures it.
+# The best quote cell of each model, on all bytes of the test split and only on the bytes more than
+# 100 bytes into their span (against every byte outside a span), as chapter 3 measures it;
+# `longest_span` is the test split's longest.
 
 # %%
 beyond = {s.run.name: study.beyond(s) for s in searches}
@@ -186,8 +188,9 @@ pd.DataFrame(beyond.values(), index=list(beyond)).drop(columns="longest_end").ro
 # ## When do the cells appear?
 #
 # The best cell and the probe for each needed variable across model width and the training steps
-# whose weights were kept (the last step of each width is its best weights). First the best cell's
-# score, by training step:
+# whose weights were kept; the last step of each width is the step of its best weights (its lowest
+# validation loss), kept whether or not it is among the snapshots. First the best cell's score, by
+# training step:
 
 # %%
 emergence = study.emergence()

@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # Does attention fix what the LSTM cannot?
+# # 10. Does attention fix what the LSTM cannot?
 #
 # The paper ends its error analysis with a conjecture. The LSTM's "dynamic memory" errors are bytes
 # of a rare word it has just seen: it mispredicts the second "Mary" as it did the first. A model
@@ -19,8 +19,9 @@
 #
 # **The model.** A decoder-only Transformer over bytes: learned byte and position embeddings,
 # pre-LayerNorm blocks of causal multi-head attention and a 4x-wide GELU MLP, a final LayerNorm and a
-# linear read-out. It sees a *window* of W bytes: W = 100, the LSTM's unroll (the preset also names a
-# GPU-trained one with W = 512; the table below lists those this build has). Its width is chosen so
+# linear read-out. It sees a *window* of W bytes, the end of its name: W = 100 (`-w100`), the LSTM's
+# unroll, for all but one; the preset also names a 4-layer one with W = 512 (`-w512`), to be trained
+# on a GPU. The table below lists those this build has, each with how long it trained. Its width is chosen so
 # that its parameter count matches a budget of the paper (the 1-layer LSTM of 64, 128, 256 or 512
 # cells), as the recurrent models' are.
 #
@@ -72,8 +73,8 @@ transformer, lstm = study.predictions(run), study.predictions(lstm_run)
 ngrams, nnns = study.baselines()
 ngram = ngrams[max(ngrams)]
 runs = [*study.recurrent_runs, *study.transformer_runs]  # the table's models below, their notes here
-Markdown(f"The Transformer: **{study.about(run)}**, a window of {window} bytes. The LSTM beside it, "
-         f"{study.matched_how(run)}: **{study.about(lstm_run)}**. The n-gram: {ngram.name}."
+Markdown(f"The Transformer: **{study.about(run)}**, a window of {window} bytes. The LSTM beside it: "
+         f"**{study.about(lstm_run)}**, {study.matched_how(run)}. The n-gram: {ngram.name}."
          + "".join(f"\n\n*{note}*" for note in study.notes))
 
 # %% [markdown]
@@ -120,6 +121,9 @@ Markdown(f"Test loss: {transformer.name} **{transformer.cross_entropy:.3f}**, {l
 compared = [lstm, transformer, ngram]
 overlap = longrange.error_overlap(compared)
 figures.error_overlap(overlap)
+
+# %% tags=["hide-input"]
+Markdown(longrange.overlap_summary(overlap, compared))
 
 # %% [markdown]
 # ## Which bytes does attention predict better than the LSTM?
@@ -246,8 +250,12 @@ if not len(candidates):
 # The conjecture is judged on two differences: the share of the LSTM's memory-oracle errors within
 # the window that the Transformer predicts correctly, less the share of its other errors that short
 # context cannot fix, and less the share of its memory errors beyond the window. Reproduced when the
-# 95% bootstrap intervals of both (over the test segments) lie above zero, partly when one does;
-# chance is 0, no preference for the memory errors it can see. Read it with the comparison it rests
+# 95% bootstrap intervals of both (over the test segments) lie above zero; not reproduced when either
+# lies below. The second decides whether attention is what helps: a model better at everything also
+# fixes more memory errors than others, but only attention fixes more of those whose first occurrence
+# it can see, so if the second does not pass the verdict is inconclusive at best (partly, where the
+# text has no memory errors beyond the window to compare with). Chance is 0, no preference for the
+# memory errors it can see. Read it with the comparison it rests
 # on: the LSTM set beside the Transformer (how it was chosen is said above), and whether any head
 # copies at all, measured above.
 

@@ -13,9 +13,12 @@ from lit_rnn.analysis.cells import (
     cell_claims,
     cell_window,
     depth_in_span,
+    held_out,
     rank_cells,
+    shared_leaders,
     span_mask,
     span_query,
+    top_cells,
 )
 from lit_rnn.analysis.gates import gate_saturation, gru_first_layer_claim, lstm_gate_claims, saturated_cells
 from lit_rnn.analysis.longrange import (
@@ -403,14 +406,37 @@ def _ranking(quotes: float = 0.8) -> pd.DataFrame:
         "direction": [1, 1, -1]})
 
 
+def test_cells_are_chosen_on_one_split_and_scored_on_the_other():
+    chosen_on = _ranking().assign(score=[0.62, 0.8, 0.1])
+    second = chosen_on.assign(cell=[6, 8, 10], score=[0.7, 0.95, 0.3])  # better on validation alone
+    validation = pd.concat([chosen_on, second]).sort_values(["signal", "score"], ascending=[True, False])
+    test = pd.concat([chosen_on.assign(score=[0.5, 0.9, 0.2]), second.assign(score=[0.1, 0.6, 0.05])])
+    ranking = held_out(validation, test)
+    best = top_cells(ranking, per_signal=1).set_index("signal").loc[list(chosen_on.signal)]
+    assert list(best.cell) == [6, 8, 10]  # the validation split's choice...
+    assert list(best.score) == [0.1, 0.6, 0.05] and list(best.chosen_score) == [0.7, 0.95, 0.3]  # ...scored on test
+    assert list(ranking.signal.unique()) == list(validation.signal.unique())
+
+
+def test_one_cell_leading_two_signals_is_said_with_how_the_signals_correlate():
+    depth = np.arange(200) % 10
+    signals = {"brace_depth": Signal("brace_depth", "count", depth), "indentation": Signal("indentation", "count",
+                                                                                         2 * depth + (depth > 4))}
+    leaders = pd.DataFrame({"signal": ["brace_depth", "indentation"], "layer": [1, 1], "quantity": ["c", "c"],
+                            "cell": [75, 75]})
+    sentence = shared_leaders(leaders, signals, np.arange(200))
+    assert sentence.startswith("The same cell, layer 2 c[75], leads brace_depth and indentation")
+    assert "correlate on these bytes (ρ = 1.00)" in sentence
+    assert shared_leaders(leaders.assign(cell=[75, 76]), signals, np.arange(200)) == ""
+
+
 def test_cell_claims_use_the_best_cell_per_concept_and_say_what_is_absent():
     beyond = [BeyondHorizon("in_quotes", 100, 0.8, 0.93, 500, 300, 10)]
-    claims = {c.claim: c for c in cell_claims(_ranking(), silent=["in_comment", "indentation"], beyond=beyond,
-                                              n_bytes=10_000)}
+    claims = {c.claim: c for c in cell_claims(_ranking(), silent=["in_comment", "indentation"], beyond=beyond)}
     assert claims["A cell tracks line length"].verdict == "reproduced"
     line = claims["A cell tracks line length"]
     assert "layer 1 c[5] follows line_position, the position in the line (|ρ| 0.62)" in line.measured
-    assert "|ρ| ≥ 0.012 (the floor" in claims["A cell tracks line length"].chance  # sqrt(2 ln 2 / 10,000): 1 cell
+    assert claims["A cell tracks line length"].chance.startswith("|ρ| 0: the cell is the best of 1 states")
     assert claims["A cell tracks quotes"].verdict == "partly" and "0.75" in claims["A cell tracks quotes"].threshold
     assert claims["A cell tracks brackets"].verdict == "not reproduced"
     assert claims["A cell tracks brackets"].corpora == ("linux",)

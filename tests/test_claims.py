@@ -416,10 +416,14 @@ def test_lstm_gate_claims_fail_when_no_gate_integrates_and_the_first_layer_is_th
 def test_the_attention_claim_follows_the_interval_of_the_memory_errors_excess(low, high, verdict):
     gap = FixedShare("memory", 0.3, 0.3 - (low + high) / 2, low, high)
     names = ("lstm", "transformer")
-    assert attention.attention_claim(gap, None, 1.2, 1.1, names).verdict == verdict
+    alone = attention.attention_claim(gap, None, 1.2, 1.1, names).verdict  # no memory errors beyond the window
+    assert alone == {"reproduced": "partly"}.get(verdict, verdict)  # attention itself untested: partly at best
     beyond = FixedShare("100-memory", 0.3, 0.29, -0.02, 0.04, baseline="the 500-memory errors")  # fixed as often
     assert attention.attention_claim(gap, beyond, 1.2, 1.1, names).verdict == (
-        {"reproduced": "partly"}.get(verdict, verdict))  # attention is not shown to be what fixes them
+        {"reproduced": "inconclusive"}.get(verdict, verdict))  # attention is not shown to be what fixes them
+    seen = FixedShare("100-memory", 0.3, 0.2, 0.05, 0.15, baseline="the 500-memory errors")  # fixed more within
+    assert attention.attention_claim(gap, seen, 1.2, 1.1, names).verdict == verdict  # the second passes: the first
+    # decides (within the noise: inconclusive, not partly)
     claim = attention.attention_claim(gap, beyond, 1.2, 1.1, names)
     assert "beyond its window" in claim.measured and "30.00% against 29.00% of those beyond" in claim.finding
     assert "attention is not shown to be what fixes them" in claim.finding

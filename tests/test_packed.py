@@ -246,3 +246,4 @@ def test_the_graph_check_reports_a_failure_from_its_own_process():
     """On a CPU the check's process meets the refusal above: reported, so a window trains without graphs."""
     result = graph_check(CPU)
     assert result["passed"] is False and result["error"].startswith("UserError: CUDA graphs need a CUDA GPU")
+    assert graph_check(CPU, timeout_s=0.01)["error"] == "the check took over 0.01 s and was stopped"

@@ -70,7 +70,20 @@ def test_claims_the_paper_made_on_another_corpus_are_not_applicable_and_not_coun
     assert totals.loc[("warpeace", "beyond the paper"), "partly"] == 1  # tallied apart from the paper's
     summary = scorecard.summary({"warpeace": warpeace})
     assert "**War and Peace**: of the paper's claims, 2 reproduced" in summary and "out of **2** judged" in summary
-    assert "not counted: 1 not applicable" in summary and "Beyond the paper: 1 partly out of 1 judged" in summary
+    assert "not counted: 1 not applicable" in summary
+    assert "*reproduced* where its test passed): 1 partly out of 1 judged" in summary
+    assert "Setup checks" not in summary
+
+
+def test_setup_checks_are_tallied_apart_from_the_papers_claims():
+    corpus = Claim(scorecard.SETUP, "the corpus has the paper's size", "110 symbols against 101", "not reproduced")
+    claims = scorecard.applicable([corpus, Claim("Cells", "line length", "ρ 0.9", "reproduced")], "linux")
+    totals = scorecard.totals({"linux": claims})
+    assert totals.loc[("linux", "the paper's"), "judged"] == 1 and totals.loc[("linux", "the paper's"),
+                                                                              "not reproduced"] == 0
+    assert totals.loc[("linux", "setup checks"), "not reproduced"] == 1
+    assert scorecard.summary({"linux": claims}).endswith("Setup checks: 1 not reproduced.")
+    assert scorecard.findings([corpus], "linux").startswith("Of the setup checks, 1 judged on Linux: 1 not reproduced")
 
 
 def test_a_claim_judged_on_a_model_cut_short_says_so_in_what_it_measured_and_found():

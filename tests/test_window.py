@@ -102,14 +102,14 @@ def test_the_report_says_what_the_graphs_check_found():
                      "error": "RuntimeError: operation not permitted when stream is capturing"}
     assert "failed their check (RuntimeError: operation not permitted when stream is capturing); trained without" \
         in markdown(report)
-    gaps = [{"architecture": "lstm", "loss_gap": 2e-7, "weight_gap": 3e-8}]
-    report.graphs = {"passed": False, "architectures": gaps, "masks_change": False, "error": None}
-    assert "largest |Δ| of losses and weights: lstm 2.0e-07; the SAME dropout masks every replay: failed" \
-        in markdown(report)
+    gaps = [{"architecture": "lstm", "loss_gap": 2e-7, "state_gap": 3e-8, "scale_loss_gap": 4e-3}]
+    report.graphs = {"passed": False, "precision": "bf16", "architectures": gaps, "masks_change": False, "error": None}
+    assert ("carried state): lstm 2.0e-07; of the losses in bf16 at 100 x 100: lstm 4.0e-03; the SAME dropout masks "
+            "every replay: failed") in markdown(report)
     report.graphs, report.pack_by, report.cuda_graphs = {**report.graphs, "masks_change": True, "passed": True}, \
         "run", True
     text = markdown(report)
-    assert "lstm 2.0e-07; new dropout masks every replay: passed" in text
+    assert "lstm 4.0e-03; new dropout masks every replay: passed" in text
     assert "each run on its own CUDA stream, all of an architecture and depth at once, every step replayed" in text
 
 
@@ -122,6 +122,7 @@ def test_a_window_measures_trains_in_order_exports_and_reports(corpora, tmp_path
     assert report.throughput["runs"] == 2 and set(rates) == {"packed", "streams by model", "streams by run"}
     assert report.pack_by == max(PACK_BY, key=lambda by: rates[path(by)])  # the fastest in the probe
     assert report.graphs == {} and not report.cuda_graphs  # not a CUDA GPU: no graphs checked or used
+    assert report.rnn_dtype == "fp32"  # QUIET trains in fp32: no autocast
     assert set(report.projected_s) == {"core", "grid first"}
     assert set(report.projected_s["grid first"]) == set(rates)
     assert [(t["stage"], t["outcome"]) for t in report.tasks] == [("core", "trained")] * 2 + [("grid", "trained")] * 2

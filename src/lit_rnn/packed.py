@@ -245,10 +245,12 @@ class GraphedStep:
     of small packs.
 
     The graph reads its batch and carried state from tensors it owns and writes the state back there, and RMSProp
-    reads its learning rate and step count from the device (:func:`lit_rnn.train.rmsprop` with a device). The
-    first :data:`WARMUP_STEPS` steps run eagerly, on the side stream the capture then uses. Dropout draws from each
-    run's generator, registered with the graph, so that every replay draws new masks. Not yet run on a GPU: every
-    GPU window checks it first (:func:`lit_rnn.probe.graph_check`) and trains with it only if it passes.
+    reads its learning rate and step count from the device (:func:`lit_rnn.train.rmsprop` with a device). Batches
+    reach the device from two pinned host buffers in turn, so that the host runs a step ahead instead of waiting
+    for each copy. The first :data:`WARMUP_STEPS` steps run eagerly on the thread's own stream
+    (:func:`thread_stream`), which the capture then uses. Dropout draws from each run's generator, registered with
+    the graph, so that every replay draws new masks. Not yet run on a GPU: every GPU window checks it first
+    (:func:`lit_rnn.probe.graph_check`) and trains with it only if it passes.
     """
 
     def __init__(self, pack: Pack, optimizer: torch.optim.Optimizer, recipe: Recipe, options: TrainOptions,
@@ -256,17 +258,19 @@ class GraphedStep:
         if options.device.type != "cuda":
             raise UserError(f"CUDA graphs need a CUDA GPU, not {options.device}; train without --cuda-graphs")
         self.pack, self.optimizer, self.recipe, self.options, self.state = pack, optimizer, recipe, options, state
-        self.inputs = torch.zeros(recipe.batch_size, recipe.seq_length, dtype=torch.long, device=options.device)
-        self.targets = torch.zeros_like(self.inputs)
-        self.side = torch.cuda.Stream(options.device)
+        shape = (2, recipe.batch_size, recipe.seq_length)  # inputs and targets
+        self.batch = torch.zeros(shape, dtype=torch.long, device=options.device)
+        self.inputs, self.targets = self.batch
+        self.pinned = [torch.zeros(shape, dtype=torch.long).pin_memory() for _ in range(2)]
+        self.copied: list[torch.cuda.Event | None] = [None, None]  # when each pinned buffer's copy was done
+        self.side = thread_stream(options.device)
         self.graph: torch.cuda.CUDAGraph | None = None
         self.losses = torch.zeros(len(pack.widths), device=options.device)  # written by every replay
-        self.eager_steps = 0
+        self.eager_steps = self.calls = 0
 
     def __call__(self, batch: tuple[np.ndarray, np.ndarray]) -> torch.Tensor:
         """One step on ``batch``; the runs' losses, in the tensor the next step overwrites."""
-        for static, values in zip((self.inputs, self.targets), batch_tensors(batch, self.options.device)):
-            static.copy_(values)
+        self._load(batch)
         if self.graph is None and self.eager_steps < WARMUP_STEPS:
             self.eager_steps += 1
             return self._on_side(self._update)
@@ -274,6 +278,19 @@ class GraphedStep:
             self._capture()
         self.graph.replay()
         return self.losses
+
+    def _load(self, batch: tuple[np.ndarray, np.ndarray]) -> None:
+        """Copy ``batch`` into the tensors the step reads, through the pinned buffer not copied from last step (once
+        its copy two steps ago is done)."""
+        slot = self.calls % 2
+        self.calls += 1
+        if self.copied[slot] is not None:
+            self.copied[slot].synchronize()
+        for row, values in zip(self.pinned[slot].numpy(), batch):
+            row[...] = values
+        self.batch.copy_(self.pinned[slot], non_blocking=True)
+        self.copied[slot] = torch.cuda.Event()
+        self.copied[slot].record()
 
     def _update(self) -> torch.Tensor:
         losses, state = pack_update(self.pack, self.optimizer, self.inputs, self.targets, self.state, self.recipe,
@@ -298,6 +315,7 @@ class GraphedStep:
             graph.register_generator_state(generator)
         with _CAPTURING, torch.cuda.graph(graph, stream=self.side, capture_error_mode="thread_local"):
             self._update()
+        torch.cuda.current_stream(self.options.device).wait_stream(self.side)  # the capture's set-up before a replay
         self.graph = graph
 
 
@@ -371,11 +389,25 @@ def train_packed(configs: list[RunConfig], corpus: Corpus, options: TrainOptions
     return [Run(c, artifacts) for c in configs]
 
 
+MAX_STREAMS = 31  # threads training at once: PyTorch hands out CUDA streams round-robin from a pool of 32 a device
+_THREAD = threading.local()
+
+
+def thread_stream(device: torch.device) -> torch.cuda.Stream:
+    """The calling thread's own CUDA stream, made once per thread: threads alive at once (at most
+    :data:`MAX_STREAMS`) never share one, so that one's graph capture never records another's work."""
+    streams = _THREAD.__dict__.setdefault("streams", {})
+    if device not in streams:
+        streams[device] = torch.cuda.Stream(device)
+    return streams[device]
+
+
 @contextlib.contextmanager
 def own_stream(device: torch.device) -> Iterator[None]:
-    """The calling thread's work on a CUDA stream of its own (nothing to switch on a CPU), its backward passes run on
-    this thread rather than on autograd's one worker per device, so that threads training side by side overlap."""
-    stream = torch.cuda.stream(torch.cuda.Stream(device)) if device.type == "cuda" else contextlib.nullcontext()
+    """The calling thread's work on its own CUDA stream (:func:`thread_stream`; nothing to switch on a CPU), its
+    backward passes run on this thread rather than on autograd's one worker per device, so that threads training
+    side by side overlap."""
+    stream = torch.cuda.stream(thread_stream(device)) if device.type == "cuda" else contextlib.nullcontext()
     with stream, torch.autograd.set_multithreading_enabled(False):
         yield
 
@@ -383,8 +415,8 @@ def own_stream(device: torch.device) -> Iterator[None]:
 def train_streams(configs: list[RunConfig], corpus: Corpus, options: TrainOptions, artifacts: str | Path,
                   by: str = "model", streams: int | None = None) -> list[Run]:
     """Train (or resume) ``configs`` as the packs of :func:`pack_groups` (``by``), ``streams`` at a time (default:
-    all), each on its own thread and CUDA stream, its backward pass on that thread; returns their runs, as
-    :func:`train_packed` does.
+    all; at most :data:`MAX_STREAMS`), each on its own thread and CUDA stream, its backward pass on that thread;
+    returns their runs, as :func:`train_packed` does.
 
     Each pack trains exactly as it would alone (its own generators, batches and files). Ctrl-C checkpoints every
     pack between two of its steps and raises :class:`KeyboardInterrupt` here once all have stopped.
@@ -398,7 +430,7 @@ def train_streams(configs: list[RunConfig], corpus: Corpus, options: TrainOption
             return train_packed(group, corpus, options, artifacts)
 
     with training_precision(options.precision), deferred_interrupt(), \
-            ThreadPoolExecutor(max_workers=streams or len(groups)) as pool:
+            ThreadPoolExecutor(max_workers=min(streams or len(groups), MAX_STREAMS)) as pool:
         futures = [pool.submit(train_group, group) for group in groups]
     for future in futures:
         future.result()  # a pack's error (divergence, Ctrl-C), once every pack has stopped

@@ -14,9 +14,11 @@ train a pack of runs against the same runs trained in separate processes, side b
   each run alone), all trained at once in this process, each on its own thread and CUDA stream
   (:func:`lit_rnn.packed.train_streams`, ``lit-rnn grid --pack-by model --streams N``).
 
+- :func:`autocast_rnn_dtype`: the dtype a fused recurrent layer computes in under bf16 autocast.
 - :func:`graph_check`: whether a pack's step captured as a CUDA graph (:class:`lit_rnn.packed.GraphedStep`)
-  trains as its eager step does (fp32, TF32 off, every architecture), and whether its replays draw new dropout
-  masks; in a process of its own, so that a capture that fails cannot leave this one's CUDA context broken.
+  trains as its eager step does (in fp32 with TF32 off, and at the training precision on the paper's batch shape
+  in a thread on its own stream, every architecture), and whether its replays draw new dropout masks; in a process
+  of its own, stopped after a timeout, so that a capture that fails cannot leave this one's CUDA state broken.
 
 ``bench/gpu_check.py``, ``bench/grid_throughput.py`` and ``lit-rnn gpu-window`` (:mod:`lit_rnn.window`)
 call these.
@@ -30,22 +32,26 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
+from torch import nn
 
 from lit_rnn.data import Batcher, Corpus
-from lit_rnn.devices import exact_fp32, training_precision
+from lit_rnn.devices import autocast, exact_fp32, training_precision
 from lit_rnn.models import RECURRENT, STEPS, CharLM, ModelConfig, init_uniform
 from lit_rnn.packed import WARMUP_STEPS, Packed, own_stream, pack_groups
 from lit_rnn.runs import Recipe, Run, RunConfig
-from lit_rnn.train import Single, Trainee, TrainOptions, evaluates_at, prepare, total_steps
+from lit_rnn.train import Single, Trainee, TrainOptions, evaluates_at, prepare, state_tensors, total_steps
 
 ONE_STEP_ATOL = 1e-5
 FREE_RUNNING_ATOL = {"cpu": 1e-5, "cuda": 1e-3}
-GRAPH_ATOL = 1e-4  # a captured step against the eager one, losses and weights, over GRAPH_STEPS steps in fp32
+GRAPH_ATOL = 1e-4  # a captured step against the eager one in fp32: losses and all a step leaves, over GRAPH_STEPS
+GRAPH_LOOSE = 0.05  # nats/byte: the same at the training precision and the paper's batch shape (rounding, not logic)
 GRAPH_STEPS = 8  # WARMUP_STEPS eager, then the capture and replays; a new epoch (state zeroed in place) midway
+GRAPH_TIMEOUT_S = 300.0  # the whole check, in its own process
 
 
 def strong_model(architecture: str, n_layers: int, device: torch.device | str) -> CharLM:
@@ -242,68 +248,127 @@ def _sync_stream(device: torch.device) -> None:
         torch.cuda.current_stream(device).synchronize()
 
 
+def autocast_rnn_dtype(device: torch.device) -> str:
+    """The dtype a fused recurrent layer computes in under this project's bf16 autocast on ``device`` (PyTorch's
+    autocast may run cuDNN's RNNs in another half precision than the one asked for): what "bf16" means there."""
+    layer = nn.LSTM(8, 8, batch_first=True, device=device)
+    with torch.no_grad(), autocast("bf16", device):
+        output, _ = layer(torch.zeros(1, 2, 8, device=device))
+    return str(output.dtype).removeprefix("torch.")
+
+
 def _packed(configs: list[RunConfig], folder: str, options: TrainOptions) -> Packed:
     return Packed([prepare(Run(c, folder), options.device, own_generators=True) for c in configs], options)
 
 
-def _graph_gaps(device: torch.device) -> dict:
-    """Per architecture, the largest |Δ| between a 2-layer pack of two runs trained :data:`GRAPH_STEPS` steps eagerly
-    and with its step captured (losses, weights), in fp32 with TF32 off; and whether, with dropout, replays on one
-    batch at learning rate 0 draw new masks (the same masks every replay would be silent, wrong training)."""
-    recipe = Recipe(batch_size=8, seq_length=16)
-    ids = torch.randint(0, 60, (GRAPH_STEPS + 1, recipe.batch_size, recipe.seq_length + 1),
-                        generator=torch.Generator().manual_seed(0))
-    batches = [(b[:, :-1].numpy(), b[:, 1:].numpy()) for b in ids]
-    eager = TrainOptions(device=device, precision="fp32", progress=False)
-    paths = {"eager": eager, "graphed": replace(eager, cuda_graphs=True)}
-    rows = []
-    with tempfile.TemporaryDirectory() as folder, training_precision("fp32"):
-        for architecture in RECURRENT:
-            configs = [RunConfig("0" * 64, ModelConfig(architecture, 2, width, 60), recipe, seed=seed)
-                       for seed, width in enumerate((24, 40))]
-            losses, weights = [], []
-            for name, options in paths.items():
-                trainee = _packed(configs, f"{folder}/{architecture}-{name}", options)
-                trained = []
-                for index, batch in enumerate(batches[:GRAPH_STEPS]):
-                    if index in (0, GRAPH_STEPS // 2 + 1):
-                        trainee.new_epoch()
-                    trained.append(trainee.step(batch).clone())
-                losses.append(torch.stack(trained))
-                weights.append(torch.cat([p.detach().flatten() for p in trainee.pack.parameters()]))
-            rows.append({"architecture": architecture, "loss_gap": (losses[0] - losses[1]).abs().max().item(),
-                         "weight_gap": (weights[0] - weights[1]).abs().max().item()})
-        configs = [RunConfig("0" * 64, ModelConfig("lstm", 2, 32, 60, dropout=0.5), recipe, seed=seed)
-                   for seed in range(2)]
-        trainee = _packed(configs, f"{folder}/dropout", paths["graphed"])
-        for batch in batches[: WARMUP_STEPS + 1]:
-            trainee.step(batch)
-        trainee.set_learning_rate(0.0)
-        replays = []
-        for _ in range(3):
+def _batches(recipe: Recipe, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``count`` batches of random bytes in the recipe's shape (inputs, targets)."""
+    ids = torch.randint(0, 60, (count, recipe.batch_size, recipe.seq_length + 1),
+                        generator=torch.Generator().manual_seed(0)).numpy()
+    return [(b[:, :-1], b[:, 1:]) for b in ids]
+
+
+def _trained(configs: list[RunConfig], folder: str, options: TrainOptions,
+             batches: list[tuple[np.ndarray, np.ndarray]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """A pack of ``configs`` stepped over ``batches`` (a new epoch first and midway, a new learning rate every step,
+    so that a graph that froze either fails): its losses by step, and what the steps leave behind, flattened (the
+    weights, RMSProp's averages and the carried state)."""
+    trainee = _packed(configs, folder, options)
+    losses = []
+    for index, batch in enumerate(batches):
+        if index in (0, len(batches) // 2 + 1):
             trainee.new_epoch()
-            replays.append(trainee.step(batches[-1]).clone())
+        trainee.set_learning_rate(2e-3 * 0.8**index)
+        losses.append(trainee.step(batch).clone())
+    averages = [state["square_avg"] for state in trainee.optimizer.state.values()]
+    left = [*trainee.pack.parameters(), *averages, *state_tensors(trainee.state)]
+    return torch.stack(losses), torch.cat([t.detach().float().flatten() for t in left])
+
+
+def _gaps(architecture: str, recipe: Recipe, widths: tuple[int, ...], options: TrainOptions, folder: str) -> tuple:
+    """The largest |Δ| of the losses, and of what the steps leave behind, between a 2-layer pack of ``widths``
+    trained eagerly and with its step captured."""
+    configs = [RunConfig("0" * 64, ModelConfig(architecture, 2, width, 60), recipe, seed=seed)
+               for seed, width in enumerate(widths)]
+    batches = _batches(recipe, GRAPH_STEPS)
+    (eager_losses, eager_left), (losses, left) = (
+        _trained(configs, f"{folder}/{architecture}-{graphs}", replace(options, cuda_graphs=graphs), batches)
+        for graphs in (False, True))
+    return (eager_losses - losses).abs().max().item(), (eager_left - left).abs().max().item()
+
+
+def _graph_gaps(device: torch.device, precision: str) -> dict:
+    """Per architecture: the gaps (:func:`_gaps`) in fp32 with TF32 off on small batches, which must stay within
+    :data:`GRAPH_ATOL`; and at the training ``precision`` on the paper's batches of 100 x 100 in a thread on its own
+    stream, as packs train, whose losses must stay within :data:`GRAPH_LOOSE`. Then whether, with dropout, replays
+    on one batch at learning rate 0 draw new masks (the same masks every replay would be silent, wrong training)."""
+    exact = TrainOptions(device=device, precision="fp32", progress=False)
+    small = Recipe(batch_size=8, seq_length=16)
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        with training_precision("fp32"):
+            for architecture in RECURRENT:
+                loss_gap, state_gap = _gaps(architecture, small, (24, 40), exact, f"{folder}/exact")
+                rows.append({"architecture": architecture, "loss_gap": loss_gap, "state_gap": state_gap})
+
+        def at_scale() -> list[float]:
+            with own_stream(device), training_precision(precision):
+                return [_gaps(architecture, Recipe(), (64, 512), replace(exact, precision=precision),
+                              f"{folder}/scale")[0] for architecture in RECURRENT]
+
+        with ThreadPoolExecutor(1) as pool:
+            for row, gap in zip(rows, pool.submit(at_scale).result()):
+                row["scale_loss_gap"] = gap
+        configs = [RunConfig("0" * 64, ModelConfig("lstm", 2, 32, 60, dropout=0.5), small, seed=seed)
+                   for seed in range(2)]
+        trainee = _packed(configs, f"{folder}/dropout", replace(exact, cuda_graphs=True))
+        batches = _batches(small, WARMUP_STEPS + 2)
+        with training_precision("fp32"):
+            for batch in batches[:-1]:
+                trainee.step(batch)
+            trainee.set_learning_rate(0.0)
+            replays = []
+            for _ in range(3):
+                trainee.new_epoch()
+                replays.append(trainee.step(batches[-1]).clone())
     masks_change = all(not torch.equal(replays[0], replay) for replay in replays[1:])
-    passed = masks_change and all(r["loss_gap"] < GRAPH_ATOL and r["weight_gap"] < GRAPH_ATOL for r in rows)
-    return {"passed": passed, "architectures": rows, "masks_change": masks_change, "error": None}
+    passed = masks_change and all(r["loss_gap"] < GRAPH_ATOL and r["state_gap"] < GRAPH_ATOL
+                                  and r["scale_loss_gap"] < GRAPH_LOOSE for r in rows)
+    return {"passed": passed, "precision": precision, "architectures": rows, "masks_change": masks_change,
+            "error": None}
 
 
 def _graph_failed(error: str) -> dict:
     return {"passed": False, "architectures": [], "masks_change": False, "error": error}
 
 
-def _graph_gaps_caught(device: str) -> dict:
+def _graph_check_worker(device: str, precision: str, connection) -> None:
+    """In the check's own process: :func:`_graph_gaps`, or the error met (any failure to capture or replay), sent
+    back."""
     try:
-        return _graph_gaps(torch.device(device))
-    except Exception as error:  # any failure to capture or replay: reported, and the window trains without graphs
-        return _graph_failed(f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0]}")
+        result = _graph_gaps(torch.device(device), precision)
+    except Exception as error:
+        result = _graph_failed(f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0]}")
+    connection.send(result)
 
 
-def graph_check(device: torch.device) -> dict:
-    """Whether packs may train with their step captured as a CUDA graph on ``device`` (``passed``), with the gaps
-    measured (:func:`_graph_gaps`) or the error met; run in a process of its own."""
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        try:
-            return pool.submit(_graph_gaps_caught, str(device)).result()
-        except Exception as error:  # the worker died (a crash in the driver): no graphs
-            return _graph_failed(f"the check's process died: {type(error).__name__}")
+def graph_check(device: torch.device, precision: str = "fp32", timeout_s: float = GRAPH_TIMEOUT_S) -> dict:
+    """Whether packs may train at ``precision`` with their step captured as a CUDA graph on ``device``
+    (``passed``), with the gaps measured (:func:`_graph_gaps`) or the error met; in a process of its own, stopped
+    after ``timeout_s``, so that neither a failed capture (which can leave CUDA's state unusable) nor a hung one
+    reaches the caller."""
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_graph_check_worker, args=(str(device), precision, sender), daemon=True)
+    process.start()
+    sender.close()
+    try:
+        if not receiver.poll(timeout_s):
+            return _graph_failed(f"the check took over {timeout_s:g} s and was stopped")
+        return receiver.recv()
+    except EOFError:
+        return _graph_failed(f"the check's process died (exit code {process.exitcode})")
+    finally:
+        if process.is_alive():
+            process.terminate()
+        process.join(10)

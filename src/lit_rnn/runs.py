@@ -120,6 +120,12 @@ class Recipe:
         epochs."""
         return f"{self.max_steps:,} steps" if self.max_steps else f"{self.epochs:g} epochs"
 
+    @property
+    def stopping(self) -> str:
+        """The recipe's early stopping, in words."""
+        return (f"training stops once {self.patience} validations in a row bring no new best (one at each epoch's end "
+                f"and every {self.eval_every:,} steps), and the best weights are kept")
+
 
 @dataclass(frozen=True)
 class RunConfig:

@@ -22,7 +22,7 @@ import pandas as pd
 from lit_rnn import evaluate, interventions
 from lit_rnn.analysis import scorecard
 from lit_rnn.analysis.causal import cells_to_ablate
-from lit_rnn.analysis.cells import rank_cells, top_cells
+from lit_rnn.analysis.cells import held_out, rank_cells, top_cells
 from lit_rnn.analysis.compare import budget_index, byte_entropy, did_not_train
 from lit_rnn.analysis.oracles import OracleConfig
 from lit_rnn.analysis.signals import Signal, Syntax, lex, reference_signals, varying
@@ -45,6 +45,7 @@ class Study:
     notes: list[str] = field(default_factory=list)  # fallbacks and short runs, for the chapters to show
     _held: dict = field(default_factory=dict, repr=False)  # notes kept until a chapter uses the models they are about
     _predictions: dict = field(default_factory=dict, repr=False)
+    _rankings: dict = field(default_factory=dict, repr=False)  # held-out cell rankings by run id
 
     @classmethod
     def open(cls, **parameters) -> Study:
@@ -144,16 +145,34 @@ class Study:
                 if not run.result.complete:
                     self._hold(run.dir, f"{run.name} did not finish its recipe: "
                                         f"{run.result.describe(run.config.recipe)}, so it is a paper-scale model "
-                                        "trained for fewer epochs than the paper's.")
+                                        f"trained for fewer epochs than the paper's{_trend(run)}.")
                 if self.did_not_train(run):
                     self._hold(run.dir, f"{run.name} did not train: its validation loss never went below "
                                         f"{self.plateau:.3f} nats/byte, the byte frequencies' entropy, and it is "
-                                        "shown as its training left it (chapter 2).")
+                                        "shown as its training left it.")
             elif (fallback := self._grid_fallback(architecture, largest=True)) is not None:
                 chosen[architecture] = fallback
                 wanted = self.preset.model(_spec(self.preset.large, architecture), 0.0, self.corpus.vocab_size)
                 self._hold(fallback.dir, self._missing(wanted, fallback))
         return chosen
+
+    def dropout_note(self) -> str:
+        """Which dropouts this build trained for each analysed model and which one validation chose."""
+        roles = [*self.preset.large_configs(self.corpus).items(), ("small", self.preset.small_configs(self.corpus))]
+        parts = []
+        for role, configs in roles:
+            run = self.small_run if role == "small" else self.large_runs.get(role)
+            if run is None or run.config not in configs:  # a fallback from the grid: its note says so
+                continue
+            trained = [c.model.dropout for c in configs if Run(c, self.artifacts).is_finished]
+            missing = [c.model.dropout for c in configs if c.model.dropout not in trained]
+            how = f"chosen on validation from {_dropouts(trained)}" if len(trained) > 1 else "the only dropout trained"
+            parts.append(f"{run.name}: {run.config.model.dropout:g}, {how}"
+                         + (f" ({_dropouts(missing)} not in this build)" if missing else ""))
+        grid = sorted({d for spec in self.preset.grid for d in spec.dropouts})
+        parts.append("Table 1's models: " + (f"chosen on validation from {_dropouts(grid)}" if len(grid) > 1 else
+                                             f"{grid[0]:g}, the only dropout this preset's grid trains"))
+        return "Dropout in this build: " + "; ".join(parts) + "."
 
     @cached_property
     def small_run(self) -> Run:
@@ -273,8 +292,9 @@ class Study:
 
     def matched_lstm(self, run: Run) -> Run:
         """The LSTM to set beside ``run``: of those trained alike (the same recipe length), the best on validation
-        of its parameter budget (the paper's, nearest in log-parameters), else the nearest in parameters; else the
-        large LSTM the chapters analyse. The best of the budget, so a model is not judged against a weak rival."""
+        of its parameter budget (the paper's, nearest in log-parameters), else of the nearest budget that has one;
+        else the large LSTM the chapters analyse. The best of a budget, so a model is not judged against a weak
+        rival."""
         return self._matched(run)[0]
 
     def matched_how(self, run: Run) -> str:
@@ -289,10 +309,13 @@ class Study:
         same = [r for r in alike if budget_index(r.result.parameters, self.budgets) == budget]
         if same:
             return (self._pick(same, lambda r: r.result.best_val_loss),
-                    f"trained for {run.training} too, the best on validation of its parameter budget")
-        return (self._pick(alike, lambda r: (abs(np.log(r.result.parameters / run.result.parameters)),
-                                             r.result.parameters)),
-                f"trained for {run.training} too, the nearest in parameters: no LSTM of its budget trained for as long")
+                    f"of the LSTMs trained for {run.training} too, the best on validation of its parameter budget")
+        nearest = min(alike, key=lambda r: abs(np.log(r.result.parameters / run.result.parameters)))
+        near = [r for r in alike if budget_index(r.result.parameters, self.budgets)
+                == budget_index(nearest.result.parameters, self.budgets)]
+        return (self._pick(near, lambda r: r.result.best_val_loss),
+                f"of the LSTMs trained for {run.training} too (none of its own parameter budget was), the best on "
+                "validation of the nearest budget")
 
     def best(self, architecture: str = "lstm") -> Run:
         """The recurrent run of ``architecture`` with the lowest validation loss."""
@@ -440,12 +463,22 @@ class Study:
         """Dynamic evaluation of ``run`` on test, its configuration chosen on validation (chapter 8's)."""
         return dynamic_evaluation(run, self.corpus, self.settings.device)
 
+    def cell_ranking(self, run: Run) -> pd.DataFrame:
+        """Every cell (c and h, every layer) of ``run`` against each reference signal that varies in the text, ranked
+        on the validation split and scored on test (:func:`lit_rnn.analysis.cells.held_out`; chapters 3 and 8)."""
+        if run.config.run_id not in self._rankings:
+            ranked = []
+            for split in ("val", "test"):
+                trace = self.trace(run, split)
+                signals = varying(self.signals(), trace.positions)
+                ranked.append(rank_cells(trace, signals.values(), trace.positions, quantities=("c", "h")))
+            self._rankings[run.config.run_id] = held_out(*ranked)
+        return self._rankings[run.config.run_id]
+
     def leading_cells(self, run: Run) -> pd.DataFrame:
-        """The cell (c or h, any layer) that ranks first for each reference signal varying in the test text: the
-        cells chapter 8 ablates."""
-        trace = self.trace(run)
-        signals = varying(self.signals(), trace.positions)
-        return top_cells(rank_cells(trace, signals.values(), trace.positions, quantities=("c", "h")), per_signal=1)
+        """The cell that ranks first on validation for each reference signal, with its test score: the cells
+        chapter 8 ablates."""
+        return top_cells(self.cell_ranking(run), per_signal=1)
 
     def ablations(self, run: Run, leaders: pd.DataFrame) -> dict[int, LayerAblations]:
         """``run`` with each of the ``leaders`` ablated, one at a time, beside random cells of its layer (cached)."""
@@ -473,6 +506,23 @@ def _spec(specs, architecture: str):
 def _count(n: int, noun: str) -> str:
     """``1 model``, ``7 models``."""
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _trend(run: Run, epochs: int = 5) -> str:
+    """Whether a run cut short was still improving: its best validation loss over its last ``epochs`` epoch ends
+    against the ``epochs`` before, as a clause (empty for a run of fewer)."""
+    ends = [m["val_loss"] for m in run.metrics if float(m["epoch"]).is_integer()]
+    if len(ends) < 2 * epochs:
+        return ""
+    last, before = min(ends[-epochs:]), min(ends[-2 * epochs : -epochs])
+    return (f"; its best validation loss over its last {epochs} epochs, {last:.3f} nats/byte, was "
+            f"{'below' if last < before else 'no lower than'} that over the {epochs} before, {before:.3f}"
+            + (": it was still improving when it stopped" if last < before else ""))
+
+
+def _dropouts(values: list[float]) -> str:
+    """``0.25``, ``0.25 and 0.5``."""
+    return scorecard.listed(f"{value:g}" for value in values)
 
 
 def _how_to_train(preset: Preset, many: bool = False) -> str:

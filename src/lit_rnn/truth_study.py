@@ -179,9 +179,10 @@ class TruthStudy:
         """The runs: model, parameters, training, best validation and test loss, where and how long it trained."""
         return pd.DataFrame([{
             "model": run.name, "parameters": run.result.parameters, "trained": run.result.describe(run.config.recipe),
-            "best_val": run.result.best_val_loss, "test": self.loss(run), "snapshots": sorted(run.snapshots()),
+            "best_val": run.result.best_val_loss, "test": self.loss(run),
+            "snapshots at steps": ", ".join(f"{step:,}" for step in sorted(run.snapshots())),
             "device": run.provenance.get("device", ""), "precision": run.result.precision,
-            "wall_s": run.provenance.get("wall_s"),
+            "wall time (s)": f"{run.provenance['wall_s']:,.0f}" if "wall_s" in run.provenance else "not timed",
         } for run in self.runs]).round(4)
 
     def beyond(self, search: Search) -> BeyondHorizon:

@@ -52,7 +52,15 @@ from lit_rnn.evaluate import sampled_snapshots
 from lit_rnn.folders import resolve_artifacts, resolve_data_dir
 from lit_rnn.packed import PACK_BY, WARMUP_STEPS, pack_groups, train_packed, train_streams
 from lit_rnn.presets import Preset, get_preset
-from lit_rnn.probe import Timing, graph_check, per_run_rate, streams_rate, time_training, trace_agreement
+from lit_rnn.probe import (
+    Timing,
+    autocast_rnn_dtype,
+    graph_check,
+    per_run_rate,
+    streams_rate,
+    time_training,
+    trace_agreement,
+)
 from lit_rnn.runs import SHIPPED, Run, RunConfig, export_run, import_shipped
 from lit_rnn.train import TrainingDiverged, TrainOptions, train
 
@@ -134,6 +142,7 @@ class Report:
     exported: list[str] = field(default_factory=list)
     pack_by: str = "depth"  # how the window trained each architecture and depth's runs (lit_rnn.packed.PACK_BY)
     graphs: dict = field(default_factory=dict)  # the CUDA graphs' check (lit_rnn.probe.graph_check); empty: not run
+    rnn_dtype: str = ""  # what a recurrent layer computes in under the training precision's autocast
     cuda_graphs: bool = False  # whether the packs trained with their steps replayed from CUDA graphs
     finished: str = ""
 
@@ -173,8 +182,9 @@ def measure(corpora: list[Corpus], core: Preset, grid: Preset, options: TrainOpt
     run id, as it will train."""
     start = time.monotonic()
     report.trace = trace_agreement(options.device)
+    report.rnn_dtype = autocast_rnn_dtype(options.device) if options.precision == "bf16" else options.precision
     if options.device.type == "cuda" and cuda_graphs == "auto":
-        report.graphs = graph_check(options.device)
+        report.graphs = graph_check(options.device, options.precision)
     graphs = (False, True) if report.graphs.get("passed") else (False,)
     timings, sets = {}, {}
     for task in plan(corpora, core, grid):
@@ -188,16 +198,23 @@ def measure(corpora: list[Corpus], core: Preset, grid: Preset, options: TrainOpt
         processes = len(probe.configs) if processes is None else processes
         rates = {"packed": len(probe.configs) / probe.timing.step_s}
         for by, graphed in itertools.product(PACK_BY, graphs):
-            if by != "depth" or graphed:  # the eager pack's rate is its timing's
+            if (by == "depth" and not graphed) or (graphed and not report.graphs["passed"]):
+                continue  # the eager pack's rate is its timing's; graphs that failed in the probe are not timed
+            try:
                 rates[path(by, graphed)] = streams_rate(
                     probe.configs, probe.corpus, dataclasses.replace(options, cuda_graphs=graphed), by,
                     steps=4 * steps, warmup=WARMUP_STEPS + 2 if graphed else 2)
+            except Exception as error:  # graphs that passed their check but failed here: not a path to take
+                if not graphed:
+                    raise
+                first = (str(error).strip().splitlines() or [""])[0]
+                report.graphs |= {"passed": False, "error": f"in the throughput probe, {type(error).__name__}: {first}"}
         if processes:
             rates["per_run"] = per_run_rate(probe.configs, probe.corpus, options, processes, steps=4 * steps)
         report.throughput = {"probe": probe.label, "runs": len(probe.configs), "per_run_processes": processes,
                              "run_steps_per_s": rates}
     if rates:
-        report.pack_by, report.cuda_graphs = fastest(rates, pack_by, cuda_graphs=len(graphs) > 1)
+        report.pack_by, report.cuda_graphs = fastest(rates, pack_by, cuda_graphs=report.graphs.get("passed", False))
     elif pack_by != "auto":
         report.pack_by = pack_by
     for name, tasks in sets.items():
@@ -323,11 +340,13 @@ def _graphs_line(graphs: dict) -> str:
         return "- CUDA graphs: not checked (not a CUDA GPU, or --cuda-graphs off)"
     if graphs["error"]:
         return f"- CUDA graphs: failed their check ({graphs['error']}); trained without them"
-    gaps = ", ".join(f"{row['architecture']} {max(row['loss_gap'], row['weight_gap']):.1e}"
-                     for row in graphs["architectures"])
+    rows = graphs["architectures"]
+    exact = ", ".join(f"{r['architecture']} {max(r['loss_gap'], r['state_gap']):.1e}" for r in rows)
+    scale = ", ".join(f"{r['architecture']} {r['scale_loss_gap']:.1e}" for r in rows)
     masks = "new dropout masks every replay" if graphs["masks_change"] else "the SAME dropout masks every replay"
-    verdict = "passed" if graphs["passed"] else "failed"
-    return f"- CUDA graphs against the eager step, largest |Δ| of losses and weights: {gaps}; {masks}: {verdict}"
+    return (f"- CUDA graphs against the eager step, largest |Δ| in fp32 (losses, weights, RMSProp's averages, carried "
+            f"state): {exact}; of the losses in {graphs['precision']} at 100 x 100: {scale}; {masks}: "
+            + ("passed" if graphs["passed"] else "failed"))
 
 
 def markdown(report: Report) -> str:
@@ -336,6 +355,7 @@ def markdown(report: Report) -> str:
     lines = [f"# GPU window, {report.started}", "",
              f"- device: {report.device}, torch {torch.__version__}, precision {report.precision}",
              f"- trace agreement (written-out equations vs fused kernels): {agreed} of {len(report.trace)} passed",
+             f"- a recurrent layer under the training precision computes in {report.rnn_dtype}",
              _graphs_line(report.graphs),
              f"- the device check (traces, graphs, every pack timed, the throughput probe) took {report.check_s:.0f} s"]
     if report.throughput:

@@ -22,7 +22,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from lit_rnn.analysis.scorecard import Claim, judge
+from lit_rnn.analysis.scorecard import Claim, judge, listed
 from lit_rnn.analysis.signals import SIGNAL_KINDS, Signal, signal_words
 from lit_rnn.errors import UserError
 
@@ -242,6 +242,38 @@ def busiest_window(values: np.ndarray, length: int) -> int:
     return int(np.argmax(variance))
 
 
+def held_out(chosen_on: pd.DataFrame, scored_on: pd.DataFrame) -> pd.DataFrame:
+    """``scored_on``'s rows (every cell's score on one split, a :func:`rank_cells` table) in the order in which
+    ``chosen_on`` (the same cells ranked on another split) ranks them, its score kept as ``chosen_score``: cells chosen
+    on validation and scored on test, so that a cell's test score is not the largest of many on the bytes that chose
+    it. Signals ranked on one split only are left out."""
+    key = ["signal", "layer", "quantity", "cell"]
+    table = scored_on.merge(chosen_on[key + ["score"]].rename(columns={"score": "chosen_score"}), on=key)
+    table["signal"] = pd.Categorical(table["signal"], categories=list(dict.fromkeys(chosen_on["signal"])),
+                                     ordered=True)
+    table = table.sort_values(["signal", "chosen_score", "layer", "quantity", "cell"],
+                              ascending=[True, False, True, True, True])
+    return table.reset_index(drop=True).astype({"signal": str})
+
+
+def shared_leaders(leaders: pd.DataFrame, signals: Mapping[str, Signal], positions: np.ndarray) -> str:
+    """Where one cell leads several signals, a sentence saying so with how the signals correlate with each other at
+    ``positions`` (signals that move together may be one finding counted twice); empty if every cell leads one."""
+    sentences = []
+    for (layer, quantity, cell), group in leaders.groupby(["layer", "quantity", "cell"], sort=False):
+        names = list(group.signal)
+        if len(names) < 2:
+            continue
+        values = np.stack([np.asarray(signals[name].values, np.float64)[positions] for name in names])
+        rho = np.corrcoef(values)
+        pairs = [f"{a} and {b}, ρ = {rho[i, j]:.2f}" for i, a in enumerate(names) for j, b in enumerate(names) if i < j]
+        pairs = [f"ρ = {rho[0, 1]:.2f}"] if len(names) == 2 else pairs
+        sentences.append(f"The same cell, layer {layer + 1} {quantity}[{cell}], leads {listed(names)}; the signals "
+                         f"themselves correlate on these bytes ({'; '.join(pairs)}), so it may be one finding "
+                         "counted more than once.")
+    return " ".join(sentences)
+
+
 def top_cells(ranking: pd.DataFrame, per_signal: int = 3) -> pd.DataFrame:
     """The best ``per_signal`` cells for each signal of a :func:`rank_cells` table."""
     return ranking.groupby("signal", sort=False).head(per_signal).reset_index(drop=True)
@@ -331,16 +363,11 @@ def tracking(leaders: pd.DataFrame) -> pd.DataFrame:
     return leaders[leaders.score >= leaders.kind.map(PARTLY_TRACKS)]
 
 
-def _chance(kind: str, cells: int, n_bytes: int | None) -> str:
-    """What unrelated cells would score: AUC 0.5 or |rho| 0 for one cell; for the best of ``cells``, more, at least
-    sqrt(2 ln(2 cells) / bytes) in |rho| (a floor: it holds for independent bytes, and neighbouring bytes are not)."""
-    if kind == "binary" or not n_bytes:
-        one = "AUC 0.5" if kind == "binary" else "|ρ| 0"
-        return (f"{one} for one unrelated state; the best of {cells:,} (each cell's c and h) scores higher "
-                "(chapter 9 measures how much)")
-    return (f"best of {cells:,} unrelated states (each cell's c and h): |ρ| ≥ "
-            f"{np.sqrt(2 * np.log(2 * cells) / n_bytes):.3f} (the floor for {n_bytes:,} independent bytes; "
-            "neighbouring bytes are not, and chapter 9 measures more)")
+def _chance(kind: str, cells: int) -> str:
+    """What an unrelated cell would score, for one cell chosen on validation and scored on test."""
+    one = "AUC 0.5" if kind == "binary" else "|ρ| 0"
+    return (f"{one}: the cell is the best of {cells:,} states (each cell's c and h) on the validation split and "
+            "scored on test, so its score is not a maximum over them")
 
 
 def _threshold(kind: str) -> str:
@@ -348,11 +375,10 @@ def _threshold(kind: str) -> str:
     return f"{measure} >= {TRACKS[kind]} (partly >= {PARTLY_TRACKS[kind]}), this book's choice"
 
 
-def cell_claims(ranking: pd.DataFrame, silent: Sequence[str], beyond: Sequence[BeyondHorizon] = (),
-                n_bytes: int | None = None) -> list[Claim]:
-    """Claims that some cell tracks line length, quotes, brackets, comments and indentation (from a
-    :func:`rank_cells` table over ``n_bytes`` traced bytes; ``silent`` signals never vary in the text), and that a
-    quote or comment cell stays on beyond the unroll horizon (from :func:`beyond_horizon` results)."""
+def cell_claims(ranking: pd.DataFrame, silent: Sequence[str], beyond: Sequence[BeyondHorizon] = ()) -> list[Claim]:
+    """Claims that some cell tracks line length, quotes, brackets, comments and indentation (from a :func:`held_out`
+    table: cells chosen on validation, scored on test; ``silent`` signals never vary in the text), and that a quote
+    or comment cell stays on beyond the unroll horizon (from :func:`beyond_horizon` results)."""
     best = ranking.groupby("signal", sort=False).head(1).set_index("signal")
     cells = int(ranking.groupby("signal", sort=False).size().max()) if len(ranking) else 0
     claims = []
@@ -372,7 +398,7 @@ def cell_claims(ranking: pd.DataFrame, silent: Sequence[str], beyond: Sequence[B
                             f"layer {row.layer + 1} {row.quantity}[{row.cell}] follows {signal_words(row.name)} "
                             f"({measure} {score:.2f})",
                             judge(score >= TRACKS[kind], partly=score >= PARTLY_TRACKS[kind]), _threshold(kind),
-                            _chance(kind, cells, n_bytes), corpora, f"{measure} {score:.2f}"))
+                            _chance(kind, cells), corpora, f"{measure} {score:.2f}"))
     return claims + [_beyond_claim(beyond)]
 
 

@@ -71,15 +71,16 @@ def comparison(expected: Predictions, other: Predictions, paper_expects: bool = 
 
 
 def against_ngram(corpus: str, model: Predictions, dynamic: Predictions, ngram: Predictions) -> str:
-    """One sentence: whether the model beats the n-gram beyond the noise, as trained and under dynamic evaluation
-    (|z|: the difference over its paired bootstrap standard deviation)."""
+    """One sentence: whether the model beats the n-gram beyond the noise, as trained and under dynamic evaluation,
+    each difference in paired bootstrap standard deviations (|z|, said in words for readers who meet it here)."""
     def verb(c: Comparison) -> str:
         return {scorecard.FOR: "beats", scorecard.AGAINST: "loses to"}.get(c.outcome, "is within the noise of")
 
     plain, adapted = comparison(model, ngram), comparison(dynamic, ngram)
     sentence = (f"On {corpus} the LSTM {verb(plain)} the {ngram.name} ({model.cross_entropy:.3f} against "
-                f"{ngram.cross_entropy:.3f} nats/byte, |z| {abs(plain.z):.1f})")
-    under = f"({dynamic.cross_entropy:.3f}, |z| {abs(adapted.z):.1f})"
+                f"{ngram.cross_entropy:.3f} nats/byte, a difference of {abs(plain.z):.1f} paired bootstrap standard "
+                "deviations)")
+    under = f"({dynamic.cross_entropy:.3f}, {abs(adapted.z):.1f} standard deviations)"
     if adapted.outcome == plain.outcome:
         return f"{sentence}, as it does under dynamic evaluation {under}."
     return f"{sentence}; under dynamic evaluation it {verb(adapted)} it {under}."

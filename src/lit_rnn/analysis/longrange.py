@@ -53,6 +53,18 @@ def error_overlap(predictions: Sequence[Predictions]) -> pd.DataFrame:
     return table.sort_values("count", ascending=False, kind="stable").reset_index(drop=True)
 
 
+def overlap_summary(overlap: pd.DataFrame, predictions: Sequence[Predictions]) -> str:
+    """An :func:`error_overlap` table in two sentences: the share of errors every model makes, then each model's
+    errors in all and those of its own."""
+    names = _check_names(predictions)
+    shared = overlap[overlap[names].all(axis=1)]["share"].sum()
+    every = "both models" if len(names) == 2 else f"all {len(names)} models"
+    own = {name: int(overlap[overlap.models == name]["count"].sum()) for name in names}
+    return (f"{shared:.0%} of the errors are made by {every}. In all, "
+            + "; ".join(f"{p.name} makes {int(p.errors.sum()):,} errors, {own[p.name]:,} of them its own"
+                        for p in predictions) + ".")
+
+
 def per_byte_probability(predictions: Sequence[Predictions], vocab: np.ndarray) -> pd.DataFrame:
     """Mean probability each model gives the correct byte, per byte value that occurs as a target.
 
@@ -137,7 +149,7 @@ def closer_probability_by_distance(
     counts = np.bincount(bucket[valid], minlength=len(edges) - 1)
     kept = np.flatnonzero(counts)
     table = pd.DataFrame({
-        "bucket": [f"[{edges[k]:g}, {edges[k + 1]:g})" for k in kept],
+        "bucket": [bucket_label(edges[k], edges[k + 1]) for k in kept],
         "low": [float(edges[k]) for k in kept],
         "high": [float(edges[k + 1]) for k in kept],
         "count": counts[kept],
@@ -204,6 +216,11 @@ def training_dynamics(
 STRUCTURAL = frozenset(b" \t\n\r{}()[];,")  # the bytes that structure code: whitespace, brackets, separators
 TOP = 10  # the bytes with the largest advantages that a claim looks at
 MIN_COUNT = 100  # a byte is ranked by advantage only if it is the target this many times in the test split
+def bucket_label(low: float, high: float) -> str:
+    """A distance bucket as pages show it: ``[20, 40)``, or ``≥ 500`` for the last, open one."""
+    return f"[{low:g}, {high:g})" if np.isfinite(high) else f"≥ {low:g}"
+
+
 MIN_CLOSERS = 20  # closers a distance bucket (or region) needs to be judged
 SHARED = 0.5  # "most errors": more than half of the errors any model makes
 ALPHA = 0.05
@@ -305,7 +322,7 @@ def closer_gain_claim(distance: np.ndarray, model_probs: np.ndarray, baseline_pr
     bucket = np.digitize(distance, edges) - 1
     buckets = [(edges[k], edges[k + 1], int((bucket == k).sum()), float(gain[bucket == k].mean()))
                for k in range(len(edges) - 1) if (distance > 0)[bucket == k].sum() >= min_count]
-    measured = "gain by distance: " + ", ".join(f"[{a:g}, {b:g}) {g:+.2f} ({n:,})" for a, b, n, g in buckets)
+    measured = "gain by distance: " + ", ".join(f"{bucket_label(a, b)} {g:+.2f} ({n:,})" for a, b, n, g in buckets)
     if min(counts) < min_count or not buckets:
         found = (f"closing braces nearer, within and beyond {RISE}-{FALL} bytes: {', '.join(map(str, counts))}, "
                  f"fewer than {min_count} in one" if sum(counts) else
@@ -321,9 +338,9 @@ def closer_gain_claim(distance: np.ndarray, model_probs: np.ndarray, baseline_pr
     if judged == scorecard.REPRODUCED and not RISE <= peak[0] < FALL:
         judged = scorecard.PARTLY
     measured += (f"; rise {rise[0]:+.3f} to {rise[1]:+.3f}, fall {fall[0]:+.3f} to {fall[1]:+.3f} (95% intervals); "
-                 f"peak at [{peak[0]:g}, {peak[1]:g})")
+                 f"peak at {bucket_label(*peak[:2])}")
     return Claim("Long range", name, measured, judged, threshold, "0 (no change with distance)", ("linux",),
-                 f"peak at {peak[0]:g}-{peak[1]:g} bytes")
+                 f"peak at {bucket_label(*peak[:2])} bytes")
 
 
 def closer_claim(model: Predictions, baseline: Predictions, syntax: Syntax, closer: bytes = b"}",

@@ -37,6 +37,8 @@ OUTCOMES = (FOR, WITHIN, AGAINST)
 CORPORA = ("warpeace", "linux")  # the paper's two corpora
 CORPUS_NAMES = {"warpeace": "War and Peace", "linux": "Linux"}
 BEYOND = "Beyond the paper"  # the chapter name of claims this book adds: tallied apart from the paper's
+SETUP = "Setup"  # the chapter name of checks of the setup against the paper's (its corpora): not findings, apart too
+KINDS = ("the paper's", "beyond the paper", "setup checks")  # how claims are tallied, each kind apart
 NOISE = 2.0  # a difference within NOISE bootstrap standard deviations (z) is within the noise
 NOISE_TEXT = f"beyond the noise: |z| > {NOISE:g}, z from a bootstrap over the test segments (not seeds)"
 INTERVAL_TEXT = "beyond the noise: its 95% bootstrap interval over the test segments (not seeds) excludes {}"
@@ -62,9 +64,10 @@ class Claim:
         object.__setattr__(self, "corpora", tuple(self.corpora))
 
     @property
-    def beyond_paper(self) -> bool:
-        """Whether this book added the claim (tallied apart from the paper's own)."""
-        return self.chapter == BEYOND
+    def kind(self) -> str:
+        """How the claim is tallied (:data:`KINDS`): a finding of the paper's, one this book adds, or a check of the
+        setup (the corpora), which is no finding of the paper's and counts neither for nor against it."""
+        return {BEYOND: KINDS[1], SETUP: KINDS[2]}.get(self.chapter, KINDS[0])
 
 
 def signed(value: float, decimals: int = 3, percent: bool = False) -> str:
@@ -82,6 +85,12 @@ def judge(holds: bool | None, partly: bool = False) -> str:
     if holds:
         return REPRODUCED
     return PARTLY if partly else NOT_REPRODUCED
+
+
+def listed(words: Iterable[str]) -> str:
+    """Words as a sentence lists them: ``a``, ``a and b``, ``a, b and c``."""
+    words = list(words)
+    return ", ".join(words[:-1]) + f" and {words[-1]}" if len(words) > 1 else "".join(words)
 
 
 def verdict(outcomes: Sequence[str | None]) -> str:
@@ -202,12 +211,12 @@ def table(claims: Iterable[Claim]) -> pd.DataFrame:
 
 
 def totals(claims: dict[str, list[Claim]]) -> pd.DataFrame:
-    """Per corpus and kind (the paper's claims, and this book's beyond them): the count of each verdict and
-    ``judged``, the denominator (claims that apply, were measured and were judged at the paper's scale)."""
+    """Per corpus and kind (:data:`KINDS`: the paper's claims, this book's beyond them, the setup checks): the count
+    of each verdict and ``judged``, the denominator (claims that apply, were measured and were judged at the paper's
+    scale)."""
     rows = []
     for corpus, found in claims.items():
-        for kind, group in (("the paper's", [c for c in found if not c.beyond_paper]),
-                            ("beyond the paper", [c for c in found if c.beyond_paper])):
+        for kind, group in ((kind, [c for c in found if c.kind == kind]) for kind in KINDS):
             counts = {v: sum(c.verdict == v for c in group) for v in VERDICTS}
             rows.append({"corpus": corpus, "claims": kind, **counts, "judged": sum(counts[v] for v in JUDGED)})
     return pd.DataFrame(rows).set_index(["corpus", "claims"])
@@ -215,18 +224,21 @@ def totals(claims: dict[str, list[Claim]]) -> pd.DataFrame:
 
 def summary(claims: dict[str, list[Claim]]) -> str:
     """The scorecard's totals in words, one paragraph per corpus: the paper's claims by verdict out of those judged,
-    those not counted and why, and this book's own claims apart."""
+    those not counted and why, and this book's own claims and the setup checks apart."""
     counts = totals(claims)
     paragraphs = []
     for corpus in claims:
-        paper, beyond = counts.loc[(corpus, "the paper's")], counts.loc[(corpus, "beyond the paper")]
+        paper, beyond, setup = (counts.loc[(corpus, kind)] for kind in KINDS)
         apart = ", ".join(f"{paper[v]} {v}" for v in (NOT_APPLICABLE, NOT_MEASURED, NOT_AT_SCALE) if paper[v])
         paragraphs.append(
             f"**{CORPUS_NAMES.get(corpus, corpus)}**: of the paper's claims, "
             + ", ".join(f"{paper[v]} {v}" for v in JUDGED) + f", out of **{paper['judged']}** judged"
-            + (f" (not counted: {apart})" if apart else "") + ". Beyond the paper: "
+            + (f" (not counted: {apart})" if apart else "") + ". Beyond the paper (this book's own claims, "
+            "*reproduced* where its test passed): "
             + (", ".join(f"{beyond[v]} {v}" for v in JUDGED if beyond[v]) or "none")
-            + f" out of {beyond['judged']} judged.")
+            + f" out of {beyond['judged']} judged."
+            + (" Setup checks: " + ", ".join(f"{setup[v]} {v}" for v in VERDICTS if setup[v]) + "."
+               if setup[list(VERDICTS)].sum() else ""))
     return "\n\n".join(paragraphs)
 
 
@@ -258,7 +270,9 @@ GROUPS = (((REPRODUCED,), "reproduced"), ((PARTLY,), "partly"), ((INCONCLUSIVE,)
 def findings(claims: Sequence[Claim], corpus: str | None = None) -> str:
     """What a chapter found, in two to five sentences computed from its claims (after :func:`applicable`)."""
     judged = [c for c in claims if c.verdict in JUDGED]
-    kind = "claims beyond the paper" if claims and all(c.beyond_paper for c in claims) else "the paper's claims"
+    words, only = dict(zip(KINDS, ("the paper's claims", "claims beyond the paper", "the setup checks"))), \
+        {c.kind for c in claims}
+    kind = words[only.pop() if len(only) == 1 else KINDS[0]]
     where = f" on {CORPUS_NAMES.get(corpus, corpus)}" if corpus else ""
     counts, apart = _counts(judged), [c for c in claims if c.verdict not in JUDGED]
     reasons, shared = _counts(apart), _shared_caveat(judged)
