@@ -34,8 +34,9 @@
 # Every number on these pages is computed by the build that produced them from the models in its run
 # store, with two exceptions, each marked where it appears: the paper's own values, quoted as the
 # paper's for comparison, and the few measurements of the training itself made outside the build (the
-# benchmarks that chapter 2 cites). Which models were trained where, and which were imported (some
-# exported in fp16), is chapter 2's provenance table. Each chapter ends with the paper's claims
+# benchmarks that chapter 2 cites); the provenance notes of imported runs are their trainers' words.
+# Where the recurrent models were trained, and which were imported (some exported in fp16), is chapter
+# 2's provenance table; the Transformers' is chapter 10's. Each chapter ends with the paper's claims
 # beside what this build measured and a verdict computed from those numbers; the scorecard below
 # gathers them.
 
@@ -125,7 +126,8 @@ Markdown("\n\n".join(f"*{note}*" for note in notes) if notes else "Every model t
 #
 # Each row is one of the paper's claims, what this build measured for it, and the verdict those
 # numbers give: *reproduced* (every test goes the paper's way beyond the noise), *partly* (some do,
-# none goes against it), *inconclusive* (all within the noise), *not reproduced* (a test goes
+# none goes against it), *inconclusive* (all within the noise, or the test a claim says decides it
+# is; chapter 10's attention claim is one), *not reproduced* (a test goes
 # against the paper beyond the noise), or *not measured* where this build lacks what the claim needs.
 # The noise is a bootstrap over the test split's segments: it covers which text is tested, not which
 # seed trained a model (each configuration is trained once). Each row states its threshold and,
@@ -158,7 +160,8 @@ claims[claims.chapter == scorecard.SETUP].set_index("corpus")[["claim", "measure
 #   recipe and size; it has 110 distinct bytes where the paper's, from a 2015 kernel, had 101. Its
 #   absolute losses are therefore not the paper's: the book compares Linux by the ratio of the LSTM's
 #   loss to the 20-gram's.
-# - **Gradient clipping** at 5 (element-wise) is char-rnn's setting; the paper does not state one.
+# - **Gradient clipping** at 5 (element-wise) is char-rnn's number, applied to the gradient's mean over
+#   the unrolled steps rather than char-rnn's sum, so looser (chapter 2); the paper does not state one.
 # - **The GRU** is PyTorch's (cuDNN's): its reset gate acts after the recurrent matrix, not before as
 #   in the paper's equations, and its update gate is the complement of the paper's (chapter 2).
 # - **The n-NN** has 512 hidden units for every $n$; the paper cross-validated the size.

@@ -171,7 +171,8 @@ Markdown(f"Every model ends below {plateau:.3f} nats/byte, the cost of predictin
          if not untrained else
          f"**Did not train:** {', '.join(untrained)}: test loss at or above {plateau:.3f} nats/byte, the cost of "
          f"predicting each byte by its frequency alone. The training failed, so {its} place in the table says nothing "
-         f"of {its} architecture, and the claims below name {it} without judging {it}. Why: with the paper's recipe, "
+         f"of {its} architecture, and the architecture comparisons below name {it} without judging {it}. Why: with "
+         "the paper's recipe, "
          "RMSProp's first step moves every weight by about 4.5 times the learning rate (its running average of "
          "squared gradients starts at zero, as in char-rnn's optimiser), which pushes a wide RNN's units to ±1, "
          "where they pass almost no gradient; the LSTM and GRU, whose gates decide what a unit keeps, go on "
@@ -181,8 +182,8 @@ Markdown(f"Every model ends below {plateau:.3f} nats/byte, the cost of predictin
          "3-layer ones of 257 and 487) stay at this plateau, every GRU and LSTM leaves it, and at a learning rate of "
          "5e-4 nine of the twelve RNNs leave it. The paper reports RNNs of every size in its Table 1 and says its "
          "settings \"work robustly with all of our models\": this build does not reproduce that. How "
-         f"{it} ended: " + "; ".join(f"{m}, {lengths[m]}" for m in untrained) + f". Early stopping here: "
-         f"{study.preset.recipe.stopping} (the paper gives no patience); a model may stay on the plateau for an epoch "
+         f"{it} ended: " + "; ".join(f"{m}, {lengths[m]}" for m in untrained) + ", by the early stopping given "
+         "with the models above (the paper gives no patience); a model may stay on the plateau for an epoch "
          "or two before leaving it, so whether more epochs would have moved "
          f"{it} is not measured here. The figures below draw {it} as {its} training left {it}; the test losses' "
          "heatmap names the recipe's length in its rows, not where a run stopped.")

@@ -19,8 +19,8 @@
 # line, nesting depths, indentation) and the ROC AUC for on/off signals (inside quotes, inside a
 # comment), reported as $\max(\mathrm{AUC}, 1-\mathrm{AUC})$. The cells are ranked on the
 # validation split and scored, shown and judged on the test split: the best of some 1,500 states on
-# the bytes that chose it would score high even if none tracked anything, while the chosen cell's
-# score on other bytes has no such lift.
+# the bytes that chose it scores higher than it deserves (chapter 9 measures by how much), while the
+# chosen cell's score on other bytes carries no such lift.
 #
 # Quotes and line length matter in prose; brackets, comments and indentation in code. Every signal
 # but the comment signal is computed on prose, and every signal on code; one that never varies in a
@@ -81,13 +81,15 @@ Markdown(f"We examine **{study.about(run)}**, its cells ranked over the "
 #
 # `rank_cells` scores every cell against every signal on one split; `held_out` orders the test
 # split's scores by the validation split's ranking (`Study.cell_ranking` does both). Below, the
-# three best cells of each signal on validation, with their validation and test scores; `direction`
-# is +1 where the cell rises with the signal (or is higher inside the span) and −1 where it falls.
+# three best cells of each signal on validation, with their validation and test scores ($|\rho|$ for
+# a count, AUC for an on/off signal: its `kind`); `direction` is +1 where the cell rises with the
+# signal (or is higher inside the span) and −1 where it falls.
 
 # %%
 ranking = study.cell_ranking(run)  # held_out(rank_cells(validation trace, ...), rank_cells(test trace, ...))
 top_cells(ranking, per_signal=3).assign(layer=lambda table: table.layer + 1).rename(  # layers counted from 1
-    columns={"chosen_score": "validation", "score": "test"}).round(3)
+    columns={"chosen_score": "validation", "score": "test"})[
+    ["signal", "kind", "layer", "quantity", "cell", "validation", "test", "direction"]].round(3)
 
 # %% tags=["hide-input"]
 leaders = top_cells(ranking, per_signal=1)
@@ -178,8 +180,8 @@ explorer.widget
 # A cell *tracks* a signal here when $|\rho| \ge 0.5$ (counts) or $\mathrm{AUC} \ge 0.9$ (on/off);
 # *partly* from $|\rho| \ge 0.3$ or $\mathrm{AUC} \ge 0.75$, on the test split, for the cell chosen on
 # validation. These thresholds are this book's choice: the paper shows cells by eye. The chance level
-# is what an unrelated cell would score: its choice on other bytes leaves no lift from picking the
-# best of many. The paper shows its bracket, comment and indentation cells on Linux only; on War and
+# is what an unrelated cell would score: chosen on validation, its test score carries no lift from
+# picking the best of many. The paper shows its bracket, comment and indentation cells on Linux only; on War and
 # Peace those claims are not applicable.
 
 # %% tags=["hide-input"]

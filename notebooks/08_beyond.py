@@ -312,7 +312,8 @@ fixes.assign(fixed_share=fixes.fixed_share.map("{:.2%}".format)).round(3)
 
 # %%
 scaling_difference(before, after).drop(columns="share of difference", errors="ignore").rename(
-    columns={"difference": "change"})[["category", before.name, after.name, "change"]].round(3)
+    columns={"difference": "change"}).assign(change=lambda t: t.change.map("{:+,}".format))[
+    ["category", before.name, after.name, "change"]]
 
 # %% tags=["hide-input"]
 gap = fixed_share(before, plain, dynamic.predictions, "memory")

@@ -25,7 +25,9 @@
 # no model needs: two variables drawn independently of the text, which no model can know, and two
 # it could compute from the text but that never help (a letter's parity, the balance of two
 # letters in the line). We train LSTMs on this text with the project's recipe and run chapter 3's
-# search with the true variables as signals. The controls give the chance level and the
+# search with the true variables as signals, ranking and scoring the cells on the same test text
+# (chapter 3 ranks on validation and scores on test; the same text for both is the harsher case for
+# chance, which is what this chapter measures). The controls give the chance level and the
 # false-positive rate of the thresholds; a linear probe over all cells at once says what the model
 # holds, so a miss of the single-cell search is visible; chapter 8's ablations say which cells the
 # model uses.

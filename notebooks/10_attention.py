@@ -251,9 +251,9 @@ if not len(candidates):
 # the window that the Transformer predicts correctly, less the share of its other errors that short
 # context cannot fix, and less the share of its memory errors beyond the window. Reproduced when the
 # 95% bootstrap intervals of both (over the test segments) lie above zero; not reproduced when either
-# lies below. The second decides whether attention is what helps: a model better at everything also
-# fixes more memory errors than others, but only attention fixes more of those whose first occurrence
-# it can see, so if the second does not pass the verdict is inconclusive at best (partly, where the
+# lies below. The second decides whether attention is what helps: a model that is simply better may
+# fix memory errors more often than other errors; only attention should fix more of those within its
+# window than beyond it. So if the second does not pass, the verdict is inconclusive at best (partly, where the
 # text has no memory errors beyond the window to compare with). Chance is 0, no preference for the
 # memory errors it can see. Read it with the comparison it rests
 # on: the LSTM set beside the Transformer (how it was chosen is said above), and whether any head

@@ -426,7 +426,7 @@ def test_one_cell_leading_two_signals_is_said_with_how_the_signals_correlate():
                             "cell": [75, 75]})
     sentence = shared_leaders(leaders, signals, np.arange(200))
     assert sentence.startswith("The same cell, layer 2 c[75], leads brace_depth and indentation")
-    assert "correlate on these bytes (ρ = 1.00)" in sentence
+    assert "correlate on the test split (ρ = 1.00)" in sentence
     assert shared_leaders(leaders.assign(cell=[75, 76]), signals, np.arange(200)) == ""
 
 

@@ -88,7 +88,7 @@ def test_every_chapter_runs_on_python_source_and_ranks_cells_for_its_comments_an
     """papermill with a corpus given as a file path, as the README shows: signals in the corpus's language."""
     executed = _run_chapters(tmp_path, "my_python.txt", python_source(30_000))
     assert "the reference signals for Python code" in _outputs(executed / "03_cells.ipynb", "run = study.cell_run")
-    ranking = _outputs(executed / "03_cells.ipynb", "ranking = rank_cells(")
+    ranking = _outputs(executed / "03_cells.ipynb", "ranking = study.cell_ranking(")
     assert "in_comment" in ranking and "in_quotes" in ranking
 
 

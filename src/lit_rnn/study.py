@@ -170,8 +170,9 @@ class Study:
             parts.append(f"{run.name}: {run.config.model.dropout:g}, {how}"
                          + (f" ({_dropouts(missing)} not in this build)" if missing else ""))
         grid = sorted({d for spec in self.preset.grid for d in spec.dropouts})
-        parts.append("Table 1's models: " + (f"chosen on validation from {_dropouts(grid)}" if len(grid) > 1 else
-                                             f"{grid[0]:g}, the only dropout this preset's grid trains"))
+        parts.append(f"this preset's grid ({(self.preset.grid_recipe or self.preset.recipe).length}): "
+                     + (f"chosen on validation from {_dropouts(grid)}" if len(grid) > 1 else
+                        f"{grid[0]:g}, the only dropout it trains"))
         return "Dropout in this build: " + "; ".join(parts) + "."
 
     @cached_property
@@ -307,15 +308,18 @@ class Study:
             return self.cell_run, f"the large LSTM the chapters analyse (no LSTM here trained for {run.training})"
         budget = budget_index(run.result.parameters, self.budgets)
         same = [r for r in alike if budget_index(r.result.parameters, self.budgets) == budget]
+        from lit_rnn.viz.figures import budget_label
+
         if same:
             return (self._pick(same, lambda r: r.result.best_val_loss),
-                    f"of the LSTMs trained for {run.training} too, the best on validation of its parameter budget")
+                    f"the best on validation of the LSTMs trained as long ({run.training}) at its parameter budget")
         nearest = min(alike, key=lambda r: abs(np.log(r.result.parameters / run.result.parameters)))
-        near = [r for r in alike if budget_index(r.result.parameters, self.budgets)
-                == budget_index(nearest.result.parameters, self.budgets)]
+        near_budget = budget_index(nearest.result.parameters, self.budgets)
+        near = [r for r in alike if budget_index(r.result.parameters, self.budgets) == near_budget]
         return (self._pick(near, lambda r: r.result.best_val_loss),
-                f"of the LSTMs trained for {run.training} too (none of its own parameter budget was), the best on "
-                "validation of the nearest budget")
+                f"the best on validation of the LSTMs trained as long ({run.training}) at the nearest budget that "
+                f"has one, {budget_label(self.budgets[near_budget])} (none at "
+                f"{budget_label(self.budgets[budget])}): a model of another size than the Transformer's")
 
     def best(self, architecture: str = "lstm") -> Run:
         """The recurrent run of ``architecture`` with the lowest validation loss."""

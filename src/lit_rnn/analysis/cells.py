@@ -269,8 +269,8 @@ def shared_leaders(leaders: pd.DataFrame, signals: Mapping[str, Signal], positio
         pairs = [f"{a} and {b}, ρ = {rho[i, j]:.2f}" for i, a in enumerate(names) for j, b in enumerate(names) if i < j]
         pairs = [f"ρ = {rho[0, 1]:.2f}"] if len(names) == 2 else pairs
         sentences.append(f"The same cell, layer {layer + 1} {quantity}[{cell}], leads {listed(names)}; the signals "
-                         f"themselves correlate on these bytes ({'; '.join(pairs)}), so it may be one finding "
-                         "counted more than once.")
+                         f"themselves correlate on the test split ({'; '.join(pairs)}), so the claims below that rest "
+                         "on them may be one finding counted more than once.")
     return " ".join(sentences)
 
 

@@ -60,7 +60,7 @@ def overlap_summary(overlap: pd.DataFrame, predictions: Sequence[Predictions]) -
     shared = overlap[overlap[names].all(axis=1)]["share"].sum()
     every = "both models" if len(names) == 2 else f"all {len(names)} models"
     own = {name: int(overlap[overlap.models == name]["count"].sum()) for name in names}
-    return (f"{shared:.0%} of the errors are made by {every}. In all, "
+    return (f"{shared:.1%} of the errors are made by {every}. In all, "
             + "; ".join(f"{p.name} makes {int(p.errors.sum()):,} errors, {own[p.name]:,} of them its own"
                         for p in predictions) + ".")
 

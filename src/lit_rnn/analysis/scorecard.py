@@ -263,7 +263,7 @@ def _shared_caveat(claims: Sequence[Claim]) -> str:
     return caveats.pop() if len(caveats) == 1 else ""
 
 
-GROUPS = (((REPRODUCED,), "reproduced"), ((PARTLY,), "partly"), ((INCONCLUSIVE,), "within the noise"),
+GROUPS = (((REPRODUCED,), "reproduced"), ((PARTLY,), "partly"), ((INCONCLUSIVE,), "inconclusive"),
           ((NOT_REPRODUCED,), "not reproduced"))  # how a chapter's judged claims are named, in this order
 
 
