@@ -330,8 +330,11 @@ Markdown(f"Dynamic evaluation {gap.text('the memory-oracle errors')}. The interv
 # ablation moves the loss on its bytes beyond the layer's random cells: its rank among them within
 # 5%, its z-score's p-value within 5% after Holm's correction over the cells tested, and the 95%
 # bootstrap interval of its excess over them excluding zero; a cell whose ablation makes its bytes
-# *easier* counts only if it costs the other bytes more than random cells do. Dynamic evaluation is
-# judged by two tests, each passed when its 95% bootstrap interval excludes zero: whether it fixes
+# *easier* counts only if it costs the other bytes more than random cells do. The rank and the z-score
+# compare the cell with the random cells on the same bytes; the bootstrap resamples the scored rows,
+# so it carries how much the excess varies from one stretch of text to another: a large z beside an
+# interval that includes zero is a cell that stands out on these bytes, but not reliably across them.
+# Dynamic evaluation is judged by two tests, each passed when its 95% bootstrap interval excludes zero: whether it fixes
 # memory-oracle errors at a higher rate than the errors short context cannot fix either (those of the
 # oracles after the n-gram's), and whether it leaves fewer memory-oracle errors in all, both models'
 # errors peeled by the same oracles (fixing some errors may make others); a test loss higher beyond

@@ -247,7 +247,7 @@ class GraphedStep:
     The graph reads its batch and carried state from tensors it owns and writes the state back there, and RMSProp
     reads its learning rate and step count from the device (:func:`lit_rnn.train.rmsprop` with a device). Batches
     reach the device from two pinned host buffers in turn, so that the host runs a step ahead instead of waiting
-    for each copy. The first :data:`WARMUP_STEPS` steps run eagerly on the thread's own stream
+    for each copy. The first :data:`WARMUP_STEPS` steps run eagerly on the stepping thread's own stream
     (:func:`thread_stream`), which the capture then uses. Dropout draws from each run's generator, registered with
     the graph, so that every replay draws new masks. Not yet run on a GPU: every GPU window checks it first
     (:func:`lit_rnn.probe.graph_check`) and trains with it only if it passes.
@@ -263,13 +263,15 @@ class GraphedStep:
         self.inputs, self.targets = self.batch
         self.pinned = [torch.zeros(shape, dtype=torch.long).pin_memory() for _ in range(2)]
         self.copied: list[torch.cuda.Event | None] = [None, None]  # when each pinned buffer's copy was done
-        self.side = thread_stream(options.device)
+        self.side: torch.cuda.Stream | None = None  # the stepping thread's own stream, taken at its first step
         self.graph: torch.cuda.CUDAGraph | None = None
         self.losses = torch.zeros(len(pack.widths), device=options.device)  # written by every replay
         self.eager_steps = self.calls = 0
 
     def __call__(self, batch: tuple[np.ndarray, np.ndarray]) -> torch.Tensor:
         """One step on ``batch``; the runs' losses, in the tensor the next step overwrites."""
+        if self.side is None:  # the thread that steps the pack, which need not be the one that built it
+            self.side = thread_stream(self.options.device)
         self._load(batch)
         if self.graph is None and self.eager_steps < WARMUP_STEPS:
             self.eager_steps += 1
