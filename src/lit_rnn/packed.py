@@ -262,7 +262,7 @@ class GraphedStep:
         self.batch = torch.zeros(shape, dtype=torch.long, device=options.device)
         self.inputs, self.targets = self.batch
         self.pinned = [torch.zeros(shape, dtype=torch.long).pin_memory() for _ in range(2)]
-        self.copied: list[torch.cuda.Event | None] = [None, None]  # when each pinned buffer's copy was done
+        self.copied = [torch.cuda.Event(), torch.cuda.Event()]  # each pinned buffer's last copy (none yet: done)
         self.side: torch.cuda.Stream | None = None  # the stepping thread's own stream, taken at its first step
         self.graph: torch.cuda.CUDAGraph | None = None
         self.losses = torch.zeros(len(pack.widths), device=options.device)  # written by every replay
@@ -286,12 +286,10 @@ class GraphedStep:
         its copy two steps ago is done)."""
         slot = self.calls % 2
         self.calls += 1
-        if self.copied[slot] is not None:
-            self.copied[slot].synchronize()
+        self.copied[slot].synchronize()
         for row, values in zip(self.pinned[slot].numpy(), batch):
             row[...] = values
         self.batch.copy_(self.pinned[slot], non_blocking=True)
-        self.copied[slot] = torch.cuda.Event()
         self.copied[slot].record()
 
     def _update(self) -> torch.Tensor:
