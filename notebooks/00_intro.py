@@ -60,7 +60,7 @@ from lit_rnn.viz import notebook
 notebook.setup()
 studies = {name: Study.open(corpus=name, preset=preset, device=device, precision=precision, data_dir=data_dir,
                             artifacts=artifacts, language=language, progress=False) for name in corpora}
-found = {name: study.claims() for name, study in studies.items()}
+found = {scorecard.CORPUS_NAMES.get(name, name): study.claims() for name, study in studies.items()}  # by title
 
 # %% [markdown]
 # ## What this build found
@@ -101,7 +101,7 @@ for name, study in studies.items():
     ngrams, _ = study.baselines()
     gram = ngrams[max(ngrams)]
     dynamic = study.dynamic(run).predictions  # chapter 8's, cached
-    rows.append({"corpus": name, "analysed LSTM": study.about(run),
+    rows.append({"corpus": scorecard.CORPUS_NAMES.get(name, name), "analysed LSTM": study.about(run),
                  "test loss": f"{predictions.cross_entropy:.3f} ± {compare.bootstrap_std(predictions):.3f}",
                  "with dynamic evaluation": f"{dynamic.cross_entropy:.3f}",
                  f"{gram.name}": f"{gram.cross_entropy:.3f}",
@@ -118,7 +118,8 @@ display(pd.DataFrame(rows).set_index("corpus"))
 Markdown(" ".join(against_ngram))
 
 # %% tags=["hide-input"]
-notes = [f"{name}: {note}" for name, study in studies.items() for note in study.every_note]
+notes = [f"{scorecard.CORPUS_NAMES.get(name, name)}: {note}" for name, study in studies.items()
+         for note in study.every_note]
 Markdown("\n\n".join(f"*{note}*" for note in notes) if notes else "Every model the chapters need was found.")
 
 # %% [markdown]
