@@ -70,7 +70,7 @@ all_signals = study.signals()
 signals = varying(all_signals, trace.positions)
 silent = sorted(set(all_signals) - set(signals))
 Markdown(f"We examine **{study.about(run)}**, its cells ranked over the "
-         f"{len(study.trace(run, 'val').positions):,} bytes of the validation split and scored over the "
+         f"{study.batcher.positions('val').size:,} bytes of the validation split and scored over the "
          f"{len(trace.positions):,} bytes of the test split, with the reference signals for "
          f"{language_name(study.settings.language)}."
          + (f" These signals never change in this test text and are left out: {', '.join(silent)}." if silent else "")

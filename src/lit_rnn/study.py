@@ -11,6 +11,7 @@ executing the chapters afterwards only reads the store.
 from __future__ import annotations
 
 import functools
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -26,9 +27,11 @@ from lit_rnn.analysis.cells import held_out, rank_cells, top_cells
 from lit_rnn.analysis.compare import budget_index, byte_entropy, did_not_train
 from lit_rnn.analysis.oracles import OracleConfig
 from lit_rnn.analysis.signals import Signal, Syntax, lex, reference_signals, varying
+from lit_rnn.atomic import atomic_write_text, cached
 from lit_rnn.data import Batcher, Corpus
 from lit_rnn.dynamic import DynamicResult, dynamic_evaluation
 from lit_rnn.grid import choose_dropout, train_runs
+from lit_rnn.hashing import config_hash
 from lit_rnn.interventions import AblationConfig, LayerAblations
 from lit_rnn.models import ModelConfig, budget
 from lit_rnn.predictions import Predictions
@@ -471,13 +474,29 @@ class Study:
         """Every cell (c and h, every layer) of ``run`` against each reference signal that varies in the text, ranked
         on the validation split and scored on test (:func:`lit_rnn.analysis.cells.held_out`; chapters 3 and 8)."""
         if run.config.run_id not in self._rankings:
-            ranked = []
-            for split in ("val", "test"):
-                trace = self.trace(run, split)
-                signals = varying(self.signals(), trace.positions)
-                ranked.append(rank_cells(trace, signals.values(), trace.positions, quantities=("c", "h")))
-            self._rankings[run.config.run_id] = held_out(*ranked)
+            trace = self.trace(run)
+            signals = varying(self.signals(), trace.positions)
+            scored = rank_cells(trace, signals.values(), trace.positions, quantities=("c", "h"))
+            self._rankings[run.config.run_id] = held_out(self._validation_ranking(run), scored)
         return self._rankings[run.config.run_id]
+
+    def _validation_ranking(self, run: Run) -> pd.DataFrame:
+        """Every cell of ``run`` ranked on the validation split, kept as a table (cached in the run's folder, by the
+        language its signals are read in); the trace it is read from, as large as the test split's (gigabytes for a
+        paper-scale LSTM), is not kept."""
+        def build(path: Path) -> None:
+            with tempfile.TemporaryDirectory(dir=run.dir, prefix=".trace-val.") as scratch:
+                folder = Path(scratch) / "trace"
+                model = run.config.model
+                evaluate.write_trace(run.load_model(self.settings.device), run.config.batcher(self.corpus), "val",
+                                     folder)
+                trace = evaluate.StoredTrace(folder, model.architecture, model.n_layers)
+                signals = varying(self.signals(), trace.positions)
+                ranking = rank_cells(trace, signals.values(), trace.positions, quantities=("c", "h"))
+            atomic_write_text(path, ranking.to_csv(index=False))
+
+        name = f"ranking-val-{config_hash({'language': self.settings.language})}.csv"
+        return cached(run.dir / name, build, pd.read_csv)
 
     def leading_cells(self, run: Run) -> pd.DataFrame:
         """The cell that ranks first on validation for each reference signal, with its test score: the cells
