@@ -3,3 +3,8 @@
 
 class UserError(Exception):
     """Bad input or a missing prerequisite; the message says what was wrong and what to do."""
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as a report's line: its type and its message's first line."""
+    return f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0]}"

@@ -266,15 +266,14 @@ class GraphedStep:
         self.side: torch.cuda.Stream | None = None  # the stepping thread's own stream, taken at its first step
         self.graph: torch.cuda.CUDAGraph | None = None
         self.losses = torch.zeros(len(pack.widths), device=options.device)  # written by every replay
-        self.eager_steps = self.calls = 0
+        self.calls = 0  # steps taken: the first WARMUP_STEPS eagerly
 
     def __call__(self, batch: tuple[np.ndarray, np.ndarray]) -> torch.Tensor:
         """One step on ``batch``; the runs' losses, in the tensor the next step overwrites."""
         if self.side is None:  # the thread that steps the pack, which need not be the one that built it
             self.side = thread_stream(self.options.device)
         self._load(batch)
-        if self.graph is None and self.eager_steps < WARMUP_STEPS:
-            self.eager_steps += 1
+        if self.calls <= WARMUP_STEPS:
             return self._on_side(self._update)
         if self.graph is None:
             self._capture()

@@ -41,8 +41,9 @@ from torch import nn
 
 from lit_rnn.data import Batcher, Corpus
 from lit_rnn.devices import autocast, exact_fp32, training_precision
+from lit_rnn.errors import one_line
 from lit_rnn.models import RECURRENT, STEPS, CharLM, ModelConfig, init_uniform
-from lit_rnn.packed import WARMUP_STEPS, Packed, own_stream, pack_groups
+from lit_rnn.packed import WARMUP_STEPS, Packed, own_stream, pack_groups, prepare_member
 from lit_rnn.runs import Recipe, Run, RunConfig
 from lit_rnn.train import Single, Trainee, TrainOptions, evaluates_at, prepare, state_tensors, total_steps
 
@@ -162,7 +163,7 @@ def time_training(configs: list[RunConfig], corpus: Corpus, options: TrainOption
     """Seconds per step (after ``warmup`` steps) and per validation pass of ``configs`` trained as one pack (a
     group of one: the run alone), on fresh weights."""
     with tempfile.TemporaryDirectory() as folder:
-        members = [prepare(Run(c, folder), options.device, own_generators=True) for c in configs]
+        members = [prepare_member(c, folder, options.device) for c in configs]
     trainee = Packed(members, options) if len(members) > 1 else Single(members[0], options)
     batcher = configs[0].batcher(corpus)
     batches = iter(range(10**9))
@@ -222,8 +223,7 @@ def streams_rate(configs: list[RunConfig], corpus: Corpus, options: TrainOptions
     """Aggregate run-steps/s of ``configs`` in the packs of :func:`lit_rnn.packed.pack_groups` (``by``), trained at
     once, each on its own thread and CUDA stream, their timed steps started together."""
     with tempfile.TemporaryDirectory() as folder:
-        packs = [Packed([prepare(Run(c, folder), options.device, own_generators=True) for c in group], options)
-                 for group in pack_groups(configs, by)]
+        packs = [_packed(group, folder, options) for group in pack_groups(configs, by)]
     _sync(options.device)  # their weights, made on this thread's stream, are read on the packs' own
     batcher = configs[0].batcher(corpus)
     barrier = threading.Barrier(len(packs))
@@ -258,7 +258,8 @@ def autocast_rnn_dtype(device: torch.device) -> str:
 
 
 def _packed(configs: list[RunConfig], folder: str, options: TrainOptions) -> Packed:
-    return Packed([prepare(Run(c, folder), options.device, own_generators=True) for c in configs], options)
+    """``configs`` as one pack, started (or resumed) in the store ``folder``."""
+    return Packed([prepare_member(c, folder, options.device) for c in configs], options)
 
 
 def _batches(recipe: Recipe, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -348,7 +349,7 @@ def _graph_check_worker(device: str, precision: str, connection) -> None:
     try:
         result = _graph_gaps(torch.device(device), precision)
     except Exception as error:
-        result = _graph_failed(f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0]}")
+        result = _graph_failed(one_line(error))
     connection.send(result)
 
 

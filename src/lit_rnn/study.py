@@ -474,11 +474,13 @@ class Study:
         """Every cell (c and h, every layer) of ``run`` against each reference signal that varies in the text, ranked
         on the validation split and scored on test (:func:`lit_rnn.analysis.cells.held_out`; chapters 3 and 8)."""
         if run.config.run_id not in self._rankings:
-            trace = self.trace(run)
-            signals = varying(self.signals(), trace.positions)
-            scored = rank_cells(trace, signals.values(), trace.positions, quantities=("c", "h"))
-            self._rankings[run.config.run_id] = held_out(self._validation_ranking(run), scored)
+            self._rankings[run.config.run_id] = held_out(self._validation_ranking(run), self._ranked(self.trace(run)))
         return self._rankings[run.config.run_id]
+
+    def _ranked(self, trace: evaluate.StoredTrace) -> pd.DataFrame:
+        """Every c and h of ``trace`` against each reference signal that varies at its positions."""
+        signals = varying(self.signals(), trace.positions)
+        return rank_cells(trace, signals.values(), trace.positions, quantities=("c", "h"))
 
     def _validation_ranking(self, run: Run) -> pd.DataFrame:
         """Every cell of ``run`` ranked on the validation split, kept as a table (cached in the run's folder, by the
@@ -490,9 +492,7 @@ class Study:
                 model = run.config.model
                 evaluate.write_trace(run.load_model(self.settings.device), run.config.batcher(self.corpus), "val",
                                      folder)
-                trace = evaluate.StoredTrace(folder, model.architecture, model.n_layers)
-                signals = varying(self.signals(), trace.positions)
-                ranking = rank_cells(trace, signals.values(), trace.positions, quantities=("c", "h"))
+                ranking = self._ranked(evaluate.StoredTrace(folder, model.architecture, model.n_layers))
             atomic_write_text(path, ranking.to_csv(index=False))
 
         name = f"ranking-val-{config_hash({'language': self.settings.language})}.csv"

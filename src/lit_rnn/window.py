@@ -47,7 +47,7 @@ import torch
 from lit_rnn.atomic import atomic_write_text
 from lit_rnn.data import Corpus, load_corpus
 from lit_rnn.devices import PRECISIONS, describe, resolve_device, resolve_precision
-from lit_rnn.errors import UserError
+from lit_rnn.errors import UserError, one_line
 from lit_rnn.evaluate import sampled_snapshots
 from lit_rnn.folders import resolve_artifacts, resolve_data_dir
 from lit_rnn.packed import PACK_BY, WARMUP_STEPS, pack_groups, train_packed, train_streams
@@ -207,8 +207,7 @@ def measure(corpora: list[Corpus], core: Preset, grid: Preset, options: TrainOpt
             except Exception as error:  # graphs that passed their check but failed here: not a path to take
                 if not graphed:
                     raise
-                first = (str(error).strip().splitlines() or [""])[0]
-                report.graphs |= {"passed": False, "error": f"in the throughput probe, {type(error).__name__}: {first}"}
+                report.graphs |= {"passed": False, "error": f"in the throughput probe, {one_line(error)}"}
         if processes:
             rates["per_run"] = per_run_rate(probe.configs, probe.corpus, options, processes, steps=4 * steps)
         report.throughput = {"probe": probe.label, "runs": len(probe.configs), "per_run_processes": processes,

@@ -39,6 +39,7 @@ CORPUS_NAMES = {"warpeace": "War and Peace", "linux": "Linux"}
 BEYOND = "Beyond the paper"  # the chapter name of claims this book adds: tallied apart from the paper's
 SETUP = "Setup"  # the chapter name of checks of the setup against the paper's (its corpora): not findings, apart too
 KINDS = ("the paper's", "beyond the paper", "setup checks")  # how claims are tallied, each kind apart
+KIND_WORDS = dict(zip(KINDS, ("the paper's claims", "claims beyond the paper", "the setup checks")))  # in findings
 NOISE = 2.0  # a difference within NOISE bootstrap standard deviations (z) is within the noise
 NOISE_TEXT = f"beyond the noise: |z| > {NOISE:g}, z from a bootstrap over the test segments (not seeds)"
 INTERVAL_TEXT = "beyond the noise: its 95% bootstrap interval over the test segments (not seeds) excludes {}"
@@ -270,9 +271,8 @@ GROUPS = (((REPRODUCED,), "reproduced"), ((PARTLY,), "partly"), ((INCONCLUSIVE,)
 def findings(claims: Sequence[Claim], corpus: str | None = None) -> str:
     """What a chapter found, in two to five sentences computed from its claims (after :func:`applicable`)."""
     judged = [c for c in claims if c.verdict in JUDGED]
-    words, only = dict(zip(KINDS, ("the paper's claims", "claims beyond the paper", "the setup checks"))), \
-        {c.kind for c in claims}
-    kind = words[only.pop() if len(only) == 1 else KINDS[0]]
+    kinds = {c.kind for c in claims}
+    kind = KIND_WORDS[kinds.pop() if len(kinds) == 1 else KINDS[0]]
     where = f" on {CORPUS_NAMES.get(corpus, corpus)}" if corpus else ""
     counts, apart = _counts(judged), [c for c in claims if c.verdict not in JUDGED]
     reasons, shared = _counts(apart), _shared_caveat(judged)
