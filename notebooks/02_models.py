@@ -217,6 +217,8 @@ Markdown(
 
 # %%
 agreement = compare.agreement_matrix(list(predictions.values()))
+if scope := compare.agreement_scope(list(predictions.values())):
+    display(Markdown(scope))
 if len(agreement) >= 3:
     display(figures.model_embedding(compare.model_embedding(agreement), table, labels))
 figures.agreement_heatmap(agreement)

@@ -16,7 +16,8 @@ from lit_rnn.analysis.corpora import corpus_claim
 from lit_rnn.analysis.gates import lstm_gate_claims
 from lit_rnn.analysis.oracles import ErrorBreakdown, FixedShare, breakdown_claim, scaling_claim, scaling_difference
 from lit_rnn.analysis.scorecard import Comparison
-from lit_rnn.predictions import Predictions
+from lit_rnn.errors import UserError
+from lit_rnn.predictions import SUMMARY_STRETCH, Predictions
 from lit_rnn.viz import figures
 
 SEGMENTS, LENGTH = 20, 50
@@ -381,6 +382,29 @@ def test_segment_losses_sum_to_the_cross_entropy(value):
     p = losses("x", 1.0 + value)
     total, counts = compare.segment_losses(p)
     assert len(counts) == SEGMENTS and total.sum() / counts.sum() == pytest.approx(p.cross_entropy)
+
+
+def _long(name: str, seed: int, segments: int = 20, length: int = 300) -> Predictions:
+    """Predictions over segments longer than a summary keeps, with errors and varied most likely bytes."""
+    probs = np.random.default_rng(seed).dirichlet(np.ones(4), segments * length)
+    targets = np.random.default_rng(0).integers(0, 4, segments * length)  # one text for every model
+    return Predictions.from_log_probs(np.log(probs), targets, _positions(segments, length), name, "lstm", "sha", "test")
+
+
+def test_a_summarised_model_is_measured_as_its_whole_predictions_and_agrees_on_the_bytes_it_keeps(tmp_path):
+    whole, other = _long("a", 0), _long("b", 1)
+    whole.summarised().save(tmp_path / "a.npz")
+    summary = Predictions.load(tmp_path / "a.npz")
+    assert summary.is_summarised and len(summary.positions) == 20 * SUMMARY_STRETCH and summary.split_bytes == 6000
+    assert summary.cross_entropy == pytest.approx(whole.cross_entropy, abs=1e-12)
+    assert summary.error_rate == whole.error_rate > 0 and compare.bootstrap_std(summary) == compare.bootstrap_std(whole)
+    assert compare.paired_bootstrap_std(other, summary) == compare.paired_bootstrap_std(other, whole) > 0
+    kept = [p.at(summary.positions) for p in (whole, other)]
+    pd.testing.assert_frame_equal(compare.agreement_matrix([summary, other]), compare.agreement_matrix(kept))
+    assert "2,000 of the 6,000 test bytes" in compare.agreement_scope([summary, other])
+    assert compare.agreement_scope([whole, other]) == ""
+    with pytest.raises(UserError, match="cover different segments"):
+        compare.paired_bootstrap_std(summary, _long("c", 2, segments=10))
 
 
 class _Corpus:

@@ -185,9 +185,12 @@ def test_a_weightless_run_round_trips_without_weights_and_says_so(grid, tmp_path
     imported, what = import_run(exported, tmp_path / "store")
     assert what == "imported weightless" and imported.weightless and not run.weightless
     assert imported.result == run.result and imported.metrics == run.metrics and imported.config == run.config
-    full, compact = Predictions.load(run.dir / TEST_PREDICTIONS), Predictions.load(imported.dir / TEST_PREDICTIONS)
-    assert compact.is_compact and np.array_equal(compact.most_likely, full.probs.argmax(axis=1))
-    assert np.array_equal(compact.target_log_probs, full.target_log_probs) and compact.vocab_size == full.vocab_size
+    full, summary = Predictions.load(run.dir / TEST_PREDICTIONS), Predictions.load(imported.dir / TEST_PREDICTIONS)
+    kept = full.at(summary.positions)
+    assert summary.is_summarised and np.array_equal(summary.most_likely, kept.probs.argmax(axis=1))
+    assert np.array_equal(summary.target_log_probs, kept.target_log_probs) and summary.vocab_size == full.vocab_size
+    assert summary.cross_entropy == pytest.approx(full.cross_entropy, abs=1e-12)
+    assert summary.error_rate == full.error_rate
     with pytest.raises(UserError, match="weightless"):
         imported.load_model()
     with pytest.raises(UserError, match="export it with --weightless"):
@@ -204,6 +207,8 @@ def test_a_weightless_run_round_trips_without_weights_and_says_so(grid, tmp_path
      "does not hash"),
     (lambda f: (f / WEIGHTLESS).write_text(json.dumps({**json.loads((f / WEIGHTLESS).read_text()), "test_loss": 0.5})),
      "stated test loss"),
+    (lambda f: (f / WEIGHTLESS).write_text(json.dumps({**json.loads((f / WEIGHTLESS).read_text()), "error_rate": 0.5})),
+     "error rate"),
     (lambda f: (f / TEST_PREDICTIONS).unlink(), "lacks"),
     (lambda f: (f / "result.json").unlink(), "no result.json"),
     (lambda f: (f / "best.pt").write_bytes(b""), "both"),
@@ -216,16 +221,18 @@ def test_an_inconsistent_weightless_run_is_refused_in_one_line(grid, tmp_path, t
     assert "\n" not in str(error.value) and not (tmp_path / "store" / "runs" / grid[1].config.run_id).exists()
 
 
-def test_table_1_and_the_agreement_from_weightless_runs_equal_those_from_the_full_runs(grid, tmp_path):
+def test_table_1_from_weightless_runs_equals_the_full_runs_and_so_does_the_agreement_on_kept_bytes(grid, tmp_path):
     weightless = [weightless_copy(run, tmp_path) for run in grid]
-    tables, agreements = [], []
+    tables, tests = [], []
     for runs in (grid, weightless):
         test = [Predictions.load(run.dir / TEST_PREDICTIONS) for run in runs]
         scored = [ScoredModel(p, r.config.model, r.result.parameters, r.training) for p, r in zip(test, runs)]
         tables.append(loss_table(scored, [300, 600, 1200, 2400]))
-        agreements.append(agreement_matrix(test))
-    pd.testing.assert_frame_equal(tables[0], tables[1])
-    pd.testing.assert_frame_equal(agreements[0], agreements[1])
+        tests.append(test)
+    pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=False, rtol=1e-12)
+    kept = tests[1][0].positions  # the agreement: the full runs' at the bytes a summary keeps
+    assert len(kept) < len(tests[0][0].positions)
+    pd.testing.assert_frame_equal(agreement_matrix(tests[1]), agreement_matrix([p.at(kept) for p in tests[0]]))
 
 
 def test_runs_export_weightless_computes_the_predictions_it_needs(trained, corpus, tmp_path, capsys):
@@ -240,7 +247,8 @@ def test_runs_export_weightless_computes_the_predictions_it_needs(trained, corpu
     assert "imported weightless" in capsys.readouterr().out
     summary = json.loads((tmp_path / "out" / trained.config.run_id / WEIGHTLESS).read_text())
     test = Predictions.load(tmp_path / "a" / "runs" / trained.config.run_id / TEST_PREDICTIONS)
-    assert summary["test_loss"] == test.cross_entropy and summary["test_std"] == bootstrap_std(test) > 0
+    assert summary["test_loss"] == pytest.approx(test.cross_entropy, abs=1e-12) and summary["error_rate"] == (
+        test.error_rate) and summary["test_std"] == bootstrap_std(test) > 0
 
 
 def test_table_1_takes_the_full_recipe_grid_wherever_the_store_holds_it(reference_data_dir, tmp_path, monkeypatch):
@@ -254,10 +262,13 @@ def test_table_1_takes_the_full_recipe_grid_wherever_the_store_holds_it(referenc
     predictions(run, study.corpus)
     import_run(export_weightless(run, tmp_path / "out", 0.0), study.artifacts)
     grid = study.grid_runs
-    assert grid[0].config == config and grid[0].weightless and study.predictions(grid[0]).is_compact
+    assert grid[0].config == config and grid[0].weightless and study.predictions(grid[0]).is_summarised
     own = {c.run_id for c in tiny.grid_configs(study.corpus)[1:]}
     assert {r.config.run_id for r in grid[1:]} == own  # the preset's grid for the models the full grid lacks
-    assert any(f"grid of 1 model (Table 1 and Figure 1, chapter 2), this build has {len(grid)}: 1 with the paper's "
-               f"recipe (1 of them shipped without weights: their results and test predictions only; {grid[0].name}), "
+    assert any(f"grid of 1 model (its Table 1 and Figure 1), this build has {len(grid)}: 1 with the paper's "
+               "recipe (1 of them shipped without weights: their results and a summary of their test predictions "
+               f"only; {grid[0].name}), "
                f"{len(own)} with this preset's (" in note for note in study.every_note)
     assert all(not r.weightless for r in study.large_runs.values()) and not study.small_run.weightless
+    assert "the other models of the paper's grid at its recipe (1 model): 0, the only dropout trained;" in (
+        study.dropout_note())

@@ -294,8 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--fp16", action="store_true", help="store the weights in fp16 (half the size)")
     export.add_argument("--no-snapshots", action="store_true", help="leave the early snapshots behind")
     export.add_argument("--weightless", action="store_true",
-                        help="leave the weights behind: results and compact test predictions only (what Table 1 and "
-                             "Figure 1 need), computing the predictions if the store lacks them")
+                        help="leave the weights behind: results and summarised test predictions only (what Table 1 "
+                             "and Figure 1 need), computing the predictions if the store lacks them")
     export.add_argument("--sampled-snapshots", action="store_true",
                         help="ship each snapshot as its test distributions at a fixed sample of test positions (what "
                              "chapter 6's training dynamics reads), not as weights, computing them if the store lacks "

@@ -7,9 +7,16 @@ log-probability is kept exactly, in float32, because float16 rounds probabilitie
 zero, which would wreck a cross-entropy. Cross-entropy, the error mask and per-byte means all
 derive from these.
 
-The *compact* form (:meth:`Predictions.compact`, what a weightless run keeps) drops the
-distributions and keeps each position's most likely byte: enough for Table 1 (losses, errors,
-bootstrap) and the agreement t-SNE, at a few bytes per position instead of two per vocabulary entry.
+The *compact* form (:meth:`Predictions.compact`) drops the distributions and keeps each position's
+most likely byte: enough for Table 1 (losses, errors, bootstrap) and the agreement t-SNE, at a few
+bytes per position instead of two per vocabulary entry.
+
+The *summarised* form (:meth:`Predictions.summarised`, what a weightless run keeps) is the compact form at a
+seeded ``SUMMARY_STRETCH`` consecutive positions of every segment, with each segment's exact totals
+over the whole split (loss, bytes, errors): Table 1's losses, error rates and every bootstrap over
+segments (:mod:`lit_rnn.analysis.segments`) come from the totals exactly as from every byte, and
+only the agreement between models is measured on the kept positions. About 50 KB a run on War and
+Peace, so a whole grid travels in git.
 
 The *sampled* form (:meth:`Predictions.sample`, what a run ships for a training snapshot) keeps the
 distributions but only at a fixed, seeded stretch of ``SAMPLE_STRETCH`` consecutive positions of
@@ -26,12 +33,15 @@ from pathlib import Path
 
 import numpy as np
 
+from lit_rnn.analysis.segments import segment_count, segment_ids, segment_sums
 from lit_rnn.atomic import atomic_save_npz
 from lit_rnn.errors import UserError
 
 ERROR_THRESHOLD = 0.5
 SAMPLE_STRETCH = 10  # consecutive positions kept from every segment in the sampled form (100 test segments: 1,000)
 SAMPLE_SEED = 0
+SUMMARY_STRETCH = 100  # consecutive positions kept of every segment in the summarised form (100 test segments: 10,000)
+TOTALS = ("loss", "bytes", "errors")  # the summarised form's exact per-segment totals over the whole split
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,7 @@ class Predictions:
     split: str
     top_ids: np.ndarray | None = None  # (n,) the most likely next byte's id: the compact form's, for want of probs
     compact_vocab_size: int | None = None  # the vocabulary's size: the compact form's, for want of probs
+    segment_totals: np.ndarray | None = None  # (3, segments) TOTALS over the whole split: the summarised form's
 
     def __post_init__(self) -> None:
         n = len(self.targets)
@@ -61,6 +72,10 @@ class Predictions:
                 f"{self.target_log_probs.shape}, targets {self.targets.shape} and positions {self.positions.shape} "
                 "do not describe the same positions"
             )
+        segments = segment_count(self.positions)
+        if self.segment_totals is not None and self.segment_totals.shape != (len(TOTALS), segments):
+            raise ValueError(f"segment totals {self.segment_totals.shape} do not describe the {segments} segments of "
+                             "the positions")
 
     @classmethod
     def from_log_probs(cls, log_probs: np.ndarray, targets: np.ndarray, positions: np.ndarray, name: str,
@@ -80,6 +95,16 @@ class Predictions:
         """Whether only the most likely bytes are kept, not the distributions (a weightless run's predictions)."""
         return self.probs is None
 
+    @property
+    def is_summarised(self) -> bool:
+        """Whether only some positions are kept, with the whole split's totals per segment (a weightless run's)."""
+        return self.segment_totals is not None
+
+    @property
+    def split_bytes(self) -> int:
+        """How many bytes of the split these predictions summarise (more than they keep, in the summarised form)."""
+        return int(self.totals()[1].sum())
+
     @cached_property
     def most_likely(self) -> np.ndarray:
         """The id of the most likely next byte at every position (what the agreement between models compares)."""
@@ -96,13 +121,29 @@ class Predictions:
 
     @property
     def cross_entropy(self) -> float:
-        """Mean negative log-probability of the true next byte, in nats per byte."""
+        """Mean negative log-probability of the true next byte over the split, in nats per byte."""
+        if self.is_summarised:
+            loss, count, _ = self.segment_totals.sum(axis=1)
+            return float(loss / count)
         return float(-np.mean(self.target_log_probs, dtype=np.float64))
 
     @property
     def errors(self) -> np.ndarray:
-        """The paper's error: the true next byte got probability below 0.5."""
+        """The paper's error at every kept position: the true next byte got probability below 0.5."""
         return self.target_probs < ERROR_THRESHOLD
+
+    @property
+    def error_rate(self) -> float:
+        """The share of the split's bytes that are errors."""
+        _, count, errors = self.totals().sum(axis=1)
+        return float(errors / count)
+
+    def totals(self) -> np.ndarray:
+        """Per contiguous segment of the split, its TOTALS (summed loss, bytes, errors): shape (3, segments)."""
+        if self.is_summarised:
+            return self.segment_totals
+        return segment_sums(segment_ids(self.positions), -self.target_log_probs, np.ones(len(self.positions)),
+                            self.errors)
 
     def at(self, positions: np.ndarray) -> Predictions:
         """The same predictions at ``positions`` only (some of these, increasing): to align with a sampled form."""
@@ -112,17 +153,25 @@ class Predictions:
             raise UserError(f"predictions of {self.name!r} do not cover the positions asked of them")
         return replace(self, probs=None if self.probs is None else self.probs[index],
                        target_log_probs=self.target_log_probs[index], targets=self.targets[index], positions=positions,
-                       top_ids=None if self.top_ids is None else self.top_ids[index])
+                       top_ids=None if self.top_ids is None else self.top_ids[index], segment_totals=None)
 
     def sample(self, stretch: int = SAMPLE_STRETCH, seed: int = SAMPLE_SEED) -> Predictions:
         """The sampled form: ``stretch`` consecutive positions of every contiguous segment, at seeded offsets."""
         return self.at(sample_positions(self.positions, stretch, seed))
 
+    def summarised(self) -> Predictions:
+        """The summarised form: the compact form at ``SUMMARY_STRETCH`` positions of every segment, with the whole
+        split's totals per segment."""
+        if self.is_summarised:
+            return self
+        return replace(self.compact().sample(SUMMARY_STRETCH), segment_totals=self.totals())
+
     def save(self, path: str | Path, compress: bool = False) -> None:
         if self.is_compact:
             steps = np.diff(self.positions, prepend=0).astype(np.int32)  # mostly 1: compress to almost nothing
+            totals = {} if self.segment_totals is None else {"segment_totals": self.segment_totals}
             atomic_save_npz(path, compress=True, top_ids=self.top_ids, target_log_probs=self.target_log_probs,
-                            targets=self.targets, position_steps=steps,
+                            targets=self.targets, position_steps=steps, **totals,
                             meta=np.array([self.name, self.architecture, self.corpus_sha256, self.split,
                                            str(self.compact_vocab_size)]))
             return
@@ -139,8 +188,9 @@ class Predictions:
                     return cls(stored["probs"], stored["target_log_probs"], stored["targets"], stored["positions"],
                                name, architecture, sha, split)
                 positions = np.cumsum(stored["position_steps"], dtype=np.int64)
+                totals = stored.get("segment_totals")
                 return cls(None, stored["target_log_probs"], stored["targets"], positions, name, architecture, sha,
-                           split, stored["top_ids"], int(vocab[0]))
+                           split, stored["top_ids"], int(vocab[0]), totals)
         except (OSError, ValueError, KeyError) as error:
             raise UserError(f"cannot read predictions {path}: {error}; delete it to recompute") from error
 
@@ -154,6 +204,16 @@ def sample_positions(positions: np.ndarray, stretch: int = SAMPLE_STRETCH, seed:
     offsets = np.random.default_rng(seed).integers(0, np.maximum(ends - starts - stretch, 0) + 1)
     stretches = (positions[s + o:min(s + o + stretch, e)] for s, o, e in zip(starts, offsets, ends))
     return np.concatenate([positions[:0], *stretches])
+
+
+def on_common_positions(predictions: Sequence[Predictions]) -> list[Predictions]:
+    """The predictions at the positions the summarised ones keep (all of them where none is): so that a weightless
+    run compares with a run kept whole."""
+    summarised = [p for p in predictions if p.is_summarised]
+    if not summarised:
+        return list(predictions)
+    kept = summarised[0].positions
+    return [p if np.array_equal(p.positions, kept) else p.at(kept) for p in predictions]
 
 
 def check_aligned(predictions: Sequence[Predictions]) -> None:

@@ -35,10 +35,10 @@ hash of its parameters. Anything in it can be deleted and is rebuilt the same; a
 
 A *weightless* run (``weightless.json``) is a finished run shipped without its weights: its
 config, metrics, result and provenance, its test loss with its bootstrap standard deviation, and
-its test predictions in compact form (:meth:`lit_rnn.predictions.Predictions.compact`: each
-position's most likely byte and the true byte's log-probability). That is what Table 1 and
-Figure 1 read, at a few MB a run where the grid's weights would not fit in git; anything that
-needs the weights refuses it (:meth:`Run.load_model`).
+its test predictions in summarised form (:meth:`lit_rnn.predictions.Predictions.summarised`: each segment's
+exact totals, and at some positions of each the most likely byte and the true byte's
+log-probability). That is what Table 1 and Figure 1 read, at about 50 KB a run where the grid's
+weights would not fit in git; anything that needs the weights refuses it (:meth:`Run.load_model`).
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from lit_rnn.analysis.segments import segment_ids, segment_sums
 from lit_rnn.atomic import atomic_save_torch, atomic_write_text, read_jsonl, umask
 from lit_rnn.data import KNOWN_CORPORA, Batcher, Corpus
 from lit_rnn.errors import UserError
@@ -344,8 +345,9 @@ def export_run(run: Run, destination: str | Path, half: bool = False, snapshots:
 
 
 def export_weightless(run: Run, destination: str | Path, test_std: float) -> Path:
-    """Copy a finished run into ``destination/<id>/`` without its weights: its files, its compact test predictions
-    (computed beforehand: ``evaluate.predictions``), and its test loss with ``test_std``, its bootstrap std."""
+    """Copy a finished run into ``destination/<id>/`` without its weights: its files, its test predictions in
+    summarised form (computed beforehand: ``evaluate.predictions``), its test loss with ``test_std``, its bootstrap
+    std, and its error rate."""
     if not run.is_finished:
         raise UserError(f"run {run.config.run_id} ({run.name}) has not finished; only finished runs are exported")
     if not (run.dir / TEST_PREDICTIONS).exists():
@@ -354,15 +356,16 @@ def export_weightless(run: Run, destination: str | Path, test_std: float) -> Pat
     target = Path(destination) / run.config.run_id
     if target.exists():
         raise UserError(f"{target} exists already; choose an empty destination")
-    predictions = Predictions.load(run.dir / TEST_PREDICTIONS).compact()
+    predictions = Predictions.load(run.dir / TEST_PREDICTIONS).summarised()
     staging = _staging(Path(destination), ".export-")
     try:
         for name in ("config.json", "metrics.jsonl", "result.json", "provenance.json"):
             if (run.dir / name).exists():
                 shutil.copyfile(run.dir / name, staging / name)
         predictions.save(staging / TEST_PREDICTIONS)
-        summary = {"split": "test", "positions": len(predictions.targets), "test_loss": predictions.cross_entropy,
-                   "test_std": test_std, "predictions": str(TEST_PREDICTIONS)}
+        summary = {"split": "test", "bytes": predictions.split_bytes, "positions_kept": len(predictions.targets),
+                   "test_loss": predictions.cross_entropy, "test_std": test_std,
+                   "error_rate": predictions.error_rate, "predictions": str(TEST_PREDICTIONS)}
         atomic_write_text(staging / WEIGHTLESS, json.dumps(summary, indent=2))
         staging.rename(target)
     finally:
@@ -441,8 +444,8 @@ def _result_from_metrics(folder: Path) -> RunResult:
 
 
 def _checked_weightless(folder: Path, config: RunConfig) -> RunResult:
-    """The result of a weightless run folder, refused unless its files agree: no weights, a result, compact test
-    predictions of this run's model and corpus, and the test loss its summary states."""
+    """The result of a weightless run folder, refused unless its files agree: no weights, a result, test predictions
+    in summarised form of this run's model and corpus, and the test loss its summary states."""
     if (folder / "best.pt").exists():
         raise UserError(f"{folder} holds both {WEIGHTLESS} and best.pt; a run is weightless or not; not imported")
     if not (folder / "result.json").exists():
@@ -450,24 +453,29 @@ def _checked_weightless(folder: Path, config: RunConfig) -> RunResult:
     try:
         summary = json.loads((folder / WEIGHTLESS).read_text())
         result = RunResult.from_dict(json.loads((folder / "result.json").read_text()))
-        loss = float(summary["test_loss"])
+        loss, rate = float(summary["test_loss"]), float(summary["error_rate"])
     except (ValueError, KeyError, TypeError) as error:
         raise UserError(f"{folder}: {WEIGHTLESS} or result.json does not read ({error}); not imported") from error
     if not (folder / TEST_PREDICTIONS).exists():
         raise UserError(f"{folder} is weightless but lacks {TEST_PREDICTIONS}; not imported")
     predictions = Predictions.load(folder / TEST_PREDICTIONS)
     model = config.model
-    found = (predictions.is_compact, predictions.name, predictions.architecture, predictions.corpus_sha256,
+    found = (predictions.is_summarised, predictions.name, predictions.architecture, predictions.corpus_sha256,
              predictions.split, predictions.vocab_size)
     if found != (True, model.name, model.architecture, config.corpus_sha256, "test", model.vocab_size):
-        raise UserError(f"{folder / TEST_PREDICTIONS} are not the compact test predictions of {model.name} on its "
-                        f"corpus (compact, name, architecture, corpus, split, vocabulary: {found}); not imported")
+        raise UserError(f"{folder / TEST_PREDICTIONS} are not the summarised test predictions of {model.name} on its "
+                        f"corpus (summarised, name, architecture, corpus, split, vocabulary: {found}); not imported")
     ids_fit = max(predictions.most_likely.max(), predictions.targets.max()) < model.vocab_size
     ordered = bool(np.all(np.diff(predictions.positions) > 0))
     probable = bool(np.all(np.isfinite(predictions.target_log_probs)) and np.all(predictions.target_log_probs <= 0))
-    if not (ids_fit and ordered and probable) or abs(predictions.cross_entropy - loss) > 1e-9:
+    kept = predictions.totals()  # the kept positions are some of each segment's bytes, and errors are some bytes
+    counted = segment_sums(segment_ids(predictions.positions), np.ones(len(predictions.positions)), predictions.errors)
+    summed = bool(np.all(counted[0] <= kept[1]) and np.all(counted[1] <= kept[2]) and np.all(kept[2] <= kept[1]))
+    stated = abs(predictions.cross_entropy - loss) <= 1e-9 and abs(predictions.error_rate - rate) <= 1e-9
+    if not (ids_fit and ordered and probable and summed and stated):
         raise UserError(f"{folder}: its predictions do not agree with themselves or with its stated test loss "
-                        f"{loss:.6f} (they give {predictions.cross_entropy:.6f}); not imported")
+                        f"{loss:.6f} and error rate {rate:.6f} (they give {predictions.cross_entropy:.6f} and "
+                        f"{predictions.error_rate:.6f}); not imported")
     return result
 
 

@@ -112,14 +112,14 @@ class Study:
         runs = [*full, *choose_dropout(self._runs(own, weightless=True))]
         recipe = (self.preset.grid_recipe or self.preset.recipe).length
         models = {replace(c.model, dropout=0.0) for c in PRESETS["paper"].grid_configs(self.corpus)}
-        grid = f"Of the paper's grid of {_count(len(models), 'model')} (Table 1 and Figure 1, chapter 2), this build " \
+        grid = f"Of the paper's grid of {_count(len(models), 'model')} (its Table 1 and Figure 1), this build " \
                f"has {len(runs)}"
         if full:
             weightless, own_count = sum(run.weightless for run in full), len(runs) - len(full)
             named = ", ".join(run.shortfall or run.name for run in full) if len(full) <= NAMED else \
                 "; ".join(run.shortfall for run in full if run.shortfall)  # a few by name, else those cut short
-            caveats = ([f"{weightless} of them shipped without weights: their results and test predictions only"]
-                       if weightless else []) + ([named] if named else [])
+            caveats = ([f"{weightless} of them shipped without weights: their results and a summary of their test "
+                        "predictions only"] if weightless else []) + ([named] if named else [])
             self._hold("grid", f"{grid}: {len(full)} with the paper's recipe"
                               + (f" ({'; '.join(caveats)})" if caveats else "")
                               + (f", {own_count} with this preset's ({recipe})" if own_count else "") + ".")
@@ -171,6 +171,17 @@ class Study:
             missing = [c.model.dropout for c in configs if c.model.dropout not in trained]
             how = f"chosen on validation from {_dropouts(trained)}" if len(trained) > 1 else "the only dropout trained"
             parts.append(f"{run.name}: {run.config.model.dropout:g}, {how}"
+                         + (f" ({_dropouts(missing)} not in this build)" if missing else ""))
+        described = {c for _, configs in roles for c in configs}
+        paper = PRESETS["paper"].grid_configs(self.corpus) if self.preset.name != "paper" else []
+        if full := [run for run in self.grid_runs if run.config in paper and run.config not in described]:
+            models = {replace(run.config.model, dropout=0.0) for run in full}
+            tried = [c for c in paper if replace(c.model, dropout=0.0) in models]
+            trained = sorted({c.model.dropout for c in tried if Run(c, self.artifacts).is_finished})
+            missing = sorted({c.model.dropout for c in tried} - set(trained))
+            parts.append(f"the other models of the paper's grid at its recipe ({_count(len(full), 'model')}): "
+                         + (f"chosen on validation from {_dropouts(trained)}" if len(trained) > 1 else
+                            f"{trained[0]:g}, the only dropout trained")
                          + (f" ({_dropouts(missing)} not in this build)" if missing else ""))
         grid = sorted({d for spec in self.preset.grid for d in spec.dropouts})
         parts.append(f"this preset's grid ({(self.preset.grid_recipe or self.preset.recipe).length}): "
@@ -334,8 +345,9 @@ class Study:
         return min(self.nnn_runs.values(), key=lambda r: r.result.best_val_loss, default=None)
 
     def best_recurrent(self) -> Run:
-        """The recurrent run of lowest validation loss, whatever its architecture."""
-        return self._pick(self._recurrent(), lambda r: r.result.best_val_loss)
+        """The recurrent run of lowest validation loss, whatever its architecture, of those with weights (a chapter
+        that reads it reads every byte)."""
+        return self._pick([r for r in self._recurrent() if not r.weightless], lambda r: r.result.best_val_loss)
 
     def _grid_fallback(self, architecture: str, largest: bool) -> Run | None:
         """The grid's nearest stand-in: of ``architecture``, the deepest and largest (or the smallest) model."""

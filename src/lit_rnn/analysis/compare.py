@@ -24,7 +24,8 @@ import pandas as pd
 from lit_rnn.analysis import scorecard
 from lit_rnn.analysis.scorecard import INTERVAL_TEXT, NOISE_TEXT, Claim, Comparison, judge, signed, verdict
 from lit_rnn.analysis.segments import SAMPLES, bootstrap, interval, segment_ids, segment_sums
-from lit_rnn.predictions import Predictions, check_aligned
+from lit_rnn.errors import UserError
+from lit_rnn.predictions import SUMMARY_STRETCH, Predictions, check_aligned, on_common_positions
 
 if TYPE_CHECKING:
     from lit_rnn.models import ModelConfig
@@ -44,8 +45,7 @@ def paper_ratio(corpus_name: str) -> float | None:
 
 def segment_losses(predictions: Predictions) -> tuple[np.ndarray, np.ndarray]:
     """Summed loss and byte count of each contiguous segment of the split (char-rnn's rows)."""
-    segments = segment_ids(predictions.positions)
-    losses, counts = segment_sums(segments, -predictions.target_log_probs, np.ones(len(segments)))
+    losses, counts, _ = predictions.totals()
     return losses, counts
 
 
@@ -55,10 +55,20 @@ def bootstrap_std(predictions: Predictions, samples: int = SAMPLES, seed: int = 
     return float((losses / counts).std())
 
 
+def _paired_losses(a: Predictions, b: Predictions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per segment, ``a``'s and ``b``'s summed losses and the bytes: refused unless both cover the same bytes (the
+    same segments' totals, where one is summarised)."""
+    (loss_a, counts), (loss_b, counts_b) = segment_losses(a), segment_losses(b)
+    if not np.array_equal(counts, counts_b):
+        raise UserError(f"predictions of {a.name!r} and {b.name!r} cover different segments")
+    if not (a.is_summarised or b.is_summarised):
+        check_aligned([a, b])
+    return loss_a, loss_b, counts
+
+
 def paired_bootstrap_std(a: Predictions, b: Predictions, samples: int = SAMPLES, seed: int = 0) -> float:
     """Standard deviation of the loss difference ``a - b`` under the same resampled segments for both."""
-    check_aligned([a, b])
-    (loss_a, counts), (loss_b, _) = segment_losses(a), segment_losses(b)
+    loss_a, loss_b, counts = _paired_losses(a, b)
     difference, total = bootstrap(np.stack([loss_a - loss_b, counts]), samples, seed).T
     return float((difference / total).std())
 
@@ -115,7 +125,7 @@ def loss_table(models: Sequence[ScoredModel], budgets: Sequence[int], corpus_nam
              budget_index=budget_index(m.parameters, budgets), hidden=m.config.hidden_size,
              parameters=m.parameters, dropout=m.config.dropout, training=m.training,
              test_loss=m.predictions.cross_entropy, std=bootstrap_std(m.predictions),
-             error_rate=float(m.predictions.errors.mean()))
+             error_rate=m.predictions.error_rate)
         for m in models
     ]
     table = pd.DataFrame(rows).sort_values(["architecture", "n_layers", "parameters"]).reset_index(drop=True)
@@ -177,12 +187,26 @@ def horizon_worth(table: pd.DataFrame, loss: float) -> str:
 
 
 def agreement_matrix(predictions: list[Predictions]) -> pd.DataFrame:
-    """How often each pair of models agrees on the most likely next byte (fraction of positions)."""
+    """How often each pair of models agrees on the most likely next byte (fraction of positions; of those a
+    summarised form keeps, where one is)."""
+    predictions = on_common_positions(predictions)
     check_aligned(predictions)
     top = np.stack([p.most_likely for p in predictions])
     agree = (top[:, None, :] == top[None, :, :]).mean(axis=2)
     names = [p.name for p in predictions]
     return pd.DataFrame(agree, index=names, columns=names)
+
+
+def agreement_scope(predictions: list[Predictions]) -> str:
+    """What :func:`agreement_matrix` measured over, in a sentence, where a summarised form limited it ("" if not)."""
+    summarised = [p.name for p in predictions if p.is_summarised]
+    if not summarised:
+        return ""
+    kept, split = len(on_common_positions(predictions)[0].positions), predictions[0].split_bytes
+    which = "one model" if len(summarised) == 1 else f"{len(summarised)} models"
+    return (f"Agreement here is measured on {kept:,} of the {split:,} test bytes ({SUMMARY_STRETCH} consecutive bytes "
+            f"of each test segment, at seeded offsets): {which} of the table came without weights, with their most "
+            "likely bytes kept at those bytes only (their losses and error rates above are over every byte).")
 
 
 def model_embedding(agreement: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
@@ -312,8 +336,9 @@ def recipe_claim(predictions: dict[str, Predictions], plateau: float, paper_mode
 
 def agreement_bootstrap(predictions: list[Predictions], samples: int = SAMPLES, seed: int = 0) -> np.ndarray:
     """Bootstrap over the test segments of :func:`agreement_matrix`: (samples, models, models)."""
+    predictions = on_common_positions(predictions)
     check_aligned(predictions)
-    top = np.stack([p.probs.argmax(axis=1) for p in predictions])
+    top = np.stack([p.most_likely for p in predictions])
     segments = segment_ids(predictions[0].positions)
     m = len(predictions)
     pairs = [(top[i] == top[j]) for i in range(m) for j in range(m)]
@@ -362,8 +387,7 @@ SIMILAR = 0.02  # "nearly identical" losses: within 2% of each other
 
 def _relative_gap(a: Predictions, b: Predictions) -> tuple[float, float, float]:
     """``a``'s loss relative to ``b``'s, minus 1, with its 95% paired bootstrap interval."""
-    check_aligned([a, b])
-    (loss_a, _), (loss_b, _) = segment_losses(a), segment_losses(b)
+    loss_a, loss_b, _ = _paired_losses(a, b)
     resampled = bootstrap(np.stack([loss_a, loss_b]))
     low, high = interval(resampled[:, 0] / resampled[:, 1] - 1)
     return a.cross_entropy / b.cross_entropy - 1, low, high

@@ -22,6 +22,12 @@ def segment_ids(positions: np.ndarray) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(np.diff(positions) != 1)]).astype(np.int64)
 
 
+def segment_count(positions: np.ndarray) -> int:
+    """How many contiguous segments ``positions`` fall into."""
+    ids = segment_ids(positions)
+    return int(ids[-1]) + 1 if len(ids) else 0
+
+
 def segment_starts(positions: np.ndarray) -> np.ndarray:
     """For each position, the corpus offset where its contiguous segment begins."""
     ids = segment_ids(positions)
