@@ -255,7 +255,7 @@ claims = [
     *scorecard.applicable([compare.recipe_claim(predictions, plateau, [run.name for run in recipe_runs],
                                                 architectures)], study.corpus.name, models=recipe_runs),
     *scorecard.applicable([compare.cluster_claim(list(predictions.values()), architectures, trainings,
-                                                 paper_training)], study.corpus.name)]
+                                                 paper_training, plateau)], study.corpus.name)]
 study.save_claims("02_models", claims)
 display(Markdown(scorecard.findings(claims, study.corpus.name)))
 scorecard.table(claims)

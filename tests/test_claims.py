@@ -110,6 +110,18 @@ def test_models_not_trained_with_the_papers_recipe_are_counted_apart():
     assert compare.depth_claim(_table(ROWS, short, ["50 epochs"] * 4), short, "50 epochs").verdict == "reproduced"
 
 
+def test_a_claim_with_pairs_at_both_scales_counts_only_those_at_the_papers():
+    """Chapter 2 once read "2 of 4 pairs better beyond the noise, 1 reversed" where the reversal was a 1,000-step pair
+    that the verdict did not count."""
+    rows = [*ROWS, ("lstm-1s", "lstm", 1, 1000), ("lstm-2s", "lstm", 2, 1010)]
+    models = {**_models(1.5, 1.3, 1.6, 1.5), **{name: _shifted(losses("base", 1.5), name, loss - 1.5, "lstm")
+                                               for name, loss in (("lstm-1s", 1.5), ("lstm-2s", 1.7))}}
+    claim = compare.depth_claim(_table(rows, models, ["50 epochs"] * 4 + ["1,000 steps"] * 2), models, "50 epochs")
+    assert claim.verdict == "reproduced" and "lstm-1s is better than lstm-2s" in claim.measured
+    assert claim.finding == ("at the paper's scale, at the second budget only: 1 of 1 pairs better beyond the noise, "
+                             "0 reversed; 1 more not at its scale, not counted")
+
+
 def test_models_trained_for_different_times_are_never_compared():
     """A 3-layer model trained 50 epochs beside a 1-layer one trained 1,000 steps says nothing about depth."""
     predictions = {"lstm-1": losses("lstm-1", 1.9), "lstm-2": losses("lstm-2", 1.5, seed=1),
@@ -146,6 +158,14 @@ def test_cluster_claim_is_noise_tested_on_agreement():
     assert compare.cluster_claim(close, architectures).verdict == "inconclusive"  # the same distance: within the noise
     longer = {"lstm": "50 epochs", "gru": "1,000 steps", "rnn": "1,000 steps"}
     assert compare.cluster_claim(apart, architectures, longer).verdict == "not measured"  # one gated model alike
+    stuck = _tops("rnn-stuck", "rnn", np.zeros(len(base), np.int64))  # agrees with no one: it did not train
+    with_stuck = [*apart, Predictions(stuck.probs, np.full(len(base), -4.0, np.float32), stuck.targets,
+                                      stuck.positions, "rnn-stuck", "rnn", "sha", "test")]
+    kinds = {**architectures, "rnn-stuck": "rnn"}
+    assert compare.cluster_claim(with_stuck, kinds).verdict == "not reproduced"  # the least agreement among RNNs
+    left_out = compare.cluster_claim(with_stuck, kinds, plateau=3.0)
+    assert left_out.verdict == "reproduced" and left_out.measured.endswith("left out, as it did not train: rnn-stuck")
+    assert compare.cluster_claim(with_stuck, kinds, {n: "" for n in kinds}, plateau=0.5).verdict == "not measured"
     agree = compare.agreement_matrix(apart)
     embedding = compare.model_embedding(agree)
     assert list(embedding.model) == ["lstm", "gru", "rnn"] and np.isfinite(embedding[["x", "y"]].to_numpy()).all()

@@ -130,6 +130,8 @@ def test_findings_sum_up_a_chapter_in_a_few_sentences():
     assert lines.startswith("*War and Peace*") and "- **Cells**: 1 reproduced, 1 not reproduced (of 2 judged)" in lines
     assert "; partly: a cell counts lines; not reproduced: cells stay on." in \
         scorecard.by_chapter({"warpeace": [*claims, partly]})
+    acronym = Claim("Models", "LSTM and GRU predictions cluster apart", "margin -1%", "not reproduced")
+    assert "and LSTM and GRU predictions cluster apart." in scorecard.findings([claims[2], acronym], "warpeace")
 
 
 def test_claims_are_saved_per_chapter_and_gathered_in_order(tmp_path):

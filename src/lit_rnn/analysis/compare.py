@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -232,43 +232,62 @@ def did_not_train(loss: float, plateau: float) -> bool:
     return loss >= plateau
 
 
-def _scaled(name: str, comparisons: list[tuple[bool, Comparison, list[str]]], threshold: str, finding: str) -> Claim:
-    """A claim from its comparisons (each flagged whether at the paper's scale, with the names of its models that
-    did not train): judged on those at the paper's scale whose models trained, or counted "not at the paper's scale"
-    when there are none; "not measured" without any. A comparison with a model that did not train is named, not
-    judged: it says nothing of the architectures, only that the training failed."""
-    if not comparisons:
+class _Pair(NamedTuple):
+    """One comparison of a claim on Table 1: whether its models trained with the paper's recipe, the names of those
+    that did not train at all, and the budget they share (0: the smallest)."""
+
+    scaled: bool
+    comparison: Comparison
+    untrained: list[str]
+    budget_index: int
+
+
+BUDGET_WORDS = ("smallest", "second", "third", "largest")  # the paper's four budgets, in a sentence
+
+
+def _scaled(name: str, pairs: list[_Pair], threshold: str, finding: str) -> Claim:
+    """A claim from its comparisons: judged on those at the paper's scale whose models trained, or counted "not at
+    the paper's scale" when there are none; "not measured" without any. A comparison with a model that did not
+    train is named, not judged: it says nothing of the architectures, only that the training failed."""
+    if not pairs:
         return Claim("Models", name, "no pair of models to compare", judge(None), threshold)
-    trained = [(scaled, c) for scaled, c, untrained in comparisons if not untrained]
-    at_scale = [c for scaled, c in trained if scaled]
+    trained = [pair for pair in pairs if not pair.untrained]
+    at_scale = [pair for pair in trained if pair.scaled]
     mixed = 0 < len(at_scale) < len(trained)  # else the verdict says it for every comparison at once
     measured = "; ".join(
-        str(c) + (f" [not judged: {' and '.join(untrained)} did not train]" if untrained else
-                  " [not at the paper's scale]" if mixed and not scaled else "")
-        for scaled, c, untrained in comparisons)
+        str(pair.comparison) + (f" [not judged: {' and '.join(pair.untrained)} did not train]" if pair.untrained else
+                                " [not at the paper's scale]" if mixed and not pair.scaled else "")
+        for pair in pairs)
     if not trained:
         return Claim("Models", name, measured, judge(None), threshold)
-    judged = verdict([c.outcome for c in (at_scale or [c for _, c in trained])])
-    skipped = len(comparisons) - len(trained)
-    claim = Claim("Models", name, measured, judged, threshold, finding=finding.format(
-        against=sum(c.outcome == scorecard.AGAINST for _, c in trained), total=len(trained),
-        beyond=sum(c.outcome == scorecard.FOR for _, c in trained))
-        + (f"; {skipped} not judged (a model did not train)" if skipped else ""))
+    counted = [pair.comparison for pair in at_scale or trained]
+    skipped, apart = len(pairs) - len(trained), len(trained) - len(counted)
+    tally = finding.format(against=sum(c.outcome == scorecard.AGAINST for c in counted), total=len(counted),
+                           beyond=sum(c.outcome == scorecard.FOR for c in counted))
+    budgets = sorted({pair.budget_index for pair in at_scale})
+    if at_scale and len(budgets) < len(BUDGET_WORDS):  # say which budgets the verdict rests on
+        only = f"{scorecard.listed(BUDGET_WORDS[b] for b in budgets)} budget{'s' if len(budgets) > 1 else ''}"
+        tally = f"at the paper's scale, at the {only} only: {tally}"
+    if apart:
+        tally = f"{tally}; {apart} more not at its scale, not counted"
+    claim = Claim("Models", name, measured, verdict([c.outcome for c in counted]), threshold,
+                  finding=tally + (f"; {skipped} not judged (a model did not train)" if skipped else ""))
     return claim if at_scale else scorecard.at_scale(claim, False)
 
 
-def _paired(table: pd.DataFrame, predictions: dict[str, Predictions], keys: list[str], pick,
-            paper_training: str | None, plateau: float | None) -> list[tuple[bool, Comparison, list[str]]]:
-    """Comparisons within each group of ``keys`` (models trained alike): ``pick(group)`` gives (expected, other)
-    row pairs; each comparison is flagged whether its models trained with ``paper_training`` (None: all are), with
-    the names of those that did not train (test loss at or above ``plateau``; None: every model counts)."""
+def _paired(table: pd.DataFrame, predictions: dict[str, Predictions], key: str, pick, paper_training: str | None,
+            plateau: float | None) -> list[_Pair]:
+    """Comparisons within each group of models trained alike with the same ``key`` and budget: ``pick(group)`` gives
+    (expected, other) row pairs; each is flagged whether its models trained with ``paper_training`` (None: all
+    are), with the names of those that did not train (test loss at or above ``plateau``; None: every model
+    counts)."""
     out = []
-    for key, group in table.groupby(["training", *keys]):
+    for (training, _, budget), group in table.groupby(["training", key, "budget_index"]):
         for expected, other in pick(group):
-            scaled = paper_training is None or key[0] == paper_training
             pair = [predictions[expected.model], predictions[other.model]]
             untrained = [p.name for p in pair if plateau is not None and did_not_train(p.cross_entropy, plateau)]
-            out.append((scaled, comparison(*pair), untrained))
+            out.append(_Pair(paper_training is None or training == paper_training, comparison(*pair), untrained,
+                             int(budget)))
     return out
 
 
@@ -282,7 +301,7 @@ def depth_claim(table: pd.DataFrame, predictions: dict[str, Predictions], paper_
         one, two = group[group.n_layers == 1], group[group.n_layers == 2]
         return [(two.iloc[0], one.iloc[0])] if len(one) and len(two) else []
 
-    return _scaled("Depth of at least 2 helps", _paired(table, predictions, ["architecture", "budget_index"], pick,
+    return _scaled("Depth of at least 2 helps", _paired(table, predictions, "architecture", pick,
                                                         paper_training, plateau),
                    f"each 2-layer model better than the 1-layer model of its type and budget; {NOISE_TEXT}",
                    "{beyond} of {total} pairs better beyond the noise, {against} reversed")
@@ -298,7 +317,7 @@ def gated_claim(table: pd.DataFrame, predictions: dict[str, Predictions], paper_
         return [(group[group.architecture == gated].iloc[0], rnn.iloc[0]) for gated in ("lstm", "gru")
                 if len(rnn) and (group.architecture == gated).any()]
 
-    return _scaled("The LSTM and the GRU beat the RNN", _paired(table, predictions, ["n_layers", "budget_index"],
+    return _scaled("The LSTM and the GRU beat the RNN", _paired(table, predictions, "n_layers",
                                                                 pick, paper_training, plateau),
                    f"each LSTM and GRU better than the RNN of its depth and budget; {NOISE_TEXT}",
                    "{beyond} of {total} pairs better beyond the noise, {against} reversed")
@@ -358,25 +377,32 @@ def _cluster_margin(agreement: np.ndarray, gated: np.ndarray, rnns: np.ndarray) 
 
 
 def cluster_claim(predictions: list[Predictions], architectures: dict[str, str],
-                  trainings: dict[str, str] | None = None, paper_training: str | None = None) -> Claim:
+                  trainings: dict[str, str] | None = None, paper_training: str | None = None,
+                  plateau: float | None = None) -> Claim:
     """The paper (Figure 1 right, on War and Peace): LSTM and GRU predictions are similar and the RNNs form a
     cluster of their own. Tested on agreement on the most likely byte: the least agreement among gated models
     (and among RNNs, where two) exceeds the most between a gated model and an RNN, beyond the noise (95%
     bootstrap interval of that margin). With ``trainings``, only the largest group of models trained alike is
-    compared, so training time does not pose as type."""
+    compared, so training time does not pose as type; with ``plateau``, a model that did not train (test loss at
+    or above it) is left out and named, since its predictions say nothing of its architecture."""
     name, corpora = "LSTM and GRU predictions cluster apart from the RNN's", ("warpeace",)
     threshold = ("least agreement within a kind minus the most across kinds > 0; " + INTERVAL_TEXT.format(0))
-    common = pd.Series(trainings).value_counts().idxmax() if trainings else None
-    alike = [p for p in predictions if common is None or trainings[p.name] == common]
+    untrained = [p.name for p in predictions if plateau is not None and did_not_train(p.cross_entropy, plateau)]
+    trained = [p for p in predictions if p.name not in untrained]
+    common = pd.Series([trainings[p.name] for p in trained]).value_counts().idxmax() if trainings and trained else None
+    alike = [p for p in trained if common is None or trainings[p.name] == common]
     architecture = np.array([architectures[p.name] for p in alike])
     gated, rnns = np.isin(architecture, ["lstm", "gru"]), architecture == "rnn"
     if gated.sum() < 2 or not rnns.any():
-        return Claim("Models", name, "needs two gated models and an RNN trained alike", judge(None), threshold,
+        return Claim("Models", name, "needs two gated models and an RNN trained alike"
+                     + (f" (did not train: {', '.join(untrained)})" if untrained else ""), judge(None), threshold,
                      corpora=corpora)
     point = float(_cluster_margin(agreement_matrix(alike).to_numpy(), gated, rnns))
     low, high = interval(_cluster_margin(agreement_bootstrap(alike), gated, rnns))
     measured = (f"{'models trained for ' + common + ': ' if common else ''}least agreement within a kind minus the "
-                f"most across kinds {point:+.1%} (95% interval {low:+.1%} to {high:+.1%})")
+                f"most across kinds {point:+.1%} (95% interval {low:+.1%} to {high:+.1%})"
+                + (f"; left out, as {'they' if len(untrained) > 1 else 'it'} did not train: {', '.join(untrained)}"
+                   if untrained else ""))
     claim = Claim("Models", name, measured, verdict([scorecard.outcome_interval(low, high)]), threshold,
                   corpora=corpora, finding=f"margin {point:+.1%}")
     return scorecard.at_scale(claim, paper_training is None or common is None or common == paper_training)

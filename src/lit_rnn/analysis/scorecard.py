@@ -249,12 +249,18 @@ def _counts(claims: Sequence[Claim]) -> str:
     return ", ".join(f"{count} {v}" for v, count in counts.items() if count)
 
 
+def _lowered(sentence: str) -> str:
+    """``sentence`` to go mid-sentence: its first letter lowered, unless its first word is an acronym ("LSTM")."""
+    first = sentence.split(" ", 1)[0]
+    return sentence if first.isupper() and len(first) > 1 else sentence[0].lower() + sentence[1:]
+
+
 def _names(claims: Sequence[Claim], shared: str = "") -> str:
     """The claims in a sentence: "x (finding; caveat); y and z", leaving out the caveat they all share."""
     parts = []
     for c in claims:
         extras = "; ".join(x for x in (c.finding, "" if c.caveat == shared else c.caveat) if x)
-        parts.append(c.claim[0].lower() + c.claim[1:] + (f" ({extras})" if extras else ""))
+        parts.append(_lowered(c.claim) + (f" ({extras})" if extras else ""))
     return parts[0] if len(parts) == 1 else "; ".join(parts[:-1]) + "; and " + parts[-1]
 
 
