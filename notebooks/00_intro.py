@@ -35,6 +35,10 @@
 # store, with two exceptions, each marked where it appears: the paper's own values, quoted as the
 # paper's for comparison, and the few measurements of the training itself made outside the build (the
 # benchmarks that chapter 2 cites); the provenance notes of imported runs are their trainers' words.
+# Some of Table 1's models are imported without their weights (chapter 2 names them): their losses,
+# error rates and agreement are computed from the summary of their test predictions that they ship
+# (each test segment's totals, and the most likely bytes at a fixed sample of test bytes), not from the
+# models.
 # Where the recurrent models were trained, and which were imported (some exported in fp16), is chapter
 # 2's provenance table; the Transformers' is chapter 10's. Each chapter ends with the paper's claims
 # beside what this build measured and a verdict computed from those numbers; the scorecard below

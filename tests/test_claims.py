@@ -118,8 +118,8 @@ def test_a_claim_with_pairs_at_both_scales_counts_only_those_at_the_papers():
                                                for name, loss in (("lstm-1s", 1.5), ("lstm-2s", 1.7))}}
     claim = compare.depth_claim(_table(rows, models, ["50 epochs"] * 4 + ["1,000 steps"] * 2), models, "50 epochs")
     assert claim.verdict == "reproduced" and "lstm-1s is better than lstm-2s" in claim.measured
-    assert claim.finding == ("at the paper's scale, at the second budget only: 1 of 1 pairs better beyond the noise, "
-                             "0 reversed; 1 more not at its scale, not counted")
+    assert claim.finding == ("judged on models trained with the paper's recipe at the second budget only: 1 of 1 pairs "
+                             "better beyond the noise, 0 reversed; 1 more trained with a shorter recipe, not counted")
 
 
 def test_models_trained_for_different_times_are_never_compared():

@@ -267,11 +267,11 @@ def _scaled(name: str, pairs: list[_Pair], threshold: str, finding: str) -> Clai
     budgets = sorted({pair.budget_index for pair in at_scale})
     if at_scale and len(budgets) < len(BUDGET_WORDS):  # say which budgets the verdict rests on
         only = f"{scorecard.listed(BUDGET_WORDS[b] for b in budgets)} budget{'s' if len(budgets) > 1 else ''}"
-        tally = f"at the paper's scale, at the {only} only: {tally}"
+        tally = f"judged on models trained with the paper's recipe at the {only} only: {tally}"
     if apart:
-        tally = f"{tally}; {apart} more not at its scale, not counted"
+        tally = f"{tally}; {apart} more trained with a shorter recipe, not counted"
     claim = Claim("Models", name, measured, verdict([c.outcome for c in counted]), threshold,
-                  finding=tally + (f"; {skipped} not judged (a model did not train)" if skipped else ""))
+                  finding=tally + (f"; {skipped} not judged, as a model in each did not train" if skipped else ""))
     return claim if at_scale else scorecard.at_scale(claim, False)
 
 
