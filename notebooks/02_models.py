@@ -198,8 +198,8 @@ paper = compare.PAPER.get(study.corpus.name, {})
 Markdown(
     f"The best model here is **{labels[best.model]}** at {best.test_loss:.3f} ± {best['std']:.3f} nats per byte; "
     "the best "
-    "of each architecture, with how long it trained: "
-    + ", ".join(f"{r.architecture.upper()} {r.test_loss:.3f} ({lengths[r.model]})" for r in best_of.itertuples())
+    "of each architecture, with its size and how long it trained: "
+    + ", ".join(f"{r.architecture.upper()} {r.test_loss:.3f} ({labels[r.model]})" for r in best_of.itertuples())
     + ". "
     + (f"The paper's best LSTM reached {paper['best LSTM']:.3f} (the paper's value, for comparison)"
        + (" on its own Linux corpus, built from a 2015 kernel with 101 symbols against this one's "
