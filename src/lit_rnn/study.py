@@ -167,27 +167,28 @@ class Study:
             run = self.small_run if role == "small" else self.large_runs.get(role)
             if run is None or run.config not in configs:  # a fallback from the grid: its note says so
                 continue
-            trained = [c.model.dropout for c in configs if Run(c, self.artifacts).is_finished]
-            missing = [c.model.dropout for c in configs if c.model.dropout not in trained]
-            how = f"chosen on validation from {_dropouts(trained)}" if len(trained) > 1 else "the only dropout trained"
-            parts.append(f"{run.name}: {run.config.model.dropout:g}, {how}"
-                         + (f" ({_dropouts(missing)} not in this build)" if missing else ""))
+            parts.append(f"{run.name}: {self._dropout_choice(configs, run.config.model.dropout)}")
         described = {c for _, configs in roles for c in configs}
         paper = PRESETS["paper"].grid_configs(self.corpus) if self.preset.name != "paper" else []
         if full := [run for run in self.grid_runs if run.config in paper and run.config not in described]:
             models = {replace(run.config.model, dropout=0.0) for run in full}
             tried = [c for c in paper if replace(c.model, dropout=0.0) in models]
-            trained = sorted({c.model.dropout for c in tried if Run(c, self.artifacts).is_finished})
-            missing = sorted({c.model.dropout for c in tried} - set(trained))
             parts.append(f"the other models of the paper's grid at its recipe ({_count(len(full), 'model')}): "
-                         + (f"chosen on validation from {_dropouts(trained)}" if len(trained) > 1 else
-                            f"{trained[0]:g}, the only dropout trained")
-                         + (f" ({_dropouts(missing)} not in this build)" if missing else ""))
+                         + self._dropout_choice(tried))
         grid = sorted({d for spec in self.preset.grid for d in spec.dropouts})
         parts.append(f"this preset's grid ({(self.preset.grid_recipe or self.preset.recipe).length}): "
                      + (f"chosen on validation from {_dropouts(grid)}" if len(grid) > 1 else
                         f"{grid[0]:g}, the only dropout it trains"))
         return "Dropout in this build: " + "; ".join(parts) + "."
+
+    def _dropout_choice(self, configs: list[RunConfig], chosen: float | None = None) -> str:
+        """Which of the dropouts ``configs`` try this build trained, and the one validation ``chosen`` (None: each
+        model chose its own), naming those it lacks."""
+        trained = sorted({c.model.dropout for c in configs if Run(c, self.artifacts).is_finished})
+        missing = sorted({c.model.dropout for c in configs} - set(trained))
+        how = (f"{trained[0]:g}, the only dropout trained" if len(trained) == 1 else
+               ("" if chosen is None else f"{chosen:g}, ") + f"chosen on validation from {_dropouts(trained)}")
+        return how + (f" ({_dropouts(missing)} not in this build)" if missing else "")
 
     @cached_property
     def small_run(self) -> Run:
