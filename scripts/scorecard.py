@@ -35,14 +35,13 @@ def models(study: Study) -> list[scorecard.Claim]:
     """Chapter 2: depth, gating and the clusters of models."""
     runs = study.recurrent_runs
     predictions = {run.name: study.predictions(run) for run in runs}
-    trainings = {run.name: run.training for run in runs}
     table = compare.loss_table([compare.ScoredModel(predictions[run.name], run.config.model, run.result.parameters,
                                                     run.training) for run in runs], study.budgets, study.corpus.name)
-    architectures = {run.name: run.config.model.architecture for run in runs}
     paper_training = Recipe().length
-    return [compare.depth_claim(table, predictions, paper_training),
-            compare.gated_claim(table, predictions, paper_training),
-            compare.cluster_claim(list(predictions.values()), architectures, trainings, paper_training)]
+    return [compare.depth_claim(table, predictions, paper_training, study.plateau),
+            compare.three_layers_claim(table, predictions, paper_training, study.plateau),
+            compare.gated_claim(table, predictions, paper_training, study.plateau),
+            compare.cluster_claim(table, predictions, paper_training, study.plateau)]
 
 
 def cells(study: Study) -> list[scorecard.Claim]:

@@ -14,6 +14,7 @@ trained once.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
@@ -237,7 +238,7 @@ class _Pair(NamedTuple):
     that did not train at all, and the budget they share (0: the smallest)."""
 
     scaled: bool
-    comparison: Comparison
+    comparison: Comparison | Closeness
     untrained: list[str]
     budget_index: int
 
@@ -245,10 +246,11 @@ class _Pair(NamedTuple):
 BUDGET_WORDS = ("smallest", "second", "third", "largest")  # the paper's four budgets, in a sentence
 
 
-def _scaled(name: str, pairs: list[_Pair], threshold: str, finding: str) -> Claim:
-    """A claim from its comparisons: judged on those at the paper's scale whose models trained, or counted "not at
-    the paper's scale" when there are none; "not measured" without any. A comparison with a model that did not
-    train is named, not judged: it says nothing of the architectures, only that the training failed."""
+def _scaled(name: str, pairs: list[_Pair], threshold: str, finding: str, judged=verdict) -> Claim:
+    """A claim from its comparisons: judged (``judged``: outcomes to verdict) on those at the paper's scale whose
+    models trained, or counted "not at the paper's scale" when there are none; "not measured" without any. A
+    comparison with a model that did not train is named, not judged: it says nothing of the architectures, only that
+    the training failed."""
     if not pairs:
         return Claim("Models", name, "no pair of models to compare", judge(None), threshold)
     trained = [pair for pair in pairs if not pair.untrained]
@@ -270,23 +272,24 @@ def _scaled(name: str, pairs: list[_Pair], threshold: str, finding: str) -> Clai
         tally = f"judged on models trained with the paper's recipe at the {only} only: {tally}"
     if apart:
         tally = f"{tally}; {apart} more trained with a shorter recipe, not counted"
-    claim = Claim("Models", name, measured, verdict([c.outcome for c in counted]), threshold,
+    claim = Claim("Models", name, measured, judged([c.outcome for c in counted]), threshold,
                   finding=tally + (f"; {skipped} not judged, as a model in each did not train" if skipped else ""))
     return claim if at_scale else scorecard.at_scale(claim, False)
 
 
 def _paired(table: pd.DataFrame, predictions: dict[str, Predictions], key: str, pick, paper_training: str | None,
-            plateau: float | None) -> list[_Pair]:
+            plateau: float | None, paper_expects: bool = True) -> list[_Pair]:
     """Comparisons within each group of models trained alike with the same ``key`` and budget: ``pick(group)`` gives
-    (expected, other) row pairs; each is flagged whether its models trained with ``paper_training`` (None: all
-    are), with the names of those that did not train (test loss at or above ``plateau``; None: every model
-    counts)."""
+    (expected, other) row pairs (``paper_expects``: the paper expects the first to be better); each is flagged
+    whether its models trained with ``paper_training`` (None: all are), with the names of those that did not train
+    (test loss at or above ``plateau``; None: every model counts)."""
     out = []
     for (training, _, budget), group in table.groupby(["training", key, "budget_index"]):
         for expected, other in pick(group):
             pair = [predictions[expected.model], predictions[other.model]]
             untrained = [p.name for p in pair if plateau is not None and did_not_train(p.cross_entropy, plateau)]
-            out.append(_Pair(paper_training is None or training == paper_training, comparison(*pair), untrained,
+            out.append(_Pair(paper_training is None or training == paper_training,
+                             comparison(*pair, paper_expects=paper_expects), untrained,
                              int(budget)))
     return out
 
@@ -305,6 +308,24 @@ def depth_claim(table: pd.DataFrame, predictions: dict[str, Predictions], paper_
                                                         paper_training, plateau),
                    f"each 2-layer model better than the 1-layer model of its type and budget; {NOISE_TEXT}",
                    "{beyond} of {total} pairs better beyond the noise, {against} reversed")
+
+
+def three_layers_claim(table: pd.DataFrame, predictions: dict[str, Predictions], paper_training: str | None = None,
+                       plateau: float | None = None) -> Claim:
+    """The paper: between 2 and 3 layers the results are mixed. Tested at every (training, architecture, budget) with
+    a 2-layer and a 3-layer model: mixed when the 3-layer model is better beyond the noise in some and worse beyond
+    it in others (:func:`~lit_rnn.analysis.scorecard.mixed`). ``paper_training``, ``plateau``: as
+    :func:`depth_claim`'s."""
+    def pick(group):
+        two, three = group[group.n_layers == 2], group[group.n_layers == 3]
+        return [(three.iloc[0], two.iloc[0])] if len(two) and len(three) else []
+
+    return _scaled("Between 2 and 3 layers the results are mixed",
+                   _paired(table, predictions, "architecture", pick, paper_training, plateau, paper_expects=False),
+                   "the 3-layer model better than the 2-layer model of its type and budget beyond the noise in some "
+                   f"pairs and worse beyond it in others; {NOISE_TEXT}",
+                   "3 layers better beyond the noise in {beyond} of {total} pairs, worse in {against}",
+                   judged=scorecard.mixed)
 
 
 def gated_claim(table: pd.DataFrame, predictions: dict[str, Predictions], paper_training: str | None = None,
@@ -366,46 +387,61 @@ def agreement_bootstrap(predictions: list[Predictions], samples: int = SAMPLES, 
     return (resampled[:, :-1] / resampled[:, -1:]).reshape(samples, m, m)
 
 
-def _cluster_margin(agreement: np.ndarray, gated: np.ndarray, rnns: np.ndarray) -> np.ndarray:
-    """Least agreement within the gated models (and within RNNs, where two) minus the most across the two kinds."""
-    off = ~np.eye(agreement.shape[-1], dtype=bool)
-    within = np.where((gated[:, None] & gated[None]) & off, agreement, np.inf).min(axis=(-2, -1))
-    if rnns.sum() >= 2:
-        within = np.minimum(within, np.where((rnns[:, None] & rnns[None]) & off, agreement, np.inf).min(axis=(-2, -1)))
-    across = np.where(gated[:, None] & rnns[None], agreement, -np.inf).max(axis=(-2, -1))
-    return within - across
+@dataclass(frozen=True)
+class Closeness:
+    """An LSTM, a GRU and an RNN of one depth and budget: how often the two gated models agree on the most likely
+    byte, against the most either agrees with the RNN, with the 95% bootstrap interval of that margin."""
+
+    lstm: str
+    gru: str
+    rnn: str
+    gated: float  # the LSTM's and the GRU's agreement
+    across: float  # the most agreement between either of them and the RNN
+    low: float  # the margin's (gated - across) 95% bootstrap interval
+    high: float
+
+    @property
+    def outcome(self) -> str | None:
+        return scorecard.outcome_interval(self.low, self.high)
+
+    def __str__(self) -> str:
+        return (f"{self.lstm} and {self.gru} agree on {self.gated:.1%} of bytes, either with {self.rnn} on at most "
+                f"{self.across:.1%}: margin {signed(self.gated - self.across, 2, percent=True)} (95% interval "
+                f"{signed(self.low, 2, percent=True)} to {signed(self.high, 2, percent=True)})")
 
 
-def cluster_claim(predictions: list[Predictions], architectures: dict[str, str],
-                  trainings: dict[str, str] | None = None, paper_training: str | None = None,
+def closeness(lstm: Predictions, gru: Predictions, rnn: Predictions) -> Closeness:
+    """How much closer an LSTM's and a GRU's predictions are to each other than either's to an RNN's
+    (:class:`Closeness`), on the bytes all three keep."""
+    agree, resampled = agreement_matrix([lstm, gru, rnn]).to_numpy(), agreement_bootstrap([lstm, gru, rnn])
+    margins = resampled[:, 0, 1] - np.maximum(resampled[:, 0, 2], resampled[:, 1, 2])
+    return Closeness(lstm.name, gru.name, rnn.name, float(agree[0, 1]), float(max(agree[0, 2], agree[1, 2])),
+                     *interval(margins))
+
+
+def cluster_claim(table: pd.DataFrame, predictions: dict[str, Predictions], paper_training: str | None = None,
                   plateau: float | None = None) -> Claim:
     """The paper (Figure 1 right, on War and Peace): LSTM and GRU predictions are similar and the RNNs form a
-    cluster of their own. Tested on agreement on the most likely byte: the least agreement among gated models
-    (and among RNNs, where two) exceeds the most between a gated model and an RNN, beyond the noise (95%
-    bootstrap interval of that margin). With ``trainings``, only the largest group of models trained alike is
-    compared, so training time does not pose as type; with ``plateau``, a model that did not train (test loss at
-    or above it) is left out and named, since its predictions say nothing of its architecture."""
-    name, corpora = "LSTM and GRU predictions cluster apart from the RNN's", ("warpeace",)
-    threshold = ("least agreement within a kind minus the most across kinds > 0; " + INTERVAL_TEXT.format(0))
-    untrained = [p.name for p in predictions if plateau is not None and did_not_train(p.cross_entropy, plateau)]
-    trained = [p for p in predictions if p.name not in untrained]
-    common = pd.Series([trainings[p.name] for p in trained]).value_counts().idxmax() if trainings and trained else None
-    alike = [p for p in trained if common is None or trainings[p.name] == common]
-    architecture = np.array([architectures[p.name] for p in alike])
-    gated, rnns = np.isin(architecture, ["lstm", "gru"]), architecture == "rnn"
-    if gated.sum() < 2 or not rnns.any():
-        return Claim("Models", name, "needs two gated models and an RNN trained alike"
-                     + (f" (did not train: {', '.join(untrained)})" if untrained else ""), judge(None), threshold,
-                     corpora=corpora)
-    point = float(_cluster_margin(agreement_matrix(alike).to_numpy(), gated, rnns))
-    low, high = interval(_cluster_margin(agreement_bootstrap(alike), gated, rnns))
-    measured = (f"{'models trained for ' + common + ': ' if common else ''}least agreement within a kind minus the "
-                f"most across kinds {point:+.1%} (95% interval {low:+.1%} to {high:+.1%})"
-                + (f"; left out, as {'they' if len(untrained) > 1 else 'it'} did not train: {', '.join(untrained)}"
-                   if untrained else ""))
-    claim = Claim("Models", name, measured, verdict([scorecard.outcome_interval(low, high)]), threshold,
-                  corpora=corpora, finding=f"margin {point:+.1%}")
-    return scorecard.at_scale(claim, paper_training is None or common is None or common == paper_training)
+    cluster of their own. Tested at every (training, depth, budget) with an LSTM, a GRU and an RNN, on agreement on
+    the most likely byte: the LSTM and the GRU agree more with each other than either does with the RNN, beyond
+    the noise (:class:`Closeness`). Models of one depth and budget are compared, as the other claims compare them,
+    so that size, which makes models agree as much as type does, never poses as type. ``paper_training``,
+    ``plateau``: as :func:`depth_claim`'s."""
+    pairs = []
+    for (training, _, budget), group in table.groupby(["training", "n_layers", "budget_index"]):
+        rows = [group[group.architecture == a] for a in ("lstm", "gru", "rnn")]
+        if any(row.empty for row in rows):
+            continue
+        trio = [predictions[row.model.iloc[0]] for row in rows]
+        untrained = [p.name for p in trio if plateau is not None and did_not_train(p.cross_entropy, plateau)]
+        pairs.append(_Pair(paper_training is None or training == paper_training, closeness(*trio), untrained,
+                           int(budget)))
+    claim = _scaled("LSTM and GRU predictions cluster apart from the RNN's", pairs,
+                    "the LSTM and the GRU of each depth and budget agree more on the most likely byte with each other "
+                    "than either with the RNN; " + INTERVAL_TEXT.format(0),
+                    "the LSTM and the GRU closer to each other than to the RNN beyond the noise at {beyond} of "
+                    "{total} depths and budgets, one of them closer to the RNN at {against}")
+    return dataclasses.replace(claim, corpora=("warpeace",))
 
 
 SIMILAR = 0.02  # "nearly identical" losses: within 2% of each other

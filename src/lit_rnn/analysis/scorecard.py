@@ -105,6 +105,20 @@ def verdict(outcomes: Sequence[str | None]) -> str:
     return INCONCLUSIVE if all(o == WITHIN for o in outcomes) else PARTLY
 
 
+def mixed(outcomes: Sequence[str | None]) -> str:
+    """The verdict for a claim that an effect goes both ways ("results are mixed"), from its tests' outcomes:
+    reproduced when some go each way beyond the noise, not reproduced when all go one way beyond it, inconclusive
+    when all are within it, partly otherwise (one way beyond the noise, the rest within it)."""
+    if not outcomes or any(o is None for o in outcomes):
+        return NOT_MEASURED
+    beyond = {o for o in outcomes if o != WITHIN}
+    if beyond == {FOR, AGAINST}:
+        return REPRODUCED
+    if not beyond:
+        return INCONCLUSIVE
+    return PARTLY if WITHIN in outcomes else NOT_REPRODUCED
+
+
 def outcome_z(difference: float, std: float) -> str | None:
     """The outcome of a difference (positive: the paper's way) against its bootstrap std; None if NaN."""
     if not (math.isfinite(difference) and math.isfinite(std)):
