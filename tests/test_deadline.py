@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from lit_rnn import train as train_module
+from lit_rnn.errors import UserError
 from lit_rnn.models import ModelConfig
 from lit_rnn.packed import train_packed
-from lit_rnn.runs import Recipe, Run, RunConfig
+from lit_rnn.runs import Recipe, Run, RunConfig, export_run, export_unfinished, resume_unfinished
 from lit_rnn.train import TrainOptions, train
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is faster
@@ -48,6 +49,26 @@ def test_a_run_cut_by_the_deadline_is_checkpointed_unfinished_and_resumes_identi
     assert torch.load(cut.checkpoint_path, weights_only=True)["progress"]["step"] == 12  # not the periodic 7
     monkeypatch.undo()
     _same(train(config, wp40k, QUIET, artifacts=tmp_path / "cut"), whole)
+
+
+def test_a_run_cut_on_one_machine_resumes_identically_on_another(wp40k, tmp_path, monkeypatch):
+    """How a run cut by one GPU window's deadline reaches the next, on a fresh machine: exported with its checkpoint
+    (``runs.export_unfinished``) and taken up by another store (``runs.resume_unfinished``)."""
+    (config,) = _configs(wp40k, 16)
+    whole = train(config, wp40k, QUIET, artifacts=tmp_path / "whole")
+    _cut_after(monkeypatch, 12)
+    cut = train(config, wp40k, dataclasses.replace(QUIET, deadline=0.0), artifacts=tmp_path / "first")
+    monkeypatch.undo()
+    folder = export_unfinished(cut, tmp_path / "out")
+    run, what = resume_unfinished(folder, tmp_path / "second")
+    assert what == "resumable from step 12" and run.step == 12 and not run.is_finished
+    assert resume_unfinished(folder, tmp_path / "second")[1] == "the store's checkpoint is as far already (step 12)"
+    _same(train(config, wp40k, QUIET, artifacts=tmp_path / "second"), whole)
+    assert resume_unfinished(folder, tmp_path / "second")[1] == "finished in the store already"
+    with pytest.raises(UserError, match="has finished"):
+        export_unfinished(whole, tmp_path / "elsewhere")
+    with pytest.raises(UserError, match="no checkpoint.pt: not an unfinished run"):
+        resume_unfinished(export_run(whole, tmp_path / "finished"), tmp_path / "third")
 
 
 def test_a_pack_cut_by_the_deadline_checkpoints_every_member(wp40k, tmp_path, monkeypatch):

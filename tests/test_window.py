@@ -108,7 +108,10 @@ def test_the_report_says_what_the_graphs_check_found():
             "every replay: failed") in markdown(report)
     report.graphs, report.pack_by, report.cuda_graphs = {**report.graphs, "masks_change": True, "passed": True}, \
         "run", True
+    report.resumed, report.unfinished = ["a"], ["b", "c"]
     text = markdown(report)
+    assert "gone on from an earlier window's checkpoints: 1 runs" in text
+    assert "2 runs cut by the deadline exported with their checkpoints to unfinished/" in text
     assert "lstm 4.0e-03; new dropout masks every replay: passed" in text
     assert "each run on its own CUDA stream, all of an architecture and depth at once, every step replayed" in text
 
@@ -142,6 +145,8 @@ def test_a_window_measures_trains_in_order_exports_and_reports(corpora, tmp_path
 def test_a_window_too_short_to_train_is_refused_in_one_line(capsys, tmp_path):
     assert main(["gpu-window", "--minutes", "0.5", "--out", str(tmp_path), "--device", "cpu"]) == 2
     assert "leaves no time to train" in capsys.readouterr().err
+    assert main(["gpu-window", "--minutes", "9", "--out", str(tmp_path), "--resume", str(tmp_path / "none")]) == 2
+    assert "is not a folder: give an earlier window's OUT/unfinished/" in capsys.readouterr().err
 
 
 def test_window_packs_prints_each_grid_pack_of_a_kept_report(reference_data_dir):

@@ -217,6 +217,11 @@ class Run:
         return self.result_path.exists()
 
     @property
+    def step(self) -> int:
+        """The step its checkpoint stands at (0 without one: not started, or finished)."""
+        return load_checkpoint(self.checkpoint_path)["progress"]["step"] if self.checkpoint_path.exists() else 0
+
+    @property
     def result(self) -> RunResult:
         return RunResult.from_dict(json.loads(self.result_path.read_text()))
 
@@ -371,6 +376,63 @@ def export_weightless(run: Run, destination: str | Path, test_std: float) -> Pat
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+RESUMABLE_FILES = ("config.json", "metrics.jsonl", "checkpoint.pt", "best.pt", "provenance.json")
+
+
+def export_unfinished(run: Run, destination: str | Path) -> Path:
+    """Copy an unfinished run's checkpoint, best weights, log and snapshots as they are (fp32: training goes on from
+    them exactly) into ``destination/<id>/``, for another machine to resume it (:func:`resume_unfinished`): how a
+    run cut by one GPU window's deadline reaches the next window, on a fresh machine."""
+    if run.is_finished:
+        raise UserError(f"run {run.config.run_id} ({run.name}) has finished: export it with `lit-rnn runs export`")
+    if not run.checkpoint_path.exists():
+        raise UserError(f"run {run.config.run_id} ({run.name}) has no checkpoint: it has nothing to resume from")
+    target = Path(destination) / run.config.run_id
+    if target.exists():
+        raise UserError(f"{target} exists already; choose an empty destination")
+    staging = _staging(Path(destination), ".export-")
+    try:
+        for name in RESUMABLE_FILES:
+            if (run.dir / name).exists():
+                shutil.copyfile(run.dir / name, staging / name)
+        if run.snapshots():
+            (staging / "snapshots").mkdir()
+            for source in run.snapshots().values():
+                shutil.copyfile(source, staging / "snapshots" / source.name)
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def resume_unfinished(folder: str | Path, artifacts: str | Path) -> tuple[Run, str]:
+    """Bring an unfinished run exported from another machine (:func:`export_unfinished`) into the store, so that
+    training resumes it from its checkpoint; returns the run and what happened. Its config must hash to the folder's
+    name and its weights load with ``weights_only=True`` and fit the config; it is left out where the store has the
+    run finished, or checkpointed as far."""
+    folder = Path(folder)
+    config = _verified_config(folder)
+    run = Run(config, artifacts)
+    if not (folder / "checkpoint.pt").exists():
+        raise UserError(f"{folder} has no checkpoint.pt: not an unfinished run to resume (a finished run is "
+                        "imported with `lit-rnn runs import`)")
+    for path in (folder / "checkpoint.pt", folder / "best.pt", *sorted((folder / "snapshots").glob("step*.pt"))):
+        if path.exists():
+            _check_weights(path, config)
+    step = load_checkpoint(folder / "checkpoint.pt")["progress"]["step"]
+    if run.is_finished:
+        return run, "finished in the store already"
+    if run.step >= step:
+        return run, f"the store's checkpoint is as far already (step {run.step:,})"
+    staging = _staging(run.dir.parent, ".import-")
+    try:
+        shutil.copytree(folder, staging, dirs_exist_ok=True, copy_function=shutil.copyfile)
+        _move_into_store(staging, run)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return run, f"resumable from step {step:,}"
 
 
 def _staging(parent: Path, prefix: str) -> Path:

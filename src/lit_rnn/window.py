@@ -17,11 +17,13 @@ In order:
    concurrent streams (:func:`lit_rnn.packed.train_streams`), with CUDA graphs where they were fastest.
    A training whose projected time (from its measured seconds per step, validations included, without
    early stopping) does not fit in the time left is not started (``partial`` starts it anyway: the
-   deadline cuts it and a later window resumes it). Training stops at the deadline: every run still
-   training is checkpointed and left unfinished;
-3. the runs this window finished are exported in fp16 to ``out/runs/`` (:func:`lit_rnn.runs.export_run`),
-   and a report is written: ``out/report.json`` and ``out/report.md`` (each training with its measured time per
-   step and per validation pass, its projected and its actual time, and its outcome).
+   deadline cuts it). Training stops at the deadline: every run still training is checkpointed and
+   left unfinished;
+3. the runs this window finished are exported in fp16 to ``out/runs/`` (:func:`lit_rnn.runs.export_run`), the
+   runs it cut with their checkpoints to ``out/unfinished/`` (:func:`lit_rnn.runs.export_unfinished`), which the
+   next window, on a fresh machine, goes on from (``--resume out/unfinished``), and a report is written:
+   ``out/report.json`` and ``out/report.md`` (each training with its measured time per step and per validation
+   pass, its projected and its actual time, and its outcome).
 
 The projected wall times (core set; grid per corpus) add up every pack's measured steps and validations
 over its recipe without early stopping (an upper bound), packs one after another; the streams' and the
@@ -61,7 +63,7 @@ from lit_rnn.probe import (
     time_training,
     trace_agreement,
 )
-from lit_rnn.runs import SHIPPED, Run, RunConfig, export_run, import_shipped
+from lit_rnn.runs import SHIPPED, Run, RunConfig, export_run, export_unfinished, import_shipped, resume_unfinished
 from lit_rnn.train import TrainingDiverged, TrainOptions, train
 
 RESERVE_S = 30.0  # seconds kept at the end of a window for the export and the report
@@ -112,16 +114,10 @@ def plan(corpora: list[Corpus], core: Preset, grid: Preset, artifacts: Path | No
     return tasks
 
 
-def done_steps(config: RunConfig, artifacts: Path) -> int:
-    """The step a run's checkpoint stands at (0 for a run not started)."""
-    path = Run(config, artifacts).checkpoint_path
-    return torch.load(path, map_location="cpu", weights_only=True)["progress"]["step"] if path.exists() else 0
-
-
 def projected_seconds(task: Task, artifacts: Path | None = None) -> float:
     """The task's projected training time from where its runs stand (from scratch without ``artifacts``); runs
     resumed at different steps train one after another."""
-    steps = sorted({done_steps(c, artifacts) if artifacts else 0 for c in task.configs})
+    steps = sorted({Run(c, artifacts).step if artifacts else 0 for c in task.configs})
     return sum(task.timing.seconds(task.configs, task.corpus, done) for done in steps)
 
 
@@ -139,7 +135,9 @@ class Report:
     projected_s: dict = field(default_factory=dict)
     tasks: list[dict] = field(default_factory=list)
     imported: list[str] = field(default_factory=list)  # from pretrained/ into the store, not trained
+    resumed: list[str] = field(default_factory=list)  # unfinished runs of an earlier window, gone on from here
     exported: list[str] = field(default_factory=list)
+    unfinished: list[str] = field(default_factory=list)  # cut by the deadline: exported with their checkpoints
     pack_by: str = "depth"  # how the window trained each architecture and depth's runs (lit_rnn.packed.PACK_BY)
     graphs: dict = field(default_factory=dict)  # the CUDA graphs' check (lit_rnn.probe.graph_check); empty: not run
     rnn_dtype: str = ""  # what a recurrent layer computes in under the training precision's autocast
@@ -283,15 +281,22 @@ def export_finished(runs: list[Run], out: Path, corpora: list[Corpus], device: t
 def gpu_window(corpora: list[Corpus], out: Path, *, deadline: float, core: Preset, grid: Preset,
                options: TrainOptions, artifacts: Path, processes: int | None = None, partial: bool = False,
                shipped: Path | None = None, minutes: float = 0.0, pack_by: str = "auto",
-               cuda_graphs: str = "auto") -> Report:
-    """Check the device, train what the store lacks in priority order until ``deadline`` (a ``time.monotonic()``
-    time), export what finished into ``out/runs/`` and write ``out/report.json`` and ``out/report.md``."""
+               cuda_graphs: str = "auto", resume: Path | None = None) -> Report:
+    """Check the device, take up the unfinished runs of an earlier window (``resume``: its ``out/unfinished/``),
+    train what the store lacks in priority order until ``deadline`` (a ``time.monotonic()`` time), export what
+    finished into ``out/runs/`` and what the deadline cut into ``out/unfinished/``, and write ``out/report.json``
+    and ``out/report.md``."""
     out.mkdir(parents=True, exist_ok=True)
     report = Report(describe(options.device), options.precision, minutes, _now())
-    timings = measure(corpora, core, grid, options, processes, report, pack_by=pack_by, cuda_graphs=cuda_graphs)
     if shipped is not None:
         configs = [c for task in plan(corpora, core, grid, artifacts) for c in task.configs]
         report.imported = [run.config.run_id for run in import_shipped(configs, shipped, artifacts)]
+    if resume is not None:  # before the device check: a folder that cannot be taken up fails before its minutes
+        for folder in sorted(f for f in resume.iterdir() if not f.name.startswith(".")):  # not a killed export
+            run, what = resume_unfinished(folder, artifacts)
+            if what.startswith("resumable"):
+                report.resumed.append(run.config.run_id)
+    timings = measure(corpora, core, grid, options, processes, report, pack_by=pack_by, cuda_graphs=cuda_graphs)
     tasks = plan(corpora, core, grid, artifacts)
     for task in tasks:
         task.timing = timings[task.configs[0].run_id]  # its whole pack's: an upper bound for part of it
@@ -299,6 +304,8 @@ def gpu_window(corpora: list[Corpus], out: Path, *, deadline: float, core: Prese
                             artifacts, partial, report.pack_by)
     report.tasks = [_task_row(task) for task in tasks]
     report.exported = export_finished(finished, out, corpora, options.device, core.dynamics_epochs)
+    cut = [Run(config, artifacts) for task in tasks if task.outcome == "cut" for config in task.configs]
+    report.unfinished = [export_unfinished(run, out / "unfinished").name for run in cut if not run.is_finished]
     report.finished = _now()
     atomic_write_text(out / "report.json", json.dumps(dataclasses.asdict(report), indent=2))
     atomic_write_text(out / "report.md", markdown(report))
@@ -368,11 +375,16 @@ def markdown(report: Report) -> str:
         lines.append(f"- projected wall time, {name}: {times} (no early stopping)")
     if report.imported:
         lines.append(f"- imported from pretrained/ instead of trained: {len(report.imported)} runs")
+    if report.resumed:
+        lines.append(f"- gone on from an earlier window's checkpoints: {len(report.resumed)} runs")
     lines += ["", "| training | step | validation | projected | took | outcome |", "|---|---|---|---|---|---|"]
     lines += [f"| {t['training']} | {_milliseconds(t['step_s'])} | {_milliseconds(t['validation_s'])} | "
               f"{_duration(t['projected_s'])} | {_duration(t['seconds'])} | {t['outcome']} |" for t in report.tasks]
-    lines += ["", f"{len(report.exported)} finished runs exported in fp16 to runs/ "
-              "(`lit-rnn runs import runs/*`).", f"Finished {report.finished}.", ""]
+    lines += ["", f"{len(report.exported)} finished runs exported in fp16 to runs/ (`lit-rnn runs import runs/*`)."]
+    if report.unfinished:
+        lines.append(f"{len(report.unfinished)} runs cut by the deadline exported with their checkpoints to "
+                     "unfinished/ (the next window goes on from them: `--resume unfinished`).")
+    lines += [f"Finished {report.finished}.", ""]
     return "\n".join(lines)
 
 
@@ -388,7 +400,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--processes", type=int, default=None,
                         help="per-run processes of the throughput probe (default: the probe pack's runs; 0: skip)")
     parser.add_argument("--partial", action="store_true",
-                        help="start packs that cannot finish in time (the deadline cuts them; a later window resumes)")
+                        help="start packs that cannot finish in time (the deadline cuts them, and they are exported "
+                             "to OUT/unfinished/ for a later window to go on from)")
+    parser.add_argument("--resume", default=None,
+                        help="an earlier window's OUT/unfinished/: its runs go on from their checkpoints here")
     parser.add_argument("--pack-by", choices=("auto", *PACK_BY), default="auto",
                         help="how an architecture and depth's runs train: one pack (depth), a pack per model or per "
                              "run on concurrent CUDA streams; auto: the fastest in the device check's probe")
@@ -405,6 +420,8 @@ def main(args: argparse.Namespace) -> None:
     start = time.monotonic()
     if args.minutes * 60 <= 2 * RESERVE_S:
         raise UserError(f"--minutes {args.minutes} leaves no time to train: give more than {2 * RESERVE_S / 60:g}")
+    if args.resume and not Path(args.resume).is_dir():
+        raise UserError(f"--resume {args.resume} is not a folder: give an earlier window's OUT/unfinished/")
     device = resolve_device(args.device)
     options = TrainOptions(device=device, precision=resolve_precision(args.precision, device))
     core, grid = get_preset(args.core), get_preset(args.grid)
@@ -413,7 +430,8 @@ def main(args: argparse.Namespace) -> None:
     report = gpu_window(corpora, Path(args.out), deadline=start + args.minutes * 60 - RESERVE_S, core=core,
                         grid=grid, options=options, artifacts=resolve_artifacts(args.artifacts),
                         processes=args.processes, partial=args.partial, shipped=shipped, minutes=args.minutes,
-                        pack_by=args.pack_by, cuda_graphs=args.cuda_graphs)
+                        pack_by=args.pack_by, cuda_graphs=args.cuda_graphs,
+                        resume=Path(args.resume) if args.resume else None)
     print(markdown(report))
 
 
