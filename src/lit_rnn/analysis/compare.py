@@ -273,7 +273,9 @@ def _scaled(name: str, pairs: list[_Pair], threshold: str, finding: str, judged=
     if apart:
         tally = f"{tally}; {apart} more trained with a shorter recipe, not counted"
     claim = Claim("Models", name, measured, judged([c.outcome for c in counted]), threshold,
-                  finding=tally + (f"; {skipped} not judged, as a model in each did not train" if skipped else ""))
+                  finding=tally + (f"; {skipped} not judged, as "
+                                   + ("one of its models" if skipped == 1 else "a model in each") + " did not train"
+                                   if skipped else ""))
     return claim if at_scale else scorecard.at_scale(claim, False)
 
 
