@@ -218,7 +218,7 @@ class Run:
 
     @property
     def step(self) -> int:
-        """The step its checkpoint stands at (0 without one: not started, or finished)."""
+        """The step its checkpoint stands at (0 without one)."""
         return load_checkpoint(self.checkpoint_path)["progress"]["step"] if self.checkpoint_path.exists() else 0
 
     @property
