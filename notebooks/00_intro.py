@@ -134,6 +134,9 @@ Markdown("\n\n".join(f"*{note}*" for note in notes) if notes else "Every model t
 # none goes against it), *inconclusive* (all within the noise, or the test a claim says decides it
 # is; chapter 10's attention claim is one), *not reproduced* (a test goes
 # against the paper beyond the noise), or *not measured* where this build lacks what the claim needs.
+# One claim is of an effect going both ways (chapter 2's "between 2 and 3 layers the results are
+# mixed"): it is reproduced when its pairs go both ways beyond the noise, and not reproduced when all
+# of those beyond it go one way.
 # The noise is a bootstrap over the test split's segments: it covers which text is tested, not which
 # seed trained a model (each configuration is trained once). Each row states its threshold and,
 # where one exists, its chance level; each chapter states them again beside its claims.

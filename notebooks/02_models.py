@@ -118,8 +118,8 @@ study.provenance_table()
 # %% [markdown]
 # ### Training curves
 #
-# One panel per training length (the paper's 50 epochs, the grid's 1,000 steps), so a short run is
-# not squashed into the start of a long one's axis.
+# One panel per training length where the build holds more than one (the paper's 50 epochs, a
+# preset's shorter grid), so a short run is not squashed into the start of a long one's axis.
 
 # %%
 curves = {}
@@ -149,8 +149,8 @@ Markdown("No run's validation loss rose by 0.05 nats/byte or more from one evalu
 #
 # The test cross-entropy of every model, in nats per byte, with its standard deviation over 1,000
 # bootstrap resamplings of the test split's 100 segments. The error rate is the paper's: the share of
-# test bytes to which the model gives a probability below 0.5 (a model that is right but unsure makes
-# an error too).
+# test bytes to which the model gives the true next byte a probability below 0.5 (a model that is
+# right but unsure makes an error too).
 
 # %%
 predictions = {run.name: study.predictions(run) for run in runs}
@@ -242,8 +242,9 @@ Markdown("```text\n" + generated.decode("utf-8", errors="replace").replace("\r",
 # configuration is trained once). A reversal beyond the noise makes a claim *not reproduced*;
 # differences all within the noise make it *inconclusive*. The paper's "between 2 and 3 layers the
 # results are mixed" is the one claim of an effect going both ways: it is reproduced when a 3-layer
-# model is better than its 2-layer twin beyond the noise somewhere and worse beyond it elsewhere, and
-# not reproduced when every pair goes the same way. Only models trained alike are compared
+# model is better than the 2-layer model of its type and budget beyond the noise somewhere and worse
+# beyond it elsewhere, not reproduced when every pair beyond the noise goes the same way, inconclusive
+# when none is beyond it, and not measured with fewer than two pairs. Only models trained alike are compared
 # (the end of each model's name says how long it trained), so a model trained longer never stands
 # in for a deeper or gated one, and a claim judged only on models not trained with the paper's
 # recipe is counted apart, as *not at the paper's scale*. A pair with a model that did not train

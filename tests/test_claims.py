@@ -102,7 +102,14 @@ def test_the_three_layer_claim_is_reproduced_only_when_the_results_go_both_ways(
     both = models(1.4, 1.3, 1.4, 1.5)
     claim = compare.three_layers_claim(_table(rows, both), both)
     assert claim.verdict == "reproduced"
-    assert claim.finding.endswith(": 3 layers better beyond the noise in 1 of 2 pairs, worse in 1")
+    assert claim.finding.endswith(": 3 layers better beyond the noise in 1 of 2 pairs, worse in 1 (better for the "
+                                  "LSTM; worse for the GRU)")
+    one = {name: both[name] for name in ("lstm-2", "lstm-3")}
+    assert compare.three_layers_claim(_table(rows[:2], one), one).verdict == "not measured"  # never both ways
+    sizes = [(name, architecture, layers, 100 if architecture == "gru" else 1000)
+             for name, architecture, layers, _ in rows]  # the GRUs at the smallest budget: counted budget by budget
+    assert compare.three_layers_claim(_table(sizes, both), both).finding.endswith(
+        "; by budget: smallest, 0 of 1 better, 1 worse; second, 1 of 1 better, 0 worse")
     assert "gru-2 is better than gru-3 by 0.100" in claim.measured and "against the paper" not in claim.measured
     worse = models(1.4, 1.5, 1.4, 1.5)
     assert compare.three_layers_claim(_table(rows, worse), worse).verdict == "not reproduced"
@@ -567,7 +574,7 @@ def test_the_recipe_claim_names_the_models_that_did_not_train():
     stuck = _models(1.5, 1.4, 3.2, 1.5)
     claim = compare.recipe_claim(stuck, 3.126, list(stuck))
     assert claim.verdict == "not reproduced" and "did not train: rnn-2 (3.1" in claim.measured
-    assert claim.measured.startswith("3 of 4 models below it (lstm-1, lstm-2, gru-2); did not train: rnn-2")
+    assert claim.measured.startswith("3 of 4 models below 3.126 (lstm-1, lstm-2, gru-2); did not train: rnn-2")
     assert compare.recipe_claim(stuck, 3.126).verdict == "not at the paper's scale"  # none with the paper's recipe
     judged = compare.recipe_claim(stuck, 3.126, ["lstm-1", "gru-2"])  # judged on the paper's recipe only
     assert judged.verdict == "reproduced" and judged.finding == "both models trained"

@@ -120,7 +120,8 @@ class Study:
                 "; ".join(run.shortfall for run in full if run.shortfall)  # a few by name, else those cut short
             caveats = ([f"{weightless} of them shipped without weights: their results and a summary of their test "
                         "predictions only"] if weightless else []) + ([named] if named else [])
-            self._hold("grid", f"{grid}: {len(full)} with the paper's recipe"
+            self._hold("grid", f"{grid}" + (", all with the paper's recipe" if not own_count else
+                                             f": {len(full)} with the paper's recipe")
                               + (f" ({'; '.join(caveats)})" if caveats else "")
                               + (f", {own_count} with this preset's ({recipe})" if own_count else "") + ".")
         elif self.preset.name != "paper" and self.preset.max_bytes is None:  # a cut corpus has no paper grid
@@ -176,9 +177,10 @@ class Study:
             parts.append(f"the other models of the paper's grid at its recipe ({_count(len(full), 'model')}): "
                          + self._dropout_choice(tried))
         grid = sorted({d for spec in self.preset.grid for d in spec.dropouts})
-        parts.append(f"this preset's grid ({(self.preset.grid_recipe or self.preset.recipe).length}): "
-                     + (f"chosen on validation from {_dropouts(grid)}" if len(grid) > 1 else
-                        f"{grid[0]:g}, the only dropout it trains"))
+        if any(run.config not in paper for run in self.grid_runs):  # some of Table 1 is this preset's own grid
+            parts.append(f"this preset's grid ({(self.preset.grid_recipe or self.preset.recipe).length}): "
+                         + (f"chosen on validation from {_dropouts(grid)}" if len(grid) > 1 else
+                            f"{grid[0]:g}, the only dropout it trains"))
         return "Dropout in this build: " + "; ".join(parts) + "."
 
     def _dropout_choice(self, configs: list[RunConfig], chosen: float | None = None) -> str:

@@ -246,11 +246,14 @@ class _Pair(NamedTuple):
 BUDGET_WORDS = ("smallest", "second", "third", "largest")  # the paper's four budgets, in a sentence
 
 
-def _scaled(name: str, pairs: list[_Pair], threshold: str, finding: str, judged=verdict) -> Claim:
+def _scaled(name: str, pairs: list[_Pair], threshold: str, finding: str, judged=verdict, detail=None,
+            by_budget: str | None = None) -> Claim:
     """A claim from its comparisons: judged (``judged``: outcomes to verdict) on those at the paper's scale whose
     models trained, or counted "not at the paper's scale" when there are none; "not measured" without any. A
     comparison with a model that did not train is named, not judged: it says nothing of the architectures, only that
-    the training failed."""
+    the training failed. ``finding`` is formatted with the counts ``beyond``, ``against``, ``within`` and ``total``,
+    for all the counted comparisons and, where they span budgets, ``by_budget`` (default: ``finding``) for each
+    budget; ``detail(counted)`` (the counted comparisons), where given, adds a few words to it."""
     if not pairs:
         return Claim("Models", name, "no pair of models to compare", judge(None), threshold)
     trained = [pair for pair in pairs if not pair.untrained]
@@ -264,8 +267,19 @@ def _scaled(name: str, pairs: list[_Pair], threshold: str, finding: str, judged=
         return Claim("Models", name, measured, judge(None), threshold)
     counted = [pair.comparison for pair in at_scale or trained]
     skipped, apart = len(pairs) - len(trained), len(trained) - len(counted)
-    tally = finding.format(against=sum(c.outcome == scorecard.AGAINST for c in counted), total=len(counted),
-                           beyond=sum(c.outcome == scorecard.FOR for c in counted))
+
+    def tallied(comparisons, words: str = finding) -> str:
+        outcomes = [c.outcome for c in comparisons]
+        return words.format(beyond=outcomes.count(scorecard.FOR), against=outcomes.count(scorecard.AGAINST),
+                              within=outcomes.count(scorecard.WITHIN), total=len(outcomes))
+
+    tally = tallied(counted) + (f" ({detail(counted)})" if detail and detail(counted) else "")
+    spanned = sorted({pair.budget_index for pair in at_scale or trained})
+    if len(spanned) > 1:  # an effect may turn with size: each budget's own count
+        tally += "; by budget: " + "; ".join(
+            f"{BUDGET_WORDS[b]}, " + tallied([p.comparison for p in at_scale or trained if p.budget_index == b],
+                                             by_budget or finding)
+            for b in spanned)
     budgets = sorted({pair.budget_index for pair in at_scale})
     if at_scale and len(budgets) < len(BUDGET_WORDS):  # say which budgets the verdict rests on
         only = f"{scorecard.listed(BUDGET_WORDS[b] for b in budgets)} budget{'s' if len(budgets) > 1 else ''}"
@@ -306,7 +320,7 @@ def depth_claim(table: pd.DataFrame, predictions: dict[str, Predictions], paper_
         one, two = group[group.n_layers == 1], group[group.n_layers == 2]
         return [(two.iloc[0], one.iloc[0])] if len(one) and len(two) else []
 
-    return _scaled("Depth of at least 2 helps", _paired(table, predictions, "architecture", pick,
+    return _scaled("Depth of at least 2 helps (2 layers against 1)", _paired(table, predictions, "architecture", pick,
                                                         paper_training, plateau),
                    f"each 2-layer model better than the 1-layer model of its type and budget; {NOISE_TEXT}",
                    "{beyond} of {total} pairs better beyond the noise, {against} reversed")
@@ -322,12 +336,22 @@ def three_layers_claim(table: pd.DataFrame, predictions: dict[str, Predictions],
         two, three = group[group.n_layers == 2], group[group.n_layers == 3]
         return [(three.iloc[0], two.iloc[0])] if len(two) and len(three) else []
 
+    architectures = dict(zip(table.model, table.architecture))
+
+    def which(counted: list[Comparison]) -> str:
+        """The architectures 3 layers helped and those they hurt, beyond the noise."""
+        kinds = {outcome: sorted({architectures[c.expected].upper() for c in counted if c.outcome == outcome})
+                 for outcome in (scorecard.FOR, scorecard.AGAINST)}
+        return "; ".join(f"{words} {scorecard.listed(kinds[outcome])}" for outcome, words in
+                         ((scorecard.FOR, "better for the"), (scorecard.AGAINST, "worse for the")) if kinds[outcome])
+
     return _scaled("Between 2 and 3 layers the results are mixed",
                    _paired(table, predictions, "architecture", pick, paper_training, plateau, paper_expects=False),
                    "the 3-layer model better than the 2-layer model of its type and budget beyond the noise in some "
-                   f"pairs and worse beyond it in others; {NOISE_TEXT}",
+                   "pairs and worse beyond it in others (not reproduced when all pairs beyond the noise go one way; "
+                   f"not measured with fewer than two pairs); {NOISE_TEXT}",
                    "3 layers better beyond the noise in {beyond} of {total} pairs, worse in {against}",
-                   judged=scorecard.mixed)
+                   judged=scorecard.mixed, detail=which, by_budget="{beyond} of {total} better, {against} worse")
 
 
 def gated_claim(table: pd.DataFrame, predictions: dict[str, Predictions], paper_training: str | None = None,
@@ -364,7 +388,7 @@ def recipe_claim(predictions: dict[str, Predictions], plateau: float, paper_mode
     tested = {architectures[m] for m in models} if architectures else {"rnn", "lstm", "gru"}
     absent = " or ".join(a.upper() for a in ("rnn", "lstm", "gru") if a not in tested)
     counted = f"{len(models)} model{'s' if len(models) > 1 else ''}"
-    measured = (f"{len(passed)} of {counted} below it" + (f" ({', '.join(passed)})" if passed else "")
+    measured = (f"{len(passed)} of {counted} below {plateau:.3f}" + (f" ({', '.join(passed)})" if passed else "")
                 + (f"; did not train: {', '.join(f'{m} ({predictions[m].cross_entropy:.3f})' for m in failed)}"
                    if failed else "")
                 + (f"; no {absent} was trained with the paper's recipe" if absent else ""))
@@ -407,9 +431,12 @@ class Closeness:
         return scorecard.outcome_interval(self.low, self.high)
 
     def __str__(self) -> str:
+        def points(value: float) -> str:
+            return signed(100 * value, 2)
+
         return (f"{self.lstm} and {self.gru} agree on {self.gated:.1%} of bytes, either with {self.rnn} on at most "
-                f"{self.across:.1%}: margin {signed(self.gated - self.across, 2, percent=True)} (95% interval "
-                f"{signed(self.low, 2, percent=True)} to {signed(self.high, 2, percent=True)})")
+                f"{self.across:.1%}: margin {points(self.gated - self.across)} points (95% interval "
+                f"{points(self.low)} to {points(self.high)})")
 
 
 def closeness(lstm: Predictions, gru: Predictions, rnn: Predictions) -> Closeness:
@@ -442,7 +469,8 @@ def cluster_claim(table: pd.DataFrame, predictions: dict[str, Predictions], pape
                     "the LSTM and the GRU of each depth and budget agree more on the most likely byte with each other "
                     "than either with the RNN; " + INTERVAL_TEXT.format(0),
                     "the LSTM and the GRU closer to each other than to the RNN beyond the noise at {beyond} of "
-                    "{total} depths and budgets, one of them closer to the RNN at {against}")
+                    "{total} depths and budgets, one of them closer to the RNN at {against}, within the noise at "
+                    "{within}", by_budget="{beyond} of {total} closer, {against} reversed, {within} within the noise")
     return dataclasses.replace(claim, corpora=("warpeace",))
 
 

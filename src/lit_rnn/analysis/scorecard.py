@@ -108,8 +108,9 @@ def verdict(outcomes: Sequence[str | None]) -> str:
 def mixed(outcomes: Sequence[str | None]) -> str:
     """The verdict for a claim that an effect goes both ways ("results are mixed"), from its tests' outcomes:
     reproduced when some go each way beyond the noise, not reproduced when all go one way beyond it, inconclusive
-    when all are within it, partly otherwise (one way beyond the noise, the rest within it)."""
-    if not outcomes or any(o is None for o in outcomes):
+    when all are within it, partly otherwise (one way beyond the noise, the rest within it); not measured with
+    fewer than two tests, which could never go both ways."""
+    if len(outcomes) < 2 or any(o is None for o in outcomes):
         return NOT_MEASURED
     beyond = {o for o in outcomes if o != WITHIN}
     if beyond == {FOR, AGAINST}:
