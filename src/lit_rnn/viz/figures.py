@@ -147,7 +147,8 @@ def model_embedding(embedding: pd.DataFrame, table: pd.DataFrame, labels: Mappin
     markers = {1: "circle", 2: "square", 3: "diamond"}
     figure = go.Figure()
     for (architecture, n_layers), group in rows.groupby(["architecture", "n_layers"]):
-        figure.add_scatter(x=group.x, y=group.y, mode="markers", name=f"{architecture.upper()} {n_layers} layer(s)",
+        layers = f"{n_layers} layer" + ("s" if n_layers > 1 else "")
+        figure.add_scatter(x=group.x, y=group.y, mode="markers", name=f"{architecture.upper()} {layers}",
                            text=group.label, hovertemplate="%{text}<extra></extra>",
                            marker=dict(color=ARCHITECTURE_COLOURS.get(architecture), size=8 + 6 * group.budget_index,
                                        symbol=markers.get(n_layers, "circle"), opacity=0.8,
