@@ -102,8 +102,8 @@ def test_the_three_layer_claim_is_reproduced_only_when_the_results_go_both_ways(
     both = models(1.4, 1.3, 1.4, 1.5)
     claim = compare.three_layers_claim(_table(rows, both), both)
     assert claim.verdict == "reproduced"
-    assert claim.finding.endswith(": 3 layers better beyond the noise in 1 of 2 pairs, worse in 1 (better for the "
-                                  "LSTM; worse for the GRU)")
+    assert claim.finding.endswith(": 3 layers better beyond the noise in 1 of 2 pairs, worse in 1: better for the "
+                                  "LSTM and worse for the GRU")
     one = {name: both[name] for name in ("lstm-2", "lstm-3")}
     assert compare.three_layers_claim(_table(rows[:2], one), one).verdict == "not measured"  # never both ways
     sizes = [(name, architecture, layers, 100 if architecture == "gru" else 1000)

@@ -273,7 +273,7 @@ def _scaled(name: str, pairs: list[_Pair], threshold: str, finding: str, judged=
         return words.format(beyond=outcomes.count(scorecard.FOR), against=outcomes.count(scorecard.AGAINST),
                               within=outcomes.count(scorecard.WITHIN), total=len(outcomes))
 
-    tally = tallied(counted) + (f" ({detail(counted)})" if detail and detail(counted) else "")
+    tally = tallied(counted) + (f": {detail(counted)}" if detail and detail(counted) else "")
     spanned = sorted({pair.budget_index for pair in at_scale or trained})
     if len(spanned) > 1:  # an effect may turn with size: each budget's own count
         tally += "; by budget: " + "; ".join(
@@ -342,7 +342,7 @@ def three_layers_claim(table: pd.DataFrame, predictions: dict[str, Predictions],
         """The architectures 3 layers helped and those they hurt, beyond the noise."""
         kinds = {outcome: sorted({architectures[c.expected].upper() for c in counted if c.outcome == outcome})
                  for outcome in (scorecard.FOR, scorecard.AGAINST)}
-        return "; ".join(f"{words} {scorecard.listed(kinds[outcome])}" for outcome, words in
+        return " and ".join(f"{words} {scorecard.listed(kinds[outcome])}" for outcome, words in
                          ((scorecard.FOR, "better for the"), (scorecard.AGAINST, "worse for the")) if kinds[outcome])
 
     return _scaled("Between 2 and 3 layers the results are mixed",
