@@ -273,7 +273,8 @@ def _scaled(name: str, pairs: list[_Pair], threshold: str, finding: str, judged=
         return words.format(beyond=outcomes.count(scorecard.FOR), against=outcomes.count(scorecard.AGAINST),
                               within=outcomes.count(scorecard.WITHIN), total=len(outcomes))
 
-    tally = tallied(counted) + (f": {detail(counted)}" if detail and detail(counted) else "")
+    words = detail(counted) if detail else ""
+    tally = tallied(counted) + (f": {words}" if words else "")
     spanned = sorted({pair.budget_index for pair in at_scale or trained})
     if len(spanned) > 1:  # an effect may turn with size: each budget's own count
         tally += "; by budget: " + "; ".join(
@@ -294,18 +295,17 @@ def _scaled(name: str, pairs: list[_Pair], threshold: str, finding: str, judged=
 
 
 def _paired(table: pd.DataFrame, predictions: dict[str, Predictions], key: str, pick, paper_training: str | None,
-            plateau: float | None, paper_expects: bool = True) -> list[_Pair]:
+            plateau: float | None, measure=comparison) -> list[_Pair]:
     """Comparisons within each group of models trained alike with the same ``key`` and budget: ``pick(group)`` gives
-    (expected, other) row pairs (``paper_expects``: the paper expects the first to be better); each is flagged
+    tuples of rows (by default (expected, other)), each compared by ``measure`` on their predictions; each is flagged
     whether its models trained with ``paper_training`` (None: all are), with the names of those that did not train
     (test loss at or above ``plateau``; None: every model counts)."""
     out = []
     for (training, _, budget), group in table.groupby(["training", key, "budget_index"]):
-        for expected, other in pick(group):
-            pair = [predictions[expected.model], predictions[other.model]]
-            untrained = [p.name for p in pair if plateau is not None and did_not_train(p.cross_entropy, plateau)]
-            out.append(_Pair(paper_training is None or training == paper_training,
-                             comparison(*pair, paper_expects=paper_expects), untrained,
+        for rows in pick(group):
+            models = [predictions[row.model] for row in rows]
+            untrained = [p.name for p in models if plateau is not None and did_not_train(p.cross_entropy, plateau)]
+            out.append(_Pair(paper_training is None or training == paper_training, measure(*models), untrained,
                              int(budget)))
     return out
 
@@ -336,17 +336,17 @@ def three_layers_claim(table: pd.DataFrame, predictions: dict[str, Predictions],
         two, three = group[group.n_layers == 2], group[group.n_layers == 3]
         return [(three.iloc[0], two.iloc[0])] if len(two) and len(three) else []
 
-    architectures = dict(zip(table.model, table.architecture))
-
     def which(counted: list[Comparison]) -> str:
         """The architectures 3 layers helped and those they hurt, beyond the noise."""
-        kinds = {outcome: sorted({architectures[c.expected].upper() for c in counted if c.outcome == outcome})
+        kinds = {outcome: sorted({predictions[c.expected].architecture.upper() for c in counted
+                                  if c.outcome == outcome})
                  for outcome in (scorecard.FOR, scorecard.AGAINST)}
         return " and ".join(f"{words} {scorecard.listed(kinds[outcome])}" for outcome, words in
                          ((scorecard.FOR, "better for the"), (scorecard.AGAINST, "worse for the")) if kinds[outcome])
 
     return _scaled("Between 2 and 3 layers the results are mixed",
-                   _paired(table, predictions, "architecture", pick, paper_training, plateau, paper_expects=False),
+                   _paired(table, predictions, "architecture", pick, paper_training, plateau,
+                           measure=lambda three, two: comparison(three, two, paper_expects=False)),
                    "the 3-layer model better than the 2-layer model of its type and budget beyond the noise in some "
                    "pairs and worse beyond it in others (not reproduced when all pairs beyond the noise go one way; "
                    f"not measured with fewer than two pairs); {NOISE_TEXT}",
@@ -456,16 +456,12 @@ def cluster_claim(table: pd.DataFrame, predictions: dict[str, Predictions], pape
     the noise (:class:`Closeness`). Models of one depth and budget are compared, as the other claims compare them,
     so that size, which makes models agree as much as type does, never poses as type. ``paper_training``,
     ``plateau``: as :func:`depth_claim`'s."""
-    pairs = []
-    for (training, _, budget), group in table.groupby(["training", "n_layers", "budget_index"]):
+    def pick(group):
         rows = [group[group.architecture == a] for a in ("lstm", "gru", "rnn")]
-        if any(row.empty for row in rows):
-            continue
-        trio = [predictions[row.model.iloc[0]] for row in rows]
-        untrained = [p.name for p in trio if plateau is not None and did_not_train(p.cross_entropy, plateau)]
-        pairs.append(_Pair(paper_training is None or training == paper_training, closeness(*trio), untrained,
-                           int(budget)))
-    claim = _scaled("LSTM and GRU predictions cluster apart from the RNN's", pairs,
+        return [] if any(row.empty for row in rows) else [tuple(row.iloc[0] for row in rows)]
+
+    claim = _scaled("LSTM and GRU predictions cluster apart from the RNN's",
+                    _paired(table, predictions, "n_layers", pick, paper_training, plateau, measure=closeness),
                     "the LSTM and the GRU of each depth and budget agree more on the most likely byte with each other "
                     "than either with the RNN; " + INTERVAL_TEXT.format(0),
                     "the LSTM and the GRU closer to each other than to the RNN beyond the noise at {beyond} of "
