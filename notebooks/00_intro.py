@@ -142,15 +142,14 @@ Markdown("\n\n".join(f"*{note}*" for note in notes) if notes else "Every model t
 # where one exists, its chance level; each chapter states them again beside its claims.
 
 # %% tags=["hide-input"]
-claims = pd.concat([scorecard.table(found[name]).assign(corpus=name) for name in found])
-paper = claims[~claims.chapter.isin([scorecard.BEYOND, scorecard.SETUP])]
-paper.set_index(["corpus", "chapter"])[["claim", "measured", "verdict", "threshold", "chance"]]
+papers_claims, beyond_the_paper, setup_checks = scorecard.KINDS
+scorecard.table(found, kind=papers_claims).set_index(["corpus", "chapter"])
 
 # %% [markdown]
 # ### Beyond the paper
 
 # %% tags=["hide-input"]
-claims[claims.chapter == scorecard.BEYOND].set_index("corpus")[["claim", "measured", "verdict", "threshold"]]
+scorecard.table(found, kind=beyond_the_paper).drop(columns="chapter").set_index("corpus")
 
 # %% [markdown]
 # ### Setup checks
@@ -159,7 +158,7 @@ claims[claims.chapter == scorecard.BEYOND].set_index("corpus")[["claim", "measur
 # against it: a Linux corpus built from another kernel differs by construction.
 
 # %% tags=["hide-input"]
-claims[claims.chapter == scorecard.SETUP].set_index("corpus")[["claim", "measured", "verdict", "threshold"]]
+scorecard.table(found, kind=setup_checks).drop(columns="chapter").set_index("corpus")
 
 # %% [markdown]
 # ## What differs from the paper

@@ -144,3 +144,8 @@ def test_claims_are_saved_per_chapter_and_gathered_in_order(tmp_path):
     assert gathered == first + second
     assert list(scorecard.table(gathered).columns) == ["chapter", "claim", "measured", "verdict", "threshold",
                                                        "chance"]
+    assert "chance" not in scorecard.table(first).columns  # no claim states one: an empty column says nothing
+    by_corpus = scorecard.table({"warpeace": gathered, "linux": first}, kind=scorecard.KINDS[0])
+    assert list(by_corpus.corpus) == ["warpeace"] * 3 + ["linux"]
+    assert list(by_corpus.columns)[:2] == ["corpus", "chapter"]
+    assert scorecard.table({"warpeace": gathered}, kind=scorecard.KINDS[1]).empty

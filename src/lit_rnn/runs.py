@@ -407,11 +407,11 @@ def export_unfinished(run: Run, destination: str | Path) -> Path:
     return target
 
 
-def resume_unfinished(folder: str | Path, artifacts: str | Path) -> tuple[Run, str]:
+def resume_unfinished(folder: str | Path, artifacts: str | Path) -> Run | None:
     """Bring an unfinished run exported from another machine (:func:`export_unfinished`) into the store, so that
-    training resumes it from its checkpoint; returns the run and what happened. Its config must hash to the folder's
-    name and its weights load with ``weights_only=True`` and fit the config; it is left out where the store has the
-    run finished, or checkpointed as far."""
+    training resumes it from its checkpoint; returns the run, or None where it is left out because the store has it
+    finished or checkpointed as far. Its config must hash to the folder's name and its weights load with
+    ``weights_only=True`` and fit the config."""
     folder = Path(folder)
     config = _verified_config(folder)
     run = Run(config, artifacts)
@@ -422,17 +422,15 @@ def resume_unfinished(folder: str | Path, artifacts: str | Path) -> tuple[Run, s
         if path.exists():
             _check_weights(path, config)
     step = load_checkpoint(folder / "checkpoint.pt")["progress"]["step"]
-    if run.is_finished:
-        return run, "finished in the store already"
-    if run.step >= step:
-        return run, f"the store's checkpoint is as far already (step {run.step:,})"
+    if run.is_finished or run.step >= step:
+        return None
     staging = _staging(run.dir.parent, ".import-")
     try:
         shutil.copytree(folder, staging, dirs_exist_ok=True, copy_function=shutil.copyfile)
         _move_into_store(staging, run)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return run, f"resumable from step {step:,}"
+    return run
 
 
 def _staging(parent: Path, prefix: str) -> Path:

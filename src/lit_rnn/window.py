@@ -292,10 +292,9 @@ def gpu_window(corpora: list[Corpus], out: Path, *, deadline: float, core: Prese
         configs = [c for task in plan(corpora, core, grid, artifacts) for c in task.configs]
         report.imported = [run.config.run_id for run in import_shipped(configs, shipped, artifacts)]
     if resume is not None:  # before the device check: a folder that cannot be taken up fails before its minutes
-        for folder in sorted(f for f in resume.iterdir() if not f.name.startswith(".")):  # not a killed export
-            run, what = resume_unfinished(folder, artifacts)
-            if what.startswith("resumable"):
-                report.resumed.append(run.config.run_id)
+        folders = sorted(f for f in resume.iterdir() if not f.name.startswith("."))  # not a killed export
+        taken = (resume_unfinished(folder, artifacts) for folder in folders)
+        report.resumed = [run.config.run_id for run in taken if run is not None]
     timings = measure(corpora, core, grid, options, processes, report, pack_by=pack_by, cuda_graphs=cuda_graphs)
     tasks = plan(corpora, core, grid, artifacts)
     for task in tasks:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -219,11 +219,16 @@ def judged_on(claim: Claim, what: str) -> Claim:
     return dataclasses.replace(claim, measured=f"{claim.measured} ({caveat})", caveat=caveat)
 
 
-def table(claims: Iterable[Claim]) -> pd.DataFrame:
-    """The claims as a table: chapter, claim, measured, verdict, threshold, chance."""
-    columns = ["chapter", "claim", "measured", "verdict", "threshold", "chance"]
-    return pd.DataFrame([dataclasses.asdict(c) for c in claims], columns=[f.name for f in dataclasses.fields(Claim)])[
-        columns]
+def table(claims: Iterable[Claim] | Mapping[str, Iterable[Claim]], *, kind: str | None = None) -> pd.DataFrame:
+    """The claims as a table: chapter, claim, measured, verdict, threshold, and chance where any claim states one (an
+    empty column says nothing); a mapping of corpus to claims adds a corpus column first. ``kind``: only the claims
+    of that kind (:data:`KINDS`)."""
+    by_corpus = claims.items() if isinstance(claims, Mapping) else [(None, claims)]
+    rows = [{"corpus": corpus, **dataclasses.asdict(c)} for corpus, group in by_corpus for c in group
+            if kind is None or c.kind == kind]
+    columns = ["corpus"] * isinstance(claims, Mapping) + ["chapter", "claim", "measured", "verdict", "threshold"]
+    columns += ["chance"] * any(row["chance"] for row in rows)
+    return pd.DataFrame(rows, columns=columns)
 
 
 def totals(claims: dict[str, list[Claim]]) -> pd.DataFrame:
