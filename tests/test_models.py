@@ -77,22 +77,38 @@ def test_trace_follows_the_fused_path_over_a_whole_window(architecture, n_layers
 
 
 def test_precision_scopes_restore_what_the_caller_set():
-    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
-             torch.get_float32_matmul_precision())
+    saved = (torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32)
+    exact = lambda: not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32  # noqa: E731
     try:
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
         torch.set_float32_matmul_precision("high")
         with exact_fp32():
-            assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
-            assert torch.get_float32_matmul_precision() == "highest"
+            assert exact() and torch.get_float32_matmul_precision() == "highest"
             with training_precision("bf16"):
-                assert torch.backends.cudnn.allow_tf32
-            assert not torch.backends.cudnn.allow_tf32
+                assert exact()  # the strictest of the open blocks: an evaluation's
         assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
         assert torch.get_float32_matmul_precision() == "high"
+        # Blocks of several threads close in any order: a training's evaluation in one, packs training in another.
+        training, evaluation = training_precision("bf16"), exact_fp32()
+        torch.set_float32_matmul_precision("highest")
+        training.__enter__()
+        assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
+        evaluation.__enter__()
+        assert exact()
+        training.__exit__(None, None, None)
+        assert exact()
+        evaluation.__exit__(None, None, None)
+        assert torch.get_float32_matmul_precision() == "highest" and torch.backends.cudnn.allow_tf32  # as before
+        evaluation, training = exact_fp32(), training_precision("bf16")
+        evaluation.__enter__()
+        training.__enter__()
+        evaluation.__exit__(None, None, None)
+        assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32  # the training's alone
+        training.__exit__(None, None, None)
+        assert not torch.backends.cuda.matmul.allow_tf32
     finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved[:2]
-        torch.set_float32_matmul_precision(saved[2])
+        torch.set_float32_matmul_precision(saved[0])
+        torch.backends.cudnn.allow_tf32 = saved[1]
 
 
 def test_trace_continues_from_a_carried_state():

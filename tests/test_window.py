@@ -4,6 +4,7 @@ tests/test_bench.py, through `bench/grid_throughput.py --smoke`)."""
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 import time
@@ -13,14 +14,15 @@ import numpy as np
 import pytest
 import torch
 
+from lit_rnn import window
 from lit_rnn.cli import main
 from lit_rnn.data import Corpus
 from lit_rnn.packed import PACK_BY
 from lit_rnn.presets import ModelSpec, get_preset
 from lit_rnn.probe import time_training
-from lit_rnn.runs import Run, import_run
+from lit_rnn.runs import Run, import_run, resumable_bytes
 from lit_rnn.train import TrainOptions, train
-from lit_rnn.window import Report, fastest, gpu_window, markdown, path, plan, train_window
+from lit_rnn.window import Report, export_cut, fastest, gpu_window, markdown, path, plan, train_window
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is faster
 
@@ -109,11 +111,71 @@ def test_the_report_says_what_the_graphs_check_found():
     report.graphs, report.pack_by, report.cuda_graphs = {**report.graphs, "masks_change": True, "passed": True}, \
         "run", True
     report.resumed, report.unfinished = ["a"], ["b", "c"]
+    report.probe_errors = {"per_run": "TimeoutError"}
+    report.throughput = {"probe": "grid warpeace: rnn-1 layers (12 runs)", "runs": 12, "per_run_processes": 12,
+                         "run_steps_per_s": {"packed": 400.0}}
     text = markdown(report)
+    assert "failed in the throughput probe, so not taken: each run in its own process (12 processes) (TimeoutError)" \
+        in text
     assert "gone on from an earlier window's checkpoints: 1 runs" in text
-    assert "2 runs cut by the deadline exported with their checkpoints to unfinished/" in text
+    assert "2 unfinished runs exported with their checkpoints to unfinished/" in text
     assert "lstm 4.0e-03; new dropout masks every replay: passed" in text
     assert "each run on its own CUDA stream, all of an architecture and depth at once, every step replayed" in text
+
+
+def _quick_measure(corpora, core, grid, options, processes, report, **_):
+    """The device check without its probes: each pack timed over two steps."""
+    return {c.run_id: task.timing for task in _timed(plan(corpora, core, grid)) for c in task.configs}
+
+
+@pytest.mark.slow
+def test_a_failure_or_a_cut_loses_nothing_and_the_next_window_goes_on_in_the_same_folder(corpora, tmp_path,
+                                                                                         monkeypatch):
+    """A training that fails (here: out of memory) is reported and the window goes on; what the deadline cut is
+    exported with its checkpoints, and the next window, on a fresh store, given that folder inside its own
+    ``--out`` (the README's layout), goes on from it and exports it again further on."""
+    monkeypatch.setattr(window, "measure", _quick_measure)
+    real = window.train_task
+
+    def out_of_memory_first(task, *args, **kwargs):
+        if task.stage == "core" and task.configs[0].model.architecture == "lstm":
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(task, *args, **kwargs)
+
+    monkeypatch.setattr(window, "train_task", out_of_memory_first)
+    out, kwargs = tmp_path / "out", dict(core=CORE, grid=LONG, options=QUIET, partial=True)
+    first = gpu_window(corpora[:1], out, deadline=time.monotonic() + 8, artifacts=tmp_path / "one", **kwargs)
+    outcomes = [task["outcome"] for task in first.tasks]
+    assert outcomes[:3] == ["failed: RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB", "trained", "cut"]
+    cut = first.tasks[2]["run_ids"]
+    assert first.exported == first.tasks[1]["run_ids"] and first.unfinished == cut and not first.error
+    steps = {c.run_id: Run(c, tmp_path / "one").step for c in plan(corpora[:1], CORE, LONG)[2].configs}
+    monkeypatch.setattr(window, "train_task", real)
+    (out / "unfinished" / "stray").mkdir()  # a folder that is no run: left out, with why, and the window goes on
+    second = gpu_window(corpora[:1], out, deadline=time.monotonic() + 8, artifacts=tmp_path / "two",
+                        resume=out / "unfinished", **kwargs)
+    assert sorted(second.resumed) == sorted(cut) and second.unfinished[-2:] == cut
+    assert second.not_resumed == {"stray": f"{out / 'unfinished' / 'stray'} is not a run folder (no config.json)"}
+    for config in plan(corpora[:1], CORE, LONG)[2].configs:
+        again = torch.load(out / "unfinished" / config.run_id / "checkpoint.pt", weights_only=True)
+        assert again["progress"]["step"] > steps[config.run_id]  # replaced by the run further on
+        assert not (out / "unfinished" / config.run_id / "snapshots").exists()  # not a dynamics run: no snapshots
+    runs = [Run(config, tmp_path / "two") for config in plan(corpora[:1], CORE, LONG)[2].configs]
+    assert export_cut(runs, tmp_path / "small", resumable_bytes(runs[0], False), None) == ([cut[0]], [cut[1]])
+    assert "1 more unfinished runs not exported" in markdown(dataclasses.replace(second, not_carried=[cut[1]]))
+
+
+def test_a_window_stopped_by_an_error_still_writes_its_report(corpora, tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+    monkeypatch.setattr(window, "measure", broken)
+    with pytest.raises(RuntimeError, match="illegal memory access"):
+        gpu_window(corpora[:1], tmp_path, deadline=time.monotonic() + 60, core=CORE, grid=GRID, options=QUIET,
+                   artifacts=tmp_path / "store")
+    saved = json.loads((tmp_path / "report.json").read_text())
+    assert saved["error"] == "RuntimeError: CUDA error: an illegal memory access was encountered"
+    assert "**Stopped early by RuntimeError: CUDA error" in (tmp_path / "report.md").read_text()
 
 
 @pytest.mark.slow
@@ -147,6 +209,14 @@ def test_a_window_too_short_to_train_is_refused_in_one_line(capsys, tmp_path):
     assert "leaves no time to train" in capsys.readouterr().err
     assert main(["gpu-window", "--minutes", "9", "--out", str(tmp_path), "--resume", str(tmp_path / "none")]) == 2
     assert "is not a folder: give an earlier window's OUT/unfinished/" in capsys.readouterr().err
+
+
+def test_a_window_counts_its_minutes_from_its_process_start():
+    """Python's start and torch's import (seconds on a fresh GPU machine) are part of the window."""
+    code = "import time; time.sleep(1.0); from lit_rnn.window import _running_s; print(_running_s())"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")})
+    assert 1.0 <= float(result.stdout) < 60
 
 
 def test_window_packs_prints_each_grid_pack_of_a_kept_report(reference_data_dir):

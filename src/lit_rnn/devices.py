@@ -9,6 +9,7 @@ restored on leaving it: nothing changes PyTorch's global settings behind a calle
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -76,31 +77,51 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return precision
 
 
-@contextlib.contextmanager
-def _matmul_settings(tf32: bool, highest: bool) -> Iterator[None]:
-    """CUDA's TF32 switches (matmuls and cuDNN) set to ``tf32``, fp32 matmuls at full precision if
-    ``highest``; everything restored on leaving."""
-    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
-             torch.get_float32_matmul_precision())
-    torch.backends.cuda.matmul.allow_tf32 = tf32
+_SETTINGS_LOCK = threading.Lock()
+_OPEN: list[bool] = []  # whether each settings block open now, in any thread, allows TF32
+_BEFORE: list[tuple[str, bool]] = []  # fp32 matmul precision and cuDNN's TF32 switch before the first opened
+
+
+def _allow_tf32(tf32: bool) -> None:
+    """TF32 matmuls and cuDNN convolutions/RNNs on, or both off with fp32 matmuls at full precision."""
+    if tf32:
+        torch.backends.cuda.matmul.allow_tf32 = True  # the matmul precision "high"
+    else:
+        torch.set_float32_matmul_precision("highest")  # TF32 off
     torch.backends.cudnn.allow_tf32 = tf32
-    if highest:
-        torch.set_float32_matmul_precision("highest")
+
+
+@contextlib.contextmanager
+def _matmul_settings(tf32: bool) -> Iterator[None]:
+    """CUDA's TF32 switches (matmuls and cuDNN) on, or off with full-precision fp32 matmuls. They are the process's:
+    while blocks are open in several threads at once (packs training on streams beside an evaluation), TF32 is on
+    only if all of them allow it, so an evaluation stays exact; the settings before the first block are restored
+    after the last."""
+    with _SETTINGS_LOCK:
+        if not _OPEN:
+            _BEFORE[:] = [(torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32)]
+        _OPEN.append(tf32)
+        _allow_tf32(all(_OPEN))
     try:
         yield
     finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved[:2]
-        torch.set_float32_matmul_precision(saved[2])
+        with _SETTINGS_LOCK:
+            _OPEN.remove(tf32)
+            if _OPEN:
+                _allow_tf32(all(_OPEN))
+            else:
+                torch.set_float32_matmul_precision(_BEFORE[0][0])
+                torch.backends.cudnn.allow_tf32 = _BEFORE[0][1]
 
 
 def exact_fp32() -> contextlib.AbstractContextManager[None]:
     """Full fp32 inside (TF32 off), as traces and evaluations need; the caller's settings are restored after."""
-    return _matmul_settings(tf32=False, highest=True)
+    return _matmul_settings(tf32=False)
 
 
 def training_precision(precision: str) -> contextlib.AbstractContextManager[None]:
     """The matmul settings of a training run at ``precision`` (TF32 on a GPU for tf32 and bf16), restored after."""
-    return _matmul_settings(tf32=precision in ("tf32", "bf16"), highest=precision == "fp32")
+    return _matmul_settings(tf32=precision in ("tf32", "bf16"))
 
 
 def autocast(precision: str, device: torch.device) -> torch.autocast:

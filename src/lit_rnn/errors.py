@@ -7,4 +7,5 @@ class UserError(Exception):
 
 def one_line(error: BaseException) -> str:
     """An exception as a report's line: its type and its message's first line."""
-    return f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0]}"
+    first = (str(error).strip().splitlines() or [""])[0]
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__

@@ -52,6 +52,7 @@ FREE_RUNNING_ATOL = {"cpu": 1e-5, "cuda": 1e-3}
 GRAPH_ATOL = 1e-4  # a captured step against the eager one in fp32: losses and all a step leaves, over GRAPH_STEPS
 GRAPH_LOOSE = 0.05  # nats/byte: the same at the training precision and the paper's batch shape (rounding, not logic)
 GRAPH_STEPS = 8  # WARMUP_STEPS eager, then the capture and replays; a new epoch (state zeroed in place) midway
+PER_RUN_TIMEOUT_S = 180.0  # the per-run probe's limit: its processes start, warm up and time their steps within it
 GRAPH_TIMEOUT_S = 120.0  # the whole check, in its own process (on an H200 it should take well under a minute)
 
 
@@ -201,10 +202,15 @@ def _timed_steps(trainee: Trainee, batcher: Batcher, device: torch.device, steps
 def _timed_alone(config: RunConfig, corpus: Corpus, options: TrainOptions, steps: int,
                  warmup: int) -> tuple[float, float]:
     """In a worker: ``config`` trained alone, its timed steps started with the other workers'; their start and end."""
-    with tempfile.TemporaryDirectory() as folder:
-        trainee = Single(prepare(Run(config, folder), options.device), options)
-    with training_precision(options.precision):
-        return _timed_steps(trainee, config.batcher(corpus), options.device, steps, warmup, _BARRIER.wait)
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            trainee = Single(prepare(Run(config, folder), options.device), options)
+        with training_precision(options.precision):
+            return _timed_steps(trainee, config.batcher(corpus), options.device, steps, warmup,
+                                lambda: _BARRIER.wait(PER_RUN_TIMEOUT_S))
+    except BaseException:
+        _BARRIER.abort()  # the other workers stop waiting for this one; the first error is raised below
+        raise
 
 
 def per_run_rate(configs: list[RunConfig], corpus: Corpus, options: TrainOptions, processes: int, steps: int = 20,
@@ -214,7 +220,8 @@ def per_run_rate(configs: list[RunConfig], corpus: Corpus, options: TrainOptions
     chosen = (configs * math.ceil(processes / len(configs)))[:processes]
     context = multiprocessing.get_context("spawn")
     with context.Pool(processes, _worker_start, (context.Barrier(processes),)) as pool:
-        spans = pool.starmap(_timed_alone, [(c, corpus, options, steps, warmup) for c in chosen], chunksize=1)
+        work = pool.starmap_async(_timed_alone, [(c, corpus, options, steps, warmup) for c in chosen], chunksize=1)
+        spans = work.get(PER_RUN_TIMEOUT_S)  # a worker that died without a word does not hold the window
     return processes * steps / (max(end for _, end in spans) - min(start for start, _ in spans))
 
 

@@ -219,7 +219,7 @@ class Run:
     @property
     def step(self) -> int:
         """The step its checkpoint stands at (0 without one)."""
-        return load_checkpoint(self.checkpoint_path)["progress"]["step"] if self.checkpoint_path.exists() else 0
+        return _step(self.dir)
 
     @property
     def result(self) -> RunResult:
@@ -381,30 +381,47 @@ def export_weightless(run: Run, destination: str | Path, test_std: float) -> Pat
 RESUMABLE_FILES = ("config.json", "metrics.jsonl", "checkpoint.pt", "best.pt", "provenance.json")
 
 
-def export_unfinished(run: Run, destination: str | Path) -> Path:
-    """Copy an unfinished run's checkpoint, best weights, log and snapshots as they are (fp32: training goes on from
-    them exactly) into ``destination/<id>/``, for another machine to resume it (:func:`resume_unfinished`): how a
-    run cut by one GPU window's deadline reaches the next window, on a fresh machine."""
+def export_unfinished(run: Run, destination: str | Path, snapshots: bool = True) -> Path:
+    """Copy an unfinished run's checkpoint, best weights, log and (``snapshots``) weight snapshots as they are (fp32:
+    training goes on from them exactly) into ``destination/<id>/``, for another machine to resume it
+    (:func:`resume_unfinished`): how a run cut by one GPU window's deadline reaches the next window, on a fresh
+    machine. An earlier export of the run there is replaced, unless it stands further on than the store's."""
     if run.is_finished:
         raise UserError(f"run {run.config.run_id} ({run.name}) has finished: export it with `lit-rnn runs export`")
     if not run.checkpoint_path.exists():
         raise UserError(f"run {run.config.run_id} ({run.name}) has no checkpoint: it has nothing to resume from")
     target = Path(destination) / run.config.run_id
-    if target.exists():
-        raise UserError(f"{target} exists already; choose an empty destination")
+    if (earlier := _step(target)) > run.step:
+        raise UserError(f"{target} holds {run.name} at step {earlier:,}, further on than this store's "
+                        f"{run.step:,}; choose another destination")
     staging = _staging(Path(destination), ".export-")
     try:
         for name in RESUMABLE_FILES:
             if (run.dir / name).exists():
                 shutil.copyfile(run.dir / name, staging / name)
-        if run.snapshots():
+        if snapshots and run.snapshots():
             (staging / "snapshots").mkdir()
             for source in run.snapshots().values():
                 shutil.copyfile(source, staging / "snapshots" / source.name)
+        if target.exists():  # superseded: set aside, then removed once the new export is in place
+            target.rename(staging.with_name(staging.name + "-old"))
         staging.rename(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(staging.with_name(staging.name + "-old"), ignore_errors=True)
     return target
+
+
+def _step(folder: Path) -> int:
+    """The step of the checkpoint in a run folder (0 without one)."""
+    path = folder / "checkpoint.pt"
+    return load_checkpoint(path)["progress"]["step"] if path.exists() else 0
+
+
+def resumable_bytes(run: Run, snapshots: bool = True) -> int:
+    """What :func:`export_unfinished` would copy of ``run``, in bytes."""
+    files = [run.dir / name for name in RESUMABLE_FILES] + (list(run.snapshots().values()) if snapshots else [])
+    return sum(path.stat().st_size for path in files if path.exists())
 
 
 def resume_unfinished(folder: str | Path, artifacts: str | Path) -> Run | None:
@@ -421,7 +438,7 @@ def resume_unfinished(folder: str | Path, artifacts: str | Path) -> Run | None:
     for path in (folder / "checkpoint.pt", folder / "best.pt", *sorted((folder / "snapshots").glob("step*.pt"))):
         if path.exists():
             _check_weights(path, config)
-    step = load_checkpoint(folder / "checkpoint.pt")["progress"]["step"]
+    step = _step(folder)
     if run.is_finished or run.step >= step:
         return None
     staging = _staging(run.dir.parent, ".import-")

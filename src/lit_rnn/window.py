@@ -18,12 +18,13 @@ In order:
    A training whose projected time (from its measured seconds per step, validations included, without
    early stopping) does not fit in the time left is not started (``partial`` starts it anyway: the
    deadline cuts it). Training stops at the deadline: every run still training is checkpointed and
-   left unfinished;
-3. the runs this window finished are exported in fp16 to ``out/runs/`` (:func:`lit_rnn.runs.export_run`), the
-   runs it cut with their checkpoints to ``out/unfinished/`` (:func:`lit_rnn.runs.export_unfinished`), which the
-   next window, on a fresh machine, goes on from (``--resume out/unfinished``), and a report is written:
-   ``out/report.json`` and ``out/report.md`` (each training with its measured time per step and per validation
-   pass, its projected and its actual time, and its outcome).
+   left unfinished. A training that fails is reported as failed and the window goes on;
+3. whatever stopped the window, the runs it finished are exported in fp16 to ``out/runs/``
+   (:func:`lit_rnn.runs.export_run`), its unfinished runs with their checkpoints to ``out/unfinished/``
+   (:func:`export_cut`, within what a later window can be given), which the next window, on a fresh machine, goes
+   on from (``--resume out/unfinished``), and a report is written: ``out/report.json`` and ``out/report.md`` (each
+   training with its measured time per step and per validation pass, its projected and its actual time, and its
+   outcome), first after the device check, then at the end.
 
 The projected wall times (core set; grid per corpus) add up every pack's measured steps and validations
 over its recipe without early stopping (an upper bound), packs one after another; the streams' and the
@@ -39,6 +40,7 @@ import argparse
 import dataclasses
 import itertools
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -63,10 +65,20 @@ from lit_rnn.probe import (
     time_training,
     trace_agreement,
 )
-from lit_rnn.runs import SHIPPED, Run, RunConfig, export_run, export_unfinished, import_shipped, resume_unfinished
+from lit_rnn.runs import (
+    SHIPPED,
+    Run,
+    RunConfig,
+    export_run,
+    export_unfinished,
+    import_shipped,
+    resumable_bytes,
+    resume_unfinished,
+)
 from lit_rnn.train import TrainingDiverged, TrainOptions, train
 
 RESERVE_S = 30.0  # seconds kept at the end of a window for the export and the report
+UNFINISHED_MIB = 48.0  # the most the cut runs' export takes: with the corpora, within what a later window can carry
 
 
 @dataclass
@@ -80,7 +92,7 @@ class Task:
     timing: Timing | None = None
     projected_s: float = 0.0  # from where the runs stand
     seconds: float = 0.0
-    outcome: str = "pending"  # trained, cut, skipped, diverged
+    outcome: str = "pending"  # trained, cut, skipped, diverged: ..., failed: ...
 
     @property
     def label(self) -> str:
@@ -136,8 +148,12 @@ class Report:
     tasks: list[dict] = field(default_factory=list)
     imported: list[str] = field(default_factory=list)  # from pretrained/ into the store, not trained
     resumed: list[str] = field(default_factory=list)  # unfinished runs of an earlier window, gone on from here
+    not_resumed: dict = field(default_factory=dict)  # folders of those that could not be taken up, and why
     exported: list[str] = field(default_factory=list)
     unfinished: list[str] = field(default_factory=list)  # cut by the deadline: exported with their checkpoints
+    not_carried: list[str] = field(default_factory=list)  # cut too, but over what a later window can carry
+    probe_errors: dict = field(default_factory=dict)  # a path of the throughput probe that failed: not taken
+    error: str = ""  # what stopped the window early, if anything did
     pack_by: str = "depth"  # how the window trained each architecture and depth's runs (lit_rnn.packed.PACK_BY)
     graphs: dict = field(default_factory=dict)  # the CUDA graphs' check (lit_rnn.probe.graph_check); empty: not run
     rnn_dtype: str = ""  # what a recurrent layer computes in under the training precision's autocast
@@ -164,10 +180,11 @@ def path(pack_by: str, cuda_graphs: bool = False) -> str:
 
 def fastest(rates: dict[str, float], pack_by: str = "auto", cuda_graphs: bool = False) -> tuple[str, bool]:
     """The grouping (``pack_by``, or the fastest if ``auto``) and whether with CUDA graphs (only if ``cuda_graphs``:
-    they passed their check) of the fastest path in the probe's ``rates`` (run-steps/s by :func:`path`)."""
+    they passed their check) of the fastest path in the probe's ``rates`` (run-steps/s by :func:`path`); one pack,
+    eager, where none of those was measured (their probe failed)."""
     choices = [(by, graphed) for by in (PACK_BY if pack_by == "auto" else (pack_by,))
-               for graphed in ((False, True) if cuda_graphs else (False,))]
-    return max(choices, key=lambda choice: rates[path(*choice)])
+               for graphed in ((False, True) if cuda_graphs else (False,)) if path(by, graphed) in rates]
+    return max(choices, key=lambda choice: rates[path(*choice)]) if choices else ("depth", False)
 
 
 def measure(corpora: list[Corpus], core: Preset, grid: Preset, options: TrainOptions, processes: int | None,
@@ -195,19 +212,22 @@ def measure(corpora: list[Corpus], core: Preset, grid: Preset, options: TrainOpt
     if probe is not None:
         processes = len(probe.configs) if processes is None else processes
         rates = {"packed": len(probe.configs) / probe.timing.step_s}
-        for by, graphed in itertools.product(PACK_BY, graphs):
-            if (by == "depth" and not graphed) or (graphed and not report.graphs["passed"]):
+        for graphed, by in itertools.product(graphs, PACK_BY):  # the eager paths first: a failed capture may
+            if (by == "depth" and not graphed) or (graphed and not report.graphs["passed"]):  # spoil what follows
                 continue  # the eager pack's rate is its timing's; graphs that failed in the probe are not timed
             try:
                 rates[path(by, graphed)] = streams_rate(
                     probe.configs, probe.corpus, dataclasses.replace(options, cuda_graphs=graphed), by,
                     steps=4 * steps, warmup=WARMUP_STEPS + 2 if graphed else 2)
-            except Exception as error:  # graphs that passed their check but failed here: not a path to take
-                if not graphed:
-                    raise
-                report.graphs |= {"passed": False, "error": f"in the throughput probe, {one_line(error)}"}
+            except Exception as error:  # not a path to take; the window goes on without it
+                report.probe_errors[path(by, graphed)] = one_line(error)
+                if graphed:
+                    report.graphs |= {"passed": False, "error": f"in the throughput probe, {one_line(error)}"}
         if processes:
-            rates["per_run"] = per_run_rate(probe.configs, probe.corpus, options, processes, steps=4 * steps)
+            try:
+                rates["per_run"] = per_run_rate(probe.configs, probe.corpus, options, processes, steps=4 * steps)
+            except Exception as error:  # a comparison only: the window trains without it
+                report.probe_errors["per_run"] = one_line(error)
         report.throughput = {"probe": probe.label, "runs": len(probe.configs), "per_run_processes": processes,
                              "run_steps_per_s": rates}
     if rates:
@@ -256,6 +276,8 @@ def train_window(tasks: list[Task], options: TrainOptions, artifacts: Path, part
             task.outcome = "trained" if all(run.is_finished for run in runs) else "cut"
         except TrainingDiverged as error:  # on streams, the task's other packs went on and may have finished
             task.outcome, runs = f"diverged: {error}", [Run(c, artifacts) for c in task.configs]
+        except Exception as error:  # out of memory, a kernel's error: its runs stay as checkpointed; the window goes on
+            task.outcome, runs = f"failed: {one_line(error)}", [Run(c, artifacts) for c in task.configs]
         task.seconds = time.monotonic() - start
         finished += [run for run in runs if run.is_finished]
     return finished
@@ -269,7 +291,7 @@ def export_finished(runs: list[Run], out: Path, corpora: list[Corpus], device: t
     by_sha = {corpus.sha256: corpus for corpus in corpora}
     exported = []
     for run in runs:
-        dynamics = dynamics_epochs is not None and run.config.recipe.epochs == dynamics_epochs
+        dynamics = _is_dynamics(run, dynamics_epochs)
         if not (out / "runs" / run.config.run_id).exists():
             if dynamics:
                 sampled_snapshots(run, by_sha[run.config.corpus_sha256], device)
@@ -281,34 +303,100 @@ def export_finished(runs: list[Run], out: Path, corpora: list[Corpus], device: t
 def gpu_window(corpora: list[Corpus], out: Path, *, deadline: float, core: Preset, grid: Preset,
                options: TrainOptions, artifacts: Path, processes: int | None = None, partial: bool = False,
                shipped: Path | None = None, minutes: float = 0.0, pack_by: str = "auto",
-               cuda_graphs: str = "auto", resume: Path | None = None) -> Report:
+               cuda_graphs: str = "auto", resume: Path | None = None,
+               carry_bytes: int = UNFINISHED_MIB * 2**20) -> Report:
     """Check the device, take up the unfinished runs of an earlier window (``resume``: its ``out/unfinished/``),
     train what the store lacks in priority order until ``deadline`` (a ``time.monotonic()`` time), export what
-    finished into ``out/runs/`` and what the deadline cut into ``out/unfinished/``, and write ``out/report.json``
-    and ``out/report.md``."""
+    finished into ``out/runs/`` and what was cut into ``out/unfinished/`` (at most ``carry_bytes``, in priority
+    order), and write ``out/report.json`` and ``out/report.md``: after the check, and at the end whatever stopped
+    the window (a failure is the report's ``error``, and raised after the exports)."""
     out.mkdir(parents=True, exist_ok=True)
     report = Report(describe(options.device), options.precision, minutes, _now())
-    if shipped is not None:
-        configs = [c for task in plan(corpora, core, grid, artifacts) for c in task.configs]
-        report.imported = [run.config.run_id for run in import_shipped(configs, shipped, artifacts)]
-    if resume is not None:  # before the device check: a folder that cannot be taken up fails before its minutes
-        folders = sorted(f for f in resume.iterdir() if not f.name.startswith("."))  # not a killed export
-        taken = (resume_unfinished(folder, artifacts) for folder in folders)
-        report.resumed = [run.config.run_id for run in taken if run is not None]
-    timings = measure(corpora, core, grid, options, processes, report, pack_by=pack_by, cuda_graphs=cuda_graphs)
-    tasks = plan(corpora, core, grid, artifacts)
-    for task in tasks:
-        task.timing = timings[task.configs[0].run_id]  # its whole pack's: an upper bound for part of it
-    finished = train_window(tasks, dataclasses.replace(options, deadline=deadline, cuda_graphs=report.cuda_graphs),
-                            artifacts, partial, report.pack_by)
-    report.tasks = [_task_row(task) for task in tasks]
-    report.exported = export_finished(finished, out, corpora, options.device, core.dynamics_epochs)
-    cut = [Run(config, artifacts) for task in tasks if task.outcome == "cut" for config in task.configs]
-    report.unfinished = [export_unfinished(run, out / "unfinished").name for run in cut if not run.is_finished]
-    report.finished = _now()
+    tasks: list[Task] = []
+    try:
+        if shipped is not None:
+            configs = [c for task in plan(corpora, core, grid, artifacts) for c in task.configs]
+            report.imported = [run.config.run_id for run in import_shipped(configs, shipped, artifacts)]
+        if resume is not None:
+            report.resumed, report.not_resumed = take_up(resume, artifacts)
+        timings = measure(corpora, core, grid, options, processes, report, pack_by=pack_by, cuda_graphs=cuda_graphs)
+        _save(report, out)
+        tasks = plan(corpora, core, grid, artifacts)
+        for task in tasks:
+            task.timing = timings[task.configs[0].run_id]  # its whole pack's: an upper bound for part of it
+        train_window(tasks, dataclasses.replace(options, deadline=deadline, cuda_graphs=report.cuda_graphs),
+                     artifacts, partial, report.pack_by)
+    except BaseException as error:
+        report.error = one_line(error)
+        raise
+    finally:
+        report.tasks = [_task_row(task) for task in tasks if task.timing is not None]
+        runs = [Run(c, artifacts) for task in tasks for c in task.configs]  # unfinished when planned
+        try:  # the cut runs first (taken up but skipped too): a copy each, where the finished runs' export
+            report.unfinished, report.not_carried = export_cut(  # evaluates the dynamics runs' snapshots
+                [run for run in runs if not run.is_finished and run.step > 0], out / "unfinished", carry_bytes,
+                core.dynamics_epochs)
+            report.exported = export_finished([run for run in runs if run.is_finished], out, corpora,
+                                              options.device, core.dynamics_epochs)
+        finally:
+            report.finished = _now()
+            _save(report, out)
+    return report
+
+
+def take_up(resume: Path, artifacts: Path) -> tuple[list[str], dict[str, str]]:
+    """The unfinished runs in ``resume`` (an earlier window's ``out/unfinished/``) brought into the store to go on
+    from their checkpoints (:func:`lit_rnn.runs.resume_unfinished`): the run ids taken up, and why each folder that
+    could not be was left (the window goes on without it)."""
+    taken, left = [], {}
+    for folder in sorted(f for f in resume.iterdir() if not f.name.startswith(".")):  # not a killed export
+        try:
+            run = resume_unfinished(folder, artifacts)
+        except UserError as error:
+            left[folder.name] = str(error)
+            continue
+        if run is not None:
+            taken.append(run.config.run_id)
+    return taken, left
+
+
+def export_cut(runs: list[Run], destination: Path, carry_bytes: int, dynamics_epochs: float | None
+               ) -> tuple[list[str], list[str]]:
+    """The cut ``runs`` with their checkpoints in ``destination`` (:func:`lit_rnn.runs.export_unfinished`), in
+    order while their size stays within ``carry_bytes`` (what a later window can be given), the training-dynamics
+    runs with their weight snapshots and the others without (their finished export drops them); the ids exported
+    and those left out."""
+    exported, left_out, size = [], [], 0
+    for run in runs:
+        snapshots = _is_dynamics(run, dynamics_epochs)
+        need = resumable_bytes(run, snapshots)
+        if size + need > carry_bytes:
+            left_out.append(run.config.run_id)
+            continue
+        exported.append(export_unfinished(run, destination, snapshots).name)
+        size += need
+    return exported, left_out
+
+
+def _is_dynamics(run: Run, dynamics_epochs: float | None) -> bool:
+    """Whether ``run`` is a training-dynamics run (``dynamics_epochs`` long), whose snapshots are its point."""
+    return dynamics_epochs is not None and run.config.recipe.epochs == dynamics_epochs
+
+
+def _save(report: Report, out: Path) -> None:
+    """The report as it stands, in ``out/report.json`` and ``out/report.md``."""
     atomic_write_text(out / "report.json", json.dumps(dataclasses.asdict(report), indent=2))
     atomic_write_text(out / "report.md", markdown(report))
-    return report
+
+
+def _running_s() -> float:
+    """How long this process has run, on Linux (0 elsewhere): Python's start and torch's import, seconds on a fresh
+    machine, are part of a window's minutes."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])  # field 22: the start
+        return max(0.0, float(Path("/proc/uptime").read_text().split()[0]) - ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def _now() -> str:
@@ -368,6 +456,9 @@ def markdown(report: Report) -> str:
         lines.append(f"- throughput, {probe['probe']}, in run-steps/s: " + "; ".join(
             f"{_path_words(key, probe['per_run_processes'])} {rate:.1f} ({rate / rates['packed']:.2f}x)"
             for key, rate in rates.items()))
+    processes = report.throughput.get("per_run_processes")
+    lines += [f"- failed in the throughput probe, so not taken: {_path_words(key, processes)} ({error})"
+              for key, error in report.probe_errors.items()]
     lines.append(f"- an architecture and depth's runs train as {_trained_as(report.pack_by, report.cuda_graphs)}")
     for name, paths in report.projected_s.items():
         times = ", ".join(f"{path} {_duration(seconds)}" for path, seconds in paths.items())
@@ -376,14 +467,21 @@ def markdown(report: Report) -> str:
         lines.append(f"- imported from pretrained/ instead of trained: {len(report.imported)} runs")
     if report.resumed:
         lines.append(f"- gone on from an earlier window's checkpoints: {len(report.resumed)} runs")
+    lines += [f"- not taken up from the earlier window: {name} ({why})" for name, why in report.not_resumed.items()]
     lines += ["", "| training | step | validation | projected | took | outcome |", "|---|---|---|---|---|---|"]
     lines += [f"| {t['training']} | {_milliseconds(t['step_s'])} | {_milliseconds(t['validation_s'])} | "
               f"{_duration(t['projected_s'])} | {_duration(t['seconds'])} | {t['outcome']} |" for t in report.tasks]
     lines += ["", f"{len(report.exported)} finished runs exported in fp16 to runs/ (`lit-rnn runs import runs/*`)."]
     if report.unfinished:
-        lines.append(f"{len(report.unfinished)} runs cut by the deadline exported with their checkpoints to "
-                     "unfinished/ (the next window goes on from them: `--resume unfinished`).")
-    lines += [f"Finished {report.finished}.", ""]
+        lines.append(f"{len(report.unfinished)} unfinished runs exported with their checkpoints to unfinished/ (the "
+                     "next window goes on from them: `--resume unfinished`).")
+    if report.not_carried:
+        lines.append(f"{len(report.not_carried)} more unfinished runs not exported: they would take the export past "
+                     "what a later window can be given (`--carry-mib`).")
+    if report.error:
+        lines.append(f"**Stopped early by {report.error}**; what it had trained is exported above.")
+    lines += [f"Finished {report.finished}." if report.finished else "Training (this report is rewritten at the end).",
+              ""]
     return "\n".join(lines)
 
 
@@ -401,6 +499,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--partial", action="store_true",
                         help="start packs that cannot finish in time (the deadline cuts them, and they are exported "
                              "to OUT/unfinished/ for a later window to go on from)")
+    parser.add_argument("--carry-mib", type=float, default=UNFINISHED_MIB,
+                        help="the most the unfinished runs' export may take, in MiB (a later window is given them)")
     parser.add_argument("--resume", default=None,
                         help="an earlier window's OUT/unfinished/: its runs go on from their checkpoints here")
     parser.add_argument("--pack-by", choices=("auto", *PACK_BY), default="auto",
@@ -416,7 +516,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> None:
     """``lit-rnn gpu-window``: resolve the flags, run the window, print the Markdown report."""
-    start = time.monotonic()
+    start = time.monotonic() - _running_s()  # the window's minutes count from the command's start
     if args.minutes * 60 <= 2 * RESERVE_S:
         raise UserError(f"--minutes {args.minutes} leaves no time to train: give more than {2 * RESERVE_S / 60:g}")
     if args.resume and not Path(args.resume).is_dir():
@@ -430,7 +530,7 @@ def main(args: argparse.Namespace) -> None:
                         grid=grid, options=options, artifacts=resolve_artifacts(args.artifacts),
                         processes=args.processes, partial=args.partial, shipped=shipped, minutes=args.minutes,
                         pack_by=args.pack_by, cuda_graphs=args.cuda_graphs,
-                        resume=Path(args.resume) if args.resume else None)
+                        resume=Path(args.resume) if args.resume else None, carry_bytes=int(args.carry_mib * 2**20))
     print(markdown(report))
 
 
