@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from lit_rnn import devices
 from lit_rnn.atomic import atomic_save_torch
 from lit_rnn.devices import exact_fp32, training_precision
 from lit_rnn.errors import UserError
@@ -107,6 +108,7 @@ def test_precision_scopes_restore_what_the_caller_set():
         training.__exit__(None, None, None)
         assert not torch.backends.cuda.matmul.allow_tf32
     finally:
+        devices._OPEN.clear()  # a failed assertion between the manual enters and exits leaves none open
         torch.set_float32_matmul_precision(saved[0])
         torch.backends.cudnn.allow_tf32 = saved[1]
 

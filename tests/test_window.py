@@ -5,6 +5,7 @@ tests/test_bench.py, through `bench/grid_throughput.py --smoke`)."""
 import dataclasses
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -152,6 +153,7 @@ def test_a_failure_or_a_cut_loses_nothing_and_the_next_window_goes_on_in_the_sam
     steps = {c.run_id: Run(c, tmp_path / "one").step for c in plan(corpora[:1], CORE, LONG)[2].configs}
     monkeypatch.setattr(window, "train_task", real)
     (out / "unfinished" / "stray").mkdir()  # a folder that is no run: left out, with why, and the window goes on
+    (out / "unfinished" / ".export-killed").mkdir()
     second = gpu_window(corpora[:1], out, deadline=time.monotonic() + 8, artifacts=tmp_path / "two",
                         resume=out / "unfinished", **kwargs)
     assert sorted(second.resumed) == sorted(cut) and second.unfinished[-2:] == cut
@@ -160,8 +162,18 @@ def test_a_failure_or_a_cut_loses_nothing_and_the_next_window_goes_on_in_the_sam
         again = torch.load(out / "unfinished" / config.run_id / "checkpoint.pt", weights_only=True)
         assert again["progress"]["step"] > steps[config.run_id]  # replaced by the run further on
         assert not (out / "unfinished" / config.run_id / "snapshots").exists()  # not a dynamics run: no snapshots
+    assert not list((out / "unfinished").glob(".export-*"))  # a killed export's leftover, cleared
     runs = [Run(config, tmp_path / "two") for config in plan(corpora[:1], CORE, LONG)[2].configs]
-    assert export_cut(runs, tmp_path / "small", resumable_bytes(runs[0], False), None) == ([cut[0]], [cut[1]])
+    one = resumable_bytes(runs[0], False)
+    assert export_cut(runs, tmp_path / "small", one, None) == ([cut[0]], [cut[1]], {})
+    assert export_cut(runs[1:], tmp_path / "small", one, None) == ([], [cut[1]], {})  # what it holds counts
+
+    def full(run, *args):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(window, "export_unfinished", full)
+    assert export_cut(runs, tmp_path / "full", 2**30, None) == ([], [], dict.fromkeys(cut, "OSError: No space left "
+                                                                                        "on device"))
     assert "1 more unfinished runs not exported" in markdown(dataclasses.replace(second, not_carried=[cut[1]]))
 
 
@@ -209,6 +221,25 @@ def test_a_window_too_short_to_train_is_refused_in_one_line(capsys, tmp_path):
     assert "leaves no time to train" in capsys.readouterr().err
     assert main(["gpu-window", "--minutes", "9", "--out", str(tmp_path), "--resume", str(tmp_path / "none")]) == 2
     assert "is not a folder: give an earlier window's OUT/unfinished/" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_term_signal_stops_a_window_with_its_report(reference_data_dir, tmp_path):
+    """`timeout` sends TERM: the window takes it as Ctrl-C, so its exports and report still happen."""
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "lit_rnn.window", "--device", "cpu", "--core", "tiny", "--grid", "small",
+               "--corpus", "warpeace", "--minutes", "5", "--out", str(out), "--processes", "0", "--retrain",
+               "--artifacts", str(tmp_path / "store"), "--data-dir", str(reference_data_dir)]
+    window_process = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": str(root / "src")},
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    started = time.monotonic()
+    while not out.exists() and time.monotonic() - started < 60:  # the window has begun: its handler is set
+        time.sleep(0.2)
+    window_process.send_signal(signal.SIGTERM)
+    _, stderr = window_process.communicate(timeout=120)
+    assert window_process.returncode != 0
+    assert json.loads((out / "report.json").read_text())["error"] == "KeyboardInterrupt", stderr[-2000:]
 
 
 def test_a_window_counts_its_minutes_from_its_process_start():

@@ -97,16 +97,17 @@ def _matmul_settings(tf32: bool) -> Iterator[None]:
     while blocks are open in several threads at once (packs training on streams beside an evaluation), TF32 is on
     only if all of them allow it, so an evaluation stays exact; the settings before the first block are restored
     after the last."""
-    with _SETTINGS_LOCK:
-        if not _OPEN:
-            _BEFORE[:] = [(torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32)]
-        _OPEN.append(tf32)
-        _allow_tf32(all(_OPEN))
     try:
+        with _SETTINGS_LOCK:
+            if not _OPEN:
+                _BEFORE[:] = [(torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32)]
+            _OPEN.append(tf32)
+            _allow_tf32(all(_OPEN))
         yield
     finally:
         with _SETTINGS_LOCK:
-            _OPEN.remove(tf32)
+            if tf32 in _OPEN:  # not if interrupted before it opened
+                _OPEN.remove(tf32)
             if _OPEN:
                 _allow_tf32(all(_OPEN))
             else:

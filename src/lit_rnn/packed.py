@@ -417,7 +417,9 @@ def train_streams(configs: list[RunConfig], corpus: Corpus, options: TrainOption
     all; at most :data:`MAX_STREAMS`), each on its own thread and CUDA stream, its backward pass on that thread;
     returns their runs, as :func:`train_packed` does.
 
-    Each pack trains exactly as it would alone (its own generators, batches and files). Ctrl-C checkpoints every
+    Each pack trains as it would alone (its own generators, batches and files; on a GPU at bf16 or tf32, its steps
+    that coincide with another pack's validation run in full fp32, as the process's TF32 switches then are: the same
+    computation, rounded otherwise). Ctrl-C checkpoints every
     pack between two of its steps and raises :class:`KeyboardInterrupt` here once all have stopped.
     """
     if any(c.model.architecture not in RECURRENT for c in configs):

@@ -52,7 +52,7 @@ FREE_RUNNING_ATOL = {"cpu": 1e-5, "cuda": 1e-3}
 GRAPH_ATOL = 1e-4  # a captured step against the eager one in fp32: losses and all a step leaves, over GRAPH_STEPS
 GRAPH_LOOSE = 0.05  # nats/byte: the same at the training precision and the paper's batch shape (rounding, not logic)
 GRAPH_STEPS = 8  # WARMUP_STEPS eager, then the capture and replays; a new epoch (state zeroed in place) midway
-PER_RUN_TIMEOUT_S = 180.0  # the per-run probe's limit: its processes start, warm up and time their steps within it
+PER_RUN_TIMEOUT_S = 120.0  # the per-run probe's limit: its processes start, warm up and time their steps within it
 GRAPH_TIMEOUT_S = 120.0  # the whole check, in its own process (on an H200 it should take well under a minute)
 
 

@@ -391,7 +391,11 @@ def export_unfinished(run: Run, destination: str | Path, snapshots: bool = True)
     if not run.checkpoint_path.exists():
         raise UserError(f"run {run.config.run_id} ({run.name}) has no checkpoint: it has nothing to resume from")
     target = Path(destination) / run.config.run_id
-    if (earlier := _step(target)) > run.step:
+    try:
+        earlier = _step(target)
+    except UserError:  # a damaged earlier export: replaced
+        earlier = 0
+    if earlier > run.step:
         raise UserError(f"{target} holds {run.name} at step {earlier:,}, further on than this store's "
                         f"{run.step:,}; choose another destination")
     staging = _staging(Path(destination), ".export-")

@@ -41,6 +41,8 @@ import dataclasses
 import itertools
 import json
 import os
+import shutil
+import signal
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -153,6 +155,7 @@ class Report:
     unfinished: list[str] = field(default_factory=list)  # cut by the deadline: exported with their checkpoints
     not_carried: list[str] = field(default_factory=list)  # cut too, but over what a later window can carry
     probe_errors: dict = field(default_factory=dict)  # a path of the throughput probe that failed: not taken
+    export_errors: dict = field(default_factory=dict)  # a run that could not be exported, and why
     error: str = ""  # what stopped the window early, if anything did
     pack_by: str = "depth"  # how the window trained each architecture and depth's runs (lit_rnn.packed.PACK_BY)
     graphs: dict = field(default_factory=dict)  # the CUDA graphs' check (lit_rnn.probe.graph_check); empty: not run
@@ -284,20 +287,25 @@ def train_window(tasks: list[Task], options: TrainOptions, artifacts: Path, part
 
 
 def export_finished(runs: list[Run], out: Path, corpora: list[Corpus], device: torch.device,
-                    dynamics_epochs: float | None) -> list[str]:
+                    dynamics_epochs: float | None) -> tuple[list[str], dict[str, str]]:
     """The finished runs in fp16 in ``out/runs/`` (what ``lit-rnn runs import`` takes): the training-dynamics runs
     (``dynamics_epochs`` long) with their snapshots in the light, sampled form, the others without snapshots, so a
-    window's output stays within what a GPU machine can send back."""
+    window's output stays within what a GPU machine can send back; the ids exported, and each run that could not
+    be with why."""
     by_sha = {corpus.sha256: corpus for corpus in corpora}
-    exported = []
+    exported, failed = [], {}
     for run in runs:
         dynamics = _is_dynamics(run, dynamics_epochs)
-        if not (out / "runs" / run.config.run_id).exists():
-            if dynamics:
-                sampled_snapshots(run, by_sha[run.config.corpus_sha256], device)
-            export_run(run, out / "runs", half=True, snapshots=dynamics, sampled=dynamics)
+        try:
+            if not (out / "runs" / run.config.run_id).exists():
+                if dynamics:
+                    sampled_snapshots(run, by_sha[run.config.corpus_sha256], device)
+                export_run(run, out / "runs", half=True, snapshots=dynamics, sampled=dynamics)
+        except Exception as error:  # the others are exported all the same
+            failed[run.config.run_id] = one_line(error)
+            continue
         exported.append(run.config.run_id)
-    return exported
+    return exported, failed
 
 
 def gpu_window(corpora: list[Corpus], out: Path, *, deadline: float, core: Preset, grid: Preset,
@@ -331,16 +339,19 @@ def gpu_window(corpora: list[Corpus], out: Path, *, deadline: float, core: Prese
         raise
     finally:
         report.tasks = [_task_row(task) for task in tasks if task.timing is not None]
-        runs = [Run(c, artifacts) for task in tasks for c in task.configs]  # unfinished when planned
-        try:  # the cut runs first (taken up but skipped too): a copy each, where the finished runs' export
-            report.unfinished, report.not_carried = export_cut(  # evaluates the dynamics runs' snapshots
-                [run for run in runs if not run.is_finished and run.step > 0], out / "unfinished", carry_bytes,
-                core.dynamics_epochs)
-            report.exported = export_finished([run for run in runs if run.is_finished], out, corpora,
-                                              options.device, core.dynamics_epochs)
-        finally:
-            report.finished = _now()
-            _save(report, out)
+        last = ("diverged", "failed")  # their runs are carried after those merely cut, or not at all
+        runs = [Run(c, artifacts) for task in sorted(tasks, key=lambda task: task.outcome.startswith(last))
+                for c in task.configs]  # each unfinished when planned
+        report.unfinished, report.not_carried, failed = export_cut(  # the cut runs first: a copy each, where the
+            [run for run in runs if not run.is_finished and run.step > 0], out / "unfinished", carry_bytes,
+            core.dynamics_epochs)  # finished runs' export evaluates the dynamics runs' snapshots on the device
+        report.exported, failed_too = export_finished([run for run in runs if run.is_finished], out, corpora,
+                                                      options.device, core.dynamics_epochs)
+        report.export_errors = failed | failed_too
+        for run_id in report.exported:  # finished now: no longer carried to the next window
+            shutil.rmtree(out / "unfinished" / run_id, ignore_errors=True)
+        report.finished = _now()
+        _save(report, out)
     return report
 
 
@@ -361,21 +372,35 @@ def take_up(resume: Path, artifacts: Path) -> tuple[list[str], dict[str, str]]:
 
 
 def export_cut(runs: list[Run], destination: Path, carry_bytes: int, dynamics_epochs: float | None
-               ) -> tuple[list[str], list[str]]:
-    """The cut ``runs`` with their checkpoints in ``destination`` (:func:`lit_rnn.runs.export_unfinished`), in
-    order while their size stays within ``carry_bytes`` (what a later window can be given), the training-dynamics
-    runs with their weight snapshots and the others without (their finished export drops them); the ids exported
-    and those left out."""
-    exported, left_out, size = [], [], 0
+               ) -> tuple[list[str], list[str], dict[str, str]]:
+    """The unfinished ``runs`` with their checkpoints in ``destination`` (:func:`lit_rnn.runs.export_unfinished`,
+    replacing an earlier export of a run), in order while the folder stays within ``carry_bytes`` (what a later
+    window can be given; what it holds of other runs counts), the training-dynamics runs with their weight snapshots
+    and the others without (their finished export drops them); the ids exported, those left out, and each run that
+    could not be exported with why."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for leftover in destination.glob(".export-*"):  # of an export killed midway
+        shutil.rmtree(leftover, ignore_errors=True)
+    ids = {run.config.run_id for run in runs}
+    size = sum(_folder_bytes(folder) for folder in destination.iterdir() if folder.name not in ids)
+    exported, left_out, failed = [], [], {}
     for run in runs:
         snapshots = _is_dynamics(run, dynamics_epochs)
         need = resumable_bytes(run, snapshots)
         if size + need > carry_bytes:
             left_out.append(run.config.run_id)
             continue
-        exported.append(export_unfinished(run, destination, snapshots).name)
+        try:
+            exported.append(export_unfinished(run, destination, snapshots).name)
+        except Exception as error:  # the others are exported all the same
+            failed[run.config.run_id] = one_line(error)
+            continue
         size += need
-    return exported, left_out
+    return exported, left_out, failed
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
 def _is_dynamics(run: Run, dynamics_epochs: float | None) -> bool:
@@ -478,6 +503,7 @@ def markdown(report: Report) -> str:
     if report.not_carried:
         lines.append(f"{len(report.not_carried)} more unfinished runs not exported: they would take the export past "
                      "what a later window can be given (`--carry-mib`).")
+    lines += [f"Not exported: {run_id} ({error})." for run_id, error in report.export_errors.items()]
     if report.error:
         lines.append(f"**Stopped early by {report.error}**; what it had trained is exported above.")
     lines += [f"Finished {report.finished}." if report.finished else "Training (this report is rewritten at the end).",
@@ -526,11 +552,17 @@ def main(args: argparse.Namespace) -> None:
     core, grid = get_preset(args.core), get_preset(args.grid)
     corpora = [load_corpus(name, resolve_data_dir(args.data_dir)) for name in args.corpus]
     shipped = None if args.retrain or not SHIPPED.is_dir() else SHIPPED
-    report = gpu_window(corpora, Path(args.out), deadline=start + args.minutes * 60 - RESERVE_S, core=core,
-                        grid=grid, options=options, artifacts=resolve_artifacts(args.artifacts),
-                        processes=args.processes, partial=args.partial, shipped=shipped, minutes=args.minutes,
-                        pack_by=args.pack_by, cuda_graphs=args.cuda_graphs,
-                        resume=Path(args.resume) if args.resume else None, carry_bytes=int(args.carry_mib * 2**20))
+    # A TERM (as `timeout` sends) is taken as a Ctrl-C: training checkpoints between steps, then the exports follow.
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
+    try:
+        report = gpu_window(corpora, Path(args.out), deadline=start + args.minutes * 60 - RESERVE_S, core=core,
+                            grid=grid, options=options, artifacts=resolve_artifacts(args.artifacts),
+                            processes=args.processes, partial=args.partial, shipped=shipped, minutes=args.minutes,
+                            pack_by=args.pack_by, cuda_graphs=args.cuda_graphs,
+                            resume=Path(args.resume) if args.resume else None,
+                            carry_bytes=int(args.carry_mib * 2**20))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(markdown(report))
 
 
