@@ -499,7 +499,7 @@ def markdown(report: Report) -> str:
     lines += ["", f"{len(report.exported)} finished runs exported in fp16 to runs/ (`lit-rnn runs import runs/*`)."]
     if report.unfinished:
         lines.append(f"{len(report.unfinished)} unfinished runs exported with their checkpoints to unfinished/ (the "
-                     "next window goes on from them: `--resume unfinished`).")
+                     "next window goes on from them: `--resume` that folder).")
     if report.not_carried:
         lines.append(f"{len(report.not_carried)} more unfinished runs not exported: they would take the export past "
                      "what a later window can be given (`--carry-mib`).")
