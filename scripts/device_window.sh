@@ -5,8 +5,9 @@
 #
 #   bash scripts/device_window.sh MINUTES [lit_rnn.window flags...]
 #
-# Before: copy the corpora into .corpora/ (git-ignored) and carry it, with .carry/unfinished if an earlier window left runs
-# to go on from. After, here: scripts/carry_window.sh FILES_AT imports the finished runs and keeps the cut ones.
+# Before: copy the corpora into .corpora/ (git-ignored) and carry it, with .carry/unfinished if an earlier window
+# left runs to go on from. After, here: scripts/carry_window.sh FILES_AT imports the finished runs and keeps the cut
+# ones.
 # MINUTES: the device call's limit less 1.5 minutes, for the archive.
 set -uo pipefail
 minutes=${1:?give the minutes of the window, e.g. 8.5}
