@@ -106,7 +106,10 @@ grid.pivot(index=["architecture", "n_layers"], columns="budget", values=["hidden
 # name a model by its architecture, layers × cells, parameters, dropout and training, e.g.
 # `lstm-3x241 · 1.27M · d0.25 · 50 epochs` (War and Peace's large LSTM); where and how each was
 # trained is in this table, the book's one record of it (wall time "not timed" where a run was not
-# timed in one piece).
+# timed in one piece). Its precision *bf16* is PyTorch's bf16 autocast, which decides per operation:
+# the read-out computes in bf16, the recurrent layers on a CPU in bf16 (LSTM, RNN) or fp32 (GRU), and
+# on an NVIDIA GPU in fp16, whatever the autocast's dtype (PyTorch casts cuDNN's recurrent layers to
+# fp16), without loss scaling. Every evaluation is in fp32.
 
 # %% tags=["hide-input"]
 runs = study.recurrent_runs

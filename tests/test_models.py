@@ -18,7 +18,7 @@ from lit_rnn.models import (
     parameter_matched_grid,
     weights,
 )
-from lit_rnn.probe import FREE_RUNNING_ATOL, ONE_STEP_ATOL, one_step_gap, strong_model
+from lit_rnn.probe import FREE_RUNNING_ATOL, ONE_STEP_ATOL, autocast_rnn_dtypes, one_step_gap, strong_model
 from lit_rnn.train import state_tensors
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -111,6 +111,11 @@ def test_precision_scopes_restore_what_the_caller_set():
         devices._OPEN.clear()  # a failed assertion between the manual enters and exits leaves none open
         torch.set_float32_matmul_precision(saved[0])
         torch.backends.cudnn.allow_tf32 = saved[1]
+
+
+def test_what_bf16_autocast_computes_each_recurrent_layer_in_on_a_cpu():
+    """As the README and chapter 2 say: autocast decides per operation, and on a CPU leaves the GRU in fp32."""
+    assert autocast_rnn_dtypes(torch.device("cpu")) == {"rnn": "bfloat16", "lstm": "bfloat16", "gru": "float32"}
 
 
 def test_trace_continues_from_a_carried_state():

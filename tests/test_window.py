@@ -199,7 +199,7 @@ def test_a_window_measures_trains_in_order_exports_and_reports(corpora, tmp_path
     assert report.throughput["runs"] == 2 and set(rates) == {"packed", "streams by model", "streams by run"}
     assert report.pack_by == max(PACK_BY, key=lambda by: rates[path(by)])  # the fastest in the probe
     assert report.graphs == {} and not report.cuda_graphs  # not a CUDA GPU: no graphs checked or used
-    assert report.rnn_dtype == "fp32"  # QUIET trains in fp32: no autocast
+    assert report.rnn_dtype == {"lstm": "fp32", "gru": "fp32", "rnn": "fp32"}  # QUIET trains in fp32: no autocast
     assert set(report.projected_s) == {"core", "grid first"}
     assert set(report.projected_s["grid first"]) == set(rates)
     assert [(t["stage"], t["outcome"]) for t in report.tasks] == [("core", "trained")] * 2 + [("grid", "trained")] * 2

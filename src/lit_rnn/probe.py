@@ -14,7 +14,7 @@ train a pack of runs against the same runs trained in separate processes, side b
   each run alone), all trained at once in this process, each on its own thread and CUDA stream
   (:func:`lit_rnn.packed.train_streams`, ``lit-rnn grid --pack-by model --streams N``).
 
-- :func:`autocast_rnn_dtype`: the dtype a fused recurrent layer computes in under bf16 autocast.
+- :func:`autocast_rnn_dtypes`: the dtype each architecture's fused recurrent layer computes in under bf16 autocast.
 - :func:`graph_check`: whether a pack's step captured as a CUDA graph (:class:`lit_rnn.packed.GraphedStep`)
   trains as its eager step does (in fp32 with TF32 off, and at the training precision on the paper's batch shape
   in a thread on its own stream, every architecture), and whether its replays draw new dropout masks; in a process
@@ -255,13 +255,17 @@ def _sync_stream(device: torch.device) -> None:
         torch.cuda.current_stream(device).synchronize()
 
 
-def autocast_rnn_dtype(device: torch.device) -> str:
-    """The dtype a fused recurrent layer computes in under this project's bf16 autocast on ``device`` (PyTorch's
-    autocast may run cuDNN's RNNs in another half precision than the one asked for): what "bf16" means there."""
-    layer = nn.LSTM(8, 8, batch_first=True, device=device)
-    with torch.no_grad(), autocast("bf16", device):
-        output, _ = layer(torch.zeros(1, 2, 8, device=device))
-    return str(output.dtype).removeprefix("torch.")
+def autocast_rnn_dtypes(device: torch.device) -> dict[str, str]:
+    """Per architecture, the dtype its fused recurrent layer computes in under this project's bf16 autocast on
+    ``device``: what "bf16" means there (autocast decides per operation: on a CPU the GRU stays in fp32, and on an
+    NVIDIA GPU PyTorch casts cuDNN's recurrent layers to fp16 whatever the dtype asked for)."""
+    dtypes = {}
+    for architecture in RECURRENT:
+        layer = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[architecture](8, 8, batch_first=True, device=device)
+        with torch.no_grad(), autocast("bf16", device):
+            output, _ = layer(torch.zeros(1, 2, 8, device=device))
+        dtypes[architecture] = str(output.dtype).removeprefix("torch.")
+    return dtypes
 
 
 def _packed(configs: list[RunConfig], folder: str, options: TrainOptions) -> Packed:

@@ -56,11 +56,12 @@ from lit_rnn.devices import PRECISIONS, describe, resolve_device, resolve_precis
 from lit_rnn.errors import UserError, one_line
 from lit_rnn.evaluate import sampled_snapshots
 from lit_rnn.folders import resolve_artifacts, resolve_data_dir
+from lit_rnn.models import RECURRENT
 from lit_rnn.packed import PACK_BY, WARMUP_STEPS, pack_groups, train_packed, train_streams
 from lit_rnn.presets import Preset, get_preset
 from lit_rnn.probe import (
     Timing,
-    autocast_rnn_dtype,
+    autocast_rnn_dtypes,
     graph_check,
     per_run_rate,
     streams_rate,
@@ -159,7 +160,7 @@ class Report:
     error: str = ""  # what stopped the window early, if anything did
     pack_by: str = "depth"  # how the window trained each architecture and depth's runs (lit_rnn.packed.PACK_BY)
     graphs: dict = field(default_factory=dict)  # the CUDA graphs' check (lit_rnn.probe.graph_check); empty: not run
-    rnn_dtype: str = ""  # what a recurrent layer computes in under the training precision's autocast
+    rnn_dtype: dict = field(default_factory=dict)  # per architecture, what its recurrent layer computes in
     cuda_graphs: bool = False  # whether the packs trained with their steps replayed from CUDA graphs
     finished: str = ""
 
@@ -200,7 +201,8 @@ def measure(corpora: list[Corpus], core: Preset, grid: Preset, options: TrainOpt
     run id, as it will train."""
     start = time.monotonic()
     report.trace = trace_agreement(options.device)
-    report.rnn_dtype = autocast_rnn_dtype(options.device) if options.precision == "bf16" else options.precision
+    report.rnn_dtype = (autocast_rnn_dtypes(options.device) if options.precision == "bf16"
+                        else dict.fromkeys(RECURRENT, options.precision))
     if options.device.type == "cuda" and cuda_graphs == "auto":
         report.graphs = graph_check(options.device, options.precision)
     graphs = (False, True) if report.graphs.get("passed") else (False,)
@@ -473,7 +475,8 @@ def markdown(report: Report) -> str:
     lines = [f"# GPU window, {report.started}", "",
              f"- device: {report.device}, torch {torch.__version__}, precision {report.precision}",
              f"- trace agreement (written-out equations vs fused kernels): {agreed} of {len(report.trace)} passed",
-             f"- a recurrent layer under the training precision computes in {report.rnn_dtype}",
+             "- a recurrent layer under the training precision computes in "
+             + ", ".join(f"{dtype} ({architecture})" for architecture, dtype in report.rnn_dtype.items()),
              _graphs_line(report.graphs),
              f"- the device check (traces, graphs, every pack timed, the throughput probe) took {report.check_s:.0f} s"]
     if report.throughput:
