@@ -18,9 +18,10 @@ import torch
 from lit_rnn import window
 from lit_rnn.cli import main
 from lit_rnn.data import Corpus
+from lit_rnn.errors import UserError
 from lit_rnn.packed import PACK_BY
 from lit_rnn.presets import ModelSpec, get_preset
-from lit_rnn.probe import time_training
+from lit_rnn.probe import per_run_rate, time_training
 from lit_rnn.runs import Run, import_run, resumable_bytes
 from lit_rnn.train import TrainOptions, train
 from lit_rnn.window import Report, export_cut, fastest, gpu_window, markdown, path, plan, train_window
@@ -240,6 +241,15 @@ def test_a_term_signal_stops_a_window_with_its_report(reference_data_dir, tmp_pa
     _, stderr = window_process.communicate(timeout=120)
     assert window_process.returncode != 0
     assert json.loads((out / "report.json").read_text())["error"] == "KeyboardInterrupt", stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_a_per_run_probe_worker_that_fails_is_reported_by_its_own_error(corpora):
+    """One worker fails before the barrier: the others stop waiting, and its error, not theirs, is raised."""
+    good = plan(corpora[:1], CORE, GRID)[2].configs[0]
+    bad = dataclasses.replace(good, recipe=dataclasses.replace(good.recipe, batch_size=100_000))
+    with pytest.raises(UserError, match="too few for one validation and one test batch"):
+        per_run_rate([good, bad], corpora[0], QUIET, processes=2, steps=2)
 
 
 def test_a_window_counts_its_minutes_from_its_process_start():

@@ -219,9 +219,17 @@ def per_run_rate(configs: list[RunConfig], corpus: Corpus, options: TrainOptions
     own process, all started together."""
     chosen = (configs * math.ceil(processes / len(configs)))[:processes]
     context = multiprocessing.get_context("spawn")
+    until = time.monotonic() + PER_RUN_TIMEOUT_S  # a worker that died without a word does not hold the window
     with context.Pool(processes, _worker_start, (context.Barrier(processes),)) as pool:
-        work = pool.starmap_async(_timed_alone, [(c, corpus, options, steps, warmup) for c in chosen], chunksize=1)
-        spans = work.get(PER_RUN_TIMEOUT_S)  # a worker that died without a word does not hold the window
+        work = [pool.apply_async(_timed_alone, (c, corpus, options, steps, warmup)) for c in chosen]
+        spans, errors = [], []
+        for result in work:
+            try:
+                spans.append(result.get(max(0.0, until - time.monotonic())))
+            except Exception as error:
+                errors.append(error)
+    if errors:  # the worker's own error, not the others' broken barrier
+        raise next((e for e in errors if not isinstance(e, threading.BrokenBarrierError)), errors[0])
     return processes * steps / (max(end for _, end in spans) - min(start for start, _ in spans))
 
 
