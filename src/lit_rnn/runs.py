@@ -400,13 +400,10 @@ def export_unfinished(run: Run, destination: str | Path, snapshots: bool = True)
                         f"{run.step:,}; choose another destination")
     staging = _staging(Path(destination), ".export-")
     try:
-        for name in RESUMABLE_FILES:
-            if (run.dir / name).exists():
-                shutil.copyfile(run.dir / name, staging / name)
-        if snapshots and run.snapshots():
-            (staging / "snapshots").mkdir()
-            for source in run.snapshots().values():
-                shutil.copyfile(source, staging / "snapshots" / source.name)
+        for source in _resumable_files(run, snapshots):
+            copy = staging / source.relative_to(run.dir)
+            copy.parent.mkdir(exist_ok=True)
+            shutil.copyfile(source, copy)
         if target.exists():  # superseded: set aside, then removed once the new export is in place
             target.rename(staging.with_name(staging.name + "-old"))
         staging.rename(target)
@@ -422,10 +419,16 @@ def _step(folder: Path) -> int:
     return load_checkpoint(path)["progress"]["step"] if path.exists() else 0
 
 
+def _resumable_files(run: Run, snapshots: bool) -> list[Path]:
+    """What another machine needs to go on from ``run``: its files of :data:`RESUMABLE_FILES` and (``snapshots``) its
+    weight snapshots."""
+    files = [run.dir / name for name in RESUMABLE_FILES] + (list(run.snapshots().values()) if snapshots else [])
+    return [path for path in files if path.exists()]
+
+
 def resumable_bytes(run: Run, snapshots: bool = True) -> int:
     """What :func:`export_unfinished` would copy of ``run``, in bytes."""
-    files = [run.dir / name for name in RESUMABLE_FILES] + (list(run.snapshots().values()) if snapshots else [])
-    return sum(path.stat().st_size for path in files if path.exists())
+    return sum(path.stat().st_size for path in _resumable_files(run, snapshots))
 
 
 def resume_unfinished(folder: str | Path, artifacts: str | Path) -> Run | None:
