@@ -109,7 +109,8 @@ grid.pivot(index=["architecture", "n_layers"], columns="budget", values=["hidden
 # timed in one piece). Its precision *bf16* is PyTorch's bf16 autocast, which decides per operation:
 # the read-out computes in bf16, the recurrent layers on a CPU in bf16 (LSTM, RNN) or fp32 (GRU), and
 # on an NVIDIA GPU in fp16, whatever the autocast's dtype (PyTorch casts cuDNN's recurrent layers to
-# fp16), without loss scaling. Every evaluation is in fp32.
+# fp16), where the loss is scaled by 2^8 for the backward pass so that small gradients do not flush to zero
+# (runs trained on a GPU before that change went without). Every evaluation is in fp32.
 
 # %% tags=["hide-input"]
 runs = study.recurrent_runs

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from lit_rnn import evaluate
+from lit_rnn import devices, evaluate
+from lit_rnn.devices import scaled_backward
 from lit_rnn.grid import choose_dropout, train_runs
 from lit_rnn.models import ModelConfig, nnn_config
 from lit_rnn.presets import get_preset
@@ -126,3 +127,27 @@ def test_trace_of_a_split_is_streamed_to_disk_in_text_order(wp_slice, artifacts)
         hidden, _ = model.rnn(model.one_hot(inputs))
     np.testing.assert_allclose(trace[0]["h"], hidden.reshape(-1, 64).numpy(), atol=1e-3)
     assert trace[0]["c"].dtype == np.float16 and set(trace[0]) == set("ifgoch")
+
+
+def test_scaled_backward_keeps_a_gradient_fp16_would_flush_to_zero():
+    weight = torch.ones(1, requires_grad=True)
+    tiny = torch.tensor([2.0**-14], dtype=torch.float16)  # the gradient in fp16, 2^-12 x 2^-14, is below 2^-24
+
+    def gradient(precision: str) -> float:
+        weight.grad = None
+        scaled_backward((weight.half() * tiny).float().sum() * 2.0**-12, [weight], precision)
+        return weight.grad.item()
+
+    assert gradient("fp32") == 0.0
+    assert gradient("bf16") == 2.0**-26
+
+
+def test_loss_scaling_changes_nothing_on_a_cpu(wp_slice, tmp_path, monkeypatch):
+    config = _config(wp_slice, max_steps=30, eval_every=15)
+    options = dataclasses.replace(QUIET, precision="bf16")
+    scaled = train(config, wp_slice, options, artifacts=tmp_path / "scaled")
+    monkeypatch.setattr(devices, "LOSS_SCALE", 1.0)
+    unscaled = train(config, wp_slice, options, artifacts=tmp_path / "unscaled")
+    assert scaled.result == unscaled.result
+    for name, tensor in _final_weights(scaled).items():
+        assert torch.equal(tensor, _final_weights(unscaled)[name]), name

@@ -100,8 +100,9 @@ def test_a_window_trains_with_the_fastest_path_it_measured_and_with_graphs_only_
 
 
 def test_the_report_says_what_the_graphs_check_found():
-    report = Report("NVIDIA H200", "bf16", 9.0, "2026-12-05 00:00:00 UTC")
+    report = Report("NVIDIA H200", "bf16", 9.0, "2026-12-05 00:00:00 UTC", rnn_dtype={"lstm": "float16"})
     assert "- CUDA graphs: not checked (not a CUDA GPU, or --cuda-graphs off)" in markdown(report)
+    assert "computes in float16 (lstm); the backward pass from the loss times 256" in markdown(report)
     report.graphs = {"passed": False, "architectures": [], "masks_change": False,
                      "error": "RuntimeError: operation not permitted when stream is capturing"}
     assert "failed their check (RuntimeError: operation not permitted when stream is capturing); trained without" \

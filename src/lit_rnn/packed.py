@@ -62,7 +62,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lit_rnn.data import Batcher, Corpus
-from lit_rnn.devices import autocast, training_precision
+from lit_rnn.devices import autocast, scaled_backward, training_precision
 from lit_rnn.errors import UserError
 from lit_rnn.evaluate import split_losses
 from lit_rnn.models import FUSED_LAYERS, GATE_BLOCKS, RECURRENT, ModelConfig, detach
@@ -221,7 +221,7 @@ def pack_update(pack: Pack, optimizer: torch.optim.Optimizer, inputs: torch.Tens
         logits, state = pack(inputs, detach(state))
         losses = torch.stack([F.cross_entropy(run.flatten(0, 1).float(), targets.flatten()) for run in logits])
     optimizer.zero_grad(set_to_none=True)
-    losses.sum().backward()
+    scaled_backward(losses.sum(), list(pack.parameters()), options.precision)
     pack.mask_gradients()
     nn.utils.clip_grad_value_(pack.parameters(), recipe.grad_clip)
     optimizer.step()

@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 
 from lit_rnn.atomic import append_jsonl, atomic_save_torch, atomic_write_text
 from lit_rnn.data import Batcher, Corpus
-from lit_rnn.devices import autocast, describe, training_precision
+from lit_rnn.devices import autocast, describe, scaled_backward, training_precision
 from lit_rnn.errors import UserError
 from lit_rnn.evaluate import split_loss
 from lit_rnn.models import Model, build_model, detach, init_normal, init_uniform, load_checkpoint, weights
@@ -216,7 +216,7 @@ def train_step(model: Model, optimizer: torch.optim.Optimizer, batch: tuple[np.n
         logits, state = model(inputs, detach(state))
         loss = nn.functional.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    scaled_backward(loss, list(model.parameters()), options.precision)
     nn.utils.clip_grad_value_(model.parameters(), recipe.grad_clip)
     optimizer.step()
     return loss.detach(), detach(state)

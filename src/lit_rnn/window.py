@@ -52,7 +52,7 @@ import torch
 
 from lit_rnn.atomic import atomic_write_text
 from lit_rnn.data import Corpus, load_corpus
-from lit_rnn.devices import PRECISIONS, describe, resolve_device, resolve_precision
+from lit_rnn.devices import LOSS_SCALE, PRECISIONS, describe, resolve_device, resolve_precision
 from lit_rnn.errors import UserError, one_line
 from lit_rnn.evaluate import sampled_snapshots
 from lit_rnn.folders import resolve_artifacts, resolve_data_dir
@@ -476,7 +476,8 @@ def markdown(report: Report) -> str:
              f"- device: {report.device}, torch {torch.__version__}, precision {report.precision}",
              f"- trace agreement (written-out equations vs fused kernels): {agreed} of {len(report.trace)} passed",
              "- a recurrent layer under the training precision computes in "
-             + ", ".join(f"{dtype} ({architecture})" for architecture, dtype in report.rnn_dtype.items()),
+             + ", ".join(f"{dtype} ({architecture})" for architecture, dtype in report.rnn_dtype.items())
+             + (f"; the backward pass from the loss times {LOSS_SCALE:g}" if report.precision == "bf16" else ""),
              _graphs_line(report.graphs),
              f"- the device check (traces, graphs, every pack timed, the throughput probe) took {report.check_s:.0f} s"]
     if report.throughput:
