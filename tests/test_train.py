@@ -10,6 +10,7 @@ from lit_rnn import devices, evaluate
 from lit_rnn.devices import scaled_backward
 from lit_rnn.grid import choose_dropout, train_runs
 from lit_rnn.models import ModelConfig, nnn_config
+from lit_rnn.packed import train_packed
 from lit_rnn.presets import get_preset
 from lit_rnn.runs import Recipe, Run, RunConfig
 from lit_rnn.train import TrainingDiverged, TrainOptions, get_or_train, learning_rate, train
@@ -142,12 +143,30 @@ def test_scaled_backward_keeps_a_gradient_fp16_would_flush_to_zero():
     assert gradient("bf16") == 2.0**-26
 
 
-def test_loss_scaling_changes_nothing_on_a_cpu(wp_slice, tmp_path, monkeypatch):
-    config = _config(wp_slice, max_steps=30, eval_every=15)
-    options = dataclasses.replace(QUIET, precision="bf16")
-    scaled = train(config, wp_slice, options, artifacts=tmp_path / "scaled")
+def _scaling_configs(corpus, kind: str) -> list[RunConfig]:
+    """A few steps' runs of ``kind``: an LSTM with dropout, an n-NN, a Transformer, or two GRUs to pack."""
+    if kind == "transformer":
+        preset = get_preset("tiny")
+        return [preset.transformer_config(preset.transformers[0], corpus)]
+    base = _config(corpus, max_steps=30, eval_every=15)
+    models = {"lstm": [ModelConfig("lstm", 2, 32, corpus.vocab_size, dropout=0.2)],
+              "n-nn": [nnn_config(3, corpus.vocab_size)],
+              "pack": [ModelConfig("gru", 2, h, corpus.vocab_size, dropout=0.2) for h in (16, 24)]}[kind]
+    return [dataclasses.replace(base, model=model) for model in models]
+
+
+@pytest.mark.parametrize("kind", ["lstm", "n-nn", "transformer", "pack"])
+def test_loss_scaling_changes_nothing_on_a_cpu(wp_slice, tmp_path, monkeypatch, kind):
+    configs, options = _scaling_configs(wp_slice, kind), dataclasses.replace(QUIET, precision="bf16")
+
+    def trained(folder: str) -> list[Run]:
+        if kind == "pack":
+            return train_packed(configs, wp_slice, options, artifacts=tmp_path / folder)
+        return [train(configs[0], wp_slice, options, artifacts=tmp_path / folder)]
+
+    scaled = trained("scaled")
     monkeypatch.setattr(devices, "LOSS_SCALE", 1.0)
-    unscaled = train(config, wp_slice, options, artifacts=tmp_path / "unscaled")
-    assert scaled.result == unscaled.result
-    for name, tensor in _final_weights(scaled).items():
-        assert torch.equal(tensor, _final_weights(unscaled)[name]), name
+    for with_scale, without in zip(scaled, trained("unscaled")):
+        assert with_scale.result == without.result
+        for name, tensor in _final_weights(with_scale).items():
+            assert torch.equal(tensor, _final_weights(without)[name]), name
