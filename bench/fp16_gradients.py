@@ -95,13 +95,11 @@ def gradients(model: CharLM, inputs: torch.Tensor, targets: torch.Tensor, state,
     """The recurrent weights' gradients, flattened, and the gradient reaching the top layer's output, with the
     recurrent layers in fp32, in fp16 (emulated) or as the CPU's bf16 autocast runs them (``how``)."""
     model.zero_grad(set_to_none=True)
-    if how == "bf16 autocast (CPU)":
-        with autocast("bf16", torch.device("cpu")):
-            hidden, _ = model.rnn(model.one_hot(inputs), state)
-    elif how == "fp16 (emulated)":
+    if how == "fp16 (emulated)":
         hidden = _fp16_hidden(model, inputs, state)
     else:
-        hidden, _ = model.rnn(model.one_hot(inputs), state)
+        with autocast("bf16" if how == "bf16 autocast (CPU)" else "fp32", torch.device("cpu")):
+            hidden, _ = model.rnn(model.one_hot(inputs), state)
     hidden = hidden.float()
     hidden.retain_grad()
     with autocast("bf16" if how != "fp32" else "fp32", torch.device("cpu")):
@@ -113,9 +111,9 @@ def gradients(model: CharLM, inputs: torch.Tensor, targets: torch.Tensor, state,
 
 
 def measured(model: CharLM, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> list[list[str]]:
-    """Table rows: fp32's ``dL/dh`` (shares below fp16's normal and smallest numbers, largest) and largest weight
-    gradient; then, for the CPU's bf16 and for fp16 at each loss scale, the weight gradients' relative error and
-    flushed share; pooled over ``batches``."""
+    """Table rows: fp32's ``dL/dh`` (its shares below fp16's normal and smallest numbers); then, for the CPU's bf16
+    and for fp16 at each loss scale, the weight gradients' relative error and flushed share (and, unscaled, the
+    largest gradient fp16 stores); pooled over ``batches``."""
     model = model.float().eval()  # dropout off: every pass sees the same function
     states = [model.initial_state(batches[0][0].shape[0])]
     with torch.no_grad():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import torch
@@ -132,7 +132,7 @@ LOSS_SCALE = 2.0**8
 # (0.13, measured at initialisation and trained) then stays far below fp16's 65,504. bench/fp16_gradients.md.
 
 
-def scaled_backward(loss: torch.Tensor, parameters: list[torch.Tensor], precision: str) -> None:
+def scaled_backward(loss: torch.Tensor, parameters: Iterable[torch.Tensor], precision: str) -> None:
     """The gradients of ``loss`` in ``parameters``; at precision ``bf16`` computed from the loss times
     :data:`LOSS_SCALE` and divided by it after, so that fp16 recurrent layers on a GPU keep the small ones. A power
     of two: exact wherever nothing overflows or flushes, so on a CPU (bf16 has fp32's range) the same bit for bit."""

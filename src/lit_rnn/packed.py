@@ -221,7 +221,7 @@ def pack_update(pack: Pack, optimizer: torch.optim.Optimizer, inputs: torch.Tens
         logits, state = pack(inputs, detach(state))
         losses = torch.stack([F.cross_entropy(run.flatten(0, 1).float(), targets.flatten()) for run in logits])
     optimizer.zero_grad(set_to_none=True)
-    scaled_backward(losses.sum(), list(pack.parameters()), options.precision)
+    scaled_backward(losses.sum(), pack.parameters(), options.precision)
     pack.mask_gradients()
     nn.utils.clip_grad_value_(pack.parameters(), recipe.grad_clip)
     optimizer.step()

@@ -216,7 +216,7 @@ def train_step(model: Model, optimizer: torch.optim.Optimizer, batch: tuple[np.n
         logits, state = model(inputs, detach(state))
         loss = nn.functional.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
     optimizer.zero_grad(set_to_none=True)
-    scaled_backward(loss, list(model.parameters()), options.precision)
+    scaled_backward(loss, model.parameters(), options.precision)
     nn.utils.clip_grad_value_(model.parameters(), recipe.grad_clip)
     optimizer.step()
     return loss.detach(), detach(state)
