@@ -183,6 +183,15 @@ def test_packs_on_concurrent_threads_land_as_packs_trained_one_after_another(wp4
         assert sorted(run.snapshots()) == [10]
 
 
+@pytest.mark.parametrize("architecture", RECURRENT)
+def test_assembling_a_pack_leaves_the_global_generator_alone(wp40k, tmp_path, architecture):
+    # Another thread may be seeding a run from it (train.prepare): a draw here would change that run's weights or masks.
+    members = [prepare_member(c, tmp_path, CPU) for c in _configs(wp40k, architecture, Recipe(batch_size=10))]
+    before = torch.get_rng_state()
+    Packed(members, QUIET)
+    assert torch.equal(torch.get_rng_state(), before)
+
+
 def test_ctrl_c_checkpoints_every_concurrent_pack_and_resumes(wp40k, tmp_path):
     recipe = Recipe(batch_size=10, seq_length=20, epochs=1000, eval_every=10_000)
     configs = _configs(wp40k, "rnn", recipe, runs=((8, 0.0, 1), (12, 0.3, 2)))

@@ -124,11 +124,13 @@ class Pack(nn.Module):
         self.units = [slice(a, b) for a, b in itertools.pairwise(starts)]
         self.width = starts[-1]
         fused = FUSED_LAYERS[self.architecture]
-        self.layers = nn.ModuleList(
-            fused(self.vocab_size if layer == 0 else self.width, self.width, batch_first=True, device=device)
-            for layer in range(self.n_layers)
-        )
-        self.readouts = nn.ModuleList(nn.Linear(width, self.vocab_size, device=device) for width in self.widths)
+        with torch.device("meta"):  # uninitialised: PyTorch's initialisation would draw from the global generator,
+            # which another thread may be seeding a run from (lit_rnn.train.prepare); the members' weights fill them
+            layers = [fused(self.vocab_size if layer == 0 else self.width, self.width, batch_first=True)
+                      for layer in range(self.n_layers)]
+            readouts = [nn.Linear(width, self.vocab_size) for width in self.widths]
+        self.layers = nn.ModuleList(layers).to_empty(device=device)
+        self.readouts = nn.ModuleList(readouts).to_empty(device=device)
         packed = dict(self.named_parameters())
         with torch.no_grad():
             for parameter in packed.values():
