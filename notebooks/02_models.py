@@ -238,22 +238,57 @@ generated = sample(best_run.load_model(study.settings.device), study.corpus, b"\
 Markdown("```text\n" + generated.decode("utf-8", errors="replace").replace("\r", "") + "\n```")
 
 # %% [markdown]
+# ## How far a seed moves a model
+#
+# The bootstrap above resamples the test text; it cannot see the seed, which draws a model's
+# initial weights (and its dropout masks), so a model trained once gives no measure of what its seed
+# decided. The `paper` preset trains a few of the grid's models again with other seeds (its
+# *replicates*, with the paper's full recipe). Where this build's store holds them, the table gives
+# each one's test loss across its seeds (nats/byte) beside the bootstrap's standard deviation of
+# one run, and compares the gated model with the RNN of its depth and budget by their means.
+
+# %% tags=["hide-input"]
+replicates = [[compare.ScoredModel(study.predictions(run), run.config.model, run.result.parameters, run.training)
+               for run in seeded] for seeded in study.replicate_runs.values()]
+spread = compare.seed_spread(replicates)
+if spread.empty:
+    display(Markdown("This build's run store holds no model trained with more than one seed: the `paper` preset's "
+                     "replicates train with `lit-rnn grid --corpus CORPUS --preset paper` (a few minutes each on a "
+                     "CPU), so Table 1's differences here have no measure of their seeds' share."))
+else:
+    widest = spread.loc[spread["std"].idxmax()]
+    reach = 2 * np.sqrt(2) * widest["std"]  # two models of one seed each: the std of their difference is √2 σ
+    seeded = compare.seed_comparisons(replicates, study.budgets)
+    display(Markdown(
+        f"Retrained with another seed, a model's test loss moves with a standard deviation of up to "
+        f"{widest['std']:.3f} nats/byte ({widest.model}, over {widest.seeds} seeds), "
+        f"{widest['std'] / widest.bootstrap:.1f} times the bootstrap's for one run. Between two models trained once "
+        f"each, seeds alone then give a difference a standard deviation of √2 times that, so a difference below "
+        f"{reach:.3f} nats/byte is within two of them: the claims below count the bootstrap only, and a pair beyond "
+        "its noise by less than that may still be the seeds' doing. Measured on "
+        + scorecard.listed(spread.model) + f" of {study.corpus.name} only; other sizes may spread more or less."
+        + ("" if not seeded else " Compared by their means over the seeds (z: the difference over its standard error "
+           "across the seeds, a rough test with so few): " + "; ".join(map(str, seeded)) + ".")))
+spread.rename(columns={"mean": "mean test loss", "std": "± (seeds)", "bootstrap": "± (bootstrap, one run)"}).round(3)
+
+# %% [markdown]
 # ## What this chapter found
 #
-# Each verdict is computed from the numbers above. Every comparison names the better model and
-# says whether the difference is beyond the noise: more than twice its paired bootstrap standard
-# deviation (|z| > 2), the bootstrap resampling the test split's segments (not seeds: each
-# configuration is trained once). A reversal beyond the noise makes a claim *not reproduced*;
-# differences all within the noise make it *inconclusive*. The paper's "between 2 and 3 layers the
-# results are mixed" is the one claim of an effect going both ways: it is reproduced when a 3-layer
-# model is better than the 2-layer model of its type and budget beyond the noise somewhere and worse
-# beyond it elsewhere, not reproduced when every pair beyond the noise goes the same way, inconclusive
-# when none is beyond it, and not measured with fewer than two pairs. Only models trained alike are compared
-# (the end of each model's name says how long it trained), so a model trained longer never stands
-# in for a deeper or gated one, and a claim judged only on models not trained with the paper's
-# recipe is counted apart, as *not at the paper's scale*. A pair with a model that did not train
-# (its test loss at or above the byte frequencies' entropy) is named but not judged. The t-SNE of
-# models is the paper's on War and Peace only.
+# Each verdict is computed from the numbers above. Every comparison names the better model and says
+# whether the difference is beyond the noise: more than twice its paired bootstrap standard
+# deviation (|z| > 2), the bootstrap resampling the test split's segments (not seeds: Table 1 holds
+# one run per model, and the section above measures what a seed moves). A reversal beyond the noise
+# makes a claim *not reproduced*; differences all within the noise make it *inconclusive*. The
+# paper's "between 2 and 3 layers the results are mixed" is the one claim of an effect going both
+# ways: it is reproduced when a 3-layer model is better than the 2-layer model of its type and
+# budget beyond the noise somewhere and worse beyond it elsewhere, not reproduced when every pair
+# beyond the noise goes the same way, inconclusive when none is beyond it, and not measured with
+# fewer than two pairs. Only models trained alike are compared (the end of each model's name says
+# how long it trained), so a model trained longer never stands in for a deeper or gated one, and a
+# claim judged only on models not trained with the paper's recipe is counted apart, as *not at the
+# paper's scale*. A pair with a model that did not train (its test loss at or above the byte
+# frequencies' entropy) is named but not judged. The t-SNE of models is the paper's on War and Peace
+# only.
 
 # %%
 architectures = {run.name: run.config.model.architecture for run in runs}

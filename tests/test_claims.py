@@ -17,6 +17,7 @@ from lit_rnn.analysis.gates import lstm_gate_claims
 from lit_rnn.analysis.oracles import ErrorBreakdown, FixedShare, breakdown_claim, scaling_claim, scaling_difference
 from lit_rnn.analysis.scorecard import Comparison
 from lit_rnn.errors import UserError
+from lit_rnn.models import ModelConfig
 from lit_rnn.predictions import SUMMARY_STRETCH, Predictions
 from lit_rnn.viz import figures
 
@@ -55,6 +56,25 @@ def test_a_comparison_names_the_better_model_and_a_reversal_as_one():
     assert Comparison("a", "b", 0.01, 0.01).outcome == "within" and "within the noise" in str(Comparison("a", "b",
                                                                                                          0.01, 0.01))
     assert Comparison("a", "b", np.nan, 0.01).outcome is None and "not measured" in str(Comparison("a", "b", np.nan, 1))
+
+
+def test_seeds_spread_a_model_the_bootstrap_does_not_see_and_their_means_are_compared_in_standard_errors():
+    def seeded(config: ModelConfig, parameters: int, means: tuple[float, ...]) -> list[compare.ScoredModel]:
+        return [compare.ScoredModel(losses(config.name, mean, config.architecture, seed=seed), config, parameters,
+                                    "50 epochs") for seed, mean in enumerate(means)]
+
+    budgets = [50_000, 130_000]
+    lstm = seeded(ModelConfig("lstm", 1, 64, 87), 49_000, (1.40, 1.42, 1.44))
+    rnn = seeded(ModelConfig("rnn", 1, 141, 87), 51_000, (1.50, 1.51, 1.52))
+    spread = compare.seed_spread([lstm, rnn]).set_index("model")
+    assert spread.loc["lstm-1x64", "seeds"] == 3 and spread.loc["lstm-1x64", "lowest"] < 1.42 < spread.highest.max()
+    assert spread.loc["lstm-1x64", "std"] > spread.loc["rnn-1x141", "std"] > 0  # 0.02 against 0.01, and sampling noise
+    [gated] = compare.seed_comparisons([lstm, rnn], budgets)
+    assert (gated.expected, gated.other) == ("lstm-1x64", "rnn-1x141") and gated.outcome == "for"
+    assert gated.difference == pytest.approx(spread.loc["rnn-1x141", "mean"] - spread.loc["lstm-1x64", "mean"])
+    assert gated.std == pytest.approx(np.sqrt((spread["std"] ** 2 / 3).sum()))
+    larger = seeded(ModelConfig("rnn", 1, 300, 87), 125_000, (1.50, 1.51))
+    assert compare.seed_comparisons([lstm, larger], budgets) == []  # another budget: no pair
 
 
 def _table(rows, predictions, trainings=None):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -35,6 +37,15 @@ def test_the_paper_preset_is_the_papers_grid(corpus):
     assert len(paper.grid_configs(corpus)) == 36 * 3 and paper.recipe == Recipe()
     large = {(s.architecture, s.n_layers, s.budget_index) for s in paper.large}
     assert large == {(a, 3, 3) for a in ("rnn", "lstm", "gru")}
+
+
+def test_the_paper_preset_retrains_a_few_grid_models_with_other_seeds(corpus):
+    paper = PRESETS["paper"]
+    replicates = paper.replicate_configs(corpus)
+    grid = {dataclasses.replace(c, seed=0) for c in paper.grid_configs(corpus)}
+    assert len(replicates) == len(paper.replicates) * len(paper.replicate_seeds) >= 2
+    assert all(dataclasses.replace(c, seed=0) in grid and c.seed != paper.seed for c in replicates)
+    assert {c.run_id for c in replicates} <= {c.run_id for c in paper.run_configs(corpus)}
 
 
 def test_the_core_preset_trains_the_analysed_models_with_the_papers_recipe(corpus):

@@ -1,5 +1,6 @@
 """The runs shipped in pretrained/: each passes the import checks and is a run the default preset names (or one of
-the paper's grid, which Table 1 reads wherever it is present), and all of them stay within pretrained/'s 60 MB."""
+the paper's grid, which Table 1 reads wherever it is present, or of its replicates, which chapter 2 reads), and all
+of them stay within pretrained/'s 60 MB."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from lit_rnn.truth_study import generator_config
 def test_every_shipped_run_imports_and_is_one_the_default_preset_names(reference_data_dir, tmp_path):
     preset = get_preset(DEFAULT_PRESET)
     corpora = [load_corpus(name, reference_data_dir) for name in KNOWN_CORPORA]
-    named = {run_config.run_id for corpus in corpora
-             for run_config in [*preset.run_configs(corpus), *get_preset("paper").grid_configs(corpus)]}
+    paper = get_preset("paper")
+    named = {run_config.run_id for corpus in corpora for run_config in
+             [*preset.run_configs(corpus), *paper.grid_configs(corpus), *paper.replicate_configs(corpus)]}
     truth = load_corpus(str(write(generator_config(preset.name), tmp_path / "synthetic")), tmp_path)
     named |= {run_config.run_id for run_config in truth_models(preset.name).run_configs(truth)}  # chapter 9's
     folders = sorted(SHIPPED.iterdir())

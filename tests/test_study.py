@@ -12,6 +12,7 @@ from lit_rnn.analysis import compare
 from lit_rnn.book import BookConfig
 from lit_rnn.cli import main
 from lit_rnn.errors import UserError
+from lit_rnn.grid import train_runs
 from lit_rnn.presets import PRESETS, get_preset
 from lit_rnn.runs import Run, stored_runs
 from lit_rnn.settings import Settings
@@ -119,6 +120,20 @@ def test_study_names_each_chapters_runs(reference_data_dir, tmp_path):
     assert all((run.dir / "predictions" / "test-best.npz").exists() for run in study.recurrent_runs)
     assert all((run.dir / "trace-test").is_dir() for run in study.gate_runs.values())
     assert len(list((study.cell_run.dir / "predictions").glob("test-step*.npz"))) == len(preset.snapshot_steps)
+
+
+def test_study_reads_each_replicated_model_by_seed_where_the_store_has_more_than_one(reference_data_dir, tmp_path,
+                                                                                     monkeypatch):
+    tiny = PRESETS["tiny"]
+    paper = dataclasses.replace(tiny, replicates=tiny.grid[:2], replicate_seeds=(1, 2))  # as Table 1 reads "paper"
+    monkeypatch.setitem(PRESETS, "paper", paper)
+    study = Study.open(corpus="warpeace", preset="tiny", device="cpu", data_dir=str(reference_data_dir),
+                       artifacts=str(tmp_path), progress=False)
+    one, two = paper.replicate_configs(study.corpus)[::2]  # the first model at seed 1, the second at seed 1
+    train_runs([*paper.grid_configs(study.corpus)[:2], one, two, paper.replicate_configs(study.corpus)[1]],
+               study.corpus, study.settings.train_options, tmp_path)
+    assert {model: [run.config.seed for run in runs] for model, runs in study.replicate_runs.items()} == {
+        one.model: [0, 1, 2], two.model: [0, 1]}
 
 
 @pytest.mark.slow

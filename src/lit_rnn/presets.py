@@ -7,7 +7,9 @@ Every preset names the same roles, which the chapters read through :class:`lit_r
   analyse (the paper's 3-layer models at the largest budget);
 - the **small** LSTM, whose errors the error analysis sets beside the large one's;
 - the **n-NN** baselines (Table 2), and the **dynamics** run whose early snapshots chapter 6
-  compares with them.
+  compares with them;
+- the **replicates**: a few grid models trained again with other seeds, so that chapter 2 can say how
+  much of a difference in Table 1 a seed alone makes.
 
 The presets:
 
@@ -92,6 +94,8 @@ class Preset:
     dynamics_epochs: float | None = None  # the dynamics run: the large LSTM cut at this many epochs (None: itself)
     snapshot_steps: tuple[int, ...] = ()  # training steps whose weights are kept (training dynamics)
     seed: int = 0
+    replicates: tuple[ModelSpec, ...] = ()  # grid models trained again with the seeds below: the training noise
+    replicate_seeds: tuple[int, ...] = ()
     reference_sizes: tuple[int, ...] = field(default=REFERENCE_LSTM_SIZES)
     max_bytes: int | None = None  # use only the corpus's first bytes (tiny: seconds per chapter)
     train_on_demand: bool = True  # False: the analysed models are trained by `lit-rnn grid` or shipped, never
@@ -113,6 +117,12 @@ class Preset:
 
     def grid_configs(self, corpus: Corpus) -> list[RunConfig]:
         return [c for spec in self.grid for c in self.spec_configs(spec, corpus, self.grid_recipe)]
+
+    def replicate_configs(self, corpus: Corpus) -> list[RunConfig]:
+        """The ``replicates`` as the grid trains them, once per seed of ``replicate_seeds``: what a model's test loss
+        owes to its seed (its initialisation, and its dropout masks)."""
+        return [replace(config, seed=seed) for spec in self.replicates
+                for config in self.spec_configs(spec, corpus, self.grid_recipe) for seed in self.replicate_seeds]
 
     def large_configs(self, corpus: Corpus) -> dict[str, list[RunConfig]]:
         return {spec.architecture: self.spec_configs(spec, corpus) for spec in self.large}
@@ -144,11 +154,12 @@ class Preset:
         return replace(large_lstm, recipe=replace(large_lstm.recipe, epochs=self.dynamics_epochs))
 
     def run_configs(self, corpus: Corpus) -> list[RunConfig]:
-        """Every run the preset trains on ``corpus`` (each dropout; the dynamics runs of every large LSTM)."""
+        """Every run the preset trains on ``corpus`` (each dropout and replicate seed; the dynamics runs of every large
+        LSTM)."""
         large = [c for configs in self.large_configs(corpus).values() for c in configs]
         dynamics = [self.dynamics_config(c) for c in self.large_configs(corpus).get("lstm", [])]
-        every = [*self.grid_configs(corpus), *large, *self.small_configs(corpus), *self.nnn_configs(corpus),
-                 *(c for c in dynamics if c is not None), *self.transformer_configs(corpus)]
+        every = [*self.grid_configs(corpus), *self.replicate_configs(corpus), *large, *self.small_configs(corpus),
+                 *self.nnn_configs(corpus), *(c for c in dynamics if c is not None), *self.transformer_configs(corpus)]
         return list({c.run_id: c for c in every}.values())
 
 
@@ -223,6 +234,9 @@ PRESETS = {
         large=tuple(ModelSpec(a, 3, 3, PAPER_DROPOUTS) for a in RECURRENT),
         small=ModelSpec("lstm", 3, 0, PAPER_DROPOUTS),
         snapshot_steps=(50, 100, 200, 400, 800, 1600, 3200),
+        # The smallest budget's 1-layer LSTM and RNN (minutes each on a CPU), four more seeds each.
+        replicates=(ModelSpec("lstm", 1, 0), ModelSpec("rnn", 1, 0)),
+        replicate_seeds=(1, 2, 3, 4),
     ),
 }
 DEFAULT_PRESET = "core"  # what `make book` builds

@@ -130,6 +130,19 @@ class Study:
         return runs
 
     @cached_property
+    def replicate_runs(self) -> dict[ModelConfig, list[Run]]:
+        """Per model the paper's preset trains with several seeds (its replicates), its finished runs by seed, the
+        grid's own included, where the store holds two or more: how far a seed alone moves a model's test loss."""
+        paper = PRESETS["paper"]
+        replicates = paper.replicate_configs(self.corpus)
+        seeds = {replace(c, seed=paper.seed) for c in replicates}
+        by_model: dict[ModelConfig, list[Run]] = {}
+        for run in self._runs([*seeds, *replicates], train=False, weightless=True):
+            by_model.setdefault(run.config.model, []).append(run)
+        return {model: sorted(runs, key=lambda run: run.config.seed) for model, runs in by_model.items()
+                if len(runs) > 1}
+
+    @cached_property
     def plateau(self) -> float:
         """The loss of predicting each byte by its frequency alone: a model that never goes below it did not train."""
         return byte_entropy(self.corpus.data)

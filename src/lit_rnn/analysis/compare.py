@@ -15,6 +15,7 @@ trained once.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
@@ -226,6 +227,41 @@ def model_embedding(agreement: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
 
 
 # -- The paper's claims about the comparison -----------------------------------------------------
+
+def _seed_losses(seeded: Sequence[ScoredModel]) -> np.ndarray:
+    return np.array([m.predictions.cross_entropy for m in seeded])
+
+
+def seed_spread(replicates: Sequence[Sequence[ScoredModel]]) -> pd.DataFrame:
+    """Per model trained with several seeds (one scored model per seed), the spread of its test loss across the
+    seeds beside the bootstrap's over the test segments: how much of a difference between models a seed can make,
+    which the bootstrap does not see."""
+    rows = []
+    for seeded in replicates:
+        losses = _seed_losses(seeded)
+        rows.append(dict(model=seeded[0].config.name, seeds=len(losses), mean=losses.mean(), std=losses.std(ddof=1),
+                         lowest=losses.min(), highest=losses.max(),
+                         bootstrap=float(np.mean([bootstrap_std(m.predictions) for m in seeded]))))
+    return pd.DataFrame(rows, columns=["model", "seeds", "mean", "std", "lowest", "highest", "bootstrap"])
+
+
+def seed_comparisons(replicates: Sequence[Sequence[ScoredModel]], budgets: Sequence[int]) -> list[Comparison]:
+    """Each gated model against the RNN of its depth and parameter budget (of ``budgets``), trained alike, where both
+    were trained with several seeds: the difference of their mean test losses over its standard error across the
+    seeds (Welch's), the paper's way when the gated model is better."""
+    def key(seeded: Sequence[ScoredModel]) -> tuple:
+        first = seeded[0]
+        return first.config.n_layers, budget_index(first.parameters, budgets), first.training
+
+    out = []
+    for gated, rnn in itertools.product(replicates, replicates):
+        if gated[0].config.architecture != "rnn" and rnn[0].config.architecture == "rnn" and key(gated) == key(rnn):
+            (gated_losses, rnn_losses) = map(_seed_losses, (gated, rnn))
+            std = np.sqrt(gated_losses.var(ddof=1) / len(gated_losses) + rnn_losses.var(ddof=1) / len(rnn_losses))
+            out.append(Comparison(gated[0].config.name, rnn[0].config.name, rnn_losses.mean() - gated_losses.mean(),
+                                  float(std)))
+    return out
+
 
 def did_not_train(loss: float, plateau: float) -> bool:
     """Whether a model learned nothing beyond the byte frequencies: its loss (test, or its best on validation) at or

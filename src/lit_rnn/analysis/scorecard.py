@@ -12,7 +12,8 @@ where this build lacks the data (NaNs and empty groups included). Apart from tho
 paper made on another corpus is *not applicable* here, and one judged on models not trained with the
 paper's recipe is *not at the paper's scale*: neither counts for or against the paper. The noise is
 a bootstrap over the test split's segments (char-rnn's 100 rows): it covers which text is tested,
-not which seed trained a model (every configuration is trained once).
+not which seed trained a model (Table 1 holds one run per model; chapter 2 measures the seeds' spread on the
+few models the ``paper`` preset trains again with other seeds: :func:`lit_rnn.analysis.compare.seed_spread`).
 """
 
 from __future__ import annotations
@@ -144,7 +145,7 @@ class Comparison:
     expected: str  # the model the paper expects to be better
     other: str
     difference: float  # other's loss minus expected's (nats/byte): > 0 is the paper's way
-    std: float  # paired bootstrap std of that difference
+    std: float  # std of that difference: the paired bootstrap's (or, between seeds' means, their standard error)
     paper_expects: bool = True  # False: the paper expects nothing of the two (e.g. a Transformer against the LSTM)
 
     @property
