@@ -138,8 +138,10 @@ Markdown("\n\n".join(f"*{note}*" for note in notes) if notes else "Every model t
 # mixed"): it is reproduced when its pairs go both ways beyond the noise, and not reproduced when all
 # of those beyond it go one way.
 # The noise is a bootstrap over the test split's segments: it covers which text is tested, not which
-# seed trained a model (each configuration is trained once). Each row states its threshold and,
-# where one exists, its chance level; each chapter states them again beside its claims.
+# seed trained a model (Table 1 holds one run per model). Chapter 2 measures how far a seed moves
+# a few models, where the build has them trained with several seeds, and Table 1's claims then name
+# the pairs whose difference is within the seeds' reach. Each row states its threshold and, where
+# one exists, its chance level; each chapter states them again beside its claims.
 
 # %% tags=["hide-input"]
 papers_claims, beyond_the_paper, setup_checks = scorecard.KINDS

@@ -64,6 +64,7 @@ from IPython.display import Markdown, display
 from lit_rnn.analysis import compare, scorecard
 from lit_rnn.evaluate import sample
 from lit_rnn.models import gru_step, lstm_step, parameter_matched_grid, rnn_step
+from lit_rnn.presets import PRESETS
 from lit_rnn.runs import Recipe
 from lit_rnn.study import Study
 from lit_rnn.viz import figures, notebook
@@ -251,25 +252,35 @@ Markdown("```text\n" + generated.decode("utf-8", errors="replace").replace("\r",
 replicates = [[compare.ScoredModel(study.predictions(run), run.config.model, run.result.parameters, run.training)
                for run in seeded] for seeded in study.replicate_runs.values()]
 spread = compare.seed_spread(replicates)
+reach = None  # the difference two models' seeds alone may make, where measured: the claims below name closer pairs
 if spread.empty:
-    display(Markdown("This build's run store holds no model trained with more than one seed: the `paper` preset's "
-                     "replicates train with `lit-rnn grid --corpus CORPUS --preset paper` (a few minutes each on a "
-                     "CPU), so Table 1's differences here have no measure of their seeds' share."))
+    wanted = PRESETS["paper"].replicate_configs(study.corpus)
+    display(Markdown(
+        "This build's run store holds no model trained with more than one seed, so Table 1's differences here have "
+        "no measure of their seeds' share. The `paper` preset's replicates are "
+        + scorecard.listed(sorted({c.model.name for c in wanted})) + " at seeds "
+        + scorecard.listed(sorted({str(c.seed) for c in wanted})) + ": `lit-rnn train --preset paper --seed S` with "
+        "a model's `--architecture`, `--layers` and `--hidden` trains one, and `lit-rnn grid --preset paper` trains "
+        "them with the rest of the paper's grid."))
 else:
     widest = spread.loc[spread["std"].idxmax()]
     reach = 2 * np.sqrt(2) * widest["std"]  # two models of one seed each: the std of their difference is √2 σ
     seeded = compare.seed_comparisons(replicates, study.budgets)
     display(Markdown(
         f"Retrained with another seed, a model's test loss moves with a standard deviation of up to "
-        f"{widest['std']:.3f} nats/byte ({widest.model}, over {widest.seeds} seeds), "
-        f"{widest['std'] / widest.bootstrap:.1f} times the bootstrap's for one run. Between two models trained once "
-        f"each, seeds alone then give a difference a standard deviation of √2 times that, so a difference below "
-        f"{reach:.3f} nats/byte is within two of them: the claims below count the bootstrap only, and a pair beyond "
-        "its noise by less than that may still be the seeds' doing. Measured on "
-        + scorecard.listed(spread.model) + f" of {study.corpus.name} only; other sizes may spread more or less."
-        + ("" if not seeded else " Compared by their means over the seeds (z: the difference over its standard error "
-           "across the seeds, a rough test with so few): " + "; ".join(map(str, seeded)) + ".")))
-spread.rename(columns={"mean": "mean test loss", "std": "± (seeds)", "bootstrap": "± (bootstrap, one run)"}).round(3)
+        f"{widest['std']:.3f} nats/byte ({widest.model}, over {widest.seeds} seeds): less than Table 1's ± for one "
+        f"model ({widest.bootstrap:.3f} here), which is which text is tested. But Table 1's comparisons are paired, "
+        "both models scored on the same bytes, where the test text's share mostly cancels and the seeds' does not: "
+        f"two models trained once each differ by their seeds alone with a standard deviation of √2 times "
+        f"{widest['std']:.3f}, so a difference below {reach:.3f} nats/byte (twice that) may be the seeds' doing. The "
+        f"verdicts below count the bootstrap only, and each names its pairs beyond that noise by less than "
+        f"{reach:.3f}: those are not settled. Measured on " + scorecard.listed(spread.model)
+        + f" of {scorecard.CORPUS_NAMES.get(study.corpus.name, study.corpus.name)} only; larger models may spread "
+        "more or less."
+        + ("" if not seeded else " By their means over the seeds (z: the difference over its standard error across "
+           "the seeds, a rough test with so few): " + "; ".join(map(str, seeded)) + ".")))
+    display(spread.rename(columns={"mean": "mean test loss", "std": "± (seeds)",
+                                   "bootstrap": "± (bootstrap, one run)"}).round(3))
 
 # %% [markdown]
 # ## What this chapter found
@@ -295,9 +306,9 @@ architectures = {run.name: run.config.model.architecture for run in runs}
 paper_training = Recipe().length
 recipe_runs = [run for run in runs if run.paper_recipe]  # the recipe claim names those of them cut short
 claims = [
-    *scorecard.applicable([compare.depth_claim(table, predictions, paper_training, plateau),
-                           compare.three_layers_claim(table, predictions, paper_training, plateau),
-                           compare.gated_claim(table, predictions, paper_training, plateau)], study.corpus.name),
+    *scorecard.applicable([compare.depth_claim(table, predictions, paper_training, plateau, reach),
+                           compare.three_layers_claim(table, predictions, paper_training, plateau, reach),
+                           compare.gated_claim(table, predictions, paper_training, plateau, reach)], study.corpus.name),
     *scorecard.applicable([compare.recipe_claim(predictions, plateau, [run.name for run in recipe_runs],
                                                 architectures)], study.corpus.name, models=recipe_runs),
     *scorecard.applicable([compare.cluster_claim(table, predictions, paper_training, plateau)], study.corpus.name)]

@@ -108,6 +108,18 @@ def test_depth_claim_passes_on_the_papers_effect_and_fails_on_a_reversal():
     assert compare.depth_claim(_table(ROWS, noisy), noisy).verdict == "inconclusive"
 
 
+def test_differences_beyond_the_bootstrap_but_within_the_seeds_reach_are_named_in_the_caveat():
+    close = _models(1.5, 1.49, 1.6, 1.5)  # 0.01 apart on the same bytes: far beyond the bootstrap's noise
+    claim = compare.depth_claim(_table(ROWS, close), close, seed_reach=0.015)
+    assert claim.verdict == "reproduced" and claim.caveat == (
+        "within the seeds' reach (under 0.015 nats/byte): 1 of its 1 pairs beyond the noise, lstm-2 over lstm-1 by "
+        "0.010")
+    assert claim.caveat in claim.measured
+    assert compare.depth_claim(_table(ROWS, close), close, seed_reach=0.005).caveat == ""
+    gated = compare.gated_claim(_table(ROWS, close), close, seed_reach=0.015)  # 0.11 and 0.1: beyond the seeds too
+    assert gated.verdict == "reproduced" and gated.caveat == ""
+
+
 def test_the_three_layer_claim_is_reproduced_only_when_the_results_go_both_ways():
     """The paper: between 2 and 3 layers the results are mixed. Two 3-layer models, one better and one worse than
     its 2-layer twin beyond the noise, are mixed; both worse is a consistent effect, not a mixed one."""

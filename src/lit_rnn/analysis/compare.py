@@ -280,16 +280,19 @@ class _Pair(NamedTuple):
 
 
 BUDGET_WORDS = ("smallest", "second", "third", "largest")  # the paper's four budgets, in a sentence
+NAMED_CLOSE = 4  # a claim's caveat names its pairs within the seeds' reach up to this many, else counts them
 
 
 def _scaled(name: str, pairs: list[_Pair], threshold: str, finding: str, judged=verdict, detail=None,
-            by_budget: str | None = None) -> Claim:
+            by_budget: str | None = None, seed_reach: float | None = None) -> Claim:
     """A claim from its comparisons: judged (``judged``: outcomes to verdict) on those at the paper's scale whose
     models trained, or counted "not at the paper's scale" when there are none; "not measured" without any. A
     comparison with a model that did not train is named, not judged: it says nothing of the architectures, only that
     the training failed. ``finding`` is formatted with the counts ``beyond``, ``against``, ``within`` and ``total``,
     for all the counted comparisons and, where they span budgets, ``by_budget`` (default: ``finding``) for each
-    budget; ``detail(counted)`` (the counted comparisons), where given, adds a few words to it."""
+    budget; ``detail(counted)`` (the counted comparisons), where given, adds a few words to it. ``seed_reach``: the
+    difference two models' seeds alone may make (:func:`seed_spread`); the counted comparisons beyond the noise by
+    less are named in the claim's caveat."""
     if not pairs:
         return Claim("Models", name, "no pair of models to compare", judge(None), threshold)
     trained = [pair for pair in pairs if not pair.untrained]
@@ -327,6 +330,15 @@ def _scaled(name: str, pairs: list[_Pair], threshold: str, finding: str, judged=
                   finding=tally + (f"; {skipped} not judged, as "
                                    + ("one of its models" if skipped == 1 else "a model in each") + " did not train"
                                    if skipped else ""))
+    if seed_reach is not None:
+        decided = [c for c in counted if c.outcome in (scorecard.FOR, scorecard.AGAINST)]
+        if close := [c for c in decided if round(abs(c.difference), 3) < round(seed_reach, 3)]:  # as they read
+            named = scorecard.listed(f"{c.expected if c.difference >= 0 else c.other} over "
+                                     f"{c.other if c.difference >= 0 else c.expected} by {abs(c.difference):.3f}"
+                                     for c in close) if len(close) <= NAMED_CLOSE else ""
+            claim = scorecard.with_caveat(claim, f"within the seeds' reach (under {seed_reach:.3f} nats/byte): "
+                                                 f"{len(close)} of its {len(decided)} pairs beyond the noise"
+                                                 + (f", {named}" if named else ""))
     return claim if at_scale else scorecard.at_scale(claim, False)
 
 
@@ -347,11 +359,12 @@ def _paired(table: pd.DataFrame, predictions: dict[str, Predictions], key: str, 
 
 
 def depth_claim(table: pd.DataFrame, predictions: dict[str, Predictions], paper_training: str | None = None,
-                plateau: float | None = None) -> Claim:
+                plateau: float | None = None, seed_reach: float | None = None) -> Claim:
     """The paper: depth of at least 2 is beneficial (and at 3 layers results are mixed). Tested at every
     (training, architecture, budget) with a 1-layer and a 2-layer model: the 2-layer model is better beyond the
     noise. ``paper_training``: the paper's recipe's ``training`` (e.g. "50 epochs"); other models are counted apart.
-    ``plateau``: the byte frequencies' entropy; a pair with a model at or above it is named, not judged."""
+    ``plateau``: the byte frequencies' entropy; a pair with a model at or above it is named, not judged.
+    ``seed_reach``: the difference seeds alone may make, where measured; closer pairs are named in the caveat."""
     def pick(group):
         one, two = group[group.n_layers == 1], group[group.n_layers == 2]
         return [(two.iloc[0], one.iloc[0])] if len(one) and len(two) else []
@@ -359,14 +372,14 @@ def depth_claim(table: pd.DataFrame, predictions: dict[str, Predictions], paper_
     return _scaled("Depth of at least 2 helps (2 layers against 1)", _paired(table, predictions, "architecture", pick,
                                                         paper_training, plateau),
                    f"each 2-layer model better than the 1-layer model of its type and budget; {NOISE_TEXT}",
-                   "{beyond} of {total} pairs better beyond the noise, {against} reversed")
+                   "{beyond} of {total} pairs better beyond the noise, {against} reversed", seed_reach=seed_reach)
 
 
 def three_layers_claim(table: pd.DataFrame, predictions: dict[str, Predictions], paper_training: str | None = None,
-                       plateau: float | None = None) -> Claim:
+                       plateau: float | None = None, seed_reach: float | None = None) -> Claim:
     """The paper: between 2 and 3 layers the results are mixed. Tested at every (training, architecture, budget) with
     a 2-layer and a 3-layer model: mixed when the 3-layer model is better beyond the noise in some and worse beyond
-    it in others (:func:`~lit_rnn.analysis.scorecard.mixed`). ``paper_training``, ``plateau``: as
+    it in others (:func:`~lit_rnn.analysis.scorecard.mixed`). ``paper_training``, ``plateau``, ``seed_reach``: as
     :func:`depth_claim`'s."""
     def pick(group):
         two, three = group[group.n_layers == 2], group[group.n_layers == 3]
@@ -387,14 +400,16 @@ def three_layers_claim(table: pd.DataFrame, predictions: dict[str, Predictions],
                    "pairs and worse beyond it in others (not reproduced when all pairs beyond the noise go one way; "
                    f"not measured with fewer than two pairs); {NOISE_TEXT}",
                    "3 layers better beyond the noise in {beyond} of {total} pairs, worse in {against}",
-                   judged=scorecard.mixed, detail=which, by_budget="{beyond} of {total} better, {against} worse")
+                   judged=scorecard.mixed, detail=which, by_budget="{beyond} of {total} better, {against} worse",
+                   seed_reach=seed_reach)
 
 
 def gated_claim(table: pd.DataFrame, predictions: dict[str, Predictions], paper_training: str | None = None,
-                plateau: float | None = None) -> Claim:
+                plateau: float | None = None, seed_reach: float | None = None) -> Claim:
     """The paper: the LSTM and the GRU significantly outperform the RNN. Tested at every (training, depth, budget)
     where an RNN and a gated model were both trained: the gated model is better beyond the noise. ``plateau``: as
-    :func:`depth_claim`'s (an RNN that did not train loses for that reason, not its architecture)."""
+    :func:`depth_claim`'s (an RNN that did not train loses for that reason, not its architecture); ``seed_reach``
+    too."""
     def pick(group):
         rnn = group[group.architecture == "rnn"]
         return [(group[group.architecture == gated].iloc[0], rnn.iloc[0]) for gated in ("lstm", "gru")
@@ -403,7 +418,7 @@ def gated_claim(table: pd.DataFrame, predictions: dict[str, Predictions], paper_
     return _scaled("The LSTM and the GRU beat the RNN", _paired(table, predictions, "n_layers",
                                                                 pick, paper_training, plateau),
                    f"each LSTM and GRU better than the RNN of its depth and budget; {NOISE_TEXT}",
-                   "{beyond} of {total} pairs better beyond the noise, {against} reversed")
+                   "{beyond} of {total} pairs better beyond the noise, {against} reversed", seed_reach=seed_reach)
 
 
 def recipe_claim(predictions: dict[str, Predictions], plateau: float, paper_models: list[str] | None = None,

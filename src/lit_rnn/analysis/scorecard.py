@@ -216,8 +216,13 @@ def unfinished(claim: Claim, shortfalls: Sequence[str]) -> Claim:
 
 def judged_on(claim: Claim, what: str) -> Claim:
     """The claim with the caveat "judged on ``what``", in what it measured too."""
-    caveat = f"judged on {what}"
-    return dataclasses.replace(claim, measured=f"{claim.measured} ({caveat})", caveat=caveat)
+    return with_caveat(claim, f"judged on {what}")
+
+
+def with_caveat(claim: Claim, caveat: str) -> Claim:
+    """The claim with ``caveat`` added to its caveats, and to what it measured."""
+    return dataclasses.replace(claim, measured=f"{claim.measured} ({caveat})",
+                               caveat="; ".join(c for c in (claim.caveat, caveat) if c))
 
 
 def table(claims: Iterable[Claim] | Mapping[str, Iterable[Claim]], *, kind: str | None = None) -> pd.DataFrame:
