@@ -252,35 +252,38 @@ Markdown("```text\n" + generated.decode("utf-8", errors="replace").replace("\r",
 replicates = [[compare.ScoredModel(study.predictions(run), run.config.model, run.result.parameters, run.training)
                for run in seeded] for seeded in study.replicate_runs.values()]
 spread = compare.seed_spread(replicates)
-reach = None  # the difference two models' seeds alone may make, where measured: the claims below name closer pairs
-if spread.empty:
+seed_std = None  # how far a seed moves a model, where measured: the claims below count it in their caveats
+if spread.empty and study.preset.max_bytes is None:  # a cut corpus (the tiny preset) has no paper grid to replicate
     wanted = PRESETS["paper"].replicate_configs(study.corpus)
     display(Markdown(
         "This build's run store holds no model trained with more than one seed, so Table 1's differences here have "
         "no measure of their seeds' share. The `paper` preset's replicates are "
         + scorecard.listed(sorted({c.model.name for c in wanted})) + " at seeds "
-        + scorecard.listed(sorted({str(c.seed) for c in wanted})) + ": `lit-rnn train --preset paper --seed S` with "
-        "a model's `--architecture`, `--layers` and `--hidden` trains one, and `lit-rnn grid --preset paper` trains "
-        "them with the rest of the paper's grid."))
-else:
+        + scorecard.listed(map(str, sorted({c.seed for c in wanted}))) + ": `lit-rnn train --corpus CORPUS --preset "
+        "paper --seed S` with a model's `--architecture`, `--layers` and `--hidden` trains one, and `lit-rnn grid "
+        "--corpus CORPUS --preset paper` trains them with the rest of the paper's grid."))
+elif not spread.empty:
     widest = spread.loc[spread["std"].idxmax()]
-    reach = 2 * np.sqrt(2) * widest["std"]  # two models of one seed each: the std of their difference is √2 σ
+    seed_std = widest["std"]
     seeded = compare.seed_comparisons(replicates, study.budgets)
     display(Markdown(
-        f"Retrained with another seed, a model's test loss moves with a standard deviation of up to "
-        f"{widest['std']:.3f} nats/byte ({widest.model}, over {widest.seeds} seeds): less than Table 1's ± for one "
-        f"model ({widest.bootstrap:.3f} here), which is which text is tested. But Table 1's comparisons are paired, "
-        "both models scored on the same bytes, where the test text's share mostly cancels and the seeds' does not: "
-        f"two models trained once each differ by their seeds alone with a standard deviation of √2 times "
-        f"{widest['std']:.3f}, so a difference below {reach:.3f} nats/byte (twice that) may be the seeds' doing. The "
-        f"verdicts below count the bootstrap only, and each names its pairs beyond that noise by less than "
-        f"{reach:.3f}: those are not settled. Measured on " + scorecard.listed(spread.model)
-        + f" of {scorecard.CORPUS_NAMES.get(study.corpus.name, study.corpus.name)} only; larger models may spread "
-        "more or less."
-        + ("" if not seeded else " By their means over the seeds (z: the difference over its standard error across "
-           "the seeds, a rough test with so few): " + "; ".join(map(str, seeded)) + ".")))
+        f"Retrained with another seed, a model's test loss moves with a standard deviation of up to {seed_std:.4f} "
+        f"nats/byte ({widest.model}, over {widest.seeds} seeds), less than Table 1's ± for one model "
+        f"({widest.bootstrap:.4f} here), which measures how the loss would change on other test text. Table 1's "
+        "comparisons, though, are paired: both models are scored on the same bytes, so the test text's share of "
+        "their difference mostly cancels (each claim's z is the difference over what is left, the paired bootstrap's "
+        "standard deviation), while the seeds' share does not: two models trained once each differ by their seeds "
+        f"alone with a standard deviation of √2 × {seed_std:.4f} = {np.sqrt(2) * seed_std:.4f}. The verdicts below "
+        "are the bootstrap's; a claim's caveat names its pairs beyond the bootstrap's noise that fall within it once "
+        "both shares are counted (a difference under twice √(s² + 2σ²), s the paired bootstrap's standard deviation "
+        "and σ the seeds'), and what the verdict would then read where it changes. σ is measured on "
+        + scorecard.listed(spread.model) + f" of {scorecard.CORPUS_NAMES.get(study.corpus.name, study.corpus.name)} "
+        "only; larger and deeper models may spread more or less."
+        + ("" if not seeded else " Compared by their means over the seeds (the standard error of a mean over n "
+           "seeds is σ/√n; z: the difference over the standard error of both means, a rough test with so few "
+           "seeds): " + "; ".join(map(str, seeded)) + ".")))
     display(spread.rename(columns={"mean": "mean test loss", "std": "± (seeds)",
-                                   "bootstrap": "± (bootstrap, one run)"}).round(3))
+                                   "bootstrap": "± (bootstrap, one run)"}).round(4))
 
 # %% [markdown]
 # ## What this chapter found
@@ -306,9 +309,10 @@ architectures = {run.name: run.config.model.architecture for run in runs}
 paper_training = Recipe().length
 recipe_runs = [run for run in runs if run.paper_recipe]  # the recipe claim names those of them cut short
 claims = [
-    *scorecard.applicable([compare.depth_claim(table, predictions, paper_training, plateau, reach),
-                           compare.three_layers_claim(table, predictions, paper_training, plateau, reach),
-                           compare.gated_claim(table, predictions, paper_training, plateau, reach)], study.corpus.name),
+    *scorecard.applicable([compare.depth_claim(table, predictions, paper_training, plateau, seed_std),
+                           compare.three_layers_claim(table, predictions, paper_training, plateau, seed_std),
+                           compare.gated_claim(table, predictions, paper_training, plateau, seed_std)],
+                          study.corpus.name),
     *scorecard.applicable([compare.recipe_claim(predictions, plateau, [run.name for run in recipe_runs],
                                                 architectures)], study.corpus.name, models=recipe_runs),
     *scorecard.applicable([compare.cluster_claim(table, predictions, paper_training, plateau)], study.corpus.name)]

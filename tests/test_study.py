@@ -127,13 +127,19 @@ def test_study_reads_each_replicated_model_by_seed_where_the_store_has_more_than
     tiny = PRESETS["tiny"]
     paper = dataclasses.replace(tiny, replicates=tiny.grid[:2], replicate_seeds=(1, 2))  # as Table 1 reads "paper"
     monkeypatch.setitem(PRESETS, "paper", paper)
-    study = Study.open(corpus="warpeace", preset="tiny", device="cpu", data_dir=str(reference_data_dir),
-                       artifacts=str(tmp_path), progress=False)
-    one, two = paper.replicate_configs(study.corpus)[::2]  # the first model at seed 1, the second at seed 1
-    train_runs([*paper.grid_configs(study.corpus)[:2], one, two, paper.replicate_configs(study.corpus)[1]],
-               study.corpus, study.settings.train_options, tmp_path)
-    assert {model: [run.config.seed for run in runs] for model, runs in study.replicate_runs.items()} == {
+    def study(plateau: float) -> Study:  # the loss a run must go below to count as trained
+        opened = Study.open(corpus="warpeace", preset="tiny", device="cpu", data_dir=str(reference_data_dir),
+                            artifacts=str(tmp_path), progress=False)
+        opened.__dict__["plateau"] = plateau  # 40 steps teach tiny models little: a plateau they all go below
+        return opened
+
+    corpus = study(float("inf")).corpus
+    one, two = paper.replicate_configs(corpus)[::2]  # the first model at seed 1, the second at seed 1
+    train_runs([*paper.grid_configs(corpus)[:2], one, two, paper.replicate_configs(corpus)[1]], corpus,
+               study(float("inf")).settings.train_options, tmp_path)
+    assert {model: [run.config.seed for run in runs] for model, runs in study(float("inf")).replicate_runs.items()} == {
         one.model: [0, 1, 2], two.model: [0, 1]}
+    assert study(0.0).replicate_runs == {}  # runs that did not train are no measure of a seed
 
 
 @pytest.mark.slow

@@ -131,14 +131,16 @@ class Study:
 
     @cached_property
     def replicate_runs(self) -> dict[ModelConfig, list[Run]]:
-        """Per model the paper's preset trains with several seeds (its replicates), its finished runs by seed, the
-        grid's own included, where the store holds two or more: how far a seed alone moves a model's test loss."""
+        """Per model the paper's preset trains with several seeds (its replicates), its runs by seed, the grid's own
+        included, where the store holds two or more that finished their recipe and trained: how far a seed alone
+        moves a model's test loss."""
         paper = PRESETS["paper"]
         replicates = paper.replicate_configs(self.corpus)
-        seeds = {replace(c, seed=paper.seed) for c in replicates}
+        originals = list({replace(c, seed=paper.seed): None for c in replicates})  # the grid's runs of those models
         by_model: dict[ModelConfig, list[Run]] = {}
-        for run in self._runs([*seeds, *replicates], train=False, weightless=True):
-            by_model.setdefault(run.config.model, []).append(run)
+        for run in self._runs([*originals, *replicates], train=False, weightless=True):
+            if not (run.shortfall or self.did_not_train(run)):
+                by_model.setdefault(run.config.model, []).append(run)
         return {model: sorted(runs, key=lambda run: run.config.seed) for model, runs in by_model.items()
                 if len(runs) > 1}
 

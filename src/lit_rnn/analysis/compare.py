@@ -248,7 +248,8 @@ def seed_spread(replicates: Sequence[Sequence[ScoredModel]]) -> pd.DataFrame:
 def seed_comparisons(replicates: Sequence[Sequence[ScoredModel]], budgets: Sequence[int]) -> list[Comparison]:
     """Each gated model against the RNN of its depth and parameter budget (of ``budgets``), trained alike, where both
     were trained with several seeds: the difference of their mean test losses over its standard error across the
-    seeds (Welch's), the paper's way when the gated model is better."""
+    seeds (unpooled, as Welch's; judged at |z| > 2 like every comparison, a rough test with so few seeds), the
+    paper's way when the gated model is better."""
     def key(seeded: Sequence[ScoredModel]) -> tuple:
         first = seeded[0]
         return first.config.n_layers, budget_index(first.parameters, budgets), first.training
@@ -280,19 +281,18 @@ class _Pair(NamedTuple):
 
 
 BUDGET_WORDS = ("smallest", "second", "third", "largest")  # the paper's four budgets, in a sentence
-NAMED_CLOSE = 4  # a claim's caveat names its pairs within the seeds' reach up to this many, else counts them
+NAMED_CLOSE = 4  # a claim's caveat names its pairs within the seeds' noise up to this many, else counts them
 
 
 def _scaled(name: str, pairs: list[_Pair], threshold: str, finding: str, judged=verdict, detail=None,
-            by_budget: str | None = None, seed_reach: float | None = None) -> Claim:
+            by_budget: str | None = None, seed_std: float | None = None) -> Claim:
     """A claim from its comparisons: judged (``judged``: outcomes to verdict) on those at the paper's scale whose
     models trained, or counted "not at the paper's scale" when there are none; "not measured" without any. A
     comparison with a model that did not train is named, not judged: it says nothing of the architectures, only that
     the training failed. ``finding`` is formatted with the counts ``beyond``, ``against``, ``within`` and ``total``,
     for all the counted comparisons and, where they span budgets, ``by_budget`` (default: ``finding``) for each
-    budget; ``detail(counted)`` (the counted comparisons), where given, adds a few words to it. ``seed_reach``: the
-    difference two models' seeds alone may make (:func:`seed_spread`); the counted comparisons beyond the noise by
-    less are named in the claim's caveat."""
+    budget; ``detail(counted)`` (the counted comparisons), where given, adds a few words to it. ``seed_std``: how far
+    a seed moves one model's test loss (:func:`seed_spread`), where measured: see :func:`_counting_seeds`."""
     if not pairs:
         return Claim("Models", name, "no pair of models to compare", judge(None), threshold)
     trained = [pair for pair in pairs if not pair.untrained]
@@ -330,16 +330,30 @@ def _scaled(name: str, pairs: list[_Pair], threshold: str, finding: str, judged=
                   finding=tally + (f"; {skipped} not judged, as "
                                    + ("one of its models" if skipped == 1 else "a model in each") + " did not train"
                                    if skipped else ""))
-    if seed_reach is not None:
-        decided = [c for c in counted if c.outcome in (scorecard.FOR, scorecard.AGAINST)]
-        if close := [c for c in decided if round(abs(c.difference), 3) < round(seed_reach, 3)]:  # as they read
-            named = scorecard.listed(f"{c.expected if c.difference >= 0 else c.other} over "
-                                     f"{c.other if c.difference >= 0 else c.expected} by {abs(c.difference):.3f}"
-                                     for c in close) if len(close) <= NAMED_CLOSE else ""
-            claim = scorecard.with_caveat(claim, f"within the seeds' reach (under {seed_reach:.3f} nats/byte): "
-                                                 f"{len(close)} of its {len(decided)} pairs beyond the noise"
-                                                 + (f", {named}" if named else ""))
+    if seed_std is not None:
+        claim = _counting_seeds(claim, counted, seed_std, judged)
     return claim if at_scale else scorecard.at_scale(claim, False)
+
+
+def _counting_seeds(claim: Claim, counted: list[Comparison], seed_std: float, judged) -> Claim:
+    """``claim`` with a caveat naming its comparisons beyond the bootstrap's noise that are within it once two
+    seeds' share is counted too (a difference's standard deviation √(s² + 2 ``seed_std``²), s the paired
+    bootstrap's), and the verdict ``judged`` would then give where it differs."""
+    with_seeds = [dataclasses.replace(c, std=float(np.hypot(c.std, np.sqrt(2) * seed_std))) for c in counted]
+    decided = [c.outcome in (scorecard.FOR, scorecard.AGAINST) for c in counted]
+    close = [c for c, seeded, beyond in zip(counted, with_seeds, decided)
+             if beyond and seeded.outcome == scorecard.WITHIN]
+    if not close:
+        return claim
+    named = scorecard.listed(f"{c.expected if c.difference >= 0 else c.other} over "
+                             f"{c.other if c.difference >= 0 else c.expected} by {abs(c.difference):.3f}"
+                             for c in close) if len(close) <= NAMED_CLOSE else ""
+    caveat = (f"within the noise once the seeds' share is counted too ({seed_std:.4f} nats/byte a model, as chapter 2 "
+              f"measured it on a few small models): {len(close)} of the {sum(decided)} pairs beyond it"
+              + (f", {named}" if named else ""))
+    again = judged([c.outcome for c in with_seeds])
+    return scorecard.with_caveat(claim, caveat + ("" if again == claim.verdict else
+                                                  f"; counting the seeds, the verdict would read: {again}"))
 
 
 def _paired(table: pd.DataFrame, predictions: dict[str, Predictions], key: str, pick, paper_training: str | None,
@@ -359,12 +373,13 @@ def _paired(table: pd.DataFrame, predictions: dict[str, Predictions], key: str, 
 
 
 def depth_claim(table: pd.DataFrame, predictions: dict[str, Predictions], paper_training: str | None = None,
-                plateau: float | None = None, seed_reach: float | None = None) -> Claim:
+                plateau: float | None = None, seed_std: float | None = None) -> Claim:
     """The paper: depth of at least 2 is beneficial (and at 3 layers results are mixed). Tested at every
     (training, architecture, budget) with a 1-layer and a 2-layer model: the 2-layer model is better beyond the
     noise. ``paper_training``: the paper's recipe's ``training`` (e.g. "50 epochs"); other models are counted apart.
     ``plateau``: the byte frequencies' entropy; a pair with a model at or above it is named, not judged.
-    ``seed_reach``: the difference seeds alone may make, where measured; closer pairs are named in the caveat."""
+    ``seed_std``: how far a seed moves a model's test loss, where measured (pairs within the noise once it is
+    counted are named in the caveat)."""
     def pick(group):
         one, two = group[group.n_layers == 1], group[group.n_layers == 2]
         return [(two.iloc[0], one.iloc[0])] if len(one) and len(two) else []
@@ -372,14 +387,14 @@ def depth_claim(table: pd.DataFrame, predictions: dict[str, Predictions], paper_
     return _scaled("Depth of at least 2 helps (2 layers against 1)", _paired(table, predictions, "architecture", pick,
                                                         paper_training, plateau),
                    f"each 2-layer model better than the 1-layer model of its type and budget; {NOISE_TEXT}",
-                   "{beyond} of {total} pairs better beyond the noise, {against} reversed", seed_reach=seed_reach)
+                   "{beyond} of {total} pairs better beyond the noise, {against} reversed", seed_std=seed_std)
 
 
 def three_layers_claim(table: pd.DataFrame, predictions: dict[str, Predictions], paper_training: str | None = None,
-                       plateau: float | None = None, seed_reach: float | None = None) -> Claim:
+                       plateau: float | None = None, seed_std: float | None = None) -> Claim:
     """The paper: between 2 and 3 layers the results are mixed. Tested at every (training, architecture, budget) with
     a 2-layer and a 3-layer model: mixed when the 3-layer model is better beyond the noise in some and worse beyond
-    it in others (:func:`~lit_rnn.analysis.scorecard.mixed`). ``paper_training``, ``plateau``, ``seed_reach``: as
+    it in others (:func:`~lit_rnn.analysis.scorecard.mixed`). ``paper_training``, ``plateau``, ``seed_std``: as
     :func:`depth_claim`'s."""
     def pick(group):
         two, three = group[group.n_layers == 2], group[group.n_layers == 3]
@@ -401,14 +416,14 @@ def three_layers_claim(table: pd.DataFrame, predictions: dict[str, Predictions],
                    f"not measured with fewer than two pairs); {NOISE_TEXT}",
                    "3 layers better beyond the noise in {beyond} of {total} pairs, worse in {against}",
                    judged=scorecard.mixed, detail=which, by_budget="{beyond} of {total} better, {against} worse",
-                   seed_reach=seed_reach)
+                   seed_std=seed_std)
 
 
 def gated_claim(table: pd.DataFrame, predictions: dict[str, Predictions], paper_training: str | None = None,
-                plateau: float | None = None, seed_reach: float | None = None) -> Claim:
+                plateau: float | None = None, seed_std: float | None = None) -> Claim:
     """The paper: the LSTM and the GRU significantly outperform the RNN. Tested at every (training, depth, budget)
     where an RNN and a gated model were both trained: the gated model is better beyond the noise. ``plateau``: as
-    :func:`depth_claim`'s (an RNN that did not train loses for that reason, not its architecture); ``seed_reach``
+    :func:`depth_claim`'s (an RNN that did not train loses for that reason, not its architecture); ``seed_std``
     too."""
     def pick(group):
         rnn = group[group.architecture == "rnn"]
@@ -418,7 +433,7 @@ def gated_claim(table: pd.DataFrame, predictions: dict[str, Predictions], paper_
     return _scaled("The LSTM and the GRU beat the RNN", _paired(table, predictions, "n_layers",
                                                                 pick, paper_training, plateau),
                    f"each LSTM and GRU better than the RNN of its depth and budget; {NOISE_TEXT}",
-                   "{beyond} of {total} pairs better beyond the noise, {against} reversed", seed_reach=seed_reach)
+                   "{beyond} of {total} pairs better beyond the noise, {against} reversed", seed_std=seed_std)
 
 
 def recipe_claim(predictions: dict[str, Predictions], plateau: float, paper_models: list[str] | None = None,
