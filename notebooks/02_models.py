@@ -64,7 +64,6 @@ from IPython.display import Markdown, display
 from lit_rnn.analysis import compare, scorecard
 from lit_rnn.evaluate import sample
 from lit_rnn.models import gru_step, lstm_step, parameter_matched_grid, rnn_step
-from lit_rnn.presets import PRESETS
 from lit_rnn.runs import Recipe
 from lit_rnn.study import Study
 from lit_rnn.viz import figures, notebook
@@ -253,16 +252,9 @@ replicates = [[compare.ScoredModel(study.predictions(run), run.config.model, run
                for run in seeded] for seeded in study.replicate_runs.values()]
 spread = compare.seed_spread(replicates)
 seed_std = None  # how far a seed moves a model, where measured: the claims below count it in their caveats
-if spread.empty and study.preset.max_bytes is None:  # a cut corpus (the tiny preset) has no paper grid to replicate
-    wanted = PRESETS["paper"].replicate_configs(study.corpus)
-    display(Markdown(
-        "This build's run store holds no model trained with more than one seed, so Table 1's differences here have "
-        "no measure of their seeds' share. The `paper` preset's replicates are "
-        + scorecard.listed(sorted({c.model.name for c in wanted})) + " at seeds "
-        + scorecard.listed(map(str, sorted({c.seed for c in wanted}))) + ": `lit-rnn train --corpus CORPUS --preset "
-        "paper --seed S` with a model's `--architecture`, `--layers` and `--hidden` trains one, and `lit-rnn grid "
-        "--corpus CORPUS --preset paper` trains them with the rest of the paper's grid."))
-elif not spread.empty:
+if study.replicates_missing:
+    display(Markdown(study.replicates_missing))
+if not spread.empty:
     widest = spread.loc[spread["std"].idxmax()]
     seed_std = widest["std"]
     seeded = compare.seed_comparisons(replicates, study.budgets)

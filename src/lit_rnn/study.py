@@ -144,6 +144,20 @@ class Study:
         return {model: sorted(runs, key=lambda run: run.config.seed) for model, runs in by_model.items()
                 if len(runs) > 1}
 
+    @property
+    def replicates_missing(self) -> str:
+        """What the store lacks to measure a seed's share, and how to train it ("" when it has them, or for a cut
+        corpus, which has no paper grid to replicate)."""
+        if self.replicate_runs or self.preset.max_bytes is not None:
+            return ""
+        wanted = PRESETS["paper"].replicate_configs(self.corpus)
+        return ("This build's run store holds no model trained with more than one seed, so Table 1's differences "
+                "here have no measure of their seeds' share. The `paper` preset's replicates are "
+                + scorecard.listed(sorted({c.model.name for c in wanted})) + " at seeds "
+                + scorecard.listed(map(str, sorted({c.seed for c in wanted}))) + ": `lit-rnn train --corpus CORPUS "
+                "--preset paper --seed S` with a model's `--architecture`, `--layers` and `--hidden` trains one, and "
+                "`lit-rnn grid --corpus CORPUS --preset paper` trains them with the rest of the paper's grid.")
+
     @cached_property
     def plateau(self) -> float:
         """The loss of predicting each byte by its frequency alone: a model that never goes below it did not train."""

@@ -345,8 +345,7 @@ def _counting_seeds(claim: Claim, counted: list[Comparison], seed_std: float, ju
              if beyond and seeded.outcome == scorecard.WITHIN]
     if not close:
         return claim
-    named = scorecard.listed(f"{c.expected if c.difference >= 0 else c.other} over "
-                             f"{c.other if c.difference >= 0 else c.expected} by {abs(c.difference):.3f}"
+    named = scorecard.listed("{} over {}".format(*c.ranked) + f" by {abs(c.difference):.3f}"
                              for c in close) if len(close) <= NAMED_CLOSE else ""
     caveat = (f"within the noise once the seeds' share is counted too ({seed_std:.4f} nats/byte a model, as chapter 2 "
               f"measured it on a few small models): {len(close)} of the {sum(decided)} pairs beyond it"

@@ -156,11 +156,15 @@ class Comparison:
     def outcome(self) -> str | None:
         return outcome_z(self.difference, self.std)
 
+    @property
+    def ranked(self) -> tuple[str, str]:
+        """The better model and the worse, whichever the paper expected."""
+        return (self.expected, self.other) if self.difference >= 0 else (self.other, self.expected)
+
     def __str__(self) -> str:
         if not math.isfinite(self.difference):
             return f"{self.expected} vs {self.other}: not measured"
-        better, worse = (self.expected, self.other) if self.difference >= 0 else (self.other, self.expected)
-        better, worse = (f"the {name}" if name.endswith(("-gram", "-NN")) else name for name in (better, worse))
+        better, worse = (f"the {name}" if name.endswith(("-gram", "-NN")) else name for name in self.ranked)
         noise = {FOR: "beyond the noise", WITHIN: "within the noise",
                  AGAINST: "beyond the noise, against the paper" if self.paper_expects else "beyond the noise"}
         return (f"{better} is better than {worse} by {abs(self.difference):.3f} nats/byte "
