@@ -50,15 +50,20 @@ def _timed(tasks):
     return tasks
 
 
-def test_the_plan_is_core_of_every_corpus_then_each_corpus_grid_and_skips_what_the_store_has(corpora, tmp_path):
-    tasks = plan(corpora, CORE, GRID, tmp_path)
+def test_the_plan_is_core_of_every_corpus_then_each_corpus_grid_then_replicates_and_skips_what_the_store_has(
+        corpora, tmp_path):
+    grid = dataclasses.replace(GRID, replicates=(ModelSpec("rnn", 1, 0),), replicate_seeds=(1, 2))
+    tasks = plan(corpora, CORE, grid, tmp_path)
     assert [(t.stage, t.corpus.name) for t in tasks] == [
         ("core", "first"), ("core", "first"), ("core", "second"), ("core", "second"),
-        ("grid", "first"), ("grid", "first"), ("grid", "second"), ("grid", "second")]
-    assert [len(t.configs) for t in tasks] == [1, 1, 1, 1, 2, 2, 2, 2]  # a grid model's dropouts in one pack
+        ("grid", "first"), ("grid", "first"), ("grid", "second"), ("grid", "second"),
+        ("replicates", "first"), ("replicates", "second")]
+    assert [len(t.configs) for t in tasks] == [1, 1, 1, 1, 2, 2, 2, 2, 2, 2]  # a model's dropouts, or seeds, a pack
+    assert [c.seed for c in tasks[-1].configs] == [1, 2]
+    assert {c.model for c in tasks[-1].configs} == {c.model for c in tasks[7].configs if c.model.dropout == 0}
     lstm = tasks[0].configs[0]
     train(lstm, tasks[0].corpus, dataclasses.replace(QUIET, checkpoint_every=1000), tmp_path)
-    assert lstm.run_id not in {c.run_id for t in plan(corpora, CORE, GRID, tmp_path) for c in t.configs}
+    assert lstm.run_id not in {c.run_id for t in plan(corpora, CORE, grid, tmp_path) for c in t.configs}
 
 
 def test_a_pack_that_cannot_finish_in_the_time_left_is_not_started(corpora, tmp_path):

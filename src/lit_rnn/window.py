@@ -12,9 +12,10 @@ In order:
    N concurrent processes, side by side;
 2. training, in priority order, of what the store lacks (after importing what ``pretrained/`` ships):
    the ``core`` preset's runs of every corpus, then the ``paper`` preset's grid of the first corpus,
-   then of the next. Each training is the runs of one architecture and depth (an n-NN alone), trained
-   as one pack or, where the probe found it faster (or ``pack_by`` says so), as smaller packs on
-   concurrent streams (:func:`lit_rnn.packed.train_streams`), with CUDA graphs where they were fastest.
+   then of the next, then that preset's replicates (some grid models again with other seeds) of each corpus.
+   Each training is the runs of one architecture and depth (an n-NN alone), trained as one pack or, where the
+   probe found it faster (or ``pack_by`` says so), as smaller packs on concurrent streams
+   (:func:`lit_rnn.packed.train_streams`), with CUDA graphs where they were fastest.
    A training whose projected time (from its measured seconds per step, validations included, without
    early stopping) does not fit in the time left is not started (``partial`` starts it anyway: the
    deadline cuts it). Training stops at the deadline: every run still training is checkpointed and
@@ -26,8 +27,8 @@ In order:
    training with its measured time per step and per validation pass, its projected and its actual time, and its
    outcome), first after the device check, then at the end.
 
-The projected wall times (core set; grid per corpus) add up every pack's measured steps and validations
-over its recipe without early stopping (an upper bound), packs one after another; the streams' and the
+The projected wall times (core set; grid and replicates per corpus) add up every pack's measured steps and
+validations over its recipe without early stopping (an upper bound), packs one after another; the streams' and the
 per-run path's scale the steps by the probe's ratio of rates (an assumption: that ratio holds for every
 pack), and so does a training on streams its own projected time.
 
@@ -81,6 +82,7 @@ from lit_rnn.runs import (
 from lit_rnn.train import TrainingDiverged, TrainOptions, train
 
 RESERVE_S = 30.0  # seconds kept at the end of a window for the export and the report
+STAGES = ("core", "grid", "replicates")  # what a window trains, in this order: see stage_configs
 UNFINISHED_MIB = 48.0  # the most the cut runs' export takes: with the corpora, within what a later window can carry
 
 
@@ -88,7 +90,7 @@ UNFINISHED_MIB = 48.0  # the most the cut runs' export takes: with the corpora, 
 class Task:
     """One training the window may start: a pack of runs (or a run alone) of one stage and corpus."""
 
-    stage: str  # "core" or "grid"
+    stage: str  # one of STAGES
     corpus: Corpus
     configs: list[RunConfig]
     preset: Preset
@@ -105,20 +107,23 @@ class Task:
 
 
 def stage_configs(corpus: Corpus, core: Preset, grid: Preset) -> list[tuple[str, Preset, Corpus, list[RunConfig]]]:
-    """The window's two stages for one corpus: every run of ``core``, and the Table 1 grid of ``grid``."""
+    """The window's stages for one corpus, one per name of ``STAGES``: every run of ``core``, the Table 1 grid of
+    ``grid``, and that grid's replicates (its training noise)."""
     stages = []
-    for stage, preset in (("core", core), ("grid", grid)):
+    for stage, preset in zip(STAGES, (core, grid, grid), strict=True):
         text = corpus.head(preset.max_bytes) if preset.max_bytes else corpus
-        configs = preset.run_configs(text) if stage == "core" else preset.grid_configs(text)
+        configs = {"core": preset.run_configs, "grid": preset.grid_configs,
+                   "replicates": preset.replicate_configs}[stage](text)
         stages.append((stage, preset, text, configs))
     return stages
 
 
 def plan(corpora: list[Corpus], core: Preset, grid: Preset, artifacts: Path | None = None) -> list[Task]:
     """The trainings in priority order: the ``core`` runs of every corpus, then the ``grid`` of each corpus in
-    turn; each run once and, given the store ``artifacts``, only the runs it has not finished."""
+    turn, then its replicates of each; each run once and, given the store ``artifacts``, only the runs it has not
+    finished."""
     stages = [stage_configs(corpus, core, grid) for corpus in corpora]
-    ordered = [stages[i][0] for i in range(len(corpora))] + [stages[i][1] for i in range(len(corpora))]
+    ordered = [of_corpus[i] for i in range(len(STAGES)) for of_corpus in stages]
     tasks, seen = [], set()
     for stage, preset, text, configs in ordered:
         fresh = [c for c in configs if c.run_id not in seen]
@@ -194,8 +199,8 @@ def fastest(rates: dict[str, float], pack_by: str = "auto", cuda_graphs: bool = 
 def measure(corpora: list[Corpus], core: Preset, grid: Preset, options: TrainOptions, processes: int | None,
             report: Report, steps: int = 5, pack_by: str = "auto", cuda_graphs: str = "auto") -> dict[str, Timing]:
     """The device check: trace agreement, the CUDA graphs' check (on a GPU, unless ``cuda_graphs`` is ``off``), every
-    pack's timing (the whole core set and grid, finished or not), the throughput of the grid's largest pack against
-    its runs in smaller packs on concurrent streams (each with CUDA graphs too, where they passed) and in
+    pack's timing (the whole core set, grid and replicates, finished or not), the throughput of the grid's largest
+    pack against its runs in smaller packs on concurrent streams (each with CUDA graphs too, where they passed) and in
     ``processes`` processes (default one per run of it; 0: not measured), and the projected wall times; sets
     ``report.pack_by`` and ``report.cuda_graphs`` (``auto``: the fastest in the probe); returns each run's timing by
     run id, as it will train."""
@@ -210,7 +215,7 @@ def measure(corpora: list[Corpus], core: Preset, grid: Preset, options: TrainOpt
     for task in plan(corpora, core, grid):
         task.timing = time_training(task.configs, task.corpus, options, steps=steps)
         timings |= {c.run_id: task.timing for c in task.configs}
-        name = "core" if task.stage == "core" else f"grid {task.corpus.name}"
+        name = "core" if task.stage == "core" else f"{task.stage} {task.corpus.name}"
         sets.setdefault(name, []).append(task)
     probe = max((t for t in sets.get(f"grid {corpora[0].name}", [])), key=lambda t: len(t.configs), default=None)
     rates = {}  # the probe's run-steps/s per path, against which every projection is scaled
@@ -521,7 +526,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="folder for the exported runs and the report")
     parser.add_argument("--corpus", nargs="+", default=["warpeace", "linux"], help="corpora, in priority order")
     parser.add_argument("--core", default="core", help="the preset trained first (every run of it)")
-    parser.add_argument("--grid", default="paper", help="the preset whose Table 1 grid is trained next")
+    parser.add_argument("--grid", default="paper",
+                        help="the preset whose Table 1 grid (then its replicates) is trained next")
     parser.add_argument("--device", default="auto", help="auto (a GPU if there is one), cpu, cuda or cuda:N")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto")
     parser.add_argument("--processes", type=int, default=None,
