@@ -48,6 +48,22 @@ def test_the_paper_preset_retrains_a_few_grid_models_with_other_seeds(corpus):
     assert {c.run_id for c in replicates} <= {c.run_id for c in paper.run_configs(corpus)}
 
 
+def test_a_part_of_table1_is_the_grid_and_replicate_runs_matching_every_value_given(corpus):
+    paper = PRESETS["paper"]
+    assert paper.table1_configs(corpus) == [*paper.grid_configs(corpus), *paper.replicate_configs(corpus)]
+    column = paper.table1_configs(corpus, budgets=(1,), dropouts=(0.0,))
+    assert len(column) == 9 and {(c.model.dropout, c.seed) for c in column} == {(0.0, paper.seed)}
+    assert {(c.model.architecture, c.model.n_layers) for c in column} == {
+        (a, n) for a in ("rnn", "lstm", "gru") for n in (1, 2, 3)}
+    assert column == [c for c in paper.grid_configs(corpus) if c in column]  # in the grid's order
+    replicates = paper.table1_configs(corpus, seeds=(1, 2, 3, 4))
+    assert replicates == paper.replicate_configs(corpus)
+    assert [c.seed for c in replicates] == [1, 1, 2, 2, 3, 3, 4, 4]  # seed by seed: a cut leaves each model as many
+    one = paper.table1_configs(corpus, architectures=("rnn",), layers=(1,), budgets=(0,), dropouts=(0.0,))
+    assert [(c.model.name, c.seed) for c in one] == [("rnn-1x141", s) for s in (0, 1, 2, 3, 4)]
+    assert paper.table1_configs(corpus, seeds=(9,)) == [] == paper.table1_configs(corpus, budgets=(7,))
+
+
 def test_the_core_preset_trains_the_analysed_models_with_the_papers_recipe(corpus):
     core = PRESETS["core"]
     large = core.large_configs(corpus)

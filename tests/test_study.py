@@ -90,6 +90,26 @@ def test_the_grid_command_and_the_book_train_the_same_runs(reference_data_dir, t
     assert {run.config.run_id for run in stored_runs(artifacts)} == trained  # found, none trained again
 
 
+def test_the_grid_command_trains_a_part_of_table1_and_refuses_an_empty_one_in_one_line(reference_data_dir, tmp_path,
+                                                                                       capsys):
+    common = ["grid", "--corpus", "warpeace", "--preset", "tiny", "--device", "cpu", "--data-dir",
+              str(reference_data_dir), "--artifacts", str(tmp_path)]
+    assert main([*common, "--architectures", "gru", "rnn", "--layers", "1"]) == 0
+    assert sorted(run.config.model.architecture for run in stored_runs(tmp_path)) == ["gru", "rnn"]
+    capsys.readouterr()
+    assert main([*common, "--budgets", "3"]) == 2
+    assert capsys.readouterr().err.startswith("lit-rnn: error: no run of the tiny preset's grid or replicates has "
+                                              "budgets 3: give values")
+
+
+def test_without_replicates_the_page_says_the_command_that_trains_them(reference_data_dir, tmp_path):
+    study = Study.open(corpus="warpeace", preset="core", device="cpu", data_dir=str(reference_data_dir),
+                       artifacts=str(tmp_path), retrain=True, progress=False)  # nothing shipped, nothing stored
+    assert study.replicate_runs == {}
+    assert ("`lit-rnn grid --corpus warpeace --preset paper --seeds 1 2 3 4` trains them"
+            in study.replicates_missing)
+
+
 @pytest.mark.slow
 def test_study_names_each_chapters_runs(reference_data_dir, tmp_path):
     study = Study.open(corpus="warpeace", preset="tiny", device="cpu", data_dir=str(reference_data_dir),
@@ -134,8 +154,8 @@ def test_study_reads_each_replicated_model_by_seed_where_the_store_has_more_than
         return opened
 
     corpus = study(float("inf")).corpus
-    one, two = paper.replicate_configs(corpus)[::2]  # the first model at seed 1, the second at seed 1
-    train_runs([*paper.grid_configs(corpus)[:2], one, two, paper.replicate_configs(corpus)[1]], corpus,
+    one, two, again = paper.replicate_configs(corpus)[:3]  # the first model at seed 1, the second, the first at 2
+    train_runs([*paper.grid_configs(corpus)[:2], one, two, again], corpus,
                study(float("inf")).settings.train_options, tmp_path)
     assert {model: [run.config.seed for run in runs] for model, runs in study(float("inf")).replicate_runs.items()} == {
         one.model: [0, 1, 2], two.model: [0, 1]}

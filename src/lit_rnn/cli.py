@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from lit_rnn.errors import UserError
 
+TABLE1_PART = ("architectures", "layers", "budgets", "dropouts", "seeds")  # `lit-rnn grid`'s flags for a part of it
 
 def _data_info(args: argparse.Namespace) -> None:
     from lit_rnn.data import KNOWN_CORPORA, byte_label, load_corpus
@@ -81,7 +82,13 @@ def _grid(args: argparse.Namespace) -> None:
     cluster = ClusterOptions(args.executor, args.partition, args.time_min, args.gpus_per_job, args.cpus_per_job,
                              args.precision, Path(args.logs) if args.logs else None)
     device = settings.device if cluster.executor == "process" else cluster.job_device
-    configs = settings.preset.run_configs(settings.corpus)
+    part = {key: tuple(values) for key in TABLE1_PART if (values := getattr(args, key)) is not None}
+    configs = settings.preset.table1_configs(settings.corpus, **part) if part else settings.preset.run_configs(
+        settings.corpus)
+    if not configs:
+        raise UserError(f"no run of the {settings.preset.name} preset's grid or replicates has "
+                        + ", ".join(f"{key} {' '.join(map(str, values))}" for key, values in part.items())
+                        + ": give values its grid has (lit-rnn grid --help)")
     options = replace(settings.train_options, cuda_graphs=args.cuda_graphs)
     for run in train_runs(configs, settings.corpus, options, settings.artifacts, settings.jobs,
                           shipped=settings.shipped, packed=packs_for(args.trainer, device), pack_by=args.pack_by,
@@ -275,6 +282,15 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument("--gpus-per-job", type=int, default=1, help="local/slurm: GPUs per job (0: CPU jobs)")
     grid.add_argument("--cpus-per-job", type=int, default=4, help="local/slurm: CPUs per job (its torch threads)")
     grid.add_argument("--logs", default=None, help="local/slurm: submitit's log folder (default: ARTIFACTS/submitit)")
+    part = grid.add_argument_group("a part of Table 1", "any of these trains only the preset's grid and replicate "
+                                   "runs that match every one given (e.g. --budgets 1 --dropouts 0 on a CPU)")
+    part.add_argument("--architectures", nargs="+", choices=["rnn", "lstm", "gru"], default=None)
+    part.add_argument("--layers", nargs="+", type=int, default=None, help="depths")
+    part.add_argument("--budgets", nargs="+", type=int, default=None,
+                      help="budget indices: 0 to 3, a 1-layer LSTM of 64, 128, 256 or 512 cells")
+    part.add_argument("--dropouts", nargs="+", type=float, default=None)
+    part.add_argument("--seeds", nargs="+", type=int, default=None,
+                      help="the grid's seed, or the replicates' (the paper preset's: 0; 1 2 3 4)")
     grid.set_defaults(handler=_grid)
 
     baselines = commands.add_parser("baselines", parents=[settings],

@@ -83,6 +83,11 @@ class Corpus:
     def vocab_size(self) -> int:
         return len(self.vocab)
 
+    @property
+    def argument(self) -> str:
+        """What ``--corpus`` takes to load this corpus: its registered name, else its file."""
+        return self.name if self.name in KNOWN_CORPORA else str(self.path)
+
     @cached_property
     def ids(self) -> np.ndarray:
         """The corpus as vocabulary ids (uint8, since a vocabulary has at most 256 entries)."""

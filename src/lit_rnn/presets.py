@@ -119,10 +119,28 @@ class Preset:
         return [c for spec in self.grid for c in self.spec_configs(spec, corpus, self.grid_recipe)]
 
     def replicate_configs(self, corpus: Corpus) -> list[RunConfig]:
-        """The ``replicates`` as the grid trains them, once per seed of ``replicate_seeds``: what a model's test loss
-        owes to its seed (its initialisation, and its dropout masks)."""
-        return [replace(config, seed=seed) for spec in self.replicates
-                for config in self.spec_configs(spec, corpus, self.grid_recipe) for seed in self.replicate_seeds]
+        """The ``replicates`` as the grid trains them, once per seed of ``replicate_seeds``, seed by seed (so that
+        training cut short leaves each model with as many seeds): what a model's test loss owes to its seed (its
+        initialisation, and its dropout masks)."""
+        return [replace(config, seed=seed) for seed in self.replicate_seeds for spec in self.replicates
+                for config in self.spec_configs(spec, corpus, self.grid_recipe)]
+
+    def table1_configs(self, corpus: Corpus, *, architectures: tuple[str, ...] | None = None,
+                       layers: tuple[int, ...] | None = None, budgets: tuple[int, ...] | None = None,
+                       dropouts: tuple[float, ...] | None = None, seeds: tuple[int, ...] | None = None,
+                       ) -> list[RunConfig]:
+        """Table 1's runs, the grid's then its replicates', keeping those whose architecture, depth, budget index,
+        dropout and seed are each among the values given (None: any): a part of the grid to train on its own."""
+        def chosen(spec: ModelSpec) -> bool:
+            return ((architectures is None or spec.architecture in architectures)
+                    and (layers is None or spec.n_layers in layers)
+                    and (budgets is None or spec.budget_index in budgets))
+
+        narrowed = replace(self, grid=tuple(filter(chosen, self.grid)) if seeds is None or self.seed in seeds else (),
+                           replicates=tuple(filter(chosen, self.replicates)),
+                           replicate_seeds=tuple(s for s in self.replicate_seeds if seeds is None or s in seeds))
+        return [c for c in [*narrowed.grid_configs(corpus), *narrowed.replicate_configs(corpus)]
+                if dropouts is None or c.model.dropout in dropouts]
 
     def large_configs(self, corpus: Corpus) -> dict[str, list[RunConfig]]:
         return {spec.architecture: self.spec_configs(spec, corpus) for spec in self.large}

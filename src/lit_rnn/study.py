@@ -151,12 +151,13 @@ class Study:
         if self.replicate_runs or self.preset.max_bytes is not None:
             return ""
         wanted = PRESETS["paper"].replicate_configs(self.corpus)
+        seeds = sorted({c.seed for c in wanted})
+        command = f"lit-rnn grid --corpus {self.corpus.argument} --preset paper"
         return ("This build's run store holds no model trained with more than one seed, so Table 1's differences "
                 "here have no measure of their seeds' share. The `paper` preset's replicates are "
                 + scorecard.listed(sorted({c.model.name for c in wanted})) + " at seeds "
-                + scorecard.listed(map(str, sorted({c.seed for c in wanted}))) + ": `lit-rnn train --corpus CORPUS "
-                "--preset paper --seed S` with a model's `--architecture`, `--layers` and `--hidden` trains one, and "
-                "`lit-rnn grid --corpus CORPUS --preset paper` trains them with the rest of the paper's grid.")
+                + scorecard.listed(map(str, seeds)) + f": `{command} --seeds {' '.join(map(str, seeds))}` trains "
+                f"them, and `{command}` trains them with the rest of the paper's grid.")
 
     @cached_property
     def plateau(self) -> float:
