@@ -13,7 +13,7 @@ from lit_rnn.book import BookConfig
 from lit_rnn.cli import main
 from lit_rnn.errors import UserError
 from lit_rnn.grid import train_runs
-from lit_rnn.presets import PRESETS, get_preset
+from lit_rnn.presets import PRESETS, ModelSpec, get_preset
 from lit_rnn.runs import Run, stored_runs
 from lit_rnn.settings import Settings
 from lit_rnn.study import Study
@@ -91,15 +91,20 @@ def test_the_grid_command_and_the_book_train_the_same_runs(reference_data_dir, t
 
 
 def test_the_grid_command_trains_a_part_of_table1_and_refuses_an_empty_one_in_one_line(reference_data_dir, tmp_path,
-                                                                                       capsys):
+                                                                                       capsys, monkeypatch):
+    monkeypatch.setitem(PRESETS, "tiny", dataclasses.replace(PRESETS["tiny"], replicates=(ModelSpec("rnn", 1, 0),),
+                                                             replicate_seeds=(1,)))
     common = ["grid", "--corpus", "warpeace", "--preset", "tiny", "--device", "cpu", "--data-dir",
               str(reference_data_dir), "--artifacts", str(tmp_path)]
-    assert main([*common, "--architectures", "gru", "rnn", "--layers", "1"]) == 0
+    assert main([*common, "--architectures", "gru", "rnn", "--layers", "1", "--dropouts", "0", "--seeds", "0"]) == 0
     assert sorted(run.config.model.architecture for run in stored_runs(tmp_path)) == ["gru", "rnn"]
+    assert main([*common, "--seeds", "1"]) == 0  # the replicate alone
+    assert sorted((run.config.model.architecture, run.config.seed) for run in stored_runs(tmp_path)) == [
+        ("gru", 0), ("rnn", 0), ("rnn", 1)]
     capsys.readouterr()
-    assert main([*common, "--budgets", "3"]) == 2
-    assert capsys.readouterr().err.startswith("lit-rnn: error: no run of the tiny preset's grid or replicates has "
-                                              "budgets 3: give values")
+    assert main([*common, "--budgets", "3", "--seeds", "0"]) == 2
+    assert capsys.readouterr().err == ("lit-rnn: error: no run of the tiny preset's grid or replicates has budgets 3, "
+                                       "seeds 0; it has budgets 0, seeds 0 1\n")
 
 
 def test_without_replicates_the_page_says_the_command_that_trains_them(reference_data_dir, tmp_path):
@@ -172,7 +177,8 @@ def test_a_missing_paper_scale_model_falls_back_to_the_grid_and_says_so(referenc
     study = Study(dataclasses.replace(settings, preset=preset))
     runs = study.large_runs
     assert runs["rnn"].config.model.n_layers == 1  # the grid's RNN stands in for the missing 3-layer one
-    held = [note for note in study.every_note if "rnn-3x" in note and "lit-rnn grid --preset tiny" in note]
+    held = [note for note in study.every_note if "rnn-3x" in note and "lit-rnn grid --corpus warpeace --preset tiny"
+            in note]
     assert held and not set(held) & set(study.notes)
     assert study.cell_run and not set(held) & set(study.notes)  # a page on the LSTM alone does not note the RNN
     assert study.recurrent_runs and set(held) <= set(study.notes)  # Table 1's page does

@@ -199,7 +199,8 @@ def test_a_window_stopped_by_an_error_still_writes_its_report(corpora, tmp_path,
 
 @pytest.mark.slow
 def test_a_window_measures_trains_in_order_exports_and_reports(corpora, tmp_path):
-    report = gpu_window(corpora[:1], tmp_path / "out", deadline=time.monotonic() + 120, core=CORE, grid=GRID,
+    grid = dataclasses.replace(GRID, replicates=(ModelSpec("rnn", 1, 0),), replicate_seeds=(1,))
+    report = gpu_window(corpora[:1], tmp_path / "out", deadline=time.monotonic() + 120, core=CORE, grid=grid,
                         options=QUIET, artifacts=tmp_path / "store", processes=0)
     assert all(row["passed"] for row in report.trace)
     rates = report.throughput["run_steps_per_s"]
@@ -207,10 +208,11 @@ def test_a_window_measures_trains_in_order_exports_and_reports(corpora, tmp_path
     assert report.pack_by == max(PACK_BY, key=lambda by: rates[path(by)])  # the fastest in the probe
     assert report.graphs == {} and not report.cuda_graphs  # not a CUDA GPU: no graphs checked or used
     assert report.rnn_dtype == {"lstm": "fp32", "gru": "fp32", "rnn": "fp32"}  # QUIET trains in fp32: no autocast
-    assert set(report.projected_s) == {"core", "grid first"}
-    assert set(report.projected_s["grid first"]) == set(rates)
-    assert [(t["stage"], t["outcome"]) for t in report.tasks] == [("core", "trained")] * 2 + [("grid", "trained")] * 2
-    assert len(report.exported) == 6
+    assert set(report.projected_s) == {"core", "grid first", "replicates first"}
+    assert set(report.projected_s["grid first"]) == set(rates) == set(report.projected_s["replicates first"])
+    assert [(t["stage"], t["outcome"]) for t in report.tasks] == [("core", "trained")] * 2 + [
+        ("grid", "trained")] * 2 + [("replicates", "trained")]
+    assert len(report.exported) == 7
     for run_id in report.exported:  # what `lit-rnn runs import` takes
         run, _ = import_run(tmp_path / "out" / "runs" / run_id, tmp_path / "elsewhere")
         assert run.is_finished
@@ -219,7 +221,8 @@ def test_a_window_measures_trains_in_order_exports_and_reports(corpora, tmp_path
     saved = json.loads((tmp_path / "out" / "report.json").read_text())
     assert saved["tasks"] == report.tasks
     assert all(task["step_s"] > 0 and task["validation_s"] > 0 for task in report.tasks)  # the pack's own timing
-    assert "core first: lstm-1 layers (1 runs)" in (tmp_path / "out" / "report.md").read_text()
+    written = (tmp_path / "out" / "report.md").read_text()
+    assert "core first: lstm-1 layers (1 runs)" in written and "projected wall time, replicates first" in written
 
 
 

@@ -10,6 +10,7 @@ from lit_rnn.errors import UserError
 
 TABLE1_PART = ("architectures", "layers", "budgets", "dropouts", "seeds")  # `lit-rnn grid`'s flags for a part of it
 
+
 def _data_info(args: argparse.Namespace) -> None:
     from lit_rnn.data import KNOWN_CORPORA, byte_label, load_corpus
     from lit_rnn.settings import resolve_data_dir
@@ -86,9 +87,17 @@ def _grid(args: argparse.Namespace) -> None:
     configs = settings.preset.table1_configs(settings.corpus, **part) if part else settings.preset.run_configs(
         settings.corpus)
     if not configs:
-        raise UserError(f"no run of the {settings.preset.name} preset's grid or replicates has "
-                        + ", ".join(f"{key} {' '.join(map(str, values))}" for key, values in part.items())
-                        + ": give values its grid has (lit-rnn grid --help)")
+        preset, every = settings.preset, settings.preset.table1_configs(settings.corpus)
+        has = {"architectures": {c.model.architecture for c in every}, "layers": {c.model.n_layers for c in every},
+               "budgets": {s.budget_index for s in (*preset.grid, *preset.replicates)},
+               "dropouts": {c.model.dropout for c in every}, "seeds": {c.seed for c in every}}
+
+        def listed(values) -> str:
+            return " ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
+
+        raise UserError(f"no run of the {preset.name} preset's grid or replicates has "
+                        + ", ".join(f"{key} {listed(part[key])}" for key in part)
+                        + "; it has " + ", ".join(f"{key} {listed(sorted(has[key]))}" for key in part))
     options = replace(settings.train_options, cuda_graphs=args.cuda_graphs)
     for run in train_runs(configs, settings.corpus, options, settings.artifacts, settings.jobs,
                           shipped=settings.shipped, packed=packs_for(args.trainer, device), pack_by=args.pack_by,
@@ -284,11 +293,13 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument("--logs", default=None, help="local/slurm: submitit's log folder (default: ARTIFACTS/submitit)")
     part = grid.add_argument_group("a part of Table 1", "any of these trains only the preset's grid and replicate "
                                    "runs that match every one given (e.g. --budgets 1 --dropouts 0 on a CPU)")
-    part.add_argument("--architectures", nargs="+", choices=["rnn", "lstm", "gru"], default=None)
-    part.add_argument("--layers", nargs="+", type=int, default=None, help="depths")
+    part.add_argument("--architectures", nargs="+", choices=["rnn", "lstm", "gru"], default=None,  # RECURRENT's,
+                      help="cells")  # not imported: this module imports torch only when a command runs
+    part.add_argument("--layers", nargs="+", type=int, default=None, help="depths (1 to 3)")
     part.add_argument("--budgets", nargs="+", type=int, default=None,
-                      help="budget indices: 0 to 3, a 1-layer LSTM of 64, 128, 256 or 512 cells")
-    part.add_argument("--dropouts", nargs="+", type=float, default=None)
+                      help="budget indices from 0, the smallest (the paper's: a 1-layer LSTM of 64, 128, 256 or 512 "
+                           "cells)")
+    part.add_argument("--dropouts", nargs="+", type=float, default=None, help="(the paper preset's: 0 0.25 0.5)")
     part.add_argument("--seeds", nargs="+", type=int, default=None,
                       help="the grid's seed, or the replicates' (the paper preset's: 0; 1 2 3 4)")
     grid.set_defaults(handler=_grid)

@@ -86,7 +86,8 @@ class Corpus:
     @property
     def argument(self) -> str:
         """What ``--corpus`` takes to load this corpus: its registered name, else its file."""
-        return self.name if self.name in KNOWN_CORPORA else str(self.path)
+        known = KNOWN_CORPORA.get(self.name)
+        return self.name if known and self.path.name == known.filename else str(self.path)
 
     @cached_property
     def ids(self) -> np.ndarray:

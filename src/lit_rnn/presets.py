@@ -139,8 +139,9 @@ class Preset:
         narrowed = replace(self, grid=tuple(filter(chosen, self.grid)) if seeds is None or self.seed in seeds else (),
                            replicates=tuple(filter(chosen, self.replicates)),
                            replicate_seeds=tuple(s for s in self.replicate_seeds if seeds is None or s in seeds))
-        return [c for c in [*narrowed.grid_configs(corpus), *narrowed.replicate_configs(corpus)]
+        kept = [c for c in [*narrowed.grid_configs(corpus), *narrowed.replicate_configs(corpus)]
                 if dropouts is None or c.model.dropout in dropouts]
+        return list({c.run_id: c for c in kept}.values())  # a replicate at the grid's own seed is the grid's run
 
     def large_configs(self, corpus: Corpus) -> dict[str, list[RunConfig]]:
         return {spec.architecture: self.spec_configs(spec, corpus) for spec in self.large}

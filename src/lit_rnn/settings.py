@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from lit_rnn.analysis.signals import AUTO, LANGUAGE_HELP, resolve_language
-from lit_rnn.data import KNOWN_CORPORA, Corpus, load_corpus
+from lit_rnn.data import Corpus, load_corpus
 from lit_rnn.devices import PRECISIONS, resolve_device, resolve_precision
 from lit_rnn.folders import resolve_artifacts, resolve_data_dir
 from lit_rnn.grid import TRAINERS, packs_for
@@ -70,9 +70,9 @@ class Settings:
         given them opens the same corpus, preset, device, precision, folders and language."""
         if self.preset != get_preset(self.preset.name):
             raise ValueError(f"preset {self.preset.name} has recipe overrides; chapters' parameters cannot carry them")
-        corpus = self.corpus.name if self.corpus.name in KNOWN_CORPORA else str(self.corpus.path)
-        return {"corpus": corpus, "preset": self.preset.name, "device": str(self.device), "precision": self.precision,
-                "data_dir": str(self.data_dir), "artifacts": str(self.artifacts), "language": self.language}
+        return {"corpus": self.corpus.argument, "preset": self.preset.name, "device": str(self.device),
+                "precision": self.precision, "data_dir": str(self.data_dir), "artifacts": str(self.artifacts),
+                "language": self.language}
 
     @property
     def train_options(self) -> TrainOptions:

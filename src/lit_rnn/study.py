@@ -11,6 +11,7 @@ executing the chapters afterwards only reads the store.
 from __future__ import annotations
 
 import functools
+import shlex
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -126,7 +127,7 @@ class Study:
                               + (f", {own_count} with this preset's ({recipe})" if own_count else "") + ".")
         elif self.preset.name != "paper" and self.preset.max_bytes is None:  # a cut corpus has no paper grid
             self._hold("grid", f"{grid}, all this preset's ({recipe}): none trained with the paper's full recipe is in "
-                              f"its run store ({_how_to_train(PRESETS['paper'])}).")
+                              f"its run store ({self._how_to_train(PRESETS['paper'])}).")
         return runs
 
     @cached_property
@@ -152,12 +153,18 @@ class Study:
             return ""
         wanted = PRESETS["paper"].replicate_configs(self.corpus)
         seeds = sorted({c.seed for c in wanted})
-        command = f"lit-rnn grid --corpus {self.corpus.argument} --preset paper"
+        command = f"lit-rnn grid --corpus {shlex.quote(self.corpus.argument)} --preset paper"
         return ("This build's run store holds no model trained with more than one seed, so Table 1's differences "
                 "here have no measure of their seeds' share. The `paper` preset's replicates are "
                 + scorecard.listed(sorted({c.model.name for c in wanted})) + " at seeds "
                 + scorecard.listed(map(str, seeds)) + f": `{command} --seeds {' '.join(map(str, seeds))}` trains "
-                f"them, and `{command}` trains them with the rest of the paper's grid.")
+                f"them (`{command}`, the whole preset, them included).")
+
+    def _how_to_train(self, preset: Preset, many: bool = False) -> str:
+        """How to get a run this build lacks: the command that trains it here, or an import."""
+        it = "them" if many else "it"
+        return (f"`lit-rnn grid --corpus {shlex.quote(self.corpus.argument)} --preset {preset.name} --device cuda` "
+                f"trains {it}; `lit-rnn runs import` brings {it} from elsewhere")
 
     @cached_property
     def plateau(self) -> float:
@@ -244,7 +251,7 @@ class Study:
             them = "them" if many else "it"
             self.notes.append(f"The n-NN{'s' if many else ''} for n = {', '.join(map(str, missing))} "
                               f"{'are' if many else 'is'} not in this build's run store "
-                              f"({_how_to_train(self.preset, many)}); the tables and figures leave {them} out "
+                              f"({self._how_to_train(self.preset, many)}); the tables and figures leave {them} out "
                               "(— in a table).")
         return {run.config.model.context: run for run in sorted(runs, key=lambda r: r.config.model.context)}
 
@@ -258,7 +265,7 @@ class Study:
         if found:
             return found[0]
         self.notes.append(f"The first {self.preset.dynamics_epochs:g} epochs of {config.model.name} (with snapshots) "
-                          f"are not in this build's run store ({_how_to_train(self.preset)}).")
+                          f"are not in this build's run store ({self._how_to_train(self.preset)}).")
         return None
 
     @property
@@ -330,7 +337,8 @@ class Study:
         wanted = [c for c in self.preset.transformer_configs(self.corpus, cpu=False) if c.model.context == unroll]
         if wanted:
             self.notes.append(f"The {wanted[-1].model.name} trained for a GPU is not in this build's run store "
-                              f"({_how_to_train(self.preset)}); this chapter uses {self.about(chosen)} in its place.")
+                              f"({self._how_to_train(self.preset)}); this chapter uses {self.about(chosen)} in its "
+                              "place.")
         return chosen
 
     def judged_beside(self, transformer: Run, lstm: Run) -> list[Run]:
@@ -393,7 +401,7 @@ class Study:
 
     def _missing(self, wanted: ModelConfig, fallback: Run) -> str:
         """The note for a model this build lacks: how to get it, and what stands in its place."""
-        return (f"The paper-scale {wanted.name} is not in this build's run store ({_how_to_train(self.preset)}); "
+        return (f"The paper-scale {wanted.name} is not in this build's run store ({self._how_to_train(self.preset)}); "
                 f"the chapters use {self.about(fallback)} in its place.")
 
     def _hold(self, about: Path | str, note: str) -> None:
@@ -593,10 +601,6 @@ def _dropouts(values: list[float]) -> str:
     return scorecard.listed(f"{value:g}" for value in values)
 
 
-def _how_to_train(preset: Preset, many: bool = False) -> str:
-    it = "them" if many else "it"
-    return (f"`lit-rnn grid --preset {preset.name} --device cuda` trains {it}; `lit-rnn runs import` brings {it} from "
-            "elsewhere")
 
 
 def model_label(run: Run) -> str:
