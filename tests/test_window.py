@@ -241,13 +241,18 @@ def test_a_term_signal_stops_a_window_with_its_report(reference_data_dir, tmp_pa
     command = [sys.executable, "-m", "lit_rnn.window", "--device", "cpu", "--core", "tiny", "--grid", "small",
                "--corpus", "warpeace", "--minutes", "5", "--out", str(out), "--processes", "0", "--retrain",
                "--artifacts", str(tmp_path / "store"), "--data-dir", str(reference_data_dir)]
-    window_process = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": str(root / "src")},
+    window_process = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": str(root / "src"),
+                                                    "PYTHONFAULTHANDLER": "1"},  # an abort prints every thread
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     started = time.monotonic()
     while not out.exists() and time.monotonic() - started < 60:  # the window has begun: its handler is set
         time.sleep(0.2)
     window_process.send_signal(signal.SIGTERM)
-    _, stderr = window_process.communicate(timeout=120)
+    try:
+        _, stderr = window_process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:  # where it hangs: every thread's stack, then the failure
+        window_process.send_signal(signal.SIGABRT)
+        pytest.fail(f"the window did not stop within 120 s of a TERM:\n{window_process.communicate()[1][-6000:]}")
     assert window_process.returncode != 0
     assert json.loads((out / "report.json").read_text())["error"] == "KeyboardInterrupt", stderr[-2000:]
 
