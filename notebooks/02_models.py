@@ -138,15 +138,16 @@ rises = compare.validation_rises({study.about(run): run.metrics for run in runs 
 Markdown("No run's validation loss rose by 0.05 nats/byte or more from one evaluation to the next." if rises.empty
          else "Where a validation loss rises, the runs' logs (`metrics.jsonl`) record it so; the curves draw them as "
          "they are: " + "; ".join(
-             f"{r.model} from {r.val_before:.2f} at epoch {r.epoch_before:g} to {r.val_after:.2f} at epoch "
-             f"{r.epoch:g}, while its training loss (the mean over the epoch) fell from {r.train_before:.2f} to "
-             f"{r.train_after:.2f}" + ("" if np.isnan(r.val_next) else f"; its validation loss is {r.val_next:.2f} at "
-                                        "the next evaluation")
+             f"{r.model} from {r.val_before:.2f} at epoch {r.epoch_before:.4g} to {r.val_after:.2f} at epoch "
+             f"{r.epoch:.4g}, while its training loss (the mean over the steps since the evaluation before) "
+             + compare.moved(r.train_before, r.train_after)
+             + ("" if np.isnan(r.val_next) else f"; its validation loss is {r.val_next:.2f} at the next evaluation")
              for r in rises.itertuples())
          + f". Predicting every byte by its frequency alone costs {plateau:.2f} "
          "nats/byte on this corpus: a model near that loss has not yet learned to use its context. Each point is "
          "one evaluation of the whole validation split, so a rise between two of them is a spike of the weights at "
-         "that moment, not noise of the measurement; the training loss, averaged over the epoch, smooths it out.")
+         "that moment, not noise of the measurement; the training loss, averaged over the steps between two "
+         "evaluations, smooths it out.")
 
 # %% [markdown]
 # ## Test losses (the paper's Figure 1, left)

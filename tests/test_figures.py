@@ -335,6 +335,14 @@ def test_validation_rises_are_found_with_what_came_after():
     assert byte_entropy(np.array([0, 1] * 50, np.uint8)) == pytest.approx(np.log(2))
 
 
+def test_a_loss_change_is_said_in_the_direction_it_went():
+    from lit_rnn.analysis.compare import moved
+
+    assert moved(1.3351, 1.3449) == "stayed at 1.34"  # as the page prints them
+    assert moved(1.33, 1.34) == "rose from 1.33 to 1.34"  # once printed as "fell from 1.33 to 1.34"
+    assert moved(1.34, 1.31) == "fell from 1.34 to 1.31"
+
+
 def test_every_figure_builder_has_a_test_here():
     """A new figure builder comes with its test: every public builder of viz/ (a Figure or HTML) is called here."""
     import inspect

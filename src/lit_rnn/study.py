@@ -158,7 +158,7 @@ class Study:
                 "here have no measure of their seeds' share. The `paper` preset's replicates are "
                 + scorecard.listed(sorted({c.model.name for c in wanted})) + " at seeds "
                 + scorecard.listed(map(str, seeds)) + f": `{command} --seeds {' '.join(map(str, seeds))}` trains "
-                f"them (`{command}`, the whole preset, them included).")
+                f"them (and `{command}` the whole preset, them included).")
 
     def _how_to_train(self, preset: Preset, many: bool = False) -> str:
         """How to get a run this build lacks: the command that trains it here, or an import."""

@@ -139,6 +139,14 @@ def loss_table(models: Sequence[ScoredModel], budgets: Sequence[int], corpus_nam
     return table
 
 
+def moved(before: float, after: float) -> str:
+    """A loss's change in words, as a page shows it (two decimals): "fell from 1.34 to 1.31", "rose from 1.33 to
+    1.34", "stayed at 1.33"."""
+    if f"{before:.2f}" == f"{after:.2f}":
+        return f"stayed at {after:.2f}"
+    return f"{'fell' if after < before else 'rose'} from {before:.2f} to {after:.2f}"
+
+
 def validation_rises(metrics: dict[str, list[dict]], at_least: float = 0.05) -> pd.DataFrame:
     """Where a run's validation loss rose by ``at_least`` nats/byte or more from one evaluation to the next:
     run, epochs, losses before and after, the training loss over the same stretch, and the validation loss at
