@@ -112,3 +112,18 @@ def test_a_book_build_killed_anywhere_reruns_to_the_same_scorecard(reference_dat
     assert never_killed.returncode == 0, error.decode()[-2000:]
     assert "05_baselines.json" in _scorecards(clean / "store")
     assert _scorecards(store) == _scorecards(clean / "store")
+
+
+def test_a_ctrl_c_no_step_saw_is_raised_on_leaving_the_training_not_lost():
+    """It came while a run finished, after its last step: a window once trained on, its TERM lost."""
+    import signal
+
+    from lit_rnn.train import deferred_interrupt
+
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt), deferred_interrupt() as interrupted:
+        signal.raise_signal(signal.SIGINT)
+        assert interrupted()  # deferred: nothing raised here
+    assert signal.getsignal(signal.SIGINT) is before
+    with deferred_interrupt() as interrupted:  # none pending: nothing raised
+        assert not interrupted()

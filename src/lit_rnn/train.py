@@ -509,7 +509,8 @@ _INTERRUPTED = threading.Event()  # Ctrl-C came while the main thread deferred i
 @contextlib.contextmanager
 def deferred_interrupt() -> Iterator[Callable[[], bool]]:
     """Turn Ctrl-C into a flag checked between steps, so a checkpoint is never taken mid-step: set by the main
-    thread's handler, read by every training thread (:func:`lit_rnn.packed.train_streams`)."""
+    thread's handler, read by every training thread (:func:`lit_rnn.packed.train_streams`). A Ctrl-C that no step
+    saw (it came after the last one, while the run finished) is raised on leaving, not lost."""
     if threading.current_thread() is not threading.main_thread():
         yield _INTERRUPTED.is_set
         return
@@ -523,7 +524,10 @@ def deferred_interrupt() -> Iterator[Callable[[], bool]]:
         yield _INTERRUPTED.is_set
     finally:
         signal.signal(signal.SIGINT, previous)
+        pending = _INTERRUPTED.is_set()
         _INTERRUPTED.clear()
+    if pending:
+        raise KeyboardInterrupt
 
 
 def get_or_train(config: RunConfig, corpus: Corpus, options: TrainOptions, artifacts: str | Path) -> Run:
