@@ -53,7 +53,7 @@ import contextlib
 import itertools
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 import numpy as np
@@ -435,6 +435,8 @@ def train_streams(configs: list[RunConfig], corpus: Corpus, options: TrainOption
     with training_precision(options.precision), deferred_interrupt(), \
             ThreadPoolExecutor(max_workers=min(streams or len(groups), MAX_STREAMS)) as pool:
         futures = [pool.submit(train_group, group) for group in groups]
+        while wait(futures, timeout=0.5).not_done:  # not one blocking join: a signal that reaches another thread
+            pass  # runs its handler here only when this thread returns to Python, as this does twice a second
     for future in futures:
         future.result()  # a pack's error (divergence, Ctrl-C), once every pack has stopped
     return [Run(c, artifacts) for c in configs]
