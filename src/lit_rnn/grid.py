@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import queue
+import threading
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -32,7 +34,7 @@ from lit_rnn.errors import UserError
 from lit_rnn.models import RECURRENT, ModelConfig
 from lit_rnn.packed import pack_groups, train_packed, train_streams
 from lit_rnn.runs import Run, RunConfig, import_shipped
-from lit_rnn.train import TrainOptions, get_or_train
+from lit_rnn.train import TrainOptions, get_or_train, total_steps
 
 TRAINERS = ("auto", "packed", "per-run")
 EXECUTORS = ("process", "local", "slurm")
@@ -150,14 +152,65 @@ def train_runs(
             _train_group(group, corpus, options, artifacts)
     else:
         threads = max(1, (os.cpu_count() or 1) // jobs) if options.device.type == "cpu" else 1
-        quiet = replace(options, progress=False)
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            futures = [pool.submit(_train_group, g, corpus, quiet, artifacts, threads) for g in groups]
-            for future in tqdm(as_completed(futures), total=len(futures), desc=f"training on {corpus.name}",
-                               unit="training", disable=not options.progress):
-                future.result()
+        with context.Manager() as manager, ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            told, stop = manager.Queue(), manager.Event()
+            quiet = replace(options, progress=False, on_step=_Teller(told) if options.progress else None)
+            futures = {pool.submit(_train_in_pool, g, corpus, quiet, artifacts, threads, stop): g for g in groups}
+            try:
+                _follow(futures, told, corpus, label=f"training on {corpus.name}", progress=options.progress)
+            except BaseException:  # Ctrl-C (the trainings under way have checkpointed), or a training's error
+                stop.set()
+                pool.shutdown(cancel_futures=True)
+                raise
     return [Run(c, artifacts) for c in configs]
+
+
+def _train_in_pool(group: list[RunConfig], corpus: Corpus, options: TrainOptions, artifacts: str | Path,
+                   threads: int, stop: threading.Event) -> None:
+    """One training in a pool's process, none once ``stop`` is set (a training's Ctrl-C or error sets it): a pool's
+    process takes its next training after an exception, and may hold one already, so a Ctrl-C'd grid trained on."""
+    if stop.is_set():
+        return
+    try:
+        _train_group(group, corpus, options, artifacts, threads)
+    except BaseException:
+        stop.set()
+        raise
+
+
+@dataclass(frozen=True)
+class _Teller:
+    """A training's ``on_step`` in another process: puts each (run id, step) on the follower's queue."""
+
+    told: queue.Queue
+
+    def __call__(self, run_id: str, step: int) -> None:
+        self.told.put((run_id, step))
+
+
+def _follow(futures: dict[Future, list[RunConfig]], told: queue.Queue, corpus: Corpus, *, label: str,
+            progress: bool) -> None:
+    """Wait for trainings in other processes, one bar over all their steps: each tells ``told`` (run id, step) at
+    its progress lines; a training that ends early (early stopping) counts its runs' remaining steps as done."""
+    steps = {c.run_id: total_steps(c.recipe, corpus.batcher(c.recipe.batch_size, c.recipe.seq_length).n_train)
+             for group in futures.values() for c in group}
+    at = dict.fromkeys(steps, 0)
+    pending, finished = set(futures), 0
+    with tqdm(total=sum(steps.values()), unit="step", desc=label, disable=not progress, dynamic_ncols=True) as bar:
+        bar.set_postfix(trainings=f"0 of {len(futures)} done")
+        while pending:
+            done, pending = wait(pending, timeout=0.5)
+            while not told.empty():
+                run_id, step = told.get()
+                at[run_id] = step
+            for future in done:
+                future.result()  # its error (divergence, Ctrl-C) here, as it comes
+                at.update({c.run_id: steps[c.run_id] for c in futures[future]})
+                finished += 1
+            if done:
+                bar.set_postfix(trainings=f"{finished} of {len(futures)} done", refresh=False)
+            bar.update(sum(at.values()) - bar.n)
 
 
 def choose_dropout(runs: list[Run]) -> list[Run]:

@@ -57,6 +57,8 @@ class TrainOptions:
     log_every: int = 50  # steps between host syncs for the progress bar and divergence check
     deadline: float | None = None  # a time.monotonic() time: then training checkpoints every run and returns
     cuda_graphs: bool = False  # a pack's step captured once as a CUDA graph and replayed (lit_rnn.packed.GraphedStep)
+    on_step: Callable[[str, int], None] | None = None  # told (run id, step) at each progress line: the bar of a
+    # process that follows trainings in others (lit_rnn.grid.train_runs with jobs)
 
 
 @dataclass
@@ -430,6 +432,9 @@ def train_loop(trainee: Trainee, batcher: Batcher, options: TrainOptions,
 
             if step % options.log_every == 0 or step == steps:  # one host sync per log window
                 _log(trainee, tally, bar, step, batcher)
+                if options.on_step is not None:
+                    for member in trainee.members:
+                        options.on_step(member.run.config.run_id, step)
             if step in options.snapshot_steps:
                 _snapshot(trainee, step)
             if evaluates_at(step, steps, recipe, batcher.n_train):
