@@ -127,3 +127,32 @@ def test_a_ctrl_c_no_step_saw_is_raised_on_leaving_the_training_not_lost():
     assert signal.getsignal(signal.SIGINT) is before
     with deferred_interrupt() as interrupted:  # none pending: nothing raised
         assert not interrupted()
+
+
+
+GRID = ("import sys; import numpy as np; from lit_rnn.data import Corpus, load_corpus; from lit_rnn.grid import "
+        "train_runs; from lit_rnn.models import ModelConfig; from lit_rnn.runs import Recipe, RunConfig; "
+        "from lit_rnn.train import TrainOptions; whole = load_corpus('warpeace', sys.argv[1]); "
+        "corpus = Corpus('wp200k', whole.path, np.array(whole.data[:200_000])); "
+        "configs = [RunConfig(corpus.sha256, ModelConfig('lstm', layers, hidden, corpus.vocab_size), Recipe("
+        "batch_size=20, seq_length=50, epochs=50, eval_every=10, max_steps=steps)) for layers, hidden, steps in "
+        "((1, 64, 20), (2, 1024, 100_000))]; "  # the long run's steps take a while, as a paper-scale model's do
+        "train_runs(configs, corpus, TrainOptions(progress=False, checkpoint_every=10_000), sys.argv[2], jobs=2)")
+
+
+@pytest.mark.slow
+def test_a_ctrl_c_stops_a_grid_in_processes_the_training_under_way_saved(reference_data_dir, tmp_path):
+    """Ctrl-C reaches every process; a pool process with nothing to train died of it, and the pool, broken, killed
+    the training under way before it saved."""
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
+    grid = subprocess.Popen([sys.executable, "-c", GRID, str(reference_data_dir), str(tmp_path)], env=environment,
+                            start_new_session=True, stderr=subprocess.PIPE)
+    runs, deadline = tmp_path / "runs", time.time() + 120
+    while grid.poll() is None and time.time() < deadline and not (
+            list(runs.glob("*/result.json")) and len(list(runs.glob("*/metrics.jsonl"))) == 2):
+        time.sleep(0.05)  # the short run is done (its process idle), the long one has trained 10 steps
+    [long] = [m.parent for m in runs.glob("*/metrics.jsonl") if not (m.parent / "result.json").exists()]
+    os.killpg(grid.pid, signal.SIGINT)
+    _, error = grid.communicate(timeout=60)
+    assert grid.returncode != 0 and b"KeyboardInterrupt" in error, error.decode()[-2000:]
+    assert (long / "checkpoint.pt").exists(), error.decode()[-2000:]  # saved at the Ctrl-C (else at step 10,000)

@@ -117,24 +117,25 @@ def test_training_tells_a_follower_its_steps_at_each_progress_line(wp_slice, art
 
 
 def test_trainings_in_processes_are_the_runs_trained_here_followed_by_one_bar_in_steps(wp_slice, tmp_path, capsys):
-    configs = [dataclasses.replace(_config(wp_slice, max_steps=30, eval_every=10), seed=seed) for seed in (1, 2)]
+    configs = [dataclasses.replace(_config(wp_slice, max_steps=200, eval_every=100), seed=seed) for seed in (1, 2)]
     here = train_runs(configs, wp_slice, QUIET, tmp_path / "here")
     capsys.readouterr()
     pool = train_runs(configs, wp_slice, TrainOptions(log_every=10), tmp_path / "pool", jobs=2)
     for alone, side_by_side in zip(here, pool):
         assert side_by_side.result.best_val_loss == pytest.approx(alone.result.best_val_loss, abs=1e-5)
-    bar = capsys.readouterr().err.split("\r")[-1]
-    assert "training on wp200k" in bar and "60/60" in bar and "trainings=2 of 2 done" in bar
+    lines = capsys.readouterr().err.split("\r")
+    counts = {int(line.split("/400")[0].split()[-1]) for line in lines if "/400 " in line}
+    assert counts - {0, 200, 400}, counts  # steps told while training, not only trainings' ends
+    assert "400/400" in lines[-1] and "trainings=2 of 2 done" in lines[-1]
 
 
 def test_a_training_that_fails_in_a_process_stops_the_pool_from_starting_another(wp_slice, tmp_path):
-    """A pool's process goes on to its next training after an exception (a Ctrl-C's too): a grid once trained on."""
+    """A pool process takes its next training after an exception (a Ctrl-C's too): a grid once trained on."""
     diverging = _config(wp_slice, learning_rate=float("inf"), max_steps=40)
     others = [dataclasses.replace(_config(wp_slice, max_steps=300, eval_every=100), seed=seed) for seed in (1, 2, 3)]
     with pytest.raises(TrainingDiverged, match="became nan"):
-        train_runs([diverging, *others], wp_slice, dataclasses.replace(QUIET, log_every=5), tmp_path, jobs=2)
-    assert [Run(c, tmp_path).is_finished for c in others] == [True, False, False]  # the one under way finished
-    assert not any(Run(c, tmp_path).dir.exists() for c in others[1:])  # the others never started
+        train_runs([diverging, *others], wp_slice, dataclasses.replace(QUIET, log_every=20), tmp_path, jobs=2)
+    assert not any(Run(c, tmp_path).dir.exists() for c in others[1:])  # whichever process is free, none started
 
 
 def test_dropout_is_chosen_per_model_and_every_n_nn_is_a_model_of_its_own(wp_slice, artifacts):

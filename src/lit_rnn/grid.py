@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import queue
-import threading
+import signal
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -153,12 +152,14 @@ def train_runs(
     else:
         threads = max(1, (os.cpu_count() or 1) // jobs) if options.device.type == "cpu" else 1
         context = multiprocessing.get_context("spawn")
-        with context.Manager() as manager, ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            told, stop = manager.Queue(), manager.Event()
-            quiet = replace(options, progress=False, on_step=_Teller(told) if options.progress else None)
-            futures = {pool.submit(_train_in_pool, g, corpus, quiet, artifacts, threads, stop): g for g in groups}
+        told, stop = context.Queue(), context.Event()
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_set_up_worker,
+                                 initargs=(threads, told, stop)) as pool:
+            futures = {pool.submit(_train_in_pool, g, corpus, replace(options, progress=False), artifacts): g
+                       for g in groups}
             try:
-                _follow(futures, told, corpus, label=f"training on {corpus.name}", progress=options.progress)
+                _follow(futures, told, corpus, artifacts, label=f"training on {corpus.name}",
+                        progress=options.progress)
             except BaseException:  # Ctrl-C (the trainings under way have checkpointed), or a training's error
                 stop.set()
                 pool.shutdown(cancel_futures=True)
@@ -166,50 +167,51 @@ def train_runs(
     return [Run(c, artifacts) for c in configs]
 
 
-def _train_in_pool(group: list[RunConfig], corpus: Corpus, options: TrainOptions, artifacts: str | Path,
-                   threads: int, stop: threading.Event) -> None:
-    """One training in a pool's process, none once ``stop`` is set (a training's Ctrl-C or error sets it): a pool's
-    process takes its next training after an exception, and may hold one already, so a Ctrl-C'd grid trained on."""
-    if stop.is_set():
-        return
+_POOL: dict = {}  # a pool process's share of the cores, its queue to the follower and the grid's stop (_set_up_worker)
+
+
+def _set_up_worker(threads: int, told: multiprocessing.Queue, stop: multiprocessing.Event) -> None:
+    """A pool process: Ctrl-C ignored between trainings (one there would break the pool, which kills the trainings
+    under way unsaved), where to tell its steps, and the event that stops the grid."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _POOL.update(threads=threads, told=told, stop=stop)
+
+
+def _train_in_pool(group: list[RunConfig], corpus: Corpus, options: TrainOptions, artifacts: str | Path) -> None:
+    """One training in a pool process, none once the grid is stopped; its Ctrl-C or error stops the grid, as the
+    process would otherwise take its next training (one may be queued to it already)."""
+    told, stop = _POOL["told"], _POOL["stop"]
     try:
-        _train_group(group, corpus, options, artifacts, threads)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if not stop.is_set():
+            telling = replace(options, on_step=lambda run_id, step: told.put((run_id, step)))
+            _train_group(group, corpus, telling, artifacts, _POOL["threads"])
     except BaseException:
         stop.set()
         raise
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-@dataclass(frozen=True)
-class _Teller:
-    """A training's ``on_step`` in another process: puts each (run id, step) on the follower's queue."""
-
-    told: queue.Queue
-
-    def __call__(self, run_id: str, step: int) -> None:
-        self.told.put((run_id, step))
-
-
-def _follow(futures: dict[Future, list[RunConfig]], told: queue.Queue, corpus: Corpus, *, label: str,
-            progress: bool) -> None:
-    """Wait for trainings in other processes, one bar over all their steps: each tells ``told`` (run id, step) at
-    its progress lines; a training that ends early (early stopping) counts its runs' remaining steps as done."""
-    steps = {c.run_id: total_steps(c.recipe, corpus.batcher(c.recipe.batch_size, c.recipe.seq_length).n_train)
-             for group in futures.values() for c in group}
-    at = dict.fromkeys(steps, 0)
-    pending, finished = set(futures), 0
-    with tqdm(total=sum(steps.values()), unit="step", desc=label, disable=not progress, dynamic_ncols=True) as bar:
-        bar.set_postfix(trainings=f"0 of {len(futures)} done")
+def _follow(futures: dict[Future, list[RunConfig]], told: multiprocessing.Queue, corpus: Corpus,
+            artifacts: str | Path, *, label: str, progress: bool) -> None:
+    """Wait for trainings in pool processes under one bar over all their steps (a resumed run's counted from its
+    last evaluation, then from the steps it tells ``told`` at its progress lines); a training's error raised here."""
+    steps = {c.run_id: total_steps(c.recipe, c.batcher(corpus).n_train) for g in futures.values() for c in g}
+    at = {c.run_id: max((r["step"] for r in Run(c, artifacts).metrics), default=0)
+          for g in futures.values() for c in g}
+    pending = set(futures)
+    with tqdm(total=sum(steps.values()), initial=sum(at.values()), unit="step", desc=label, disable=not progress,
+              dynamic_ncols=True) as bar:
         while pending:
             done, pending = wait(pending, timeout=0.5)
+            for future in done:
+                future.result()
+                at.update({c.run_id: steps[c.run_id] for c in futures[future]})  # its runs (early stopped) done
             while not told.empty():
                 run_id, step = told.get()
-                at[run_id] = step
-            for future in done:
-                future.result()  # its error (divergence, Ctrl-C) here, as it comes
-                at.update({c.run_id: steps[c.run_id] for c in futures[future]})
-                finished += 1
-            if done:
-                bar.set_postfix(trainings=f"{finished} of {len(futures)} done", refresh=False)
+                at[run_id] = max(at[run_id], step)
+            bar.set_postfix(trainings=f"{len(futures) - len(pending)} of {len(futures)} done", refresh=False)
             bar.update(sum(at.values()) - bar.n)
 
 

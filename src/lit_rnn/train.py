@@ -58,7 +58,7 @@ class TrainOptions:
     deadline: float | None = None  # a time.monotonic() time: then training checkpoints every run and returns
     cuda_graphs: bool = False  # a pack's step captured once as a CUDA graph and replayed (lit_rnn.packed.GraphedStep)
     on_step: Callable[[str, int], None] | None = None  # told (run id, step) at each progress line: the bar of a
-    # process that follows trainings in others (lit_rnn.grid.train_runs with jobs)
+    # process that follows trainings in others (lit_rnn.grid.train_runs with jobs sets its own)
 
 
 @dataclass
