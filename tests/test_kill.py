@@ -4,6 +4,9 @@ rerun completes with the scorecard of a build never killed, and no cached artifa
 The build is the book's own (:func:`lit_rnn.book.execute_book`, what ``lit-rnn book`` runs before the site,
 which reads no cache) for War and Peace at the tiny preset, in a project
 holding chapter 5 (it reads every n-gram, n-NN and grid run, and saves its claims) and the introduction.
+
+And Ctrl-C: a training keeps one that came after its last step, and a grid or a book build in processes stops with
+what was under way saved or cleaned up.
 """
 
 from __future__ import annotations
@@ -156,3 +159,35 @@ def test_a_ctrl_c_stops_a_grid_in_processes_the_training_under_way_saved(referen
     _, error = grid.communicate(timeout=60)
     assert grid.returncode != 0 and b"KeyboardInterrupt" in error, error.decode()[-2000:]
     assert (long / "checkpoint.pt").exists(), error.decode()[-2000:]  # saved at the Ctrl-C (else at step 10,000)
+
+
+def cleaning_up(started: str, cleaned: str) -> None:
+    """A step that takes a while to clean up when Ctrl-C stops it, as papermill shutting a kernel down does."""
+    try:
+        Path(started).touch()
+        time.sleep(120)
+    finally:
+        time.sleep(3)
+        Path(cleaned).touch()
+
+
+BOOK = ("import sys; from functools import partial; from pathlib import Path; from lit_rnn.book import Step, "
+        "run_steps; from test_kill import cleaning_up; run_steps([Step('long', partial(cleaning_up, *sys.argv[1:3])), "
+        "Step('short', Path(sys.argv[3]).touch)], jobs=2)")
+
+
+@pytest.mark.slow
+def test_a_ctrl_c_stops_a_book_build_in_processes_the_step_under_way_cleaned_up(tmp_path):
+    """As the grid's: the process whose step was done died of the Ctrl-C, and the broken pool killed the other."""
+    started, cleaned, short = tmp_path / "started", tmp_path / "cleaned", tmp_path / "short"
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO / "tests")])}
+    build = subprocess.Popen([sys.executable, "-c", BOOK, str(started), str(cleaned), str(short)], env=environment,
+                             start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    deadline = time.time() + 120
+    while build.poll() is None and time.time() < deadline and not (started.exists() and short.exists()):
+        time.sleep(0.05)
+    time.sleep(0.5)  # the short step done, its process idle
+    os.killpg(build.pid, signal.SIGINT)
+    _, error = build.communicate(timeout=60)
+    assert build.returncode != 0 and b"KeyboardInterrupt" in error, error.decode()[-2000:]
+    assert cleaned.exists(), error.decode()[-2000:]

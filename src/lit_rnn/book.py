@@ -26,6 +26,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from lit_rnn.errors import UserError
+from lit_rnn.pools import ignore_interrupts, interruptible
 from lit_rnn.settings import Settings
 from lit_rnn.viz.notebook import BOOK_ENV, ERROR_PREFIX
 
@@ -219,11 +220,20 @@ def _run_step(step: Step) -> None:
     _done(start, step.name)
 
 
+def _work(work: Callable[[], object]) -> None:
+    """A step's work in a pool process, Ctrl-C taken while it runs."""
+    with interruptible():
+        work()
+
+
 def _set_up_worker(threads: int) -> None:
     """A worker's share of the cores, for the kernels it starts (they read the environment) and for itself (torch,
-    imported with this module, read the environment already); and no progress bars, kernels' included
-    (``TQDM_DISABLE``): bars from two processes garble each other on one terminal, so the build draws one."""
+    imported with this module, read the environment already); no progress bars, kernels' included
+    (``TQDM_DISABLE``): bars from two processes garble each other on one terminal, so the build draws one; and
+    Ctrl-C ignored between steps (:mod:`lit_rnn.pools`)."""
     import torch
+
+    ignore_interrupts()
 
     os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ["TQDM_DISABLE"] = "1"
@@ -265,7 +275,7 @@ def run_steps(steps: list[Step], jobs: int) -> None:
         while pending or running:
             for step in [s for s in pending if done.issuperset(s.after)][: jobs - len(running)]:
                 pending.remove(step)
-                running[pool.submit(step.work)] = (step.name, _step(step.name, bar.write))
+                running[pool.submit(_work, step.work)] = (step.name, _step(step.name, bar.write))
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
                 name, start = running.pop(future)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import signal
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -32,6 +31,7 @@ from lit_rnn.devices import resolve_precision
 from lit_rnn.errors import UserError
 from lit_rnn.models import RECURRENT, ModelConfig
 from lit_rnn.packed import pack_groups, train_packed, train_streams
+from lit_rnn.pools import ignore_interrupts, interruptible
 from lit_rnn.runs import Run, RunConfig, import_shipped
 from lit_rnn.train import TrainOptions, get_or_train, total_steps
 
@@ -171,9 +171,9 @@ _POOL: dict = {}  # a pool process's share of the cores, its queue to the follow
 
 
 def _set_up_worker(threads: int, told: multiprocessing.Queue, stop: multiprocessing.Event) -> None:
-    """A pool process: Ctrl-C ignored between trainings (one there would break the pool, which kills the trainings
-    under way unsaved), where to tell its steps, and the event that stops the grid."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """A pool process: Ctrl-C ignored between trainings (:mod:`lit_rnn.pools`), where to tell its steps, and the
+    event that stops the grid."""
+    ignore_interrupts()
     _POOL.update(threads=threads, told=told, stop=stop)
 
 
@@ -182,15 +182,13 @@ def _train_in_pool(group: list[RunConfig], corpus: Corpus, options: TrainOptions
     process would otherwise take its next training (one may be queued to it already)."""
     told, stop = _POOL["told"], _POOL["stop"]
     try:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        if not stop.is_set():
-            telling = replace(options, on_step=lambda run_id, step: told.put((run_id, step)))
-            _train_group(group, corpus, telling, artifacts, _POOL["threads"])
+        with interruptible():
+            if not stop.is_set():
+                telling = replace(options, on_step=lambda run_id, step: told.put((run_id, step)))
+                _train_group(group, corpus, telling, artifacts, _POOL["threads"])
     except BaseException:
         stop.set()
         raise
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _follow(futures: dict[Future, list[RunConfig]], told: multiprocessing.Queue, corpus: Corpus,
