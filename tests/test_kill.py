@@ -11,6 +11,7 @@ what was under way saved or cleaned up.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -132,6 +133,26 @@ def test_a_ctrl_c_no_step_saw_is_raised_on_leaving_the_training_not_lost():
         assert not interrupted()
 
 
+def _interrupted(command: list[str], ready: Callable[[], bool], tmp_path: Path) -> str:
+    """Run ``command`` in a process group of its own, Ctrl-C the group once ``ready()``, and return its stderr
+    (the group killed, whatever happens)."""
+    environment = {**os.environ, "OMP_NUM_THREADS": "1",
+                   "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO / "tests")])}
+    process = subprocess.Popen([sys.executable, "-c", *command], env=environment, cwd=tmp_path,
+                               start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 120
+        while process.poll() is None and time.time() < deadline and not ready():
+            time.sleep(0.02)
+        assert process.poll() is None and ready(), "never ready"
+        os.killpg(process.pid, signal.SIGINT)
+        _, error = process.communicate(timeout=60)
+        assert process.returncode != 0 and b"KeyboardInterrupt" in error, error.decode()[-2000:]
+        return error.decode()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+
 
 GRID = ("import sys; import numpy as np; from lit_rnn.data import Corpus, load_corpus; from lit_rnn.grid import "
         "train_runs; from lit_rnn.models import ModelConfig; from lit_rnn.runs import Recipe, RunConfig; "
@@ -147,18 +168,14 @@ GRID = ("import sys; import numpy as np; from lit_rnn.data import Corpus, load_c
 def test_a_ctrl_c_stops_a_grid_in_processes_the_training_under_way_saved(reference_data_dir, tmp_path):
     """Ctrl-C reaches every process; a pool process with nothing to train died of it, and the pool, broken, killed
     the training under way before it saved."""
-    environment = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
-    grid = subprocess.Popen([sys.executable, "-c", GRID, str(reference_data_dir), str(tmp_path)], env=environment,
-                            start_new_session=True, stderr=subprocess.PIPE)
-    runs, deadline = tmp_path / "runs", time.time() + 120
-    while grid.poll() is None and time.time() < deadline and not (
-            list(runs.glob("*/result.json")) and len(list(runs.glob("*/metrics.jsonl"))) == 2):
-        time.sleep(0.05)  # the short run is done (its process idle), the long one has trained 10 steps
+    runs = tmp_path / "runs"
+
+    def ready() -> bool:  # the short run done (its process idle), the long one 10 steps in
+        return bool(list(runs.glob("*/result.json"))) and len(list(runs.glob("*/metrics.jsonl"))) == 2
+
+    error = _interrupted([GRID, str(reference_data_dir), str(tmp_path)], ready, tmp_path)
     [long] = [m.parent for m in runs.glob("*/metrics.jsonl") if not (m.parent / "result.json").exists()]
-    os.killpg(grid.pid, signal.SIGINT)
-    _, error = grid.communicate(timeout=60)
-    assert grid.returncode != 0 and b"KeyboardInterrupt" in error, error.decode()[-2000:]
-    assert (long / "checkpoint.pt").exists(), error.decode()[-2000:]  # saved at the Ctrl-C (else at step 10,000)
+    assert (long / "checkpoint.pt").exists(), error[-2000:]  # saved at the Ctrl-C (else at step 10,000)
 
 
 def cleaning_up(started: str, cleaned: str) -> None:
@@ -172,22 +189,21 @@ def cleaning_up(started: str, cleaned: str) -> None:
 
 
 BOOK = ("import sys; from functools import partial; from pathlib import Path; from lit_rnn.book import Step, "
-        "run_steps; from test_kill import cleaning_up; run_steps([Step('long', partial(cleaning_up, *sys.argv[1:3])), "
-        "Step('short', Path(sys.argv[3]).touch)], jobs=2)")
+        "run_steps; from test_kill import cleaning_up; run_steps([Step('first', Path('first').touch), "
+        "Step('long', partial(cleaning_up, 'started', 'cleaned'), after=('first',)), "
+        "Step('short', Path('short').touch, after=('first',))], jobs=2)")
 
 
 @pytest.mark.slow
-def test_a_ctrl_c_stops_a_book_build_in_processes_the_step_under_way_cleaned_up(tmp_path):
-    """As the grid's: the process whose step was done died of the Ctrl-C, and the broken pool killed the other."""
-    started, cleaned, short = tmp_path / "started", tmp_path / "cleaned", tmp_path / "short"
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO / "tests")])}
-    build = subprocess.Popen([sys.executable, "-c", BOOK, str(started), str(cleaned), str(short)], env=environment,
-                             start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
-    deadline = time.time() + 120
-    while build.poll() is None and time.time() < deadline and not (started.exists() and short.exists()):
-        time.sleep(0.05)
-    time.sleep(0.5)  # the short step done, its process idle
-    os.killpg(build.pid, signal.SIGINT)
-    _, error = build.communicate(timeout=60)
-    assert build.returncode != 0 and b"KeyboardInterrupt" in error, error.decode()[-2000:]
-    assert cleaned.exists(), error.decode()[-2000:]
+@pytest.mark.parametrize("other", ["idle", "starting"])
+def test_a_ctrl_c_stops_a_book_build_in_processes_the_step_under_way_cleaned_up(other, tmp_path):
+    """As the grid's: the other process of the pool, its step done or still starting up (the long and the short
+    step start together, the short one in a new process), died of the Ctrl-C, and the broken pool killed the long
+    step before it cleaned up."""
+    def ready() -> bool:
+        if other == "idle" and (tmp_path / "short").exists():
+            time.sleep(0.5)
+        return (tmp_path / "started").exists() and (other == "starting" or (tmp_path / "short").exists())
+
+    error = _interrupted([BOOK], ready, tmp_path)
+    assert (tmp_path / "cleaned").exists(), error[-2000:]

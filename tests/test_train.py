@@ -1,6 +1,9 @@
 import dataclasses
 import os
+import queue
 import signal
+import threading
+from concurrent.futures import Future
 
 import numpy as np
 import pytest
@@ -8,7 +11,7 @@ import torch
 
 from lit_rnn import devices, evaluate
 from lit_rnn.devices import scaled_backward
-from lit_rnn.grid import choose_dropout, train_runs
+from lit_rnn.grid import _follow, choose_dropout, train_runs
 from lit_rnn.models import ModelConfig, nnn_config
 from lit_rnn.packed import train_packed
 from lit_rnn.presets import get_preset
@@ -116,19 +119,33 @@ def test_training_tells_a_follower_its_steps_at_each_progress_line(wp_slice, art
     assert told == [(config.run_id, 10), (config.run_id, 20), (config.run_id, 25)]
 
 
+@pytest.mark.slow
 def test_trainings_in_processes_are_the_runs_trained_here_followed_by_one_bar_in_steps(wp_slice, tmp_path, capsys):
-    configs = [dataclasses.replace(_config(wp_slice, max_steps=200, eval_every=100), seed=seed) for seed in (1, 2)]
+    configs = [dataclasses.replace(_config(wp_slice, max_steps=30, eval_every=10), seed=seed) for seed in (1, 2)]
     here = train_runs(configs, wp_slice, QUIET, tmp_path / "here")
     capsys.readouterr()
     pool = train_runs(configs, wp_slice, TrainOptions(log_every=10), tmp_path / "pool", jobs=2)
     for alone, side_by_side in zip(here, pool):
         assert side_by_side.result.best_val_loss == pytest.approx(alone.result.best_val_loss, abs=1e-5)
-    lines = capsys.readouterr().err.split("\r")
-    counts = {int(line.split("/400")[0].split()[-1]) for line in lines if "/400 " in line}
-    assert counts - {0, 200, 400}, counts  # steps told while training, not only trainings' ends
-    assert "400/400" in lines[-1] and "trainings=2 of 2 done" in lines[-1]
+    last = capsys.readouterr().err.split("\r")[-1]
+    assert "training on wp200k" in last and "60/60" in last and "trainings=2 of 2 done" in last
 
 
+def test_the_bar_over_trainings_in_processes_counts_the_steps_they_tell_and_a_resumed_runs_start(wp_slice, tmp_path,
+                                                                                                  capsys):
+    resumed, fresh = (dataclasses.replace(_config(wp_slice, max_steps=100), seed=seed) for seed in (1, 2))
+    Run(resumed, tmp_path).dir.mkdir(parents=True)
+    Run(resumed, tmp_path).metrics_path.write_text('{"step": 30}\n')  # its last evaluation before a cut
+    told, training = queue.Queue(), Future()
+    for said in [(fresh.run_id, 10), (resumed.run_id, 40), (fresh.run_id, 20)]:
+        told.put(said)
+    threading.Timer(1.5, training.set_result, [None]).start()
+    _follow({training: [resumed, fresh]}, told, wp_slice, tmp_path, label="training", progress=True)
+    counts = [line.split("/200")[0].split()[-1] for line in capsys.readouterr().err.split("\r") if "/200" in line]
+    assert counts[0] == "30" and "60" in counts and counts[-1] == "200", counts
+
+
+@pytest.mark.slow
 def test_a_training_that_fails_in_a_process_stops_the_pool_from_starting_another(wp_slice, tmp_path):
     """A pool process takes its next training after an exception (a Ctrl-C's too): a grid once trained on."""
     diverging = _config(wp_slice, learning_rate=float("inf"), max_steps=40)

@@ -12,21 +12,20 @@ import contextlib
 import functools
 import itertools
 import json
-import multiprocessing
 import os
 import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from lit_rnn.errors import UserError
-from lit_rnn.pools import ignore_interrupts, interruptible
+from lit_rnn.pools import spawn_pool, submit
 from lit_rnn.settings import Settings
 from lit_rnn.viz.notebook import BOOK_ENV, ERROR_PREFIX
 
@@ -220,20 +219,11 @@ def _run_step(step: Step) -> None:
     _done(start, step.name)
 
 
-def _work(work: Callable[[], object]) -> None:
-    """A step's work in a pool process, Ctrl-C taken while it runs."""
-    with interruptible():
-        work()
-
-
 def _set_up_worker(threads: int) -> None:
     """A worker's share of the cores, for the kernels it starts (they read the environment) and for itself (torch,
     imported with this module, read the environment already); no progress bars, kernels' included
-    (``TQDM_DISABLE``): bars from two processes garble each other on one terminal, so the build draws one; and
-    Ctrl-C ignored between steps (:mod:`lit_rnn.pools`)."""
+    (``TQDM_DISABLE``): bars from two processes garble each other on one terminal, so the build draws one."""
     import torch
-
-    ignore_interrupts()
 
     os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ["TQDM_DISABLE"] = "1"
@@ -270,12 +260,11 @@ def run_steps(steps: list[Step], jobs: int) -> None:
         return
     pending, done, running = list(steps), set(), {}
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_set_up_worker,
-                             initargs=(threads,)) as pool, tqdm(total=len(steps), desc="book", unit="step") as bar:
+    with spawn_pool(jobs, _set_up_worker, (threads,)) as pool, tqdm(total=len(steps), desc="book", unit="step") as bar:
         while pending or running:
             for step in [s for s in pending if done.issuperset(s.after)][: jobs - len(running)]:
                 pending.remove(step)
-                running[pool.submit(_work, step.work)] = (step.name, _step(step.name, bar.write))
+                running[submit(pool, step.work)] = (step.name, _step(step.name, bar.write))
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
                 name, start = running.pop(future)

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from concurrent.futures import Future, ProcessPoolExecutor, wait
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, replace
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Event
 from pathlib import Path
 
 import submitit
@@ -31,7 +33,7 @@ from lit_rnn.devices import resolve_precision
 from lit_rnn.errors import UserError
 from lit_rnn.models import RECURRENT, ModelConfig
 from lit_rnn.packed import pack_groups, train_packed, train_streams
-from lit_rnn.pools import ignore_interrupts, interruptible
+from lit_rnn.pools import interrupt_workers, spawn_pool, submit
 from lit_rnn.runs import Run, RunConfig, import_shipped
 from lit_rnn.train import TrainOptions, get_or_train, total_steps
 
@@ -152,28 +154,30 @@ def train_runs(
     else:
         threads = max(1, (os.cpu_count() or 1) // jobs) if options.device.type == "cpu" else 1
         context = multiprocessing.get_context("spawn")
-        told, stop = context.Queue(), context.Event()
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_set_up_worker,
-                                 initargs=(threads, told, stop)) as pool:
-            futures = {pool.submit(_train_in_pool, g, corpus, replace(options, progress=False), artifacts): g
-                       for g in groups}
+        told, stop = context.Queue() if options.progress else None, context.Event()
+        quiet = replace(options, progress=False)
+        with spawn_pool(jobs, _set_up_worker, (threads, told, stop)) as pool:
             try:
+                futures = {submit(pool, _train_in_pool, g, corpus, quiet, artifacts): g for g in groups}
                 _follow(futures, told, corpus, artifacts, label=f"training on {corpus.name}",
                         progress=options.progress)
-            except BaseException:  # Ctrl-C (the trainings under way have checkpointed), or a training's error
+            except BaseException as error:  # Ctrl-C (the trainings under way checkpoint), or a training's error
                 stop.set()
+                if isinstance(error, KeyboardInterrupt):
+                    interrupt_workers()
                 pool.shutdown(cancel_futures=True)
                 raise
     return [Run(c, artifacts) for c in configs]
 
 
-_POOL: dict = {}  # a pool process's share of the cores, its queue to the follower and the grid's stop (_set_up_worker)
+_POOL: dict[str, object] = {}  # in a pool process: its threads, its queue to the bar and the grid's stop
 
 
-def _set_up_worker(threads: int, told: multiprocessing.Queue, stop: multiprocessing.Event) -> None:
-    """A pool process: Ctrl-C ignored between trainings (:mod:`lit_rnn.pools`), where to tell its steps, and the
-    event that stops the grid."""
-    ignore_interrupts()
+def _set_up_worker(threads: int, told: Queue | None, stop: Event) -> None:
+    """A pool process: its share of the cores, where to tell its steps (a report that cannot be delivered is
+    dropped, not waited for on exit) and the event that stops the grid."""
+    if told is not None:
+        told.cancel_join_thread()
     _POOL.update(threads=threads, told=told, stop=stop)
 
 
@@ -182,16 +186,16 @@ def _train_in_pool(group: list[RunConfig], corpus: Corpus, options: TrainOptions
     process would otherwise take its next training (one may be queued to it already)."""
     told, stop = _POOL["told"], _POOL["stop"]
     try:
-        with interruptible():
-            if not stop.is_set():
-                telling = replace(options, on_step=lambda run_id, step: told.put((run_id, step)))
-                _train_group(group, corpus, telling, artifacts, _POOL["threads"])
+        if not stop.is_set():
+            if told is not None:
+                options = replace(options, on_step=lambda run_id, step: told.put((run_id, step)))
+            _train_group(group, corpus, options, artifacts, _POOL["threads"])
     except BaseException:
         stop.set()
         raise
 
 
-def _follow(futures: dict[Future, list[RunConfig]], told: multiprocessing.Queue, corpus: Corpus,
+def _follow(futures: dict[Future, list[RunConfig]], told: Queue | None, corpus: Corpus,
             artifacts: str | Path, *, label: str, progress: bool) -> None:
     """Wait for trainings in pool processes under one bar over all their steps (a resumed run's counted from its
     last evaluation, then from the steps it tells ``told`` at its progress lines); a training's error raised here."""
@@ -206,7 +210,7 @@ def _follow(futures: dict[Future, list[RunConfig]], told: multiprocessing.Queue,
             for future in done:
                 future.result()
                 at.update({c.run_id: steps[c.run_id] for c in futures[future]})  # its runs (early stopped) done
-            while not told.empty():
+            while told is not None and not told.empty():
                 run_id, step = told.get()
                 at[run_id] = max(at[run_id], step)
             bar.set_postfix(trainings=f"{len(futures) - len(pending)} of {len(futures)} done", refresh=False)

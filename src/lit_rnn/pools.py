@@ -1,27 +1,60 @@
 """Process pools that Ctrl-C stops cleanly.
 
-A terminal's Ctrl-C reaches every process of its group. A pool process with nothing to do dies of it, and the pool,
-broken, then terminates the others (SIGTERM) before what they were doing has saved or cleaned up: a training its
-checkpoint, a chapter its kernel. So a pool process ignores Ctrl-C between its tasks and takes it during one.
+A terminal's Ctrl-C reaches every process of its group. A pool process with nothing to do, or still starting up,
+would die of it, and the pool, broken, then terminates the others (SIGTERM) before what they were doing has saved or
+cleaned up: a training its checkpoint, a chapter its kernel. So a pool process is started with Ctrl-C held back,
+ignores it between its tasks, and takes it (KeyboardInterrupt) during one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
+import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 
 
-def ignore_interrupts() -> None:
-    """Ctrl-C ignored in this process: a pool's initializer."""
+def spawn_pool(jobs: int, initializer: Callable[..., None], initargs: tuple = ()) -> ProcessPoolExecutor:
+    """``jobs`` spawned processes, each running ``initializer(*initargs)`` with Ctrl-C ignored."""
+    return ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
+                               initargs=(initializer, *initargs))
+
+
+def submit(pool: ProcessPoolExecutor, fn: Callable[..., object], *args) -> Future:
+    """``fn(*args)`` in ``pool``, Ctrl-C taken while it runs; a Ctrl-C here waits until the pool's process (which
+    submitting may start) is set up, then comes."""
+    with _held():
+        return pool.submit(_interruptibly, fn, *args)
+
+
+def interrupt_workers() -> None:
+    """Ctrl-C to this process's pool processes, for one that reached this process alone (``kill -INT``): those
+    with a task stop it (a training checkpoints), the others ignore it."""
+    for child in multiprocessing.active_children():
+        os.kill(child.pid, signal.SIGINT)
+
+
+def _start(initializer: Callable[..., None], *initargs) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # one held since its start is dropped, ignored
+    initializer(*initargs)
+
+
+def _interruptibly(fn: Callable[..., object], *args) -> object:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return fn(*args)
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @contextlib.contextmanager
-def interruptible() -> Iterator[None]:
-    """Ctrl-C raised as KeyboardInterrupt in this block (a pool process's task), ignored again after it."""
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+def _held() -> Iterator[None]:
+    """Ctrl-C held back in this thread, and in a process started meanwhile (a signal mask survives spawning)."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
-        ignore_interrupts()
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
