@@ -133,9 +133,9 @@ def test_a_ctrl_c_no_step_saw_is_raised_on_leaving_the_training_not_lost():
         assert not interrupted()
 
 
-def _interrupted(command: list[str], ready: Callable[[], bool], tmp_path: Path) -> str:
-    """Run ``command`` in a process group of its own, Ctrl-C the group once ``ready()``, and return its stderr
-    (the group killed, whatever happens)."""
+def _interrupted(command: list[str], ready: Callable[[], bool], tmp_path: Path, term: bool = False) -> str:
+    """Run ``command`` in a process group of its own, Ctrl-C the group once ``ready()`` (or, with ``term``, TERM its
+    main process alone, as ``timeout`` does), and return its stderr (the group killed, whatever happens)."""
     environment = {**os.environ, "OMP_NUM_THREADS": "1",
                    "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO / "tests")])}
     process = subprocess.Popen([sys.executable, "-c", *command], env=environment, cwd=tmp_path,
@@ -145,7 +145,10 @@ def _interrupted(command: list[str], ready: Callable[[], bool], tmp_path: Path) 
         while process.poll() is None and time.time() < deadline and not ready():
             time.sleep(0.02)
         assert process.poll() is None and ready(), "never ready"
-        os.killpg(process.pid, signal.SIGINT)
+        if term:
+            os.kill(process.pid, signal.SIGTERM)
+        else:
+            os.killpg(process.pid, signal.SIGINT)
         _, error = process.communicate(timeout=60)
         assert process.returncode != 0 and b"KeyboardInterrupt" in error, error.decode()[-2000:]
         return error.decode()
@@ -165,15 +168,16 @@ GRID = ("import sys; import numpy as np; from lit_rnn.data import Corpus, load_c
 
 
 @pytest.mark.slow
-def test_a_ctrl_c_stops_a_grid_in_processes_the_training_under_way_saved(reference_data_dir, tmp_path):
+@pytest.mark.parametrize("term", [False, True], ids=["ctrl-c", "term"])
+def test_a_ctrl_c_stops_a_grid_in_processes_the_training_under_way_saved(term, reference_data_dir, tmp_path):
     """Ctrl-C reaches every process; a pool process with nothing to train died of it, and the pool, broken, killed
-    the training under way before it saved."""
+    the training under way before it saved. A TERM to the main process alone killed it and left the trainings."""
     runs = tmp_path / "runs"
 
     def ready() -> bool:  # the short run done (its process idle), the long one 10 steps in
         return bool(list(runs.glob("*/result.json"))) and len(list(runs.glob("*/metrics.jsonl"))) == 2
 
-    error = _interrupted([GRID, str(reference_data_dir), str(tmp_path)], ready, tmp_path)
+    error = _interrupted([GRID, str(reference_data_dir), str(tmp_path)], ready, tmp_path, term)
     [long] = [m.parent for m in runs.glob("*/metrics.jsonl") if not (m.parent / "result.json").exists()]
     assert (long / "checkpoint.pt").exists(), error[-2000:]  # saved at the Ctrl-C (else at step 10,000)
 

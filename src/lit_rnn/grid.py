@@ -33,7 +33,7 @@ from lit_rnn.devices import resolve_precision
 from lit_rnn.errors import UserError
 from lit_rnn.models import RECURRENT, ModelConfig
 from lit_rnn.packed import pack_groups, train_packed, train_streams
-from lit_rnn.pools import interrupt_workers, spawn_pool, submit
+from lit_rnn.pools import interrupt_workers, spawn_pool, submit, terminated_as_interrupted
 from lit_rnn.runs import Run, RunConfig, import_shipped
 from lit_rnn.train import TrainOptions, get_or_train, total_steps
 
@@ -156,12 +156,12 @@ def train_runs(
         context = multiprocessing.get_context("spawn")
         told, stop = context.Queue() if options.progress else None, context.Event()
         quiet = replace(options, progress=False)
-        with spawn_pool(jobs, _set_up_worker, (threads, told, stop)) as pool:
+        with spawn_pool(jobs, _set_up_worker, (threads, told, stop)) as pool, terminated_as_interrupted():
             try:
                 futures = {submit(pool, _train_in_pool, g, corpus, quiet, artifacts): g for g in groups}
                 _follow(futures, told, corpus, artifacts, label=f"training on {corpus.name}",
                         progress=options.progress)
-            except BaseException as error:  # Ctrl-C (the trainings under way checkpoint), or a training's error
+            except BaseException as error:  # Ctrl-C or TERM (the trainings under way checkpoint), a training's error
                 stop.set()
                 if isinstance(error, KeyboardInterrupt):
                     interrupt_workers()

@@ -29,6 +29,20 @@ def submit(pool: ProcessPoolExecutor, fn: Callable[..., object], *args) -> Futur
         return pool.submit(_interruptibly, fn, *args)
 
 
+@contextlib.contextmanager
+def terminated_as_interrupted() -> Iterator[None]:
+    """SIGTERM (``timeout``, ``kill``) raised as KeyboardInterrupt here, in a process that only waits on its pool:
+    it then stops the pool's tasks as Ctrl-C does, where dying at once would leave them running, orphaned."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def interrupt_workers() -> None:
     """Ctrl-C to this process's pool processes, for one that reached this process alone (``kill -INT``): those
     with a task stop it (a training checkpoints), the others ignore it."""
