@@ -16,7 +16,6 @@ its runs from their checkpoints.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, replace
@@ -33,7 +32,7 @@ from lit_rnn.devices import resolve_precision
 from lit_rnn.errors import UserError
 from lit_rnn.models import RECURRENT, ModelConfig
 from lit_rnn.packed import pack_groups, train_packed, train_streams
-from lit_rnn.pools import interrupt_workers, spawn_pool, submit, terminated_as_interrupted
+from lit_rnn.pools import SPAWN, interrupt_workers, spawn_pool, submit, terminated_as_interrupted
 from lit_rnn.runs import Run, RunConfig, import_shipped
 from lit_rnn.train import TrainOptions, get_or_train, total_steps
 
@@ -153,8 +152,7 @@ def train_runs(
             _train_group(group, corpus, options, artifacts)
     else:
         threads = max(1, (os.cpu_count() or 1) // jobs) if options.device.type == "cpu" else 1
-        context = multiprocessing.get_context("spawn")
-        told, stop = context.Queue() if options.progress else None, context.Event()
+        told, stop = SPAWN.Queue() if options.progress else None, SPAWN.Event()
         quiet = replace(options, progress=False)
         with spawn_pool(jobs, _set_up_worker, (threads, told, stop)) as pool, terminated_as_interrupted():
             try:

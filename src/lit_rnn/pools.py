@@ -15,10 +15,12 @@ import signal
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 
+SPAWN = multiprocessing.get_context("spawn")  # the pools' processes, and the queues and events handed to them
+
 
 def spawn_pool(jobs: int, initializer: Callable[..., None], initargs: tuple = ()) -> ProcessPoolExecutor:
     """``jobs`` spawned processes, each running ``initializer(*initargs)`` with Ctrl-C ignored."""
-    return ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
+    return ProcessPoolExecutor(jobs, mp_context=SPAWN, initializer=_start,
                                initargs=(initializer, *initargs))
 
 
